@@ -1,0 +1,101 @@
+//! The database: connecting, creating the database when it is missing, and the embedded
+//! migrations (applied at start-up; `mbelyco migrate` applies them alone).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use sqlx::migrate::{MigrateDatabase, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
+
+use crate::config::Config;
+
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Creates the configured database if the server does not have it yet.
+pub async fn ensure_database(config: &Config) -> anyhow::Result<bool> {
+    let url = config.database_url.expose_secret();
+    let exists = Postgres::database_exists(url)
+        .await
+        .with_context(|| format!("cannot reach PostgreSQL at {}", redact_url(url)))?;
+    if exists {
+        return Ok(false);
+    }
+    Postgres::create_database(url)
+        .await
+        .with_context(|| format!("cannot create the database {}", redact_url(url)))?;
+    Ok(true)
+}
+
+pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
+    let url = config.database_url.expose_secret();
+    let options: PgConnectOptions = url
+        .parse()
+        .with_context(|| format!("DATABASE_URL is not a valid URL: {}", redact_url(url)))?;
+    let options = options.application_name("mbelyco");
+    PgPoolOptions::new()
+        .max_connections(config.database_max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot connect to PostgreSQL at {}", redact_url(url)))
+}
+
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await.context("a database migration failed")
+}
+
+/// Applied vs embedded migrations, for the health check.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MigrationStatus {
+    pub embedded: usize,
+    pub applied: usize,
+    pub current: bool,
+    pub latest_version: Option<i64>,
+}
+
+pub async fn migration_status(pool: &PgPool) -> Result<MigrationStatus, sqlx::Error> {
+    let applied: Vec<i64> = sqlx::query_scalar("select version from _sqlx_migrations where success order by version")
+        .fetch_all(pool)
+        .await?;
+    let embedded: Vec<i64> = MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .map(|m| m.version)
+        .collect();
+    let current = embedded.iter().all(|v| applied.contains(v));
+    Ok(MigrationStatus {
+        embedded: embedded.len(),
+        applied: applied.len(),
+        current,
+        latest_version: applied.last().copied(),
+    })
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s + 3 => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redact_url("postgres://u:pw@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

@@ -1,0 +1,311 @@
+//! The one application error type, [`AppError`], and how it is shown.
+//!
+//! Services return `Result<T, AppError>` (or their own small error converted into it); handlers
+//! return it unchanged. On `/api/*` it renders as RFC 9457 `application/problem+json` with the
+//! field paths that failed validation; for pages, the web layer turns the same response into a
+//! friendly HTML page (`web::pages::error_pages`). Unexpected causes are logged with the request
+//! id and never shown: the client sees a generic message and that id.
+//! `anyhow` belongs in the CLI and the worker shell; it enters here only as `Internal`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+tokio::task_local! {
+    /// The current request's id, set by the request-id middleware for the request's whole future.
+    pub static REQUEST_ID: String;
+}
+
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// One field that failed validation. `field` is a dotted path into the request body
+/// (`payments.maxRetryAttempts`, `items[2].code`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("permission {0} required")]
+    Forbidden(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("no such route")]
+    RouteNotFound,
+    #[error("conflict: {message}")]
+    Conflict { message: String, field: Option<String> },
+    #[error("too many requests")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("service busy: {0}")]
+    Busy(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Conflict {
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) | AppError::RouteNotFound => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn slug(&self) -> &'static str {
+        match self {
+            AppError::Validation(_) => "validation",
+            AppError::BadRequest(_) => "bad-request",
+            AppError::UnsupportedMediaType => "unsupported-media-type",
+            AppError::Unauthorized => "unauthenticated",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound(_) => "record-not-found",
+            AppError::RouteNotFound => "route-not-found",
+            AppError::Conflict { .. } => "conflict",
+            AppError::RateLimited { .. } => "rate-limited",
+            AppError::Busy(_) => "busy",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            AppError::Validation(_) => "Some fields are not valid",
+            AppError::BadRequest(_) => "The request could not be understood",
+            AppError::UnsupportedMediaType => "Unsupported content type",
+            AppError::Unauthorized => "Sign-in required",
+            AppError::Forbidden(_) => "Not allowed",
+            AppError::NotFound(_) => "Record not found",
+            AppError::RouteNotFound => "No such page or endpoint",
+            AppError::Conflict { .. } => "Conflict with the current state",
+            AppError::RateLimited { .. } => "Too many requests",
+            AppError::Busy(_) => "Busy, try again",
+            AppError::Internal(_) => "Something went wrong on our side",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            AppError::Validation(errors) => {
+                let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                format!("Check these fields: {}.", fields.join(", "))
+            }
+            AppError::BadRequest(m) => m.clone(),
+            AppError::UnsupportedMediaType => "Send the body as application/json.".to_owned(),
+            AppError::Unauthorized => "Sign in to continue.".to_owned(),
+            AppError::Forbidden(p) => format!("This needs the permission `{p}`."),
+            AppError::NotFound(what) => format!("The {what} does not exist."),
+            AppError::RouteNotFound => "There is no page or endpoint at this address.".to_owned(),
+            AppError::Conflict { message, .. } => message.clone(),
+            AppError::RateLimited { retry_after_secs } => {
+                format!("Try again in {retry_after_secs} seconds.")
+            }
+            AppError::Busy(m) => m.clone(),
+            AppError::Internal(_) => {
+                "An unexpected error occurred. Quote the request id if you contact support.".to_owned()
+            }
+        }
+    }
+}
+
+/// RFC 9457 problem details.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// Attached to error responses so the page layer can render the same error as HTML.
+#[derive(Debug, Clone)]
+pub struct ErrorPageInfo {
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub detail: String,
+    pub request_id: Option<String>,
+    pub errors: Vec<FieldError>,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let request_id = current_request_id();
+        match &self {
+            AppError::Internal(cause) => {
+                tracing::error!(request_id = request_id.as_deref().unwrap_or("-"), error = ?cause, "internal error")
+            }
+            other => tracing::debug!(status = status.as_u16(), error = %other, "request refused"),
+        }
+        let errors = match &self {
+            AppError::Validation(e) => e.clone(),
+            AppError::Conflict {
+                field: Some(f),
+                message,
+            } => vec![FieldError::new(f.clone(), message.clone())],
+            _ => Vec::new(),
+        };
+        let problem = Problem {
+            type_uri: format!("urn:mbelyco:problem:{}", self.slug()),
+            title: self.title(),
+            status: status.as_u16(),
+            detail: self.detail(),
+            request_id: request_id.clone(),
+            errors: errors.clone(),
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut res = (status, body).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let AppError::RateLimited { retry_after_secs } = self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        res.extensions_mut().insert(ErrorPageInfo {
+            status,
+            title: problem.title,
+            detail: problem.detail,
+            request_id,
+            errors,
+        });
+        res
+    }
+}
+
+/// PostgreSQL error codes the application reacts to.
+pub mod pg_codes {
+    pub const UNIQUE_VIOLATION: &str = "23505";
+    pub const FOREIGN_KEY_VIOLATION: &str = "23503";
+    pub const CHECK_VIOLATION: &str = "23514";
+    pub const LOCK_NOT_AVAILABLE: &str = "55P03";
+    pub const QUERY_CANCELED: &str = "57014";
+    pub const SERIALIZATION_FAILURE: &str = "40001";
+    pub const DEADLOCK_DETECTED: &str = "40P01";
+}
+
+/// The name of the constraint a database error violated, if any.
+pub fn violated_constraint(err: &sqlx::Error) -> Option<&str> {
+    match err {
+        sqlx::Error::Database(db) => db.constraint(),
+        _ => None,
+    }
+}
+
+/// A constraint name and the error the client should see when it is violated.
+pub type ConstraintError<'a> = (&'a str, fn() -> AppError);
+
+/// Maps a named constraint violation to a client error; anything else stays a server error.
+pub fn on_constraint(err: sqlx::Error, map: &[ConstraintError<'_>]) -> AppError {
+    if let Some(name) = violated_constraint(&err) {
+        if let Some((_, f)) = map.iter().find(|(c, _)| *c == name) {
+            return f();
+        }
+    }
+    AppError::from(err)
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err {
+            if let Some(code) = db.code() {
+                if code == pg_codes::LOCK_NOT_AVAILABLE || code == pg_codes::QUERY_CANCELED {
+                    return AppError::Busy("The record is busy; try again in a moment.".to_owned());
+                }
+            }
+        }
+        if matches!(err, sqlx::Error::PoolTimedOut) {
+            return AppError::Busy("The service is busy; try again in a moment.".to_owned());
+        }
+        AppError::Internal(anyhow::Error::new(err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_json(res: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn validation_is_problem_json_with_fields() {
+        let res = AppError::Validation(vec![FieldError::new("ussd.maxAttemptsPerMinute", "must be at least 1")])
+            .into_response();
+        assert_eq!(res.status(), 422);
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/problem+json");
+        let v = body_json(res).await;
+        assert_eq!(v["status"], 422);
+        assert_eq!(v["errors"][0]["field"], "ussd.maxAttemptsPerMinute");
+    }
+
+    #[tokio::test]
+    async fn internal_errors_hide_the_cause_and_carry_the_request_id() {
+        let res = REQUEST_ID
+            .scope("req-123".to_owned(), async {
+                AppError::Internal(anyhow::anyhow!("password=hunter2 connection reset")).into_response()
+            })
+            .await;
+        assert_eq!(res.status(), 500);
+        let v = body_json(res).await;
+        assert_eq!(v["requestId"], "req-123");
+        assert!(!v.to_string().contains("hunter2"));
+    }
+
+    #[tokio::test]
+    async fn missing_route_and_missing_record_differ() {
+        let a = body_json(AppError::RouteNotFound.into_response()).await;
+        let b = body_json(AppError::NotFound("batch").into_response()).await;
+        assert_ne!(a["type"], b["type"]);
+    }
+}

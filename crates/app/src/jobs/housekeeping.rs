@@ -1,0 +1,100 @@
+//! Housekeeping: an hourly job that deletes what has served its time — finished jobs after 30
+//! days, expired sessions and verifications, old rate-limit windows, stale worker heartbeats.
+//! Audit rows are never touched here (their retention is partition-based).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use super::{enqueue, JobContext, JobError, JobHandler, NewJob};
+use crate::clock::SharedClock;
+
+pub const KIND: &str = "maintenance.housekeeping";
+
+pub struct Housekeeping;
+
+#[async_trait]
+impl JobHandler for Housekeeping {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    async fn run(&self, ctx: JobContext) -> Result<Option<Value>, JobError> {
+        let now = ctx.clock.now();
+        let jobs = sqlx::query("delete from jobs where status in ('succeeded', 'cancelled') and finished_at < $1")
+            .bind(now - chrono::Duration::days(30))
+            .execute(&ctx.pool)
+            .await?
+            .rows_affected();
+        let sessions =
+            sqlx::query("delete from sessions where expires_at < $1 or revoked_at < $1 - interval '30 days'")
+                .bind(now)
+                .execute(&ctx.pool)
+                .await?
+                .rows_affected();
+        let verifications = sqlx::query("delete from verifications where expires_at < $1 - interval '30 days'")
+            .bind(now)
+            .execute(&ctx.pool)
+            .await?
+            .rows_affected();
+        let windows = sqlx::query("delete from rate_limits where window_start + make_interval(secs => window_seconds) < $1 - interval '1 day'")
+            .bind(now)
+            .execute(&ctx.pool)
+            .await?
+            .rows_affected();
+        let heartbeats = sqlx::query("delete from worker_heartbeats where beat_at < $1 - interval '1 day'")
+            .bind(now)
+            .execute(&ctx.pool)
+            .await?
+            .rows_affected();
+        Ok(Some(json!({
+            "jobsDeleted": jobs,
+            "sessionsDeleted": sessions,
+            "verificationsDeleted": verifications,
+            "rateLimitWindowsDeleted": windows,
+            "heartbeatsDeleted": heartbeats,
+        })))
+    }
+}
+
+/// Enqueues housekeeping once per hour; the unique key makes every worker's scheduler agree.
+pub async fn schedule(pool: PgPool, clock: SharedClock, shutdown: CancellationToken) {
+    loop {
+        let now = clock.now();
+        let hour = now.format("%Y-%m-%dT%H").to_string();
+        let job = NewJob {
+            kind: KIND,
+            payload: json!({}),
+            run_at: None,
+            priority: -10,
+            max_attempts: 3,
+            unique_key: Some(hour),
+            created_by: None,
+        };
+        let res = async {
+            let mut conn = pool.acquire().await?;
+            // one run per hour: skip when this hour's run already exists in any state
+            let exists: bool =
+                sqlx::query_scalar("select exists (select 1 from jobs where kind = $1 and unique_key = $2)")
+                    .bind(KIND)
+                    .bind(job.unique_key.as_deref())
+                    .fetch_one(&mut *conn)
+                    .await?;
+            if !exists {
+                enqueue(&mut conn, &job, now).await?;
+            }
+            Ok::<_, sqlx::Error>(())
+        }
+        .await;
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "scheduling housekeeping failed");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+    }
+}

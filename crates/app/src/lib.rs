@@ -1,0 +1,19 @@
+//! MBELYCO Promo: national paint promotions — code batches, USSD redemption and MTN MoMo payouts.
+//!
+//! A modular monolith (see `docs/architecture.md`): each capability module owns its tables and
+//! its logic; `web` assembles the HTTP surface; `startup` brings the roles up.
+
+pub mod access;
+pub mod audit;
+pub mod bench;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod identity;
+pub mod jobs;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;
+pub mod web;

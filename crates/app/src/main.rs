@@ -1,0 +1,263 @@
+//! The `mbelyco` binary: one program, several roles.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+use mbelyco::config::Config;
+use mbelyco::{audit, bench, clock, identity, startup, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "mbelyco",
+    version,
+    about = "MBELYCO Promo: promo codes, USSD redemption, MoMo payouts"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Web server and worker in one process (the default).
+    Run,
+    /// Web server only.
+    Serve,
+    /// Background worker only (jobs, audit sealing, schedules).
+    Worker,
+    /// Create the database if missing and apply migrations, then exit.
+    Migrate,
+    /// Create a staff user with the Super Administrator role.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+        /// Read the password from standard input (otherwise ADMIN_PASSWORD, otherwise generated).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Benchmarks that print their figures.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain; exit 1 and name the first broken row if it was tampered with.
+    Verify,
+    /// Seal pending rows into the chain now.
+    Seal,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Audit append throughput with concurrent writers, and `audit verify` over many rows.
+    /// Runs in a scratch database that it drops afterwards.
+    Audit {
+        #[arg(long, default_value_t = 32)]
+        writers: usize,
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        verify_rows: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mbelyco: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config.log_filter, config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mbelyco: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command.unwrap_or(Command::Run), config)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mbelyco: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    let clock = clock::system();
+    match command {
+        Command::Run | Command::Serve | Command::Worker => {
+            let web = !matches!(command, Command::Worker);
+            let worker = !matches!(command, Command::Serve);
+            let bind = config.bind_addr;
+            let base = config.public_base_url.clone();
+            let prepared = startup::prepare(config, clock).await?;
+            let state = prepared.state;
+            let shutdown = CancellationToken::new();
+            let watcher = state.settings.spawn_watcher(shutdown.clone());
+            let mut tasks = tokio::task::JoinSet::new();
+            if web {
+                let listener = tokio::net::TcpListener::bind(bind)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot listen on {bind} (BIND_ADDR): {e}"))?;
+                tasks.spawn(startup::serve(state.clone(), listener, shutdown.clone()));
+                println!("MBELYCO Promo is running at {base}  (Ctrl-C to stop)");
+            }
+            if worker {
+                tasks.spawn(startup::run_worker(state.clone(), shutdown.clone()));
+                if !web {
+                    println!("MBELYCO Promo worker is running  (Ctrl-C to stop)");
+                }
+            }
+            let stop = shutdown.clone();
+            tokio::spawn(async move {
+                startup::shutdown_signal().await;
+                stop.cancel();
+            });
+            let mut failed = false;
+            while let Some(r) = tasks.join_next().await {
+                let err = match r {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e),
+                    Err(e) => Some(anyhow::Error::from(e)),
+                };
+                if let Some(e) = err {
+                    eprintln!("mbelyco: {e:#}");
+                    failed = true;
+                    shutdown.cancel();
+                }
+            }
+            shutdown.cancel();
+            let _ = watcher.await;
+            Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Command::Migrate => {
+            if mbelyco::db::ensure_database(&config).await? {
+                println!("created the database");
+            }
+            let pool = mbelyco::db::connect(&config).await?;
+            mbelyco::db::migrate(&pool).await?;
+            let status = mbelyco::db::migration_status(&pool).await?;
+            println!("migrations: {} of {} applied", status.applied, status.embedded);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CreateAdmin {
+            email,
+            name,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s)?;
+                Some(SecretString::from(s.trim_end_matches(['\r', '\n']).to_owned()))
+            } else {
+                config.admin_password.clone()
+            };
+            let generated = password.is_none();
+            let password = password.unwrap_or_else(identity::password::generate);
+            if secrecy::ExposeSecret::expose_secret(&password).chars().count() < 12 {
+                eprintln!("mbelyco: the password must be at least 12 characters");
+                return Ok(ExitCode::from(2));
+            }
+            let prepared = startup::prepare(config, clock.clone()).await?;
+            let mut tx = prepared.state.pool.begin().await?;
+            let new = identity::NewStaff {
+                email: &email,
+                full_name: &name,
+                password: Some(&password),
+                roles: &[mbelyco::access::SUPER_ADMIN],
+            };
+            match identity::create_staff(&mut tx, &new, audit::Actor::System, Default::default(), clock.now()).await {
+                Ok(id) => {
+                    tx.commit().await?;
+                    println!("created Super Administrator {email} ({id})");
+                    if generated {
+                        println!(
+                            "password (shown once): {}",
+                            secrecy::ExposeSecret::expose_secret(&password)
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("mbelyco: {}", describe(&e));
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Audit { command } => {
+            let pool = mbelyco::db::connect(&config).await?;
+            match command {
+                AuditCommand::Seal => {
+                    let n = audit::chain::seal_pending(&pool, clock.now(), audit::chain::DEFAULT_SEAL_BATCH).await?;
+                    println!("sealed {n} rows");
+                    Ok(ExitCode::SUCCESS)
+                }
+                AuditCommand::Verify => {
+                    let started = std::time::Instant::now();
+                    let report = audit::chain::verify(&pool).await?;
+                    let secs = started.elapsed().as_secs_f64();
+                    println!(
+                        "checked {} rows ({} chain heads) in {secs:.2} s; {} rows not yet sealed",
+                        report.checked, report.heads_checked, report.unsealed
+                    );
+                    match report.first_break {
+                        None => {
+                            println!("audit chain intact");
+                            Ok(ExitCode::SUCCESS)
+                        }
+                        Some(b) => {
+                            let id = b.id.map(|i| i.to_string()).unwrap_or_else(|| "-".to_owned());
+                            println!(
+                                "TAMPERING DETECTED at chain position {} (row {id}): {}",
+                                b.chain_seq, b.reason
+                            );
+                            Ok(ExitCode::FAILURE)
+                        }
+                    }
+                }
+            }
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Audit {
+                    writers,
+                    rows,
+                    verify_rows,
+                },
+        } => {
+            bench::audit(&config, writers, rows, verify_rows).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn describe(e: &mbelyco::error::AppError) -> String {
+    match e {
+        mbelyco::error::AppError::Validation(errs) => errs
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        mbelyco::error::AppError::Conflict { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}

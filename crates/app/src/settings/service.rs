@@ -1,0 +1,333 @@
+//! Changing settings: update one category, roll back to a version, list versions.
+//! Each use case runs on the caller's transaction: the rows, the version row, the audit row and
+//! the NOTIFY commit together, serialised by an advisory lock so versions never interleave.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{build, default_values, load_plain, secret_context, validate, Category, PlainValues, NOTIFY_CHANNEL};
+use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use crate::crypto::{mask, SecretBox};
+use crate::error::{AppError, FieldError};
+
+const SETTINGS_LOCK: i64 = 0x0073_6574_7473;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeOutcome {
+    /// The new version, or the current one when nothing changed.
+    pub version: i64,
+    pub changed_keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionSummary {
+    pub version: i64,
+    pub changed_by_user_id: Option<Uuid>,
+    pub changed_at: DateTime<Utc>,
+    pub reason: Option<String>,
+    pub rollback_of: Option<i64>,
+    pub changes: Value,
+}
+
+fn is_secret(category: Category, key: &str) -> bool {
+    category.secret_keys().contains(&key)
+}
+
+/// How a value appears in versions and the audit log: secrets masked.
+fn shown(category: Category, key: &str, v: Option<&Value>) -> Value {
+    match v {
+        None => Value::Null,
+        Some(Value::String(s)) if is_secret(category, key) => Value::String(mask(s)),
+        Some(v) => v.clone(),
+    }
+}
+
+async fn lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("select pg_advisory_xact_lock($1)")
+        .bind(SETTINGS_LOCK)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Validation problems the new state has that the current one did not: a change is refused for
+/// what it breaks, not for an older problem elsewhere.
+fn introduced_problems(current: &PlainValues, next: &PlainValues) -> Vec<FieldError> {
+    let next_settings = match build(next) {
+        Ok(s) => s,
+        Err(e) => return vec![e],
+    };
+    let before = build(current).map(|s| validate::validate(&s)).unwrap_or_default();
+    validate::validate(&next_settings)
+        .into_iter()
+        .filter(|e| !before.contains(e))
+        .collect()
+}
+
+/// Applies `patch` (top-level keys of one category) and records a version and an audit row.
+/// Secret keys: the masked value (as returned by the API) or an absent key leaves the secret as
+/// it is; `null` or `""` clears it.
+#[allow(clippy::too_many_arguments)]
+#[tracing::instrument(skip_all, fields(category = category.as_str()), err(Debug))]
+pub async fn update(
+    conn: &mut PgConnection,
+    secrets: &SecretBox,
+    actor: Actor,
+    meta: RequestMeta,
+    category: Category,
+    patch: Map<String, Value>,
+    reason: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<ChangeOutcome, AppError> {
+    lock(conn).await?;
+    let current = load_plain(conn, secrets).await?;
+    let defaults = default_values();
+    let known = defaults
+        .get(category.as_str())
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+
+    let mut errors = Vec::new();
+    let mut next = current.clone();
+    let entry = next.entry(category).or_default();
+    for (key, value) in patch {
+        let field = format!("{}.{key}", category.as_str());
+        if !known.contains_key(&key) {
+            errors.push(FieldError::new(field, "is not a setting of this category"));
+            continue;
+        }
+        if is_secret(category, &key) {
+            match &value {
+                Value::Null => {
+                    entry.remove(&key);
+                }
+                Value::String(s) if s.is_empty() => {
+                    entry.remove(&key);
+                }
+                Value::String(s) => {
+                    let unchanged = current
+                        .get(&category)
+                        .and_then(|m| m.get(&key))
+                        .and_then(Value::as_str)
+                        .is_some_and(|cur| mask(cur) == *s);
+                    if !unchanged {
+                        entry.insert(key, value);
+                    }
+                }
+                _ => errors.push(FieldError::new(field, "must be a string")),
+            }
+            continue;
+        }
+        entry.insert(key, value);
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let problems = introduced_problems(&current, &next);
+    if !problems.is_empty() {
+        return Err(AppError::Validation(problems));
+    }
+    apply(conn, secrets, actor, meta, &current, &next, reason, None, now).await
+}
+
+/// Restores the state recorded by `version`, as a new version.
+#[tracing::instrument(skip_all, fields(to_version), err(Debug))]
+pub async fn rollback(
+    conn: &mut PgConnection,
+    secrets: &SecretBox,
+    actor: Actor,
+    meta: RequestMeta,
+    to_version: i64,
+    now: DateTime<Utc>,
+) -> Result<ChangeOutcome, AppError> {
+    lock(conn).await?;
+    let snapshot: Option<Value> = sqlx::query_scalar("select snapshot from setting_versions where version = $1")
+        .bind(to_version)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let snapshot = snapshot.ok_or(AppError::NotFound("settings version"))?;
+    let current = load_plain(conn, secrets).await?;
+    let mut target = PlainValues::new();
+    for (cat, values) in snapshot.as_object().into_iter().flatten() {
+        let Some(cat) = Category::parse(cat) else {
+            continue;
+        };
+        for (key, stored) in values.as_object().into_iter().flatten() {
+            let plain = if is_secret(cat, key) {
+                let opened = stored.as_str().map(|env| secrets.open(env, &secret_context(cat, key)));
+                match opened {
+                    Some(Ok(p)) => Value::String(secrecy::ExposeSecret::expose_secret(&p).to_owned()),
+                    _ => {
+                        return Err(AppError::Conflict {
+                            message: format!(
+                                "the secret {}.{key} in that version cannot be decrypted with the current SECRET_KEY",
+                                cat.as_str()
+                            ),
+                            field: None,
+                        })
+                    }
+                }
+            } else {
+                stored.clone()
+            };
+            target.entry(cat).or_default().insert(key.clone(), plain);
+        }
+    }
+    let problems = introduced_problems(&current, &target);
+    if !problems.is_empty() {
+        return Err(AppError::Validation(problems));
+    }
+    let reason = Some(format!("rollback to version {to_version}"));
+    apply(
+        conn,
+        secrets,
+        actor,
+        meta,
+        &current,
+        &target,
+        reason,
+        Some(to_version),
+        now,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply(
+    conn: &mut PgConnection,
+    secrets: &SecretBox,
+    actor: Actor,
+    meta: RequestMeta,
+    current: &PlainValues,
+    next: &PlainValues,
+    reason: Option<String>,
+    rollback_of: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<ChangeOutcome, AppError> {
+    let version_now: i64 = sqlx::query_scalar("select coalesce(max(version), 0) from setting_versions")
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut changes = Vec::new();
+    let mut changed_keys = Vec::new();
+    let mut before_by_cat: std::collections::BTreeMap<Category, Map<String, Value>> = Default::default();
+    let mut after_by_cat: std::collections::BTreeMap<Category, Map<String, Value>> = Default::default();
+    for cat in Category::ALL {
+        let empty = Map::new();
+        let cur = current.get(&cat).unwrap_or(&empty);
+        let nxt = next.get(&cat).unwrap_or(&empty);
+        let mut keys: Vec<&String> = cur.keys().chain(nxt.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            let (a, b) = (cur.get(key), nxt.get(key));
+            if a == b {
+                continue;
+            }
+            let secret = is_secret(cat, key);
+            match b {
+                Some(v) => {
+                    let stored = match (secret, v) {
+                        (true, Value::String(s)) => Value::String(secrets.seal(s, &secret_context(cat, key))),
+                        _ => v.clone(),
+                    };
+                    sqlx::query(
+                        "insert into system_settings (category, key, value, is_secret, version, updated_by_user_id, created_at, updated_at) \
+                         values ($1, $2, $3, $4, 1, $5, $6, $6) \
+                         on conflict (category, key) do update set value = excluded.value, is_secret = excluded.is_secret, \
+                           version = system_settings.version + 1, updated_by_user_id = excluded.updated_by_user_id, updated_at = excluded.updated_at",
+                    )
+                    .bind(cat.as_str())
+                    .bind(key)
+                    .bind(&stored)
+                    .bind(secret)
+                    .bind(actor.user_id())
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                None => {
+                    sqlx::query("delete from system_settings where category = $1 and key = $2")
+                        .bind(cat.as_str())
+                        .bind(key)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+            }
+            let (before, after) = (shown(cat, key, a), shown(cat, key, b));
+            changes.push(json!({"category": cat.as_str(), "key": key, "before": before, "after": after}));
+            before_by_cat.entry(cat).or_default().insert(key.clone(), before);
+            after_by_cat.entry(cat).or_default().insert(key.clone(), after);
+            changed_keys.push(format!("{}.{key}", cat.as_str()));
+        }
+    }
+    if changed_keys.is_empty() {
+        return Ok(ChangeOutcome {
+            version: version_now,
+            changed_keys,
+        });
+    }
+    // the whole state after the change, as stored (secrets stay encrypted)
+    let rows: Vec<(String, String, Value)> = sqlx::query_as("select category, key, value from system_settings")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut snapshot = Map::new();
+    for (cat, key, value) in rows {
+        if let Value::Object(m) = snapshot.entry(cat).or_insert_with(|| Value::Object(Map::new())) {
+            m.insert(key, value);
+        }
+    }
+    let version: i64 = sqlx::query_scalar(
+        "insert into setting_versions (changed_by_user_id, changed_at, reason, rollback_of, changes, snapshot) \
+         values ($1, $2, $3, $4, $5, $6) returning version",
+    )
+    .bind(actor.user_id())
+    .bind(now)
+    .bind(reason.as_deref())
+    .bind(rollback_of)
+    .bind(Value::Array(changes))
+    .bind(Value::Object(snapshot))
+    .fetch_one(&mut *conn)
+    .await?;
+
+    let action = if rollback_of.is_some() {
+        Action::SettingsRolledBack
+    } else {
+        Action::SettingsUpdated
+    };
+    let cats: Vec<&str> = after_by_cat.keys().map(|c| c.as_str()).collect();
+    let to_obj = |m: std::collections::BTreeMap<Category, Map<String, Value>>| {
+        Value::Object(
+            m.into_iter()
+                .map(|(c, v)| (c.as_str().to_owned(), Value::Object(v)))
+                .collect(),
+        )
+    };
+    let event = AuditEvent::new(actor, action, "settings", cats.join(","))
+        .before(to_obj(before_by_cat))
+        .after(to_obj(after_by_cat))
+        .metadata(json!({"version": version, "rollbackOf": rollback_of, "reason": reason}))
+        .meta(meta);
+    audit::record(conn, &event, now).await?;
+    sqlx::query("select pg_notify($1, $2)")
+        .bind(NOTIFY_CHANNEL)
+        .bind(version.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(ChangeOutcome { version, changed_keys })
+}
+
+pub async fn versions(conn: &mut PgConnection, limit: i64) -> Result<Vec<VersionSummary>, sqlx::Error> {
+    sqlx::query_as(
+        "select version, changed_by_user_id, changed_at, reason, rollback_of, changes \
+         from setting_versions order by version desc limit $1",
+    )
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

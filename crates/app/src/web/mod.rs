@@ -1,0 +1,55 @@
+//! The web layer: router assembly, middleware (request ids, metrics, security headers, error
+//! pages), and the system endpoints. Capability routes live in their modules' `api.rs` and
+//! `pages.rs` and are merged here.
+
+pub mod extract;
+pub mod metrics;
+mod middleware;
+pub mod pages;
+mod system;
+
+use std::sync::Arc;
+
+use axum::http::HeaderName;
+use axum::routing::get;
+use axum::Router;
+use sqlx::PgPool;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::error::AppError;
+use crate::settings::SettingsStore;
+
+pub use self::metrics::Metrics;
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<Config>,
+    pub settings: Arc<SettingsStore>,
+    pub clock: SharedClock,
+    pub metrics: Arc<Metrics>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(system::home))
+        .route("/api/health", get(system::health))
+        .route("/api/metrics", get(system::metrics))
+        .route("/static/{file}", get(pages::static_file))
+        .fallback(|| async { AppError::RouteNotFound })
+        .layer(axum::middleware::from_fn(pages::render_error_pages))
+        .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            middleware::panic_response,
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
+        .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+        .layer(axum::extract::DefaultBodyLimit::max(2 * 1024 * 1024))
+        .with_state(state)
+}

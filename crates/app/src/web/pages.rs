@@ -1,0 +1,74 @@
+//! Page plumbing: the shared layout data, the friendly error page, and the embedded static files.
+
+use askama::Template;
+use axum::extract::{Path, Request};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::error::{AppError, ErrorPageInfo, FieldError};
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    request_id: Option<&'a str>,
+    errors: &'a [FieldError],
+    sign_in: bool,
+}
+
+/// Pages get a friendly HTML page for the same errors the API reports as problem+json.
+pub async fn render_error_pages(req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|a| a.contains("text/html") || a.contains("*/*"));
+    let res = next.run(req).await;
+    if is_api || !wants_html {
+        return res;
+    }
+    let Some(info) = res.extensions().get::<ErrorPageInfo>().cloned() else {
+        return res;
+    };
+    let page = ErrorPage {
+        title: info.title,
+        status: info.status.as_u16(),
+        detail: &info.detail,
+        request_id: info.request_id.as_deref(),
+        errors: &info.errors,
+        sign_in: info.status == StatusCode::UNAUTHORIZED,
+    };
+    match page.render() {
+        Ok(html) => {
+            let mut out = (info.status, Html(html)).into_response();
+            for name in [header::RETRY_AFTER, header::LOCATION] {
+                if let Some(v) = res.headers().get(&name) {
+                    out.headers_mut().insert(name, v.clone());
+                }
+            }
+            out
+        }
+        Err(_) => res,
+    }
+}
+
+const APP_CSS: &str = include_str!("../../static/app.css");
+const APP_JS: &str = include_str!("../../static/app.js");
+
+pub async fn static_file(Path(file): Path<String>) -> Result<Response, AppError> {
+    let (body, mime) = match file.as_str() {
+        "app.css" => (APP_CSS, "text/css; charset=utf-8"),
+        "app.js" => (APP_JS, "text/javascript; charset=utf-8"),
+        _ => return Err(AppError::RouteNotFound),
+    };
+    let mut res = body.into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    Ok(res)
+}

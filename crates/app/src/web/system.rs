@@ -1,0 +1,163 @@
+//! System endpoints: health, metrics and the status page. Public on purpose: they show no
+//! business data (metrics can be closed with METRICS_TOKEN).
+
+use std::time::Instant;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use secrecy::ExposeSecret;
+use serde::Serialize;
+
+use super::metrics::{StateLabels, JOB_STATES};
+use super::AppState;
+use crate::error::AppError;
+
+/// Workers beat every 5 s; older than this, the worker is reported stale.
+const HEARTBEAT_STALE_SECS: f64 = 30.0;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    pub status: &'static str,
+    pub version: &'static str,
+    pub database: DatabaseHealth,
+    pub migrations: Option<crate::db::MigrationStatus>,
+    pub worker: WorkerHealth,
+    pub settings_version: i64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseHealth {
+    pub reachable: bool,
+    pub latency_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerHealth {
+    pub workers: i64,
+    pub last_heartbeat_age_seconds: Option<f64>,
+    pub stale: bool,
+}
+
+pub async fn health_report(state: &AppState) -> Health {
+    let started = Instant::now();
+    let reachable = sqlx::query("select 1").execute(&state.pool).await.is_ok();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let migrations = if reachable {
+        crate::db::migration_status(&state.pool).await.ok()
+    } else {
+        None
+    };
+    let beat: Option<(i64, Option<f64>)> = if reachable {
+        sqlx::query_as(
+            "select count(*), extract(epoch from ($1 - max(beat_at)))::float8 from worker_heartbeats \
+             where beat_at > $1 - interval '1 day'",
+        )
+        .bind(state.clock.now())
+        .fetch_one(&state.pool)
+        .await
+        .ok()
+    } else {
+        None
+    };
+    let (workers, age) = beat.unwrap_or((0, None));
+    let stale = age.is_none_or(|a| a > HEARTBEAT_STALE_SECS);
+    let current = migrations.as_ref().is_some_and(|m| m.current);
+    let status = if !reachable || !current {
+        "down"
+    } else if stale {
+        "degraded"
+    } else {
+        "ok"
+    };
+    Health {
+        status,
+        version: env!("CARGO_PKG_VERSION"),
+        database: DatabaseHealth { reachable, latency_ms },
+        migrations,
+        worker: WorkerHealth {
+            workers,
+            last_heartbeat_age_seconds: age,
+            stale,
+        },
+        settings_version: state.settings.version(),
+    }
+}
+
+/// 200 while the web process can serve (database reachable, schema current); 503 otherwise.
+/// A missing worker is reported as `degraded`, still 200: the web process itself is fine.
+pub async fn health(State(state): State<AppState>) -> Response {
+    let h = health_report(&state).await;
+    let code = if h.status == "down" {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    let mut res = (code, Json(h)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+    if let Some(token) = &state.config.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(token.expose_secret()) {
+            return Err(AppError::Unauthorized);
+        }
+    }
+    let depth = crate::jobs::depth(&state.pool).await?;
+    for s in JOB_STATES {
+        let n = depth.iter().find(|(st, _)| st == s).map_or(0, |(_, n)| *n);
+        state
+            .metrics
+            .jobs
+            .get_or_create(&StateLabels { state: s.to_owned() })
+            .set(n);
+    }
+    let unsealed: i64 = sqlx::query_scalar("select count(*) from audit_pending")
+        .fetch_one(&state.pool)
+        .await?;
+    state.metrics.audit_unsealed.set(unsealed);
+    let age: Option<f64> =
+        sqlx::query_scalar("select extract(epoch from ($1 - max(beat_at)))::float8 from worker_heartbeats")
+            .bind(state.clock.now())
+            .fetch_one(&state.pool)
+            .await?;
+    state.metrics.worker_heartbeat_age.set(age.unwrap_or(-1.0));
+    let mut res = state.metrics.render().into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    Ok(res)
+}
+
+#[derive(Template)]
+#[template(path = "status.html")]
+struct StatusPage<'a> {
+    company: &'a str,
+    health: &'a Health,
+    jobs: &'a [(String, i64)],
+}
+
+/// The landing page: what the system is and whether it is well.
+pub async fn home(State(state): State<AppState>) -> Result<Html<String>, AppError> {
+    let h = health_report(&state).await;
+    let jobs = crate::jobs::depth(&state.pool).await.unwrap_or_default();
+    let settings = state.settings.get();
+    let page = StatusPage {
+        company: &settings.0.branding.company_name,
+        health: &h,
+        jobs: &jobs,
+    };
+    Ok(Html(page.render().map_err(|e| AppError::Internal(e.into()))?))
+}

@@ -1,0 +1,148 @@
+//! Spawning the whole app against a test's own database.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use mbelyco::clock::{Clock, SharedClock, SystemClock};
+use mbelyco::config::Config;
+use mbelyco::web::AppState;
+use sqlx::{Connection, PgPool};
+use tokio_util::sync::CancellationToken;
+
+pub const ADMIN_EMAIL: &str = "root@mbelyco.test";
+pub const ADMIN_PASSWORD: &str = "a long test password 123";
+
+pub fn test_config(extra: &[(&str, &str)]) -> Config {
+    let dir = std::env::temp_dir().join(format!("mbelyco-test-{}", uuid::Uuid::new_v4()));
+    let mut vars: HashMap<String, String> = [
+        ("APP_ENV", "test"),
+        ("SECRET_KEY", "test-secret-key-0123456789abcdef-0123456789"),
+        ("ADMIN_EMAIL", ADMIN_EMAIL),
+        ("ADMIN_PASSWORD", ADMIN_PASSWORD),
+        ("BIND_ADDR", "127.0.0.1:0"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    vars.insert("DATA_DIR".into(), dir.display().to_string());
+    for (k, v) in extra {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    Config::from_lookup(|k| vars.get(k).cloned()).expect("test configuration is valid")
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    pub state: AppState,
+    shutdown: CancellationToken,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub async fn build_state(pool: &PgPool) -> AppState {
+    build_state_with_clock(pool, Arc::new(SystemClock)).await
+}
+
+pub async fn build_state_with_clock(pool: &PgPool, clock: SharedClock) -> AppState {
+    mbelyco::startup::build_state(pool.clone(), test_config(&[]), clock)
+        .await
+        .expect("state builds")
+}
+
+pub async fn spawn_app(pool: PgPool) -> TestApp {
+    let state = build_state(&pool).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let shutdown = CancellationToken::new();
+    tokio::spawn(mbelyco::startup::serve(state.clone(), listener, shutdown.clone()));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    TestApp {
+        base,
+        client,
+        pool,
+        state,
+        shutdown,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    SystemClock.now()
+}
+
+/// A fresh database for one test, on the server `DATABASE_URL` points at (its database need
+/// not exist), migrated, and dropped when the test ends.
+pub struct TestDb {
+    pub pool: PgPool,
+    pub url: String,
+    name: String,
+    admin_url: String,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let base = std::env::var("DATABASE_URL").unwrap_or_else(|_| mbelyco::config::DEFAULT_DATABASE_URL.to_owned());
+        let current = mbelyco::config::database_name(&base)
+            .expect("DATABASE_URL names a database")
+            .to_owned();
+        let name = format!("mbelyco_test_{}", uuid::Uuid::new_v4().simple());
+        let url = base.replacen(&format!("/{current}"), &format!("/{name}"), 1);
+        let admin_url = base.replacen(&format!("/{current}"), "/postgres", 1);
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("PostgreSQL is reachable (is it running?)");
+        sqlx::query(&format!("create database {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(60)
+            .connect(&url)
+            .await
+            .expect("connect test database");
+        mbelyco::db::migrate(&pool).await.expect("migrations apply");
+        TestDb {
+            pool,
+            url,
+            name,
+            admin_url,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (name, admin_url, pool) = (self.name.clone(), self.admin_url.clone(), self.pool.clone());
+        // Drop cannot await: finish on a thread with its own runtime
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                pool.close().await;
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
+                        .execute(&mut admin)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests: one binary, one fresh database per test (`#[sqlx::test]`), the real app
+//! on a random port.
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on the first unexpected error")]
+
+mod audit;
+mod helpers;
+mod jobs;
+mod seed;
+mod settings;
+mod system;
