@@ -91,6 +91,37 @@ impl SecretBox {
     }
 }
 
+/// The keys derived from `SECRET_KEY`, one per purpose.
+#[derive(Clone, Debug)]
+pub struct Keys {
+    pub settings: SecretBox,
+    pub totp: SecretBox,
+    hmac: [u8; 32],
+}
+
+impl Keys {
+    pub fn derive(master: &SecretString) -> Self {
+        let hk = Hkdf::<Sha256>::new(Some(b"mbelyco-promo/v1"), master.expose_secret().as_bytes());
+        let mut hmac = [0u8; 32];
+        hk.expand(b"backup-codes", &mut hmac)
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        Self {
+            settings: SecretBox::derive(master, "settings"),
+            totp: SecretBox::derive(master, "totp"),
+            hmac,
+        }
+    }
+
+    /// Keyed hash for low-entropy one-time codes (backup codes): a database leak alone does not
+    /// let anyone test guesses offline.
+    pub fn code_mac(&self, code: &str) -> String {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<Sha256> as Mac>::new_from_slice(&self.hmac).expect("HMAC takes any key length");
+        mac.update(code.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
 /// SHA-256 of a bearer token (session cookie, API key, set-up link): tokens are stored hashed.
 pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()

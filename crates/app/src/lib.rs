@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod identity;
 pub mod jobs;
+pub mod ratelimit;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

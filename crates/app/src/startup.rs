@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::{Config, SecretSource};
-use crate::crypto::SecretBox;
+use crate::crypto::Keys;
 use crate::jobs::{self, Registry, Worker, WorkerOptions};
 use crate::settings::SettingsStore;
 use crate::web::{AppState, Metrics};
@@ -68,14 +68,15 @@ pub async fn build_state(pool: PgPool, config: Config, clock: SharedClock) -> an
             None => println!("\n  First Super Administrator created: {} (password from ADMIN_PASSWORD)\n", b.email),
         }
     }
-    let secrets = SecretBox::derive(&config.secret_key, "settings");
-    let settings = SettingsStore::load(pool.clone(), secrets).await?;
+    let keys = Keys::derive(&config.secret_key);
+    let settings = SettingsStore::load(pool.clone(), keys.settings.clone()).await?;
     Ok(AppState {
         pool,
         config: Arc::new(config),
         settings,
         clock,
         metrics: Arc::new(Metrics::default()),
+        keys: Arc::new(keys),
     })
 }
 

@@ -7,4 +7,13 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!window.confirm(form.dataset.confirm)) ev.preventDefault();
     });
   });
+  // The navigation collapses behind a Menu button on narrow screens.
+  const toggle = document.querySelector(".nav-toggle");
+  const nav = document.getElementById("nav");
+  if (toggle && nav) {
+    toggle.addEventListener("click", () => {
+      const open = nav.classList.toggle("open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
 });

@@ -4,7 +4,15 @@
 //! This part holds account creation and the first Super Administrator; sign-in, sessions and
 //! TOTP build on it.
 
+pub mod admin;
+pub mod api_keys;
+pub mod mfa;
+pub mod pages;
 pub mod password;
+pub mod policy;
+pub mod session;
+pub mod signin;
+pub mod totp;
 
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};

@@ -7,6 +7,7 @@
 //! follows changes through `LISTEN settings_changed`, with a short poll as a safety net, so a
 //! change reaches every process within seconds.
 
+pub mod api;
 pub mod model;
 mod service;
 pub mod validate;

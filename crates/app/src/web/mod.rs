@@ -2,16 +2,18 @@
 //! pages), and the system endpoints. Capability routes live in their modules' `api.rs` and
 //! `pages.rs` and are merged here.
 
+pub mod auth;
 pub mod extract;
 pub mod metrics;
 mod middleware;
 pub mod pages;
+pub mod routes;
+pub mod shell;
 mod system;
 
 use std::sync::Arc;
 
 use axum::http::HeaderName;
-use axum::routing::get;
 use axum::Router;
 use sqlx::PgPool;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -33,15 +35,26 @@ pub struct AppState {
     pub settings: Arc<SettingsStore>,
     pub clock: SharedClock,
     pub metrics: Arc<Metrics>,
+    pub keys: Arc<crate::crypto::Keys>,
+}
+
+/// Every route of the app, with the access each needs.
+pub fn all_routes() -> Vec<routes::RouteSpec> {
+    let mut specs = system::routes();
+    specs.extend(crate::identity::pages::routes());
+    specs.extend(crate::settings::api::routes());
+    specs.extend(crate::identity::admin::routes());
+    specs
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(system::home))
-        .route("/api/health", get(system::health))
-        .route("/api/metrics", get(system::metrics))
-        .route("/static/{file}", get(pages::static_file))
+    let (router, table) = routes::build(all_routes());
+    let authz_state = state.clone();
+    router
         .fallback(|| async { AppError::RouteNotFound })
+        .layer(axum::middleware::from_fn(move |req, next| {
+            routes::authorize(Arc::clone(&table), authz_state.clone(), req, next)
+        }))
         .layer(axum::middleware::from_fn(pages::render_error_pages))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

@@ -11,9 +11,23 @@ use axum::Json;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
+use super::auth::Principal;
 use super::metrics::{StateLabels, JOB_STATES};
+use super::routes::{Access, RouteSpec};
+use super::shell::Shell;
 use super::AppState;
 use crate::error::AppError;
+use crate::route;
+
+pub fn routes() -> Vec<RouteSpec> {
+    vec![
+        route!(GET "/", Access::SignedIn, home),
+        route!(GET "/status", Access::Public, status_page),
+        route!(GET "/api/health", Access::Public, health),
+        route!(GET "/api/metrics", Access::Public, metrics),
+        route!(GET "/static/{file}", Access::Public, super::pages::static_file),
+    ]
+}
 
 /// Workers beat every 5 s; older than this, the worker is reported stale.
 const HEARTBEAT_STALE_SECS: f64 = 30.0;
@@ -149,8 +163,8 @@ struct StatusPage<'a> {
     jobs: &'a [(String, i64)],
 }
 
-/// The landing page: what the system is and whether it is well.
-pub async fn home(State(state): State<AppState>) -> Result<Html<String>, AppError> {
+/// The public status page: what the system is and whether it is well.
+pub async fn status_page(State(state): State<AppState>) -> Result<Html<String>, AppError> {
     let h = health_report(&state).await;
     let jobs = crate::jobs::depth(&state.pool).await.unwrap_or_default();
     let settings = state.settings.get();
@@ -158,6 +172,27 @@ pub async fn home(State(state): State<AppState>) -> Result<Html<String>, AppErro
         company: &settings.0.branding.company_name,
         health: &h,
         jobs: &jobs,
+    };
+    Ok(Html(page.render().map_err(|e| AppError::Internal(e.into()))?))
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage<'a> {
+    shell: Shell,
+    health: &'a Health,
+    low_backup_codes: bool,
+}
+
+/// The signed-in home page.
+pub async fn home(State(state): State<AppState>, who: Principal) -> Result<Html<String>, AppError> {
+    let h = health_report(&state).await;
+    let left = crate::identity::mfa::backup_codes_left(&mut *state.pool.acquire().await?, who.user_id).await?;
+    let settings = state.settings.get();
+    let page = HomePage {
+        shell: Shell::new(&who, "/", &settings.0.branding.company_name),
+        health: &h,
+        low_backup_codes: left < 3,
     };
     Ok(Html(page.render().map_err(|e| AppError::Internal(e.into()))?))
 }

@@ -78,6 +78,58 @@ impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    /// A client that keeps cookies, like a browser, and sends our Origin.
+    pub fn browser(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("origin", self.base.parse().unwrap());
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap()
+    }
+
+    /// Creates an API key acting with `role`'s permissions.
+    pub async fn api_key(&self, role: &str) -> String {
+        let mut tx = self.pool.begin().await.unwrap();
+        let owner: uuid::Uuid = sqlx::query_scalar("select id from users where email = $1")
+            .bind(ADMIN_EMAIL)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        let role_id = mbelyco::access::role_id(&mut tx, role).await.unwrap().unwrap();
+        let key = mbelyco::identity::api_keys::create(
+            &mut tx,
+            owner,
+            &format!("test {role}"),
+            role_id,
+            now() + chrono::Duration::days(30),
+            mbelyco::audit::Actor::System,
+            Default::default(),
+            now(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        key.key
+    }
+}
+
+/// The value of `<input … name="NAME" value="…">` or of the element with `id="ID"` in a page.
+pub fn html_value(html: &str, marker: &str) -> String {
+    let at = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} not in page: {html}"));
+    let rest = &html[at..];
+    let tag_end = rest.find('>').unwrap();
+    if let Some(v) = rest[..tag_end].find("value=\"") {
+        let tail = &rest[v + 7..];
+        return tail[..tail.find('"').unwrap()].to_owned();
+    }
+    let tail = &rest[tag_end + 1..];
+    tail[..tail.find('<').unwrap()].to_owned()
 }
 
 pub fn now() -> chrono::DateTime<chrono::Utc> {

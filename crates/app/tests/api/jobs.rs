@@ -240,3 +240,32 @@ async fn many_workers_never_run_a_job_twice() {
     assert_eq!(ran, 40);
     assert_eq!(counter.load(Ordering::SeqCst), 40);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_worker_wakes_on_notify_not_on_its_poll() {
+    let db = TestDb::new().await;
+    let pool = db.pool.clone();
+    let c = clock();
+    let counter = Arc::new(AtomicUsize::new(0));
+    let registry = Registry::new().register(Count(counter.clone()));
+    // a poll interval far longer than the test: only NOTIFY can wake it
+    let opts = WorkerOptions {
+        worker_id: "sleepy".into(),
+        poll_interval: Duration::from_secs(3600),
+        ..WorkerOptions::default()
+    };
+    let w = Arc::new(Worker::new(pool.clone(), registry, c.clone(), opts));
+    let stop = CancellationToken::new();
+    let handle = tokio::spawn(Arc::clone(&w).run(stop.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await; // idle, listening
+    enqueue(&pool, NewJob::new("test.count", &json!({"n": 1})).unwrap(), &c).await;
+    let waited = tokio::time::timeout(Duration::from_secs(10), async {
+        while counter.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    stop.cancel();
+    handle.await.unwrap();
+    assert!(waited.is_ok(), "the job ran without waiting for the hour-long poll");
+}

@@ -2,9 +2,11 @@
 //! on a random port.
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on the first unexpected error")]
 
+mod access;
 mod audit;
 mod helpers;
 mod jobs;
 mod seed;
 mod settings;
+mod signin;
 mod system;

@@ -94,7 +94,7 @@ async fn every_response_carries_request_id_and_security_headers() {
     let db = TestDb::new().await;
     let pool = db.pool.clone();
     let app = spawn_app(pool).await;
-    let res = app.client.get(app.url("/")).send().await.unwrap();
+    let res = app.client.get(app.url("/status")).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let h = res.headers();
     assert!(!h["x-request-id"].is_empty());

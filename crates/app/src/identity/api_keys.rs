@@ -1,0 +1,200 @@
+//! API keys: `mbk_<prefix>_<secret>`, bound to a role and an owner, with an expiry. Shown once,
+//! stored as a SHA-256 hash, identified by the visible prefix, revocable.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::access::Permission;
+use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use crate::crypto::{random_token, token_hash};
+use crate::error::AppError;
+
+pub struct NewKey {
+    pub id: Uuid,
+    /// The whole key, shown once.
+    pub key: String,
+    pub prefix: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn create(
+    conn: &mut PgConnection,
+    owner: Uuid,
+    name: &str,
+    role_id: Uuid,
+    expires_at: DateTime<Utc>,
+    actor: Actor,
+    meta: RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<NewKey, AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 80 {
+        return Err(AppError::field("name", "must be 1 to 80 characters"));
+    }
+    if expires_at <= now {
+        return Err(AppError::field("expiresAt", "must be in the future"));
+    }
+    if expires_at > now + chrono::Duration::days(366) {
+        return Err(AppError::field("expiresAt", "must be within a year"));
+    }
+    let role: Option<String> = sqlx::query_scalar("select name from roles where id = $1")
+        .bind(role_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let role = role.ok_or_else(|| AppError::field("roleId", "no such role"))?;
+    if role == crate::access::CUSTOMER {
+        return Err(AppError::field("roleId", "the Customer role grants no staff access"));
+    }
+    let prefix = random_token(6).replace(['-', '_'], "x");
+    let key = format!("mbk_{prefix}_{}", random_token(32));
+    let id: Uuid = sqlx::query_scalar(
+        "insert into api_keys (user_id, name, prefix, key_hash, role_id, expires_at, created_by_user_id, created_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8) returning id",
+    )
+    .bind(owner)
+    .bind(name)
+    .bind(&prefix)
+    .bind(token_hash(&key))
+    .bind(role_id)
+    .bind(expires_at)
+    .bind(actor.user_id())
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        &AuditEvent::new(actor, Action::ApiKeyCreated, "api_key", id)
+            .after(json!({"name": name, "prefix": prefix, "role": role, "expiresAt": expires_at, "owner": owner}))
+            .meta(meta),
+        now,
+    )
+    .await?;
+    Ok(NewKey { id, key, prefix })
+}
+
+/// A live key: its id, its owner and the permissions of its role.
+#[derive(Debug, Clone)]
+pub struct KeyAuth {
+    pub key_id: Uuid,
+    pub user_id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub permissions: BTreeSet<Permission>,
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    key_id: Uuid,
+    user_id: Uuid,
+    email: String,
+    name: String,
+    role_id: Uuid,
+    last_used_at: Option<DateTime<Utc>>,
+}
+
+/// The key, if it is live and its owner is an active staff member.
+pub async fn authenticate(
+    conn: &mut PgConnection,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<KeyAuth>, sqlx::Error> {
+    if !key.starts_with("mbk_") {
+        return Ok(None);
+    }
+    let row: Option<KeyRow> = sqlx::query_as(
+        "select k.id as key_id, u.id as user_id, u.email::text as email, u.full_name as name, k.role_id, k.last_used_at \
+         from api_keys k join users u on u.id = k.user_id \
+         where k.key_hash = $1 and k.revoked_at is null and (k.expires_at is null or k.expires_at > $2) \
+           and u.is_active and u.approval_status = 'approved'",
+    )
+    .bind(token_hash(key))
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(KeyRow {
+        key_id,
+        user_id,
+        email,
+        name,
+        role_id,
+        last_used_at,
+    }) = row
+    else {
+        return Ok(None);
+    };
+    if last_used_at.is_none_or(|t| now - t > chrono::Duration::seconds(60)) {
+        sqlx::query("update api_keys set last_used_at = $2 where id = $1")
+            .bind(key_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let keys: Vec<String> = sqlx::query_scalar(
+        "select p.key from role_permissions rp join permissions p on p.id = rp.permission_id where rp.role_id = $1",
+    )
+    .bind(role_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let permissions = keys.iter().filter_map(|k| Permission::from_key(k)).collect();
+    Ok(Some(KeyAuth {
+        key_id,
+        user_id,
+        email,
+        name,
+        permissions,
+    }))
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyView {
+    pub id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub role: String,
+    pub owner_email: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+pub async fn list(conn: &mut PgConnection) -> Result<Vec<KeyView>, sqlx::Error> {
+    sqlx::query_as(
+        "select k.id, k.name, k.prefix, r.name as role, u.email::text as owner_email, k.created_at, k.expires_at, \
+           k.last_used_at, k.revoked_at \
+         from api_keys k join roles r on r.id = k.role_id join users u on u.id = k.user_id order by k.created_at desc",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn revoke(
+    conn: &mut PgConnection,
+    id: Uuid,
+    actor: Actor,
+    meta: RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let n = sqlx::query("update api_keys set revoked_at = $2 where id = $1 and revoked_at is null")
+        .bind(id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(AppError::NotFound("active API key"));
+    }
+    audit::record(
+        conn,
+        &AuditEvent::new(actor, Action::ApiKeyRevoked, "api_key", id).meta(meta),
+        now,
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,302 @@
+//! Signing in: password, then TOTP (or a backup code), with per-account lockout, per-address
+//! throttling, and every attempt audited. Failures are returned as values so the caller commits
+//! the failure counters and audit rows, then shows the message.
+
+use chrono::{DateTime, Duration, Utc};
+use secrecy::SecretString;
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::session::{self, Created, Stage};
+use super::{mfa, password};
+use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use crate::crypto::Keys;
+use crate::settings::model::SecuritySettings;
+
+/// What a sign-in step ended in.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Password accepted: a session that still owes its second factor.
+    NeedSecondFactor(Created),
+    /// Password accepted, no second factor yet: a session that must enrol one first.
+    NeedEnrolment(Created),
+    /// Second factor accepted: the session is complete.
+    SignedIn {
+        via_backup_code: bool,
+        backup_codes_left: i64,
+    },
+    /// Wrong email, password or code (deliberately not saying which).
+    Invalid,
+    /// The account is locked until then.
+    Locked(DateTime<Utc>),
+    /// Too many attempts from this address; try again after so many seconds.
+    Throttled(u64),
+    /// Right password, but the account cannot sign in (deactivated, awaiting approval, rejected).
+    NotAllowed(&'static str),
+}
+
+pub struct Ctx<'a> {
+    pub keys: &'a Keys,
+    pub security: &'a SecuritySettings,
+    pub meta: &'a RequestMeta,
+    pub now: DateTime<Utc>,
+}
+
+/// A hash of a random password, verified against when the email is unknown, so both cases take
+/// the same time.
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    password::hash(&SecretString::from("not a real password, only for timing".to_owned())).unwrap_or_default()
+});
+
+async fn fail(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    user_id: Option<Uuid>,
+    reason: &str,
+    email: &str,
+) -> Result<(), sqlx::Error> {
+    if !ctx.security.audit.log_failed_attempts && user_id.is_none() {
+        return Ok(());
+    }
+    let actor = user_id.map_or(Actor::Anonymous, |id| Actor::User {
+        user_id: id,
+        session_id: None,
+    });
+    let event = AuditEvent::new(
+        actor,
+        Action::AuthSignInFailed,
+        "auth",
+        user_id.map_or_else(|| "unknown".to_owned(), |u| u.to_string()),
+    )
+    .metadata(json!({"reason": reason, "email": email}))
+    .meta(ctx.meta.clone());
+    audit::record(conn, &event, ctx.now).await.map(|_| ())
+}
+
+async fn security_event(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    kind: &str,
+    severity: &str,
+    user_id: Option<Uuid>,
+    details: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into security_events (kind, severity, user_id, ip, details, created_at) values ($1, $2, $3, $4, $5, $6)")
+        .bind(kind)
+        .bind(severity)
+        .bind(user_id)
+        .bind(ctx.meta.ip.map(sqlx::types::ipnetwork::IpNetwork::from))
+        .bind(details)
+        .bind(ctx.now)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// Counts a failure against the account; locks it when the limit is reached.
+async fn count_failure(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    user_id: Uuid,
+    email: &str,
+    reason: &str,
+) -> Result<Outcome, sqlx::Error> {
+    let attempts: i32 = sqlx::query_scalar(
+        "update users set failed_login_attempts = failed_login_attempts + 1, updated_at = $2 where id = $1 returning failed_login_attempts",
+    )
+    .bind(user_id)
+    .bind(ctx.now)
+    .fetch_one(&mut *conn)
+    .await?;
+    fail(conn, ctx, Some(user_id), reason, email).await?;
+    if attempts >= ctx.security.max_login_attempts as i32 {
+        let until = ctx.now + Duration::minutes(i64::from(ctx.security.lockout_duration_minutes));
+        sqlx::query("update users set lockout_until = $2, failed_login_attempts = 0, updated_at = $3 where id = $1")
+            .bind(user_id)
+            .bind(until)
+            .bind(ctx.now)
+            .execute(&mut *conn)
+            .await?;
+        let event = AuditEvent::new(
+            Actor::User {
+                user_id,
+                session_id: None,
+            },
+            Action::AuthLockedOut,
+            "user",
+            user_id,
+        )
+        .metadata(json!({"attempts": attempts, "until": until}))
+        .meta(ctx.meta.clone());
+        audit::record(conn, &event, ctx.now).await?;
+        security_event(
+            conn,
+            ctx,
+            "account_locked",
+            "warning",
+            Some(user_id),
+            json!({"attempts": attempts, "until": until, "email": email}),
+        )
+        .await?;
+        session::revoke_all(conn, user_id, None, "account locked", ctx.now).await?;
+        return Ok(Outcome::Locked(until));
+    }
+    Ok(Outcome::Invalid)
+}
+
+/// The password step.
+pub async fn with_password(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    email: &str,
+    password_given: &SecretString,
+) -> Result<Outcome, sqlx::Error> {
+    let email = email.trim().to_lowercase();
+    if let Some(ip) = ctx.meta.ip {
+        let limit = ctx.security.rate_limiting.login_attempts_per_minute as i32;
+        let d = crate::ratelimit::hit(conn, &format!("signin:ip:{ip}"), 60, limit, ctx.now).await?;
+        if !d.allowed {
+            fail(conn, ctx, None, "throttled", &email).await?;
+            if d.count == limit + 1 {
+                security_event(
+                    conn,
+                    ctx,
+                    "ip_throttled",
+                    "warning",
+                    None,
+                    json!({"ip": ip.to_string(), "limit": limit}),
+                )
+                .await?;
+            }
+            return Ok(Outcome::Throttled(d.retry_after_secs));
+        }
+    }
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: Uuid,
+        password_hash: Option<String>,
+        is_active: bool,
+        approval_status: String,
+        lockout_until: Option<DateTime<Utc>>,
+        mfa_enabled: bool,
+    }
+    let user: Option<Row> = sqlx::query_as(
+        "select id, password_hash, is_active, approval_status, lockout_until, mfa_enabled from users \
+         where email = $1 and kind = 'staff' for update",
+    )
+    .bind(&email)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(Row {
+        id: user_id,
+        password_hash: hash,
+        is_active: active,
+        approval_status: approval,
+        lockout_until,
+        mfa_enabled,
+    }) = user
+    else {
+        let _ = password::verify(password_given, &DUMMY_HASH);
+        fail(conn, ctx, None, "unknown email", &email).await?;
+        return Ok(Outcome::Invalid);
+    };
+    if let Some(until) = lockout_until.filter(|u| *u > ctx.now) {
+        fail(conn, ctx, Some(user_id), "locked", &email).await?;
+        return Ok(Outcome::Locked(until));
+    }
+    let ok = hash.as_deref().is_some_and(|h| password::verify(password_given, h));
+    if !ok {
+        return count_failure(conn, ctx, user_id, &email, "wrong password").await;
+    }
+    if approval != "approved" || !active {
+        let why = match (approval.as_str(), active) {
+            ("pending", _) => "This account is waiting for an administrator's approval.",
+            ("rejected", _) => "This registration was not approved.",
+            _ => "This account has been deactivated. Ask an administrator.",
+        };
+        fail(conn, ctx, Some(user_id), "not allowed", &email).await?;
+        return Ok(Outcome::NotAllowed(why));
+    }
+    let lifetime = Duration::minutes(i64::from(ctx.security.session_timeout_minutes));
+    let stage = if mfa_enabled { Stage::Password } else { Stage::MfaEnrol };
+    let created = session::create(
+        conn,
+        user_id,
+        stage,
+        ctx.meta.ip,
+        ctx.meta.user_agent.as_deref(),
+        lifetime,
+        ctx.now,
+    )
+    .await?;
+    Ok(if mfa_enabled {
+        Outcome::NeedSecondFactor(created)
+    } else {
+        Outcome::NeedEnrolment(created)
+    })
+}
+
+/// The second step: a TOTP code or a backup code, on a session at the `password` stage.
+pub async fn with_second_factor(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    current: &session::Current,
+    code: &str,
+) -> Result<Outcome, sqlx::Error> {
+    let lockout: Option<DateTime<Utc>> = sqlx::query_scalar("select lockout_until from users where id = $1 for update")
+        .bind(current.user_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if let Some(until) = lockout.filter(|u| *u > ctx.now) {
+        return Ok(Outcome::Locked(until));
+    }
+    let via_backup = mfa::looks_like_backup_code(code);
+    let ok = if via_backup {
+        mfa::use_backup_code(conn, ctx.keys, current.user_id, code, ctx.now).await?
+    } else {
+        mfa::verify_code(conn, ctx.keys, current.user_id, code, ctx.now).await?
+    };
+    if !ok {
+        let reason = if via_backup {
+            "wrong or used backup code"
+        } else {
+            "wrong or replayed code"
+        };
+        let out = count_failure(conn, ctx, current.user_id, &current.email, reason).await?;
+        return Ok(out);
+    }
+    complete(conn, ctx, current, if via_backup { "backup_code" } else { "totp" }).await?;
+    let left = mfa::backup_codes_left(conn, current.user_id).await?;
+    Ok(Outcome::SignedIn {
+        via_backup_code: via_backup,
+        backup_codes_left: left,
+    })
+}
+
+/// Marks the session complete, resets the failure counter and audits the sign-in.
+pub async fn complete(
+    conn: &mut PgConnection,
+    ctx: &Ctx<'_>,
+    current: &session::Current,
+    method: &str,
+) -> Result<(), sqlx::Error> {
+    session::set_stage(conn, current.id, Stage::Full, ctx.now).await?;
+    sqlx::query("update users set failed_login_attempts = 0, lockout_until = null, last_login_at = $2, updated_at = $2 where id = $1")
+        .bind(current.user_id)
+        .bind(ctx.now)
+        .execute(&mut *conn)
+        .await?;
+    let event = AuditEvent::new(
+        Actor::User {
+            user_id: current.user_id,
+            session_id: Some(current.id),
+        },
+        Action::AuthSignInSucceeded,
+        "user",
+        current.user_id,
+    )
+    .metadata(json!({"method": method}))
+    .meta(ctx.meta.clone());
+    audit::record(conn, &event, ctx.now).await.map(|_| ())
+}

@@ -1,0 +1,164 @@
+//! The route table: every route the app serves, with the access it needs. The router is built
+//! from this table and nothing else, and `authorize` checks each request against it, so a route
+//! without a declared permission cannot exist and anything unmatched is denied.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::MethodRouter;
+use axum::Router;
+
+use super::auth::{self, Auth};
+use super::AppState;
+use crate::access::Permission;
+use crate::error::AppError;
+
+/// What a route needs from the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (sign-in page, health, static files).
+    Public,
+    /// A gateway or provider callback, authenticated by a secret in its URL (no session, no CSRF).
+    Webhook,
+    /// A signed-in staff member half way through sign-in (second factor owed or being enrolled).
+    PartialSession,
+    /// Any fully signed-in staff member (their own account, the home page).
+    SignedIn,
+    /// A signed-in staff member (or API key) holding this permission.
+    Permission(Permission),
+    /// … holding any one of these (a settings page open to two keys, say).
+    AnyOf(&'static [Permission]),
+}
+
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    pub router: MethodRouter<AppState>,
+}
+
+/// `route!(GET "/path", access, handler)`.
+#[macro_export]
+macro_rules! route {
+    ($method:ident $path:literal, $access:expr, $handler:expr) => {
+        $crate::web::routes::RouteSpec {
+            method: ::axum::http::Method::$method,
+            path: $path,
+            access: $access,
+            router: ::axum::routing::on(::axum::routing::MethodFilter::$method, $handler),
+        }
+    };
+}
+
+pub type AccessTable = HashMap<(Method, &'static str), Access>;
+
+/// Builds the router and the access table from the specs.
+pub fn build(specs: Vec<RouteSpec>) -> (Router<AppState>, Arc<AccessTable>) {
+    let mut table = AccessTable::new();
+    let mut by_path: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
+    for spec in specs {
+        let previous = table.insert((spec.method.clone(), spec.path), spec.access);
+        assert!(
+            previous.is_none(),
+            "route declared twice: {} {}",
+            spec.method,
+            spec.path
+        );
+        match by_path.iter_mut().find(|(p, _)| *p == spec.path) {
+            Some((_, r)) => {
+                let merged = std::mem::take(r).merge(spec.router);
+                *r = merged;
+            }
+            None => by_path.push((spec.path, spec.router)),
+        }
+    }
+    let mut router = Router::new();
+    for (path, r) in by_path {
+        router = router.route(path, r);
+    }
+    (router, Arc::new(table))
+}
+
+/// Resolves who is calling, checks the route's access, and hands the caller to the handler.
+pub async fn authorize(table: Arc<AccessTable>, state: AppState, mut req: Request, next: Next) -> Response {
+    let Some(path) = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
+        // unmatched: the fallback answers 404
+        return next.run(req).await;
+    };
+    let method = if req.method() == Method::HEAD {
+        Method::GET
+    } else {
+        req.method().clone()
+    };
+    let access = table
+        .iter()
+        .find(|((m, p), _)| *m == method && *p == path)
+        .map(|(_, a)| *a);
+    let Some(access) = access else {
+        tracing::error!(%method, %path, "route without a declared access rule: denied");
+        return AppError::Forbidden("(undeclared route)").into_response();
+    };
+    match access {
+        Access::Webhook => return next.run(req).await,
+        Access::Public => {
+            // anonymous forms (sign-in, registration) carry the double-submit token
+            if let Err(e) = auth::check_csrf(&state, &Auth::Anonymous, &mut req).await {
+                return e.into_response();
+            }
+            return next.run(req).await;
+        }
+        _ => {}
+    }
+    let caller = match auth::resolve(&state, req.headers()).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let is_api = path.starts_with("/api/");
+    let denied_anonymous = || -> Response {
+        if is_api {
+            AppError::Unauthorized.into_response()
+        } else {
+            let next_path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            Redirect::to(&format!("/sign-in?next={}", urlencode(next_path))).into_response()
+        }
+    };
+    match (&access, &caller) {
+        (Access::PartialSession, Auth::Partial(_)) => {}
+        (Access::PartialSession, Auth::Full(_)) => return Redirect::to("/").into_response(),
+        (Access::PartialSession, _) => return Redirect::to("/sign-in").into_response(),
+        (_, Auth::Partial(_)) if !is_api => return Redirect::to("/sign-in/verify").into_response(),
+        (_, Auth::Anonymous) | (_, Auth::Partial(_)) => return denied_anonymous(),
+        (Access::SignedIn, Auth::Full(_)) => {}
+        (Access::Permission(p), Auth::Full(who)) => {
+            if !who.can(*p) {
+                return AppError::Forbidden(p.key()).into_response();
+            }
+        }
+        (Access::AnyOf(ps), Auth::Full(who)) => {
+            if !ps.iter().any(|p| who.can(*p)) {
+                return AppError::Forbidden(ps.first().map_or("(none)", |p| p.key())).into_response();
+            }
+        }
+        (Access::Public | Access::Webhook, _) => {}
+    }
+    if let Err(e) = auth::check_csrf(&state, &caller, &mut req).await {
+        return e.into_response();
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

@@ -1,0 +1,67 @@
+//! The admin shell: what every signed-in page shares — the user, the CSRF token for its forms,
+//! and a navigation that lists only what the user may open.
+
+use super::auth::Principal;
+use crate::access::Permission;
+
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    pub label: &'static str,
+    pub href: &'static str,
+    pub active: bool,
+}
+
+/// Navigation entries and the permission each needs (`None`: every signed-in user). Later
+/// capabilities add their entries here.
+const NAV: &[(&str, &str, Option<Permission>)] = &[
+    ("Home", "/", None),
+    ("Users", "/admin/users", Some(Permission::UsersRead)),
+    ("Roles", "/admin/roles", Some(Permission::RolesManage)),
+    (
+        "API keys",
+        "/admin/api-keys",
+        Some(Permission::SystemIntegrationsManage),
+    ),
+    ("Settings", "/admin/settings", Some(Permission::SystemSettingsRead)),
+    ("My account", "/account", None),
+];
+
+/// Shared data for the layout template.
+#[derive(Debug, Clone)]
+pub struct Shell {
+    pub user_name: String,
+    pub user_email: String,
+    pub csrf: String,
+    pub nav: Vec<NavItem>,
+    pub company: String,
+}
+
+impl Shell {
+    pub fn new(who: &Principal, current_path: &str, company: &str) -> Self {
+        let nav = NAV
+            .iter()
+            .filter(|(_, href, p)| p.is_none_or(|p| who.can(p)) && routes_exist(href))
+            .map(|(label, href, _)| NavItem {
+                label,
+                href,
+                active: *href == current_path || (*href != "/" && current_path.starts_with(href)),
+            })
+            .collect();
+        Self {
+            user_name: if who.name.is_empty() {
+                who.email.clone()
+            } else {
+                who.name.clone()
+            },
+            user_email: who.email.clone(),
+            csrf: who.csrf_token().to_owned(),
+            nav,
+            company: company.to_owned(),
+        }
+    }
+}
+
+/// Entries whose pages are built so far (the rest arrive with their issues).
+fn routes_exist(href: &str) -> bool {
+    matches!(href, "/" | "/account")
+}

@@ -1,0 +1,192 @@
+//! Enforcement: every admin route declares a permission; a permission matrix of every admin
+//! route × every role (by API key) and anonymous callers; settings over HTTP.
+
+use mbelyco::access::{Permission, ROLES};
+use mbelyco::web::routes::Access;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestDb};
+
+#[test]
+fn every_admin_route_declares_a_permission() {
+    let specs = mbelyco::web::all_routes();
+    assert!(specs.iter().any(|s| s.path.starts_with("/api/v1/admin/")));
+    for s in &specs {
+        let admin = s.path.starts_with("/api/v1/admin") || s.path.starts_with("/admin");
+        if admin {
+            assert!(
+                matches!(s.access, Access::Permission(_) | Access::AnyOf(_)),
+                "{} {} must declare a permission, not {:?}",
+                s.method,
+                s.path,
+                s.access
+            );
+        }
+    }
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{category}", "ussd")
+        .replace("{version}", "1")
+        .replace("{id}", "00000000-0000-4000-8000-000000000000")
+}
+
+fn allowed(access: Access, role: &[Permission]) -> bool {
+    match access {
+        Access::Permission(p) => role.contains(&p),
+        Access::AnyOf(ps) => ps.iter().any(|p| role.contains(p)),
+        _ => true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permission_matrix_every_admin_route_every_role() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let mut keys = Vec::new();
+    for role in ROLES.iter().filter(|r| r.name != mbelyco::access::CUSTOMER) {
+        keys.push((role.name, (role.permissions)(), app.api_key(role.name).await));
+    }
+    let mut checked = 0;
+    for spec in mbelyco::web::all_routes()
+        .into_iter()
+        .filter(|s| s.path.starts_with("/api/v1/admin"))
+    {
+        let url = app.url(&concrete(spec.path));
+        let request = |key: Option<&str>| {
+            let mut r = app.client.request(spec.method.clone(), &url).json(&json!({}));
+            if let Some(k) = key {
+                r = r.bearer_auth(k);
+            }
+            r
+        };
+        let anon = request(None).send().await.unwrap().status();
+        assert_eq!(anon, 401, "anonymous {} {}", spec.method, spec.path);
+        for (role, perms, key) in &keys {
+            let status = request(Some(key)).send().await.unwrap().status().as_u16();
+            if allowed(spec.access, perms) {
+                assert!(
+                    status != 401 && status != 403,
+                    "{role} may {} {} but got {status}",
+                    spec.method,
+                    spec.path
+                );
+            } else {
+                assert_eq!(status, 403, "{role} may not {} {}", spec.method, spec.path);
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5 * 10, "checked {checked} combinations");
+    // a revoked or unknown key is refused outright
+    let res = app
+        .client
+        .get(app.url("/api/v1/admin/settings"))
+        .bearer_auth("mbk_nope_nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_over_http_validate_mask_and_version() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let admin = app.api_key("Super Administrator").await;
+    let finance = app.api_key("Financial Administrator").await;
+
+    let bad = app
+        .client
+        .put(app.url("/api/v1/admin/settings/payments"))
+        .bearer_auth(&admin)
+        .json(&json!({"settings": {"minAmount": 5000, "maxAmount": 100, "maxRetryAttempts": 9}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    assert_eq!(bad.headers()["content-type"], "application/problem+json");
+    let body: Value = bad.json().await.unwrap();
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"payments.maxAmount") && fields.contains(&"payments.maxRetryAttempts"),
+        "{body}"
+    );
+    let versions: i64 = sqlx::query_scalar("select count(*) from setting_versions")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(versions, 0, "nothing changed");
+
+    let wrong_type = app
+        .client
+        .put(app.url("/api/v1/admin/settings/ussd"))
+        .bearer_auth(&admin)
+        .json(&json!({"settings": {"maxAttemptsPerMinute": "five"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status(), 422);
+    let body: Value = wrong_type.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "ussd.maxAttemptsPerMinute");
+
+    // the Financial Administrator may configure payments (ACCESS.md), with a secret
+    let ok = app
+        .client
+        .put(app.url("/api/v1/admin/settings/payments"))
+        .bearer_auth(&finance)
+        .json(&json!({"settings": {"momoApiKey": "live-key-abcdef123456", "approvalThreshold": 50000}, "reason": "go live"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let body: Value = ok.json().await.unwrap();
+    assert_eq!(body["version"], 1);
+    assert_eq!(body["settings"]["momoApiKey"], "••••••3456");
+    assert_eq!(body["settings"]["approvalThreshold"], 50000);
+    // … but not other categories
+    let res = app
+        .client
+        .put(app.url("/api/v1/admin/settings/ussd"))
+        .bearer_auth(&finance)
+        .json(&json!({"settings": {"maxAttemptsPerMinute": 3}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+
+    let all: Value = app
+        .client
+        .get(app.url("/api/v1/admin/settings"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!all.to_string().contains("live-key-abcdef123456"));
+    let rollback = app
+        .client
+        .post(app.url("/api/v1/admin/settings/versions/1/rollback"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rollback.status(), 200);
+    let missing = app
+        .client
+        .get(app.url("/api/v1/admin/settings/nope"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(body["type"], "urn:mbelyco:problem:record-not-found");
+}
