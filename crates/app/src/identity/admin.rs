@@ -3,7 +3,8 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Form, Json};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -12,11 +13,13 @@ use uuid::Uuid;
 use super::api_keys;
 use crate::access::Permission::SystemIntegrationsManage;
 use crate::audit::RequestMeta;
+use crate::clock::kigali;
 use crate::error::AppError;
 use crate::route;
 use crate::web::auth::Principal;
 use crate::web::extract::ApiJson;
 use crate::web::routes::{Access, RouteSpec};
+use crate::web::shell::Shell;
 use crate::web::AppState;
 
 pub fn routes() -> Vec<RouteSpec> {
@@ -25,7 +28,142 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(GET "/api/v1/admin/api-keys", Access::Permission(SystemIntegrationsManage), list_keys),
         route!(POST "/api/v1/admin/api-keys", Access::Permission(SystemIntegrationsManage), create_key),
         route!(DELETE "/api/v1/admin/api-keys/{id}", Access::Permission(SystemIntegrationsManage), revoke_key),
+        route!(GET "/admin/api-keys", Access::Permission(SystemIntegrationsManage), keys_page),
+        route!(POST "/admin/api-keys", Access::Permission(SystemIntegrationsManage), create_key_form),
+        route!(POST "/admin/api-keys/{id}/revoke", Access::Permission(SystemIntegrationsManage), revoke_key_form),
     ]
+}
+
+struct KeyRow {
+    id: Uuid,
+    name: String,
+    prefix: String,
+    role: String,
+    expires: String,
+    last_used: String,
+    revoked: bool,
+}
+
+#[derive(askama::Template)]
+#[template(path = "api_keys.html")]
+struct KeysPage {
+    shell: Shell,
+    keys: Vec<KeyRow>,
+    roles: Vec<(Uuid, String)>,
+    new_key: Option<String>,
+    error: Option<String>,
+}
+
+async fn render_keys(
+    state: &AppState,
+    who: &Principal,
+    status: StatusCode,
+    new_key: Option<String>,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let fmt = |t: Option<DateTime<Utc>>| {
+        t.map_or_else(
+            || "never".to_owned(),
+            |t| t.with_timezone(&kigali()).format("%Y-%m-%d %H:%M").to_string(),
+        )
+    };
+    let keys = api_keys::list(&mut conn)
+        .await?
+        .into_iter()
+        .map(|k| KeyRow {
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            role: k.role,
+            expires: fmt(k.expires_at),
+            last_used: fmt(k.last_used_at),
+            revoked: k.revoked_at.is_some(),
+        })
+        .collect();
+    let roles: Vec<(Uuid, String)> = sqlx::query_as("select id, name from roles where name <> $1 order by name")
+        .bind(crate::access::CUSTOMER)
+        .fetch_all(&mut *conn)
+        .await?;
+    let settings = state.settings.get();
+    let page = KeysPage {
+        shell: Shell::new(who, "/admin/api-keys", &settings.0.branding.company_name),
+        keys,
+        roles,
+        new_key,
+        error,
+    };
+    let html = askama::Template::render(&page).map_err(|e| AppError::Internal(e.into()))?;
+    Ok((status, Html(html)).into_response())
+}
+
+async fn keys_page(State(state): State<AppState>, who: Principal) -> Result<Response, AppError> {
+    render_keys(&state, &who, StatusCode::OK, None, None).await
+}
+
+#[derive(Deserialize)]
+pub struct KeyForm {
+    name: String,
+    role_id: Uuid,
+    days: String,
+}
+
+async fn create_key_form(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Form(form): Form<KeyForm>,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let Some(days) = form.days.trim().parse::<i64>().ok().filter(|d| (1..=366).contains(d)) else {
+        return render_keys(
+            &state,
+            &who,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some("Valid for: a whole number of days from 1 to 366.".into()),
+        )
+        .await;
+    };
+    let mut tx = state.pool.begin().await?;
+    match api_keys::create(
+        &mut tx,
+        who.user_id,
+        &form.name,
+        form.role_id,
+        now + chrono::Duration::days(days),
+        who.actor(),
+        meta,
+        now,
+    )
+    .await
+    {
+        Ok(key) => {
+            tx.commit().await?;
+            render_keys(&state, &who, StatusCode::CREATED, Some(key.key), None).await
+        }
+        Err(AppError::Validation(errs)) => {
+            let msg = errs
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            render_keys(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, None, Some(msg)).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn revoke_key_form(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    let mut tx = state.pool.begin().await?;
+    api_keys::revoke(&mut tx, id, who.actor(), meta, state.clock.now()).await?;
+    tx.commit().await?;
+    Ok(Redirect::to("/admin/api-keys").into_response())
 }
 
 async fn me(who: Principal) -> Json<Value> {

@@ -63,5 +63,5 @@ impl Shell {
 
 /// Entries whose pages are built so far (the rest arrive with their issues).
 fn routes_exist(href: &str) -> bool {
-    matches!(href, "/" | "/account")
+    matches!(href, "/" | "/account" | "/admin/api-keys")
 }

@@ -190,3 +190,70 @@ async fn settings_over_http_validate_mask_and_version() {
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["type"], "urn:mbelyco:problem:record-not-found");
 }
+
+/// `docs/permissions.md` is generated from the route table and the roles, so it cannot drift:
+/// this test fails when it is stale (`UPDATE_DOCS=1 cargo nextest run permissions_doc` rewrites it).
+#[test]
+fn permissions_doc_is_current() {
+    let mut out = String::from(
+        "# Permissions (generated)\n\nGenerated from the route table and the seeded roles by the test \
+         `permissions_doc_is_current`; do not edit by hand.\n\n## Routes\n\n| method | route | access | roles with it |\n|---|---|---|---|\n",
+    );
+    let role_has = |access: Access| -> String {
+        ROLES
+            .iter()
+            .filter(|r| allowed(access, &(r.permissions)()) && r.name != mbelyco::access::CUSTOMER)
+            .map(|r| r.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut specs = mbelyco::web::all_routes();
+    specs.sort_by(|a, b| (a.path, a.method.as_str()).cmp(&(b.path, b.method.as_str())));
+    for s in &specs {
+        let access = match s.access {
+            Access::Permission(p) => format!("`{}`", p.key()),
+            Access::AnyOf(ps) => ps
+                .iter()
+                .map(|p| format!("`{}`", p.key()))
+                .collect::<Vec<_>>()
+                .join(" or "),
+            Access::Public => "public".into(),
+            Access::Webhook => "webhook secret".into(),
+            Access::PartialSession => "sign-in in progress".into(),
+            Access::SignedIn => "any signed-in staff".into(),
+        };
+        let roles = match s.access {
+            Access::Permission(_) | Access::AnyOf(_) => role_has(s.access),
+            _ => String::new(),
+        };
+        out.push_str(&format!("| {} | `{}` | {access} | {roles} |\n", s.method, s.path));
+    }
+    out.push_str("\n## Roles\n\n| role | keys |\n|---|---|\n");
+    for r in ROLES {
+        let keys: Vec<&str> = (r.permissions)().iter().map(|p| p.key()).collect();
+        let keys = if keys.len() == Permission::ALL.len() {
+            "every key".to_owned()
+        } else {
+            keys.join(", ")
+        };
+        out.push_str(&format!(
+            "| {} | {} |\n",
+            r.name,
+            if keys.is_empty() { "none".into() } else { keys }
+        ));
+    }
+    out.push_str("\n## Catalogue\n\n| key | description |\n|---|---|\n");
+    for p in Permission::ALL {
+        let added = if p.is_added() { " *(added, ACCESS.md)*" } else { "" };
+        out.push_str(&format!("| `{}` | {}{added} |\n", p.key(), p.description()));
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/permissions.md");
+    if std::env::var("UPDATE_DOCS").is_ok() {
+        std::fs::write(&path, &out).unwrap();
+    }
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        current == out,
+        "docs/permissions.md is stale: run UPDATE_DOCS=1 cargo nextest run permissions_doc"
+    );
+}

@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod browser;
 mod helpers;
 mod jobs;
 mod seed;

@@ -1,0 +1,230 @@
+//! Browser tests in a real headless Chromium (driven over WebDriver by chromedriver): sign-in
+//! with TOTP enrolment, lockout, and navigation filtered by permission.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use mbelyco::audit::Actor;
+use mbelyco::identity::{self, mfa, totp};
+use serde_json::json;
+
+use crate::helpers::{now, spawn_app, TestApp, TestDb, ADMIN_EMAIL, ADMIN_PASSWORD};
+
+struct Browser {
+    client: Client,
+    driver: Child,
+    profile: std::path::PathBuf,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn browser() -> Browser {
+    let port = free_port();
+    let driver = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver is installed (apt-get install chromium chromium-driver)");
+    // wait until the driver accepts connections
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let profile = std::env::temp_dir().join(format!("mbelyco-chrome-{}", uuid::Uuid::new_v4()));
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--no-first-run",
+                "--window-size=1280,900", format!("--user-data-dir={}", profile.display())
+            ]
+        }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a Chromium session starts");
+    Browser {
+        client,
+        driver,
+        profile,
+    }
+}
+
+async fn fill(c: &Client, css: &str, value: &str) {
+    let el = c.find(Locator::Css(css)).await.unwrap();
+    el.clear().await.unwrap();
+    el.send_keys(value).await.unwrap();
+}
+
+/// Clicks and waits until the next page has replaced this one.
+async fn submit(c: &Client, css: &str) {
+    let old = c.find(Locator::Css("html")).await.unwrap();
+    c.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    for _ in 0..400 {
+        if old.tag_name().await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    c.wait().for_element(Locator::Css("body")).await.unwrap();
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+}
+
+async fn sign_in_form(c: &Client, app: &TestApp, email: &str, password: &str) {
+    c.goto(&app.url("/sign-in")).await.unwrap();
+    fill(c, "input[name=email]", email).await;
+    fill(c, "input[name=password]", password).await;
+    submit(c, "form[action='/sign-in'] button[type=submit]").await;
+}
+
+async fn nav_labels(c: &Client) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in c.find_all(Locator::Css("nav#nav a")).await.unwrap() {
+        out.push(
+            a.prop("textContent")
+                .await
+                .unwrap()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+        );
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_sign_in_enrols_totp_and_shows_backup_codes() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let b = browser().await;
+    let c = &b.client;
+    sign_in_form(c, &app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert!(c.current_url().await.unwrap().path().ends_with("/sign-in/enrol"));
+    assert!(
+        c.find(Locator::Css(".qr svg")).await.is_ok(),
+        "the QR code is on the page"
+    );
+    let secret = text(c, "#totp-secret").await;
+    let code = totp::code_at(&secret, now().timestamp() as u64).unwrap();
+    fill(c, "input[name=code]", &code).await;
+    submit(c, "form[action='/sign-in/enrol'] button[type=submit]").await;
+    let codes = c.find_all(Locator::Css(".backup-codes li")).await.unwrap();
+    assert_eq!(codes.len(), 10);
+    submit(c, ".auth-box a.button").await;
+    assert!(text(c, "main h1").await.starts_with("Welcome"));
+    // sign out from the shell
+    submit(c, "form[action='/sign-out'] button").await;
+    assert!(c.current_url().await.unwrap().path().ends_with("/sign-in"));
+    c.goto(&app.url("/account")).await.unwrap();
+    assert!(
+        c.current_url().await.unwrap().path().ends_with("/sign-in"),
+        "signed out for real"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_lockout_after_five_wrong_passwords() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let b = browser().await;
+    let c = &b.client;
+    for _ in 0..4 {
+        sign_in_form(c, &app, ADMIN_EMAIL, "wrong password here").await;
+        assert!(text(c, "[role=alert]").await.contains("not right"));
+    }
+    sign_in_form(c, &app, ADMIN_EMAIL, "wrong password here").await;
+    assert!(text(c, "[role=alert]").await.contains("locked until"));
+    sign_in_form(c, &app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert!(
+        text(c, "[role=alert]").await.contains("locked until"),
+        "the right password does not help while locked"
+    );
+}
+
+/// A staff user with a role and TOTP already set up; returns the TOTP secret.
+async fn staff_with_totp(app: &TestApp, email: &str, password: &str, role: &str) -> String {
+    let mut tx = app.pool.begin().await.unwrap();
+    let pw = password.to_owned().into();
+    let new = identity::NewStaff {
+        email,
+        full_name: "Test User",
+        password: Some(&pw),
+        roles: &[role],
+    };
+    let id = identity::create_staff(&mut tx, &new, Actor::System, Default::default(), now())
+        .await
+        .unwrap();
+    let secret = mfa::pending_secret(&mut tx, &app.state.keys, id, now()).await.unwrap();
+    mfa::confirm(&mut tx, &app.state.keys, id, now()).await.unwrap();
+    tx.commit().await.unwrap();
+    secret
+}
+
+async fn sign_in_with_totp(c: &Client, app: &TestApp, email: &str, password: &str, secret: &str) {
+    sign_in_form(c, app, email, password).await;
+    let code = totp::code_at(secret, now().timestamp() as u64).unwrap();
+    fill(c, "input[name=code]", &code).await;
+    submit(c, "form[action='/sign-in/verify'] button[type=submit]").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_navigation_shows_only_what_the_user_may_open() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let pw = "correct pony staple battery";
+    let viewer_secret = staff_with_totp(&app, "viewer@mbelyco.test", pw, "Viewer").await;
+    let admin_secret = staff_with_totp(&app, "boss@mbelyco.test", pw, "Super Administrator").await;
+
+    let b = browser().await;
+    let c = &b.client;
+    sign_in_with_totp(c, &app, "boss@mbelyco.test", pw, &admin_secret).await;
+    assert_eq!(nav_labels(c).await, ["Home", "API keys", "My account"]);
+    submit(c, "form[action='/sign-out'] button").await;
+
+    sign_in_with_totp(c, &app, "viewer@mbelyco.test", pw, &viewer_secret).await;
+    let url = c.current_url().await.unwrap();
+    assert_eq!(
+        nav_labels(c).await,
+        ["Home", "My account"],
+        "at {url}: {}",
+        c.source().await.unwrap()
+    );
+    // typing the address does not help either
+    c.goto(&app.url("/admin/api-keys")).await.unwrap();
+    assert!(text(c, "main h1").await.contains("Not allowed"));
+    // phone-width screens get a Menu button that opens the navigation
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&app.url("/")).await.unwrap();
+    let nav = c.find(Locator::Css("nav#nav")).await.unwrap();
+    assert!(!nav.is_displayed().await.unwrap());
+    c.find(Locator::Css("button.nav-toggle"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(nav.is_displayed().await.unwrap());
+}
