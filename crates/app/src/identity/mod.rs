@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod api_keys;
+pub mod mail;
 pub mod mfa;
 pub mod pages;
 pub mod password;
@@ -13,6 +14,9 @@ pub mod policy;
 pub mod session;
 pub mod signin;
 pub mod totp;
+pub mod users;
+pub mod users_api;
+pub mod users_pages;
 
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};

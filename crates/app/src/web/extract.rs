@@ -66,3 +66,42 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
         })
     }
 }
+
+/// A url-encoded form as its pairs, for forms with repeated fields (checkbox lists).
+pub struct FormPairs(pub Vec<(String, String)>);
+
+impl FormPairs {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// Every value of `name` parsed as a UUID; a value that is not one is a field error.
+    pub fn uuids(&self, name: &str) -> Result<Vec<uuid::Uuid>, AppError> {
+        self.all(name)
+            .into_iter()
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| AppError::field(name, format!("`{v}` is not an id")))
+            })
+            .collect()
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for FormPairs {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| AppError::BadRequest(format!("the form could not be read: {e}")))?;
+        Ok(FormPairs(form_urlencoded::parse(&bytes).into_owned().collect()))
+    }
+}

@@ -44,6 +44,8 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::identity::pages::routes());
     specs.extend(crate::settings::api::routes());
     specs.extend(crate::identity::admin::routes());
+    specs.extend(crate::identity::users_api::routes());
+    specs.extend(crate::identity::users_pages::routes());
     specs
 }
 

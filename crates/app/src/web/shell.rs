@@ -16,6 +16,16 @@ pub struct NavItem {
 const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("Home", "/", None),
     ("Users", "/admin/users", Some(Permission::UsersRead)),
+    (
+        "Registrations",
+        "/admin/registrations",
+        Some(Permission::UsersRegistrationApprove),
+    ),
+    (
+        "Role requests",
+        "/admin/role-requests",
+        Some(Permission::UsersRolesAssign),
+    ),
     ("Roles", "/admin/roles", Some(Permission::RolesManage)),
     (
         "API keys",
@@ -63,5 +73,5 @@ impl Shell {
 
 /// Entries whose pages are built so far (the rest arrive with their issues).
 fn routes_exist(href: &str) -> bool {
-    matches!(href, "/" | "/account" | "/admin/api-keys")
+    !matches!(href, "/admin/settings")
 }

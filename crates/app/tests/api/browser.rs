@@ -201,7 +201,18 @@ async fn browser_navigation_shows_only_what_the_user_may_open() {
     let b = browser().await;
     let c = &b.client;
     sign_in_with_totp(c, &app, "boss@mbelyco.test", pw, &admin_secret).await;
-    assert_eq!(nav_labels(c).await, ["Home", "API keys", "My account"]);
+    assert_eq!(
+        nav_labels(c).await,
+        [
+            "Home",
+            "Users",
+            "Registrations",
+            "Role requests",
+            "Roles",
+            "API keys",
+            "My account"
+        ]
+    );
     submit(c, "form[action='/sign-out'] button").await;
 
     sign_in_with_totp(c, &app, "viewer@mbelyco.test", pw, &viewer_secret).await;
@@ -227,4 +238,65 @@ async fn browser_navigation_shows_only_what_the_user_may_open() {
         .await
         .unwrap();
     assert!(nav.is_displayed().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_registration_approved_by_a_super_admin() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let pw = "correct pony staple battery";
+    let boss_secret = staff_with_totp(&app, "boss@mbelyco.test", pw, "Super Administrator").await;
+    // registration opened in settings
+    let mut tx = app.pool.begin().await.unwrap();
+    mbelyco::settings::update(
+        &mut tx,
+        app.state.settings.secrets(),
+        Actor::System,
+        Default::default(),
+        mbelyco::settings::Category::Security,
+        json!({"registration": {"adminRegistrationEnabled": true}})
+            .as_object()
+            .unwrap()
+            .clone(),
+        None,
+        now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    app.state.settings.refresh().await.unwrap();
+
+    let b = browser().await;
+    let c = &b.client;
+    c.goto(&app.url("/sign-in")).await.unwrap();
+    submit(c, "a[href='/register']").await;
+    fill(c, "input[name=full_name]", "Grace Uwimana").await;
+    fill(c, "input[name=email]", "grace@mbelyco.test").await;
+    submit(c, "form[action='/register'] button[type=submit]").await;
+    assert!(text(c, "[role=status]").await.contains("An administrator will review"));
+
+    sign_in_with_totp(c, &app, "boss@mbelyco.test", pw, &boss_secret).await;
+    submit(c, "nav#nav a[href='/admin/registrations']").await;
+    assert!(text(c, ".registration h2").await.contains("Grace Uwimana"));
+    let viewer = c
+        .find(Locator::XPath(
+            "//section[contains(@class,'registration')]//label[contains(., 'Viewer')]/input",
+        ))
+        .await
+        .unwrap();
+    viewer.click().await.unwrap();
+    submit(c, ".registration form.stack button[type=submit]").await;
+    let link = text(c, "#setup-link").await;
+    assert!(link.contains("/setup/"), "{link}");
+    submit(c, "form[action='/sign-out'] button").await;
+
+    c.goto(&link).await.unwrap();
+    fill(c, "input[name=password]", "meadow harbour violet engine").await;
+    fill(c, "input[name=confirm]", "meadow harbour violet engine").await;
+    submit(c, "form button[type=submit]").await;
+    sign_in_form(c, &app, "grace@mbelyco.test", "meadow harbour violet engine").await;
+    assert!(
+        c.current_url().await.unwrap().path().ends_with("/sign-in/enrol"),
+        "approved, she signs in and sets up two-factor"
+    );
 }

@@ -56,9 +56,12 @@ pub async fn build_state_with_clock(pool: &PgPool, clock: SharedClock) -> AppSta
 }
 
 pub async fn spawn_app(pool: PgPool) -> TestApp {
-    let state = build_state(&pool).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let config = test_config(&[("PUBLIC_BASE_URL", &base)]);
+    let state = mbelyco::startup::build_state(pool.clone(), config, Arc::new(SystemClock))
+        .await
+        .expect("state builds");
     let shutdown = CancellationToken::new();
     tokio::spawn(mbelyco::startup::serve(state.clone(), listener, shutdown.clone()));
     let client = reqwest::Client::builder()

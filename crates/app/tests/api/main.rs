@@ -11,3 +11,4 @@ mod seed;
 mod settings;
 mod signin;
 mod system;
+mod users;

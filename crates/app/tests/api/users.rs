@@ -1,0 +1,515 @@
+//! Users administration: create with a set-up link, roles through a second Super Administrator,
+//! deactivation and role edits acting on the next request, delete vs deactivate, 2FA reset,
+//! registration open/closed, approval and rate limits.
+
+use mbelyco::identity::totp;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{html_value, now, spawn_app, TestApp, TestDb};
+
+async fn role_id(app: &TestApp, name: &str) -> Uuid {
+    let mut conn = app.pool.acquire().await.unwrap();
+    mbelyco::access::role_id(&mut conn, name).await.unwrap().unwrap()
+}
+
+async fn post(app: &TestApp, key: &str, path: &str, body: Value) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Follows a set-up link in a browser-like client: choose a password, then sign in and enrol.
+async fn set_up_and_sign_in(app: &TestApp, link: &str, email: &str, password: &str) -> reqwest::Client {
+    let b = app.browser();
+    let path = &link[link.find("/setup/").unwrap()..];
+    let html = b.get(app.url(path)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(email), "{html}");
+    let csrf = html_value(&html, r#"name="_csrf""#);
+    let res = b
+        .post(app.url(path))
+        .form(&[("_csrf", csrf.as_str()), ("password", password), ("confirm", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    // the link works once
+    assert_eq!(b.get(app.url(path)).send().await.unwrap().status(), 404);
+    let html = b.get(app.url("/sign-in")).send().await.unwrap().text().await.unwrap();
+    let csrf = html_value(&html, r#"name="_csrf""#);
+    let res = b
+        .post(app.url("/sign-in"))
+        .form(&[("_csrf", csrf.as_str()), ("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["location"], "/sign-in/enrol");
+    let html = b
+        .get(app.url("/sign-in/enrol"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let secret = html_value(&html, r#"id="totp-secret""#);
+    let csrf = html_value(&html, r#"name="_csrf""#);
+    let code = totp::code_at(&secret, now().timestamp() as u64).unwrap();
+    let res = b
+        .post(app.url("/sign-in/enrol"))
+        .form(&[("_csrf", csrf.as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    b
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_user_sets_a_password_through_the_link_and_enrols() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let admin = app.api_key("Super Administrator").await;
+    let viewer = role_id(&app, "Viewer").await;
+    let res = post(
+        &app,
+        &admin,
+        "/api/v1/admin/users",
+        json!({"email": "Aline@MBELYCO.test", "fullName": "Aline Mukamana", "roleIds": [viewer]}),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    // the only Super Administrator's role choice applies directly (and says so in the audit log)
+    assert_eq!(body["roleRequests"][0]["outcome"], "applied");
+    let direct: Value = sqlx::query_scalar(
+        "select metadata from audit_logs where action = 'user.role_assigned' order by seq desc limit 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(direct["direct"], true);
+    let link = body["setupLink"].as_str().unwrap();
+    let b = set_up_and_sign_in(&app, link, "aline@mbelyco.test", "river mango sandal kettle").await;
+    let me: Value = b
+        .get(app.url("/api/v1/auth/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["permissions"].as_array().unwrap().len(), 5, "a Viewer");
+
+    let dup = post(
+        &app,
+        &admin,
+        "/api/v1/admin/users",
+        json!({"email": "aline@mbelyco.test", "fullName": "Again"}),
+    )
+    .await;
+    assert_eq!(dup.status(), 409);
+    let bad = post(
+        &app,
+        &admin,
+        "/api/v1/admin/users",
+        json!({"email": "nope", "fullName": ""}),
+    )
+    .await;
+    assert_eq!(bad.status(), 422);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "email");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_changes_need_a_second_super_administrator() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let admin = app.api_key("Super Administrator").await;
+    let super_role = role_id(&app, "Super Administrator").await;
+    let viewer = role_id(&app, "Viewer").await;
+    let create = |email: &'static str| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            let res = post(
+                app,
+                &admin,
+                "/api/v1/admin/users",
+                json!({"email": email, "fullName": email}),
+            )
+            .await;
+            let body: Value = res.json().await.unwrap();
+            (
+                Uuid::parse_str(body["id"].as_str().unwrap()).unwrap(),
+                body["setupLink"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+    let (second, second_link) = create("second@mbelyco.test").await;
+    // sole Super Admin: applies directly
+    let res = post(
+        &app,
+        &admin,
+        &format!("/api/v1/admin/users/{second}/roles"),
+        json!({"roleId": super_role}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    // from now on a second person is needed
+    let (clerk, _) = create("clerk@mbelyco.test").await;
+    let res = post(
+        &app,
+        &admin,
+        &format!("/api/v1/admin/users/{clerk}/roles"),
+        json!({"roleId": viewer}),
+    )
+    .await;
+    assert_eq!(res.status(), 202);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["outcome"], "pending");
+    let request_id = body["requestId"].as_str().unwrap().to_owned();
+    let perms: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/admin/users/{clerk}/permissions")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(perms["permissions"].as_array().unwrap().len(), 0, "not before approval");
+    // the requester cannot approve their own request
+    let own = post(
+        &app,
+        &admin,
+        &format!("/api/v1/admin/role-requests/{request_id}/approve"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(own.status(), 403);
+    // the second Super Administrator approves, from their own browser session
+    let b = set_up_and_sign_in(&app, &second_link, "second@mbelyco.test", "orbit walnut chimney lagoon").await;
+    let html = b
+        .get(app.url("/admin/role-requests"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("clerk@mbelyco.test"));
+    let csrf = html_value(&html, r#"name="_csrf""#);
+    let res = b
+        .post(app.url(&format!("/admin/role-requests/{request_id}/approve")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let perms: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/admin/users/{clerk}/permissions")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(perms["roles"], json!(["Viewer"]));
+    let actions: Vec<String> =
+        sqlx::query_scalar("select action from audit_logs where action like 'role_change.%' order by seq")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(actions, ["role_change.requested", "role_change.approved"]);
+    // and the last Super Administrator cannot be removed (first: one of two asks, pending)
+    let res = post(
+        &app,
+        &admin,
+        &format!("/api/v1/admin/users/{second}/roles"),
+        json!({"roleId": viewer}),
+    )
+    .await;
+    assert_eq!(res.status(), 202);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deactivation_and_role_edits_act_on_the_next_request() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let admin = app.api_key("Super Administrator").await;
+    let viewer_key = app.api_key("Viewer").await;
+    let viewer_role = role_id(&app, "Viewer").await;
+    assert_eq!(
+        app.client
+            .get(app.url("/api/v1/admin/users"))
+            .bearer_auth(&viewer_key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let res = app
+        .client
+        .put(app.url(&format!("/api/v1/admin/settings/roles/{viewer_role}/permissions")))
+        .bearer_auth(&admin)
+        .json(&json!({"permissions": ["batches.read", "promo-codes.read", "redemptions.read", "reports.read", "alerts.read", "users.read"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        app.client
+            .get(app.url("/api/v1/admin/users"))
+            .bearer_auth(&viewer_key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "the next request sees it"
+    );
+    let audit: Value = sqlx::query_scalar("select metadata from audit_logs where action = 'role.permissions_changed'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(audit["added"], json!(["users.read"]));
+    let bad = app
+        .client
+        .put(app.url(&format!("/api/v1/admin/settings/roles/{viewer_role}/permissions")))
+        .bearer_auth(&admin)
+        .json(&json!({"permissions": ["users.read", "no.such.key"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+
+    // a signed-in user is deactivated: their next request is anonymous
+    let res = post(
+        &app,
+        &admin,
+        "/api/v1/admin/users",
+        json!({"email": "temp@mbelyco.test", "fullName": "Temp", "roleIds": [viewer_role]}),
+    )
+    .await;
+    let body: Value = res.json().await.unwrap();
+    let id = body["id"].as_str().unwrap().to_owned();
+    let b = set_up_and_sign_in(
+        &app,
+        body["setupLink"].as_str().unwrap(),
+        "temp@mbelyco.test",
+        "copper meadow violin pebble",
+    )
+    .await;
+    assert_eq!(b.get(app.url("/account")).send().await.unwrap().status(), 200);
+    let res = app
+        .client
+        .put(app.url(&format!("/api/v1/admin/users/{id}")))
+        .bearer_auth(&admin)
+        .json(&json!({"isActive": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(b.get(app.url("/account")).send().await.unwrap().status(), 303);
+    // it has history (it signed in), so delete deactivates rather than deletes
+    let res: Value = app
+        .client
+        .delete(app.url(&format!("/api/v1/admin/users/{id}")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["deleted"], false);
+    // a user who never did anything is deleted
+    let res = post(
+        &app,
+        &admin,
+        "/api/v1/admin/users",
+        json!({"email": "typo@mbelyco.test", "fullName": "Typo"}),
+    )
+    .await;
+    let typo = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let res: Value = app
+        .client
+        .delete(app.url(&format!("/api/v1/admin/users/{typo}")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(res["deleted"], true);
+    // search and filters
+    let list: Value = app
+        .client
+        .get(app.url("/api/v1/admin/users?q=TEMP&status=deactivated"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 1);
+    let bad = app
+        .client
+        .get(app.url("/api/v1/admin/users?status=sleepy"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_resets_two_factor() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let admin = app.api_key("Super Administrator").await;
+    let res = post(
+        &app,
+        &admin,
+        "/api/v1/admin/users",
+        json!({"email": "lost@mbelyco.test", "fullName": "Lost Phone"}),
+    )
+    .await;
+    let body: Value = res.json().await.unwrap();
+    let id = body["id"].as_str().unwrap().to_owned();
+    let b = set_up_and_sign_in(
+        &app,
+        body["setupLink"].as_str().unwrap(),
+        "lost@mbelyco.test",
+        "saddle quartz ferry orchid",
+    )
+    .await;
+    let res = post(&app, &admin, &format!("/api/v1/admin/users/{id}/reset-2fa"), json!({})).await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        b.get(app.url("/account")).send().await.unwrap().status(),
+        303,
+        "signed out"
+    );
+    let mfa: bool = sqlx::query_scalar("select mfa_enabled from users where email = 'lost@mbelyco.test'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(!mfa);
+    let audited: i64 = sqlx::query_scalar("select count(*) from audit_logs where action = 'auth.mfa_reset'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(audited, 1);
+}
+
+async fn set_registration(app: &TestApp, key: &str, open: bool) {
+    let res = app
+        .client
+        .put(app.url("/api/v1/admin/settings/security"))
+        .bearer_auth(key)
+        .json(&json!({"settings": {"registration": {"adminRegistrationEnabled": open, "requireApproval": true, "defaultRole": "Viewer", "maxRegistrationsPerHour": 3, "maxRegistrationsPerDay": 20}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_is_a_switch_and_needs_approval() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let admin = app.api_key("Super Administrator").await;
+    let b = app.browser();
+    let html = b.get(app.url("/sign-in")).send().await.unwrap().text().await.unwrap();
+    assert!(!html.contains("/register"), "no link while closed");
+    assert_eq!(b.get(app.url("/register")).send().await.unwrap().status(), 403);
+
+    set_registration(&app, &admin, true).await;
+    let html = b.get(app.url("/sign-in")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("href=\"/register\""));
+    let html = b.get(app.url("/register")).send().await.unwrap().text().await.unwrap();
+    let csrf = html_value(&html, r#"name="_csrf""#);
+    let res = b
+        .post(app.url("/register"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("full_name", "Eric Habimana"),
+            ("email", "eric@mbelyco.test"),
+            ("phone", "+250788123456"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let pending: Value = app
+        .client
+        .get(app.url("/api/v1/admin/users/pending"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = pending["registrations"][0]["id"].as_str().unwrap().to_owned();
+    // a pending account cannot sign in
+    let viewer = role_id(&app, "Viewer").await;
+    let res = post(
+        &app,
+        &admin,
+        &format!("/api/v1/admin/users/{id}/approve"),
+        json!({"roleIds": []}),
+    )
+    .await;
+    assert_eq!(res.status(), 422, "a role must be chosen");
+    let res = post(
+        &app,
+        &admin,
+        &format!("/api/v1/admin/users/{id}/approve"),
+        json!({"roleIds": [viewer]}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["emailed"], false, "no SMTP configured: the link is shown");
+    set_up_and_sign_in(
+        &app,
+        body["setupLink"].as_str().unwrap(),
+        "eric@mbelyco.test",
+        "banana lantern glacier tulip",
+    )
+    .await;
+
+    // rate limited per address: 3 an hour here
+    let mut statuses = Vec::new();
+    for i in 0..3 {
+        let res = b
+            .post(app.url("/register"))
+            .form(&[
+                ("_csrf", csrf.as_str()),
+                ("full_name", "Spam"),
+                ("email", &format!("spam{i}@mbelyco.test")),
+            ])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [201, 201, 429]);
+    let audited: i64 = sqlx::query_scalar("select count(*) from audit_logs where action = 'registration.submitted'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(audited, 3);
+}
