@@ -25,6 +25,7 @@ use crate::web::AppState;
 pub fn routes() -> Vec<RouteSpec> {
     vec![
         route!(GET "/api/v1/auth/me", Access::SignedIn, me),
+        route!(POST "/api/v1/auth/logout", Access::SignedIn, logout),
         route!(GET "/api/v1/admin/api-keys", Access::Permission(SystemIntegrationsManage), list_keys),
         route!(POST "/api/v1/admin/api-keys", Access::Permission(SystemIntegrationsManage), create_key),
         route!(DELETE "/api/v1/admin/api-keys/{id}", Access::Permission(SystemIntegrationsManage), revoke_key),
@@ -176,6 +177,27 @@ async fn me(who: Principal) -> Json<Value> {
         "via": match who.via { crate::web::auth::Via::Session { .. } => "session", crate::web::auth::Via::ApiKey { .. } => "api_key" },
         "permissions": perms,
     }))
+}
+
+/// Ends the calling session (API clients using the session cookie; API keys have no session).
+async fn logout(State(state): State<AppState>, who: Principal, meta: RequestMeta) -> Result<StatusCode, AppError> {
+    let Some(id) = who.session_id() else {
+        return Err(AppError::BadRequest(
+            "an API key has no session to end; revoke the key instead".into(),
+        ));
+    };
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    super::session::revoke(&mut tx, id, who.user_id, "signed out", now).await?;
+    crate::audit::record(
+        &mut tx,
+        &crate::audit::AuditEvent::new(who.actor(), crate::audit::Action::AuthSignedOut, "user", who.user_id)
+            .meta(meta),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_keys(State(state): State<AppState>) -> Result<Json<Value>, AppError> {

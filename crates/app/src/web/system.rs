@@ -182,17 +182,38 @@ struct HomePage<'a> {
     shell: Shell,
     health: &'a Health,
     low_backup_codes: bool,
+    pending_registrations: i64,
+    pending_role_requests: i64,
 }
 
 /// The signed-in home page.
 pub async fn home(State(state): State<AppState>, who: Principal) -> Result<Html<String>, AppError> {
     let h = health_report(&state).await;
-    let left = crate::identity::mfa::backup_codes_left(&mut *state.pool.acquire().await?, who.user_id).await?;
+    let mut conn = state.pool.acquire().await?;
+    let left = crate::identity::mfa::backup_codes_left(&mut conn, who.user_id).await?;
+    // in-app notices of what waits for this user's decision
+    let pending_registrations = if who.can(crate::access::Permission::UsersRegistrationApprove) {
+        crate::identity::users::pending_count(&mut conn).await?
+    } else {
+        0
+    };
+    let pending_role_requests: i64 = if who.can(crate::access::Permission::UsersRolesAssign) {
+        sqlx::query_scalar(
+            "select count(*) from role_change_requests where status = 'pending' and requested_by_user_id <> $1",
+        )
+        .bind(who.user_id)
+        .fetch_one(&mut *conn)
+        .await?
+    } else {
+        0
+    };
     let settings = state.settings.get();
     let page = HomePage {
         shell: Shell::new(&who, "/", &settings.0.branding.company_name),
         health: &h,
         low_backup_codes: left < 3,
+        pending_registrations,
+        pending_role_requests,
     };
     Ok(Html(page.render().map_err(|e| AppError::Internal(e.into()))?))
 }

@@ -346,3 +346,75 @@ async fn me_reports_the_callers_permissions() {
     assert_eq!(me["via"], "api_key");
     assert_eq!(me["permissions"].as_array().unwrap().len(), 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_and_idle_sessions_are_refused() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let browser = app.browser();
+    enrol(&browser, &app).await;
+    assert_eq!(browser.get(app.url("/account")).send().await.unwrap().status(), 200);
+    // idle longer than the idle timeout (30 minutes)
+    sqlx::query("update sessions set last_seen_at = last_seen_at - interval '31 minutes'")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(browser.get(app.url("/account")).send().await.unwrap().status(), 303);
+    let res = browser.get(app.url("/api/v1/auth/me")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    // past the absolute lifetime, however active
+    let again = app.browser();
+    enrol_again(&again, &app).await;
+    sqlx::query("update sessions set expires_at = now() - interval '1 second' where revoked_at is null")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(again.get(app.url("/account")).send().await.unwrap().status(), 303);
+}
+
+/// Signs the (already enrolled) admin in again with a backup-free fresh TOTP step.
+async fn enrol_again(client: &Client, app: &TestApp) {
+    let secret: String = {
+        let mut conn = app.pool.acquire().await.unwrap();
+        let enc: String = sqlx::query_scalar("select secret_enc from user_mfa")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let user: uuid::Uuid = sqlx::query_scalar("select user_id from user_mfa")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        secrecy::ExposeSecret::expose_secret(&app.state.keys.totp.open(&enc, &format!("totp:{user}")).unwrap())
+            .to_owned()
+    };
+    password_step(client, app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let csrf = csrf_from(client, app, "/sign-in/verify").await;
+    let code = totp::code_at(&secret, now().timestamp() as u64 + 30).unwrap();
+    let res = client
+        .post(app.url("/sign-in/verify"))
+        .form(&[("_csrf", csrf.as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_logout_ends_the_session() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let browser = app.browser();
+    let (_, _, _) = enrol(&browser, &app).await;
+    let csrf = csrf_from(&browser, &app, "/account").await;
+    let res = browser
+        .post(app.url("/api/v1/auth/logout"))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        browser.get(app.url("/api/v1/auth/me")).send().await.unwrap().status(),
+        401
+    );
+}

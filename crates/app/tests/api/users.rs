@@ -513,3 +513,91 @@ async fn registration_is_a_switch_and_needs_approval() {
         .unwrap();
     assert_eq!(audited, 3);
 }
+
+/// A minimal SMTP server that accepts one message and hands back what it received.
+async fn smtp_sink() -> (u16, tokio::task::JoinHandle<String>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.unwrap();
+        let (r, mut w) = sock.into_split();
+        let mut lines = BufReader::new(r).lines();
+        let mut data = String::new();
+        w.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+        let mut in_data = false;
+        while let Ok(Some(line)) = lines.next_line().await {
+            if in_data {
+                if line == "." {
+                    in_data = false;
+                    w.write_all(b"250 queued\r\n").await.unwrap();
+                } else {
+                    data.push_str(&line);
+                    data.push('\n');
+                }
+                continue;
+            }
+            let cmd = line.to_ascii_uppercase();
+            if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                w.write_all(b"250-sink\r\n250 8BITMIME\r\n").await.unwrap();
+            } else if cmd.starts_with("DATA") {
+                in_data = true;
+                w.write_all(b"354 go ahead\r\n").await.unwrap();
+            } else if cmd.starts_with("QUIT") {
+                w.write_all(b"221 bye\r\n").await.unwrap();
+                break;
+            } else {
+                w.write_all(b"250 ok\r\n").await.unwrap();
+            }
+        }
+        data
+    });
+    (port, handle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_smtp_configured_the_approved_user_gets_an_email() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let admin = app.api_key("Super Administrator").await;
+    let (port, sink) = smtp_sink().await;
+    let res = app
+        .client
+        .put(app.url("/api/v1/admin/settings/notifications"))
+        .bearer_auth(&admin)
+        .json(&json!({"settings": {"emailEnabled": true, "smtpHost": "127.0.0.1", "smtpPort": port, "smtpSecurity": "none", "fromEmail": "promo@mbelyco.test"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    set_registration(&app, &admin, true).await;
+    let mut tx = db.pool.begin().await.unwrap();
+    let id = mbelyco::identity::users::register(
+        &mut tx,
+        &mbelyco::identity::users::Registration {
+            email: "mail@mbelyco.test",
+            full_name: "Mail Me",
+            phone: None,
+            company: None,
+            department: None,
+        },
+        Default::default(),
+        now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let viewer = role_id(&app, "Viewer").await;
+    let res = post(
+        &app,
+        &admin,
+        &format!("/api/v1/admin/users/{id}/approve"),
+        json!({"roleIds": [viewer]}),
+    )
+    .await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["emailed"], true);
+    assert_eq!(body["setupLink"], Value::Null, "not shown when it was emailed");
+    let mail = sink.await.unwrap();
+    assert!(mail.contains("mail@mbelyco.test") && mail.contains("/setup/"), "{mail}");
+}
