@@ -11,6 +11,16 @@ pub fn kigali() -> FixedOffset {
     FixedOffset::east_opt(2 * 3600).expect("UTC+2 is a valid offset")
 }
 
+/// A time as staff read it: Kigali local time, to the minute.
+pub fn local_display(t: DateTime<Utc>) -> String {
+    t.with_timezone(&kigali()).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// [`local_display`], or `none` when there is no time.
+pub fn local_display_or(t: Option<DateTime<Utc>>, none: &str) -> String {
+    t.map_or_else(|| none.to_owned(), local_display)
+}
+
 pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> DateTime<Utc>;
 }

@@ -13,7 +13,6 @@ use uuid::Uuid;
 use super::api_keys;
 use crate::access::Permission::SystemIntegrationsManage;
 use crate::audit::RequestMeta;
-use crate::clock::kigali;
 use crate::error::AppError;
 use crate::route;
 use crate::web::auth::Principal;
@@ -63,12 +62,7 @@ async fn render_keys(
     error: Option<String>,
 ) -> Result<Response, AppError> {
     let mut conn = state.pool.acquire().await?;
-    let fmt = |t: Option<DateTime<Utc>>| {
-        t.map_or_else(
-            || "never".to_owned(),
-            |t| t.with_timezone(&kigali()).format("%Y-%m-%d %H:%M").to_string(),
-        )
-    };
+    let fmt = |t: Option<DateTime<Utc>>| crate::clock::local_display_or(t, "never");
     let keys = api_keys::list(&mut conn)
         .await?
         .into_iter()
@@ -143,15 +137,10 @@ async fn create_key_form(
             tx.commit().await?;
             render_keys(&state, &who, StatusCode::CREATED, Some(key.key), None).await
         }
-        Err(AppError::Validation(errs)) => {
-            let msg = errs
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; ");
-            render_keys(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, None, Some(msg)).await
-        }
-        Err(e) => Err(e),
+        Err(e) => match crate::web::pages::refusal_message(&e) {
+            Some(msg) => render_keys(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, None, Some(msg)).await,
+            None => Err(e),
+        },
     }
 }
 

@@ -53,35 +53,7 @@ pub async fn create_staff(
         Some(p) => Some(password::hash(p)?),
         None => None,
     };
-    let id: Uuid = sqlx::query_scalar(
-        "insert into users (kind, email, full_name, password_hash, is_active, is_verified, approval_status, \
-           password_changed_at, created_at, updated_at) \
-         values ('staff', $1, $2, $3, true, $4, 'approved', $5, $6, $6) returning id",
-    )
-    .bind(&email)
-    .bind(new.full_name.trim())
-    .bind(hash.as_deref())
-    .bind(hash.is_some())
-    .bind(hash.as_ref().map(|_| now))
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| {
-        on_constraint(
-            e,
-            &[("users_email_key", || {
-                AppError::conflict("email", "a user with this email already exists")
-            })],
-        )
-    })?;
-    audit::record(
-        conn,
-        &AuditEvent::new(actor, Action::UserCreated, "user", id)
-            .after(json!({"email": email, "fullName": new.full_name.trim(), "kind": "staff"}))
-            .meta(meta.clone()),
-        now,
-    )
-    .await?;
+    let id = insert_staff(conn, &email, new.full_name, hash.as_deref(), actor, &meta, now).await?;
     for role in new.roles {
         let role_id = access::role_id(conn, role)
             .await?
@@ -103,6 +75,55 @@ pub async fn create_staff(
         )
         .await?;
     }
+    Ok(id)
+}
+
+/// The client error for a taken email address.
+pub(crate) fn email_taken(e: sqlx::Error) -> AppError {
+    on_constraint(
+        e,
+        &[("users_email_key", || {
+            AppError::conflict("email", "a user with this email already exists")
+        })],
+    )
+}
+
+/// Inserts an active, approved staff user — with a password, or without one until they use a
+/// set-up link — and audits it.
+pub(crate) async fn insert_staff(
+    conn: &mut PgConnection,
+    email: &str,
+    full_name: &str,
+    password_hash: Option<&str>,
+    actor: Actor,
+    meta: &RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<Uuid, AppError> {
+    let full_name = full_name.trim();
+    let id: Uuid = sqlx::query_scalar(
+        "insert into users (kind, email, full_name, password_hash, is_active, is_verified, approval_status, \
+           password_changed_at, created_at, updated_at) \
+         values ('staff', $1, $2, $3, true, $4, 'approved', $5, $6, $6) returning id",
+    )
+    .bind(email)
+    .bind(full_name)
+    .bind(password_hash)
+    .bind(password_hash.is_some())
+    .bind(password_hash.map(|_| now))
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(email_taken)?;
+    audit::record(
+        conn,
+        &AuditEvent::new(actor, Action::UserCreated, "user", id)
+            .after(
+                json!({"email": email, "fullName": full_name, "kind": "staff", "passwordSet": password_hash.is_some()}),
+            )
+            .meta(meta.clone()),
+        now,
+    )
+    .await?;
     Ok(id)
 }
 

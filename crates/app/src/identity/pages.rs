@@ -437,7 +437,7 @@ async fn account(
     let now = state.clock.now();
     let mut conn = state.pool.acquire().await?;
     let idle = Duration::minutes(i64::from(settings.0.security.idle_timeout_minutes));
-    let fmt = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&kigali()).format("%Y-%m-%d %H:%M").to_string();
+    let fmt = crate::clock::local_display;
     let sessions = session::list_active(&mut conn, who.user_id, idle, now)
         .await?
         .into_iter()

@@ -11,7 +11,7 @@ use super::{mfa, password, policy, session};
 use crate::access::roles::{self, Change};
 use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
 use crate::crypto::{random_token, token_hash};
-use crate::error::{on_constraint, AppError, FieldError};
+use crate::error::{AppError, FieldError};
 
 pub const SETUP_LINK_HOURS: i64 = 72;
 
@@ -184,31 +184,7 @@ pub async fn create(
         return Err(AppError::Validation(a.iter().chain(b).cloned().collect()));
     }
     let (email, name) = (email?, name?);
-    let id: Uuid = sqlx::query_scalar(
-        "insert into users (kind, email, full_name, is_active, is_verified, approval_status, created_at, updated_at) \
-         values ('staff', $1, $2, true, false, 'approved', $3, $3) returning id",
-    )
-    .bind(&email)
-    .bind(&name)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| {
-        on_constraint(
-            e,
-            &[("users_email_key", || {
-                AppError::conflict("email", "a user with this email already exists")
-            })],
-        )
-    })?;
-    audit::record(
-        conn,
-        &AuditEvent::new(actor, Action::UserCreated, "user", id)
-            .after(json!({"email": email, "fullName": name}))
-            .meta(meta.clone()),
-        now,
-    )
-    .await?;
+    let id = super::insert_staff(conn, &email, &name, None, actor, &meta, now).await?;
     let link = new_setup_link(conn, id, now).await?;
     let mut requested = Vec::new();
     for role_id in role_ids {
@@ -263,7 +239,7 @@ pub async fn update(
     .bind(now)
     .execute(&mut *conn)
     .await
-    .map_err(|e| on_constraint(e, &[("users_email_key", || AppError::conflict("email", "a user with this email already exists"))]))?;
+    .map_err(super::email_taken)?;
     if is_active == Some(false) {
         session::revoke_all(conn, id, None, "account deactivated", now).await?;
     }
@@ -480,7 +456,7 @@ pub async fn register(
     .bind(now)
     .fetch_one(&mut *conn)
     .await
-    .map_err(|e| on_constraint(e, &[("users_email_key", || AppError::conflict("email", "this email is already registered"))]))?;
+    .map_err(super::email_taken)?;
     audit::record(
         conn,
         &AuditEvent::new(Actor::Anonymous, Action::RegistrationSubmitted, "user", id)

@@ -12,8 +12,7 @@ use super::users::{self, Filter};
 use crate::access::roles::{self, Change};
 use crate::access::Permission::{self, *};
 use crate::audit::RequestMeta;
-use crate::clock::kigali;
-use crate::error::{AppError, FieldError};
+use crate::error::AppError;
 use crate::route;
 use crate::web::auth::{cookie_value, Principal, CSRF_COOKIE};
 use crate::web::extract::FormPairs;
@@ -57,26 +56,7 @@ fn shell(state: &AppState, who: &Principal, path: &str) -> Shell {
 }
 
 fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map_or_else(
-        || "never".into(),
-        |t| t.with_timezone(&kigali()).format("%Y-%m-%d %H:%M").to_string(),
-    )
-}
-
-/// A page-friendly message for a refused action.
-fn explain(e: &AppError) -> Option<String> {
-    match e {
-        AppError::Validation(errs) => Some(
-            errs.iter()
-                .map(|f: &FieldError| format!("{}: {}", f.field, f.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-        AppError::Conflict { message, .. } => Some(message.clone()),
-        AppError::Forbidden(m) if !m.contains('.') => Some((*m).to_owned()),
-        AppError::NotFound(what) => Some(format!("The {what} does not exist.")),
-        _ => None,
-    }
+    crate::clock::local_display_or(t, "never")
 }
 
 async fn staff_roles(state: &AppState) -> Result<Vec<(Uuid, String)>, AppError> {
@@ -232,7 +212,7 @@ async fn create_user(
             )
             .await
         }
-        Err(e) => match explain(&e) {
+        Err(e) => match crate::web::pages::refusal_message(&e) {
             Some(m) => {
                 render_users(
                     &state,
@@ -309,7 +289,7 @@ async fn after(
 ) -> Result<Response, AppError> {
     match result {
         Ok(msg) => render_user(state, who, id, StatusCode::OK, Some(msg), None).await,
-        Err(e) => match explain(&e) {
+        Err(e) => match crate::web::pages::refusal_message(&e) {
             Some(m) => render_user(state, who, id, StatusCode::UNPROCESSABLE_ENTITY, None, Some(m)).await,
             None => Err(e),
         },
@@ -543,7 +523,7 @@ async fn save_role(
             )
             .await
         }
-        Err(e) => match explain(&e) {
+        Err(e) => match crate::web::pages::refusal_message(&e) {
             Some(m) => render_roles(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, None, Some(m)).await,
             None => Err(e),
         },
@@ -615,7 +595,7 @@ async fn decide(
             tx.commit().await?;
             Ok(Redirect::to("/admin/role-requests").into_response())
         }
-        Err(e) => match explain(&e) {
+        Err(e) => match crate::web::pages::refusal_message(&e) {
             Some(m) => render_requests(&state, &who, StatusCode::FORBIDDEN, Some(m)).await,
             None => Err(e),
         },
@@ -729,7 +709,7 @@ async fn approve_registration(
             };
             render_registrations(&state, &who, StatusCode::OK, Some(msg), None).await
         }
-        Err(e) => match explain(&e) {
+        Err(e) => match crate::web::pages::refusal_message(&e) {
             Some(m) => render_registrations(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, None, Some(m)).await,
             None => Err(e),
         },
@@ -863,7 +843,9 @@ async fn register(
         }
         Err(e) => {
             tx.commit().await?; // keep the rate-limit count
-            let Some(m) = explain(&e) else { return Err(e) };
+            let Some(m) = crate::web::pages::refusal_message(&e) else {
+                return Err(e);
+            };
             let page = RegisterPage {
                 csrf: &csrf,
                 message: &reg.registration_message,
@@ -959,7 +941,9 @@ async fn setup(
             Ok(Redirect::to("/sign-in").into_response())
         }
         Err(e) => {
-            let Some(m) = explain(&e) else { return Err(e) };
+            let Some(m) = crate::web::pages::refusal_message(&e) else {
+                return Err(e);
+            };
             let status = if matches!(e, AppError::NotFound(_)) {
                 StatusCode::NOT_FOUND
             } else {

@@ -56,6 +56,23 @@ pub async fn render_error_pages(req: Request, next: Next) -> Response {
     }
 }
 
+/// What a page tells the user when an action was refused for a reason they can act on
+/// (invalid fields, a conflict, a rule); `None` for anything else, which stays an error page.
+pub fn refusal_message(e: &AppError) -> Option<String> {
+    match e {
+        AppError::Validation(errs) => Some(
+            errs.iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        AppError::Conflict { message, .. } => Some(message.clone()),
+        AppError::Forbidden(m) if !m.contains('.') => Some((*m).to_owned()),
+        AppError::NotFound(what) => Some(format!("The {what} does not exist.")),
+        _ => None,
+    }
+}
+
 const APP_CSS: &str = include_str!("../../static/app.css");
 const APP_JS: &str = include_str!("../../static/app.js");
 

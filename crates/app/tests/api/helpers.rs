@@ -201,3 +201,24 @@ impl Drop for TestDb {
         .join();
     }
 }
+
+/// The CSRF token a page's forms carry.
+pub async fn csrf_from(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
+    let html = client.get(app.url(path)).send().await.unwrap().text().await.unwrap();
+    html_value(&html, r#"name="_csrf""#)
+}
+
+pub async fn password_step(client: &reqwest::Client, app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    let csrf = csrf_from(client, app, "/sign-in").await;
+    client
+        .post(app.url("/sign-in"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("email", email),
+            ("password", password),
+            ("next", "/account"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}

@@ -5,27 +5,9 @@ use mbelyco::identity::totp;
 use reqwest::Client;
 use serde_json::Value;
 
-use crate::helpers::{html_value, now, spawn_app, TestApp, TestDb, ADMIN_EMAIL, ADMIN_PASSWORD};
-
-async fn csrf_from(client: &Client, app: &TestApp, path: &str) -> String {
-    let html = client.get(app.url(path)).send().await.unwrap().text().await.unwrap();
-    html_value(&html, r#"name="_csrf""#)
-}
-
-async fn password_step(client: &Client, app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    let csrf = csrf_from(client, app, "/sign-in").await;
-    client
-        .post(app.url("/sign-in"))
-        .form(&[
-            ("_csrf", csrf.as_str()),
-            ("email", email),
-            ("password", password),
-            ("next", "/account"),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
+use crate::helpers::{
+    csrf_from, html_value, now, password_step, spawn_app, TestApp, TestDb, ADMIN_EMAIL, ADMIN_PASSWORD,
+};
 
 /// First sign-in of the bootstrap admin: password, enrolment, backup codes. Returns the TOTP
 /// secret and the backup codes.

@@ -6,7 +6,7 @@ use mbelyco::identity::totp;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{html_value, now, spawn_app, TestApp, TestDb};
+use crate::helpers::{html_value, now, password_step, spawn_app, TestApp, TestDb};
 
 async fn role_id(app: &TestApp, name: &str) -> Uuid {
     let mut conn = app.pool.acquire().await.unwrap();
@@ -39,14 +39,7 @@ async fn set_up_and_sign_in(app: &TestApp, link: &str, email: &str, password: &s
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
     // the link works once
     assert_eq!(b.get(app.url(path)).send().await.unwrap().status(), 404);
-    let html = b.get(app.url("/sign-in")).send().await.unwrap().text().await.unwrap();
-    let csrf = html_value(&html, r#"name="_csrf""#);
-    let res = b
-        .post(app.url("/sign-in"))
-        .form(&[("_csrf", csrf.as_str()), ("email", email), ("password", password)])
-        .send()
-        .await
-        .unwrap();
+    let res = password_step(&b, app, email, password).await;
     assert_eq!(res.headers()["location"], "/sign-in/enrol");
     let html = b
         .get(app.url("/sign-in/enrol"))
