@@ -5,8 +5,10 @@
 
 pub mod access;
 pub mod audit;
+pub mod batches;
 pub mod bench;
 pub mod clock;
+pub mod codes;
 pub mod config;
 pub mod crypto;
 pub mod db;

@@ -117,8 +117,12 @@ pub async fn serve(
 }
 
 /// The job kinds this build runs.
-pub fn registry() -> Registry {
-    Registry::new().register(crate::jobs::housekeeping::Housekeeping)
+pub fn registry(state: &AppState) -> Registry {
+    Registry::new()
+        .register(crate::jobs::housekeeping::Housekeeping)
+        .register(crate::codes::generate::Handler {
+            settings: Arc::clone(&state.settings),
+        })
 }
 
 /// The worker role: job runner, audit sealer, scheduler and heartbeat, until `shutdown`.
@@ -129,7 +133,12 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         ..WorkerOptions::default()
     };
     let worker_id = opts.worker_id.clone();
-    let worker = Arc::new(Worker::new(state.pool.clone(), registry(), state.clock.clone(), opts));
+    let worker = Arc::new(Worker::new(
+        state.pool.clone(),
+        registry(&state),
+        state.clock.clone(),
+        opts,
+    ));
     let runner = tokio::spawn(Arc::clone(&worker).run(shutdown.clone()));
     let sealer = tokio::spawn(audit_sealer(state.pool.clone(), state.clock.clone(), shutdown.clone()));
     let beats = tokio::spawn(heartbeat(

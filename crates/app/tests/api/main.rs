@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod batches;
 mod browser;
 mod helpers;
 mod jobs;

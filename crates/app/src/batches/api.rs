@@ -1,0 +1,335 @@
+//! `/api/v1/admin/batches` (PRD tree, first part), job progress, and the CSV export of codes.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::{Filter, NewBatch};
+use crate::access::Permission::*;
+use crate::audit::{self, Action, AuditEvent, RequestMeta};
+use crate::error::AppError;
+use crate::route;
+use crate::web::auth::Principal;
+use crate::web::extract::ApiJson;
+use crate::web::routes::{Access, RouteSpec};
+use crate::web::AppState;
+
+pub fn routes() -> Vec<RouteSpec> {
+    vec![
+        route!(GET "/api/v1/admin/batches", Access::Permission(BatchesRead), list),
+        route!(POST "/api/v1/admin/batches", Access::Permission(BatchesCreate), create),
+        route!(POST "/api/v1/admin/batches/generate", Access::Permission(PromoCodesGenerate), top_up),
+        route!(GET "/api/v1/admin/batches/{id}", Access::Permission(BatchesRead), detail),
+        route!(GET "/api/v1/admin/batches/{id}/stats", Access::Permission(BatchesRead), stats),
+        route!(PUT "/api/v1/admin/batches/{id}/status", Access::Permission(BatchesStatusChange), set_status),
+        route!(GET "/api/v1/admin/jobs/{id}", Access::Permission(BatchesRead), job),
+        route!(GET "/api/v1/admin/promo-codes/export", Access::Permission(PromoCodesDownload), export),
+        route!(GET "/api/v1/admin/promo-codes/download", Access::Permission(PromoCodesDownload), export),
+    ]
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    status: Option<String>,
+    q: Option<String>,
+    sort: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, AppError> {
+    let f = Filter {
+        status: q.status,
+        q: q.q,
+        sort: q.sort,
+        page: q.page.unwrap_or(0),
+        per_page: q.per_page.unwrap_or(50),
+    };
+    let mut conn = state.pool.acquire().await?;
+    let (batches, total) = super::list(&mut conn, &f).await?;
+    Ok(Json(json!({"batches": batches, "total": total})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateBody {
+    name: String,
+    #[serde(default)]
+    description: String,
+    total_codes: i64,
+    amount_per_code: i64,
+    expires_at: String,
+    assigned_user_id: Option<Uuid>,
+    #[serde(default = "yes")]
+    generate: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    ApiJson(b): ApiJson<CreateBody>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    if b.generate {
+        who.require(PromoCodesGenerate)?;
+    }
+    if b.assigned_user_id.is_some() {
+        who.require(BatchesAssign)?;
+    }
+    let settings = state.settings.get();
+    let new = NewBatch {
+        name: b.name,
+        description: b.description,
+        total_codes: b.total_codes,
+        amount_per_code: b.amount_per_code,
+        expires_at: b.expires_at,
+        assigned_user_id: b.assigned_user_id,
+        generate: b.generate,
+    };
+    let mut tx = state.pool.begin().await?;
+    let (batch, job) = super::create(&mut tx, &settings.0, &new, who.actor(), meta, state.clock.now()).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"batch": batch, "generationJobId": job})),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TopUpBody {
+    batch_id: Uuid,
+    count: i64,
+}
+
+async fn top_up(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiJson(b): ApiJson<TopUpBody>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let settings = state.settings.get();
+    let max = i64::from(settings.0.business.batch_management.max_codes_per_batch);
+    let mut tx = state.pool.begin().await?;
+    let batch = super::get(&mut tx, b.batch_id).await?;
+    let have: i64 = sqlx::query_scalar("select count(*) from promo_codes where batch_id = $1")
+        .bind(b.batch_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if b.count < 1 || have + b.count > max {
+        return Err(AppError::field(
+            "count",
+            format!(
+                "must be from 1 to {} (the batch holds {have} of at most {max})",
+                (max - have).max(0)
+            ),
+        ));
+    }
+    if batch.status != "active" {
+        return Err(AppError::conflict("batchId", format!("the batch is {}", batch.status)));
+    }
+    let payload = crate::codes::generate::GenerateJob {
+        batch_id: b.batch_id,
+        count: b.count,
+        requested_by: Some(who.user_id),
+    };
+    let job = crate::jobs::NewJob::new(crate::codes::generate::KIND, &payload)
+        .map_err(|e| AppError::Internal(e.into()))?
+        .unique(b.batch_id.to_string())
+        .max_attempts(3)
+        .created_by(Some(who.user_id));
+    let id = crate::jobs::enqueue(&mut tx, &job, state.clock.now()).await?;
+    tx.commit().await?;
+    match id {
+        Some(id) => Ok((StatusCode::ACCEPTED, Json(json!({"jobId": id})))),
+        None => Err(AppError::conflict(
+            "batchId",
+            "codes are already being generated for this batch",
+        )),
+    }
+}
+
+async fn detail(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let batch = super::get(&mut conn, id).await?;
+    let stats = super::stats(&mut conn, id).await?;
+    let downloads = super::downloads(&mut conn, id).await?;
+    Ok(Json(json!({"batch": batch, "stats": stats, "downloads": downloads})))
+}
+
+async fn stats(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(json!(super::stats(&mut conn, id).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusBody {
+    status: String,
+}
+
+async fn set_status(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    ApiJson(b): ApiJson<StatusBody>,
+) -> Result<Json<Value>, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let batch = super::set_status(&mut tx, id, &b.status, who.actor(), meta, state.clock.now()).await?;
+    tx.commit().await?;
+    Ok(Json(json!({"batch": batch})))
+}
+
+async fn job(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let j = crate::jobs::get(&mut conn, id).await?;
+    Ok(Json(json!({"job": j, "percent": j.percent()})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportQuery {
+    format: Option<String>,
+    batch_id: Option<Uuid>,
+    serial_from: Option<i32>,
+    serial_to: Option<i32>,
+}
+
+/// Streams a batch's codes as CSV (in serial order) straight from `COPY … TO STDOUT`, so a
+/// million-code batch neither times out nor grows memory. Rate-limited; every download is
+/// recorded (who, when, format, range, count) and audited before the first byte leaves.
+async fn export(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, AppError> {
+    let mut errors = Vec::new();
+    let format = q.format.as_deref().unwrap_or("csv");
+    if format != "csv" && format != "pdf" {
+        errors.push(crate::error::FieldError::new("format", "must be csv or pdf"));
+    }
+    if q.batch_id.is_none() {
+        errors.push(crate::error::FieldError::new("batchId", "choose a batch"));
+    }
+    let (from, to) = (q.serial_from.unwrap_or(1), q.serial_to.unwrap_or(i32::MAX));
+    if from < 1 || to < from {
+        errors.push(crate::error::FieldError::new(
+            "serialFrom",
+            "the range must start at 1 or later and not end before it starts",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    if format == "pdf" {
+        return Err(AppError::BadRequest(
+            "PDF export is not available yet; use format=csv".into(),
+        ));
+    }
+    let batch_id = q.batch_id.unwrap_or_default();
+    let now = state.clock.now();
+    let settings = state.settings.get();
+    let mut tx = state.pool.begin().await?;
+    let batch = super::get(&mut tx, batch_id).await?;
+    let limit = settings.0.security.rate_limiting.downloads_per_hour as i32;
+    let d = crate::ratelimit::hit(&mut tx, &format!("download:user:{}", who.user_id), 3600, limit, now).await?;
+    if !d.allowed {
+        tx.commit().await?;
+        return Err(AppError::RateLimited {
+            retry_after_secs: d.retry_after_secs,
+        });
+    }
+    let count: i64 =
+        sqlx::query_scalar("select count(*) from promo_codes where batch_id = $1 and serial between $2 and $3")
+            .bind(batch_id)
+            .bind(from)
+            .bind(to)
+            .fetch_one(&mut *tx)
+            .await?;
+    sqlx::query("insert into code_downloads (batch_id, user_id, format, serial_from, serial_to, code_count, created_at) values ($1, $2, 'csv', $3, $4, $5, $6)")
+        .bind(batch_id)
+        .bind(who.user_id)
+        .bind(q.serial_from)
+        .bind(q.serial_to)
+        .bind(count as i32)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        &AuditEvent::new(who.actor(), Action::CodesDownloaded, "batch", batch_id)
+            .metadata(json!({"format": "csv", "serialFrom": q.serial_from, "serialTo": q.serial_to, "codes": count}))
+            .meta(meta),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+
+    // COPY cannot take parameters: the values are a UUID and two integers, formatted by Rust
+    let sql = format!(
+        "copy (select c.code, c.serial, b.batch_number, b.name as batch_name, c.amount, c.currency, c.status, \
+           to_char(c.created_at at time zone 'Africa/Kigali', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+02:00\"') as created, \
+           to_char(c.expires_at at time zone 'Africa/Kigali', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+02:00\"') as expires \
+         from promo_codes c join batches b on b.id = c.batch_id \
+         where c.batch_id = '{batch_id}' and c.serial between {from} and {to} order by c.serial) \
+         to stdout with (format csv, header true, encoding 'UTF8')"
+    );
+    let pool = state.pool.clone();
+    let (tx_chunks, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(16);
+    tokio::spawn(async move {
+        let result = async {
+            let mut conn = pool.acquire().await?;
+            let mut stream = conn.copy_out_raw(&sql).await?;
+            while let Some(chunk) = stream.next().await {
+                if tx_chunks.send(Ok(chunk?)).await.is_err() {
+                    break; // the client went away
+                }
+            }
+            Ok::<_, sqlx::Error>(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "CSV export failed mid-stream");
+            let _ = tx_chunks.send(Err(std::io::Error::other("export failed"))).await;
+        }
+    });
+    let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|c| (c, rx))
+    }));
+    let mut res = body.into_response();
+    let stamp = now.with_timezone(&crate::clock::kigali()).format("%Y%m%d-%H%M");
+    let file = format!("{}_{stamp}.csv", batch.name);
+    let ascii: String = file
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded = crate::web::routes::urlencode(&file);
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}

@@ -1,0 +1,373 @@
+//! Batches: a campaign's codes, their amount and expiry. Create (and queue generation in the
+//! same transaction), list, read with statistics, edit, assign, change status.
+//!
+//! Owns `batches`.
+
+pub mod api;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::{PgConnection, QueryBuilder};
+use uuid::Uuid;
+
+use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use crate::clock::kigali;
+use crate::error::{on_constraint, AppError, FieldError};
+use crate::jobs::{self, NewJob};
+use crate::settings::Settings;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct Batch {
+    pub id: Uuid,
+    pub batch_number: i64,
+    pub name: String,
+    pub description: String,
+    pub total_codes: i32,
+    pub amount_per_code: i64,
+    pub currency: String,
+    pub expiration_date: DateTime<Utc>,
+    pub assigned_user_id: Option<Uuid>,
+    pub created_by_user_id: Option<Uuid>,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, batch_number, name, description, total_codes, amount_per_code, currency, expiration_date, \
+     assigned_user_id, created_by_user_id, status, created_at, updated_at";
+
+/// A date (`2027-03-31`, the end of that day in Kigali) or an RFC 3339 instant.
+pub fn parse_expiry(s: &str) -> Option<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()?;
+    d.and_hms_opt(23, 59, 59)?
+        .and_local_timezone(kigali())
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+#[derive(Debug, Clone)]
+pub struct NewBatch {
+    pub name: String,
+    pub description: String,
+    pub total_codes: i64,
+    pub amount_per_code: i64,
+    pub expires_at: String,
+    pub assigned_user_id: Option<Uuid>,
+    pub generate: bool,
+}
+
+/// Validates a batch's fields against the settings; all problems at once.
+fn validate(b: &NewBatch, s: &Settings, now: DateTime<Utc>) -> Result<DateTime<Utc>, AppError> {
+    let mut errors = Vec::new();
+    let name = b.name.trim();
+    if name.is_empty() || name.chars().count() > 120 {
+        errors.push(FieldError::new("name", "must be 1 to 120 characters"));
+    }
+    if b.description.chars().count() > 1000 {
+        errors.push(FieldError::new("description", "must be at most 1000 characters"));
+    }
+    let max = i64::from(s.business.batch_management.max_codes_per_batch);
+    if !(1..=max).contains(&b.total_codes) {
+        errors.push(FieldError::new("totalCodes", format!("must be from 1 to {max}")));
+    }
+    let (min_a, max_a) = (s.payments.min_amount, s.payments.max_amount);
+    if !(min_a..=max_a).contains(&b.amount_per_code) {
+        errors.push(FieldError::new(
+            "amountPerCode",
+            format!("must be whole francs from {min_a} to {max_a}"),
+        ));
+    }
+    let e = &s.business.expiration;
+    let expiry = parse_expiry(&b.expires_at);
+    match expiry {
+        None => errors.push(FieldError::new("expiresAt", "must be a date such as 2027-03-31")),
+        Some(t) if t <= now => errors.push(FieldError::new("expiresAt", "must be in the future")),
+        Some(t) if t > now + Duration::days(i64::from(e.max_expiration_days)) => errors.push(FieldError::new(
+            "expiresAt",
+            format!("must be within {} days", e.max_expiration_days),
+        )),
+        Some(t) if t < now + Duration::days(i64::from(e.min_expiration_days)) => errors.push(FieldError::new(
+            "expiresAt",
+            format!("must be at least {} day(s) away", e.min_expiration_days),
+        )),
+        Some(_) => {}
+    }
+    match (errors.is_empty(), expiry) {
+        (true, Some(t)) => Ok(t),
+        _ => Err(AppError::Validation(errors)),
+    }
+}
+
+async fn check_assignee(conn: &mut PgConnection, user: Option<Uuid>) -> Result<(), AppError> {
+    let Some(user) = user else { return Ok(()) };
+    let perms = crate::access::effective_permissions(conn, user).await?;
+    if !perms.contains(&crate::access::Permission::BatchesUpdate) {
+        return Err(AppError::field(
+            "assignedUserId",
+            "must be an active staff member who may manage batches",
+        ));
+    }
+    Ok(())
+}
+
+fn name_taken(e: sqlx::Error) -> AppError {
+    on_constraint(
+        e,
+        &[("batches_name_key", || {
+            AppError::conflict("name", "a batch with this name already exists")
+        })],
+    )
+}
+
+/// Creates a batch and, when asked, queues the generation of its codes in the same transaction.
+pub async fn create(
+    conn: &mut PgConnection,
+    s: &Settings,
+    new: &NewBatch,
+    actor: Actor,
+    meta: RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<(Batch, Option<i64>), AppError> {
+    let expiry = validate(new, s, now)?;
+    check_assignee(conn, new.assigned_user_id).await?;
+    let batch: Batch = sqlx::query_as(&format!(
+        "insert into batches (name, description, total_codes, amount_per_code, currency, expiration_date, assigned_user_id, \
+           created_by_user_id, status, created_at, updated_at) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $9) returning {COLUMNS}"
+    ))
+    .bind(new.name.trim())
+    .bind(new.description.trim())
+    .bind(new.total_codes as i32)
+    .bind(new.amount_per_code)
+    .bind(&s.payments.currency)
+    .bind(expiry)
+    .bind(new.assigned_user_id)
+    .bind(actor.user_id())
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(name_taken)?;
+    audit::record(
+        conn,
+        &AuditEvent::new(actor, Action::BatchCreated, "batch", batch.id)
+            .after(json!(batch))
+            .meta(meta),
+        now,
+    )
+    .await?;
+    let job = if new.generate {
+        let payload = crate::codes::generate::GenerateJob {
+            batch_id: batch.id,
+            count: new.total_codes,
+            requested_by: actor.user_id(),
+        };
+        let job = NewJob::new(crate::codes::generate::KIND, &payload)
+            .map_err(|e| AppError::Internal(e.into()))?
+            .unique(batch.id.to_string())
+            .max_attempts(3)
+            .created_by(actor.user_id());
+        jobs::enqueue(conn, &job, now).await?
+    } else {
+        None
+    };
+    Ok((batch, job))
+}
+
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Batch, AppError> {
+    sqlx::query_as(&format!("select {COLUMNS} from batches where id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(AppError::NotFound("batch"))
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub status: Option<String>,
+    pub q: Option<String>,
+    pub sort: Option<String>,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+pub async fn list(conn: &mut PgConnection, f: &Filter) -> Result<(Vec<Batch>, i64), AppError> {
+    if let Some(s) = &f.status {
+        if !["active", "expired", "blocked", "completed"].contains(&s.as_str()) {
+            return Err(AppError::field(
+                "status",
+                "must be active, expired, blocked or completed",
+            ));
+        }
+    }
+    let order = match f.sort.as_deref().unwrap_or("-created") {
+        "name" => "name asc",
+        "-name" => "name desc",
+        "created" => "created_at asc",
+        "-created" => "created_at desc",
+        "expires" => "expiration_date asc",
+        "-expires" => "expiration_date desc",
+        "amount" => "amount_per_code asc",
+        "-amount" => "amount_per_code desc",
+        _ => {
+            return Err(AppError::field(
+                "sort",
+                "must be one of name, created, expires, amount (prefix - for descending)",
+            ))
+        }
+    };
+    let filters = |qb: &mut QueryBuilder<'_, sqlx::Postgres>| {
+        qb.push(" from batches where true");
+        if let Some(s) = &f.status {
+            qb.push(" and status = ").push_bind(s.clone());
+        }
+        if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            qb.push(" and name ilike ").push_bind(like);
+        }
+    };
+    let mut count = QueryBuilder::new("select count(*)");
+    filters(&mut count);
+    let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
+    let mut qb = QueryBuilder::new(format!("select {COLUMNS}"));
+    filters(&mut qb);
+    let per_page = f.per_page.clamp(1, 200);
+    qb.push(format!(" order by {order} limit "))
+        .push_bind(per_page)
+        .push(" offset ")
+        .push_bind(f.page.max(0) * per_page);
+    Ok((qb.build_query_as::<Batch>().fetch_all(&mut *conn).await?, total))
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub codes: i64,
+    pub active: i64,
+    pub used: i64,
+    pub redeemed: i64,
+    pub expired: i64,
+    pub blocked: i64,
+    pub reported: i64,
+    pub redemption_rate: f64,
+    pub amount_paid: i64,
+    pub amount_pending: i64,
+}
+
+pub async fn stats(conn: &mut PgConnection, id: Uuid) -> Result<Stats, AppError> {
+    get(conn, id).await?;
+    Ok(sqlx::query_as(
+        "select count(*) as codes, \
+           count(*) filter (where status = 'active') as active, count(*) filter (where status = 'used') as used, \
+           count(*) filter (where status = 'redeemed') as redeemed, count(*) filter (where status = 'expired') as expired, \
+           count(*) filter (where status = 'blocked') as blocked, count(*) filter (where status = 'reported') as reported, \
+           coalesce((count(*) filter (where status in ('used', 'redeemed')))::float8 / nullif(count(*), 0), 0) as redemption_rate, \
+           coalesce(sum(amount) filter (where status = 'redeemed'), 0)::int8 as amount_paid, \
+           coalesce(sum(amount) filter (where status = 'used'), 0)::int8 as amount_pending \
+         from promo_codes where batch_id = $1",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Changes a batch's status by hand. An expired batch stays expired, and a batch is completed
+/// only when none of its codes can still be redeemed.
+pub async fn set_status(
+    conn: &mut PgConnection,
+    id: Uuid,
+    status: &str,
+    actor: Actor,
+    meta: RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<Batch, AppError> {
+    if !["active", "blocked", "expired", "completed"].contains(&status) {
+        return Err(AppError::field(
+            "status",
+            "must be active, blocked, expired or completed",
+        ));
+    }
+    let before: Batch = sqlx::query_as(&format!("select {COLUMNS} from batches where id = $1 for update"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(AppError::NotFound("batch"))?;
+    if before.status == status {
+        return Ok(before);
+    }
+    if status == "active" && before.expiration_date <= now {
+        return Err(AppError::conflict(
+            "status",
+            "this batch has passed its expiry date; extend it first",
+        ));
+    }
+    if before.status == "completed" && status == "active" {
+        return Err(AppError::conflict(
+            "status",
+            "a completed batch has no codes left to redeem",
+        ));
+    }
+    if status == "completed" {
+        let open: i64 =
+            sqlx::query_scalar("select count(*) from promo_codes where batch_id = $1 and status in ('active', 'used')")
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await?;
+        if open > 0 {
+            return Err(AppError::conflict(
+                "status",
+                format!("{open} code(s) can still be redeemed or are being paid"),
+            ));
+        }
+    }
+    if status == "expired" {
+        sqlx::query("update promo_codes set status = 'expired' where batch_id = $1 and status = 'active'")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let after: Batch = sqlx::query_as(&format!(
+        "update batches set status = $2, updated_at = $3 where id = $1 returning {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(status)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        &AuditEvent::new(actor, Action::BatchStatusChanged, "batch", id)
+            .before(json!({"status": before.status}))
+            .after(json!({"status": after.status}))
+            .meta(meta),
+        now,
+    )
+    .await?;
+    Ok(after)
+}
+
+/// One download of a batch's codes (chain of custody).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct Download {
+    pub format: String,
+    pub codes: i32,
+    pub serial_from: Option<i32>,
+    pub serial_to: Option<i32>,
+    pub at: DateTime<Utc>,
+    pub by: Option<String>,
+}
+
+pub async fn downloads(conn: &mut PgConnection, batch_id: Uuid) -> Result<Vec<Download>, sqlx::Error> {
+    sqlx::query_as(
+        "select d.format, d.code_count as codes, d.serial_from, d.serial_to, d.created_at as at, u.email::text as by \
+         from code_downloads d left join users u on u.id = d.user_id where d.batch_id = $1 order by d.created_at desc limit 100",
+    )
+    .bind(batch_id)
+    .fetch_all(conn)
+    .await
+}

@@ -1,0 +1,9 @@
+//! Promo codes: the format and generator, bulk generation as a background job, and (to come)
+//! import, export and search.
+//!
+//! Owns `promo_codes` and `code_downloads`.
+
+pub mod format;
+pub mod generate;
+
+pub use format::{parse, Alphabet, PromoCode};

@@ -1,0 +1,329 @@
+//! Batches and code generation: validation, the generation job (progress, uniqueness, serials,
+//! audit), concurrent generation, top-ups, status rules, and the streamed CSV export.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use mbelyco::jobs::{Worker, WorkerOptions};
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp, TestDb};
+
+fn worker(app: &TestApp, id: &str) -> Worker {
+    let opts = WorkerOptions {
+        worker_id: id.into(),
+        ..WorkerOptions::default()
+    };
+    Worker::new(
+        app.pool.clone(),
+        mbelyco::startup::registry(&app.state),
+        Arc::new(mbelyco::clock::SystemClock),
+        opts,
+    )
+}
+
+async fn create(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/admin/batches"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn batch_body(name: &str, n: i64) -> Value {
+    json!({"name": name, "description": "Rainy season tins", "totalCodes": n, "amountPerCode": 1000, "expiresAt": "2027-06-30"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_generates_unique_serial_numbered_codes_with_progress() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let key = app.api_key("Batch Manager").await;
+    let res = create(&app, &key, batch_body("Rainy season 2026", 1234)).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let body: Value = res.json().await.unwrap();
+    let job_id = body["generationJobId"].as_i64().unwrap();
+    let batch_id = body["batch"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["batch"]["status"], "active");
+
+    assert_eq!(worker(&app, "w1").drain().await.unwrap(), 1);
+    let job: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/admin/jobs/{job_id}")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(job["job"]["status"], "succeeded", "{job}");
+    assert_eq!(job["percent"], 100.0);
+    assert_eq!(job["job"]["result"]["generated"], 1234);
+
+    let rows: Vec<(String, i32, i64, String)> = sqlx::query_as(
+        "select code, serial, amount, status from promo_codes where batch_id = $1::uuid order by serial",
+    )
+    .bind(&batch_id)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 1234);
+    assert!(
+        rows.iter().enumerate().all(|(i, r)| r.1 == i as i32 + 1),
+        "serials 1..N"
+    );
+    assert!(rows.iter().all(|r| r.2 == 1000 && r.3 == "active"));
+    let unique: HashSet<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(unique.len(), 1234);
+    assert!(rows.iter().all(|r| mbelyco::codes::parse(&r.0).is_ok()));
+    let audited: i64 =
+        sqlx::query_scalar("select count(*) from audit_logs where action = 'codes.generated' and entity_id = $1")
+            .bind(&batch_id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 1, "one round of up to 50,000");
+    let stats: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/admin/batches/{batch_id}/stats")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["codes"], 1234);
+    assert_eq!(stats["active"], 1234);
+
+    // top-up within the limit continues the serials
+    let res = app
+        .client
+        .post(app.url("/api/v1/admin/batches/generate"))
+        .bearer_auth(&key)
+        .json(&json!({"batchId": batch_id, "count": 6}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    worker(&app, "w1").drain().await.unwrap();
+    let max: i32 = sqlx::query_scalar("select max(serial) from promo_codes where batch_id = $1::uuid")
+        .bind(&batch_id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(max, 1240);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_batches_are_refused_with_their_fields_and_create_nothing() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let key = app.api_key("Batch Manager").await;
+    let res = create(
+        &app,
+        &key,
+        json!({"name": "", "totalCodes": 0, "amountPerCode": 5, "expiresAt": "2020-01-01"}),
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "totalCodes", "amountPerCode", "expiresAt"]);
+    let res = create(
+        &app,
+        &key,
+        json!({"name": "X", "totalCodes": 2000000, "amountPerCode": 1000, "expiresAt": "not a date"}),
+    )
+    .await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "totalCodes");
+    assert_eq!(body["errors"][1]["field"], "expiresAt");
+    assert_eq!(create(&app, &key, batch_body("Dup", 1)).await.status(), 201);
+    let dup = create(&app, &key, batch_body("Dup", 1)).await;
+    assert_eq!(dup.status(), 409);
+    let body: Value = dup.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "name");
+    let n: i64 = sqlx::query_scalar("select count(*) from batches")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    // a Viewer may read but not create
+    let viewer = app.api_key("Viewer").await;
+    assert_eq!(create(&app, &viewer, batch_body("Nope", 1)).await.status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_generation_keeps_every_code_unique() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let key = app.api_key("Super Administrator").await;
+    for i in 0..4 {
+        assert_eq!(
+            create(&app, &key, batch_body(&format!("Parallel {i}"), 3000))
+                .await
+                .status(),
+            201
+        );
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for w in 0..4 {
+        let wk = worker(&app, &format!("w{w}"));
+        set.spawn(async move { wk.drain().await.unwrap() });
+    }
+    while set.join_next().await.is_some() {}
+    let (total, distinct): (i64, i64) = sqlx::query_as("select count(*), count(distinct code) from promo_codes")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!((total, distinct), (12_000, 12_000));
+    let gaps: i64 = sqlx::query_scalar(
+        "select count(*) from (select batch_id, max(serial) - count(*) as gap from promo_codes group by batch_id) g where gap <> 0",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(gaps, 0, "every batch numbered 1..N without gaps");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_rules_follow_the_facts() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let key = app.api_key("Batch Manager").await;
+    let body: Value = create(&app, &key, batch_body("Status", 10)).await.json().await.unwrap();
+    let id = body["batch"]["id"].as_str().unwrap().to_owned();
+    worker(&app, "w").drain().await.unwrap();
+    let put = |status: &'static str| {
+        let (app, key, id) = (&app, key.clone(), id.clone());
+        async move {
+            app.client
+                .put(app.url(&format!("/api/v1/admin/batches/{id}/status")))
+                .bearer_auth(&key)
+                .json(&json!({"status": status}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(put("completed").await.status(), 409, "codes are still open");
+    assert_eq!(put("blocked").await.status(), 200);
+    assert_eq!(put("active").await.status(), 200);
+    assert_eq!(put("paused").await.status(), 422);
+    // the expiry passes: expiring takes the codes with it, and it cannot be undone by hand
+    sqlx::query("update batches set expiration_date = now() - interval '1 minute' where id = $1::uuid")
+        .bind(&id)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(put("expired").await.status(), 200);
+    let active: i64 =
+        sqlx::query_scalar("select count(*) from promo_codes where batch_id = $1::uuid and status = 'active'")
+            .bind(&id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(active, 0);
+    assert_eq!(put("active").await.status(), 409);
+    assert_eq!(put("completed").await.status(), 200, "nothing left to redeem");
+    let changes: i64 = sqlx::query_scalar("select count(*) from audit_logs where action = 'batch.status_changed'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(changes, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_export_streams_every_code_in_serial_order_and_is_recorded() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let key = app.api_key("Batch Manager").await;
+    let body: Value = create(&app, &key, batch_body("Kivu \"Blue\", 2026", 250))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = body["batch"]["id"].as_str().unwrap().to_owned();
+    worker(&app, "w").drain().await.unwrap();
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/admin/promo-codes/export?format=csv&batchId={id}")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    let disposition = res.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert!(
+        disposition.contains("attachment") && disposition.contains(".csv"),
+        "{disposition}"
+    );
+    let text = res.text().await.unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "code,serial,batch_number,batch_name,amount,currency,status,created,expires"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 250);
+    assert!(rows[0].contains(",1,") && rows[249].contains(",250,"));
+    assert!(
+        rows[0].contains("\"Kivu \"\"Blue\"\", 2026\""),
+        "quotes and commas escaped: {}",
+        rows[0]
+    );
+    assert!(rows[0].ends_with("+02:00"), "Kigali time: {}", rows[0]);
+
+    // a sheet range: serials 13..24 (page 2)
+    let part = app
+        .client
+        .get(app.url(&format!(
+            "/api/v1/admin/promo-codes/download?format=csv&batchId={id}&serialFrom=13&serialTo=24"
+        )))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(part.lines().count(), 13);
+    let custody: Vec<(i32, Option<i32>, Option<i32>)> =
+        sqlx::query_as("select code_count, serial_from, serial_to from code_downloads order by created_at")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(custody, [(250, None, None), (12, Some(13), Some(24))]);
+    let audited: i64 = sqlx::query_scalar("select count(*) from audit_logs where action = 'codes.downloaded'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(audited, 2);
+    let bad = app
+        .client
+        .get(app.url("/api/v1/admin/promo-codes/export?format=xls"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    let viewer = app.api_key("Viewer").await;
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/admin/promo-codes/export?batchId={id}")))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+}
