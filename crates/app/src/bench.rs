@@ -201,3 +201,143 @@ pub async fn audit(config: &Config, writers: usize, rows: usize, verify_rows: us
     s.drop().await;
     Ok(())
 }
+
+async fn bench_batch(pool: &PgPool, name: &str, n: i64) -> anyhow::Result<uuid::Uuid> {
+    Ok(sqlx::query_scalar(
+        "insert into batches (name, total_codes, amount_per_code, expiration_date, created_at, updated_at) \
+         values ($1, $2, 1000, now() + interval '90 days', now(), now()) returning id",
+    )
+    .bind(name)
+    .bind(n as i32)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// `mbelyco bench codes`: generating and persisting codes next to an existing million, against a
+/// plain COPY of the same number of rows into an identical empty table; and the CSV export.
+pub async fn codes(config: &Config, n: i64) -> anyhow::Result<()> {
+    use crate::codes::format::{Alphabet, Generator};
+    use crate::codes::generate;
+    use rand::SeedableRng;
+
+    let clock = clock::system();
+    let s = scratch(config, "codes", 8).await?;
+    let pool = s.pool.clone();
+    let alphabet = || {
+        Alphabet::new(
+            &crate::settings::Settings::default()
+                .business
+                .code_generation
+                .character_set,
+        )
+        .map_err(anyhow::Error::msg)
+    };
+    let report = |label: &'static str| {
+        move |done: i64, total: i64| async move {
+            if done == total || done % 200_000 == 0 {
+                println!("  {label}: {done:>9} / {total}");
+            }
+            Ok::<(), sqlx::Error>(())
+        }
+    };
+
+    println!("filling: {n} codes already stored …");
+    let first = bench_batch(&pool, "existing", n).await?;
+    generate::run(
+        &pool,
+        first,
+        n,
+        Actor::System,
+        alphabet()?,
+        false,
+        clock.now(),
+        report("existing"),
+    )
+    .await?;
+    sqlx::query("analyze promo_codes").execute(&pool).await?;
+
+    println!("generating {n} new codes next to them …");
+    let second = bench_batch(&pool, "measured", n).await?;
+    let started = Instant::now();
+    let summary = generate::run(
+        &pool,
+        second,
+        n,
+        Actor::System,
+        alphabet()?,
+        false,
+        clock.now(),
+        report("generate"),
+    )
+    .await?;
+    let gen_secs = started.elapsed().as_secs_f64();
+
+    println!("baseline: plain COPY of {n} random codes into an identical empty table …");
+    sqlx::query("create table promo_codes_copy (like promo_codes including all)")
+        .execute(&pool)
+        .await?;
+    let third = bench_batch(&pool, "copy", n).await?;
+    let mut g = Generator::new(
+        alphabet()?,
+        false,
+        clock.now(),
+        rand::rngs::StdRng::from_rng(rand::rngs::OsRng)?,
+    );
+    let mut data = String::with_capacity(n as usize * 80);
+    let now = clock.now().to_rfc3339();
+    for i in 1..=n {
+        data.push_str(&format!("{}\t{third}\t{i}\t1000\t{now}\n", g.next_code()));
+    }
+    let mut conn = pool.acquire().await?;
+    let started = Instant::now();
+    let mut copy = conn
+        .copy_in_raw("copy promo_codes_copy (code, batch_id, serial, amount, created_at) from stdin")
+        .await?;
+    copy.send(data.into_bytes()).await?;
+    copy.finish().await?;
+    let copy_secs = started.elapsed().as_secs_f64();
+    drop(conn);
+
+    println!("exporting the {n}-code batch as CSV …");
+    let started = Instant::now();
+    let mut conn = pool.acquire().await?;
+    let mut bytes = 0usize;
+    {
+        use futures::StreamExt;
+        let mut out = conn
+            .copy_out_raw(&format!(
+                "copy (select c.code, c.serial, b.batch_number, b.name, c.amount, c.currency, c.status, \
+                   to_char(c.created_at at time zone 'Africa/Kigali', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+02:00\"'), \
+                   to_char(c.expires_at at time zone 'Africa/Kigali', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+02:00\"') \
+                 from promo_codes c join batches b on b.id = c.batch_id where c.batch_id = '{first}' order by c.serial) \
+                 to stdout with (format csv, header true)"
+            ))
+            .await?;
+        while let Some(chunk) = out.next().await {
+            bytes += chunk?.len();
+        }
+    }
+    let csv_secs = started.elapsed().as_secs_f64();
+    drop(conn);
+
+    let ratio = gen_secs / copy_secs;
+    println!();
+    println!("== bench codes ==");
+    println!(
+        "generate + persist {} codes next to {n}: {gen_secs:.2} s (goal <= 8 s) {} ({} collisions regenerated)",
+        summary.generated,
+        if gen_secs <= 8.0 { "PASS" } else { "MISS" },
+        summary.collisions_regenerated
+    );
+    println!(
+        "plain COPY of {n} codes into an identical empty table: {copy_secs:.2} s; ratio {ratio:.2} (goal <= 1.5) {}",
+        if ratio <= 1.5 { "PASS" } else { "MISS" }
+    );
+    println!(
+        "CSV export of {n} codes: {csv_secs:.2} s, {:.1} MB (goal <= 3 s) {}",
+        bytes as f64 / 1e6,
+        if csv_secs <= 3.0 { "PASS" } else { "MISS" }
+    );
+    s.drop().await;
+    Ok(())
+}

@@ -73,6 +73,11 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         verify_rows: usize,
     },
+    /// Code generation next to existing codes (vs a plain COPY) and the CSV export.
+    Codes {
+        #[arg(long, default_value_t = 1_000_000)]
+        codes: i64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -245,6 +250,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 },
         } => {
             bench::audit(&config, writers, rows, verify_rows).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command: BenchCommand::Codes { codes },
+        } => {
+            bench::codes(&config, codes).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

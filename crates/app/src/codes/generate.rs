@@ -39,6 +39,10 @@ pub struct Summary {
 }
 
 async fn stage(conn: &mut PgConnection, codes: &[String]) -> Result<(), sqlx::Error> {
+    // (quietly: "already exists" is the normal case after the first round on a connection)
+    sqlx::query("set local client_min_messages = warning")
+        .execute(&mut *conn)
+        .await?;
     sqlx::query("create temp table if not exists code_staging (code text not null) on commit delete rows")
         .execute(&mut *conn)
         .await?;
