@@ -400,3 +400,51 @@ async fn api_logout_ends_the_session() {
         401
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_lists_and_revokes_their_own_sessions() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let a = app.browser();
+    enrol(&a, &app).await;
+    let b = app.browser();
+    enrol_again(&b, &app).await;
+    let html = a.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("this one"), "the current session is marked");
+    let other: uuid::Uuid = sqlx::query_scalar(
+        "select id from sessions where revoked_at is null and stage = 'full' order by created_at desc limit 1",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert!(
+        html.contains(&format!("/account/sessions/{other}/revoke")),
+        "the other session is listed with a sign-out button"
+    );
+    let csrf = html_value(&html, r#"name="_csrf""#);
+    let res = a
+        .post(app.url(&format!("/account/sessions/{other}/revoke")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        b.get(app.url("/account")).send().await.unwrap().status(),
+        303,
+        "signed out"
+    );
+    assert_eq!(
+        a.get(app.url("/account")).send().await.unwrap().status(),
+        200,
+        "this one stays"
+    );
+    // someone else's session id is not found, and nothing changes
+    let res = a
+        .post(app.url(&format!("/account/sessions/{}/revoke", uuid::Uuid::new_v4())))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
