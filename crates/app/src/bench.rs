@@ -341,3 +341,63 @@ pub async fn codes(config: &Config, n: i64) -> anyhow::Result<()> {
     s.drop().await;
     Ok(())
 }
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// `mbelyco bench pdf`: lays out `n` codes on A4 sheets the way the export does (page by page,
+/// written out as it goes) and reports the time and the process's peak memory.
+pub fn pdf(n: usize) -> anyhow::Result<()> {
+    use crate::codes::pdf::{page_content, page_count, SheetInfo, Slot, StreamingPdf, PER_PAGE};
+    use std::io::Write;
+    let info = SheetInfo {
+        company: "MBELYCO Paints".into(),
+        batch_number: 1,
+        batch_name: "Benchmark".into(),
+        generated_on: "2026-11-25".into(),
+        service_code: "*789#".into(),
+    };
+    let before = peak_rss_mb();
+    let started = Instant::now();
+    let pages = page_count(n);
+    let (mut w, head) = StreamingPdf::start(pages);
+    let mut sink = std::io::sink();
+    let mut bytes = head.len();
+    sink.write_all(&head)?;
+    let mut slots = Vec::with_capacity(PER_PAGE);
+    for page in 0..pages {
+        slots.clear();
+        for k in 0..PER_PAGE {
+            let serial = page * PER_PAGE + k + 1;
+            if serial > n {
+                break;
+            }
+            slots.push(Slot {
+                code: format!("ABCD-EF26-GH11-{:04}", serial % 10_000),
+                serial: serial as i32,
+                amount: 1000,
+                currency: "RWF".into(),
+            });
+        }
+        let chunk = w.page(page, &page_content(&info, &slots, page + 1, pages));
+        bytes += chunk.len();
+        sink.write_all(&chunk)?;
+    }
+    let tail = w.finish();
+    bytes += tail.len();
+    let secs = started.elapsed().as_secs_f64();
+    let peak = peak_rss_mb();
+    println!("== bench pdf ==");
+    println!(
+        "PDF of {n} codes ({pages} pages, {:.1} MB): {secs:.2} s (goal <= 3 s) {}; peak memory {peak:.0} MB (was {before:.0} MB before; goal <= 150 MB) {}",
+        bytes as f64 / 1e6,
+        if secs <= 3.0 { "PASS" } else { "MISS" },
+        if peak <= 150.0 { "PASS" } else { "MISS" }
+    );
+    Ok(())
+}

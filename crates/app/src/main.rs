@@ -78,6 +78,11 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         codes: i64,
     },
+    /// The PDF layout of printable sheets: time and peak memory.
+    Pdf {
+        #[arg(long, default_value_t = 100_000)]
+        codes: usize,
+    },
 }
 
 fn main() -> ExitCode {
@@ -256,6 +261,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             command: BenchCommand::Codes { codes },
         } => {
             bench::codes(&config, codes).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command: BenchCommand::Pdf { codes },
+        } => {
+            bench::pdf(codes)?;
             Ok(ExitCode::SUCCESS)
         }
     }

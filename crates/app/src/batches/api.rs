@@ -233,11 +233,6 @@ async fn export(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors));
     }
-    if format == "pdf" {
-        return Err(AppError::BadRequest(
-            "PDF export is not available yet; use format=csv".into(),
-        ));
-    }
     let batch_id = q.batch_id.unwrap_or_default();
     let now = state.clock.now();
     let settings = state.settings.get();
@@ -258,25 +253,46 @@ async fn export(
             .bind(to)
             .fetch_one(&mut *tx)
             .await?;
-    sqlx::query("insert into code_downloads (batch_id, user_id, format, serial_from, serial_to, code_count, created_at) values ($1, $2, 'csv', $3, $4, $5, $6)")
+    sqlx::query("insert into code_downloads (batch_id, user_id, format, serial_from, serial_to, code_count, created_at) values ($1, $2, $7, $3, $4, $5, $6)")
         .bind(batch_id)
         .bind(who.user_id)
         .bind(q.serial_from)
         .bind(q.serial_to)
         .bind(count as i32)
         .bind(now)
+        .bind(format)
         .execute(&mut *tx)
         .await?;
     audit::record(
         &mut tx,
         &AuditEvent::new(who.actor(), Action::CodesDownloaded, "batch", batch_id)
-            .metadata(json!({"format": "csv", "serialFrom": q.serial_from, "serialTo": q.serial_to, "codes": count}))
+            .metadata(json!({"format": format, "serialFrom": q.serial_from, "serialTo": q.serial_to, "codes": count}))
             .meta(meta),
         now,
     )
     .await?;
     tx.commit().await?;
 
+    let stamp = now.with_timezone(&crate::clock::kigali()).format("%Y%m%d-%H%M");
+    if format == "pdf" {
+        let info = crate::codes::pdf::SheetInfo {
+            company: settings.0.branding.company_name.clone(),
+            batch_number: batch.batch_number,
+            batch_name: batch.name.clone(),
+            generated_on: batch
+                .created_at
+                .with_timezone(&crate::clock::kigali())
+                .format("%Y-%m-%d")
+                .to_string(),
+            service_code: settings.0.ussd.service_code.clone(),
+        };
+        let body = pdf_stream(state.pool.clone(), info, batch_id, from, to, count as usize);
+        return Ok(attachment(
+            body,
+            "application/pdf",
+            &format!("{}_{stamp}.pdf", batch.name),
+        ));
+    }
     // COPY cannot take parameters: the values are a UUID and two integers, formatted by Rust
     let sql = format!(
         "copy (select c.code, c.serial, b.batch_number, b.name as batch_name, c.amount, c.currency, c.status, \
@@ -308,9 +324,16 @@ async fn export(
     let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|c| (c, rx))
     }));
+    Ok(attachment(
+        body,
+        "text/csv; charset=utf-8",
+        &format!("{}_{stamp}.csv", batch.name),
+    ))
+}
+
+/// A download response named `file` (ASCII fallback plus the UTF-8 name).
+fn attachment(body: Body, mime: &'static str, file: &str) -> Response {
     let mut res = body.into_response();
-    let stamp = now.with_timezone(&crate::clock::kigali()).format("%Y%m%d-%H%M");
-    let file = format!("{}_{stamp}.csv", batch.name);
     let ascii: String = file
         .chars()
         .map(|c| {
@@ -321,15 +344,76 @@ async fn export(
             }
         })
         .collect();
-    let encoded = crate::web::routes::urlencode(&file);
+    let encoded = crate::web::routes::urlencode(file);
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    res
+}
+
+/// Streams the sheets page by page from a cursor over the codes in serial order.
+fn pdf_stream(
+    pool: sqlx::PgPool,
+    info: crate::codes::pdf::SheetInfo,
+    batch_id: Uuid,
+    from: i32,
+    to: i32,
+    count: usize,
+) -> Body {
+    use crate::codes::pdf::{page_content, page_count, Slot, StreamingPdf, PER_PAGE};
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
+    tokio::spawn(async move {
+        let result = async {
+            let pages = page_count(count);
+            let (mut pdf, head) = StreamingPdf::start(pages);
+            if tx.send(Ok(head.into())).await.is_err() {
+                return Ok(());
+            }
+            let mut conn = pool.acquire().await?;
+            let mut rows = sqlx::query_as::<_, (String, i32, i64, String)>(
+                "select code, serial, amount, currency from promo_codes where batch_id = $1 and serial between $2 and $3 \
+                 order by serial limit $4",
+            )
+            .bind(batch_id)
+            .bind(from)
+            .bind(to)
+            .bind(count as i64)
+            .fetch(&mut *conn);
+            let mut slots = Vec::with_capacity(PER_PAGE);
+            let mut page = 0usize;
+            while let Some((code, serial, amount, currency)) = rows.next().await.transpose()? {
+                slots.push(Slot { code, serial, amount, currency });
+                if slots.len() == PER_PAGE && page < pages {
+                    let bytes = pdf.page(page, &page_content(&info, &slots, page + 1, pages));
+                    page += 1;
+                    slots.clear();
+                    if tx.send(Ok(bytes.into())).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+            // the last, partly filled page (and any the page tree promised but no code filled)
+            while page < pages {
+                let bytes = pdf.page(page, &page_content(&info, &slots, page + 1, pages));
+                page += 1;
+                slots.clear();
+                if tx.send(Ok(bytes.into())).await.is_err() {
+                    return Ok(());
+                }
+            }
+            let _ = tx.send(Ok(pdf.finish().into())).await;
+            Ok::<_, sqlx::Error>(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "PDF export failed mid-stream");
+            let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
+        }
+    });
+    Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|c| (c, rx))
+    }))
 }

@@ -5,5 +5,6 @@
 
 pub mod format;
 pub mod generate;
+pub mod pdf;
 
 pub use format::{parse, Alphabet, PromoCode};

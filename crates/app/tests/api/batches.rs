@@ -327,3 +327,55 @@ async fn csv_export_streams_every_code_in_serial_order_and_is_recorded() {
         .unwrap();
     assert_eq!(res.status(), 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pdf_export_is_twelve_codes_a_page_with_header_and_footer() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let key = app.api_key("Batch Manager").await;
+    let body: Value = create(&app, &key, batch_body("Kivu Blue", 25))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = body["batch"]["id"].as_str().unwrap().to_owned();
+    let number = body["batch"]["batchNumber"].as_i64().unwrap();
+    worker(&app, "w").drain().await.unwrap();
+    let res = app
+        .client
+        .get(app.url(&format!("/api/v1/admin/promo-codes/export?format=pdf&batchId={id}")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    assert!(res.headers()["content-disposition"].to_str().unwrap().contains(".pdf"));
+    let bytes = res.bytes().await.unwrap();
+    let doc = lopdf::Document::load_mem(&bytes).expect("a valid PDF");
+    assert_eq!(doc.get_pages().len(), 3, "⌈25 ÷ 12⌉ pages");
+    let first = doc.extract_text(&[1]).unwrap();
+    assert!(
+        first.contains(&format!("Batch {number} - Kivu Blue")) && first.contains("MBELYCO Paints"),
+        "{first}"
+    );
+    assert!(first.contains("Page 1 of 3") && first.contains("1,000 RWF"), "{first}");
+    let codes: Vec<String> =
+        sqlx::query_scalar("select code from promo_codes where batch_id = $1::uuid order by serial")
+            .bind(&id)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    let on_page_1 = codes.iter().filter(|c| first.contains(c.as_str())).count();
+    assert_eq!(on_page_1, 12, "twelve codes on a full page, in serial order");
+    assert!(
+        first.contains(codes[0].as_str()) && first.contains(codes[11].as_str()) && !first.contains(codes[12].as_str())
+    );
+    let last = doc.extract_text(&[3]).unwrap();
+    assert!(last.contains("Page 3 of 3") && last.contains(codes[24].as_str()));
+    let format: String = sqlx::query_scalar("select format from code_downloads")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(format, "pdf");
+}
