@@ -17,3 +17,31 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// Generation progress on a batch page: poll the job until it is done, then reload.
+document.addEventListener("DOMContentLoaded", () => {
+  const box = document.getElementById("generation");
+  if (!box) return;
+  const bar = document.getElementById("generation-progress");
+  const pct = document.getElementById("generation-percent");
+  const done = document.getElementById("generation-done");
+  const status = document.getElementById("generation-status");
+  const tick = async () => {
+    try {
+      const res = await fetch("/api/v1/admin/jobs/" + box.dataset.job, { headers: { accept: "application/json" } });
+      if (!res.ok) return;
+      const body = await res.json();
+      const p = Math.floor(body.percent || 0);
+      bar.value = p;
+      pct.textContent = String(p);
+      done.textContent = String(body.job.progressDone || 0);
+      status.textContent = body.job.status;
+      if (body.job.status === "succeeded" || body.job.status === "dead") {
+        window.setTimeout(() => window.location.reload(), 600);
+        return;
+      }
+    } catch (e) { /* try again */ }
+    window.setTimeout(tick, 1000);
+  };
+  if (status.textContent !== "succeeded") window.setTimeout(tick, 500);
+});

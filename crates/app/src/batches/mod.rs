@@ -4,6 +4,7 @@
 //! Owns `batches`.
 
 pub mod api;
+pub mod pages;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;

@@ -47,6 +47,7 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::identity::users_api::routes());
     specs.extend(crate::identity::users_pages::routes());
     specs.extend(crate::batches::api::routes());
+    specs.extend(crate::batches::pages::routes());
     specs
 }
 

@@ -15,6 +15,7 @@ pub struct NavItem {
 /// capabilities add their entries here.
 const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("Home", "/", None),
+    ("Batches", "/admin/batches", Some(Permission::BatchesRead)),
     ("Users", "/admin/users", Some(Permission::UsersRead)),
     (
         "Registrations",

@@ -205,6 +205,7 @@ async fn browser_navigation_shows_only_what_the_user_may_open() {
         nav_labels(c).await,
         [
             "Home",
+            "Batches",
             "Users",
             "Registrations",
             "Role requests",
@@ -219,7 +220,7 @@ async fn browser_navigation_shows_only_what_the_user_may_open() {
     let url = c.current_url().await.unwrap();
     assert_eq!(
         nav_labels(c).await,
-        ["Home", "My account"],
+        ["Home", "Batches", "My account"],
         "at {url}: {}",
         c.source().await.unwrap()
     );
@@ -299,4 +300,92 @@ async fn browser_registration_approved_by_a_super_admin() {
         c.current_url().await.unwrap().path().ends_with("/sign-in/enrol"),
         "approved, she signs in and sets up two-factor"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_create_a_batch_watch_generation_reach_100_and_download_both_files() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let pw = "correct pony staple battery";
+    let secret = staff_with_totp(&app, "maker@mbelyco.test", pw, "Batch Manager").await;
+    // a worker runs beside the app, as in `mbelyco run`
+    let opts = mbelyco::jobs::WorkerOptions {
+        worker_id: "browser-test".into(),
+        ..Default::default()
+    };
+    let worker = std::sync::Arc::new(mbelyco::jobs::Worker::new(
+        app.pool.clone(),
+        mbelyco::startup::registry(&app.state),
+        std::sync::Arc::new(mbelyco::clock::SystemClock),
+        opts,
+    ));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(std::sync::Arc::clone(&worker).run(stop.clone()));
+
+    let b = browser().await;
+    let c = &b.client;
+    sign_in_with_totp(c, &app, "maker@mbelyco.test", pw, &secret).await;
+    submit(c, "nav#nav a[href='/admin/batches']").await;
+    fill(c, "#create-batch input[name=name]", "Lake Kivu 2027").await;
+    fill(c, "#create-batch input[name=total_codes]", "60000").await;
+    fill(c, "#create-batch input[name=amount_per_code]", "2000").await;
+    c.execute(
+        "document.querySelector('#create-batch input[name=expires_at]').value = '2027-06-30';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    submit(c, "#create-batch button[type=submit]").await;
+    assert!(c.current_url().await.unwrap().path().starts_with("/admin/batches/"));
+    let batch_url = c.current_url().await.unwrap();
+    // the progress bar shows, then the page reloads itself when generation is done
+    let mut saw_bar = c.find(Locator::Css("#generation-progress")).await.is_ok();
+    let mut finished = false;
+    for _ in 0..240 {
+        let page = c.source().await.unwrap();
+        if page.contains("generation-progress") {
+            saw_bar = true;
+        }
+        if page.contains("60000 (60000 active") {
+            finished = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(saw_bar, "a progress bar was shown while codes were generated");
+    assert!(finished, "the page shows all 60000 codes when generation is done");
+    let pct: i64 = sqlx::query_scalar(
+        "select (100 * progress_done / progress_total)::int8 from jobs where kind = 'codes.generate'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(pct, 100);
+
+    // both downloads, with the browser's own session
+    let id = batch_url.path().rsplit('/').next().unwrap().to_owned();
+    for (format, mime) in [("pdf", "application/pdf"), ("csv", "text/csv; charset=utf-8")] {
+        let url = app.url(&format!(
+            "/api/v1/admin/promo-codes/export?format={format}&batchId={id}&serialFrom=1&serialTo=24"
+        ));
+        let got = c
+            .execute(
+                "return fetch(arguments[0]).then(async r => r.status + ' ' + r.headers.get('content-type') + ' ' + (await r.arrayBuffer()).byteLength);",
+                vec![json!(url)],
+            )
+            .await
+            .unwrap();
+        let got = got.as_str().unwrap().to_owned();
+        assert!(got.starts_with(&format!("200 {mime} ")), "{format}: {got}");
+        let size: usize = got.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(size > 500, "{format}: {size} bytes");
+    }
+    c.goto(batch_url.as_str()).await.unwrap();
+    let custody = text(c, "main").await;
+    assert!(
+        custody.contains("pdf") && custody.contains("csv") && custody.contains("maker@mbelyco.test"),
+        "{custody}"
+    );
+    stop.cancel();
+    let _ = running.await;
 }
