@@ -123,6 +123,7 @@ pub fn registry(state: &AppState) -> Registry {
         .register(crate::codes::generate::Handler {
             settings: Arc::clone(&state.settings),
         })
+        .register(crate::codes::search_index::Handler)
 }
 
 /// The worker role: job runner, audit sealer, scheduler and heartbeat, until `shutdown`.

@@ -1,6 +1,6 @@
-//! Bulk generation: codes are made in rounds of up to 50,000, streamed with `COPY` into a
+//! Bulk generation: codes are made in rounds of up to 100,000, streamed with `COPY` into a
 //! staging table, filtered against every code already stored, and moved into `promo_codes` with
-//! consecutive serials; the few collisions are simply made again. Runs as the `codes.generate`
+//! consecutive serials; the few collisions are simply made again (decisions 0008, 0009). Runs as the `codes.generate`
 //! job with progress, or directly (CLI, benchmarks).
 
 use std::collections::HashSet;
@@ -18,7 +18,7 @@ use crate::audit::{self, Action, Actor, AuditEvent};
 use crate::jobs::{JobContext, JobError, JobHandler};
 
 pub const KIND: &str = "codes.generate";
-pub const ROUND: usize = 50_000;
+pub const ROUND: usize = 100_000;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -43,22 +43,31 @@ async fn stage(conn: &mut PgConnection, codes: &[String]) -> Result<(), sqlx::Er
     sqlx::query("set local client_min_messages = warning")
         .execute(&mut *conn)
         .await?;
-    sqlx::query("create temp table if not exists code_staging (code text not null) on commit delete rows")
-        .execute(&mut *conn)
-        .await?;
-    let mut buf = String::with_capacity(codes.len() * 20);
-    for c in codes {
-        buf.push_str(c);
-        buf.push('\n');
+    sqlx::query(
+        "create temp table if not exists code_staging (ord int4 not null, id uuid not null, code text collate \"C\" not null) \
+         on commit delete rows",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let mut buf = String::with_capacity(codes.len() * 64);
+    for (i, c) in codes.iter().enumerate() {
+        // time-ordered ids: the primary key grows at its right edge instead of at random pages
+        let id = Uuid::now_v7();
+        buf.push_str(&format!("{i}\t{id}\t{c}\n"));
     }
-    let mut copy = conn.copy_in_raw("copy code_staging (code) from stdin").await?;
+    let mut copy = conn.copy_in_raw("copy code_staging (ord, id, code) from stdin").await?;
     copy.send(buf.into_bytes()).await?;
     copy.finish().await?;
     Ok(())
 }
 
 /// Adds up to `codes.len()` new codes to the batch in one transaction and returns how many were
-/// new (the rest already existed somewhere and must be made again).
+/// new (the rest already existed somewhere and must be made again), and the serial range added.
+///
+/// Serials follow the order the codes were made in (print order reveals nothing), while rows go
+/// into the table sorted by code, so the unique index is filled in one ordered pass instead of
+/// at a random page per row. A code stored by a concurrent writer between the filter and the
+/// insert fails the unique index: the round is undone and made again (the odds are negligible).
 async fn insert_round(
     conn: &mut PgConnection,
     batch_id: Uuid,
@@ -77,15 +86,12 @@ async fn insert_round(
     .fetch_one(&mut *tx)
     .await?;
     stage(&mut tx, codes).await?;
-    let inserted: i64 = sqlx::query_scalar(
-        "with fresh as ( \
-           select s.code, row_number() over () as n from code_staging s \
-           where not exists (select 1 from promo_codes p where p.code = s.code)), \
-         ins as ( \
-           insert into promo_codes (code, batch_id, serial, amount, currency, status, created_at, expires_at) \
-           select code, $1, $2 + n - 1, $3, $4, 'active', $5, $6 from fresh \
-           on conflict (code) do nothing returning 1) \
-         select count(*) from ins",
+    let inserted = sqlx::query(
+        "insert into promo_codes (id, code, batch_id, serial, amount, currency, status, created_at, expires_at) \
+         select id, code, $1, $2 + n - 1, $3, $4, 'active', $5, $6 from ( \
+           select s.id, s.code, row_number() over (order by s.ord) as n from code_staging s \
+           where not exists (select 1 from promo_codes p where p.code = s.code)) fresh \
+         order by code",
     )
     .bind(batch_id)
     .bind(next_serial)
@@ -93,21 +99,19 @@ async fn insert_round(
     .bind(&currency)
     .bind(now)
     .bind(expires)
-    .fetch_one(&mut *tx)
-    .await?;
-    let max_serial: i64 =
-        sqlx::query_scalar("select coalesce(max(serial), 0)::int8 from promo_codes where batch_id = $1")
-            .bind(batch_id)
-            .fetch_one(&mut *tx)
-            .await?;
-    if max_serial != next_serial + inserted - 1 {
-        // a concurrent writer took a code between the filter and the insert (left a serial gap):
-        // undo this round; the caller makes it again
-        tx.rollback().await?;
-        return Ok((0, next_serial, next_serial - 1));
-    }
+    .execute(&mut *tx)
+    .await;
+    let inserted = match inserted {
+        Ok(r) => r.rows_affected() as i64,
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("promo_codes_code_key") => {
+            tx.rollback().await?;
+            return Ok((0, next_serial, next_serial - 1));
+        }
+        Err(e) => return Err(e),
+    };
+    let max_serial = next_serial + inserted - 1;
     if inserted > 0 {
-        // audited with the codes it added, in the same transaction
+        // audited with the codes it added, and queued for the search index, in the same transaction
         sqlx::query("update batches set total_codes = greatest(total_codes, $2), updated_at = $3 where id = $1")
             .bind(batch_id)
             .bind(max_serial as i32)
@@ -117,6 +121,7 @@ async fn insert_round(
         let event = AuditEvent::new(actor, Action::CodesGenerated, "batch", batch_id)
             .after(json!({"serialFrom": next_serial, "serialTo": max_serial, "count": inserted}));
         audit::record(&mut tx, &event, now).await?;
+        super::search_index::enqueue(&mut tx, batch_id, next_serial, max_serial, now).await?;
     }
     tx.commit().await?;
     Ok((inserted, next_serial, max_serial))

@@ -6,5 +6,6 @@
 pub mod format;
 pub mod generate;
 pub mod pdf;
+pub mod search_index;
 
 pub use format::{parse, Alphabet, PromoCode};
