@@ -308,7 +308,10 @@ pub struct Changed {
 
 /// Sets one code's status by the rules, with its event row and audit row in the caller's
 /// transaction. Setting the status it already has changes nothing.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one use case: the change, who, why, where from, when"
+)]
 pub async fn change_status(
     conn: &mut PgConnection,
     id: Uuid,

@@ -261,7 +261,7 @@ async fn bulk_op(
         }
     };
     if let Target::Filter(f) = &target {
-        if f.q.as_deref().is_some_and(|q| format_is_partial(q)) {
+        if f.q.as_deref().is_some_and(format_is_partial) {
             who.require(PromoCodesSearch)?;
         }
     }

@@ -190,7 +190,10 @@ fn push_eligible(qb: &mut QueryBuilder<'_, Postgres>, action: BulkAction, now: D
 }
 
 /// Counts (dry run) or applies the action to the target, in the caller's transaction.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one use case: the change, who, why, where from, when"
+)]
 pub async fn run(
     conn: &mut PgConnection,
     target: &Target,
