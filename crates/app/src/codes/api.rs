@@ -320,7 +320,7 @@ async fn validate(
             retry_after_secs: d.retry_after_secs,
         });
     }
-    let v = admin::validate(
+    let v = super::validate::validate(
         &mut tx,
         &b.code,
         &alphabet,

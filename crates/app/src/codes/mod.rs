@@ -10,5 +10,6 @@ pub mod format;
 pub mod generate;
 pub mod pages;
 pub mod pdf;
+pub mod validate;
 
 pub use format::{parse, Alphabet, PromoCode};
