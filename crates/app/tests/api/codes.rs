@@ -782,3 +782,117 @@ async fn codes_pages_render_for_a_super_admin_void_a_sheet_and_refuse_without_re
     let html = get(&app, &finance, "/").await.text().await.unwrap();
     assert!(!html.contains(r#"href="/admin/codes""#));
 }
+
+/// A browser-like session of the bootstrap Super Administrator (password, TOTP enrolment).
+async fn signed_in(app: &TestApp) -> reqwest::Client {
+    let c = app.browser();
+    let res = crate::helpers::password_step(&c, app, crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    let html = c
+        .get(app.url("/sign-in/enrol"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let secret = crate::helpers::html_value(&html, r#"id="totp-secret""#);
+    let csrf = crate::helpers::html_value(&html, r#"name="_csrf""#);
+    let code = mbelyco::identity::totp::code_at(&secret, now().timestamp() as u64).unwrap();
+    let res = c
+        .post(app.url("/sign-in/enrol"))
+        .form(&[("_csrf", csrf.as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codes_page_forms_in_a_session_carry_and_need_the_csrf_token() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let key = app.api_key("Super Administrator").await;
+    let batch = batch_with_codes(&app, &key, "Session", 12).await;
+    let (id, _) = code_at(&app, &batch, 7).await;
+    let c = signed_in(&app).await;
+
+    let html = c
+        .get(app.url(&format!("/admin/codes/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = crate::helpers::html_value(&html, r#"name="_csrf""#);
+    let path = app.url(&format!("/admin/codes/{id}/status"));
+    let forged = c
+        .post(&path)
+        .form(&[("status", "blocked"), ("reason", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_eq!(status_of(&app, &id).await, "active");
+    let res = c
+        .post(&path)
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("status", "blocked"),
+            ("reason", "Counter check"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(status_of(&app, &id).await, "blocked");
+    // a used code's page offers no change, and the server refuses one anyway
+    sqlx::query("update promo_codes set status = 'used' where id = $1::uuid")
+        .bind(&id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let html = c
+        .get(app.url(&format!("/admin/codes/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains(r#"id="status-form""#) && html.contains("payout is in progress"));
+    let res = c
+        .post(&path)
+        .form(&[("_csrf", csrf.as_str()), ("status", "active"), ("reason", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("payout is in progress"));
+
+    // the bulk confirmation carries the token too
+    let html = c
+        .post(app.url("/admin/codes/bulk"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("scope", "filter"),
+            ("action", "block"),
+            ("batchId", batch.as_str()),
+            ("pageFrom", "1"),
+            ("reason", "Lost"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("This will block 11 code(s) (1 more match but cannot be changed) — confirm"),
+        "{html}"
+    );
+    let confirm = &html[html.find(r#"id="bulk-confirm""#).unwrap()..];
+    assert!(confirm.contains(&format!(r#"name="_csrf" value="{csrf}""#)));
+}
