@@ -112,6 +112,8 @@ actions! {
     CodesImported => "codes.imported",
     CodesDownloaded => "codes.downloaded",
     CodeStatusChanged => "code.status_changed",
+    CodeReported => "code.reported",
+    CodesBulkStatusChanged => "codes.bulk_status_changed",
     RedemptionCreated => "redemption.created",
     DisbursementQueued => "disbursement.queued",
     DisbursementCompleted => "disbursement.completed",

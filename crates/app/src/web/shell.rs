@@ -16,6 +16,7 @@ pub struct NavItem {
 const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("Home", "/", None),
     ("Batches", "/admin/batches", Some(Permission::BatchesRead)),
+    ("Codes", "/admin/codes", Some(Permission::PromoCodesRead)),
     ("Users", "/admin/users", Some(Permission::UsersRead)),
     (
         "Registrations",

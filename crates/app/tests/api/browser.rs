@@ -206,6 +206,7 @@ async fn browser_navigation_shows_only_what_the_user_may_open() {
         [
             "Home",
             "Batches",
+            "Codes",
             "Users",
             "Registrations",
             "Role requests",
@@ -220,7 +221,7 @@ async fn browser_navigation_shows_only_what_the_user_may_open() {
     let url = c.current_url().await.unwrap();
     assert_eq!(
         nav_labels(c).await,
-        ["Home", "Batches", "My account"],
+        ["Home", "Batches", "Codes", "My account"],
         "at {url}: {}",
         c.source().await.unwrap()
     );

@@ -6,6 +6,7 @@ mod access;
 mod audit;
 mod batches;
 mod browser;
+mod codes;
 mod helpers;
 mod jobs;
 mod seed;

@@ -1,0 +1,443 @@
+//! Managing codes one by one: search with keyset pagination, a code's detail with its history,
+//! status changes (block, unblock, report) by the rules of DESIGN §3. Bulk changes live in
+//! [`super::bulk`], validation of what a person typed in [`super::validate`].
+//!
+//! Every status change writes a `promo_code_events` row and an audit row in the caller's
+//! transaction.
+//!
+//! Listing order: by `code` (the unique index `promo_codes_code_key`), so a page is an index
+//! range scan whatever the filters and the cursor is just the last code seen.
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::format::{self, PromoCode};
+use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use crate::error::{AppError, FieldError};
+
+/// Codes on one printed sheet: page `p` holds serials `12p-11 … 12p`.
+pub const SHEET: i32 = super::pdf::PER_PAGE as i32;
+pub const STATUSES: [&str; 6] = ["active", "used", "expired", "redeemed", "reported", "blocked"];
+/// The statuses staff may set by hand.
+pub const SETTABLE: [&str; 3] = ["active", "blocked", "reported"];
+pub const MAX_LIMIT: i64 = 200;
+pub const MAX_REASON: usize = 500;
+
+/// What the `q` filter asks for: a whole code (exact match) or a part of one (3+ characters,
+/// `code LIKE '%…%'`, served by the trigram index).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeQuery {
+    Exact(PromoCode),
+    Partial(String),
+}
+
+impl CodeQuery {
+    /// Upper case, spaces removed; at least 3 characters of letters, digits and dashes.
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let q: String = raw
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_uppercase();
+        if q.chars().count() < 3 {
+            return Err(AppError::field("q", "type at least 3 characters of the code"));
+        }
+        if !q.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(AppError::field("q", "a code has only letters, digits and dashes"));
+        }
+        if let Ok(code) = format::parse(&q) {
+            return Ok(CodeQuery::Exact(code));
+        }
+        if q.len() > 19 {
+            return Err(AppError::field("q", "a code is at most 19 characters long"));
+        }
+        Ok(CodeQuery::Partial(q))
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            CodeQuery::Exact(c) => c.as_str(),
+            CodeQuery::Partial(s) => s,
+        }
+    }
+}
+
+/// Which codes: any combination narrows the set.
+#[derive(Debug, Clone, Default)]
+pub struct CodeFilter {
+    pub batch_id: Option<Uuid>,
+    pub status: Option<String>,
+    pub q: Option<CodeQuery>,
+    pub serial_from: Option<i32>,
+    pub serial_to: Option<i32>,
+}
+
+impl CodeFilter {
+    pub fn check_status(status: Option<&str>) -> Result<(), AppError> {
+        match status {
+            Some(s) if !STATUSES.contains(&s) => Err(AppError::field(
+                "status",
+                "must be active, used, expired, redeemed, reported or blocked",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Appends ` and …` conditions on `promo_codes c`.
+    pub fn push(&self, qb: &mut QueryBuilder<'_, Postgres>) {
+        if let Some(b) = self.batch_id {
+            qb.push(" and c.batch_id = ").push_bind(b);
+        }
+        if let Some(s) = &self.status {
+            qb.push(" and c.status = ").push_bind(s.clone());
+        }
+        match &self.q {
+            Some(CodeQuery::Exact(code)) => {
+                qb.push(" and c.code = ").push_bind(code.as_str().to_owned());
+            }
+            // only letters, digits and dashes reach here: nothing to escape for LIKE
+            Some(CodeQuery::Partial(p)) => {
+                qb.push(" and c.code like ").push_bind(format!("%{p}%"));
+            }
+            None => {}
+        }
+        if let Some(f) = self.serial_from {
+            qb.push(" and c.serial >= ").push_bind(f);
+        }
+        if let Some(t) = self.serial_to {
+            qb.push(" and c.serial <= ").push_bind(t);
+        }
+    }
+}
+
+/// One code as lists and the detail show it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeRow {
+    pub id: Uuid,
+    pub code: String,
+    pub serial: i32,
+    /// The printed sheet (`ceil(serial / 12)`) and the place on it (1–12).
+    pub page: i32,
+    pub slot: i32,
+    pub batch_id: Uuid,
+    pub batch_number: i64,
+    pub batch_name: String,
+    pub amount: i64,
+    pub currency: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub redeemed_at: Option<DateTime<Utc>>,
+    pub blocked_at: Option<DateTime<Utc>>,
+    pub reported_at: Option<DateTime<Utc>>,
+}
+
+const ROW: &str = "select c.id, c.code, c.serial, ((c.serial + 11) / 12)::int4 as page, \
+     ((c.serial - 1) % 12 + 1)::int4 as slot, c.batch_id, b.batch_number, b.name as batch_name, c.amount, \
+     c.currency, c.status, c.created_at, c.expires_at, c.used_at, c.redeemed_at, c.blocked_at, c.reported_at \
+     from promo_codes c join batches b on b.id = c.batch_id where true";
+
+/// The opaque `after` cursor: the last code of the previous page.
+pub fn encode_cursor(code: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("c1:{code}"))
+}
+
+pub fn decode_cursor(cursor: &str) -> Result<String, AppError> {
+    let bad = || AppError::field("after", "is not a cursor this server gave out");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .map_err(|_| bad())?;
+    let s = String::from_utf8(bytes).map_err(|_| bad())?;
+    let code = s.strip_prefix("c1:").ok_or_else(bad)?;
+    if code.len() > 19 || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(bad());
+    }
+    Ok(code.to_owned())
+}
+
+/// One page of codes in code order after `after`, and the cursor of the next page if any.
+pub async fn list(
+    conn: &mut PgConnection,
+    f: &CodeFilter,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<(Vec<CodeRow>, Option<String>), AppError> {
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(AppError::field("limit", format!("must be from 1 to {MAX_LIMIT}")));
+    }
+    let mut qb = QueryBuilder::new(ROW);
+    f.push(&mut qb);
+    if let Some(a) = after {
+        qb.push(" and c.code > ").push_bind(a.to_owned());
+    }
+    qb.push(" order by c.code limit ").push_bind(limit + 1);
+    let mut rows: Vec<CodeRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| encode_cursor(&r.code))
+    } else {
+        None
+    };
+    Ok((rows, next))
+}
+
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<CodeRow, AppError> {
+    let mut qb = QueryBuilder::new(ROW);
+    qb.push(" and c.id = ").push_bind(id);
+    qb.build_query_as()
+        .fetch_optional(conn)
+        .await?
+        .ok_or(AppError::NotFound("promo code"))
+}
+
+/// Whether a code exists (all a caller with only `promo-codes.search` may learn).
+pub async fn exists(conn: &mut PgConnection, code: &PromoCode) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("select exists (select 1 from promo_codes where code = $1)")
+        .bind(code.as_str())
+        .fetch_one(conn)
+        .await
+}
+
+/// One status change in a code's history.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    pub from_status: String,
+    pub to_status: String,
+    pub actor: Option<String>,
+    pub reason: String,
+    pub operation_id: Uuid,
+}
+
+/// The code's redemption, if it has one (phone number masked).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct Redemption {
+    pub id: Uuid,
+    pub phone_number: String,
+    pub amount: i64,
+    pub currency: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Detail {
+    #[serde(flatten)]
+    pub code: CodeRow,
+    pub history: Vec<Event>,
+    pub redemption: Option<Redemption>,
+}
+
+pub async fn detail(conn: &mut PgConnection, id: Uuid) -> Result<Detail, AppError> {
+    let code = get(conn, id).await?;
+    let history = sqlx::query_as(
+        "select e.at, e.from_status, e.to_status, u.email::text as actor, e.reason, e.operation_id \
+         from promo_code_events e left join users u on u.id = e.actor_user_id \
+         where e.promo_code_id = $1 order by e.at desc, e.id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let redemption: Option<Redemption> = sqlx::query_as(
+        "select id, phone_number, amount, currency, status, created_at, completed_at \
+         from redemptions where promo_code_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let redemption = redemption.map(|mut r| {
+        r.phone_number = crate::crypto::mask(&r.phone_number);
+        r
+    });
+    Ok(Detail {
+        code,
+        history,
+        redemption,
+    })
+}
+
+/// The statuses a code may be in to be set to `to` by staff (DESIGN §3).
+pub fn allowed_from(to: &str) -> &'static [&'static str] {
+    match to {
+        "blocked" => &["active", "reported"],
+        "active" => &["blocked", "reported"],
+        "reported" => &["active"],
+        _ => &[],
+    }
+}
+
+/// Why a code in `status` can no longer be changed by hand, if that is so.
+pub fn frozen(status: &str) -> Option<&'static str> {
+    match status {
+        "used" => Some("this code has been redeemed and its payout is in progress; its status cannot be changed"),
+        "redeemed" => Some("this code has been redeemed and paid; its status cannot be changed"),
+        "expired" => Some("this code has expired; its status cannot be changed"),
+        _ => None,
+    }
+}
+
+pub fn check_reason(reason: &str) -> Result<String, AppError> {
+    let r = reason.trim();
+    if r.is_empty() || r.chars().count() > MAX_REASON {
+        return Err(AppError::field(
+            "reason",
+            format!("say why, in 1 to {MAX_REASON} characters"),
+        ));
+    }
+    Ok(r.to_owned())
+}
+
+/// What a status change did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Changed {
+    pub code: CodeRow,
+    pub changed: bool,
+    pub operation_id: Option<Uuid>,
+}
+
+/// Sets one code's status by the rules, with its event row and audit row in the caller's
+/// transaction. Setting the status it already has changes nothing.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one use case: the change, who, why, where from, when"
+)]
+pub async fn change_status(
+    conn: &mut PgConnection,
+    id: Uuid,
+    to: &str,
+    reason: &str,
+    action: Action,
+    actor: Actor,
+    meta: RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<Changed, AppError> {
+    let mut errors = Vec::new();
+    if !SETTABLE.contains(&to) {
+        errors.push(FieldError::new("status", "must be active, blocked or reported"));
+    }
+    let reason = match check_reason(reason) {
+        Ok(r) => r,
+        Err(AppError::Validation(mut e)) => {
+            errors.append(&mut e);
+            String::new()
+        }
+        Err(e) => return Err(e),
+    };
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    let (from, expires_at): (String, Option<DateTime<Utc>>) =
+        sqlx::query_as("select status, expires_at from promo_codes where id = $1 for update")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(AppError::NotFound("promo code"))?;
+    if from == to {
+        return Ok(Changed {
+            code: get(conn, id).await?,
+            changed: false,
+            operation_id: None,
+        });
+    }
+    if let Some(why) = frozen(&from) {
+        return Err(AppError::conflict("status", why));
+    }
+    if !allowed_from(to).contains(&from.as_str()) {
+        return Err(AppError::conflict(
+            "status",
+            format!("a {from} code cannot be made {to}"),
+        ));
+    }
+    if to == "active" && expires_at.is_some_and(|e| e <= now) {
+        return Err(AppError::conflict(
+            "status",
+            "this code is past its expiry date and cannot be made active",
+        ));
+    }
+    let operation_id = Uuid::new_v4();
+    sqlx::query(
+        "update promo_codes set status = $2, \
+           blocked_at = case when $2 = 'blocked' then $3 else blocked_at end, \
+           reported_at = case when $2 = 'reported' then $3 else reported_at end \
+         where id = $1",
+    )
+    .bind(id)
+    .bind(to)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "insert into promo_code_events (promo_code_id, at, from_status, to_status, actor_user_id, reason, operation_id) \
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(&from)
+    .bind(to)
+    .bind(actor.user_id())
+    .bind(&reason)
+    .bind(operation_id)
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        &AuditEvent::new(actor, action, "promo_code", id)
+            .before(json!({"status": from}))
+            .after(json!({"status": to}))
+            .metadata(json!({"reason": reason, "operationId": operation_id}))
+            .meta(meta),
+        now,
+    )
+    .await?;
+    Ok(Changed {
+        code: get(conn, id).await?,
+        changed: true,
+        operation_id: Some(operation_id),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_normalised_and_checked() {
+        assert_eq!(CodeQuery::parse(" ab c ").unwrap(), CodeQuery::Partial("ABC".into()));
+        assert!(matches!(
+            CodeQuery::parse("abcd ef26 gh11 jk25").unwrap(),
+            CodeQuery::Exact(_)
+        ));
+        assert!(CodeQuery::parse("ab").is_err());
+        assert!(CodeQuery::parse("ab%").is_err());
+        assert!(CodeQuery::parse("ABCD-EF26-GH11-JK25-X").is_err());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_junk() {
+        let c = encode_cursor("ABCD-EF26-GH11-JK25");
+        assert_eq!(decode_cursor(&c).unwrap(), "ABCD-EF26-GH11-JK25");
+        assert!(decode_cursor("nope!").is_err());
+        assert!(decode_cursor(&encode_cursor("x' or 1=1")).is_err());
+    }
+
+    #[test]
+    fn transitions_follow_the_design() {
+        assert!(allowed_from("blocked").contains(&"active"));
+        assert!(allowed_from("active").contains(&"blocked"));
+        assert!(allowed_from("reported").contains(&"active"));
+        assert!(!allowed_from("reported").contains(&"blocked"));
+        assert!(allowed_from("used").is_empty());
+        assert!(frozen("used").is_some() && frozen("active").is_none());
+    }
+}

@@ -1,0 +1,333 @@
+//! `/api/v1/admin/promo-codes` (PRD tree): list and search with keyset pagination, detail with
+//! history, status changes, fraud reports, bulk operations and validation.
+//!
+//! Who learns what: listing and detail need `promo-codes.read`; a partial code (`q` that is not a
+//! whole code) needs `promo-codes.search` as well (ACCESS.md). `/search` needs
+//! `promo-codes.search`; a caller without `promo-codes.read` learns there only whether a whole
+//! code exists, and `validate` tells such a caller the verdict but not status or batch.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::admin::{self, CodeFilter, CodeQuery};
+use super::bulk::{self, BulkAction, FilterSpec, Target};
+use crate::access::Permission::*;
+use crate::audit::{Action, RequestMeta};
+use crate::error::{AppError, FieldError};
+use crate::route;
+use crate::web::auth::Principal;
+use crate::web::extract::ApiJson;
+use crate::web::routes::{Access, RouteSpec};
+use crate::web::AppState;
+
+/// Validation attempts per user per minute (guessing codes through the panel stays slow).
+pub const VALIDATE_PER_MINUTE: i32 = 30;
+
+pub fn routes() -> Vec<RouteSpec> {
+    vec![
+        route!(GET "/api/v1/admin/promo-codes", Access::Permission(PromoCodesRead), list),
+        route!(GET "/api/v1/admin/promo-codes/search", Access::Permission(PromoCodesSearch), search),
+        route!(POST "/api/v1/admin/promo-codes/validate", Access::Permission(PromoCodesValidate), validate),
+        route!(POST "/api/v1/admin/promo-codes/bulk", Access::Permission(PromoCodesBulkOperations), bulk_op),
+        route!(GET "/api/v1/admin/promo-codes/{id}", Access::Permission(PromoCodesRead), detail),
+        route!(PUT "/api/v1/admin/promo-codes/{id}/status", Access::Permission(PromoCodesStatusChange), set_status),
+        route!(POST "/api/v1/admin/promo-codes/{id}/report", Access::Permission(PromoCodesStatusChange), report),
+    ]
+}
+
+/// Query parameters as text, so a bad value is a 422 naming its field (not a bare 400).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    pub batch_id: Option<String>,
+    pub status: Option<String>,
+    pub q: Option<String>,
+    pub after: Option<String>,
+    pub limit: Option<String>,
+}
+
+fn non_empty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// The filter, cursor and limit of a list request; all problems at once.
+pub fn parse_list(q: &ListQuery) -> Result<(CodeFilter, Option<String>, i64), AppError> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut f = CodeFilter::default();
+    if let Some(b) = non_empty(&q.batch_id) {
+        match b.parse::<Uuid>() {
+            Ok(id) => f.batch_id = Some(id),
+            Err(_) => errors.push(FieldError::new("batchId", "is not a batch id")),
+        }
+    }
+    if let Some(s) = non_empty(&q.status) {
+        match CodeFilter::check_status(Some(s)) {
+            Ok(()) => f.status = Some(s.to_owned()),
+            Err(AppError::Validation(mut e)) => errors.append(&mut e),
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(raw) = non_empty(&q.q) {
+        match CodeQuery::parse(raw) {
+            Ok(cq) => f.q = Some(cq),
+            Err(AppError::Validation(mut e)) => errors.append(&mut e),
+            Err(e) => return Err(e),
+        }
+    } else if q.q.as_deref().is_some_and(|s| !s.is_empty()) {
+        errors.push(FieldError::new("q", "type at least 3 characters of the code"));
+    }
+    let mut after = None;
+    if let Some(a) = non_empty(&q.after) {
+        match admin::decode_cursor(a) {
+            Ok(c) => after = Some(c),
+            Err(AppError::Validation(mut e)) => errors.append(&mut e),
+            Err(e) => return Err(e),
+        }
+    }
+    let limit = match non_empty(&q.limit) {
+        None => 50,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=admin::MAX_LIMIT).contains(&n) => n,
+            _ => {
+                errors.push(FieldError::new(
+                    "limit",
+                    format!("must be from 1 to {}", admin::MAX_LIMIT),
+                ));
+                0
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
+    Ok((f, after, limit))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, AppError> {
+    let (f, after, limit) = parse_list(&q)?;
+    if matches!(f.q, Some(CodeQuery::Partial(_))) {
+        who.require(PromoCodesSearch)?;
+    }
+    let mut conn = state.pool.acquire().await?;
+    let (codes, next) = admin::list(&mut conn, &f, after.as_deref(), limit).await?;
+    Ok(Json(json!({"codes": codes, "nextCursor": next})))
+}
+
+async fn search(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, AppError> {
+    let (f, after, limit) = parse_list(&q)?;
+    let mut conn = state.pool.acquire().await?;
+    if who.can(PromoCodesRead) {
+        let (codes, next) = admin::list(&mut conn, &f, after.as_deref(), limit).await?;
+        return Ok(Json(json!({"codes": codes, "nextCursor": next})));
+    }
+    // search without read: whether one whole code exists, nothing more
+    match &f.q {
+        Some(CodeQuery::Exact(code)) => {
+            let exists = admin::exists(&mut conn, code).await?;
+            Ok(Json(json!({"code": code.as_str(), "exists": exists})))
+        }
+        _ => Err(AppError::field(
+            "q",
+            "type a whole code (16 letters and digits); listing codes needs promo-codes.read",
+        )),
+    }
+}
+
+async fn detail(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(json!(admin::detail(&mut conn, id).await?)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StatusBody {
+    status: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn set_status(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    ApiJson(b): ApiJson<StatusBody>,
+) -> Result<Json<Value>, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let out = admin::change_status(
+        &mut tx,
+        id,
+        &b.status,
+        &b.reason,
+        Action::CodeStatusChanged,
+        who.actor(),
+        meta,
+        state.clock.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!(out)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReportBody {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn report(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    ApiJson(b): ApiJson<ReportBody>,
+) -> Result<Json<Value>, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let out = admin::change_status(
+        &mut tx,
+        id,
+        "reported",
+        &b.reason,
+        Action::CodeReported,
+        who.actor(),
+        meta,
+        state.clock.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!(out)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkBody {
+    ids: Option<Vec<Uuid>>,
+    filter: Option<FilterBody>,
+    action: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FilterBody {
+    batch_id: Option<Uuid>,
+    status: Option<String>,
+    q: Option<String>,
+    serial_from: Option<i32>,
+    serial_to: Option<i32>,
+    page_from: Option<i32>,
+    page_to: Option<i32>,
+}
+
+async fn bulk_op(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    ApiJson(b): ApiJson<BulkBody>,
+) -> Result<Json<Value>, AppError> {
+    let action = BulkAction::parse(&b.action);
+    let target = match (b.ids, b.filter) {
+        (Some(ids), None) => Target::Ids(ids),
+        (None, Some(f)) => Target::Filter(FilterSpec {
+            batch_id: f.batch_id,
+            status: f.status.filter(|s| !s.is_empty()),
+            q: f.q,
+            serial_from: f.serial_from,
+            serial_to: f.serial_to,
+            page_from: f.page_from,
+            page_to: f.page_to,
+        }),
+        _ => {
+            let mut errors = vec![FieldError::new("ids", "give either ids (a selection) or a filter")];
+            if let Err(AppError::Validation(e)) = &action {
+                errors.extend(e.iter().cloned());
+            }
+            return Err(AppError::Validation(errors));
+        }
+    };
+    if let Target::Filter(f) = &target {
+        if f.q.as_deref().is_some_and(format_is_partial) {
+            who.require(PromoCodesSearch)?;
+        }
+    }
+    let action = action?;
+    let mut tx = state.pool.begin().await?;
+    let out = bulk::run(
+        &mut tx,
+        &target,
+        action,
+        &b.reason,
+        b.dry_run,
+        who.actor(),
+        meta,
+        state.clock.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!(out)))
+}
+
+fn format_is_partial(q: &str) -> bool {
+    matches!(CodeQuery::parse(q), Ok(CodeQuery::Partial(_)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ValidateBody {
+    code: String,
+}
+
+async fn validate(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiJson(b): ApiJson<ValidateBody>,
+) -> Result<Json<Value>, AppError> {
+    if b.code.chars().count() > 64 {
+        return Err(AppError::field("code", "is too long to be a code"));
+    }
+    let now = state.clock.now();
+    let settings = state.settings.get();
+    let cg = &settings.0.business.code_generation;
+    let alphabet = super::Alphabet::new(&cg.character_set)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("character set in settings: {e}")))?;
+    let mut tx = state.pool.begin().await?;
+    let d = crate::ratelimit::hit(
+        &mut tx,
+        &format!("codes.validate:user:{}", who.user_id),
+        60,
+        VALIDATE_PER_MINUTE,
+        now,
+    )
+    .await?;
+    if !d.allowed {
+        tx.commit().await?;
+        return Err(AppError::RateLimited {
+            retry_after_secs: d.retry_after_secs,
+        });
+    }
+    let v = super::validate::validate(
+        &mut tx,
+        &b.code,
+        &alphabet,
+        cg.include_checksum,
+        who.can(PromoCodesRead),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(json!(v)))
+}

@@ -1,0 +1,437 @@
+//! Codes pages: `/admin/codes` (search, keyset "Next", bulk selection with a confirming count,
+//! "Void a lost sheet", download) and `/admin/codes/{id}` (detail, history, status change and
+//! fraud report). Forms the user may not use are not shown; the server checks anyway.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use uuid::Uuid;
+
+use super::admin::{self, CodeQuery};
+use super::api::ListQuery;
+use super::bulk::{self, BulkAction, FilterSpec, Target};
+use crate::access::Permission::*;
+use crate::audit::{Action, RequestMeta};
+use crate::clock::{local_display, local_display_or};
+use crate::error::AppError;
+use crate::route;
+use crate::web::auth::Principal;
+use crate::web::extract::FormPairs;
+use crate::web::pages::refusal_message;
+use crate::web::routes::{urlencode, Access, RouteSpec};
+use crate::web::shell::Shell;
+use crate::web::AppState;
+
+pub fn routes() -> Vec<RouteSpec> {
+    vec![
+        route!(GET "/admin/codes", Access::Permission(PromoCodesRead), list_page),
+        route!(POST "/admin/codes/bulk", Access::Permission(PromoCodesBulkOperations), bulk_form),
+        route!(GET "/admin/codes/{id}", Access::Permission(PromoCodesRead), code_page),
+        route!(POST "/admin/codes/{id}/status", Access::Permission(PromoCodesStatusChange), status_form),
+        route!(POST "/admin/codes/{id}/report", Access::Permission(PromoCodesStatusChange), report_form),
+    ]
+}
+
+fn html<T: Template>(status: StatusCode, t: &T) -> Result<Response, AppError> {
+    Ok((status, Html(t.render().map_err(|e| AppError::Internal(e.into()))?)).into_response())
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+struct Line {
+    id: Uuid,
+    code: String,
+    batch: String,
+    serial: i32,
+    page: i32,
+    slot: i32,
+    amount: String,
+    status: String,
+}
+
+/// A bulk operation waiting for the user to confirm its count.
+struct Confirm {
+    message: String,
+    fields: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "codes.html")]
+struct ListPage {
+    shell: Shell,
+    codes: Vec<Line>,
+    batches: Vec<(Uuid, String)>,
+    q: String,
+    batch: String,
+    status: String,
+    next: Option<String>,
+    error: Option<String>,
+    notice: Option<String>,
+    confirm: Option<Confirm>,
+    can_bulk: bool,
+    can_download: bool,
+    can_search: bool,
+}
+
+struct Extra {
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+    confirm: Option<Confirm>,
+}
+
+impl Extra {
+    fn none() -> Self {
+        Extra {
+            status: StatusCode::OK,
+            error: None,
+            notice: None,
+            confirm: None,
+        }
+    }
+}
+
+async fn render_list(state: &AppState, who: &Principal, q: ListQuery, mut extra: Extra) -> Result<Response, AppError> {
+    let settings = state.settings.get();
+    let mut conn = state.pool.acquire().await?;
+    let codes = match super::api::parse_list(&q) {
+        Ok((f, _, _)) if matches!(f.q, Some(CodeQuery::Partial(_))) && !who.can(PromoCodesSearch) => {
+            extra.status = StatusCode::FORBIDDEN;
+            extra.error = Some("Searching by part of a code needs promo-codes.search; type a whole code.".into());
+            (Vec::new(), None)
+        }
+        Ok((f, after, limit)) => admin::list(&mut conn, &f, after.as_deref(), limit).await?,
+        Err(e) => {
+            extra.status = StatusCode::UNPROCESSABLE_ENTITY;
+            extra.error = refusal_message(&e);
+            (Vec::new(), None)
+        }
+    };
+    let (rows, next) = codes;
+    let (all, _) = crate::batches::list(
+        &mut conn,
+        &crate::batches::Filter {
+            per_page: 200,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut next_link = None;
+    if let Some(cursor) = next {
+        let mut link = format!("/admin/codes?after={cursor}");
+        for (k, v) in [("q", &q.q), ("batchId", &q.batch_id), ("status", &q.status)] {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                link.push_str(&format!("&{k}={}", urlencode(v)));
+            }
+        }
+        next_link = Some(link);
+    }
+    let page = ListPage {
+        shell: Shell::new(who, "/admin/codes", &settings.0.branding.company_name),
+        codes: rows
+            .into_iter()
+            .map(|r| Line {
+                id: r.id,
+                code: r.code,
+                batch: format!("{} — {}", r.batch_number, r.batch_name),
+                serial: r.serial,
+                page: r.page,
+                slot: r.slot,
+                amount: format!("{} {}", thousands(r.amount), r.currency),
+                status: r.status,
+            })
+            .collect(),
+        batches: all
+            .into_iter()
+            .map(|b| (b.id, format!("{} — {}", b.batch_number, b.name)))
+            .collect(),
+        q: q.q.unwrap_or_default(),
+        batch: q.batch_id.unwrap_or_default(),
+        status: q.status.unwrap_or_default(),
+        next: next_link,
+        error: extra.error,
+        notice: extra.notice,
+        confirm: extra.confirm,
+        can_bulk: who.can(PromoCodesBulkOperations),
+        can_download: who.can(PromoCodesDownload),
+        can_search: who.can(PromoCodesSearch),
+    };
+    html(extra.status, &page)
+}
+
+async fn list_page(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, AppError> {
+    render_list(&state, &who, q, Extra::none()).await
+}
+
+fn opt_i32(form: &FormPairs, name: &'static str) -> Result<Option<i32>, AppError> {
+    match form.get(name).map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| AppError::field(name, "must be a whole number")),
+    }
+}
+
+/// The target a bulk form names: the ticked codes (`scope=selected`) or a filter.
+fn form_target(form: &FormPairs) -> Result<Target, AppError> {
+    if form.get("scope") == Some("selected") {
+        return Ok(Target::Ids(form.uuids("ids")?));
+    }
+    let batch_id = match form.get("batchId").map(str::trim).filter(|v| !v.is_empty()) {
+        None => None,
+        Some(v) => Some(v.parse().map_err(|_| AppError::field("batchId", "is not a batch id"))?),
+    };
+    let text = |n: &str| form.get(n).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    Ok(Target::Filter(FilterSpec {
+        batch_id,
+        status: text("status"),
+        q: text("q"),
+        serial_from: opt_i32(form, "serialFrom")?,
+        serial_to: opt_i32(form, "serialTo")?,
+        page_from: opt_i32(form, "pageFrom")?,
+        page_to: opt_i32(form, "pageTo")?,
+    }))
+}
+
+/// Step one counts and asks to confirm ("This will block 1,234 codes — confirm"); step two
+/// (`confirm=yes`) applies.
+async fn bulk_form(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    form: FormPairs,
+) -> Result<Response, AppError> {
+    let back = ListQuery {
+        batch_id: form.get("batchId").map(str::to_owned),
+        ..ListQuery::default()
+    };
+    let confirmed = form.get("confirm") == Some("yes");
+    let parsed = form_target(&form).and_then(|t| {
+        let a = BulkAction::parse(form.get("action").unwrap_or(""))?;
+        if let Target::Filter(f) = &t {
+            if f.q
+                .as_deref()
+                .is_some_and(|q| matches!(CodeQuery::parse(q), Ok(CodeQuery::Partial(_))))
+            {
+                who.require(PromoCodesSearch)?;
+            }
+        }
+        Ok((t, a))
+    });
+    let reason = form.get("reason").unwrap_or("").to_owned();
+    let result = match parsed {
+        Ok((target, action)) => {
+            let mut tx = state.pool.begin().await?;
+            let out = bulk::run(
+                &mut tx,
+                &target,
+                action,
+                &reason,
+                !confirmed,
+                who.actor(),
+                meta,
+                state.clock.now(),
+            )
+            .await;
+            if out.is_ok() {
+                tx.commit().await?;
+            }
+            out.map(|o| (o, action))
+        }
+        Err(e) => Err(e),
+    };
+    let mut extra = Extra::none();
+    match result {
+        Ok((o, action)) if !confirmed => {
+            if o.changed == 0 {
+                extra.notice = Some(format!(
+                    "Nothing to {}: none of the {} matching code(s) can be changed that way.",
+                    action.as_str(),
+                    thousands(o.matched)
+                ));
+            } else {
+                // the same form again, with confirm=yes
+                let mut fields: Vec<(String, String)> = form
+                    .0
+                    .iter()
+                    .filter(|(k, _)| k != "_csrf" && k != "confirm")
+                    .cloned()
+                    .collect();
+                fields.push(("confirm".into(), "yes".into()));
+                extra.confirm = Some(Confirm {
+                    message: format!(
+                        "This will {} {} code(s){} — confirm",
+                        action.as_str(),
+                        thousands(o.changed),
+                        if o.skipped > 0 {
+                            format!(" ({} more match but cannot be changed)", thousands(o.skipped))
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    fields,
+                });
+            }
+        }
+        Ok((o, action)) => {
+            extra.notice = Some(format!(
+                "Done: {} code(s) changed ({}), {} skipped.",
+                thousands(o.changed),
+                action.as_str(),
+                thousands(o.skipped)
+            ));
+        }
+        Err(e) => match refusal_message(&e) {
+            Some(m) => {
+                extra.status = StatusCode::UNPROCESSABLE_ENTITY;
+                extra.error = Some(m);
+            }
+            None => return Err(e),
+        },
+    }
+    render_list(&state, &who, back, extra).await
+}
+
+#[derive(Template)]
+#[template(path = "code.html")]
+struct CodePage {
+    shell: Shell,
+    code: admin::CodeRow,
+    amount: String,
+    created: String,
+    expires: String,
+    history: Vec<(String, String, String, String, String)>,
+    redemption: Option<(String, String, String, String)>,
+    error: Option<String>,
+    can_change: bool,
+    targets: Vec<&'static str>,
+    frozen: Option<&'static str>,
+}
+
+async fn render_code(
+    state: &AppState,
+    who: &Principal,
+    id: Uuid,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let d = admin::detail(&mut conn, id).await?;
+    let settings = state.settings.get();
+    let current = d.code.status.clone();
+    let page = CodePage {
+        shell: Shell::new(who, "/admin/codes", &settings.0.branding.company_name),
+        amount: format!("{} {}", thousands(d.code.amount), d.code.currency),
+        created: local_display(d.code.created_at),
+        expires: local_display_or(d.code.expires_at, "never"),
+        history: d
+            .history
+            .into_iter()
+            .map(|e| {
+                (
+                    local_display(e.at),
+                    e.from_status,
+                    e.to_status,
+                    e.actor.unwrap_or_else(|| "system".into()),
+                    e.reason,
+                )
+            })
+            .collect(),
+        redemption: d.redemption.map(|r| {
+            (
+                local_display(r.created_at),
+                r.phone_number,
+                format!("{} {}", thousands(r.amount), r.currency),
+                r.status,
+            )
+        }),
+        error,
+        can_change: who.can(PromoCodesStatusChange),
+        targets: admin::SETTABLE
+            .into_iter()
+            .filter(|t| admin::allowed_from(t).contains(&current.as_str()))
+            .collect(),
+        frozen: admin::frozen(&current),
+        code: d.code,
+    };
+    html(status, &page)
+}
+
+async fn code_page(State(state): State<AppState>, who: Principal, Path(id): Path<Uuid>) -> Result<Response, AppError> {
+    render_code(&state, &who, id, StatusCode::OK, None).await
+}
+
+async fn apply(
+    state: &AppState,
+    who: &Principal,
+    meta: RequestMeta,
+    id: Uuid,
+    to: &str,
+    reason: &str,
+    action: Action,
+) -> Result<Response, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let out = admin::change_status(&mut tx, id, to, reason, action, who.actor(), meta, state.clock.now()).await;
+    match out {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(Redirect::to(&format!("/admin/codes/{id}")).into_response())
+        }
+        Err(e) => match refusal_message(&e) {
+            Some(m) => {
+                drop(tx);
+                let status = if matches!(e, AppError::Conflict { .. }) {
+                    StatusCode::CONFLICT
+                } else {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                };
+                render_code(state, who, id, status, Some(m)).await
+            }
+            None => Err(e),
+        },
+    }
+}
+
+async fn status_form(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    form: FormPairs,
+) -> Result<Response, AppError> {
+    let to = form.get("status").unwrap_or("").to_owned();
+    let reason = form.get("reason").unwrap_or("").to_owned();
+    apply(&state, &who, meta, id, &to, &reason, Action::CodeStatusChanged).await
+}
+
+async fn report_form(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    form: FormPairs,
+) -> Result<Response, AppError> {
+    let reason = form.get("reason").unwrap_or("").to_owned();
+    apply(&state, &who, meta, id, "reported", &reason, Action::CodeReported).await
+}

@@ -1,0 +1,93 @@
+//! Validation of what a person typed: format (keypad-tolerant), the check character (when
+//! settings turn it on), and existence — so a typo is told apart from a guess. Status, batch and
+//! id only for callers who may read codes.
+
+use serde::Serialize;
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::format::{self, Alphabet};
+use crate::error::AppError;
+
+/// The verdict on what a person typed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Validation {
+    /// The code in canonical form, when the format is right.
+    pub code: Option<String>,
+    pub format_valid: bool,
+    /// `ok`, `wrong` (a typo) or `off` (the check character is not in use).
+    pub check_character: &'static str,
+    pub exists: bool,
+    /// `invalid_format`, `typo`, `unknown` or `exists`.
+    pub verdict: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
+}
+
+/// Parses (keypad-tolerant), checks the check character and looks the code up. Status, batch and
+/// id are filled only when `may_read`.
+pub async fn validate(
+    conn: &mut PgConnection,
+    input: &str,
+    alphabet: &Alphabet,
+    checksum: bool,
+    may_read: bool,
+) -> Result<Validation, AppError> {
+    let code = match format::parse(input) {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(Validation {
+                code: None,
+                format_valid: false,
+                check_character: if checksum { "wrong" } else { "off" },
+                exists: false,
+                verdict: "invalid_format",
+                message: e.to_string(),
+                status: None,
+                batch: None,
+                id: None,
+            })
+        }
+    };
+    let check_ok = !checksum || code.check_ok(alphabet);
+    let found: Option<(Uuid, String, Uuid, i64, String)> = sqlx::query_as(
+        "select c.id, c.status, b.id, b.batch_number, b.name from promo_codes c join batches b on b.id = c.batch_id \
+         where c.code = $1",
+    )
+    .bind(code.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (verdict, message) = match (&found, check_ok) {
+        (Some(_), _) => ("exists", "this code exists".to_owned()),
+        (None, false) => (
+            "typo",
+            "the check character does not match: the code was probably mistyped".to_owned(),
+        ),
+        (None, true) => ("unknown", "no such code".to_owned()),
+    };
+    let shown = found.filter(|_| may_read);
+    Ok(Validation {
+        code: Some(code.as_str().to_owned()),
+        format_valid: true,
+        check_character: match (checksum, check_ok) {
+            (false, _) => "off",
+            (true, true) => "ok",
+            (true, false) => "wrong",
+        },
+        exists: verdict == "exists",
+        verdict,
+        message,
+        status: shown.as_ref().map(|s| s.1.clone()),
+        batch: shown
+            .as_ref()
+            .map(|s| json!({"id": s.2, "batchNumber": s.3, "name": s.4})),
+        id: shown.as_ref().map(|s| s.0),
+    })
+}
