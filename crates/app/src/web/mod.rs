@@ -48,6 +48,8 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::identity::users_pages::routes());
     specs.extend(crate::batches::api::routes());
     specs.extend(crate::batches::pages::routes());
+    specs.extend(crate::codes::import_api::routes());
+    specs.extend(crate::codes::import_page::routes());
     specs
 }
 

@@ -6,6 +6,7 @@ mod access;
 mod audit;
 mod batches;
 mod browser;
+mod codes_import;
 mod helpers;
 mod jobs;
 mod seed;
