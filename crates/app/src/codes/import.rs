@@ -559,6 +559,14 @@ mod tests {
     }
 
     #[test]
+    fn a_quoted_field_over_two_lines_keeps_later_numbers_right() {
+        let p = parse("code,note\nABCD-EF26-GH11-JK25,\"two\nlines\"\n  \nABCD*\n");
+        assert_eq!(p.rows[0].line, 2);
+        assert_eq!(p.rejected[0].line, 5);
+        assert_eq!(p.total, 2);
+    }
+
+    #[test]
     fn each_bad_line_is_named_with_its_reason() {
         let p = parse(
             "amount,code\n1000,ABCD-EF26-GH11-JK25\n1000,ABCD*EF26\n5,WXYZ-EF26-GH11-JK25\n1000,abcdef26gh11jk25\n,\n1000,\n",

@@ -249,6 +249,24 @@ async fn every_bad_line_is_reported_with_its_line_and_reason_and_valid_rows_impo
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_larger_than_the_usual_body_limit_is_taken() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let key = app.api_key("Batch Manager").await;
+    let batch = empty_batch(&app, &key, "Big file").await;
+    // 3 MB (past the 2 MB limit of other requests), mostly blank lines
+    let csv = format!(
+        "code\n{}GHJK-LM26-NP11-QR25\nGHJK-LM26-NP11\n",
+        "\n".repeat(3 * 1024 * 1024)
+    );
+    let res = upload_multipart(&app, &key, batch, "valid_rows", &csv).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["import"]["accepted"], 1);
+    assert_eq!(body["rejectedLines"][0]["line"], 3 * 1024 * 1024 + 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_or_nothing_imports_nothing_when_one_line_is_bad() {
     let db = TestDb::new().await;
     let app = spawn_app(db.pool.clone()).await;
