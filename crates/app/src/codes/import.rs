@@ -11,6 +11,8 @@
 //! serials (under the batch's row lock, in file order), the batch's expiry and the line's amount.
 //! The import, its rejected lines and one audit row are written in the caller's transaction.
 //!
+//! The codes an import added are its serial range (`code_imports.serial_from..serial_to`).
+//!
 //! Quantity: an import may raise the batch's `total_codes` (as a top-up does), but the batch never
 //! holds more than the settings' maximum codes per batch.
 
@@ -407,8 +409,8 @@ pub async fn import(
         }
         let next = max_serial + 1;
         let inserted = sqlx::query(
-            "insert into promo_codes (code, batch_id, serial, amount, currency, status, created_at, expires_at, metadata) \
-             select code, $1, ($2 + row_number() over (order by line) - 1)::int4, amount, $3, 'active', $4, $5, $6 \
+            "insert into promo_codes (code, batch_id, serial, amount, currency, status, created_at, expires_at) \
+             select code, $1, ($2 + row_number() over (order by line) - 1)::int4, amount, $3, 'active', $4, $5 \
              from code_import_staging",
         )
         .bind(up.batch_id)
@@ -416,14 +418,16 @@ pub async fn import(
         .bind(&currency)
         .bind(now)
         .bind(expires)
-        .bind(json!({"importId": id}))
         .execute(&mut *conn)
         .await
         .map_err(|e| {
             on_constraint(
                 e,
                 &[("promo_codes_code_key", || {
-                    AppError::conflict("file", "some of these codes were stored meanwhile; import the file again")
+                    AppError::conflict(
+                        "file",
+                        "some of these codes were stored meanwhile; import the file again",
+                    )
                 })],
             )
         })?

@@ -329,15 +329,16 @@ async fn all_or_nothing_imports_nothing_when_one_line_is_bad() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_wrong_check_character_is_told_apart_when_the_setting_is_on() {
+async fn a_wrong_check_character_is_told_apart_when_the_setting_is_on_and_the_batch_maximum_holds() {
     let db = TestDb::new().await;
     let app = spawn_app(db.pool.clone()).await;
     let admin = app.api_key("Super Administrator").await;
+    let batch = empty_batch(&app, &admin, "Checked").await;
     let res = app
         .client
         .put(app.url("/api/v1/admin/settings/business"))
         .bearer_auth(&admin)
-        .json(&json!({"settings": {"codeGeneration": {"characterSet": "ABCDEFGHJKLMNPQRSTUVWXYZ23456789", "includeChecksum": true}}}))
+        .json(&json!({"settings": {"codeGeneration": {"characterSet": "ABCDEFGHJKLMNPQRSTUVWXYZ23456789", "includeChecksum": true}, "batchManagement": {"maxCodesPerBatch": 2}}}))
         .send()
         .await
         .unwrap();
@@ -357,7 +358,6 @@ async fn a_wrong_check_character_is_told_apart_when_the_setting_is_on() {
     let mut bad = good.clone().into_bytes();
     bad[16] = if bad[16] == b'A' { b'B' } else { b'A' };
     let bad = String::from_utf8(bad).unwrap();
-    let batch = empty_batch(&app, &admin, "Checked").await;
     let res = upload_raw(
         &app,
         &admin,
@@ -370,6 +370,27 @@ async fn a_wrong_check_character_is_told_apart_when_the_setting_is_on() {
     assert_eq!(body["import"]["accepted"], 1);
     assert_eq!(body["rejectedLines"][0]["line"], 3);
     assert_eq!(body["rejectedLines"][0]["reason"], "wrong check character (a typo?)");
+
+    // the batch holds 1 of at most 2: two more codes are refused whole, and nothing is recorded
+    let (a, b) = (g.next_code().to_string(), g.next_code().to_string());
+    let res = upload_raw(&app, &admin, &format!("batchId={batch}"), &format!("code\n{a}\n{b}\n")).await;
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "file");
+    assert!(
+        body["errors"][0]["message"].as_str().unwrap().contains("maximum of 2"),
+        "{body}"
+    );
+    assert_eq!(codes_of(&app, batch).await.len(), 1);
+    let imports: i64 = sqlx::query_scalar("select count(*) from code_imports")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(imports, 1);
+    // one more fits
+    let res = upload_raw(&app, &admin, &format!("batchId={batch}"), &format!("code\n{a}\n")).await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(codes_of(&app, batch).await.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
