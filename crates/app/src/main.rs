@@ -339,9 +339,11 @@ async fn codes_import(
         eprintln!("mbelyco: no batch with the id, name or number `{batch}`");
         return Ok(ExitCode::from(2));
     };
-    let file_name = file
-        .file_name()
-        .map_or_else(|| "upload.csv".to_owned(), |n| n.to_string_lossy().into_owned());
+    let file_name = import::clip(
+        &file
+            .file_name()
+            .map_or_else(|| "upload.csv".into(), |n| n.to_string_lossy()),
+    );
     let settings = state.settings.get();
     let started = std::time::Instant::now();
     let mut progress = |p: Progress| match p {

@@ -191,15 +191,13 @@ pub async fn run(state: &AppState, who: &Principal, meta: RequestMeta, form: Upl
     let (Some(batch_id), Some(mode), Some(data), true) = (batch_id, mode, data, errors.is_empty()) else {
         return Err(AppError::Validation(errors));
     };
-    let file_name: String = form
-        .file_name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .unwrap_or("upload.csv")
-        .chars()
-        .take(255)
-        .collect();
+    let file_name = import::clip(
+        form.file_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .unwrap_or("upload.csv"),
+    );
     let settings = state.settings.get();
     let mut tx = state.pool.begin().await?;
     let summary = import::import(

@@ -7,6 +7,7 @@ pub mod format;
 pub mod generate;
 pub mod import;
 pub mod import_api;
+mod import_csv;
 pub mod import_page;
 pub mod pdf;
 

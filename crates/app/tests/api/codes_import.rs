@@ -419,6 +419,26 @@ async fn bad_requests_name_the_field_and_roles_without_the_permission_are_refuse
     assert_eq!(res.status(), 422);
     assert_eq!(fields(&res.json().await.unwrap()), ["batchId", "mode", "file"]);
     let batch = empty_batch(&app, &key, "Fields").await;
+    // control characters (PostgreSQL text cannot hold NUL) are shown as `?`, never a 500
+    let res = upload_raw(
+        &app,
+        &key,
+        &format!("batchId={batch}&fileName=odd%00name.csv"),
+        "code\nAB\u{0}CD\n",
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["rejectedLines"][0]["value"], "AB?CD");
+    assert_eq!(body["import"]["fileName"], "odd?name.csv");
+    sqlx::query("delete from code_import_errors")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("delete from code_imports")
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let res = upload_raw(&app, &key, &format!("batchId={batch}"), "serial,amount\n1,1000\n").await;
     assert_eq!(res.status(), 422);
     let body: Value = res.json().await.unwrap();
