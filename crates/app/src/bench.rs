@@ -38,7 +38,8 @@ async fn scratch(config: &Config, tag: &str, connections: u32) -> anyhow::Result
 impl Scratch {
     async fn drop(self) {
         self.pool.close().await;
-        match Postgres::drop_database(&self.url).await {
+        // forced: autovacuum may still be analysing the rows just written
+        match Postgres::force_drop_database(&self.url).await {
             Ok(()) => println!("scratch database dropped"),
             Err(e) => println!("could not drop the scratch database: {e}"),
         }
@@ -474,7 +475,7 @@ pub async fn import(config: &Config, rows: usize, existing: i64) -> anyhow::Resu
         Actor::System,
         Default::default(),
         clock.now(),
-        &mut |p| println!("  {p:?}"),
+        &mut |p| println!("  {:>5.2} s  {p:?}", started.elapsed().as_secs_f64()),
     )
     .await
     .map_err(|e| anyhow::anyhow!("import failed: {e}"))?;
