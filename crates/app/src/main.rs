@@ -46,6 +46,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Promo code tools.
+    Codes {
+        #[command(subcommand)]
+        command: CodesCommand,
+    },
     /// Benchmarks that print their figures.
     Bench {
         #[command(subcommand)]
@@ -59,6 +64,22 @@ enum AuditCommand {
     Verify,
     /// Seal pending rows into the chain now.
     Seal,
+}
+
+#[derive(Subcommand)]
+enum CodesCommand {
+    /// Import codes from a CSV file (header `code`, optional `amount`) into an active batch.
+    /// Exits 1 when nothing was imported.
+    Import {
+        /// The batch: its id, name or number.
+        #[arg(long)]
+        batch: String,
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// `all_or_nothing` (any bad line: import nothing) or `valid_rows`.
+        #[arg(long, default_value = "all_or_nothing")]
+        mode: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -82,6 +103,13 @@ enum BenchCommand {
     Pdf {
         #[arg(long, default_value_t = 100_000)]
         codes: usize,
+    },
+    /// A CSV import with full validation into a database that already holds codes.
+    Import {
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        existing: i64,
     },
 }
 
@@ -269,7 +297,114 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             bench::pdf(codes)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench {
+            command: BenchCommand::Import { rows, existing },
+        } => {
+            bench::import(&config, rows, existing).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Codes {
+            command: CodesCommand::Import { batch, file, mode },
+        } => codes_import(config, clock, &batch, &file, &mode).await,
     }
+}
+
+/// `mbelyco codes import`: progress lines, the summary and the first rejected lines.
+async fn codes_import(
+    config: Config,
+    clock: clock::SharedClock,
+    batch: &str,
+    file: &std::path::Path,
+    mode: &str,
+) -> anyhow::Result<ExitCode> {
+    use mbelyco::codes::import::{self, Mode, Progress, Upload};
+    let Some(mode) = Mode::parse(mode) else {
+        eprintln!("mbelyco: --mode must be all_or_nothing or valid_rows");
+        return Ok(ExitCode::from(2));
+    };
+    let data = std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    println!("read {} bytes from {}", data.len(), file.display());
+    let prepared = startup::prepare(config, clock.clone()).await?;
+    let state = prepared.state;
+    let batch_id: Option<uuid::Uuid> = match batch.parse::<uuid::Uuid>() {
+        Ok(id) => Some(id),
+        Err(_) => {
+            sqlx::query_scalar("select id from batches where name = $1 or batch_number::text = $1")
+                .bind(batch)
+                .fetch_optional(&state.pool)
+                .await?
+        }
+    };
+    let Some(batch_id) = batch_id else {
+        eprintln!("mbelyco: no batch with the id, name or number `{batch}`");
+        return Ok(ExitCode::from(2));
+    };
+    let file_name = import::clip(
+        &file
+            .file_name()
+            .map_or_else(|| "upload.csv".into(), |n| n.to_string_lossy()),
+    );
+    let settings = state.settings.get();
+    let started = std::time::Instant::now();
+    let mut progress = |p: Progress| match p {
+        Progress::Read(n) => println!("  rows read: {n}"),
+        Progress::Validated { valid, rejected } => println!("  validated: {valid} valid, {rejected} rejected"),
+        Progress::Inserted(n) => println!("  inserted: {n}"),
+    };
+    let mut tx = state.pool.begin().await?;
+    let up = Upload {
+        batch_id,
+        file_name: &file_name,
+        mode,
+        data: &data,
+    };
+    let summary = match import::import(
+        &mut tx,
+        &settings.0,
+        up,
+        audit::Actor::System,
+        Default::default(),
+        clock.now(),
+        &mut progress,
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mbelyco: {}", describe(&e));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    tx.commit().await?;
+    let mut conn = state.pool.acquire().await?;
+    let lines = import::errors(&mut conn, summary.id, 20).await?;
+    println!(
+        "import {}: {} — {} line(s), {} accepted, {} rejected{} in {:.2} s",
+        summary.id,
+        summary.status,
+        summary.total_rows,
+        summary.accepted,
+        summary.rejected,
+        match (summary.serial_from, summary.serial_to) {
+            (Some(f), Some(t)) => format!(", serials {f}–{t}"),
+            _ => String::new(),
+        },
+        started.elapsed().as_secs_f64()
+    );
+    for l in &lines {
+        println!("  line {}: {} — {}", l.line, l.value, l.reason);
+    }
+    if i64::from(summary.rejected) > lines.len() as i64 {
+        println!(
+            "  … the full report: GET {}",
+            mbelyco::codes::import_api::report_url(summary.id)
+        );
+    }
+    Ok(if summary.accepted > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn describe(e: &mbelyco::error::AppError) -> String {

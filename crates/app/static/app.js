@@ -45,3 +45,51 @@ document.addEventListener("DOMContentLoaded", () => {
   };
   if (status.textContent !== "succeeded") window.setTimeout(tick, 500);
 });
+
+// Code import: send the form to the API with XMLHttpRequest so the upload shows its progress,
+// then open the import's summary. Without this, the form posts to the page and is redirected.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("code-import");
+  if (!form || !window.XMLHttpRequest || !window.FormData) return;
+  const box = document.getElementById("import-progress");
+  const bar = box.querySelector("progress");
+  const text = document.getElementById("import-progress-text");
+  const button = form.querySelector("button[type=submit]");
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.dataset.api);
+    xhr.setRequestHeader("x-csrf-token", form.dataset.csrf);
+    xhr.setRequestHeader("accept", "application/json");
+    box.hidden = false;
+    button.disabled = true;
+    bar.value = 0;
+    text.textContent = "Uploading…";
+    xhr.upload.onprogress = (e) => {
+      if (!e.lengthComputable) return;
+      const p = Math.floor((e.loaded * 100) / e.total);
+      bar.value = p;
+      text.textContent = "Uploading… " + p + " % (" + Math.round(e.loaded / 1024) + " of " + Math.round(e.total / 1024) + " KB)";
+    };
+    xhr.upload.onload = () => {
+      bar.value = 100;
+      text.textContent = "Uploaded; checking every line and importing…";
+    };
+    xhr.onload = () => {
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+      if (body && body.import && body.import.id) {
+        window.location.assign("/admin/codes/import?import=" + encodeURIComponent(body.import.id));
+        return;
+      }
+      button.disabled = false;
+      const errs = body && Array.isArray(body.errors) ? body.errors.map((e) => e.field + ": " + e.message).join("; ") : "";
+      text.textContent = "Not imported: " + (errs || (body && body.detail) || ("the server answered " + xhr.status));
+    };
+    xhr.onerror = () => {
+      button.disabled = false;
+      text.textContent = "The upload failed; check the connection and try again.";
+    };
+    xhr.send(new FormData(form));
+  });
+});

@@ -189,6 +189,7 @@ struct BatchPage {
     pending: String,
     show_money: bool,
     can_download: bool,
+    can_import: bool,
     downloads: Vec<(String, String, String, String, i32)>,
 }
 
@@ -241,6 +242,7 @@ async fn batch_page(State(state): State<AppState>, who: Principal, Path(id): Pat
         pending: rwf(stats.amount_pending),
         show_money: who.can(DisbursementsRead),
         can_download: who.can(PromoCodesDownload),
+        can_import: who.can(PromoCodesImport),
         batch,
         stats,
         job,

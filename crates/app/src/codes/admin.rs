@@ -28,7 +28,7 @@ pub const MAX_LIMIT: i64 = 200;
 pub const MAX_REASON: usize = 500;
 
 /// What the `q` filter asks for: a whole code (exact match) or a part of one (3+ characters,
-/// `code LIKE '%…%'`, served by the trigram index).
+/// `code LIKE '%…%'` on `promo_code_search`, served by its trigram index).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeQuery {
     Exact(PromoCode),
@@ -101,7 +101,10 @@ impl CodeFilter {
             }
             // only letters, digits and dashes reach here: nothing to escape for LIKE
             Some(CodeQuery::Partial(p)) => {
-                qb.push(" and c.code like ").push_bind(format!("%{p}%"));
+                // the trigram index lives beside the codes (decision 0010)
+                qb.push(" and c.id in (select s.code_id from promo_code_search s where s.code like ")
+                    .push_bind(format!("%{p}%"))
+                    .push(")");
             }
             None => {}
         }

@@ -1,7 +1,9 @@
-//! Promo codes: the format and generator, bulk generation as a background job, search, detail
-//! and history, status changes one by one and in bulk, validation; (to come) import.
+//! Promo codes: the format and generator, bulk generation as a background job, CSV import into
+//! a batch with an error report, search (with its own trigram index), detail and history, status
+//! changes one by one and in bulk, validation.
 //!
-//! Owns `promo_codes`, `promo_code_events` and `code_downloads`.
+//! Owns `promo_codes`, `promo_code_search`, `promo_code_events`, `code_downloads`, `code_imports`
+//! and `code_import_errors`.
 
 pub mod admin;
 pub mod api;
@@ -9,6 +11,10 @@ pub mod bulk;
 pub mod format;
 pub mod generate;
 pub mod pages;
+pub mod import;
+pub mod import_api;
+mod import_csv;
+pub mod import_page;
 pub mod pdf;
 pub mod search_index;
 pub mod validate;

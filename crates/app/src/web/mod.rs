@@ -50,6 +50,8 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::batches::pages::routes());
     specs.extend(crate::codes::api::routes());
     specs.extend(crate::codes::pages::routes());
+    specs.extend(crate::codes::import_api::routes());
+    specs.extend(crate::codes::import_page::routes());
     specs
 }
 

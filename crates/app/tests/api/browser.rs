@@ -1,5 +1,6 @@
 //! Browser tests in a real headless Chromium (driven over WebDriver by chromedriver): sign-in
-//! with TOTP enrolment, lockout, and navigation filtered by permission.
+//! with TOTP enrolment, lockout, navigation filtered by permission, batches, and the code import
+//! with its upload progress.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -389,4 +390,111 @@ async fn browser_create_a_batch_watch_generation_reach_100_and_download_both_fil
     );
     stop.cancel();
     let _ = running.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_import_codes_from_the_batch_page_with_upload_progress() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let pw = "correct pony staple battery";
+    let secret = staff_with_totp(&app, "importer@mbelyco.test", pw, "Batch Manager").await;
+    let batch: uuid::Uuid = sqlx::query_scalar(
+        "insert into batches (name, total_codes, amount_per_code, expiration_date, created_at, updated_at) \
+         values ('Shop codes', 10, 1000, now() + interval '90 days', now(), now()) returning id",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    // 30,000 codes (about 600 KB) and one bad line
+    let alphabet = mbelyco::codes::Alphabet::new("ABCDEFGHJKLMNPQRSTUVWXYZ23456789").unwrap();
+    let mut g = mbelyco::codes::format::Generator::new(
+        alphabet,
+        false,
+        now(),
+        <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(11),
+    );
+    let mut csv = String::from("code\n");
+    for _ in 0..30_000 {
+        csv.push_str(g.next_code().as_str());
+        csv.push('\n');
+    }
+    csv.push_str("not-a-code\n");
+    let file = std::env::temp_dir().join(format!("import-{}.csv", uuid::Uuid::new_v4()));
+    std::fs::write(&file, &csv).unwrap();
+
+    let b = browser().await;
+    let c = &b.client;
+    sign_in_with_totp(c, &app, "importer@mbelyco.test", pw, &secret).await;
+    c.goto(&app.url(&format!("/admin/batches/{batch}"))).await.unwrap();
+    submit(c, "#import-codes").await;
+    assert!(c.current_url().await.unwrap().path().ends_with("/admin/codes/import"));
+    // note what the page shows while the upload runs (sessionStorage survives the navigation)
+    c.execute(
+        "const send = XMLHttpRequest.prototype.send;
+         XMLHttpRequest.prototype.send = function (body) {
+           this.upload.addEventListener('progress', (e) => {
+             sessionStorage.setItem('uploaded', String(e.loaded));
+             sessionStorage.setItem('shown', String(!document.getElementById('import-progress').hidden));
+             sessionStorage.setItem('bar', String(document.querySelector('#import-progress progress').value));
+           });
+           return send.call(this, body);
+         };",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.find(Locator::Css("#code-import input[value=valid_rows]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("#code-import input[type=file]"))
+        .await
+        .unwrap()
+        .send_keys(&file.display().to_string())
+        .await
+        .unwrap();
+    c.find(Locator::Css("#code-import button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let mut done = false;
+    for _ in 0..240 {
+        if c.current_url()
+            .await
+            .unwrap()
+            .query()
+            .is_some_and(|q| q.starts_with("import="))
+        {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(done, "the page opens the import's summary: {}", text(c, "main").await);
+    c.wait().for_element(Locator::Css("#import-result")).await.unwrap();
+    assert_eq!(text(c, "#import-accepted").await, "30000");
+    assert_eq!(text(c, "#import-rejected").await, "1");
+    assert!(text(c, "#import-report").await.contains("error report"));
+    let seen = c
+        .execute(
+            "return [sessionStorage.getItem('uploaded'), sessionStorage.getItem('shown'), sessionStorage.getItem('bar')];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let uploaded: usize = seen[0].as_str().unwrap().parse().unwrap();
+    assert!(uploaded >= csv.len(), "the whole file was reported as uploaded: {seen}");
+    assert_eq!(seen[1], "true", "the progress bar was shown");
+    assert_eq!(seen[2], "100", "the bar reached 100 %");
+    let stored: i64 = sqlx::query_scalar("select count(*) from promo_codes where batch_id = $1")
+        .bind(batch)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 30_000);
+    let _ = std::fs::remove_file(&file);
 }

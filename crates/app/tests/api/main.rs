@@ -7,6 +7,7 @@ mod audit;
 mod batches;
 mod browser;
 mod codes;
+mod codes_import;
 mod helpers;
 mod jobs;
 mod seed;
