@@ -160,7 +160,7 @@ async fn bulk(
             return render_list(
                 &state,
                 &who,
-                ListQuery::default(),
+                ListQuery::from_form(&form),
                 StatusCode::UNPROCESSABLE_ENTITY,
                 messages,
             )
@@ -194,5 +194,5 @@ async fn bulk(
             .map(|o| format!("{}: {}", name(o.id), o.reason.as_deref().unwrap_or("refused")))
             .collect(),
     };
-    render_list(&state, &who, ListQuery::default(), StatusCode::OK, messages).await
+    render_list(&state, &who, ListQuery::from_form(&form), StatusCode::OK, messages).await
 }

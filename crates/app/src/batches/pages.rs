@@ -102,6 +102,19 @@ pub struct ListQuery {
     page: Option<i64>,
 }
 
+impl ListQuery {
+    /// The list the user was looking at, carried in the bulk form's hidden fields.
+    pub(super) fn from_form(form: &crate::web::extract::FormPairs) -> Self {
+        let text = |f: &str| form.get(f).map(str::to_owned).filter(|v| !v.is_empty());
+        Self {
+            q: text("q"),
+            status: text("status"),
+            sort: text("sort"),
+            page: form.get("page").and_then(|p| p.parse().ok()),
+        }
+    }
+}
+
 /// What a bulk action reports back on the list page.
 #[derive(Default)]
 pub(super) struct ListMessages {

@@ -687,13 +687,22 @@ async fn the_list_sorts_pages_and_applies_bulk_actions() {
         .client
         .post(app.url("/admin/batches/bulk"))
         .bearer_auth(&key)
-        .form(&[("action", "block"), ("ids", ids[0].as_str()), ("ids", ids[1].as_str())])
+        .form(&[
+            ("action", "block"),
+            ("ids", ids[0].as_str()),
+            ("ids", ids[1].as_str()),
+            ("sort", "-amount"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap();
     assert!(html.contains("Blocked 2 of 2 batch(es)."), "{html}");
+    assert!(
+        html.contains(r#"<option value="-amount" selected>"#),
+        "the list as it was sorted"
+    );
     let blocked: i64 = sqlx::query_scalar("select count(*) from batches where status = 'blocked'")
         .fetch_one(&db.pool)
         .await
