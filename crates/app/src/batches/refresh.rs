@@ -99,7 +99,9 @@ async fn apply(conn: &mut PgConnection, batch: Option<Uuid>, now: DateTime<Utc>)
 }
 
 /// Brings one batch's status in line with its expiry and its codes, in the caller's
-/// transaction. Returns the change made, if any. Call it after a redemption or payout.
+/// transaction. Returns the change made, if any. Call it after a redemption or payout: it locks
+/// the batch row only when it changes it, so concurrent redemptions of one batch do not queue on
+/// it in the usual case (nothing to change).
 pub async fn refresh_status(
     conn: &mut PgConnection,
     batch_id: Uuid,

@@ -749,3 +749,38 @@ async fn the_list_sorts_pages_and_applies_bulk_actions() {
         .unwrap();
     assert_eq!(res.status(), 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_refresh_is_scheduled_once_a_minute() {
+    let db = TestDb::new().await;
+    let clock = Arc::new(ManualClock::new(now()));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let scheduler = tokio::spawn(mbelyco::batches::refresh::schedule(
+        db.pool.clone(),
+        clock.clone(),
+        stop.clone(),
+    ));
+    let mut queued = 0i64;
+    for _ in 0..200 {
+        queued = sqlx::query_scalar("select count(*) from jobs where kind = 'batches.refresh_status'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        if queued > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    stop.cancel();
+    scheduler.await.unwrap();
+    assert_eq!(queued, 1);
+    // a second scheduler (another worker) in the same minute adds nothing
+    let stop = tokio_util::sync::CancellationToken::new();
+    stop.cancel();
+    mbelyco::batches::refresh::schedule(db.pool.clone(), clock, stop).await;
+    let n: i64 = sqlx::query_scalar("select count(*) from jobs where kind = 'batches.refresh_status'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
