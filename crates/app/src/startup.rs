@@ -120,6 +120,7 @@ pub async fn serve(
 pub fn registry(state: &AppState) -> Registry {
     Registry::new()
         .register(crate::jobs::housekeeping::Housekeeping)
+        .register(crate::batches::refresh::RefreshStatus)
         .register(crate::codes::generate::Handler {
             settings: Arc::clone(&state.settings),
         })
@@ -153,7 +154,12 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         state.clock.clone(),
         shutdown.clone(),
     ));
-    let _ = tokio::join!(runner, sealer, beats, scheduler);
+    let batch_status = tokio::spawn(crate::batches::refresh::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        shutdown.clone(),
+    ));
+    let _ = tokio::join!(runner, sealer, beats, scheduler, batch_status);
     Ok(())
 }
 

@@ -92,4 +92,16 @@ document.addEventListener("DOMContentLoaded", () => {
     };
     xhr.send(new FormData(form));
   });
+// Batches list: a "select all" box in the bulk form's header (the form works without it).
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("bulk-batches");
+  const cell = form && form.querySelector("thead th");
+  if (!cell || !form.querySelector("input[name=ids]")) return;
+  const all = document.createElement("input");
+  all.type = "checkbox";
+  all.setAttribute("aria-label", "Select every batch on this page");
+  all.addEventListener("change", () => {
+    form.querySelectorAll("input[name=ids]").forEach((box) => { box.checked = all.checked; });
+  });
+  cell.appendChild(all);
 });

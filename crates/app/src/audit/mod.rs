@@ -108,6 +108,7 @@ actions! {
     BatchUpdated => "batch.updated",
     BatchStatusChanged => "batch.status_changed",
     BatchDeleted => "batch.deleted",
+    BatchAssigned => "batch.assigned",
     CodesGenerated => "codes.generated",
     CodesImported => "codes.imported",
     CodesDownloaded => "codes.downloaded",

@@ -21,7 +21,7 @@ use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
 
 pub fn routes() -> Vec<RouteSpec> {
-    vec![
+    let mut specs = vec![
         route!(GET "/api/v1/admin/batches", Access::Permission(BatchesRead), list),
         route!(POST "/api/v1/admin/batches", Access::Permission(BatchesCreate), create),
         route!(POST "/api/v1/admin/batches/generate", Access::Permission(PromoCodesGenerate), top_up),
@@ -31,7 +31,9 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(GET "/api/v1/admin/jobs/{id}", Access::Permission(BatchesRead), job),
         route!(GET "/api/v1/admin/promo-codes/export", Access::Permission(PromoCodesDownload), export),
         route!(GET "/api/v1/admin/promo-codes/download", Access::Permission(PromoCodesDownload), export),
-    ]
+    ];
+    specs.extend(super::ops_api::routes());
+    specs
 }
 
 #[derive(Deserialize)]
@@ -162,14 +164,14 @@ async fn top_up(
 async fn detail(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
     let mut conn = state.pool.acquire().await?;
     let batch = super::get(&mut conn, id).await?;
-    let stats = super::stats(&mut conn, id).await?;
+    let stats = super::stats(&mut conn, id, state.clock.now()).await?;
     let downloads = super::downloads(&mut conn, id).await?;
     Ok(Json(json!({"batch": batch, "stats": stats, "downloads": downloads})))
 }
 
 async fn stats(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(json!(super::stats(&mut conn, id).await?)))
+    Ok(Json(json!(super::stats(&mut conn, id, state.clock.now()).await?)))
 }
 
 #[derive(Deserialize)]

@@ -4,7 +4,14 @@
 //! Owns `batches`.
 
 pub mod api;
+mod chart;
+pub mod ops;
+mod ops_api;
+mod ops_pages;
 pub mod pages;
+pub mod refresh;
+
+pub use refresh::refresh_status;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
@@ -62,29 +69,56 @@ pub struct NewBatch {
     pub generate: bool,
 }
 
-/// Validates a batch's fields against the settings; all problems at once.
+/// Validates a batch's fields against the settings; all problems at once. Edits
+/// ([`ops::update`]) run the same per-field checks on the fields they change.
 fn validate(b: &NewBatch, s: &Settings, now: DateTime<Utc>) -> Result<DateTime<Utc>, AppError> {
     let mut errors = Vec::new();
-    let name = b.name.trim();
-    if name.is_empty() || name.chars().count() > 120 {
-        errors.push(FieldError::new("name", "must be 1 to 120 characters"));
-    }
-    if b.description.chars().count() > 1000 {
-        errors.push(FieldError::new("description", "must be at most 1000 characters"));
-    }
+    check_name(&b.name, &mut errors);
+    check_description(&b.description, &mut errors);
     let max = i64::from(s.business.batch_management.max_codes_per_batch);
     if !(1..=max).contains(&b.total_codes) {
         errors.push(FieldError::new("totalCodes", format!("must be from 1 to {max}")));
     }
+    check_amount(b.amount_per_code, s, &mut errors);
+    let expiry = check_expiry(&b.expires_at, s, now, &mut errors);
+    match (errors.is_empty(), expiry) {
+        (true, Some(t)) => Ok(t),
+        _ => Err(AppError::Validation(errors)),
+    }
+}
+
+fn check_name(name: &str, errors: &mut Vec<FieldError>) {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 120 {
+        errors.push(FieldError::new("name", "must be 1 to 120 characters"));
+    }
+}
+
+fn check_description(description: &str, errors: &mut Vec<FieldError>) {
+    if description.chars().count() > 1000 {
+        errors.push(FieldError::new("description", "must be at most 1000 characters"));
+    }
+}
+
+fn check_amount(amount: i64, s: &Settings, errors: &mut Vec<FieldError>) {
     let (min_a, max_a) = (s.payments.min_amount, s.payments.max_amount);
-    if !(min_a..=max_a).contains(&b.amount_per_code) {
+    if !(min_a..=max_a).contains(&amount) {
         errors.push(FieldError::new(
             "amountPerCode",
             format!("must be whole francs from {min_a} to {max_a}"),
         ));
     }
+}
+
+/// The expiry, when it is a date in the future within the settings' minimum and maximum days.
+fn check_expiry(
+    expires_at: &str,
+    s: &Settings,
+    now: DateTime<Utc>,
+    errors: &mut Vec<FieldError>,
+) -> Option<DateTime<Utc>> {
     let e = &s.business.expiration;
-    let expiry = parse_expiry(&b.expires_at);
+    let expiry = parse_expiry(expires_at);
     match expiry {
         None => errors.push(FieldError::new("expiresAt", "must be a date such as 2027-03-31")),
         Some(t) if t <= now => errors.push(FieldError::new("expiresAt", "must be in the future")),
@@ -96,20 +130,18 @@ fn validate(b: &NewBatch, s: &Settings, now: DateTime<Utc>) -> Result<DateTime<U
             "expiresAt",
             format!("must be at least {} day(s) away", e.min_expiration_days),
         )),
-        Some(_) => {}
+        Some(_) => return expiry,
     }
-    match (errors.is_empty(), expiry) {
-        (true, Some(t)) => Ok(t),
-        _ => Err(AppError::Validation(errors)),
-    }
+    None
 }
 
-async fn check_assignee(conn: &mut PgConnection, user: Option<Uuid>) -> Result<(), AppError> {
+/// An assignee must be an active, approved staff member who may manage batches.
+async fn check_assignee(conn: &mut PgConnection, user: Option<Uuid>, field: &str) -> Result<(), AppError> {
     let Some(user) = user else { return Ok(()) };
     let perms = crate::access::effective_permissions(conn, user).await?;
     if !perms.contains(&crate::access::Permission::BatchesUpdate) {
         return Err(AppError::field(
-            "assignedUserId",
+            field,
             "must be an active staff member who may manage batches",
         ));
     }
@@ -135,7 +167,7 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> Result<(Batch, Option<i64>), AppError> {
     let expiry = validate(new, s, now)?;
-    check_assignee(conn, new.assigned_user_id).await?;
+    check_assignee(conn, new.assigned_user_id, "assignedUserId").await?;
     let batch: Batch = sqlx::query_as(&format!(
         "insert into batches (name, description, total_codes, amount_per_code, currency, expiration_date, assigned_user_id, \
            created_by_user_id, status, created_at, updated_at) \
@@ -255,13 +287,30 @@ pub struct Stats {
     pub blocked: i64,
     pub reported: i64,
     pub redemption_rate: f64,
+    /// Sum of the amounts of redeemed codes (paid out).
     pub amount_paid: i64,
+    /// Sum of the amounts of used codes (accepted, payout not yet confirmed).
     pub amount_pending: i64,
+    /// Redemptions per day (Kigali), from the batch's first day or 30 days ago, up to today.
+    #[sqlx(skip)]
+    pub redemptions_by_day: Vec<DayCount>,
 }
 
-pub async fn stats(conn: &mut PgConnection, id: Uuid) -> Result<Stats, AppError> {
-    get(conn, id).await?;
-    Ok(sqlx::query_as(
+/// Redemptions accepted on one day (Africa/Kigali).
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct DayCount {
+    pub day: NaiveDate,
+    pub redemptions: i64,
+    pub amount: i64,
+}
+
+/// How many days the redemption chart covers at most.
+pub const CHART_DAYS: i64 = 30;
+
+pub async fn stats(conn: &mut PgConnection, id: Uuid, now: DateTime<Utc>) -> Result<Stats, AppError> {
+    let batch = get(conn, id).await?;
+    let mut stats: Stats = sqlx::query_as(
         "select count(*) as codes, \
            count(*) filter (where status = 'active') as active, count(*) filter (where status = 'used') as used, \
            count(*) filter (where status = 'redeemed') as redeemed, count(*) filter (where status = 'expired') as expired, \
@@ -272,8 +321,41 @@ pub async fn stats(conn: &mut PgConnection, id: Uuid) -> Result<Stats, AppError>
          from promo_codes where batch_id = $1",
     )
     .bind(id)
-    .fetch_one(conn)
-    .await?)
+    .fetch_one(&mut *conn)
+    .await?;
+    stats.redemptions_by_day = redemptions_by_day(conn, &batch, now).await?;
+    Ok(stats)
+}
+
+/// One row per day from the batch's first day (at most [`CHART_DAYS`] ago) to today, in Kigali:
+/// codes accepted for redemption that day (`used_at`, else `redeemed_at`) that are still used or
+/// redeemed, and their amount.
+pub async fn redemptions_by_day(
+    conn: &mut PgConnection,
+    batch: &Batch,
+    now: DateTime<Utc>,
+) -> Result<Vec<DayCount>, sqlx::Error> {
+    let today = now.with_timezone(&kigali()).date_naive();
+    let born = batch.created_at.with_timezone(&kigali()).date_naive();
+    let first = born.max(today - Duration::days(CHART_DAYS - 1)).min(today);
+    let since = first
+        .and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(kigali()).single())
+        .map_or(now - Duration::days(CHART_DAYS), |t| t.with_timezone(&Utc));
+    sqlx::query_as(
+        "with r as ( \
+           select (coalesce(used_at, redeemed_at) at time zone 'Africa/Kigali')::date as day, count(*) as n, sum(amount) as amount \
+           from promo_codes where batch_id = $1 and status in ('used', 'redeemed') and coalesce(used_at, redeemed_at) >= $4 \
+           group by 1) \
+         select d::date as day, coalesce(r.n, 0)::int8 as redemptions, coalesce(r.amount, 0)::int8 as amount \
+         from generate_series($2::date, $3::date, interval '1 day') d left join r on r.day = d::date order by d",
+    )
+    .bind(batch.id)
+    .bind(first)
+    .bind(today)
+    .bind(since)
+    .fetch_all(conn)
+    .await
 }
 
 /// Changes a batch's status by hand. An expired batch stays expired, and a batch is completed
@@ -304,6 +386,12 @@ pub async fn set_status(
         return Err(AppError::conflict(
             "status",
             "this batch has passed its expiry date; extend it first",
+        ));
+    }
+    if status == "blocked" && before.status != "active" {
+        return Err(AppError::conflict(
+            "status",
+            format!("only an active batch can be blocked; this one is {}", before.status),
         ));
     }
     if before.status == "completed" && status == "active" {

@@ -11,28 +11,30 @@ use uuid::Uuid;
 use super::{Filter, NewBatch};
 use crate::access::Permission::*;
 use crate::audit::RequestMeta;
-use crate::clock::{local_display, local_display_or};
-use crate::error::AppError;
+use crate::clock::{kigali, local_display, local_display_or};
+use crate::error::{AppError, FieldError};
 use crate::route;
 use crate::web::auth::Principal;
 use crate::web::extract::FormPairs;
-use crate::web::routes::{Access, RouteSpec};
+use crate::web::routes::{urlencode, Access, RouteSpec};
 use crate::web::shell::Shell;
 use crate::web::AppState;
 
 pub fn routes() -> Vec<RouteSpec> {
-    vec![
+    let mut specs = vec![
         route!(GET "/admin/batches", Access::Permission(BatchesRead), list_page),
         route!(POST "/admin/batches", Access::Permission(BatchesCreate), create),
         route!(GET "/admin/batches/{id}", Access::Permission(BatchesRead), batch_page),
-    ]
+    ];
+    specs.extend(super::ops_pages::routes());
+    specs
 }
 
-fn html<T: Template>(status: StatusCode, t: &T) -> Result<Response, AppError> {
+pub(super) fn html<T: Template>(status: StatusCode, t: &T) -> Result<Response, AppError> {
     Ok((status, Html(t.render().map_err(|e| AppError::Internal(e.into()))?)).into_response())
 }
 
-fn rwf(amount: i64) -> String {
+pub(super) fn rwf(amount: i64) -> String {
     let digits = amount.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -62,36 +64,97 @@ struct ListPage {
     total: i64,
     q: String,
     status: String,
+    sort: String,
+    sorts: &'static [(&'static str, &'static str)],
+    page: i64,
+    pages: i64,
+    prev: Option<String>,
+    next: Option<String>,
+    bulk_actions: Vec<(&'static str, &'static str)>,
     can_create: bool,
     max_codes: u32,
     min_amount: i64,
     max_amount: i64,
     error: Option<String>,
+    notice: Option<String>,
+    refusals: Vec<String>,
 }
+
+/// Sort keys of the list (see [`super::list`]) and their labels.
+const SORTS: &[(&str, &str)] = &[
+    ("-created", "Newest first"),
+    ("created", "Oldest first"),
+    ("name", "Name A–Z"),
+    ("-name", "Name Z–A"),
+    ("expires", "Expiry, soonest first"),
+    ("-expires", "Expiry, latest first"),
+    ("amount", "Amount, lowest first"),
+    ("-amount", "Amount, highest first"),
+];
+
+pub(super) const PER_PAGE: i64 = 25;
 
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
     q: Option<String>,
     status: Option<String>,
+    sort: Option<String>,
+    page: Option<i64>,
 }
 
-async fn render_list(
+impl ListQuery {
+    /// The list the user was looking at, carried in the bulk form's hidden fields.
+    pub(super) fn from_form(form: &crate::web::extract::FormPairs) -> Self {
+        let text = |f: &str| form.get(f).map(str::to_owned).filter(|v| !v.is_empty());
+        Self {
+            q: text("q"),
+            status: text("status"),
+            sort: text("sort"),
+            page: form.get("page").and_then(|p| p.parse().ok()),
+        }
+    }
+}
+
+/// What a bulk action reports back on the list page.
+#[derive(Default)]
+pub(super) struct ListMessages {
+    pub error: Option<String>,
+    pub notice: Option<String>,
+    pub refusals: Vec<String>,
+}
+
+pub(super) async fn render_list(
     state: &AppState,
     who: &Principal,
     q: ListQuery,
     status: StatusCode,
-    error: Option<String>,
+    messages: ListMessages,
 ) -> Result<Response, AppError> {
     let settings = state.settings.get();
+    let sort = q
+        .sort
+        .clone()
+        .filter(|s| SORTS.iter().any(|(k, _)| k == s))
+        .unwrap_or_else(|| "-created".to_owned());
+    let page = q.page.unwrap_or(1).max(1);
     let f = Filter {
         status: q.status.clone().filter(|s| !s.is_empty()),
         q: q.q.clone(),
-        sort: None,
-        page: 0,
-        per_page: 200,
+        sort: Some(sort.clone()),
+        page: page - 1,
+        per_page: PER_PAGE,
     };
     let mut conn = state.pool.acquire().await?;
     let (rows, total) = super::list(&mut conn, &f).await?;
+    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let link = |p: i64| {
+        format!(
+            "/admin/batches?q={}&status={}&sort={}&page={p}",
+            urlencode(q.q.as_deref().unwrap_or("")),
+            urlencode(q.status.as_deref().unwrap_or("")),
+            urlencode(&sort),
+        )
+    };
     let batches = rows
         .into_iter()
         .map(|b| Line {
@@ -104,17 +167,34 @@ async fn render_list(
             status: b.status,
         })
         .collect();
+    let mut bulk_actions = Vec::new();
+    if who.can(BatchesStatusChange) {
+        bulk_actions.push(("block", "Block"));
+        bulk_actions.push(("unblock", "Unblock"));
+    }
+    if who.can(BatchesDelete) {
+        bulk_actions.push(("delete", "Delete"));
+    }
     let page = ListPage {
         shell: Shell::new(who, "/admin/batches", &settings.0.branding.company_name),
         batches,
         total,
-        q: q.q.unwrap_or_default(),
-        status: q.status.unwrap_or_default(),
+        q: q.q.clone().unwrap_or_default(),
+        status: q.status.clone().unwrap_or_default(),
+        sorts: SORTS,
+        prev: (page > 1).then(|| link(page.min(pages) - 1)),
+        next: (page < pages).then(|| link(page + 1)),
+        sort,
+        page,
+        pages,
+        bulk_actions,
         can_create: who.can(BatchesCreate) && who.can(PromoCodesGenerate),
         max_codes: settings.0.business.batch_management.max_codes_per_batch,
         min_amount: settings.0.payments.min_amount,
         max_amount: settings.0.payments.max_amount,
-        error,
+        error: messages.error,
+        notice: messages.notice,
+        refusals: messages.refusals,
     };
     html(status, &page)
 }
@@ -124,7 +204,7 @@ async fn list_page(
     who: Principal,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, AppError> {
-    render_list(&state, &who, q, StatusCode::OK, None).await
+    render_list(&state, &who, q, StatusCode::OK, ListMessages::default()).await
 }
 
 async fn create(
@@ -158,7 +238,10 @@ async fn create(
                     &who,
                     ListQuery::default(),
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    Some(m),
+                    ListMessages {
+                        error: Some(m),
+                        ..ListMessages::default()
+                    },
                 )
                 .await
             }
@@ -191,12 +274,80 @@ struct BatchPage {
     can_download: bool,
     can_import: bool,
     downloads: Vec<(String, String, String, String, i32)>,
+    chart: super::chart::Chart,
+    assignee: String,
+    can_edit: bool,
+    can_assign: bool,
+    can_delete: bool,
+    edit: EditForm,
+    assignees: Vec<(Uuid, String, bool)>,
+    error: Option<String>,
+}
+
+/// The edit form's values and the errors the server found in them.
+#[derive(Default)]
+pub(super) struct EditForm {
+    pub name: String,
+    pub description: String,
+    pub expires_at: String,
+    pub amount_per_code: String,
+    pub errors: Vec<FieldError>,
+}
+
+impl EditForm {
+    fn of(b: &super::Batch) -> Self {
+        Self {
+            name: b.name.clone(),
+            description: b.description.clone(),
+            expires_at: b
+                .expiration_date
+                .with_timezone(&kigali())
+                .format("%Y-%m-%d")
+                .to_string(),
+            amount_per_code: b.amount_per_code.to_string(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// The message for `field`, if the server refused it.
+    pub fn error_for(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+}
+
+/// Staff who may be assigned batches (they hold `batches.update`).
+async fn eligible_assignees(conn: &mut sqlx::PgConnection) -> Result<Vec<(Uuid, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "select distinct u.id, coalesce(nullif(u.full_name, ''), u.email::text, u.id::text) as label from users u \
+         join user_role_assignments ura on ura.user_id = u.id join role_permissions rp on rp.role_id = ura.role_id \
+         join permissions p on p.id = rp.permission_id \
+         where p.key = 'batches.update' and u.is_active and u.approval_status = 'approved' and u.kind = 'staff' \
+         order by 2 limit 500",
+    )
+    .fetch_all(conn)
+    .await
 }
 
 async fn batch_page(State(state): State<AppState>, who: Principal, Path(id): Path<Uuid>) -> Result<Response, AppError> {
+    render_batch(&state, &who, id, StatusCode::OK, None, None).await
+}
+
+/// The batch page; after a refused form, with that form's values and errors (`edit`) or a
+/// message (`error`).
+pub(super) async fn render_batch(
+    state: &AppState,
+    who: &Principal,
+    id: Uuid,
+    status: StatusCode,
+    edit: Option<EditForm>,
+    error: Option<String>,
+) -> Result<Response, AppError> {
     let mut conn = state.pool.acquire().await?;
     let batch = super::get(&mut conn, id).await?;
-    let stats = super::stats(&mut conn, id).await?;
+    let stats = super::stats(&mut conn, id, state.clock.now()).await?;
     let job_id: Option<i64> =
         sqlx::query_scalar("select id from jobs where kind = $1 and payload->>'batchId' = $2 order by id desc limit 1")
             .bind(crate::codes::generate::KIND)
@@ -232,9 +383,29 @@ async fn batch_page(State(state): State<AppState>, who: Principal, Path(id): Pat
             (local_display(d.at), d.by.unwrap_or_default(), d.format, range, d.codes)
         })
         .collect();
+    let can_assign = who.can(BatchesAssign);
+    let assignees = if can_assign {
+        eligible_assignees(&mut conn)
+            .await?
+            .into_iter()
+            .map(|(u, label)| (u, label, batch.assigned_user_id == Some(u)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let assignee = match batch.assigned_user_id {
+        None => "nobody".to_owned(),
+        Some(u) => sqlx::query_scalar::<_, String>(
+            "select coalesce(nullif(full_name, ''), email::text, id::text) from users where id = $1",
+        )
+        .bind(u)
+        .fetch_optional(&mut *conn)
+        .await?
+        .unwrap_or_else(|| u.to_string()),
+    };
     let settings = state.settings.get();
     let page = BatchPage {
-        shell: Shell::new(&who, "/admin/batches", &settings.0.branding.company_name),
+        shell: Shell::new(who, "/admin/batches", &settings.0.branding.company_name),
         amount: rwf(batch.amount_per_code),
         expires: local_display_or(Some(batch.expiration_date), ""),
         rate: format!("{:.1} %", stats.redemption_rate * 100.0),
@@ -243,10 +414,18 @@ async fn batch_page(State(state): State<AppState>, who: Principal, Path(id): Pat
         show_money: who.can(DisbursementsRead),
         can_download: who.can(PromoCodesDownload),
         can_import: who.can(PromoCodesImport),
+        chart: super::chart::layout(&stats.redemptions_by_day),
+        assignee,
+        can_edit: who.can(BatchesUpdate),
+        can_assign,
+        can_delete: who.can(BatchesDelete),
+        edit: edit.unwrap_or_else(|| EditForm::of(&batch)),
+        assignees,
+        error,
         batch,
         stats,
         job,
         downloads,
     };
-    html(StatusCode::OK, &page)
+    html(status, &page)
 }

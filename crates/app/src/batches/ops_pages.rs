@@ -1,0 +1,198 @@
+//! The batch pages' forms: edit, assign and delete on the batch page, and the list's bulk bar.
+//! They call the same domain functions as the API, so the page and the API share every rule; a
+//! refused form comes back with its values and the server's messages.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use uuid::Uuid;
+
+use super::ops::{self, BatchChanges, BulkAction};
+use super::pages::{render_batch, render_list, EditForm, ListMessages, ListQuery};
+use crate::access::Permission::{self, *};
+use crate::audit::RequestMeta;
+use crate::error::{AppError, FieldError};
+use crate::route;
+use crate::web::auth::Principal;
+use crate::web::extract::FormPairs;
+use crate::web::pages::refusal_message;
+use crate::web::routes::{Access, RouteSpec};
+use crate::web::AppState;
+
+const BULK: &[Permission] = &[BatchesStatusChange, BatchesDelete];
+
+pub fn routes() -> Vec<RouteSpec> {
+    vec![
+        route!(POST "/admin/batches/bulk", Access::AnyOf(BULK), bulk),
+        route!(POST "/admin/batches/{id}/edit", Access::Permission(BatchesUpdate), edit),
+        route!(POST "/admin/batches/{id}/assign", Access::Permission(BatchesAssign), assign),
+        route!(POST "/admin/batches/{id}/delete", Access::Permission(BatchesDelete), delete),
+    ]
+}
+
+fn back_to(id: Uuid) -> Response {
+    Redirect::to(&format!("/admin/batches/{id}")).into_response()
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    form: FormPairs,
+) -> Result<Response, AppError> {
+    let text = |f: &str| form.get(f).unwrap_or("").to_owned();
+    let mut shown = EditForm {
+        name: text("name"),
+        description: text("description"),
+        expires_at: text("expires_at"),
+        amount_per_code: text("amount_per_code"),
+        errors: Vec::new(),
+    };
+    let amount = match shown.amount_per_code.trim() {
+        "" => None,
+        a => match a.parse::<i64>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                shown
+                    .errors
+                    .push(FieldError::new("amountPerCode", "must be a whole number of francs"));
+                None
+            }
+        },
+    };
+    let changes = BatchChanges {
+        name: Some(shown.name.clone()),
+        description: Some(shown.description.clone()),
+        expires_at: Some(shown.expires_at.clone()).filter(|e| !e.trim().is_empty()),
+        amount_per_code: amount,
+    };
+    let result = if shown.errors.is_empty() {
+        let settings = state.settings.get();
+        let mut tx = state.pool.begin().await?;
+        match ops::update(&mut tx, &settings.0, id, &changes, who.actor(), meta, state.clock.now()).await {
+            Ok(_) => tx.commit().await.map_err(AppError::from),
+            Err(e) => Err(e),
+        }
+    } else {
+        Err(AppError::Validation(shown.errors.clone()))
+    };
+    match result {
+        Ok(()) => Ok(back_to(id)),
+        Err(AppError::Validation(errors)) => {
+            shown.errors = errors;
+            render_batch(&state, &who, id, StatusCode::UNPROCESSABLE_ENTITY, Some(shown), None).await
+        }
+        Err(AppError::Conflict { message, field }) => {
+            shown.errors = vec![FieldError::new(field.unwrap_or_default(), message)];
+            render_batch(&state, &who, id, StatusCode::CONFLICT, Some(shown), None).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn assign(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    form: FormPairs,
+) -> Result<Response, AppError> {
+    let user = match form.get("user_id").map(str::trim).unwrap_or("") {
+        "" => None,
+        u => Some(
+            u.parse::<Uuid>()
+                .map_err(|_| AppError::field("userId", "choose a staff member"))?,
+        ),
+    };
+    let mut tx = state.pool.begin().await?;
+    match ops::assign(&mut tx, id, user, who.actor(), meta, state.clock.now()).await {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(back_to(id))
+        }
+        Err(e) => refused(&state, &who, id, e).await,
+    }
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    let mut tx = state.pool.begin().await?;
+    match ops::delete(&mut tx, id, who.actor(), meta, state.clock.now()).await {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(Redirect::to("/admin/batches").into_response())
+        }
+        Err(e) => refused(&state, &who, id, e).await,
+    }
+}
+
+/// The batch page again with the reason a form was refused, or the error page.
+async fn refused(state: &AppState, who: &Principal, id: Uuid, e: AppError) -> Result<Response, AppError> {
+    match (&e, refusal_message(&e)) {
+        (AppError::NotFound(_), _) | (_, None) => Err(e),
+        (_, Some(m)) => render_batch(state, who, id, e.status(), None, Some(m)).await,
+    }
+}
+
+async fn bulk(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    form: FormPairs,
+) -> Result<Response, AppError> {
+    let Some(action) = form.get("action").and_then(BulkAction::parse) else {
+        return Err(AppError::field("action", "choose block, unblock or delete"));
+    };
+    who.require(action.permission())?;
+    let checked = form.uuids("ids").and_then(|ids| ops::check_bulk(&ids, action, None));
+    let ids = match checked {
+        Ok(ids) => ids,
+        Err(e) => {
+            let messages = ListMessages {
+                error: refusal_message(&e),
+                ..ListMessages::default()
+            };
+            return render_list(
+                &state,
+                &who,
+                ListQuery::from_form(&form),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                messages,
+            )
+            .await;
+        }
+    };
+    let names: Vec<(Uuid, String)> = sqlx::query_as("select id, name from batches where id = any($1)")
+        .bind(&ids)
+        .fetch_all(&state.pool)
+        .await?;
+    let outcomes = ops::bulk(&state.pool, &ids, action, None, who.actor(), meta, state.clock.now()).await?;
+    let name = |id: Uuid| {
+        names
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map_or_else(|| id.to_string(), |(_, n)| n.clone())
+    };
+    let done = outcomes.iter().filter(|o| o.outcome == "ok").count();
+    let verb = match action {
+        BulkAction::Block => "Blocked",
+        BulkAction::Unblock => "Unblocked",
+        BulkAction::Delete => "Deleted",
+        BulkAction::Status => "Changed",
+    };
+    let messages = ListMessages {
+        error: None,
+        notice: Some(format!("{verb} {done} of {} batch(es).", outcomes.len())),
+        refusals: outcomes
+            .iter()
+            .filter(|o| o.outcome != "ok")
+            .map(|o| format!("{}: {}", name(o.id), o.reason.as_deref().unwrap_or("refused")))
+            .collect(),
+    };
+    render_list(&state, &who, ListQuery::from_form(&form), StatusCode::OK, messages).await
+}
