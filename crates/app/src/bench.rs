@@ -371,11 +371,12 @@ pub fn pdf(n: usize) -> anyhow::Result<()> {
         batch_name: "Benchmark".into(),
         generated_on: "2026-11-25".into(),
         service_code: "*789#".into(),
+        logo: None,
     };
     let before = peak_rss_mb();
     let started = Instant::now();
     let pages = page_count(n);
-    let (mut w, head) = StreamingPdf::start(pages);
+    let (mut w, head) = StreamingPdf::start(pages, None);
     let mut sink = std::io::sink();
     let mut bytes = head.len();
     sink.write_all(&head)?;

@@ -269,6 +269,19 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
+/// One line for a terminal: the field problems, the conflict, or the error itself.
+pub fn describe(e: &AppError) -> String {
+    match e {
+        AppError::Validation(errs) => errs
+            .iter()
+            .map(|f| format!("{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        AppError::Conflict { message, .. } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

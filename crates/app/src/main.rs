@@ -68,6 +68,42 @@ enum AuditCommand {
 
 #[derive(Subcommand)]
 enum CodesCommand {
+    /// Generate codes into a batch (`--batch`), or into a new batch (`--new-batch` with
+    /// `--amount` and `--expires`), with a progress line per round.
+    Generate {
+        /// An existing batch: its id, name or number (a top-up within the batch maximum).
+        #[arg(long, conflicts_with = "new_batch")]
+        batch: Option<String>,
+        /// The name of a new batch to create first.
+        #[arg(long, requires_all = ["amount", "expires"])]
+        new_batch: Option<String>,
+        /// Amount per code in whole RWF (new batch).
+        #[arg(long)]
+        amount: Option<i64>,
+        /// Expiry date (new batch), e.g. 2027-06-30 (end of that day, Kigali time).
+        #[arg(long)]
+        expires: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long)]
+        count: i64,
+    },
+    /// Export a batch's codes as CSV or printable PDF sheets, in serial order (recorded in the
+    /// batch's chain of custody).
+    Export {
+        /// The batch: its id, name or number.
+        #[arg(long)]
+        batch: String,
+        #[arg(long, default_value = "csv")]
+        format: String,
+        #[arg(long)]
+        serial_from: Option<i32>,
+        #[arg(long)]
+        serial_to: Option<i32>,
+        /// Output file (default `<Batch Name>_<timestamp>.<ext>` here).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Import codes from a CSV file (header `code`, optional `amount`) into an active batch.
     /// Exits 1 when nothing was imported.
     Import {
@@ -236,7 +272,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
-                    eprintln!("mbelyco: {}", describe(&e));
+                    eprintln!("mbelyco: {}", mbelyco::error::describe(&e));
                     Ok(ExitCode::from(2))
                 }
             }
@@ -306,6 +342,64 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Codes {
             command: CodesCommand::Import { batch, file, mode },
         } => codes_import(config, clock, &batch, &file, &mode).await,
+        Command::Codes {
+            command:
+                CodesCommand::Generate {
+                    batch,
+                    new_batch,
+                    amount,
+                    expires,
+                    description,
+                    count,
+                },
+        } => {
+            use mbelyco::codes::cli::{self, Target};
+            let target = match (batch, new_batch) {
+                (Some(b), _) => Target::Existing(b),
+                (None, Some(name)) => Target::New(mbelyco::batches::NewBatch {
+                    name,
+                    description,
+                    total_codes: count,
+                    amount_per_code: amount.unwrap_or_default(),
+                    expires_at: expires.unwrap_or_default(),
+                    assigned_user_id: None,
+                    generate: false,
+                }),
+                (None, None) => {
+                    eprintln!(
+                        "mbelyco: give --batch (an existing batch) or --new-batch NAME --amount A --expires DATE"
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let prepared = startup::prepare(config, clock).await?;
+            match cli::generate(&prepared.state, target, count).await {
+                Ok(_) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    eprintln!("mbelyco: {e:#}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Codes {
+            command:
+                CodesCommand::Export {
+                    batch,
+                    format,
+                    serial_from,
+                    serial_to,
+                    out,
+                },
+        } => {
+            let prepared = startup::prepare(config, clock).await?;
+            match mbelyco::codes::cli::export(&prepared.state, &batch, &format, serial_from, serial_to, out).await {
+                Ok(_) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    eprintln!("mbelyco: {e:#}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
     }
 }
 
@@ -326,15 +420,7 @@ async fn codes_import(
     println!("read {} bytes from {}", data.len(), file.display());
     let prepared = startup::prepare(config, clock.clone()).await?;
     let state = prepared.state;
-    let batch_id: Option<uuid::Uuid> = match batch.parse::<uuid::Uuid>() {
-        Ok(id) => Some(id),
-        Err(_) => {
-            sqlx::query_scalar("select id from batches where name = $1 or batch_number::text = $1")
-                .bind(batch)
-                .fetch_optional(&state.pool)
-                .await?
-        }
-    };
+    let batch_id = mbelyco::codes::cli::find_batch(&state.pool, batch).await?;
     let Some(batch_id) = batch_id else {
         eprintln!("mbelyco: no batch with the id, name or number `{batch}`");
         return Ok(ExitCode::from(2));
@@ -371,7 +457,7 @@ async fn codes_import(
     {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("mbelyco: {}", describe(&e));
+            eprintln!("mbelyco: {}", mbelyco::error::describe(&e));
             return Ok(ExitCode::from(2));
         }
     };
@@ -405,16 +491,4 @@ async fn codes_import(
     } else {
         ExitCode::FAILURE
     })
-}
-
-fn describe(e: &mbelyco::error::AppError) -> String {
-    match e {
-        mbelyco::error::AppError::Validation(errs) => errs
-            .iter()
-            .map(|f| format!("{}: {}", f.field, f.message))
-            .collect::<Vec<_>>()
-            .join("; "),
-        mbelyco::error::AppError::Conflict { message, .. } => message.clone(),
-        other => other.to_string(),
-    }
 }

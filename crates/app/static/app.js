@@ -92,6 +92,8 @@ document.addEventListener("DOMContentLoaded", () => {
     };
     xhr.send(new FormData(form));
   });
+});
+
 // Batches list: a "select all" box in the bulk form's header (the form works without it).
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("bulk-batches");

@@ -5,14 +5,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{Filter, NewBatch};
 use crate::access::Permission::*;
-use crate::audit::{self, Action, AuditEvent, RequestMeta};
+use crate::audit::RequestMeta;
 use crate::error::AppError;
 use crate::route;
 use crate::web::auth::Principal;
@@ -208,38 +207,21 @@ pub struct ExportQuery {
     serial_to: Option<i32>,
 }
 
-/// Streams a batch's codes as CSV (in serial order) straight from `COPY … TO STDOUT`, so a
-/// million-code batch neither times out nor grows memory. Rate-limited; every download is
-/// recorded (who, when, format, range, count) and audited before the first byte leaves.
+/// Streams a batch's codes as CSV or PDF sheets (in serial order; `codes::export`).
+/// Rate-limited; every download is recorded (who, when, format, range, count) and audited before
+/// the first byte leaves.
 async fn export(
     State(state): State<AppState>,
     who: Principal,
     meta: RequestMeta,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, AppError> {
-    let mut errors = Vec::new();
-    let format = q.format.as_deref().unwrap_or("csv");
-    if format != "csv" && format != "pdf" {
-        errors.push(crate::error::FieldError::new("format", "must be csv or pdf"));
-    }
-    if q.batch_id.is_none() {
-        errors.push(crate::error::FieldError::new("batchId", "choose a batch"));
-    }
-    let (from, to) = (q.serial_from.unwrap_or(1), q.serial_to.unwrap_or(i32::MAX));
-    if from < 1 || to < from {
-        errors.push(crate::error::FieldError::new(
-            "serialFrom",
-            "the range must start at 1 or later and not end before it starts",
-        ));
-    }
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
-    }
-    let batch_id = q.batch_id.unwrap_or_default();
+    use crate::codes::export::{self, Format};
+    let req = export::Request::parse(q.format.as_deref(), q.batch_id, q.serial_from, q.serial_to)?;
     let now = state.clock.now();
     let settings = state.settings.get();
     let mut tx = state.pool.begin().await?;
-    let batch = super::get(&mut tx, batch_id).await?;
+    let batch = super::get(&mut tx, req.batch_id).await?;
     let limit = settings.0.security.rate_limiting.downloads_per_hour as i32;
     let d = crate::ratelimit::hit(&mut tx, &format!("download:user:{}", who.user_id), 3600, limit, now).await?;
     if !d.allowed {
@@ -248,89 +230,17 @@ async fn export(
             retry_after_secs: d.retry_after_secs,
         });
     }
-    let count: i64 =
-        sqlx::query_scalar("select count(*) from promo_codes where batch_id = $1 and serial between $2 and $3")
-            .bind(batch_id)
-            .bind(from)
-            .bind(to)
-            .fetch_one(&mut *tx)
-            .await?;
-    sqlx::query("insert into code_downloads (batch_id, user_id, format, serial_from, serial_to, code_count, created_at) values ($1, $2, $7, $3, $4, $5, $6)")
-        .bind(batch_id)
-        .bind(who.user_id)
-        .bind(q.serial_from)
-        .bind(q.serial_to)
-        .bind(count as i32)
-        .bind(now)
-        .bind(format)
-        .execute(&mut *tx)
-        .await?;
-    audit::record(
-        &mut tx,
-        &AuditEvent::new(who.actor(), Action::CodesDownloaded, "batch", batch_id)
-            .metadata(json!({"format": format, "serialFrom": q.serial_from, "serialTo": q.serial_to, "codes": count}))
-            .meta(meta),
-        now,
-    )
-    .await?;
+    let count = export::record(&mut tx, &req, Some(who.user_id), who.actor(), meta, now).await?;
     tx.commit().await?;
-
-    let stamp = now.with_timezone(&crate::clock::kigali()).format("%Y%m%d-%H%M");
-    if format == "pdf" {
-        let info = crate::codes::pdf::SheetInfo {
-            company: settings.0.branding.company_name.clone(),
-            batch_number: batch.batch_number,
-            batch_name: batch.name.clone(),
-            generated_on: batch
-                .created_at
-                .with_timezone(&crate::clock::kigali())
-                .format("%Y-%m-%d")
-                .to_string(),
-            service_code: settings.0.ussd.service_code.clone(),
-        };
-        let body = pdf_stream(state.pool.clone(), info, batch_id, from, to, count as usize);
-        return Ok(attachment(
-            body,
-            "application/pdf",
-            &format!("{}_{stamp}.pdf", batch.name),
-        ));
-    }
-    // COPY cannot take parameters: the values are a UUID and two integers, formatted by Rust
-    let sql = format!(
-        "copy (select c.code, c.serial, b.batch_number, b.name as batch_name, c.amount, c.currency, c.status, \
-           to_char(c.created_at at time zone 'Africa/Kigali', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+02:00\"') as created, \
-           to_char(c.expires_at at time zone 'Africa/Kigali', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+02:00\"') as expires \
-         from promo_codes c join batches b on b.id = c.batch_id \
-         where c.batch_id = '{batch_id}' and c.serial between {from} and {to} order by c.serial) \
-         to stdout with (format csv, header true, encoding 'UTF8')"
-    );
-    let pool = state.pool.clone();
-    let (tx_chunks, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(16);
-    tokio::spawn(async move {
-        let result = async {
-            let mut conn = pool.acquire().await?;
-            let mut stream = conn.copy_out_raw(&sql).await?;
-            while let Some(chunk) = stream.next().await {
-                if tx_chunks.send(Ok(chunk?)).await.is_err() {
-                    break; // the client went away
-                }
-            }
-            Ok::<_, sqlx::Error>(())
-        }
-        .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "CSV export failed mid-stream");
-            let _ = tx_chunks.send(Err(std::io::Error::other("export failed"))).await;
-        }
-    });
-    let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+    let chunks = export::stream(state.pool.clone(), req, export::sheet_info(&settings.0, &batch), count);
+    let body = Body::from_stream(futures::stream::unfold(chunks, |mut rx| async move {
         rx.recv().await.map(|c| (c, rx))
     }));
-    Ok(attachment(
-        body,
-        "text/csv; charset=utf-8",
-        &format!("{}_{stamp}.csv", batch.name),
-    ))
+    let mime = match req.format {
+        Format::Csv => "text/csv; charset=utf-8",
+        Format::Pdf => "application/pdf",
+    };
+    Ok(attachment(body, mime, &export::file_name(&batch, req.format, now)))
 }
 
 /// A download response named `file` (ASCII fallback plus the UTF-8 name).
@@ -354,68 +264,4 @@ fn attachment(body: Body, mime: &'static str, file: &str) -> Response {
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
-}
-
-/// Streams the sheets page by page from a cursor over the codes in serial order.
-fn pdf_stream(
-    pool: sqlx::PgPool,
-    info: crate::codes::pdf::SheetInfo,
-    batch_id: Uuid,
-    from: i32,
-    to: i32,
-    count: usize,
-) -> Body {
-    use crate::codes::pdf::{page_content, page_count, Slot, StreamingPdf, PER_PAGE};
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
-    tokio::spawn(async move {
-        let result = async {
-            let pages = page_count(count);
-            let (mut pdf, head) = StreamingPdf::start(pages);
-            if tx.send(Ok(head.into())).await.is_err() {
-                return Ok(());
-            }
-            let mut conn = pool.acquire().await?;
-            let mut rows = sqlx::query_as::<_, (String, i32, i64, String)>(
-                "select code, serial, amount, currency from promo_codes where batch_id = $1 and serial between $2 and $3 \
-                 order by serial limit $4",
-            )
-            .bind(batch_id)
-            .bind(from)
-            .bind(to)
-            .bind(count as i64)
-            .fetch(&mut *conn);
-            let mut slots = Vec::with_capacity(PER_PAGE);
-            let mut page = 0usize;
-            while let Some((code, serial, amount, currency)) = rows.next().await.transpose()? {
-                slots.push(Slot { code, serial, amount, currency });
-                if slots.len() == PER_PAGE && page < pages {
-                    let bytes = pdf.page(page, &page_content(&info, &slots, page + 1, pages));
-                    page += 1;
-                    slots.clear();
-                    if tx.send(Ok(bytes.into())).await.is_err() {
-                        return Ok(());
-                    }
-                }
-            }
-            // the last, partly filled page (and any the page tree promised but no code filled)
-            while page < pages {
-                let bytes = pdf.page(page, &page_content(&info, &slots, page + 1, pages));
-                page += 1;
-                slots.clear();
-                if tx.send(Ok(bytes.into())).await.is_err() {
-                    return Ok(());
-                }
-            }
-            let _ = tx.send(Ok(pdf.finish().into())).await;
-            Ok::<_, sqlx::Error>(())
-        }
-        .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "PDF export failed mid-stream");
-            let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
-        }
-    });
-    Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|c| (c, rx))
-    }))
 }

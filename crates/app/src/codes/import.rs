@@ -195,8 +195,7 @@ pub async fn import(
         serial_from = Some(next as i32);
         serial_to = Some((next + inserted as i64 - 1) as i32);
         if inserted > 0 {
-            super::search_index::enqueue(&mut *conn, up.batch_id, next as i64, next as i64 + inserted as i64 - 1, now)
-                .await?;
+            super::search_index::enqueue(&mut *conn, up.batch_id, next, next + inserted as i64 - 1, now).await?;
         }
         sqlx::query("update batches set total_codes = greatest(total_codes, $2), updated_at = $3 where id = $1")
             .bind(up.batch_id)

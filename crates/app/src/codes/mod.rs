@@ -8,13 +8,15 @@
 pub mod admin;
 pub mod api;
 pub mod bulk;
+pub mod cli;
+pub mod export;
 pub mod format;
 pub mod generate;
-pub mod pages;
 pub mod import;
 pub mod import_api;
 mod import_csv;
 pub mod import_page;
+pub mod pages;
 pub mod pdf;
 pub mod search_index;
 pub mod validate;

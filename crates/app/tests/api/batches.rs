@@ -48,7 +48,8 @@ async fn a_batch_generates_unique_serial_numbered_codes_with_progress() {
     let batch_id = body["batch"]["id"].as_str().unwrap().to_owned();
     assert_eq!(body["batch"]["status"], "active");
 
-    assert_eq!(worker(&app, "w1").drain().await.unwrap(), 1);
+    // the generation job, then the search-index job it queued for the codes it added
+    assert_eq!(worker(&app, "w1").drain().await.unwrap(), 2);
     let job: Value = app
         .client
         .get(app.url(&format!("/api/v1/admin/jobs/{job_id}")))

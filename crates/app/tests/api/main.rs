@@ -7,6 +7,7 @@ mod audit;
 mod batches;
 mod batches_ops;
 mod browser;
+mod cli;
 mod codes;
 mod codes_import;
 mod helpers;
