@@ -502,3 +502,123 @@ pub async fn import(config: &Config, rows: usize, existing: i64) -> anyhow::Resu
     s.drop().await;
     Ok(())
 }
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+/// `mbelyco bench search`: fills a scratch database with `batches` batches of `per_batch` codes
+/// through the real generation path (and the search-index job's work), then times partial-code
+/// searches as the codes page runs them and the statistics of one full batch.
+pub async fn search(config: &Config, batches: i64, per_batch: i64, queries: usize) -> anyhow::Result<()> {
+    use crate::codes::admin::{self, CodeFilter, CodeQuery};
+    use crate::codes::format::Alphabet;
+    use crate::codes::{generate, search_index};
+    use rand::seq::SliceRandom;
+    use rand::Rng;
+
+    let clock = clock::system();
+    let s = scratch(config, "search", 4).await?;
+    let pool = s.pool.clone();
+    let set = crate::settings::Settings::default()
+        .business
+        .code_generation
+        .character_set;
+    let total = batches * per_batch;
+    println!("filling: {batches} batches of {per_batch} codes ({total} in all), then their search index …");
+    let started = Instant::now();
+    let mut ids = Vec::new();
+    for b in 0..batches {
+        let id = bench_batch(&pool, &format!("search {b}"), per_batch).await?;
+        let t = Instant::now();
+        generate::run(
+            &pool,
+            id,
+            per_batch,
+            Actor::System,
+            Alphabet::new(&set).map_err(anyhow::Error::msg)?,
+            false,
+            clock.now(),
+            |_, _| async { Ok::<(), sqlx::Error>(()) },
+        )
+        .await?;
+        let gen = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let mut conn = pool.acquire().await?;
+        search_index::index_range(&mut conn, id, 1, per_batch).await?;
+        println!(
+            "  batch {}: generated in {gen:.1} s, indexed in {:.1} s ({} codes stored, {:.0} s so far)",
+            b + 1,
+            t.elapsed().as_secs_f64(),
+            (b + 1) * per_batch,
+            started.elapsed().as_secs_f64()
+        );
+        ids.push(id);
+    }
+    sqlx::query("vacuum analyze promo_codes").execute(&pool).await?;
+    sqlx::query("vacuum analyze promo_code_search").execute(&pool).await?;
+
+    // fragments people type: 3 to 8 characters cut from stored codes
+    let sample: Vec<String> = sqlx::query_scalar("select code from promo_codes tablesample system (0.1) limit $1")
+        .bind(queries as i64)
+        .fetch_all(&pool)
+        .await?;
+    let mut rng = rand::thread_rng();
+    let mut conn = pool.acquire().await?;
+    let mut times = Vec::with_capacity(sample.len());
+    let mut found = 0usize;
+    for code in &sample {
+        let len = rng.gen_range(3..=8usize);
+        let start = rng.gen_range(0..=code.len() - len);
+        let q = CodeQuery::parse(&code[start..start + len]).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let f = CodeFilter {
+            q: Some(q),
+            batch_id: if rng.gen_bool(0.3) {
+                ids.choose(&mut rng).copied()
+            } else {
+                None
+            },
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let (rows, _) = admin::list(&mut conn, &f, None, 50)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        found += rows.len();
+    }
+    times.sort_by(f64::total_cmp);
+    let mut stats_times = Vec::new();
+    for _ in 0..20 {
+        let t = Instant::now();
+        crate::batches::stats(&mut conn, ids[0], clock.now())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        stats_times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    stats_times.sort_by(f64::total_cmp);
+    drop(conn);
+    let p95 = percentile(&times, 0.95);
+    let s95 = percentile(&stats_times, 0.95);
+    println!();
+    println!("== bench search ==");
+    println!(
+        "partial-code search over {total} codes, {} queries of 3-8 characters (30 % within a batch), {found} rows: \
+         p50 {:.1} ms, p95 {p95:.1} ms, max {:.1} ms (goal p95 <= 50 ms) {}",
+        times.len(),
+        percentile(&times, 0.5),
+        percentile(&times, 1.0),
+        if p95 <= 50.0 { "PASS" } else { "MISS" }
+    );
+    println!(
+        "statistics of a {per_batch}-code batch (20 runs): p50 {:.1} ms, p95 {s95:.1} ms (goal <= 100 ms) {}",
+        percentile(&stats_times, 0.5),
+        if s95 <= 100.0 { "PASS" } else { "MISS" }
+    );
+    s.drop().await;
+    Ok(())
+}

@@ -135,6 +135,16 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         codes: i64,
     },
+    /// Partial-code search p50/p95 and one batch's statistics with many codes stored
+    /// (default 10 batches of 1,000,000), filled through the real generation path.
+    Search {
+        #[arg(long, default_value_t = 10)]
+        batches: i64,
+        #[arg(long, default_value_t = 1_000_000)]
+        per_batch: i64,
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+    },
     /// The PDF layout of printable sheets: time and peak memory.
     Pdf {
         #[arg(long, default_value_t = 100_000)]
@@ -325,6 +335,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             command: BenchCommand::Codes { codes },
         } => {
             bench::codes(&config, codes).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Search {
+                    batches,
+                    per_batch,
+                    queries,
+                },
+        } => {
+            bench::search(&config, batches, per_batch, queries).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
