@@ -66,15 +66,20 @@ async fn stage(conn: &mut PgConnection, codes: &[String]) -> Result<(), sqlx::Er
 ///
 /// Serials follow the order the codes were made in (print order reveals nothing), while rows go
 /// into the table sorted by code, so the unique index is filled in one ordered pass instead of
-/// at a random page per row. A code stored by a concurrent writer between the filter and the
-/// insert fails the unique index: the round is undone and made again (the odds are negligible).
+/// at a random page per row.
+///
+/// A round first goes in unfiltered: a code that already exists (odds of about one in a billion
+/// per code) fails the unique index, and the round is undone and returned as `None`. The caller
+/// then sends it again with `filter`, which keeps only codes not stored anywhere, probing the
+/// unique index code by code (a hash anti-join would read the whole table on every round).
 async fn insert_round(
     conn: &mut PgConnection,
     batch_id: Uuid,
     codes: &[String],
+    filter: bool,
     actor: Actor,
     now: DateTime<Utc>,
-) -> Result<(i64, i64, i64), sqlx::Error> {
+) -> Result<Option<(i64, i64, i64)>, sqlx::Error> {
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     // serialises rounds of the same batch (top-ups), so serials stay consecutive
     let (amount, currency, expires, next_serial): (i64, String, DateTime<Utc>, i64) = sqlx::query_as(
@@ -86,13 +91,23 @@ async fn insert_round(
     .fetch_one(&mut *tx)
     .await?;
     stage(&mut tx, codes).await?;
-    let inserted = sqlx::query(
+    if filter {
+        sqlx::query("set local enable_hashjoin = off").execute(&mut *tx).await?;
+        sqlx::query("set local enable_mergejoin = off")
+            .execute(&mut *tx)
+            .await?;
+    }
+    let fresh = if filter {
+        "where not exists (select 1 from promo_codes p where p.code = s.code)"
+    } else {
+        ""
+    };
+    let inserted = sqlx::query(&format!(
         "insert into promo_codes (id, code, batch_id, serial, amount, currency, status, created_at, expires_at) \
          select id, code, $1, $2 + n - 1, $3, $4, 'active', $5, $6 from ( \
-           select s.id, s.code, row_number() over (order by s.ord) as n from code_staging s \
-           where not exists (select 1 from promo_codes p where p.code = s.code)) fresh \
-         order by code",
-    )
+           select s.id, s.code, row_number() over (order by s.ord) as n from code_staging s {fresh}) fresh \
+         order by code"
+    ))
     .bind(batch_id)
     .bind(next_serial)
     .bind(amount)
@@ -105,7 +120,7 @@ async fn insert_round(
         Ok(r) => r.rows_affected() as i64,
         Err(sqlx::Error::Database(e)) if e.constraint() == Some("promo_codes_code_key") => {
             tx.rollback().await?;
-            return Ok((0, next_serial, next_serial - 1));
+            return Ok(None);
         }
         Err(e) => return Err(e),
     };
@@ -124,7 +139,27 @@ async fn insert_round(
         super::search_index::enqueue(&mut tx, batch_id, next_serial, max_serial, now).await?;
     }
     tx.commit().await?;
-    Ok((inserted, next_serial, max_serial))
+    Ok(Some((inserted, next_serial, max_serial)))
+}
+
+/// Stores `codes` (distinct, well formed) in the batch with the next consecutive serials and
+/// returns (how many were new, first serial, last serial); codes already stored anywhere are
+/// left out, for the caller to make again.
+pub async fn insert_codes(
+    conn: &mut PgConnection,
+    batch_id: Uuid,
+    codes: &[String],
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Result<(i64, i64, i64), sqlx::Error> {
+    match insert_round(conn, batch_id, codes, false, actor, now).await? {
+        Some(r) => Ok(r),
+        // a code of this round exists already (or a concurrent writer just stored it): send the
+        // round again keeping only the new ones
+        None => Ok(insert_round(conn, batch_id, codes, true, actor, now)
+            .await?
+            .unwrap_or((0, 0, -1))),
+    }
 }
 
 /// Generates `count` new codes into the batch, calling `progress(done, total)` after each round.
@@ -161,7 +196,7 @@ where
                 summary.collisions_regenerated += 1;
             }
         }
-        let (inserted, first, last) = insert_round(&mut conn, batch_id, &round, actor, now).await?;
+        let (inserted, first, last) = insert_codes(&mut conn, batch_id, &round, actor, now).await?;
         if inserted > 0 {
             if summary.first_serial == 0 {
                 summary.first_serial = first;

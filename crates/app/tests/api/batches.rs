@@ -163,6 +163,71 @@ async fn bad_batches_are_refused_with_their_fields_and_create_nothing() {
     assert_eq!(create(&app, &viewer, batch_body("Nope", 1)).await.status(), 403);
 }
 
+/// A code that already exists anywhere is left out of a round (and made again by the caller),
+/// and the new ones still get consecutive serials: the collision path of generation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_colliding_code_is_left_out_and_serials_stay_consecutive() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let key = app.api_key("Batch Manager").await;
+    let first = create(&app, &key, batch_body("First run", 5)).await;
+    let first: Value = first.json().await.unwrap();
+    let second = create(
+        &app,
+        &key,
+        json!({"name": "Second run", "totalCodes": 4, "amountPerCode": 1000,
+        "expiresAt": "2027-06-30", "generate": false}),
+    )
+    .await;
+    assert_eq!(second.status(), 201);
+    let second: Value = second.json().await.unwrap();
+    worker(&app, "w1").drain().await.unwrap();
+    let taken: Vec<String> =
+        sqlx::query_scalar("select code from promo_codes where batch_id = $1::uuid order by serial limit 2")
+            .bind(first["batch"]["id"].as_str().unwrap())
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(taken.len(), 2);
+    let round = vec![
+        "AAAA-AA26-AA11-AA25".to_owned(),
+        taken[0].clone(),
+        "BBBB-BB26-BB11-BB25".to_owned(),
+        taken[1].clone(),
+    ];
+    let batch: uuid::Uuid = second["batch"]["id"].as_str().unwrap().parse().unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    let added = mbelyco::codes::generate::insert_codes(
+        &mut conn,
+        batch,
+        &round,
+        mbelyco::audit::Actor::System,
+        crate::helpers::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(added, (2, 1, 2), "two new codes, serials 1 and 2");
+    let stored: Vec<(String, i32)> =
+        sqlx::query_as("select code, serial from promo_codes where batch_id = $1 order by serial")
+            .bind(batch)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        stored,
+        vec![
+            ("AAAA-AA26-AA11-AA25".to_owned(), 1),
+            ("BBBB-BB26-BB11-BB25".to_owned(), 2)
+        ]
+    );
+    let owners: i64 = sqlx::query_scalar("select count(*) from promo_codes where code = any($1)")
+        .bind(&taken)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(owners, 2, "the taken codes still belong to the first batch only");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_generation_keeps_every_code_unique() {
     let db = TestDb::new().await;
