@@ -2,7 +2,6 @@
 //! deactivation and role edits acting on the next request, delete vs deactivate, 2FA reset,
 //! registration open/closed, approval and rate limits.
 
-use mbelyco::identity::totp;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
