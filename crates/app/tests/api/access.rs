@@ -5,7 +5,7 @@ use mbelyco::access::{Permission, ROLES};
 use mbelyco::web::routes::Access;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestDb};
+use crate::helpers::{error_fields, spawn_app, TestDb};
 
 #[test]
 fn every_admin_route_declares_a_permission() {
@@ -85,13 +85,7 @@ async fn permission_matrix_every_admin_route_every_role() {
     }
     assert!(checked >= 5 * 10, "checked {checked} combinations");
     // a revoked or unknown key is refused outright
-    let res = app
-        .client
-        .get(app.url("/api/v1/admin/settings"))
-        .bearer_auth("mbk_nope_nope")
-        .send()
-        .await
-        .unwrap();
+    let res = app.get_as("mbk_nope_nope", "/api/v1/admin/settings").await;
     assert_eq!(res.status(), 401);
 }
 
@@ -103,22 +97,16 @@ async fn settings_over_http_validate_mask_and_version() {
     let finance = app.api_key("Financial Administrator").await;
 
     let bad = app
-        .client
-        .put(app.url("/api/v1/admin/settings/payments"))
-        .bearer_auth(&admin)
-        .json(&json!({"settings": {"minAmount": 5000, "maxAmount": 100, "maxRetryAttempts": 9}}))
-        .send()
-        .await
-        .unwrap();
+        .put_json(
+            &admin,
+            "/api/v1/admin/settings/payments",
+            &json!({"settings": {"minAmount": 5000, "maxAmount": 100, "maxRetryAttempts": 9}}),
+        )
+        .await;
     assert_eq!(bad.status(), 422);
     assert_eq!(bad.headers()["content-type"], "application/problem+json");
     let body: Value = bad.json().await.unwrap();
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&body);
     assert!(
         fields.contains(&"payments.maxAmount") && fields.contains(&"payments.maxRetryAttempts"),
         "{body}"
@@ -130,26 +118,18 @@ async fn settings_over_http_validate_mask_and_version() {
     assert_eq!(versions, 0, "nothing changed");
 
     let wrong_type = app
-        .client
-        .put(app.url("/api/v1/admin/settings/ussd"))
-        .bearer_auth(&admin)
-        .json(&json!({"settings": {"maxAttemptsPerMinute": "five"}}))
-        .send()
-        .await
-        .unwrap();
+        .put_json(
+            &admin,
+            "/api/v1/admin/settings/ussd",
+            &json!({"settings": {"maxAttemptsPerMinute": "five"}}),
+        )
+        .await;
     assert_eq!(wrong_type.status(), 422);
     let body: Value = wrong_type.json().await.unwrap();
     assert_eq!(body["errors"][0]["field"], "ussd.maxAttemptsPerMinute");
 
     // the Financial Administrator may configure payments (ACCESS.md), with a secret
-    let ok = app
-        .client
-        .put(app.url("/api/v1/admin/settings/payments"))
-        .bearer_auth(&finance)
-        .json(&json!({"settings": {"momoApiKey": "live-key-abcdef123456", "approvalThreshold": 50000}, "reason": "go live"}))
-        .send()
-        .await
-        .unwrap();
+    let ok = app.put_json(&finance, "/api/v1/admin/settings/payments", &json!({"settings": {"momoApiKey": "live-key-abcdef123456", "approvalThreshold": 50000}, "reason": "go live"})).await;
     assert_eq!(ok.status(), 200);
     let body: Value = ok.json().await.unwrap();
     assert_eq!(body["version"], 1);
@@ -157,41 +137,19 @@ async fn settings_over_http_validate_mask_and_version() {
     assert_eq!(body["settings"]["approvalThreshold"], 50000);
     // … but not other categories
     let res = app
-        .client
-        .put(app.url("/api/v1/admin/settings/ussd"))
-        .bearer_auth(&finance)
-        .json(&json!({"settings": {"maxAttemptsPerMinute": 3}}))
-        .send()
-        .await
-        .unwrap();
+        .put_json(
+            &finance,
+            "/api/v1/admin/settings/ussd",
+            &json!({"settings": {"maxAttemptsPerMinute": 3}}),
+        )
+        .await;
     assert_eq!(res.status(), 403);
 
-    let all: Value = app
-        .client
-        .get(app.url("/api/v1/admin/settings"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let all: Value = app.get_as(&admin, "/api/v1/admin/settings").await.json().await.unwrap();
     assert!(!all.to_string().contains("live-key-abcdef123456"));
-    let rollback = app
-        .client
-        .post(app.url("/api/v1/admin/settings/versions/1/rollback"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let rollback = app.post_as(&admin, "/api/v1/admin/settings/versions/1/rollback").await;
     assert_eq!(rollback.status(), 200);
-    let missing = app
-        .client
-        .get(app.url("/api/v1/admin/settings/nope"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let missing = app.get_as(&admin, "/api/v1/admin/settings/nope").await;
     assert_eq!(missing.status(), 404);
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["type"], "urn:mbelyco:problem:record-not-found");

@@ -2,34 +2,13 @@
 //! audit), concurrent generation, top-ups, status rules, and the streamed CSV export.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use mbelyco::jobs::{Worker, WorkerOptions};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp, TestDb};
-
-fn worker(app: &TestApp, id: &str) -> Worker {
-    let opts = WorkerOptions {
-        worker_id: id.into(),
-        ..WorkerOptions::default()
-    };
-    Worker::new(
-        app.pool.clone(),
-        mbelyco::startup::registry(&app.state),
-        Arc::new(mbelyco::clock::SystemClock),
-        opts,
-    )
-}
+use crate::helpers::{error_fields, spawn_app, TestApp, TestDb};
 
 async fn create(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/v1/admin/batches"))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    app.post_json(key, "/api/v1/admin/batches", &body).await
 }
 
 fn batch_body(name: &str, n: i64) -> Value {
@@ -49,14 +28,10 @@ async fn a_batch_generates_unique_serial_numbered_codes_with_progress() {
     assert_eq!(body["batch"]["status"], "active");
 
     // the generation job, then the search-index job it queued for the codes it added
-    assert_eq!(worker(&app, "w1").drain().await.unwrap(), 2);
+    assert_eq!(app.worker("w1").drain().await.unwrap(), 2);
     let job: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/admin/jobs/{job_id}")))
-        .bearer_auth(&key)
-        .send()
+        .get_as(&key, &format!("/api/v1/admin/jobs/{job_id}"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -88,12 +63,8 @@ async fn a_batch_generates_unique_serial_numbered_codes_with_progress() {
             .unwrap();
     assert_eq!(audited, 1, "one round of up to 50,000");
     let stats: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/admin/batches/{batch_id}/stats")))
-        .bearer_auth(&key)
-        .send()
+        .get_as(&key, &format!("/api/v1/admin/batches/{batch_id}/stats"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -102,15 +73,14 @@ async fn a_batch_generates_unique_serial_numbered_codes_with_progress() {
 
     // top-up within the limit continues the serials
     let res = app
-        .client
-        .post(app.url("/api/v1/admin/batches/generate"))
-        .bearer_auth(&key)
-        .json(&json!({"batchId": batch_id, "count": 6}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(
+            &key,
+            "/api/v1/admin/batches/generate",
+            &json!({"batchId": batch_id, "count": 6}),
+        )
+        .await;
     assert_eq!(res.status(), 202);
-    worker(&app, "w1").drain().await.unwrap();
+    app.worker("w1").drain().await.unwrap();
     let max: i32 = sqlx::query_scalar("select max(serial) from promo_codes where batch_id = $1::uuid")
         .bind(&batch_id)
         .fetch_one(&db.pool)
@@ -132,12 +102,7 @@ async fn bad_batches_are_refused_with_their_fields_and_create_nothing() {
     .await;
     assert_eq!(res.status(), 422);
     let body: Value = res.json().await.unwrap();
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&body);
     assert_eq!(fields, ["name", "totalCodes", "amountPerCode", "expiresAt"]);
     let res = create(
         &app,
@@ -243,7 +208,7 @@ async fn concurrent_generation_keeps_every_code_unique() {
     }
     let mut set = tokio::task::JoinSet::new();
     for w in 0..4 {
-        let wk = worker(&app, &format!("w{w}"));
+        let wk = app.worker(&format!("w{w}"));
         set.spawn(async move { wk.drain().await.unwrap() });
     }
     while set.join_next().await.is_some() {}
@@ -268,17 +233,16 @@ async fn status_rules_follow_the_facts() {
     let key = app.api_key("Batch Manager").await;
     let body: Value = create(&app, &key, batch_body("Status", 10)).await.json().await.unwrap();
     let id = body["batch"]["id"].as_str().unwrap().to_owned();
-    worker(&app, "w").drain().await.unwrap();
+    app.worker("w").drain().await.unwrap();
     let put = |status: &'static str| {
         let (app, key, id) = (&app, key.clone(), id.clone());
         async move {
-            app.client
-                .put(app.url(&format!("/api/v1/admin/batches/{id}/status")))
-                .bearer_auth(&key)
-                .json(&json!({"status": status}))
-                .send()
-                .await
-                .unwrap()
+            app.put_json(
+                &key,
+                &format!("/api/v1/admin/batches/{id}/status"),
+                &json!({"status": status}),
+            )
+            .await
         }
     };
     assert_eq!(put("completed").await.status(), 409, "codes are still open");
@@ -319,14 +283,13 @@ async fn csv_export_streams_every_code_in_serial_order_and_is_recorded() {
         .await
         .unwrap();
     let id = body["batch"]["id"].as_str().unwrap().to_owned();
-    worker(&app, "w").drain().await.unwrap();
+    app.worker("w").drain().await.unwrap();
     let res = app
-        .client
-        .get(app.url(&format!("/api/v1/admin/promo-codes/export?format=csv&batchId={id}")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
+        .get_as(
+            &key,
+            &format!("/api/v1/admin/promo-codes/export?format=csv&batchId={id}"),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
     let disposition = res.headers()["content-disposition"].to_str().unwrap().to_owned();
@@ -352,14 +315,11 @@ async fn csv_export_streams_every_code_in_serial_order_and_is_recorded() {
 
     // a sheet range: serials 13..24 (page 2)
     let part = app
-        .client
-        .get(app.url(&format!(
-            "/api/v1/admin/promo-codes/download?format=csv&batchId={id}&serialFrom=13&serialTo=24"
-        )))
-        .bearer_auth(&key)
-        .send()
+        .get_as(
+            &key,
+            &format!("/api/v1/admin/promo-codes/download?format=csv&batchId={id}&serialFrom=13&serialTo=24"),
+        )
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -375,22 +335,12 @@ async fn csv_export_streams_every_code_in_serial_order_and_is_recorded() {
         .await
         .unwrap();
     assert_eq!(audited, 2);
-    let bad = app
-        .client
-        .get(app.url("/api/v1/admin/promo-codes/export?format=xls"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
+    let bad = app.get_as(&key, "/api/v1/admin/promo-codes/export?format=xls").await;
     assert_eq!(bad.status(), 422);
     let viewer = app.api_key("Viewer").await;
     let res = app
-        .client
-        .get(app.url(&format!("/api/v1/admin/promo-codes/export?batchId={id}")))
-        .bearer_auth(&viewer)
-        .send()
-        .await
-        .unwrap();
+        .get_as(&viewer, &format!("/api/v1/admin/promo-codes/export?batchId={id}"))
+        .await;
     assert_eq!(res.status(), 403);
 }
 
@@ -406,14 +356,13 @@ async fn pdf_export_is_twelve_codes_a_page_with_header_and_footer() {
         .unwrap();
     let id = body["batch"]["id"].as_str().unwrap().to_owned();
     let number = body["batch"]["batchNumber"].as_i64().unwrap();
-    worker(&app, "w").drain().await.unwrap();
+    app.worker("w").drain().await.unwrap();
     let res = app
-        .client
-        .get(app.url(&format!("/api/v1/admin/promo-codes/export?format=pdf&batchId={id}")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
+        .get_as(
+            &key,
+            &format!("/api/v1/admin/promo-codes/export?format=pdf&batchId={id}"),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/pdf");
     assert!(res.headers()["content-disposition"].to_str().unwrap().contains(".pdf"));

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::helpers::{build_state_with_clock, now, spawn_app, TestApp, TestDb};
+use crate::helpers::{build_state_with_clock, error_fields, now, spawn_app, TestApp, TestDb};
 
 fn worker(pool: &PgPool, state: &mbelyco::web::AppState, clock: mbelyco::clock::SharedClock) -> Worker {
     let opts = WorkerOptions {
@@ -21,37 +21,13 @@ fn worker(pool: &PgPool, state: &mbelyco::web::AppState, clock: mbelyco::clock::
     Worker::new(pool.clone(), mbelyco::startup::registry(state), clock, opts)
 }
 
-async fn drain(app: &TestApp) {
-    worker(&app.pool, &app.state, Arc::new(mbelyco::clock::SystemClock))
-        .drain()
-        .await
-        .unwrap();
-}
-
 /// Creates a batch of `n` codes (1000 RWF each, expiring 2027-06-30) and generates them.
 async fn batch(app: &TestApp, key: &str, name: &str, n: i64) -> String {
-    let res = app
-        .client
-        .post(app.url("/api/v1/admin/batches"))
-        .bearer_auth(key)
-        .json(&json!({"name": name, "totalCodes": n, "amountPerCode": 1000, "expiresAt": "2027-06-30"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    let body: Value = res.json().await.unwrap();
-    drain(app).await;
-    body["batch"]["id"].as_str().unwrap().to_owned()
+    app.generated_batch(key, name, n, "ops-test").await
 }
 
 async fn put(app: &TestApp, key: &str, id: &str, body: Value) -> reqwest::Response {
-    app.client
-        .put(app.url(&format!("/api/v1/admin/batches/{id}")))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    app.put_json(key, &format!("/api/v1/admin/batches/{id}"), &body).await
 }
 
 async fn audits(pool: &PgPool, action: &str, id: &str) -> Vec<(Option<Value>, Option<Value>, Value, String)> {
@@ -123,12 +99,7 @@ async fn editing_a_batch_keeps_the_create_rules_and_moves_its_codes() {
     let bad = put(&app, &key, &id, json!({"expiresAt": "2020-01-01", "amountPerCode": 3})).await;
     assert_eq!(bad.status(), 422);
     let body: Value = bad.json().await.unwrap();
-    let fields: Vec<&str> = body["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&body);
     assert_eq!(fields, ["amountPerCode", "expiresAt"]);
     assert_eq!(put(&app, &key, &id, json!({"totalCodes": 9})).await.status(), 422);
 
@@ -196,13 +167,12 @@ async fn a_batch_is_assigned_only_to_someone_who_may_manage_batches() {
     let assign = |user: Value| {
         let (app, key, id) = (&app, key.clone(), id.clone());
         async move {
-            app.client
-                .post(app.url(&format!("/api/v1/admin/batches/{id}/assign")))
-                .bearer_auth(&key)
-                .json(&json!({"userId": user}))
-                .send()
-                .await
-                .unwrap()
+            app.post_json(
+                &key,
+                &format!("/api/v1/admin/batches/{id}/assign"),
+                &json!({"userId": user}),
+            )
+            .await
         }
     };
     let res = assign(json!(staff[0])).await;
@@ -264,24 +234,16 @@ async fn only_a_batch_nobody_redeemed_from_can_be_deleted() {
     let redeemed = batch(&app, &key, "Redeemed", 3).await;
     redeem_first_code(&db.pool, &redeemed).await;
     let res = app
-        .client
-        .get(app.url(&format!("/api/v1/admin/promo-codes/export?format=csv&batchId={spare}")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
+        .get_as(
+            &key,
+            &format!("/api/v1/admin/promo-codes/export?format=csv&batchId={spare}"),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     res.text().await.unwrap();
     let delete = |id: String, key: String| {
         let app = &app;
-        async move {
-            app.client
-                .delete(app.url(&format!("/api/v1/admin/batches/{id}")))
-                .bearer_auth(&key)
-                .send()
-                .await
-                .unwrap()
-        }
+        async move { app.delete_as(&key, &format!("/api/v1/admin/batches/{id}")).await }
     };
     // a Batch Manager may not delete at all
     let manager = app.api_key("Batch Manager").await;
@@ -317,13 +279,12 @@ async fn only_a_batch_nobody_redeemed_from_can_be_deleted() {
 
     // a batch whose generation is still queued is deleted with it (the job is cancelled)
     let res = app
-        .client
-        .post(app.url("/api/v1/admin/batches"))
-        .bearer_auth(app.api_key("Super Administrator").await)
-        .json(&json!({"name": "Queued", "totalCodes": 10, "amountPerCode": 1000, "expiresAt": "2027-06-30"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(
+            app.api_key("Super Administrator").await,
+            "/api/v1/admin/batches",
+            &json!({"name": "Queued", "totalCodes": 10, "amountPerCode": 1000, "expiresAt": "2027-06-30"}),
+        )
+        .await;
     let body: Value = res.json().await.unwrap();
     let queued = body["batch"]["id"].as_str().unwrap().to_owned();
     let job = body["generationJobId"].as_i64().unwrap();
@@ -350,15 +311,7 @@ async fn bulk_operations_report_each_batch() {
     let missing = Uuid::new_v4().to_string();
     let bulk = |key: String, body: Value| {
         let app = &app;
-        async move {
-            app.client
-                .post(app.url("/api/v1/admin/batches/bulk"))
-                .bearer_auth(&key)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-        }
+        async move { app.post_json(&key, "/api/v1/admin/batches/bulk", &body).await }
     };
     let manager = app.api_key("Batch Manager").await;
     let res = bulk(manager.clone(), json!({"ids": [a], "action": "delete"})).await;
@@ -534,12 +487,8 @@ async fn the_batch_page_charts_redemptions_and_its_forms_use_the_server_rules() 
     mark(&db.pool, &id, "4, 5", "redeemed", now() - Duration::days(2)).await;
 
     let stats: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/admin/batches/{id}/stats")))
-        .bearer_auth(&key)
-        .send()
+        .get_as(&key, &format!("/api/v1/admin/batches/{id}/stats"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -553,12 +502,8 @@ async fn the_batch_page_charts_redemptions_and_its_forms_use_the_server_rules() 
     let page = |key: String| {
         let (app, id) = (&app, id.clone());
         async move {
-            app.client
-                .get(app.url(&format!("/admin/batches/{id}")))
-                .bearer_auth(&key)
-                .send()
+            app.get_as(&key, &format!("/admin/batches/{id}"))
                 .await
-                .unwrap()
                 .text()
                 .await
                 .unwrap()
@@ -577,15 +522,7 @@ async fn the_batch_page_charts_redemptions_and_its_forms_use_the_server_rules() 
     // the edit form: a refused value comes back in the page with its message, and nothing changes
     let form = |fields: Vec<(&'static str, &'static str)>| {
         let (app, key, id) = (&app, key.clone(), id.clone());
-        async move {
-            app.client
-                .post(app.url(&format!("/admin/batches/{id}/edit")))
-                .bearer_auth(&key)
-                .form(&fields)
-                .send()
-                .await
-                .unwrap()
-        }
+        async move { app.post_form(&key, &format!("/admin/batches/{id}/edit"), &fields).await }
     };
     let res = form(vec![
         ("name", "Charted"),
@@ -625,13 +562,7 @@ async fn the_batch_page_charts_redemptions_and_its_forms_use_the_server_rules() 
         .unwrap();
     assert_eq!(name, "Charted 2");
     // deleting from the page is refused with the reason shown
-    let res = app
-        .client
-        .post(app.url(&format!("/admin/batches/{id}/delete")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_as(&key, &format!("/admin/batches/{id}/delete")).await;
     assert_eq!(res.status(), 409);
     assert!(res.text().await.unwrap().contains("has redemptions — block it instead"));
 }
@@ -644,32 +575,19 @@ async fn the_list_sorts_pages_and_applies_bulk_actions() {
     let mut ids = Vec::new();
     for i in 0..27 {
         let res = app
-            .client
-            .post(app.url("/api/v1/admin/batches"))
-            .bearer_auth(&key)
-            .json(
+            .post_json(
+                &key,
+                "/api/v1/admin/batches",
                 &json!({"name": format!("Batch {i:02}"), "totalCodes": 1, "amountPerCode": 1000 + i,
                           "expiresAt": "2027-06-30", "generate": false}),
             )
-            .send()
-            .await
-            .unwrap();
+            .await;
         let body: Value = res.json().await.unwrap();
         ids.push(body["batch"]["id"].as_str().unwrap().to_owned());
     }
     let get = |path: String| {
         let (app, key) = (&app, key.clone());
-        async move {
-            app.client
-                .get(app.url(&path))
-                .bearer_auth(&key)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-        }
+        async move { app.get_as(&key, &path).await.text().await.unwrap() }
     };
     let first = get("/admin/batches?sort=-amount".into()).await;
     assert!(first.contains("Page 1 of 2"), "{first}");
@@ -684,18 +602,17 @@ async fn the_list_sorts_pages_and_applies_bulk_actions() {
     assert!(first.contains(r#"name="ids""#) && first.contains(r#"id="bulk-batches""#));
 
     let res = app
-        .client
-        .post(app.url("/admin/batches/bulk"))
-        .bearer_auth(&key)
-        .form(&[
-            ("action", "block"),
-            ("ids", ids[0].as_str()),
-            ("ids", ids[1].as_str()),
-            ("sort", "-amount"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            &key,
+            "/admin/batches/bulk",
+            &[
+                ("action", "block"),
+                ("ids", ids[0].as_str()),
+                ("ids", ids[1].as_str()),
+                ("sort", "-amount"),
+            ],
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap();
     assert!(html.contains("Blocked 2 of 2 batch(es)."), "{html}");
@@ -714,13 +631,12 @@ async fn the_list_sorts_pages_and_applies_bulk_actions() {
         .await
         .unwrap();
     let res = app
-        .client
-        .post(app.url("/admin/batches/bulk"))
-        .bearer_auth(&key)
-        .form(&[("action", "block"), ("ids", ids[2].as_str())])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            &key,
+            "/admin/batches/bulk",
+            &[("action", "block"), ("ids", ids[2].as_str())],
+        )
+        .await;
     let html = res.text().await.unwrap();
     assert!(
         html.contains("Blocked 0 of 1") && html.contains("Batch 02: only an active batch"),
@@ -728,25 +644,15 @@ async fn the_list_sorts_pages_and_applies_bulk_actions() {
     );
     // a Viewer sees no bulk bar and may not post one
     let viewer = app.api_key("Viewer").await;
-    let html = app
-        .client
-        .get(app.url("/admin/batches"))
-        .bearer_auth(&viewer)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_as(&viewer, "/admin/batches").await.text().await.unwrap();
     assert!(!html.contains(r#"name="ids""#));
     let res = app
-        .client
-        .post(app.url("/admin/batches/bulk"))
-        .bearer_auth(&viewer)
-        .form(&[("action", "block"), ("ids", ids[2].as_str())])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            &viewer,
+            "/admin/batches/bulk",
+            &[("action", "block"), ("ids", ids[2].as_str())],
+        )
+        .await;
     assert_eq!(res.status(), 403);
 }
 

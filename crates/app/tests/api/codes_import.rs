@@ -10,14 +10,7 @@ use crate::helpers::{spawn_app, TestApp, TestDb};
 const IMPORT: &str = "/api/v1/admin/promo-codes/import";
 
 async fn empty_batch(app: &TestApp, key: &str, name: &str) -> Uuid {
-    let res = app
-        .client
-        .post(app.url("/api/v1/admin/batches"))
-        .bearer_auth(key)
-        .json(&json!({"name": name, "totalCodes": 5, "amountPerCode": 1000, "expiresAt": "2027-06-30", "generate": false}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.post_json(key, "/api/v1/admin/batches", &json!({"name": name, "totalCodes": 5, "amountPerCode": 1000, "expiresAt": "2027-06-30", "generate": false})).await;
     assert_eq!(res.status(), 201);
     let body: Value = res.json().await.unwrap();
     body["batch"]["id"].as_str().unwrap().parse().unwrap()
@@ -137,12 +130,8 @@ async fn a_valid_file_with_bom_crlf_and_quotes_is_imported_with_consecutive_seri
 
     let id = summary["id"].as_str().unwrap();
     let again: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/admin/promo-codes/imports/{id}")))
-        .bearer_auth(&key)
-        .send()
+        .get_as(&key, &format!("/api/v1/admin/promo-codes/imports/{id}"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -233,7 +222,7 @@ async fn every_bad_line_is_reported_with_its_line_and_reason_and_valid_rows_impo
 
     // the error report: every rejected line, as CSV
     let report = body["errorReport"].as_str().unwrap();
-    let res = app.client.get(app.url(report)).bearer_auth(&key).send().await.unwrap();
+    let res = app.get_as(&key, report).await;
     assert_eq!(res.status(), 200);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let csv = res.text().await.unwrap();
@@ -289,16 +278,7 @@ async fn all_or_nothing_imports_nothing_when_one_line_is_bad() {
     );
     assert!(codes_of(&app, batch).await.is_empty(), "nothing inserted");
     let report = body["errorReport"].as_str().unwrap();
-    let csv = app
-        .client
-        .get(app.url(report))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = app.get_as(&key, report).await.text().await.unwrap();
     assert_eq!(
         csv.lines().collect::<Vec<_>>(),
         [
@@ -334,14 +314,7 @@ async fn a_wrong_check_character_is_told_apart_when_the_setting_is_on_and_the_ba
     let app = spawn_app(db.pool.clone()).await;
     let admin = app.api_key("Super Administrator").await;
     let batch = empty_batch(&app, &admin, "Checked").await;
-    let res = app
-        .client
-        .put(app.url("/api/v1/admin/settings/business"))
-        .bearer_auth(&admin)
-        .json(&json!({"settings": {"codeGeneration": {"characterSet": "ABCDEFGHJKLMNPQRSTUVWXYZ23456789", "includeChecksum": true}, "batchManagement": {"maxCodesPerBatch": 2}}}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.put_json(&admin, "/api/v1/admin/settings/business", &json!({"settings": {"codeGeneration": {"characterSet": "ABCDEFGHJKLMNPQRSTUVWXYZ23456789", "includeChecksum": true}, "batchManagement": {"maxCodesPerBatch": 2}}})).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     while !app.state.settings.get().0.business.code_generation.include_checksum {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -445,13 +418,8 @@ async fn bad_requests_name_the_field_and_roles_without_the_permission_are_refuse
     assert_eq!(fields(&body), ["file"]);
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("`code`"));
     let res = app
-        .client
-        .post(app.url("/api/v1/admin/batches/import"))
-        .bearer_auth(&key)
-        .json(&json!({"batchId": batch}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(&key, "/api/v1/admin/batches/import", &json!({"batchId": batch}))
+        .await;
     assert_eq!(res.status(), 422, "JSON is not a CSV upload");
     // a blocked batch takes no codes
     sqlx::query("update batches set status = 'blocked' where id = $1")
@@ -482,12 +450,8 @@ async fn the_page_imports_a_form_upload_and_shows_the_summary() {
     let batch = empty_batch(&app, &key, "Page batch").await;
 
     let page = app
-        .client
-        .get(app.url(&format!("/admin/batches/{batch}")))
-        .bearer_auth(&key)
-        .send()
+        .get_as(&key, &format!("/admin/batches/{batch}"))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -497,24 +461,14 @@ async fn the_page_imports_a_form_upload_and_shows_the_summary() {
     );
     let viewer = app.api_key("Viewer").await;
     let page = app
-        .client
-        .get(app.url(&format!("/admin/batches/{batch}")))
-        .bearer_auth(&viewer)
-        .send()
+        .get_as(&viewer, &format!("/admin/batches/{batch}"))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
     assert!(!page.contains("Import codes"));
 
-    let form_page = app
-        .client
-        .get(app.url(&format!("/admin/codes/import?batchId={batch}")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap();
+    let form_page = app.get_as(&key, &format!("/admin/codes/import?batchId={batch}")).await;
     assert_eq!(form_page.status(), 200);
     let html = form_page.text().await.unwrap();
     assert!(
@@ -541,16 +495,7 @@ async fn the_page_imports_a_form_upload_and_shows_the_summary() {
     assert_eq!(res.status(), 303);
     let to = res.headers()["location"].to_str().unwrap().to_owned();
     assert!(to.starts_with("/admin/codes/import?import="));
-    let html = app
-        .client
-        .get(app.url(&to))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.get_as(&key, &to).await.text().await.unwrap();
     assert!(html.contains("shop.csv"));
     assert!(html.contains(r#"<td id="import-accepted">1</td>"#), "{html}");
     assert!(html.contains(r#"<td id="import-rejected">1</td>"#));

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use mbelyco::clock::{Clock, SharedClock, SystemClock};
 use mbelyco::config::Config;
+use mbelyco::jobs::{Worker, WorkerOptions};
 use mbelyco::web::AppState;
 use sqlx::{Connection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -92,6 +93,114 @@ impl TestApp {
             .default_headers(headers)
             .build()
             .unwrap()
+    }
+
+    /// `GET path` as the holder of API key `key`.
+    pub async fn get_as(&self, key: impl std::fmt::Display, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).bearer_auth(key).send().await.unwrap()
+    }
+
+    /// `DELETE path` as the holder of API key `key`.
+    pub async fn delete_as(&self, key: impl std::fmt::Display, path: &str) -> reqwest::Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST path` with a JSON `body` as the holder of API key `key`.
+    pub async fn post_json<T: serde::Serialize + ?Sized>(
+        &self,
+        key: impl std::fmt::Display,
+        path: &str,
+        body: &T,
+    ) -> reqwest::Response {
+        self.send_json(key, reqwest::Method::POST, path, body).await
+    }
+
+    /// `PUT path` with a JSON `body` as the holder of API key `key`.
+    pub async fn put_json<T: serde::Serialize + ?Sized>(
+        &self,
+        key: impl std::fmt::Display,
+        path: &str,
+        body: &T,
+    ) -> reqwest::Response {
+        self.send_json(key, reqwest::Method::PUT, path, body).await
+    }
+
+    /// `POST path` without a body as the holder of API key `key`.
+    pub async fn post_as(&self, key: impl std::fmt::Display, path: &str) -> reqwest::Response {
+        self.client.post(self.url(path)).bearer_auth(key).send().await.unwrap()
+    }
+
+    /// `POST path` with a url-encoded `form` as the holder of API key `key`.
+    pub async fn post_form<T: serde::Serialize + ?Sized>(
+        &self,
+        key: impl std::fmt::Display,
+        path: &str,
+        form: &T,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(key)
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `method path` with a JSON `body` as the holder of API key `key`.
+    pub async fn send_json<T: serde::Serialize + ?Sized>(
+        &self,
+        key: impl std::fmt::Display,
+        method: reqwest::Method,
+        path: &str,
+        body: &T,
+    ) -> reqwest::Response {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A job worker with the app's real job registry and the system clock.
+    pub fn worker(&self, id: &str) -> Worker {
+        Worker::new(
+            self.pool.clone(),
+            mbelyco::startup::registry(&self.state),
+            Arc::new(SystemClock),
+            WorkerOptions {
+                worker_id: id.into(),
+                ..WorkerOptions::default()
+            },
+        )
+    }
+
+    /// Creates a batch of `n` codes (1000 RWF each, expiring 2027-06-30) through the API, runs
+    /// worker `worker_id` until the queue is empty (so the codes are generated), and returns the
+    /// batch's id.
+    pub async fn generated_batch(&self, key: &str, name: &str, n: i64, worker_id: &str) -> String {
+        let res = self
+            .post_json(
+                key,
+                "/api/v1/admin/batches",
+                &serde_json::json!({"name": name, "totalCodes": n, "amountPerCode": 1000, "expiresAt": "2027-06-30"}),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+        let body: serde_json::Value = res.json().await.unwrap();
+        self.worker(worker_id).drain().await.unwrap();
+        body["batch"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The HTML of the page at `path`, fetched with `client` (a browser-like session).
+    pub async fn page_html(&self, client: &reqwest::Client, path: &str) -> String {
+        client.get(self.url(path)).send().await.unwrap().text().await.unwrap()
     }
 
     /// Creates an API key acting with `role`'s permissions.
@@ -204,7 +313,7 @@ impl Drop for TestDb {
 
 /// The CSRF token a page's forms carry.
 pub async fn csrf_from(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
-    let html = client.get(app.url(path)).send().await.unwrap().text().await.unwrap();
+    let html = app.page_html(client, path).await;
     html_value(&html, r#"name="_csrf""#)
 }
 
@@ -221,4 +330,30 @@ pub async fn password_step(client: &reqwest::Client, app: &TestApp, email: &str,
         .send()
         .await
         .unwrap()
+}
+
+/// Finishes a first sign-in on `client` (past the password step): reads the TOTP secret off the
+/// enrolment page and confirms it with a current code.
+pub async fn finish_enrolment(client: &reqwest::Client, app: &TestApp) {
+    let html = app.page_html(client, "/sign-in/enrol").await;
+    let secret = html_value(&html, r#"id="totp-secret""#);
+    let csrf = html_value(&html, r#"name="_csrf""#);
+    let code = mbelyco::identity::totp::code_at(&secret, now().timestamp() as u64).unwrap();
+    let res = client
+        .post(app.url("/sign-in/enrol"))
+        .form(&[("_csrf", csrf.as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+/// The `field` of every entry in a problem body's `errors`, in order.
+pub fn error_fields(body: &serde_json::Value) -> Vec<&str> {
+    body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect()
 }

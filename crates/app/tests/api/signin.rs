@@ -24,14 +24,7 @@ async fn enrol(client: &Client, app: &TestApp) -> (String, Vec<String>, String) 
     let home = client.get(app.url("/")).send().await.unwrap();
     assert_eq!(home.headers()["location"], "/sign-in/verify");
 
-    let html = client
-        .get(app.url("/sign-in/enrol"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.page_html(client, "/sign-in/enrol").await;
     assert!(html.contains("<svg"), "QR code rendered on the server");
     let secret = html_value(&html, r#"id="totp-secret""#);
     let csrf = html_value(&html, r#"name="_csrf""#);
@@ -108,14 +101,7 @@ async fn first_sign_in_enrols_totp_then_totp_and_backup_codes_work_once() {
         .unwrap();
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], "/account");
-    let account = browser
-        .get(app.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let account = app.page_html(&browser, "/account").await;
     assert!(account.contains("9 unused backup codes"), "{account}");
 
     let other = app.browser();
@@ -315,16 +301,7 @@ async fn me_reports_the_callers_permissions() {
     let db = TestDb::new().await;
     let app = spawn_app(db.pool.clone()).await;
     let key = app.api_key("Viewer").await;
-    let me: Value = app
-        .client
-        .get(app.url("/api/v1/auth/me"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_as(&key, "/api/v1/auth/me").await.json().await.unwrap();
     assert_eq!(me["via"], "api_key");
     assert_eq!(me["permissions"].as_array().unwrap().len(), 5);
 }
@@ -409,7 +386,7 @@ async fn a_user_lists_and_revokes_their_own_sessions() {
     enrol(&a, &app).await;
     let b = app.browser();
     enrol_again(&b, &app).await;
-    let html = a.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    let html = app.page_html(&a, "/account").await;
     assert!(html.contains("this one"), "the current session is marked");
     let other: uuid::Uuid = sqlx::query_scalar(
         "select id from sessions where revoked_at is null and stage = 'full' order by created_at desc limit 1",

@@ -2,11 +2,10 @@
 //! deactivation and role edits acting on the next request, delete vs deactivate, 2FA reset,
 //! registration open/closed, approval and rate limits.
 
-use mbelyco::identity::totp;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::helpers::{html_value, now, password_step, spawn_app, TestApp, TestDb};
+use crate::helpers::{finish_enrolment, html_value, now, password_step, spawn_app, TestApp, TestDb};
 
 async fn role_id(app: &TestApp, name: &str) -> Uuid {
     let mut conn = app.pool.acquire().await.unwrap();
@@ -14,20 +13,14 @@ async fn role_id(app: &TestApp, name: &str) -> Uuid {
 }
 
 async fn post(app: &TestApp, key: &str, path: &str, body: Value) -> reqwest::Response {
-    app.client
-        .post(app.url(path))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    app.post_json(key, path, &body).await
 }
 
 /// Follows a set-up link in a browser-like client: choose a password, then sign in and enrol.
 async fn set_up_and_sign_in(app: &TestApp, link: &str, email: &str, password: &str) -> reqwest::Client {
     let b = app.browser();
     let path = &link[link.find("/setup/").unwrap()..];
-    let html = b.get(app.url(path)).send().await.unwrap().text().await.unwrap();
+    let html = app.page_html(&b, path).await;
     assert!(html.contains(email), "{html}");
     let csrf = html_value(&html, r#"name="_csrf""#);
     let res = b
@@ -41,24 +34,7 @@ async fn set_up_and_sign_in(app: &TestApp, link: &str, email: &str, password: &s
     assert_eq!(b.get(app.url(path)).send().await.unwrap().status(), 404);
     let res = password_step(&b, app, email, password).await;
     assert_eq!(res.headers()["location"], "/sign-in/enrol");
-    let html = b
-        .get(app.url("/sign-in/enrol"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let secret = html_value(&html, r#"id="totp-secret""#);
-    let csrf = html_value(&html, r#"name="_csrf""#);
-    let code = totp::code_at(&secret, now().timestamp() as u64).unwrap();
-    let res = b
-        .post(app.url("/sign-in/enrol"))
-        .form(&[("_csrf", csrf.as_str()), ("code", code.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    finish_enrolment(&b, app).await;
     b
 }
 
@@ -166,12 +142,8 @@ async fn role_changes_need_a_second_super_administrator() {
     assert_eq!(body["outcome"], "pending");
     let request_id = body["requestId"].as_str().unwrap().to_owned();
     let perms: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/admin/users/{clerk}/permissions")))
-        .bearer_auth(&admin)
-        .send()
+        .get_as(&admin, &format!("/api/v1/admin/users/{clerk}/permissions"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -187,14 +159,7 @@ async fn role_changes_need_a_second_super_administrator() {
     assert_eq!(own.status(), 403);
     // the second Super Administrator approves, from their own browser session
     let b = set_up_and_sign_in(&app, &second_link, "second@mbelyco.test", "orbit walnut chimney lagoon").await;
-    let html = b
-        .get(app.url("/admin/role-requests"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.page_html(&b, "/admin/role-requests").await;
     assert!(html.contains("clerk@mbelyco.test"));
     let csrf = html_value(&html, r#"name="_csrf""#);
     let res = b
@@ -205,12 +170,8 @@ async fn role_changes_need_a_second_super_administrator() {
         .unwrap();
     assert_eq!(res.status(), 303);
     let perms: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/admin/users/{clerk}/permissions")))
-        .bearer_auth(&admin)
-        .send()
+        .get_as(&admin, &format!("/api/v1/admin/users/{clerk}/permissions"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -239,33 +200,11 @@ async fn deactivation_and_role_edits_act_on_the_next_request() {
     let admin = app.api_key("Super Administrator").await;
     let viewer_key = app.api_key("Viewer").await;
     let viewer_role = role_id(&app, "Viewer").await;
-    assert_eq!(
-        app.client
-            .get(app.url("/api/v1/admin/users"))
-            .bearer_auth(&viewer_key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        403
-    );
-    let res = app
-        .client
-        .put(app.url(&format!("/api/v1/admin/settings/roles/{viewer_role}/permissions")))
-        .bearer_auth(&admin)
-        .json(&json!({"permissions": ["batches.read", "promo-codes.read", "redemptions.read", "reports.read", "alerts.read", "users.read"]}))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(app.get_as(&viewer_key, "/api/v1/admin/users").await.status(), 403);
+    let res = app.put_json(&admin, &format!("/api/v1/admin/settings/roles/{viewer_role}/permissions"), &json!({"permissions": ["batches.read", "promo-codes.read", "redemptions.read", "reports.read", "alerts.read", "users.read"]})).await;
     assert_eq!(res.status(), 200);
     assert_eq!(
-        app.client
-            .get(app.url("/api/v1/admin/users"))
-            .bearer_auth(&viewer_key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.get_as(&viewer_key, "/api/v1/admin/users").await.status(),
         200,
         "the next request sees it"
     );
@@ -275,13 +214,12 @@ async fn deactivation_and_role_edits_act_on_the_next_request() {
         .unwrap();
     assert_eq!(audit["added"], json!(["users.read"]));
     let bad = app
-        .client
-        .put(app.url(&format!("/api/v1/admin/settings/roles/{viewer_role}/permissions")))
-        .bearer_auth(&admin)
-        .json(&json!({"permissions": ["users.read", "no.such.key"]}))
-        .send()
-        .await
-        .unwrap();
+        .put_json(
+            &admin,
+            &format!("/api/v1/admin/settings/roles/{viewer_role}/permissions"),
+            &json!({"permissions": ["users.read", "no.such.key"]}),
+        )
+        .await;
     assert_eq!(bad.status(), 422);
 
     // a signed-in user is deactivated: their next request is anonymous
@@ -303,23 +241,18 @@ async fn deactivation_and_role_edits_act_on_the_next_request() {
     .await;
     assert_eq!(b.get(app.url("/account")).send().await.unwrap().status(), 200);
     let res = app
-        .client
-        .put(app.url(&format!("/api/v1/admin/users/{id}")))
-        .bearer_auth(&admin)
-        .json(&json!({"isActive": false}))
-        .send()
-        .await
-        .unwrap();
+        .put_json(
+            &admin,
+            &format!("/api/v1/admin/users/{id}"),
+            &json!({"isActive": false}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(b.get(app.url("/account")).send().await.unwrap().status(), 303);
     // it has history (it signed in), so delete deactivates rather than deletes
     let res: Value = app
-        .client
-        .delete(app.url(&format!("/api/v1/admin/users/{id}")))
-        .bearer_auth(&admin)
-        .send()
+        .delete_as(&admin, &format!("/api/v1/admin/users/{id}"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -334,35 +267,21 @@ async fn deactivation_and_role_edits_act_on_the_next_request() {
     .await;
     let typo = res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     let res: Value = app
-        .client
-        .delete(app.url(&format!("/api/v1/admin/users/{typo}")))
-        .bearer_auth(&admin)
-        .send()
+        .delete_as(&admin, &format!("/api/v1/admin/users/{typo}"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(res["deleted"], true);
     // search and filters
     let list: Value = app
-        .client
-        .get(app.url("/api/v1/admin/users?q=TEMP&status=deactivated"))
-        .bearer_auth(&admin)
-        .send()
+        .get_as(&admin, "/api/v1/admin/users?q=TEMP&status=deactivated")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(list["total"], 1);
-    let bad = app
-        .client
-        .get(app.url("/api/v1/admin/users?status=sleepy"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let bad = app.get_as(&admin, "/api/v1/admin/users?status=sleepy").await;
     assert_eq!(bad.status(), 422);
 }
 
@@ -407,14 +326,7 @@ async fn an_administrator_resets_two_factor() {
 }
 
 async fn set_registration(app: &TestApp, key: &str, open: bool) {
-    let res = app
-        .client
-        .put(app.url("/api/v1/admin/settings/security"))
-        .bearer_auth(key)
-        .json(&json!({"settings": {"registration": {"adminRegistrationEnabled": open, "requireApproval": true, "defaultRole": "Viewer", "maxRegistrationsPerHour": 3, "maxRegistrationsPerDay": 20}}}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.put_json(key, "/api/v1/admin/settings/security", &json!({"settings": {"registration": {"adminRegistrationEnabled": open, "requireApproval": true, "defaultRole": "Viewer", "maxRegistrationsPerHour": 3, "maxRegistrationsPerDay": 20}}})).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 }
 
@@ -424,14 +336,14 @@ async fn registration_is_a_switch_and_needs_approval() {
     let app = spawn_app(db.pool.clone()).await;
     let admin = app.api_key("Super Administrator").await;
     let b = app.browser();
-    let html = b.get(app.url("/sign-in")).send().await.unwrap().text().await.unwrap();
+    let html = app.page_html(&b, "/sign-in").await;
     assert!(!html.contains("/register"), "no link while closed");
     assert_eq!(b.get(app.url("/register")).send().await.unwrap().status(), 403);
 
     set_registration(&app, &admin, true).await;
-    let html = b.get(app.url("/sign-in")).send().await.unwrap().text().await.unwrap();
+    let html = app.page_html(&b, "/sign-in").await;
     assert!(html.contains("href=\"/register\""));
-    let html = b.get(app.url("/register")).send().await.unwrap().text().await.unwrap();
+    let html = app.page_html(&b, "/register").await;
     let csrf = html_value(&html, r#"name="_csrf""#);
     let res = b
         .post(app.url("/register"))
@@ -446,12 +358,8 @@ async fn registration_is_a_switch_and_needs_approval() {
         .unwrap();
     assert_eq!(res.status(), 201);
     let pending: Value = app
-        .client
-        .get(app.url("/api/v1/admin/users/pending"))
-        .bearer_auth(&admin)
-        .send()
+        .get_as(&admin, "/api/v1/admin/users/pending")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -554,14 +462,7 @@ async fn with_smtp_configured_the_approved_user_gets_an_email() {
     let app = spawn_app(db.pool.clone()).await;
     let admin = app.api_key("Super Administrator").await;
     let (port, sink) = smtp_sink().await;
-    let res = app
-        .client
-        .put(app.url("/api/v1/admin/settings/notifications"))
-        .bearer_auth(&admin)
-        .json(&json!({"settings": {"emailEnabled": true, "smtpHost": "127.0.0.1", "smtpPort": port, "smtpSecurity": "none", "fromEmail": "promo@mbelyco.test"}}))
-        .send()
-        .await
-        .unwrap();
+    let res = app.put_json(&admin, "/api/v1/admin/settings/notifications", &json!({"settings": {"emailEnabled": true, "smtpHost": "127.0.0.1", "smtpPort": port, "smtpSecurity": "none", "fromEmail": "promo@mbelyco.test"}})).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     set_registration(&app, &admin, true).await;
     let mut tx = db.pool.begin().await.unwrap();
