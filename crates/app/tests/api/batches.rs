@@ -146,7 +146,7 @@ async fn a_colliding_code_is_left_out_and_serials_stay_consecutive() {
     .await;
     assert_eq!(second.status(), 201);
     let second: Value = second.json().await.unwrap();
-    worker(&app, "w1").drain().await.unwrap();
+    app.worker("w1").drain().await.unwrap();
     let taken: Vec<String> =
         sqlx::query_scalar("select code from promo_codes where batch_id = $1::uuid order by serial limit 2")
             .bind(first["batch"]["id"].as_str().unwrap())
