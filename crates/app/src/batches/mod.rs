@@ -311,14 +311,19 @@ pub const CHART_DAYS: i64 = 30;
 pub async fn stats(conn: &mut PgConnection, id: Uuid, now: DateTime<Utc>) -> Result<Stats, AppError> {
     let batch = get(conn, id).await?;
     let mut stats: Stats = sqlx::query_as(
-        "select count(*) as codes, \
-           count(*) filter (where status = 'active') as active, count(*) filter (where status = 'used') as used, \
-           count(*) filter (where status = 'redeemed') as redeemed, count(*) filter (where status = 'expired') as expired, \
-           count(*) filter (where status = 'blocked') as blocked, count(*) filter (where status = 'reported') as reported, \
-           coalesce((count(*) filter (where status in ('used', 'redeemed')))::float8 / nullif(count(*), 0), 0) as redemption_rate, \
+        // from the per-statement deltas (migration 11, decision 0011), not the codes themselves
+        "select coalesce(sum(codes), 0)::int8 as codes, \
+           coalesce(sum(codes) filter (where status = 'active'), 0)::int8 as active, \
+           coalesce(sum(codes) filter (where status = 'used'), 0)::int8 as used, \
+           coalesce(sum(codes) filter (where status = 'redeemed'), 0)::int8 as redeemed, \
+           coalesce(sum(codes) filter (where status = 'expired'), 0)::int8 as expired, \
+           coalesce(sum(codes) filter (where status = 'blocked'), 0)::int8 as blocked, \
+           coalesce(sum(codes) filter (where status = 'reported'), 0)::int8 as reported, \
+           coalesce((sum(codes) filter (where status in ('used', 'redeemed')))::float8 / nullif(sum(codes), 0), 0) \
+             as redemption_rate, \
            coalesce(sum(amount) filter (where status = 'redeemed'), 0)::int8 as amount_paid, \
            coalesce(sum(amount) filter (where status = 'used'), 0)::int8 as amount_pending \
-         from promo_codes where batch_id = $1",
+         from batch_code_counts where batch_id = $1",
     )
     .bind(id)
     .fetch_one(&mut *conn)
@@ -459,4 +464,20 @@ pub async fn downloads(conn: &mut PgConnection, batch_id: Uuid) -> Result<Vec<Do
     .bind(batch_id)
     .fetch_all(conn)
     .await
+}
+
+/// Folds the count deltas of batches that have gathered `more_than` rows into one row per status
+/// (the refresh job calls it). Rows added meanwhile are not seen by the delete, so no count is lost.
+pub async fn compact_counts(conn: &mut PgConnection, more_than: i64) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "with busy as (select batch_id from batch_code_counts group by batch_id having count(*) > $1), \
+         gone as (delete from batch_code_counts c using busy where c.batch_id = busy.batch_id returning c.*) \
+         insert into batch_code_counts (batch_id, status, codes, amount) \
+         select batch_id, status, sum(codes), sum(amount) from gone group by batch_id, status \
+         having sum(codes) <> 0 or sum(amount) <> 0",
+    )
+    .bind(more_than)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
 }

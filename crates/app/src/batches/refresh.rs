@@ -128,6 +128,8 @@ impl JobHandler for RefreshStatus {
         let mut tx = ctx.pool.begin().await?;
         let changes = refresh_all(&mut tx, ctx.clock.now()).await?;
         tx.commit().await?;
+        let mut conn = ctx.pool.acquire().await?;
+        super::compact_counts(&mut conn, 12).await?;
         let count = |to: &str| changes.iter().filter(|c| c.to == to).count();
         Ok(Some(json!({
             "expired": count("expired"),

@@ -394,3 +394,93 @@ async fn pdf_export_is_twelve_codes_a_page_with_header_and_footer() {
         .unwrap();
     assert_eq!(format, "pdf");
 }
+
+/// Batch statistics come from per-statement count deltas: they must equal a real count through
+/// generation, a bulk status change, single updates, a top-up, code deletion and compaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_statistics_stay_exact_through_every_kind_of_change() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let key = app.api_key("Super Administrator").await;
+    let batch = app.generated_batch(&key, "Counted", 40, "w-counts").await;
+    let other = app.generated_batch(&key, "Neighbour", 7, "w-counts").await;
+    let res = app
+        .post_json(
+            &key,
+            "/api/v1/admin/promo-codes/bulk",
+            &json!({"filter": {"batchId": batch, "pageFrom": 1, "pageTo": 1}, "action": "block",
+                "reason": "Sheet 1 lost"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    for (serial, status) in [(20, "used"), (21, "redeemed"), (22, "redeemed"), (23, "reported")] {
+        sqlx::query(
+            "update promo_codes set status = $3, amount = amount + 500 where batch_id = $1::uuid and serial = $2",
+        )
+        .bind(&batch)
+        .bind(serial)
+        .bind(status)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query("delete from promo_codes where batch_id = $1::uuid and serial > 38")
+        .bind(&batch)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let truth = || async {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "select status, count(*), sum(amount)::int8 from promo_codes where batch_id = $1::uuid group by status",
+        )
+        .bind(&batch)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+        rows
+    };
+    let check = |stats: Value, truth: Vec<(String, i64, i64)>| {
+        let n = |s: &str| truth.iter().find(|r| r.0 == s).map_or(0, |r| r.1);
+        let amount = |s: &str| truth.iter().find(|r| r.0 == s).map_or(0, |r| r.2);
+        assert_eq!(stats["codes"], truth.iter().map(|r| r.1).sum::<i64>(), "{stats}");
+        for s in ["active", "used", "redeemed", "blocked", "reported", "expired"] {
+            assert_eq!(stats[s], n(s), "{s}: {stats}");
+        }
+        assert_eq!(stats["amountPaid"], amount("redeemed"), "{stats}");
+        assert_eq!(stats["amountPending"], amount("used"), "{stats}");
+    };
+    let stats = || async {
+        let v: Value = app
+            .get_as(&key, &format!("/api/v1/admin/batches/{batch}/stats"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        v.get("stats").cloned().unwrap_or(v)
+    };
+    let before = stats().await;
+    assert_eq!(before["codes"], 38);
+    assert_eq!(before["blocked"], 12);
+    assert_eq!(before["amountPaid"], 3000);
+    check(before, truth().await);
+    let mut conn = app.pool.acquire().await.unwrap();
+    mbelyco::batches::compact_counts(&mut conn, 1).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("select count(*) from batch_code_counts where batch_id = $1::uuid")
+        .bind(&batch)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(rows <= 6, "compacted to one row per status, got {rows}");
+    check(stats().await, truth().await);
+    let neighbour: Value = app
+        .get_as(&key, &format!("/api/v1/admin/batches/{other}/stats"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let neighbour = neighbour.get("stats").cloned().unwrap_or(neighbour);
+    assert_eq!(
+        (neighbour["codes"].clone(), neighbour["active"].clone()),
+        (json!(7), json!(7))
+    );
+}
