@@ -11,8 +11,6 @@
 //! redemption); the `batches.refresh_status` job applies the same statements to every batch once
 //! a minute ([`schedule`]). Each automatic change is audited with the system as the actor.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -23,7 +21,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, Action, Actor, AuditEvent};
 use crate::clock::SharedClock;
-use crate::jobs::{enqueue, JobContext, JobError, JobHandler, NewJob};
+use crate::jobs::{JobContext, JobError, JobHandler, NewJob};
 
 pub const KIND: &str = "batches.refresh_status";
 
@@ -142,37 +140,14 @@ impl JobHandler for RefreshStatus {
 /// Enqueues the refresh once a minute; the per-minute unique key makes every worker's scheduler
 /// agree on one run.
 pub async fn schedule(pool: PgPool, clock: SharedClock, shutdown: CancellationToken) {
-    loop {
-        let now = clock.now();
-        let job = NewJob {
-            kind: KIND,
-            payload: json!({}),
-            run_at: None,
-            priority: -5,
-            max_attempts: 2,
-            unique_key: Some(now.format("%Y-%m-%dT%H:%M").to_string()),
-            created_by: None,
-        };
-        let res = async {
-            let mut conn = pool.acquire().await?;
-            let exists: bool =
-                sqlx::query_scalar("select exists (select 1 from jobs where kind = $1 and unique_key = $2)")
-                    .bind(KIND)
-                    .bind(job.unique_key.as_deref())
-                    .fetch_one(&mut *conn)
-                    .await?;
-            if !exists {
-                enqueue(&mut conn, &job, now).await?;
-            }
-            Ok::<_, sqlx::Error>(())
-        }
-        .await;
-        if let Err(e) = res {
-            tracing::warn!(error = %e, "scheduling the batch status refresh failed");
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
-        }
-    }
+    crate::jobs::housekeeping::schedule_periodic(pool, clock, shutdown, "the batch status refresh", |now| NewJob {
+        kind: KIND,
+        payload: json!({}),
+        run_at: None,
+        priority: -5,
+        max_attempts: 2,
+        unique_key: Some(now.format("%Y-%m-%dT%H:%M").to_string()),
+        created_by: None,
+    })
+    .await
 }

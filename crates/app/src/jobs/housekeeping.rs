@@ -62,24 +62,37 @@ impl JobHandler for Housekeeping {
 
 /// Enqueues housekeeping once per hour; the unique key makes every worker's scheduler agree.
 pub async fn schedule(pool: PgPool, clock: SharedClock, shutdown: CancellationToken) {
+    schedule_periodic(pool, clock, shutdown, "housekeeping", |now| NewJob {
+        kind: KIND,
+        payload: json!({}),
+        run_at: None,
+        priority: -10,
+        max_attempts: 3,
+        unique_key: Some(now.format("%Y-%m-%dT%H").to_string()),
+        created_by: None,
+    })
+    .await
+}
+
+/// Checks every minute whether `job(now)` (whose unique key names its period) already exists in
+/// any state and enqueues it if not, so every worker's scheduler agrees on one run per period.
+pub async fn schedule_periodic<F>(
+    pool: PgPool,
+    clock: SharedClock,
+    shutdown: CancellationToken,
+    what: &'static str,
+    job: F,
+) where
+    F: Fn(chrono::DateTime<chrono::Utc>) -> NewJob,
+{
     loop {
         let now = clock.now();
-        let hour = now.format("%Y-%m-%dT%H").to_string();
-        let job = NewJob {
-            kind: KIND,
-            payload: json!({}),
-            run_at: None,
-            priority: -10,
-            max_attempts: 3,
-            unique_key: Some(hour),
-            created_by: None,
-        };
+        let job = job(now);
         let res = async {
             let mut conn = pool.acquire().await?;
-            // one run per hour: skip when this hour's run already exists in any state
             let exists: bool =
                 sqlx::query_scalar("select exists (select 1 from jobs where kind = $1 and unique_key = $2)")
-                    .bind(KIND)
+                    .bind(job.kind)
                     .bind(job.unique_key.as_deref())
                     .fetch_one(&mut *conn)
                     .await?;
@@ -90,7 +103,7 @@ pub async fn schedule(pool: PgPool, clock: SharedClock, shutdown: CancellationTo
         }
         .await;
         if let Err(e) = res {
-            tracing::warn!(error = %e, "scheduling housekeeping failed");
+            tracing::warn!(error = %e, "scheduling {what} failed");
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,
