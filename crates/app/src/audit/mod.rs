@@ -115,6 +115,8 @@ actions! {
     CodeStatusChanged => "code.status_changed",
     CodeReported => "code.reported",
     CodesBulkStatusChanged => "codes.bulk_status_changed",
+    CustomerRegistered => "customer.registered",
+    CustomerFlagged => "customer.flagged",
     RedemptionCreated => "redemption.created",
     DisbursementQueued => "disbursement.queued",
     DisbursementCompleted => "disbursement.completed",

@@ -23,6 +23,11 @@ pub struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     pub state: String,
 }
@@ -32,6 +37,7 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram>,
     pub jobs: Family<StateLabels, Gauge>,
+    pub ussd_hops: Family<OutcomeLabels, Counter>,
     pub audit_unsealed: Gauge,
     pub worker_heartbeat_age: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
@@ -53,6 +59,7 @@ impl Default for Metrics {
         });
         let jobs = Family::<StateLabels, Gauge>::default();
         let audit_unsealed = Gauge::default();
+        let ussd_hops = Family::<OutcomeLabels, Counter>::default();
         let worker_heartbeat_age = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         registry.register(
             "http_requests",
@@ -65,6 +72,7 @@ impl Default for Metrics {
             latency.clone(),
         );
         registry.register("jobs", "Background jobs by state", jobs.clone());
+        registry.register("ussd_hops", "USSD hops answered, by outcome", ussd_hops.clone());
         registry.register(
             "audit_unsealed_rows",
             "Audit rows not yet sealed into the hash chain",
@@ -80,6 +88,7 @@ impl Default for Metrics {
             requests,
             latency,
             jobs,
+            ussd_hops,
             audit_unsealed,
             worker_heartbeat_age,
         }
@@ -101,6 +110,14 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .observe(seconds);
+    }
+
+    pub fn ussd_hop(&self, outcome: &str) {
+        self.ussd_hops
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     pub fn render(&self) -> String {

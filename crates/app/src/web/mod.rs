@@ -52,6 +52,7 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::codes::pages::routes());
     specs.extend(crate::codes::import_api::routes());
     specs.extend(crate::codes::import_page::routes());
+    specs.extend(crate::ussd::api::routes());
     specs
 }
 

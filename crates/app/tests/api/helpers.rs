@@ -299,7 +299,9 @@ impl Drop for TestDb {
                 .build()
                 .expect("runtime");
             rt.block_on(async move {
-                pool.close().await;
+                // connections held by tasks of a test that panicked never come back (their
+                // runtime is blocked on this very drop): don't wait for them, `force` ends them
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(1), pool.close()).await;
                 if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
                     let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
                         .execute(&mut admin)
@@ -356,4 +358,72 @@ pub fn error_fields(body: &serde_json::Value) -> Vec<&str> {
         .iter()
         .map(|e| e["field"].as_str().unwrap())
         .collect()
+}
+
+/// The USSD endpoint secret the tests configure (`?secret=` on the gateway's URLs).
+pub const USSD_SECRET: &str = "test-ussd-endpoint-secret-0123456789";
+
+impl TestApp {
+    /// Applies a settings patch (as the system) and reloads the app's settings.
+    pub async fn set_settings(&self, category: mbelyco::settings::Category, patch: serde_json::Value) {
+        let mut tx = self.pool.begin().await.unwrap();
+        mbelyco::settings::update(
+            &mut tx,
+            self.state.settings.secrets(),
+            mbelyco::audit::Actor::System,
+            Default::default(),
+            category,
+            patch.as_object().unwrap().clone(),
+            Some("test".into()),
+            now(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        self.state.settings.refresh().await.unwrap();
+    }
+
+    /// Opens the USSD endpoint to the test gateway (the secret).
+    pub async fn open_ussd(&self) {
+        self.set_settings(
+            mbelyco::settings::Category::Ussd,
+            serde_json::json!({"endpointSecret": USSD_SECRET}),
+        )
+        .await;
+    }
+
+    /// The gateway's session callback URL.
+    pub fn ussd_url(&self) -> String {
+        self.url(&format!("/api/v1/ussd/handle?secret={USSD_SECRET}"))
+    }
+
+    /// One hop as Africa's Talking posts it; asserts HTTP 200 `text/plain` and returns the body.
+    pub async fn hop(&self, session: &str, phone: &str, text: &str) -> String {
+        let res = self
+            .client
+            .post(self.ussd_url())
+            .form(&[
+                ("sessionId", session),
+                ("serviceCode", "*789#"),
+                ("phoneNumber", phone),
+                ("networkCode", "63510"),
+                ("text", text),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let ct = res.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(ct.starts_with("text/plain"), "{ct}");
+        res.text().await.unwrap()
+    }
+
+    /// Codes of a batch, in serial order.
+    pub async fn batch_codes(&self, batch_id: &str) -> Vec<String> {
+        sqlx::query_scalar("select code from promo_codes where batch_id = $1::uuid order by serial")
+            .bind(batch_id)
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+    }
 }

@@ -17,3 +17,4 @@ mod settings;
 mod signin;
 mod system;
 mod users;
+mod ussd;

@@ -1,0 +1,294 @@
+//! The redemption transaction (DESIGN.md §4): one code pays once.
+//!
+//! In the caller's transaction: take the code (`UPDATE … WHERE status = 'active' RETURNING`, which
+//! waits at most the lock timeout for a concurrent redeemer), lock the customer and check their
+//! limits, insert the redemption (unique per code and per idempotency key) and its disbursement,
+//! audit, and wake the payout worker. MoMo is never called here. A refusal rolls back with the
+//! transaction and leaves nothing but the interaction log.
+
+use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::customers::Customer;
+use crate::audit::{self, Action, Actor, AuditEvent};
+use crate::codes::format::PromoCode;
+use crate::settings::model::{PaymentSettings, RedemptionRules};
+
+/// A redemption that was accepted (or had already been accepted for the same request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redeemed {
+    pub redemption_id: Uuid,
+    pub disbursement_id: Uuid,
+    pub amount: i64,
+    pub currency: String,
+    /// The payout waits for a Financial Administrator (amount above the approval threshold).
+    pub awaiting_approval: bool,
+}
+
+/// Why a code was not redeemed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    UnknownCode,
+    AlreadyRedeemed,
+    Expired,
+    /// The code is blocked or reported.
+    Blocked,
+    /// Its batch is blocked, expired or completed.
+    CampaignClosed,
+    /// The customer's daily or monthly prize limit.
+    CustomerLimit,
+}
+
+impl Refusal {
+    /// The interaction-log outcome.
+    pub fn outcome(self) -> &'static str {
+        match self {
+            Refusal::UnknownCode => "unknown_code",
+            Refusal::AlreadyRedeemed => "already_redeemed",
+            Refusal::Expired => "expired",
+            Refusal::Blocked => "blocked",
+            Refusal::CampaignClosed => "campaign_closed",
+            Refusal::CustomerLimit => "customer_limit",
+        }
+    }
+}
+
+pub struct Attempt<'a> {
+    pub customer: &'a Customer,
+    pub code: &'a PromoCode,
+    /// One per gateway request (`ussd:<sessionId>:<text>`): a repeated request finds its redemption.
+    pub idempotency_key: &'a str,
+    pub ussd_session_id: Option<&'a str>,
+    pub now: DateTime<Utc>,
+}
+
+/// What a code is worth now, for "check a code" (no state change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeState {
+    pub amount: i64,
+    pub currency: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Redeems in the caller's transaction; the caller commits on `Ok(Ok(_))` and rolls back otherwise.
+pub async fn redeem(
+    conn: &mut PgConnection,
+    a: &Attempt<'_>,
+    pay: &PaymentSettings,
+    rules: &RedemptionRules,
+) -> Result<Result<Redeemed, Refusal>, sqlx::Error> {
+    let taken: Option<(Uuid, Uuid, i64, String)> = sqlx::query_as(
+        r#"update promo_codes c set status = 'used', used_at = $2
+           from batches b
+           where c.code = $1 and c.status = 'active' and (c.expires_at is null or c.expires_at > $2)
+             and b.id = c.batch_id and b.status = 'active' and b.expiration_date > $2
+           returning c.id, c.batch_id, c.amount, c.currency"#,
+    )
+    .bind(a.code.as_str())
+    .bind(a.now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((code_id, batch_id, amount, currency)) = taken else {
+        return refusal(conn, a).await;
+    };
+
+    // per-customer limits, with the customer row locked so two redemptions cannot both fit
+    sqlx::query("select 1 from customers where id = $1 for update")
+        .bind(a.customer.id)
+        .execute(&mut *conn)
+        .await?;
+    let (day_start, month_start) = kigali_day_and_month(a.now);
+    let (today, month, today_count, ever, last): (i64, i64, i64, bool, Option<DateTime<Utc>>) = sqlx::query_as(
+        r#"select coalesce(sum(amount) filter (where created_at >= $2), 0)::int8,
+                  coalesce(sum(amount) filter (where created_at >= $3), 0)::int8,
+                  count(*) filter (where created_at >= $2),
+                  count(*) > 0,
+                  max(created_at)
+           from redemptions
+           where user_id = $1 and status <> 'reversed'"#,
+    )
+    .bind(a.customer.user_id)
+    .bind(day_start)
+    .bind(month_start)
+    .fetch_one(&mut *conn)
+    .await?;
+    let over = (!rules.allow_multiple_redemptions && ever)
+        || (rules.max_redemptions_per_user > 0 && today_count >= i64::from(rules.max_redemptions_per_user))
+        || last.is_some_and(|t| t + Duration::minutes(i64::from(rules.cooldown_period_minutes)) > a.now)
+        || today + amount > pay.per_user_daily_limit
+        || month + amount > pay.per_user_monthly_limit;
+    if over {
+        return Ok(Err(Refusal::CustomerLimit));
+    }
+
+    let redemption_id: Uuid = sqlx::query_scalar(
+        r#"insert into redemptions (user_id, customer_id, promo_code_id, batch_id, phone_number, amount, currency,
+                                    idempotency_key, ussd_session_id, created_at)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id"#,
+    )
+    .bind(a.customer.user_id)
+    .bind(a.customer.id)
+    .bind(code_id)
+    .bind(batch_id)
+    .bind(&a.customer.msisdn)
+    .bind(amount)
+    .bind(&currency)
+    .bind(a.idempotency_key)
+    .bind(a.ussd_session_id)
+    .bind(a.now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let awaiting_approval = pay.manual_approval_required && amount > pay.approval_threshold;
+    let status = if awaiting_approval {
+        "awaiting_approval"
+    } else {
+        "queued"
+    };
+    let disbursement_id: Uuid = sqlx::query_scalar(
+        r#"insert into disbursements (redemption_id, msisdn, amount, currency, status, max_attempts,
+                                      next_attempt_at, created_at, updated_at)
+           values ($1, $2, $3, $4, $5, $6, $7, $7, $7) returning id"#,
+    )
+    .bind(redemption_id)
+    .bind(a.customer.msisdn.trim_start_matches('+'))
+    .bind(amount)
+    .bind(&currency)
+    .bind(status)
+    .bind((pay.max_retry_attempts.min(5) + 1) as i32)
+    .bind(a.now)
+    .fetch_one(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        &AuditEvent::new(
+            Actor::Customer {
+                user_id: a.customer.user_id,
+            },
+            Action::RedemptionCreated,
+            "redemption",
+            redemption_id,
+        )
+        .after(json!({
+            "promoCodeId": code_id,
+            "codeStatus": "used",
+            "batchId": batch_id,
+            "amount": amount,
+            "currency": currency,
+            "disbursementId": disbursement_id,
+            "disbursementStatus": status,
+            "ussdSessionId": a.ussd_session_id,
+        })),
+        a.now,
+    )
+    .await?;
+    if !awaiting_approval {
+        // wakes the payout worker as the transaction commits
+        sqlx::query("select pg_notify('disbursements', $1)")
+            .bind(disbursement_id.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(Ok(Redeemed {
+        redemption_id,
+        disbursement_id,
+        amount,
+        currency,
+        awaiting_approval,
+    }))
+}
+
+/// Why the code could not be taken — or, for a repeated request, the redemption it already made.
+async fn refusal(conn: &mut PgConnection, a: &Attempt<'_>) -> Result<Result<Redeemed, Refusal>, sqlx::Error> {
+    let again: Option<(Uuid, Uuid, i64, String, String)> = sqlx::query_as(
+        r#"select r.id, d.id, r.amount, r.currency, d.status from redemptions r
+           join disbursements d on d.redemption_id = r.id where r.idempotency_key = $1"#,
+    )
+    .bind(a.idempotency_key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((redemption_id, disbursement_id, amount, currency, status)) = again {
+        return Ok(Ok(Redeemed {
+            redemption_id,
+            disbursement_id,
+            amount,
+            currency,
+            awaiting_approval: status == "awaiting_approval",
+        }));
+    }
+    Ok(Err(match look(conn, a.code, a.now).await? {
+        Ok(_) => Refusal::AlreadyRedeemed, // taken by someone else between our two statements
+        Err(r) => r,
+    }))
+}
+
+/// The code's state without changing it: what it is worth, or why it cannot be redeemed.
+pub async fn look(
+    conn: &mut PgConnection,
+    code: &PromoCode,
+    now: DateTime<Utc>,
+) -> Result<Result<CodeState, Refusal>, sqlx::Error> {
+    type Row = (String, Option<DateTime<Utc>>, i64, String, String, DateTime<Utc>);
+    let row: Option<Row> = sqlx::query_as(
+        r#"select c.status, c.expires_at, c.amount, c.currency, b.status, b.expiration_date
+           from promo_codes c join batches b on b.id = c.batch_id where c.code = $1"#,
+    )
+    .bind(code.as_str())
+    .fetch_optional(conn)
+    .await?;
+    let Some((status, expires_at, amount, currency, batch_status, batch_expiry)) = row else {
+        return Ok(Err(Refusal::UnknownCode));
+    };
+    let refusal = match status.as_str() {
+        "used" | "redeemed" => Some(Refusal::AlreadyRedeemed),
+        "expired" => Some(Refusal::Expired),
+        "blocked" | "reported" => Some(Refusal::Blocked),
+        _ if expires_at.is_some_and(|e| e <= now) => Some(Refusal::Expired),
+        _ if batch_status == "expired" || batch_expiry <= now => Some(Refusal::Expired),
+        _ if batch_status != "active" => Some(Refusal::CampaignClosed),
+        _ => None,
+    };
+    Ok(match refusal {
+        Some(r) => Err(r),
+        None => Ok(CodeState {
+            amount,
+            currency,
+            expires_at: expires_at.or(Some(batch_expiry)),
+        }),
+    })
+}
+
+/// The start of today and of this month in Kigali, as instants.
+fn kigali_day_and_month(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let tz = crate::clock::kigali();
+    let local = now.with_timezone(&tz).date_naive();
+    let start = |d: chrono::NaiveDate| {
+        tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
+            .single()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(now - Duration::days(1))
+    };
+    let month = local.with_day(1).unwrap_or(local);
+    (start(local), start(month))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kigali_days_start_at_local_midnight() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 23, 30, 0).single().expect("time");
+        // 01:30 on the 26th in Kigali
+        let (day, month) = kigali_day_and_month(now);
+        assert_eq!(
+            day,
+            Utc.with_ymd_and_hms(2026, 11, 25, 22, 0, 0).single().expect("time")
+        );
+        assert_eq!(
+            month,
+            Utc.with_ymd_and_hms(2026, 10, 31, 22, 0, 0).single().expect("time")
+        );
+    }
+}

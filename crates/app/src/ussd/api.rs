@@ -1,0 +1,216 @@
+//! The Africa's Talking endpoints (session callback and end-of-session notification), and the
+//! staff's read-only view of sessions and service health.
+//!
+//! The gateway authenticates with the secret in the URL (`?secret=…`, settings
+//! `ussd.endpointSecret`) and, when settings list any, its address: a wrong secret gets 403 and
+//! nothing else happens (not even a log line in the interaction log). Unset secret = closed.
+
+use std::net::IpAddr;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::service::{self, Hop};
+use crate::access::Permission::*;
+use crate::audit::RequestMeta;
+use crate::error::AppError;
+use crate::route;
+use crate::settings::model::UssdSettings;
+use crate::web::routes::{Access, RouteSpec};
+use crate::web::AppState;
+
+pub fn routes() -> Vec<RouteSpec> {
+    vec![
+        route!(POST "/api/v1/ussd/handle", Access::Webhook, handle),
+        route!(POST "/api/v1/webhooks/ussd/status", Access::Webhook, session_event),
+        route!(GET "/api/v1/ussd/session/{id}", Access::Permission(RedemptionsRead), session),
+        route!(GET "/api/v1/ussd/status", Access::Permission(RedemptionsMonitor), status),
+    ]
+}
+
+#[derive(Deserialize)]
+pub struct SecretQuery {
+    secret: Option<String>,
+}
+
+fn plain(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+/// Whether the caller is the gateway: the secret (constant-time) and, if listed, its address.
+fn gateway_allowed(u: &UssdSettings, secret: Option<&str>, peer: Option<IpAddr>) -> bool {
+    let Some(expected) = u.endpoint_secret.expose() else {
+        return false;
+    };
+    let given = secret.unwrap_or("");
+    let same = given.len() == expected.len()
+        && given
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    same && (u.ip_allowlist.is_empty() || peer.is_some_and(|ip| ip_listed(&u.ip_allowlist, ip)))
+}
+
+/// `10.0.0.7` or `10.0.0.0/24` entries.
+fn ip_listed(list: &[String], ip: IpAddr) -> bool {
+    list.iter().any(
+        |entry| match entry.trim().parse::<sqlx::types::ipnetwork::IpNetwork>() {
+            Ok(net) => net.contains(ip),
+            Err(_) => false,
+        },
+    )
+}
+
+fn form(body: &[u8]) -> Hop {
+    let mut hop = Hop::default();
+    for (k, v) in form_urlencoded::parse(body) {
+        let v = v.into_owned();
+        match k.as_ref() {
+            "sessionId" => hop.session_id = v,
+            "serviceCode" => hop.service_code = v,
+            "phoneNumber" => hop.phone_number = v,
+            "networkCode" => hop.network_code = v,
+            "text" => hop.text = v,
+            _ => {}
+        }
+    }
+    hop
+}
+
+/// `POST /api/v1/ussd/handle`: Africa's Talking's session callback. Always 200 `text/plain`
+/// starting `CON ` or `END ` for the gateway; 403 for anyone else.
+async fn handle(
+    State(state): State<AppState>,
+    Query(q): Query<SecretQuery>,
+    meta: RequestMeta,
+    body: Bytes,
+) -> Response {
+    let settings = state.settings.get();
+    if !gateway_allowed(&settings.0.ussd, q.secret.as_deref(), meta.ip) {
+        return plain(StatusCode::FORBIDDEN, "Forbidden".into());
+    }
+    let hop = form(&body);
+    if hop.session_id.trim().is_empty() {
+        // not a gateway request we can keep state for; answered, not stored
+        let lang = super::messages::Lang::parse(&settings.0.ussd.default_language).unwrap_or(super::messages::Lang::Rw);
+        let text = super::messages::Msg::Error.text(lang, &settings.0.ussd);
+        return plain(StatusCode::OK, format!("END {text}"));
+    }
+    let answer = service::handle(&state.pool, &settings.0, &hop, state.clock.now()).await;
+    state.metrics.ussd_hop(answer.outcome);
+    plain(StatusCode::OK, answer.body)
+}
+
+/// `POST /api/v1/webhooks/ussd/status`: the end-of-session notification, stored on the session.
+/// Lenient by design (INTEGRATIONS.md B7, B11): whatever the body, the gateway gets 200.
+async fn session_event(
+    State(state): State<AppState>,
+    Query(q): Query<SecretQuery>,
+    meta: RequestMeta,
+    body: Bytes,
+) -> Response {
+    let settings = state.settings.get();
+    if !gateway_allowed(&settings.0.ussd, q.secret.as_deref(), meta.ip) {
+        return plain(StatusCode::FORBIDDEN, "Forbidden".into());
+    }
+    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let event = super::events::SessionEvent::from_pairs(&fields);
+    if let Err(e) = super::events::store(&state.pool, &event, state.clock.now()).await {
+        tracing::warn!(error = %e, "could not store a USSD session event");
+    }
+    plain(StatusCode::OK, "OK".into())
+}
+
+/// `GET /api/v1/ussd/session/{id}`: one session with every hop.
+async fn session(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let view = super::views::session(&mut conn, &id).await?;
+    Ok(Json(json!({ "data": view })))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Counter {
+    outcome: String,
+    count: i64,
+}
+
+/// `GET /api/v1/ussd/status`: whether the service is configured and answering, and what it
+/// answered over the last hour.
+async fn status(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+    let settings = state.settings.get();
+    let u = &settings.0.ussd;
+    let now = state.clock.now();
+    let mut conn = state.pool.acquire().await?;
+    let since: DateTime<Utc> = now - Duration::hours(1);
+    let counters: Vec<(String, i64)> = sqlx::query_as(
+        "select outcome, count(*) from ussd_interactions where created_at > $1 group by outcome order by 2 desc",
+    )
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await?;
+    let (hops, sessions, p95, last): (i64, i64, Option<f64>, Option<DateTime<Utc>>) = sqlx::query_as(
+        r#"select count(*), count(distinct session_id),
+                  percentile_cont(0.95) within group (order by latency_ms),
+                  max(created_at)
+           from ussd_interactions where created_at > $1"#,
+    )
+    .bind(since)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Json(json!({
+        "data": {
+            "serviceCode": u.service_code,
+            "configured": u.endpoint_secret.is_set(),
+            "ipAllowlist": u.ip_allowlist.len(),
+            "lastHour": {
+                "hops": hops,
+                "sessions": sessions,
+                "latencyP95Ms": p95,
+                "outcomes": counters.into_iter().map(|(outcome, count)| Counter { outcome, count }).collect::<Vec<_>>(),
+            },
+            "lastRequestAt": last,
+        }
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::model::Secret;
+
+    #[test]
+    fn the_gateway_needs_the_secret_and_a_listed_address() {
+        let mut u = UssdSettings::default();
+        assert!(
+            !gateway_allowed(&u, Some(""), None),
+            "an unset secret keeps the door shut"
+        );
+        u.endpoint_secret = Secret(Some("s3cret-value".to_owned().into()));
+        assert!(gateway_allowed(&u, Some("s3cret-value"), None));
+        assert!(!gateway_allowed(&u, Some("s3cret-valuf"), None));
+        assert!(!gateway_allowed(&u, None, None));
+        u.ip_allowlist = vec!["10.1.0.0/16".into(), "192.0.2.7".into()];
+        let ip = |s: &str| s.parse::<IpAddr>().ok();
+        assert!(gateway_allowed(&u, Some("s3cret-value"), ip("10.1.2.3")));
+        assert!(gateway_allowed(&u, Some("s3cret-value"), ip("192.0.2.7")));
+        assert!(!gateway_allowed(&u, Some("s3cret-value"), ip("192.0.2.8")));
+        assert!(!gateway_allowed(&u, Some("s3cret-value"), None));
+    }
+
+    #[test]
+    fn the_form_keeps_the_plus_of_the_phone_number() {
+        let hop =
+            form(b"phoneNumber=%2B250788123456&serviceCode=%2A789%23&text=1%2AABC&sessionId=ATUid_1&networkCode=63510");
+        assert_eq!(hop.phone_number, "+250788123456");
+        assert_eq!(hop.service_code, "*789#");
+        assert_eq!(hop.text, "1*ABC");
+    }
+}

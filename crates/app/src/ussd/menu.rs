@@ -1,0 +1,255 @@
+//! The menu as a pure state machine: where the customer is, what they typed, where they go next.
+//!
+//! Africa's Talking sends the whole input history (`1*2*…`) on every hop. The session keeps its
+//! state and the text it last answered (DESIGN.md §4, INTEGRATIONS.md B4), so only the newest
+//! input is interpreted here: a `*` typed inside a code stays part of that input and is refused
+//! with its own message instead of silently becoming extra menu levels. `0` goes back and `00`
+//! goes home from every screen; `0` on the home screen says goodbye.
+
+use crate::codes::format::{self, Alphabet, ParseError, PromoCode};
+
+use super::messages::Lang;
+
+/// Where the customer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Home,
+    EnterCode,
+    EnterCodeToCheck,
+    Language,
+    Help,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Home => "home",
+            State::EnterCode => "enter_code",
+            State::EnterCodeToCheck => "enter_check",
+            State::Language => "language",
+            State::Help => "help",
+        }
+    }
+
+    pub fn parse(s: &str) -> State {
+        match s {
+            "enter_code" => State::EnterCode,
+            "enter_check" => State::EnterCodeToCheck,
+            "language" => State::Language,
+            "help" => State::Help,
+            _ => State::Home,
+        }
+    }
+}
+
+/// Why a typed code was not taken (the customer is asked again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retype {
+    Star,
+    Format,
+    Typo,
+}
+
+/// What the input leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Show a state's screen; `unknown_choice` prefixes "Unknown choice".
+    Show { state: State, unknown_choice: bool },
+    /// Ask for the code again, saying why.
+    Retype { state: State, why: Retype },
+    /// Redeem this code (ends the session).
+    Redeem(PromoCode),
+    /// Tell the customer what this code is worth (ends the session).
+    Check(PromoCode),
+    /// Remember the language and show the home screen in it.
+    SetLanguage(Lang),
+    /// `0` on the home screen.
+    Exit,
+}
+
+/// Applies one input (the part after the last hop's text) to a state.
+pub fn step(state: State, input: &str, alphabet: &Alphabet, checksum: bool) -> Next {
+    let input = input.trim().trim_end_matches('#').trim();
+    let show = |state| Next::Show {
+        state,
+        unknown_choice: false,
+    };
+    if input == "00" {
+        return show(State::Home);
+    }
+    if input == "0" {
+        return match state {
+            State::Home => Next::Exit,
+            _ => show(State::Home),
+        };
+    }
+    match state {
+        State::Home => match input {
+            "1" => show(State::EnterCode),
+            "2" => show(State::EnterCodeToCheck),
+            "3" => show(State::Language),
+            "4" => show(State::Help),
+            // an empty first input (or a bare re-send) is the home screen again
+            "" => show(State::Home),
+            _ => Next::Show {
+                state: State::Home,
+                unknown_choice: true,
+            },
+        },
+        State::EnterCode | State::EnterCodeToCheck => match read_code(input, alphabet, checksum) {
+            Ok(code) if state == State::EnterCode => Next::Redeem(code),
+            Ok(code) => Next::Check(code),
+            Err(why) => Next::Retype { state, why },
+        },
+        State::Language => match input {
+            "1" => Next::SetLanguage(Lang::Rw),
+            "2" => Next::SetLanguage(Lang::En),
+            _ => Next::Show {
+                state: State::Language,
+                unknown_choice: true,
+            },
+        },
+        State::Help => show(State::Help),
+    }
+}
+
+/// A code as typed on a keypad: lower case, spaces and missing dashes are fine; `*` is not.
+pub fn read_code(input: &str, alphabet: &Alphabet, checksum: bool) -> Result<PromoCode, Retype> {
+    let code = format::parse(input).map_err(|e| match e {
+        ParseError::Star => Retype::Star,
+        ParseError::Length | ParseError::Characters => Retype::Format,
+    })?;
+    if checksum && !code.check_ok(alphabet) {
+        return Err(Retype::Typo);
+    }
+    Ok(code)
+}
+
+/// The new input of a hop: `text` minus the text already answered in this session. A gateway
+/// that sends only the latest input (some operators do) is taken as it comes.
+pub fn new_input<'a>(previous: Option<&str>, text: &'a str) -> &'a str {
+    match previous {
+        Some("") => text,
+        Some(p) => text
+            .strip_prefix(p)
+            .and_then(|rest| rest.strip_prefix('*'))
+            .unwrap_or(text),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alphabet() -> Alphabet {
+        Alphabet::new("ABCDEFGHJKLMNPQRSTUVWXYZ23456789").expect("alphabet")
+    }
+
+    fn go(state: State, input: &str) -> Next {
+        step(state, input, &alphabet(), false)
+    }
+
+    #[test]
+    fn home_choices_lead_to_their_screens() {
+        let show = |state| Next::Show {
+            state,
+            unknown_choice: false,
+        };
+        assert_eq!(go(State::Home, "1"), show(State::EnterCode));
+        assert_eq!(go(State::Home, "2"), show(State::EnterCodeToCheck));
+        assert_eq!(go(State::Home, "3"), show(State::Language));
+        assert_eq!(go(State::Home, "4"), show(State::Help));
+        assert_eq!(
+            go(State::Home, "7"),
+            Next::Show {
+                state: State::Home,
+                unknown_choice: true
+            }
+        );
+        assert_eq!(go(State::Home, "0"), Next::Exit);
+    }
+
+    #[test]
+    fn back_and_home_work_everywhere() {
+        for s in [State::EnterCode, State::EnterCodeToCheck, State::Language, State::Help] {
+            for key in ["0", "00"] {
+                assert_eq!(
+                    go(s, key),
+                    Next::Show {
+                        state: State::Home,
+                        unknown_choice: false
+                    }
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn codes_are_read_as_typed_on_a_keypad() {
+        let want = format::parse("ABCD-EF26-GH11-JK25").expect("code");
+        for typed in ["abcdef26gh11jk25", "ABCD EF26 GH11 JK25", "abcd-ef26-gh11-jk25#"] {
+            assert_eq!(go(State::EnterCode, typed), Next::Redeem(want.clone()), "{typed}");
+        }
+        assert_eq!(go(State::EnterCodeToCheck, "abcdef26gh11jk25"), Next::Check(want));
+        assert_eq!(
+            go(State::EnterCode, "ABCD*EF26GH11JK25"),
+            Next::Retype {
+                state: State::EnterCode,
+                why: Retype::Star
+            }
+        );
+        assert_eq!(
+            go(State::EnterCode, "ABCD"),
+            Next::Retype {
+                state: State::EnterCode,
+                why: Retype::Format
+            }
+        );
+        assert_eq!(
+            go(State::EnterCode, "ÀBCD-EF26-GH11-JK25"),
+            Next::Retype {
+                state: State::EnterCode,
+                why: Retype::Format
+            }
+        );
+    }
+
+    #[test]
+    fn a_wrong_check_character_is_a_typo() {
+        let a = alphabet();
+        let mut g = format::Generator::new(a.clone(), true, chrono::DateTime::UNIX_EPOCH, rand::rngs::OsRng);
+        let good = g.next_code();
+        assert_eq!(
+            step(State::EnterCode, good.as_str(), &a, true),
+            Next::Redeem(good.clone())
+        );
+        // change one random character: the check character no longer fits
+        let mut bad = good.as_str().to_owned().into_bytes();
+        bad[0] = if bad[0] == b'A' { b'B' } else { b'A' };
+        let bad = String::from_utf8(bad).expect("ascii");
+        assert_eq!(
+            step(State::EnterCode, &bad, &a, true),
+            Next::Retype {
+                state: State::EnterCode,
+                why: Retype::Typo
+            }
+        );
+    }
+
+    #[test]
+    fn language_choice() {
+        assert_eq!(go(State::Language, "1"), Next::SetLanguage(Lang::Rw));
+        assert_eq!(go(State::Language, "2"), Next::SetLanguage(Lang::En));
+    }
+
+    #[test]
+    fn only_the_newest_input_is_read() {
+        assert_eq!(new_input(None, ""), "");
+        assert_eq!(new_input(Some(""), "1"), "1");
+        assert_eq!(new_input(Some("1"), "1*ABCD*EF26GH11JK25"), "ABCD*EF26GH11JK25");
+        assert_eq!(new_input(Some("1*X"), "1*X*0"), "0");
+        // an operator that sends only the latest input
+        assert_eq!(new_input(Some("1"), "2"), "2");
+    }
+}

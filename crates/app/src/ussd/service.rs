@@ -1,0 +1,484 @@
+//! One USSD hop, end to end: session state, customer, menu step, redemption, interaction log.
+//!
+//! Each hop is one transaction. The session row is upserted first, which locks it: a gateway that
+//! delivers the same hop twice at once gets the second copy only after the first committed, and
+//! answers it from the session's last answer. The redemption runs inside a savepoint, so a refusal
+//! or a lock timeout rolls back the code and leaves only the session and the interaction log.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use sqlx::{Connection, PgConnection, PgPool};
+
+use super::menu::{self, Next, Retype, State};
+use super::messages::{fill, Lang, Msg};
+use crate::codes::format::{Alphabet, PromoCode};
+use crate::redemption::{self, customers, limits, phone::Network, Limited, Msisdn, Refusal};
+use crate::settings::model::Settings;
+
+/// One request from the gateway, as Africa's Talking sends it.
+#[derive(Debug, Clone, Default)]
+pub struct Hop {
+    pub session_id: String,
+    pub service_code: String,
+    pub phone_number: String,
+    pub network_code: String,
+    pub text: String,
+}
+
+/// What the customer sees, and how the hop ended for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// `CON …` or `END …`
+    pub body: String,
+    pub outcome: &'static str,
+}
+
+impl Answer {
+    fn con(text: String, outcome: &'static str) -> Self {
+        Answer {
+            body: format!("CON {text}"),
+            outcome,
+        }
+    }
+
+    fn end(text: String, outcome: &'static str) -> Self {
+        Answer {
+            body: format!("END {text}"),
+            outcome,
+        }
+    }
+}
+
+/// The longest `sessionId` and `text` kept; longer input is cut (the gateway never sends it).
+const MAX_FIELD: usize = 400;
+
+/// Answers one hop. Never fails: whatever goes wrong becomes a screen (and a log line).
+pub async fn handle(pool: &PgPool, settings: &Settings, hop: &Hop, now: DateTime<Utc>) -> Answer {
+    let started = Instant::now();
+    let lang = Lang::parse(&settings.ussd.default_language).unwrap_or(Lang::Rw);
+    let answer = match answer(pool, settings, hop, now, started).await {
+        Ok(a) => return a,
+        Err(e) if is_busy(&e) => Answer::end(Msg::Busy.text(lang, &settings.ussd), "busy"),
+        Err(e) => {
+            tracing::error!(error = %e, "USSD hop failed");
+            Answer::end(Msg::Error.text(lang, &settings.ussd), "error")
+        }
+    };
+    // the hop's own transaction is gone: log on a fresh connection, best effort
+    if let Ok(mut conn) = pool.acquire().await {
+        if let Err(e) = log(&mut conn, hop, &answer, now, started).await {
+            tracing::warn!(error = %e, "could not log a failed USSD hop");
+        }
+    }
+    answer
+}
+
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut => true,
+        // lock_not_available, deadlock_detected, query_canceled (statement timeout)
+        sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("55P03" | "40P01" | "57014")),
+        _ => false,
+    }
+}
+
+struct SessionRow {
+    menu_state: String,
+    last_text: Option<String>,
+    last_response: Option<String>,
+    language: Option<String>,
+    inserted: bool,
+}
+
+async fn answer(
+    pool: &PgPool,
+    settings: &Settings,
+    hop: &Hop,
+    now: DateTime<Utc>,
+    started: Instant,
+) -> Result<Answer, sqlx::Error> {
+    let u = &settings.ussd;
+    let default_lang = Lang::parse(&u.default_language).unwrap_or(Lang::Rw);
+    let mut conn = pool.acquire().await?;
+    // requests that cannot be a session of ours are answered and logged, nothing else
+    if !service_code_matches(&hop.service_code, &u.service_code) {
+        let a = Answer::end(Msg::Error.text(default_lang, u), "wrong_service_code");
+        log(&mut conn, hop, &a, now, started).await?;
+        return Ok(a);
+    }
+    let Ok(phone) = Msisdn::parse(&hop.phone_number) else {
+        let a = Answer::end(Msg::Error.text(default_lang, u), "bad_phone");
+        log(&mut conn, hop, &a, now, started).await?;
+        return Ok(a);
+    };
+    if phone.network() != Network::Mtn {
+        // told before anything is locked: payouts need an MTN MoMo wallet
+        let a = Answer::end(Msg::NotMtn.text(default_lang, u), "not_mtn");
+        log(&mut conn, hop, &a, now, started).await?;
+        return Ok(a);
+    }
+
+    let mut tx = conn.begin().await?;
+    let lock_ms = u64::from(settings.business.lock_timeout_seconds).max(1) * 1000;
+    sqlx::query(&format!("set local lock_timeout = {lock_ms}"))
+        .execute(&mut *tx)
+        .await?;
+    let session = upsert_session(&mut tx, hop, &phone, now).await?;
+
+    // a repeated hop: the same answer, nothing done again
+    if let Some(prev) = repeated(&mut tx, hop, &session).await? {
+        let a = Answer {
+            body: prev,
+            outcome: "repeat",
+        };
+        log(&mut tx, hop, &a, now, started).await?;
+        tx.commit().await?;
+        return Ok(a);
+    }
+
+    let (customer, _) = customers::get_or_create(
+        &mut tx,
+        &phone,
+        Some(hop.network_code.as_str()).filter(|s| !s.is_empty()),
+        session.language.as_deref().unwrap_or(default_lang.as_str()),
+        now,
+    )
+    .await?;
+    let mut lang = Lang::parse(&customer.language).unwrap_or(default_lang);
+
+    // the inputs to apply: the newest one, or every pre-filled one on an extended dial
+    let text = clip(&hop.text);
+    let inputs: Vec<&str> = if session.inserted {
+        if text.is_empty() {
+            vec![]
+        } else {
+            text.split('*').collect()
+        }
+    } else {
+        vec![menu::new_input(session.last_text.as_deref(), text)]
+    };
+    let alphabet = Alphabet::new(&settings.business.code_generation.character_set).ok();
+    let checksum = settings.business.code_generation.include_checksum;
+    let mut state = State::parse(&session.menu_state);
+    let mut next = Next::Show {
+        state: State::Home,
+        unknown_choice: false,
+    };
+    for input in inputs {
+        next = match &alphabet {
+            Some(a) => menu::step(state, input, a, checksum),
+            None => Next::Show {
+                state: State::Home,
+                unknown_choice: false,
+            },
+        };
+        match &next {
+            Next::Show { state: s, .. } | Next::Retype { state: s, .. } => state = *s,
+            Next::SetLanguage(l) => {
+                lang = *l;
+                state = State::Home;
+            }
+            Next::Redeem(_) | Next::Check(_) | Next::Exit => break,
+        }
+    }
+
+    let a = match next {
+        Next::Show {
+            state: s,
+            unknown_choice,
+        } => Answer::con(screen(s, unknown_choice, lang, settings), "menu"),
+        Next::Retype { state: s, why } => {
+            let (msg, outcome) = match why {
+                Retype::Star => (Msg::StarInCode, "star_in_code"),
+                Retype::Format => (Msg::WrongFormat, "wrong_format"),
+                Retype::Typo => (Msg::Typo, "typo"),
+            };
+            let _ = s;
+            Answer::con(with_footer(msg.text(lang, u), lang, settings), outcome)
+        }
+        Next::SetLanguage(l) => {
+            customers::set_language(&mut tx, &phone, l.as_str()).await?;
+            Answer::con(screen(State::Home, false, l, settings), "language_set")
+        }
+        Next::Exit => Answer::end(Msg::Goodbye.text(lang, u), "exit"),
+        Next::Redeem(code) => redeem(&mut tx, settings, hop, &phone, &customer, &code, lang, now).await?,
+        Next::Check(code) => check(&mut tx, settings, &customer, &code, lang, now).await?,
+    };
+    sqlx::query(
+        r#"update ussd_sessions set menu_state = $2, last_text = $3, last_response = $4, last_outcome = $5,
+               language = $6, customer_id = $7
+           where session_id = $1"#,
+    )
+    .bind(&hop.session_id)
+    .bind(state.as_str())
+    .bind(text)
+    .bind(&a.body)
+    .bind(a.outcome)
+    .bind(lang.as_str())
+    .bind(customer.id)
+    .execute(&mut *tx)
+    .await?;
+    log(&mut tx, hop, &a, now, started).await?;
+    tx.commit().await?;
+    Ok(a)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn redeem(
+    tx: &mut PgConnection,
+    settings: &Settings,
+    hop: &Hop,
+    phone: &Msisdn,
+    customer: &customers::Customer,
+    code: &PromoCode,
+    lang: Lang,
+    now: DateTime<Utc>,
+) -> Result<Answer, sqlx::Error> {
+    let u = &settings.ussd;
+    if let Some(limited) = limits::check(tx, phone.e164(), now, u).await? {
+        return Ok(too_many(limited, lang, settings));
+    }
+    let key = format!("ussd:{}:{}", clip(&hop.session_id), clip(&hop.text));
+    let attempt = redemption::Attempt {
+        customer,
+        code,
+        idempotency_key: &key,
+        ussd_session_id: Some(&hop.session_id),
+        now,
+    };
+    let mut sp = tx.begin().await?;
+    match redemption::redeem(&mut sp, &attempt, &settings.payments, &settings.business.redemption).await {
+        Ok(Ok(r)) => {
+            sp.commit().await?;
+            let text = fill(
+                &Msg::Success.text(lang, u),
+                &[("amount", &r.amount.to_string()), ("currency", &r.currency)],
+            );
+            Ok(Answer::end(text, "redeemed"))
+        }
+        Ok(Err(refusal)) => {
+            sp.rollback().await?;
+            flag_guesses(tx, settings, customer, refusal, now).await?;
+            Ok(Answer::end(refusal_text(refusal, lang, settings), refusal.outcome()))
+        }
+        Err(e) if is_busy(&e) => {
+            sp.rollback().await?;
+            Ok(Answer::end(Msg::Busy.text(lang, u), "busy"))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+async fn check(
+    tx: &mut PgConnection,
+    settings: &Settings,
+    customer: &customers::Customer,
+    code: &PromoCode,
+    lang: Lang,
+    now: DateTime<Utc>,
+) -> Result<Answer, sqlx::Error> {
+    let u = &settings.ussd;
+    if let Some(limited) = limits::check(tx, &customer.msisdn, now, u).await? {
+        return Ok(too_many(limited, lang, settings));
+    }
+    Ok(match redemption::look(tx, code, now).await? {
+        Ok(state) => {
+            let date = state
+                .expires_at
+                .map(|e| e.with_timezone(&crate::clock::kigali()).format("%d/%m/%Y").to_string())
+                .unwrap_or_default();
+            let text = fill(
+                &Msg::CodeValid.text(lang, u),
+                &[
+                    ("amount", &state.amount.to_string()),
+                    ("currency", &state.currency),
+                    ("date", &date),
+                ],
+            );
+            Answer::end(text, "code_valid")
+        }
+        Err(r) => {
+            flag_guesses(tx, settings, customer, r, now).await?;
+            Answer::end(refusal_text(r, lang, settings), r.outcome())
+        }
+    })
+}
+
+/// Unknown codes from one phone are counted; enough of them flag the customer (fraud rules).
+async fn flag_guesses(
+    tx: &mut PgConnection,
+    settings: &Settings,
+    customer: &customers::Customer,
+    r: Refusal,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let rules = &settings.business.redemption;
+    if r == Refusal::UnknownCode && rules.fraud_detection_enabled {
+        redemption::note_wrong_code(tx, customer, now, rules.wrong_code_flag_threshold).await?;
+    }
+    Ok(())
+}
+
+fn too_many(limited: Limited, lang: Lang, settings: &Settings) -> Answer {
+    let outcome = match limited {
+        Limited::Crossed => "rate_limited",
+        Limited::Blocked => "phone_blocked",
+    };
+    Answer::end(Msg::TooManyAttempts.text(lang, &settings.ussd), outcome)
+}
+
+pub fn refusal_text(r: Refusal, lang: Lang, settings: &Settings) -> String {
+    let msg = match r {
+        Refusal::UnknownCode => Msg::UnknownCode,
+        Refusal::AlreadyRedeemed => Msg::AlreadyRedeemed,
+        Refusal::Expired => Msg::Expired,
+        Refusal::Blocked => Msg::Blocked,
+        Refusal::CampaignClosed => Msg::CampaignClosed,
+        Refusal::CustomerLimit => Msg::CustomerLimit,
+    };
+    msg.text(lang, &settings.ussd)
+}
+
+/// A state's screen (without the prefix).
+pub fn screen(state: State, unknown_choice: bool, lang: Lang, settings: &Settings) -> String {
+    let u = &settings.ussd;
+    let head = if unknown_choice {
+        Msg::UnknownChoice.text(lang, u)
+    } else {
+        Msg::Welcome.text(lang, u)
+    };
+    match state {
+        State::Home => format!("{head}\n{}", Msg::MainMenu.text(lang, u)),
+        State::EnterCode => with_footer(Msg::EnterCode.text(lang, u), lang, settings),
+        State::EnterCodeToCheck => with_footer(Msg::EnterCodeToCheck.text(lang, u), lang, settings),
+        State::Language if unknown_choice => format!("{head}\n{}", Msg::ChooseLanguage.text(lang, u)),
+        State::Language => Msg::ChooseLanguage.text(lang, u),
+        State::Help => with_footer(Msg::Help.text(lang, u), lang, settings),
+    }
+}
+
+fn with_footer(text: String, lang: Lang, settings: &Settings) -> String {
+    format!("{text}\n{}", Msg::BackHome.text(lang, &settings.ussd))
+}
+
+/// `*789#` matches `*789#`; an extended dial (`*789*1#`) matches its base code too.
+fn service_code_matches(got: &str, configured: &str) -> bool {
+    let base = configured.trim().trim_end_matches('#');
+    let got = got.trim();
+    got == configured.trim()
+        || got
+            .trim_end_matches('#')
+            .strip_prefix(base)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('*'))
+}
+
+/// Cuts absurdly long input at a character boundary (the log and the session keep the start).
+fn clip(s: &str) -> &str {
+    if s.len() <= MAX_FIELD {
+        return s;
+    }
+    let mut end = MAX_FIELD;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+async fn upsert_session(
+    conn: &mut PgConnection,
+    hop: &Hop,
+    phone: &Msisdn,
+    now: DateTime<Utc>,
+) -> Result<SessionRow, sqlx::Error> {
+    let row: (String, Option<String>, Option<String>, Option<String>, bool) = sqlx::query_as(
+        r#"insert into ussd_sessions (session_id, phone_number, service_code, network_code, started_at, last_seen_at)
+           values ($1, $2, $3, $4, $5, $5)
+           on conflict (session_id) do update set last_seen_at = excluded.last_seen_at
+           returning menu_state, last_text, last_response, language, (xmax = 0)"#,
+    )
+    .bind(clip(&hop.session_id))
+    .bind(phone.e164())
+    .bind(clip(&hop.service_code))
+    .bind(Some(clip(&hop.network_code)).filter(|s| !s.is_empty()))
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    Ok(SessionRow {
+        menu_state: row.0,
+        last_text: row.1,
+        last_response: row.2,
+        language: row.3,
+        inserted: row.4,
+    })
+}
+
+/// The answer already given to this exact hop, if it is a repeat.
+async fn repeated(conn: &mut PgConnection, hop: &Hop, s: &SessionRow) -> Result<Option<String>, sqlx::Error> {
+    let text = clip(&hop.text);
+    if s.inserted {
+        return Ok(None);
+    }
+    if s.last_text.as_deref() == Some(text) {
+        return Ok(s.last_response.clone());
+    }
+    // an older hop delivered late: its answer is in the log
+    sqlx::query_scalar(
+        "select response from ussd_interactions where session_id = $1 and input = $2 and outcome <> 'repeat' \
+         order by id limit 1",
+    )
+    .bind(clip(&hop.session_id))
+    .bind(text)
+    .fetch_optional(conn)
+    .await
+}
+
+async fn log(
+    conn: &mut PgConnection,
+    hop: &Hop,
+    a: &Answer,
+    now: DateTime<Utc>,
+    started: Instant,
+) -> Result<(), sqlx::Error> {
+    let phone = Msisdn::parse(&hop.phone_number)
+        .map(|p| p.e164().to_owned())
+        .unwrap_or_else(|_| clip(&hop.phone_number).to_owned());
+    sqlx::query(
+        r#"insert into ussd_interactions (session_id, phone_number, network_code, service_code, input, response,
+                                          outcome, latency_ms, created_at)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"#,
+    )
+    .bind(clip(&hop.session_id))
+    .bind(phone)
+    .bind(Some(clip(&hop.network_code)).filter(|s| !s.is_empty()))
+    .bind(clip(&hop.service_code))
+    .bind(clip(&hop.text))
+    .bind(&a.body)
+    .bind(a.outcome)
+    .bind(started.elapsed().as_millis().min(i32::MAX as u128) as i32)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_codes() {
+        assert!(service_code_matches("*789#", "*789#"));
+        assert!(service_code_matches("*789*1#", "*789#"));
+        assert!(!service_code_matches("*7890#", "*789#"));
+        assert!(!service_code_matches("*123#", "*789#"));
+    }
+
+    #[test]
+    fn clipping_keeps_char_boundaries() {
+        let long = "é".repeat(300);
+        let c = clip(&long);
+        assert!(c.len() <= MAX_FIELD);
+        assert!(long.starts_with(c));
+    }
+}
