@@ -1,0 +1,5 @@
+//! The AT USSD simulator against a tiny fake app over real HTTP.
+
+mod fake_app;
+mod gateway;
+mod web;
