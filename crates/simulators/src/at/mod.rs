@@ -26,6 +26,6 @@ mod web;
 pub use config::{GatewayConfig, PrefillMode};
 pub use events::{EventAttempt, EventDelivery};
 pub use gateway::{DialOptions, Gateway, GatewayError};
-pub use screen::{DuplicateReport, Screen, ScreenKind, Violation};
+pub use screen::{DuplicateReport, Screen, ScreenKind, Violation, GENERIC_ERROR};
 pub use session::{HopRecord, Session, SessionSnapshot};
 pub use web::{router, serve};

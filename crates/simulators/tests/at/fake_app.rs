@@ -116,6 +116,7 @@ async fn ussd(State(state): State<AppState>, headers: HeaderMap, body: String) -
         "7" => plain("CON Murakoze 📒\n1. Next".into()),
         "8" => ([(CONTENT_TYPE, "application/json")], "CON json").into_response(),
         "9" => plain(format!("CON call {}", state.calls.fetch_add(1, Ordering::SeqCst))),
+        "10" => plain("CON <img src=x id=injected> & <b>bold</b>".into()),
         _ => match text.strip_prefix("1*") {
             Some(code) => plain(format!("END Code {code} redeemed")),
             None => plain("CON Unknown option".into()),

@@ -28,7 +28,8 @@ function setOpen(open) {
   $("send").disabled = !open;
   $("cancel").disabled = !open;
   $("dial").disabled = open;
-  $("entry").value = open ? "" : serviceCode;
+  $("entry").value = "";
+  $("entry").placeholder = open ? "Your answer" : `Code, e.g. ${serviceCode}`;
   if (!open) sessionId = null;
 }
 
