@@ -46,6 +46,7 @@ pub enum Encoding {
 
 /// What a screen's text costs and whether it breaks a limit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ScreenCheck {
     /// GSM-7 septets, or UTF-16 code units when the text needs UCS-2 (an emoji counts 2).
     pub chars: usize,

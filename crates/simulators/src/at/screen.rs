@@ -130,6 +130,7 @@ pub(crate) fn text_violations(check: &ScreenCheck) -> Vec<Violation> {
 
 /// Fault injection: how the second delivery of a hop was answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct DuplicateReport {
     /// Same status and byte-identical body as the first delivery.
     pub identical: bool,

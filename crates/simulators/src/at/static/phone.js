@@ -47,7 +47,7 @@ function showScreen(screen, session) {
   const warnings = screen.violations.slice();
   if (screen.duplicate) {
     warnings.push({ fatal: false, message: "Duplicate delivery: second answer " +
-      (screen.duplicate.identical ? "identical" : "DIFFERENT: " + screen.duplicate.second_answer) });
+      (screen.duplicate.identical ? "identical" : "DIFFERENT: " + screen.duplicate.secondAnswer) });
   }
   showWarnings(warnings);
   sessionId = session.id;

@@ -18,6 +18,8 @@ use super::gateway::{GatewayError, Shared};
 use super::hop;
 use super::screen::{Screen, ScreenKind};
 
+mod watchdog;
+
 /// A handle on a live or finished session; clones share it.
 #[derive(Clone)]
 pub struct Session {
@@ -123,7 +125,7 @@ impl Session {
             phase_changed: Notify::new(),
             progress,
         });
-        tokio::spawn(watchdog(Session { inner: inner.clone() }));
+        tokio::spawn(watchdog::run(Session { inner: inner.clone() }));
         Session { inner }
     }
 
@@ -306,41 +308,5 @@ impl Session {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.inner.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Ends the session as `Incomplete` when the subscriber stays on a `CON` screen past the inactivity
-/// timeout or the session runs past its limit. Idle while a hop is with the app.
-async fn watchdog(session: Session) {
-    let config = &session.inner.shared.config;
-    let limit_at = session.inner.started + config.session_limit;
-    loop {
-        let changed = session.inner.phase_changed.notified();
-        tokio::pin!(changed);
-        changed.as_mut().enable();
-        let phase = session.state().phase;
-        let since = match phase {
-            Phase::Ended => return,
-            Phase::InFlight => {
-                changed.await;
-                continue;
-            }
-            Phase::Awaiting(since) => since,
-        };
-        let idle_at = since + config.inactivity_timeout;
-        tokio::select! {
-            () = tokio::time::sleep_until(idle_at.min(limit_at)) => {
-                let mut state = session.state();
-                if state.phase == Phase::Awaiting(since) {
-                    let reason = if idle_at <= limit_at {
-                        format!("no input for {} s", config.inactivity_timeout.as_secs_f32())
-                    } else {
-                        format!("session limit of {} s reached", config.session_limit.as_secs_f32())
-                    };
-                    session.finish(&mut state, SessionStatus::Incomplete, None, reason);
-                }
-            }
-            () = &mut changed => {}
-        }
     }
 }
