@@ -51,6 +51,8 @@ pub struct Config {
     pub worker_concurrency: usize,
     pub shutdown_grace_secs: u64,
     pub metrics_token: Option<SecretString>,
+    /// Start the gateway simulators and demo data with `run` (default: on outside production).
+    pub simulators: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -172,6 +174,12 @@ impl Config {
         let worker_concurrency = parse_num(&get, "WORKER_CONCURRENCY", 4usize, 1, 256)?;
         let shutdown_grace_secs = parse_num(&get, "SHUTDOWN_GRACE_SECONDS", 30u64, 0, 3600)?;
         let metrics_token = get("METRICS_TOKEN").map(SecretString::from);
+        let simulators = match get("SIMULATORS").as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None => app_env != AppEnv::Production,
+            Some("on" | "1" | "true") => true,
+            Some("off" | "0" | "false") => false,
+            Some(other) => return Err(invalid("SIMULATORS", format!("must be on or off, not `{other}`"))),
+        };
 
         Ok(Config {
             app_env,
@@ -189,6 +197,7 @@ impl Config {
             worker_concurrency,
             shutdown_grace_secs,
             metrics_token,
+            simulators,
         })
     }
 

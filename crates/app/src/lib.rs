@@ -12,6 +12,7 @@ pub mod codes;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod devrun;
 pub mod error;
 pub mod identity;
 pub mod jobs;

@@ -51,10 +51,24 @@ enum Command {
         #[command(subcommand)]
         command: CodesCommand,
     },
+    /// Run a gateway simulator (the development run starts it beside the app).
+    Simulate {
+        #[command(subcommand)]
+        command: SimulateCommand,
+    },
     /// Benchmarks that print their figures.
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SimulateCommand {
+    /// Africa's Talking USSD gateway with a web phone (AT_SIM_APP_URL, AT_SIM_EVENTS_URL).
+    At {
+        #[arg(long, default_value_t = mbelyco::devrun::AT_SIM_PORT)]
+        port: u16,
     },
 }
 
@@ -193,6 +207,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let worker = !matches!(command, Command::Serve);
             let bind = config.bind_addr;
             let base = config.public_base_url.clone();
+            let simulators = web && config.simulators;
             let prepared = startup::prepare(config, clock).await?;
             let state = prepared.state;
             let shutdown = CancellationToken::new();
@@ -204,6 +219,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                     .map_err(|e| anyhow::anyhow!("cannot listen on {bind} (BIND_ADDR): {e}"))?;
                 tasks.spawn(startup::serve(state.clone(), listener, shutdown.clone()));
                 println!("MBELYCO Promo is running at {base}  (Ctrl-C to stop)");
+            }
+            // kept until the app stops: dropping it stops the simulator
+            let mut _at_sim = None;
+            if simulators {
+                let (app_url, events_url, codes) = mbelyco::devrun::prepare(&state, &base).await?;
+                let service_code = state.settings.get().0.ussd.service_code.clone();
+                _at_sim = Some(mbelyco::devrun::spawn_at_sim(&app_url, &events_url, &service_code)?);
+                println!(
+                    "USSD simulator (Africa's Talking): http://127.0.0.1:{}  dial {service_code} as +250788123456",
+                    mbelyco::devrun::AT_SIM_PORT
+                );
+                if !codes.is_empty() {
+                    println!("  demo codes to redeem: {}", codes.join("  "));
+                }
             }
             if worker {
                 tasks.spawn(startup::run_worker(state.clone(), shutdown.clone()));
@@ -232,6 +261,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             shutdown.cancel();
             let _ = watcher.await;
             Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Command::Simulate {
+            command: SimulateCommand::At { port },
+        } => {
+            mbelyco::devrun::run_at_sim(port).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
             if mbelyco::db::ensure_database(&config).await? {

@@ -7,6 +7,7 @@
 
 use std::net::IpAddr;
 
+use africastalking::ussd::{SessionEvent, UssdRequest, RESPONSE_CONTENT_TYPE};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
@@ -40,7 +41,7 @@ pub struct SecretQuery {
 }
 
 fn plain(status: StatusCode, body: String) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+    (status, [(header::CONTENT_TYPE, RESPONSE_CONTENT_TYPE)], body).into_response()
 }
 
 /// Whether the caller is the gateway: the secret (constant-time) and, if listed, its address.
@@ -68,20 +69,16 @@ fn ip_listed(list: &[String], ip: IpAddr) -> bool {
     )
 }
 
-fn form(body: &[u8]) -> Hop {
-    let mut hop = Hop::default();
-    for (k, v) in form_urlencoded::parse(body) {
-        let v = v.into_owned();
-        match k.as_ref() {
-            "sessionId" => hop.session_id = v,
-            "serviceCode" => hop.service_code = v,
-            "phoneNumber" => hop.phone_number = v,
-            "networkCode" => hop.network_code = v,
-            "text" => hop.text = v,
-            _ => {}
-        }
-    }
-    hop
+/// The hop as Africa's Talking posts it (the shared wire type), or `None` for a body that is not one.
+fn form(body: &[u8]) -> Option<Hop> {
+    let r: UssdRequest = serde_urlencoded::from_bytes(body).ok()?;
+    Some(Hop {
+        session_id: r.session_id,
+        service_code: r.service_code,
+        phone_number: r.phone_number,
+        network_code: r.network_code,
+        text: r.text,
+    })
 }
 
 /// `POST /api/v1/ussd/handle`: Africa's Talking's session callback. Always 200 `text/plain`
@@ -96,13 +93,13 @@ async fn handle(
     if !gateway_allowed(&settings.0.ussd, q.secret.as_deref(), meta.ip) {
         return plain(StatusCode::FORBIDDEN, "Forbidden".into());
     }
-    let hop = form(&body);
-    if hop.session_id.trim().is_empty() {
+    let hop = form(&body).filter(|h| !h.session_id.trim().is_empty());
+    let Some(hop) = hop else {
         // not a gateway request we can keep state for; answered, not stored
         let lang = super::messages::Lang::parse(&settings.0.ussd.default_language).unwrap_or(super::messages::Lang::Rw);
         let text = super::messages::Msg::Error.text(lang, &settings.0.ussd);
         return plain(StatusCode::OK, format!("END {text}"));
-    }
+    };
     let answer = service::handle(&state.pool, &settings.0, &hop, state.clock.now()).await;
     state.metrics.ussd_hop(answer.outcome);
     plain(StatusCode::OK, answer.body)
@@ -120,10 +117,13 @@ async fn session_event(
     if !gateway_allowed(&settings.0.ussd, q.secret.as_deref(), meta.ip) {
         return plain(StatusCode::FORBIDDEN, "Forbidden".into());
     }
-    let fields: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
-    let event = super::events::SessionEvent::from_pairs(&fields);
-    if let Err(e) = super::events::store(&state.pool, &event, state.clock.now()).await {
-        tracing::warn!(error = %e, "could not store a USSD session event");
+    match serde_urlencoded::from_bytes::<SessionEvent>(&body) {
+        Ok(event) => {
+            if let Err(e) = super::events::store(&state.pool, &event, state.clock.now()).await {
+                tracing::warn!(error = %e, "could not store a USSD session event");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "unreadable USSD session event acknowledged and dropped"),
     }
     plain(StatusCode::OK, "OK".into())
 }
@@ -208,7 +208,8 @@ mod tests {
     #[test]
     fn the_form_keeps_the_plus_of_the_phone_number() {
         let hop =
-            form(b"phoneNumber=%2B250788123456&serviceCode=%2A789%23&text=1%2AABC&sessionId=ATUid_1&networkCode=63510");
+            form(b"phoneNumber=%2B250788123456&serviceCode=%2A789%23&text=1%2AABC&sessionId=ATUid_1&networkCode=63510")
+                .expect("a gateway request");
         assert_eq!(hop.phone_number, "+250788123456");
         assert_eq!(hop.service_code, "*789#");
         assert_eq!(hop.text, "1*ABC");

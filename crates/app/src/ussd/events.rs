@@ -1,66 +1,30 @@
-//! Africa's Talking's end-of-session notification (INTEGRATIONS.md B6), read leniently: every
-//! field optional, numbers accepted as text, unknown fields ignored. Stored on the session row.
+//! Africa's Talking's end-of-session notification (INTEGRATIONS.md B6), read leniently by the
+//! shared wire type (every field optional, numbers as text) and stored on the session row.
 
+use africastalking::ussd::SessionEvent;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use sqlx::PgPool;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SessionEvent {
-    pub session_id: Option<String>,
-    pub phone_number: Option<String>,
-    pub service_code: Option<String>,
-    pub network_code: Option<String>,
-    /// `Success`, `Incomplete` or `Failed` (kept as sent).
-    pub status: Option<String>,
-    pub duration_ms: Option<i64>,
-    pub hops: Option<i32>,
-    pub input: Option<String>,
-    pub last_app_response: Option<String>,
-    pub error_message: Option<String>,
-    /// `date` (`yyyy-MM-dd HH:mm:ss`, taken as UTC), if it parses.
-    pub date: Option<DateTime<Utc>>,
-}
-
-fn cut(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
-}
-
-impl SessionEvent {
-    pub fn from_pairs(pairs: &[(String, String)]) -> Self {
-        let get = |k: &str| {
-            pairs
-                .iter()
-                .find(|(name, _)| name == k)
-                .map(|(_, v)| v.trim())
-                .filter(|v| !v.is_empty())
-        };
-        let text = |k: &str, max: usize| get(k).map(|v| cut(v, max));
-        let number = |k: &str| get(k).and_then(|v| v.parse::<f64>().ok()).filter(|n| n.is_finite());
-        SessionEvent {
-            session_id: text("sessionId", 400),
-            phone_number: text("phoneNumber", 32),
-            service_code: text("serviceCode", 64),
-            network_code: text("networkCode", 16),
-            status: text("status", 32),
-            duration_ms: number("durationInMillis").map(|n| n.clamp(0.0, 1e15) as i64),
-            hops: number("hopsCount").map(|n| n.clamp(0.0, 1e6) as i32),
-            input: text("input", 2000),
-            last_app_response: text("lastAppResponse", 2000),
-            error_message: text("errorMessage", 2000),
-            date: get("date")
-                .and_then(|d| NaiveDateTime::parse_from_str(d, "%Y-%m-%d %H:%M:%S").ok())
-                .map(|n| n.and_utc()),
-        }
-    }
+fn cut(s: &Option<String>, max: usize) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| v.chars().take(max).collect())
 }
 
 /// Records the event on its session (creating the session row if the app never saw a hop of it,
 /// e.g. when the gateway gave up before reaching us). Events without a session id are dropped.
 pub async fn store(pool: &PgPool, e: &SessionEvent, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
-    let Some(id) = &e.session_id else {
+    let Some(id) = cut(&e.session_id, 400) else {
         tracing::info!("USSD session event without a sessionId ignored");
         return Ok(());
     };
+    let at = e
+        .date
+        .as_deref()
+        .and_then(|d| NaiveDateTime::parse_from_str(d.trim(), "%Y-%m-%d %H:%M:%S").ok())
+        .map(|n| n.and_utc())
+        .unwrap_or(now);
     sqlx::query(
         r#"insert into ussd_sessions (session_id, phone_number, service_code, network_code, started_at, last_seen_at,
                                      final_status, duration_ms, hops, final_input, last_app_response, error_message,
@@ -72,57 +36,21 @@ pub async fn store(pool: &PgPool, e: &SessionEvent, now: DateTime<Utc>) -> Resul
                error_message = excluded.error_message, ended_at = excluded.ended_at"#,
     )
     .bind(id)
-    .bind(&e.phone_number)
-    .bind(&e.service_code)
-    .bind(&e.network_code)
-    .bind(e.date.unwrap_or(now))
-    .bind(&e.status)
-    .bind(e.duration_ms)
-    .bind(e.hops)
-    .bind(&e.input)
-    .bind(&e.last_app_response)
-    .bind(&e.error_message)
+    .bind(cut(&e.phone_number, 32))
+    .bind(cut(&e.service_code, 64))
+    .bind(cut(&e.network_code, 16))
+    .bind(at)
+    .bind(
+        e.status
+            .as_ref()
+            .map(|s| s.as_str().chars().take(32).collect::<String>()),
+    )
+    .bind(e.duration_millis().map(|n| n.min(i64::MAX as u64) as i64))
+    .bind(e.hops().map(|n| n.min(i32::MAX as u32) as i32))
+    .bind(cut(&e.input, 2000))
+    .bind(cut(&e.last_app_response, 2000))
+    .bind(cut(&e.error_message, 2000))
     .execute(pool)
     .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
-    }
-
-    #[test]
-    fn reads_what_africas_talking_sends() {
-        let e = SessionEvent::from_pairs(&pairs(&[
-            ("date", "2026-11-25 10:00:01"),
-            ("sessionId", "ATUid_abc"),
-            ("status", "Success"),
-            ("durationInMillis", "5321"),
-            ("hopsCount", "3"),
-            ("input", "1*ABCD"),
-            ("lastAppResponse", "END Thanks"),
-            ("cost", "RWF 0.00"),
-        ]));
-        assert_eq!(e.session_id.as_deref(), Some("ATUid_abc"));
-        assert_eq!(e.duration_ms, Some(5321));
-        assert_eq!(e.hops, Some(3));
-        assert!(e.date.is_some());
-    }
-
-    #[test]
-    fn junk_is_tolerated() {
-        let e = SessionEvent::from_pairs(&pairs(&[
-            ("durationInMillis", "soon"),
-            ("hopsCount", "-4"),
-            ("date", "x"),
-        ]));
-        assert_eq!(e.duration_ms, None);
-        assert_eq!(e.hops, Some(0));
-        assert_eq!(e.date, None);
-        assert_eq!(e.session_id, None);
-    }
 }

@@ -362,6 +362,55 @@ fn with_footer(text: String, lang: Lang, settings: &Settings) -> String {
     format!("{text}\n{}", Msg::BackHome.text(lang, &settings.ussd))
 }
 
+/// Every screen a customer can be shown in `lang`, with the widest values filled in (the largest
+/// amount settings allow, a full date): the budget test reads them all.
+pub fn every_screen(lang: Lang, settings: &Settings) -> Vec<String> {
+    let u = &settings.ussd;
+    let amount = settings.payments.max_amount.to_string();
+    let values = [
+        ("amount", amount.as_str()),
+        ("currency", settings.payments.currency.as_str()),
+        ("date", "30/12/2027"),
+    ];
+    let mut out = Vec::new();
+    for state in [
+        State::Home,
+        State::EnterCode,
+        State::EnterCodeToCheck,
+        State::Language,
+        State::Help,
+    ] {
+        for unknown in [false, true] {
+            out.push(screen(state, unknown, lang, settings));
+        }
+    }
+    for msg in [Msg::StarInCode, Msg::WrongFormat, Msg::Typo] {
+        out.push(with_footer(msg.text(lang, u), lang, settings));
+    }
+    for r in [
+        Refusal::UnknownCode,
+        Refusal::AlreadyRedeemed,
+        Refusal::Expired,
+        Refusal::Blocked,
+        Refusal::CampaignClosed,
+        Refusal::CustomerLimit,
+    ] {
+        out.push(refusal_text(r, lang, settings));
+    }
+    for msg in [
+        Msg::TooManyAttempts,
+        Msg::Busy,
+        Msg::NotMtn,
+        Msg::Error,
+        Msg::Goodbye,
+        Msg::Success,
+        Msg::CodeValid,
+    ] {
+        out.push(fill(&msg.text(lang, u), &values));
+    }
+    out
+}
+
 /// `*789#` matches `*789#`; an extended dial (`*789*1#`) matches its base code too.
 fn service_code_matches(got: &str, configured: &str) -> bool {
     let base = configured.trim().trim_end_matches('#');
@@ -465,6 +514,37 @@ async fn log(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_screen_fits_160_gsm7_characters_in_both_languages() {
+        let settings = Settings::default();
+        for lang in [Lang::Rw, Lang::En] {
+            let screens = every_screen(lang, &settings);
+            assert!(screens.len() >= 25);
+            for s in screens {
+                let check = africastalking::gsm7::screen_check(&s);
+                assert!(
+                    check.non_gsm7.is_empty(),
+                    "{lang:?} non GSM-7 {:?} in {s:?}",
+                    check.non_gsm7
+                );
+                assert!(!check.over_soft_limit, "{lang:?} {} characters: {s:?}", check.chars);
+                assert!(!s.contains('{'), "unfilled placeholder in {s:?}");
+            }
+        }
+        // every message is used by some screen
+        for msg in Msg::ALL {
+            for lang in [Lang::Rw, Lang::En] {
+                let text = msg.builtin(lang);
+                let first_line = text.lines().next().unwrap_or_default();
+                let head: String = first_line.chars().take_while(|c| *c != '{').collect();
+                assert!(
+                    every_screen(lang, &settings).iter().any(|s| s.contains(&head)),
+                    "{msg:?} {lang:?} is never shown"
+                );
+            }
+        }
+    }
 
     #[test]
     fn service_codes() {

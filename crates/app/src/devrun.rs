@@ -1,0 +1,121 @@
+//! The development run (`cargo run` outside production): demo data, the USSD endpoint opened to
+//! the local gateway simulator, and the simulator itself started as a separate process beside the
+//! app (the same binary, `mbelyco simulate at`), so a newcomer can dial `*789#` in a browser.
+//!
+//! Nothing here runs in production (`APP_ENV=production`) or with `SIMULATORS=off`.
+
+use std::process::Stdio;
+
+use anyhow::Context as _;
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use serde_json::json;
+
+use crate::audit::{Actor, RequestMeta};
+use crate::batches::NewBatch;
+use crate::settings::Category;
+use crate::web::AppState;
+
+/// Where the web phone listens.
+pub const AT_SIM_PORT: u16 = 8090;
+const DEMO_BATCH: &str = "Demo batch";
+
+/// Opens the USSD endpoint with a fresh secret (unless one is set), creates the demo batch (once)
+/// and returns the callback URLs with their secret.
+pub async fn prepare(state: &AppState, base: &str) -> anyhow::Result<(String, String, Vec<String>)> {
+    let settings = state.settings.get();
+    let secret = match settings.0.ussd.endpoint_secret.expose() {
+        Some(s) => s.to_owned(),
+        None => {
+            let s: String = rand::thread_rng()
+                .sample_iter(&Alphanumeric)
+                .take(32)
+                .map(char::from)
+                .collect();
+            let mut tx = state.pool.begin().await?;
+            crate::settings::update(
+                &mut tx,
+                state.settings.secrets(),
+                Actor::System,
+                RequestMeta::default(),
+                Category::Ussd,
+                json!({"endpointSecret": s}).as_object().cloned().unwrap_or_default(),
+                Some("development run: open the USSD endpoint to the local gateway simulator".into()),
+                state.clock.now(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
+            tx.commit().await?;
+            state.settings.refresh().await?;
+            s
+        }
+    };
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from batches where name = $1)")
+        .bind(DEMO_BATCH)
+        .fetch_one(&state.pool)
+        .await?;
+    if !exists {
+        let expires = (state.clock.now() + chrono::Duration::days(180))
+            .format("%Y-%m-%d")
+            .to_string();
+        crate::codes::cli::generate(
+            state,
+            crate::codes::cli::Target::New(NewBatch {
+                name: DEMO_BATCH.into(),
+                description: "Codes to try the USSD flow with the local simulator".into(),
+                total_codes: 120,
+                amount_per_code: 1000,
+                expires_at: expires,
+                assigned_user_id: None,
+                generate: false,
+            }),
+            120,
+        )
+        .await
+        .context("creating the demo batch")?;
+    }
+    let codes: Vec<String> = sqlx::query_scalar(
+        "select c.code from promo_codes c join batches b on b.id = c.batch_id \
+         where b.name = $1 and c.status = 'active' order by c.serial limit 3",
+    )
+    .bind(DEMO_BATCH)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok((
+        format!("{base}/api/v1/ussd/handle?secret={secret}"),
+        format!("{base}/api/v1/webhooks/ussd/status?secret={secret}"),
+        codes,
+    ))
+}
+
+/// Starts the Africa's Talking simulator as a child process (killed when the app stops).
+pub fn spawn_at_sim(app_url: &str, events_url: &str, service_code: &str) -> anyhow::Result<tokio::process::Child> {
+    let exe = std::env::current_exe().context("finding the mbelyco binary")?;
+    tokio::process::Command::new(exe)
+        .args(["simulate", "at", "--port", &AT_SIM_PORT.to_string()])
+        .env("AT_SIM_APP_URL", app_url)
+        .env("AT_SIM_EVENTS_URL", events_url)
+        .env("AT_SIM_SERVICE_CODE", service_code)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the Africa's Talking simulator")
+}
+
+/// `mbelyco simulate at`: the web phone and gateway, configured from `AT_SIM_*` variables.
+pub async fn run_at_sim(port: u16) -> anyhow::Result<()> {
+    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+    let mut config =
+        simulators::at::GatewayConfig::new(var("AT_SIM_APP_URL", "http://127.0.0.1:8080/api/v1/ussd/handle"))
+            .with_events_url(var(
+                "AT_SIM_EVENTS_URL",
+                "http://127.0.0.1:8080/api/v1/webhooks/ussd/status",
+            ));
+    config.service_code = var("AT_SIM_SERVICE_CODE", "*789#");
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port} for the USSD simulator"))?;
+    simulators::at::serve(config, listener)
+        .await
+        .map_err(|e| anyhow::anyhow!("USSD simulator: {e}"))
+}
