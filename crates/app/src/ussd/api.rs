@@ -72,12 +72,14 @@ fn ip_listed(list: &[String], ip: IpAddr) -> bool {
 /// The hop as Africa's Talking posts it (the shared wire type), or `None` for a body that is not one.
 fn form(body: &[u8]) -> Option<Hop> {
     let r: UssdRequest = serde_urlencoded::from_bytes(body).ok()?;
+    // PostgreSQL text cannot hold NUL; nothing a handset sends contains one
+    let clean = |s: String| if s.contains('\0') { s.replace('\0', "") } else { s };
     Some(Hop {
-        session_id: r.session_id,
-        service_code: r.service_code,
-        phone_number: r.phone_number,
-        network_code: r.network_code,
-        text: r.text,
+        session_id: clean(r.session_id),
+        service_code: clean(r.service_code),
+        phone_number: clean(r.phone_number),
+        network_code: clean(r.network_code),
+        text: clean(r.text),
     })
 }
 

@@ -464,3 +464,80 @@ async fn staff_endpoints_need_their_permission() {
     assert_eq!(app.get_as(&viewer, "/api/v1/ussd/status").await.status(), 403);
     assert_eq!(app.get_as(&viewer, "/api/v1/ussd/session/x").await.status(), 404);
 }
+
+#[tokio::test]
+async fn a_whole_session_through_the_gateway_simulator() {
+    use simulators::at::{Gateway, GatewayConfig, ScreenKind};
+    let db = TestDb::new().await;
+    let (app, key) = ready(&db).await;
+    let batch = app.generated_batch(&key, "Ussd simulator", 1, "w-sim").await;
+    let code = app.batch_codes(&batch).await.remove(0);
+    let events = app.url(&format!("/api/v1/webhooks/ussd/status?secret={USSD_SECRET}"));
+    let gateway = Gateway::new(GatewayConfig::new(app.ussd_url()).with_events_url(events)).unwrap();
+
+    let (session, screen) = gateway.dial(PHONE, None).await.unwrap();
+    assert_eq!(screen.kind, ScreenKind::Con);
+    assert!(screen.violations.is_empty(), "{:?}", screen.violations);
+    assert!(session.id().starts_with("ATUid_"));
+    let screen = session.send("3").await.unwrap();
+    assert!(
+        screen.text.starts_with("Hitamo ururimi / Choose language"),
+        "{}",
+        screen.text
+    );
+    let screen = session.send("2").await.unwrap();
+    assert!(screen.text.starts_with("Welcome to MBELYCO Promo"), "{}", screen.text);
+    session.send("1").await.unwrap();
+    // typed on a keypad: spaces and lower case
+    let typed = code.replace('-', " ").to_lowercase();
+    let screen = session.send(&typed).await.unwrap();
+    assert_eq!(screen.kind, ScreenKind::End);
+    assert_eq!(
+        screen.text,
+        "Congratulations! You won 1000 RWF. You will receive it on MoMo shortly."
+    );
+    assert!(screen.violations.is_empty(), "{:?}", screen.violations);
+
+    let delivery = session.event_delivery().await.unwrap();
+    assert!(delivery.delivered);
+    let v: Value = app
+        .get_as(&key, &format!("/api/v1/ussd/session/{}", session.id()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["data"]["finalStatus"], "Success");
+    assert_eq!(v["data"]["hops"], 5);
+    assert_eq!(v["data"]["lastOutcome"], "redeemed");
+    assert_eq!(count(&app, "select count(*) from redemptions").await, 1);
+}
+
+#[tokio::test]
+async fn a_hop_delivered_twice_by_the_gateway_pays_once() {
+    use simulators::at::{DialOptions, Gateway, GatewayConfig};
+    let db = TestDb::new().await;
+    let (app, key) = ready(&db).await;
+    let batch = app.generated_batch(&key, "Ussd duplicate", 1, "w-dup").await;
+    let code = app.batch_codes(&batch).await.remove(0);
+    let gateway = Gateway::new(GatewayConfig::new(app.ussd_url())).unwrap();
+    let (session, _) = gateway
+        .dial_with(
+            PHONE,
+            DialOptions {
+                duplicate_delivery: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    session.send("1").await.unwrap();
+    let screen = session.send(&code).await.unwrap();
+    assert!(screen.text.starts_with("Murakoze!"), "{}", screen.text);
+    let dup = screen.duplicate.expect("the hop was delivered twice");
+    assert!(dup.identical, "the repeat got {:?}", dup.second_answer);
+    assert_eq!(count(&app, "select count(*) from redemptions").await, 1);
+    assert_eq!(
+        count(&app, "select count(*) from ussd_interactions where outcome = 'repeat'").await,
+        3
+    );
+}
