@@ -144,6 +144,13 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         verify_rows: usize,
     },
+    /// Sustained USSD redemptions over HTTP, and the same load on /api/health.
+    Ussd {
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
     /// Code generation next to existing codes (vs a plain COPY) and the CSV export.
     Codes {
         #[arg(long, default_value_t = 1_000_000)]
@@ -364,6 +371,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 },
         } => {
             bench::audit(&config, writers, rows, verify_rows).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command: BenchCommand::Ussd { connections, seconds },
+        } => {
+            mbelyco::bench::ussd::run(&config, connections, seconds).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

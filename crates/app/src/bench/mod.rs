@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod ussd;
+
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use serde_json::json;

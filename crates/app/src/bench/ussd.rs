@@ -1,0 +1,215 @@
+//! `mbelyco bench ussd`: sustained redemptions through `POST /api/v1/ussd/handle` over real HTTP
+//! (the app served on a local port against a scratch database), each request a fresh valid code
+//! from a phone seen for the first time; then the same load against `GET /api/health`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+use super::{percentile, scratch};
+use crate::clock;
+use crate::codes::cli::{generate, Target};
+use crate::config::Config;
+
+const SECRET: &str = "bench-ussd-endpoint-secret-0123456789";
+
+/// What one run of the load measured.
+struct Load {
+    done: usize,
+    errors: usize,
+    seconds: f64,
+    /// milliseconds, sorted
+    latencies: Vec<f64>,
+}
+
+impl Load {
+    fn per_second(&self) -> f64 {
+        self.done as f64 / self.seconds
+    }
+
+    fn line(&self, what: &str) -> String {
+        format!(
+            "{what}: {} requests in {:.1} s = {:.0}/s, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {} errors",
+            self.done,
+            self.seconds,
+            self.per_second(),
+            percentile(&self.latencies, 0.5),
+            percentile(&self.latencies, 0.99),
+            percentile(&self.latencies, 1.0),
+            self.errors
+        )
+    }
+}
+
+pub async fn run(config: &Config, connections: usize, seconds: u64) -> anyhow::Result<()> {
+    let clock = clock::system();
+    // enough codes for 2,500 redemptions a second, far above the goal
+    let codes_needed = (2_500 * seconds as i64).max(10_000);
+    let s = scratch(config, "ussd", (connections as u32 + 8).max(16)).await?;
+    let pool = s.pool.clone();
+    let state = crate::startup::build_state(pool.clone(), config.clone(), clock.clone()).await?;
+    let mut tx = pool.begin().await?;
+    crate::settings::update(
+        &mut tx,
+        state.settings.secrets(),
+        crate::audit::Actor::System,
+        Default::default(),
+        crate::settings::Category::Ussd,
+        serde_json::json!({"endpointSecret": SECRET})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        Some("bench".into()),
+        clock.now(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
+    tx.commit().await?;
+    state.settings.refresh().await?;
+    println!("generating {codes_needed} codes to redeem …");
+    let expires = (clock.now() + chrono::Duration::days(90)).format("%Y-%m-%d").to_string();
+    let batch = generate(
+        &state,
+        Target::New(crate::batches::NewBatch {
+            name: "bench ussd".into(),
+            description: String::new(),
+            total_codes: codes_needed,
+            amount_per_code: 1000,
+            expires_at: expires,
+            assigned_user_id: None,
+            generate: false,
+        }),
+        codes_needed,
+    )
+    .await?;
+    let codes: Arc<Vec<String>> = Arc::new(
+        sqlx::query_scalar("select code from promo_codes where batch_id = $1 order by serial")
+            .bind(batch)
+            .fetch_all(&pool)
+            .await?,
+    );
+    sqlx::query("vacuum analyze").execute(&pool).await?;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(crate::startup::serve(state.clone(), listener, shutdown.clone()));
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()
+        .context("HTTP client")?;
+
+    println!("{connections} connections for {seconds} s, each request a fresh code from a new phone …");
+    let ussd_url = format!("{base}/api/v1/ussd/handle?secret={SECRET}");
+    let redeem = load(connections, seconds, {
+        let (client, codes) = (client.clone(), codes.clone());
+        move |i| {
+            let (client, codes, url) = (client.clone(), codes.clone(), ussd_url.clone());
+            async move {
+                let code = codes.get(i).context("ran out of codes")?;
+                let phone = format!("+25078{:07}", i);
+                let session = format!("ATUid_bench{i:020}");
+                let text = format!("1*{code}");
+                let res = client
+                    .post(&url)
+                    .form(&[
+                        ("sessionId", session.as_str()),
+                        ("serviceCode", "*789#"),
+                        ("phoneNumber", phone.as_str()),
+                        ("networkCode", "63510"),
+                        ("text", text.as_str()),
+                    ])
+                    .send()
+                    .await?;
+                let ok = res.status() == 200;
+                let body = res.text().await?;
+                Ok(ok && body.starts_with("END Murakoze!"))
+            }
+        }
+    })
+    .await;
+    let health_url = format!("{base}/api/health");
+    let health = load(connections, seconds, {
+        let client = client.clone();
+        move |_| {
+            let (client, url) = (client.clone(), health_url.clone());
+            async move { Ok(client.get(&url).send().await?.status().is_success()) }
+        }
+    })
+    .await;
+    shutdown.cancel();
+    let _ = server.await;
+    let (redemptions, used): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from redemptions), (select count(*) from promo_codes where status = 'used')",
+    )
+    .fetch_one(&pool)
+    .await?;
+
+    let p99 = percentile(&redeem.latencies, 0.99);
+    let pass = redeem.per_second() >= 1000.0 && p99 <= 50.0 && redeem.errors == 0;
+    println!();
+    println!("== bench ussd ==");
+    println!("{}", redeem.line("redemptions through POST /api/v1/ussd/handle"));
+    println!(
+        "  goal >= 1000/s, p99 <= 50 ms, 0 errors: {}  ({redemptions} redemptions stored, {used} codes used)",
+        if pass { "PASS" } else { "MISS" }
+    );
+    println!("{}", health.line("same load on GET /api/health"));
+    println!(
+        "  redemption throughput is {:.2} of health's; p99 {:.1}x health's",
+        redeem.per_second() / health.per_second().max(f64::MIN_POSITIVE),
+        p99 / percentile(&health.latencies, 0.99).max(f64::MIN_POSITIVE)
+    );
+    drop(state);
+    s.drop().await;
+    Ok(())
+}
+
+/// Runs `connections` loops issuing requests `make(i)` (i counts up across all loops) for
+/// `seconds`; a request counts as an error if it fails or returns `false`.
+async fn load<F, Fut>(connections: usize, seconds: u64, make: F) -> Load
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<bool>> + Send,
+{
+    let make = Arc::new(make);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let until = started + Duration::from_secs(seconds);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..connections {
+        let (make, next) = (make.clone(), next.clone());
+        tasks.spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0usize;
+            while Instant::now() < until {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let t = Instant::now();
+                let ok = matches!(make(i).await, Ok(true));
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                if !ok {
+                    errors += 1;
+                }
+            }
+            (lat, errors)
+        });
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    while let Some(r) = tasks.join_next().await {
+        if let Ok((l, e)) = r {
+            latencies.extend(l);
+            errors += e;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    Load {
+        done: latencies.len(),
+        errors,
+        seconds,
+        latencies,
+    }
+}
