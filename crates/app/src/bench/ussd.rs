@@ -69,7 +69,9 @@ pub async fn run(config: &Config, connections: usize, seconds: u64) -> anyhow::R
     tx.commit().await?;
     state.settings.refresh().await?;
     println!("generating {codes_needed} codes to redeem …");
-    let expires = (clock.now() + chrono::Duration::days(90)).format("%Y-%m-%d").to_string();
+    let expires = (clock.now() + chrono::Duration::days(90))
+        .format("%Y-%m-%d")
+        .to_string();
     let batch = generate(
         &state,
         Target::New(crate::batches::NewBatch {

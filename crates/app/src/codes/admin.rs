@@ -99,12 +99,19 @@ impl CodeFilter {
             Some(CodeQuery::Exact(code)) => {
                 qb.push(" and c.code = ").push_bind(code.as_str().to_owned());
             }
-            // only letters, digits and dashes reach here: nothing to escape for LIKE
+            // only letters, digits and dashes reach here: nothing to escape for LIKE. The list
+            // finds fragments its own way (see `partial`); this condition serves bulk operations.
             Some(CodeQuery::Partial(p)) => {
-                // the trigram index lives beside the codes (decision 0010)
-                qb.push(" and c.id in (select s.code_id from promo_code_search s where s.code like ")
-                    .push_bind(format!("%{p}%"))
+                let plain = p.replace('-', "");
+                if plain.len() >= 3 {
+                    // the trigram index over the dashless code (migration 13)
+                    qb.push(
+                        " and c.id in (select s.code_id from promo_code_search s where replace(s.code, '-', '') like ",
+                    )
+                    .push_bind(format!("%{plain}%"))
                     .push(")");
+                }
+                qb.push(" and c.code like ").push_bind(format!("%{p}%"));
             }
             None => {}
         }
@@ -164,6 +171,80 @@ pub fn decode_cursor(cursor: &str) -> Result<String, AppError> {
     Ok(code.to_owned())
 }
 
+/// Codes read in code order before a fragment search asks the trigram index instead.
+const WALK: i64 = 60_000;
+
+/// The first `want` codes after `after` (code order) that contain the fragment `p`, with the
+/// filter's other conditions (decision 0012). Common fragments (a date part, a dash and a
+/// letter) match a large share of all codes: reading the code index in order finds a page of them
+/// within a few thousand entries. Rare ones match a few hundred codes: the trigram index over the
+/// dashless code finds them all at once. The walk is bounded, so the slow case of each (a rare
+/// fragment walked, a common one fetched from the trigram index) never happens.
+async fn partial(
+    conn: &mut PgConnection,
+    f: &CodeFilter,
+    p: &str,
+    after: Option<&str>,
+    want: i64,
+) -> Result<Vec<CodeRow>, sqlx::Error> {
+    let pattern = format!("%{p}%");
+    let after = after.unwrap_or("");
+    let mut codes: Option<Vec<String>> = None;
+    if f.status.is_none() && f.serial_from.is_none() && f.serial_to.is_none() {
+        // the window: every code (or the batch's indexed codes) after the cursor, in order
+        let window = match f.batch_id {
+            Some(_) => {
+                "select code from promo_code_search where batch_id = $4 and code > $1 order by batch_id, code limit $3"
+            }
+            None => "select code from promo_codes where code > $1 order by code limit $3",
+        };
+        let (matched, scanned): (Vec<String>, i64) = sqlx::query_as(&format!(
+            "select coalesce(array_agg(code order by code) filter (where code like $2), '{{}}'), count(*) from ({window}) w"
+        ))
+        .bind(after)
+        .bind(&pattern)
+        .bind(WALK)
+        .bind(f.batch_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        if matched.len() as i64 >= want || scanned < WALK {
+            codes = Some(matched.into_iter().take(want as usize).collect());
+        }
+    }
+    let codes = match codes {
+        Some(c) => c,
+        None => {
+            let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new("select s.code from promo_code_search s");
+            let joined = f.status.is_some() || f.serial_from.is_some() || f.serial_to.is_some();
+            if joined {
+                qb.push(" join promo_codes c on c.id = s.code_id");
+            }
+            qb.push(" where replace(s.code, '-', '') like ")
+                .push_bind(format!("%{}%", p.replace('-', "")))
+                .push(" and s.code like ")
+                .push_bind(pattern)
+                .push(" and s.code > ")
+                .push_bind(after.to_owned());
+            if let Some(b) = f.batch_id {
+                qb.push(" and s.batch_id = ").push_bind(b);
+            }
+            if joined {
+                CodeFilter {
+                    batch_id: None,
+                    q: None,
+                    ..f.clone()
+                }
+                .push(&mut qb);
+            }
+            qb.push(" order by s.code limit ").push_bind(want);
+            qb.build_query_scalar().fetch_all(&mut *conn).await?
+        }
+    };
+    let mut qb = QueryBuilder::new(ROW);
+    qb.push(" and c.code = any(").push_bind(codes).push(") order by c.code");
+    qb.build_query_as().fetch_all(&mut *conn).await
+}
+
 /// One page of codes in code order after `after`, and the cursor of the next page if any.
 pub async fn list(
     conn: &mut PgConnection,
@@ -174,13 +255,18 @@ pub async fn list(
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(AppError::field("limit", format!("must be from 1 to {MAX_LIMIT}")));
     }
-    let mut qb = QueryBuilder::new(ROW);
-    f.push(&mut qb);
-    if let Some(a) = after {
-        qb.push(" and c.code > ").push_bind(a.to_owned());
-    }
-    qb.push(" order by c.code limit ").push_bind(limit + 1);
-    let mut rows: Vec<CodeRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    let mut rows: Vec<CodeRow> = match &f.q {
+        Some(CodeQuery::Partial(p)) if p.replace('-', "").len() >= 3 => partial(conn, f, p, after, limit + 1).await?,
+        _ => {
+            let mut qb = QueryBuilder::new(ROW);
+            f.push(&mut qb);
+            if let Some(a) = after {
+                qb.push(" and c.code > ").push_bind(a.to_owned());
+            }
+            qb.push(" order by c.code limit ").push_bind(limit + 1);
+            qb.build_query_as().fetch_all(&mut *conn).await?
+        }
+    };
     let next = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| encode_cursor(&r.code))

@@ -48,8 +48,8 @@ pub async fn enqueue(
 /// Copies the batch's codes with serials `from..=to` into the search index; idempotent.
 pub async fn index_range(conn: &mut PgConnection, batch_id: Uuid, from: i64, to: i64) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
-        "insert into promo_code_search (code_id, code) \
-         select id, code from promo_codes where batch_id = $1 and serial between $2 and $3 \
+        "insert into promo_code_search (code_id, code, batch_id) \
+         select id, code, batch_id from promo_codes where batch_id = $1 and serial between $2 and $3 \
          on conflict (code_id) do nothing",
     )
     .bind(batch_id)

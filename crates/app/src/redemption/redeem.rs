@@ -72,94 +72,83 @@ pub struct CodeState {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// Redeems in the caller's transaction; the caller commits on `Ok(Ok(_))` and rolls back otherwise.
+/// Redeems in the caller's transaction. Nothing changes unless the redemption is accepted, so a
+/// refusal needs no rollback; an error (a lock timeout, say) aborts the caller's transaction.
+///
+/// Two statements and an audit row: the customer row is locked first (so two redemptions by one
+/// customer cannot both fit the limits), then one statement takes the code only if the code, its
+/// batch and the customer's limits all allow it, and inserts the redemption and its disbursement
+/// and wakes the payout worker. The limits are summed in that second statement, whose snapshot is
+/// taken after the lock was granted, so it sees every redemption committed before.
 pub async fn redeem(
     conn: &mut PgConnection,
     a: &Attempt<'_>,
     pay: &PaymentSettings,
     rules: &RedemptionRules,
 ) -> Result<Result<Redeemed, Refusal>, sqlx::Error> {
-    let taken: Option<(Uuid, Uuid, i64, String)> = sqlx::query_as(
-        r#"update promo_codes c set status = 'used', used_at = $2
-           from batches b
-           where c.code = $1 and c.status = 'active' and (c.expires_at is null or c.expires_at > $2)
-             and b.id = c.batch_id and b.status = 'active' and b.expiration_date > $2
-           returning c.id, c.batch_id, c.amount, c.currency"#,
-    )
-    .bind(a.code.as_str())
-    .bind(a.now)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((code_id, batch_id, amount, currency)) = taken else {
-        return refusal(conn, a).await;
-    };
-
-    // per-customer limits, with the customer row locked so two redemptions cannot both fit
     sqlx::query("select 1 from customers where id = $1 for update")
         .bind(a.customer.id)
         .execute(&mut *conn)
         .await?;
     let (day_start, month_start) = kigali_day_and_month(a.now);
-    let (today, month, today_count, ever, last): (i64, i64, i64, bool, Option<DateTime<Utc>>) = sqlx::query_as(
-        r#"select coalesce(sum(amount) filter (where created_at >= $2), 0)::int8,
-                  coalesce(sum(amount) filter (where created_at >= $3), 0)::int8,
-                  count(*) filter (where created_at >= $2),
-                  count(*) > 0,
-                  max(created_at)
-           from redemptions
-           where user_id = $1 and status <> 'reversed'"#,
+    type Taken = (Uuid, Uuid, i64, String, String, Uuid, Uuid);
+    let taken: Option<Taken> = sqlx::query_as(
+        r#"with sums as (
+             select coalesce(sum(amount) filter (where created_at >= $5), 0)::int8 as today,
+                    coalesce(sum(amount) filter (where created_at >= $6), 0)::int8 as month,
+                    count(*) filter (where created_at >= $5) as today_count,
+                    count(*) as ever,
+                    max(created_at) as last
+             from redemptions where user_id = $3 and status <> 'reversed'),
+           code as (
+             update promo_codes c set status = 'used', used_at = $2
+             from batches b, sums s
+             where c.code = $1 and c.status = 'active' and (c.expires_at is null or c.expires_at > $2)
+               and b.id = c.batch_id and b.status = 'active' and b.expiration_date > $2
+               and not ($7 and s.ever > 0)
+               and not ($8 > 0 and s.today_count >= $8)
+               and (s.last is null or s.last + make_interval(mins => $9) <= $2)
+               and s.today + c.amount <= $10 and s.month + c.amount <= $11
+             returning c.id, c.batch_id, c.amount, c.currency),
+           r as (
+             insert into redemptions (user_id, customer_id, promo_code_id, batch_id, phone_number, amount, currency,
+                                      idempotency_key, ussd_session_id, created_at)
+             select $3, $4, code.id, code.batch_id, $12, code.amount, code.currency, $13, $14, $2 from code
+             returning id, amount, currency, promo_code_id, batch_id),
+           d as (
+             insert into disbursements (redemption_id, msisdn, amount, currency, status, max_attempts,
+                                        next_attempt_at, created_at, updated_at)
+             select r.id, $15, r.amount, r.currency,
+                    case when $16 and r.amount > $17 then 'awaiting_approval' else 'queued' end, $18, $2, $2, $2
+             from r
+             returning id, status),
+           woken as (select pg_notify('disbursements', d.id::text) from d where d.status = 'queued')
+         select r.id, d.id, r.amount, r.currency, d.status, r.promo_code_id, r.batch_id
+         from r, d where (select count(*) from woken) >= 0"#,
     )
-    .bind(a.customer.user_id)
-    .bind(day_start)
-    .bind(month_start)
-    .fetch_one(&mut *conn)
-    .await?;
-    let over = (!rules.allow_multiple_redemptions && ever)
-        || (rules.max_redemptions_per_user > 0 && today_count >= i64::from(rules.max_redemptions_per_user))
-        || last.is_some_and(|t| t + Duration::minutes(i64::from(rules.cooldown_period_minutes)) > a.now)
-        || today + amount > pay.per_user_daily_limit
-        || month + amount > pay.per_user_monthly_limit;
-    if over {
-        return Ok(Err(Refusal::CustomerLimit));
-    }
-
-    let redemption_id: Uuid = sqlx::query_scalar(
-        r#"insert into redemptions (user_id, customer_id, promo_code_id, batch_id, phone_number, amount, currency,
-                                    idempotency_key, ussd_session_id, created_at)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning id"#,
-    )
+    .bind(a.code.as_str())
+    .bind(a.now)
     .bind(a.customer.user_id)
     .bind(a.customer.id)
-    .bind(code_id)
-    .bind(batch_id)
+    .bind(day_start)
+    .bind(month_start)
+    .bind(!rules.allow_multiple_redemptions)
+    .bind(rules.max_redemptions_per_user as i32)
+    .bind(rules.cooldown_period_minutes as i32)
+    .bind(pay.per_user_daily_limit)
+    .bind(pay.per_user_monthly_limit)
     .bind(&a.customer.msisdn)
-    .bind(amount)
-    .bind(&currency)
     .bind(a.idempotency_key)
     .bind(a.ussd_session_id)
-    .bind(a.now)
-    .fetch_one(&mut *conn)
-    .await?;
-    let awaiting_approval = pay.manual_approval_required && amount > pay.approval_threshold;
-    let status = if awaiting_approval {
-        "awaiting_approval"
-    } else {
-        "queued"
-    };
-    let disbursement_id: Uuid = sqlx::query_scalar(
-        r#"insert into disbursements (redemption_id, msisdn, amount, currency, status, max_attempts,
-                                      next_attempt_at, created_at, updated_at)
-           values ($1, $2, $3, $4, $5, $6, $7, $7, $7) returning id"#,
-    )
-    .bind(redemption_id)
     .bind(a.customer.msisdn.trim_start_matches('+'))
-    .bind(amount)
-    .bind(&currency)
-    .bind(status)
+    .bind(pay.manual_approval_required)
+    .bind(pay.approval_threshold)
     .bind((pay.max_retry_attempts.min(5) + 1) as i32)
-    .bind(a.now)
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    let Some((redemption_id, disbursement_id, amount, currency, status, code_id, batch_id)) = taken else {
+        return refusal(conn, a).await;
+    };
     audit::record(
         conn,
         &AuditEvent::new(
@@ -183,19 +172,12 @@ pub async fn redeem(
         a.now,
     )
     .await?;
-    if !awaiting_approval {
-        // wakes the payout worker as the transaction commits
-        sqlx::query("select pg_notify('disbursements', $1)")
-            .bind(disbursement_id.to_string())
-            .execute(&mut *conn)
-            .await?;
-    }
     Ok(Ok(Redeemed {
         redemption_id,
         disbursement_id,
         amount,
         currency,
-        awaiting_approval,
+        awaiting_approval: status == "awaiting_approval",
     }))
 }
 
@@ -218,7 +200,8 @@ async fn refusal(conn: &mut PgConnection, a: &Attempt<'_>) -> Result<Result<Rede
         }));
     }
     Ok(Err(match look(conn, a.code, a.now).await? {
-        Ok(_) => Refusal::AlreadyRedeemed, // taken by someone else between our two statements
+        // the code could be redeemed: the customer's limits stopped it
+        Ok(_) => Refusal::CustomerLimit,
         Err(r) => r,
     }))
 }

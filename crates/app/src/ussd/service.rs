@@ -119,10 +119,10 @@ async fn answer(
         return Ok(a);
     }
 
-    let mut tx = conn.begin().await?;
+    // one round trip: the transaction and its bounded lock wait
     let lock_ms = u64::from(settings.business.lock_timeout_seconds).max(1) * 1000;
-    sqlx::query(&format!("set local lock_timeout = {lock_ms}"))
-        .execute(&mut *tx)
+    let mut tx = conn
+        .begin_with(format!("begin; set local lock_timeout = {lock_ms}"))
         .await?;
     let session = upsert_session(&mut tx, hop, &phone, now).await?;
 
@@ -205,21 +205,30 @@ async fn answer(
         Next::Redeem(code) => redeem(&mut tx, settings, hop, &phone, &customer, &code, lang, now).await?,
         Next::Check(code) => check(&mut tx, settings, &customer, &code, lang, now).await?,
     };
+    // the session's new state and the log line, in one statement
     sqlx::query(
-        r#"update ussd_sessions set menu_state = $2, last_text = $3, last_response = $4, last_outcome = $5,
-               language = $6, customer_id = $7
-           where session_id = $1"#,
+        r#"with s as (
+             update ussd_sessions set menu_state = $2, last_text = $3, last_response = $4, last_outcome = $5,
+                 language = $6, customer_id = $7
+             where session_id = $1)
+           insert into ussd_interactions (session_id, phone_number, network_code, service_code, input, response,
+                                          outcome, latency_ms, created_at)
+           values ($1, $8, $9, $10, $3, $4, $5, $11, $12)"#,
     )
-    .bind(&hop.session_id)
+    .bind(clip(&hop.session_id))
     .bind(state.as_str())
     .bind(text)
     .bind(&a.body)
     .bind(a.outcome)
     .bind(lang.as_str())
     .bind(customer.id)
+    .bind(phone.e164())
+    .bind(Some(clip(&hop.network_code)).filter(|s| !s.is_empty()))
+    .bind(clip(&hop.service_code))
+    .bind(started.elapsed().as_millis().min(i32::MAX as u128) as i32)
+    .bind(now)
     .execute(&mut *tx)
     .await?;
-    log(&mut tx, hop, &a, now, started).await?;
     tx.commit().await?;
     Ok(a)
 }
@@ -247,26 +256,20 @@ async fn redeem(
         ussd_session_id: Some(&hop.session_id),
         now,
     };
-    let mut sp = tx.begin().await?;
-    match redemption::redeem(&mut sp, &attempt, &settings.payments, &settings.business.redemption).await {
-        Ok(Ok(r)) => {
-            sp.commit().await?;
+    // a refusal changes nothing; a lock timeout aborts the hop's transaction and `handle` answers
+    // "busy" and logs it on its own
+    match redemption::redeem(tx, &attempt, &settings.payments, &settings.business.redemption).await? {
+        Ok(r) => {
             let text = fill(
                 &Msg::Success.text(lang, u),
                 &[("amount", &r.amount.to_string()), ("currency", &r.currency)],
             );
             Ok(Answer::end(text, "redeemed"))
         }
-        Ok(Err(refusal)) => {
-            sp.rollback().await?;
+        Err(refusal) => {
             flag_guesses(tx, settings, customer, refusal, now).await?;
             Ok(Answer::end(refusal_text(refusal, lang, settings), refusal.outcome()))
         }
-        Err(e) if is_busy(&e) => {
-            sp.rollback().await?;
-            Ok(Answer::end(Msg::Busy.text(lang, u), "busy"))
-        }
-        Err(e) => Err(e),
     }
 }
 

@@ -541,3 +541,27 @@ async fn a_hop_delivered_twice_by_the_gateway_pays_once() {
         3
     );
 }
+
+#[tokio::test]
+async fn a_staff_members_own_phone_becomes_a_customer_without_the_customer_role() {
+    let db = TestDb::new().await;
+    let (app, _) = ready(&db).await;
+    sqlx::query("update users set phone_number = $1 where email = $2")
+        .bind(PHONE)
+        .bind(crate::helpers::ADMIN_EMAIL)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let body = app.hop("ATUid_staff", PHONE, "").await;
+    assert!(body.starts_with("CON Murakaza neza"), "{body}");
+    let (kind, customer_roles): (String, i64) = sqlx::query_as(
+        "select u.kind, (select count(*) from user_role_assignments a join roles r on r.id = a.role_id \
+                         where a.user_id = u.id and r.name = 'Customer') \
+         from customers c join users u on u.id = c.user_id where c.msisdn = $1",
+    )
+    .bind(PHONE)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((kind.as_str(), customer_roles), ("staff", 0));
+}
