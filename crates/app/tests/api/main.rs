@@ -18,3 +18,4 @@ mod signin;
 mod system;
 mod users;
 mod ussd;
+mod ussd_pages;
