@@ -99,7 +99,10 @@ mod tests {
     fn local_inputs_are_read_as_kigali_time() {
         let t = parse_local("2026-11-26T14:05").expect("a datetime-local value");
         assert_eq!(t.to_rfc3339(), "2026-11-26T12:05:00+00:00");
-        assert_eq!(parse_local("2026-11-26 14:05:30").map(|t| t.to_rfc3339()).as_deref(), Some("2026-11-26T12:05:30+00:00"));
+        assert_eq!(
+            parse_local("2026-11-26 14:05:30").map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-11-26T12:05:30+00:00")
+        );
         assert_eq!(parse_local("2026-11-26T12:05:00Z"), Some(t));
         assert_eq!(local_input(t), "2026-11-26T14:05");
         assert_eq!(local_display_seconds(t), "2026-11-26 14:05:00");

@@ -187,7 +187,7 @@ document.addEventListener("DOMContentLoaded", () => {
     running = true;
     try {
       for (const t of tables) await pollOne(t);
-      if (status) status.textContent = "Live: checked at " + new Date().toLocaleTimeString() + ".";
+      if (status) status.textContent = "Live: last checked " + kigali(new Date().toISOString()).slice(11) + " (Kigali).";
     } catch (e) {
       if (status) status.textContent = "Live updates paused (" + e.message + "); retrying.";
     }

@@ -165,10 +165,20 @@ async fn monitor_page(
                 ("to", f.to.map(|t| t.to_rfc3339())),
             ] {
                 if let Some(v) = v {
-                    live.push_str(&format!("{}{k}={}", if live.is_empty() { "" } else { "&" }, urlencode(&v)));
+                    live.push_str(&format!(
+                        "{}{k}={}",
+                        if live.is_empty() { "" } else { "&" },
+                        urlencode(&v)
+                    ));
                 }
             }
-            (hops, redemptions, Some(live), f.from.map(local_input), f.to.map(local_input))
+            (
+                hops,
+                redemptions,
+                Some(live),
+                f.from.map(local_input),
+                f.to.map(local_input),
+            )
         }
         Err(e) => {
             status = StatusCode::UNPROCESSABLE_ENTITY;
@@ -267,10 +277,9 @@ async fn session_page(
         shell: Shell::new(&who, "/admin/ussd", &settings.0.branding.company_name),
         started: local_display_seconds(s.started_at),
         ended: local_display_or(s.ended_at, "not notified yet"),
-        duration: s.duration_ms.map_or_else(
-            || "—".into(),
-            |ms| format!("{}.{} s", ms / 1000, (ms % 1000) / 100),
-        ),
+        duration: s
+            .duration_ms
+            .map_or_else(|| "—".into(), |ms| format!("{}.{} s", ms / 1000, (ms % 1000) / 100)),
         hop_count: view.interactions.len(),
         screens: transcript(&view.interactions, &s.service_code),
         redemption: redemption.map(|r| (RedemptionLine::from(&r), r.promo_code_id)),

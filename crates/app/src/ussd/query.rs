@@ -99,7 +99,10 @@ impl MonitorQuery {
             non_empty(v).and_then(|s| {
                 let t = parse_local(s);
                 if t.is_none() {
-                    errors.push(FieldError::new(name, "must be a date and time (2026-11-26T14:05, Kigali time)"));
+                    errors.push(FieldError::new(
+                        name,
+                        "must be a date and time (2026-11-26T14:05, Kigali time)",
+                    ));
                 }
                 t
             })
@@ -158,7 +161,10 @@ mod tests {
         .expect("valid");
         assert_eq!(f.phone.as_deref(), Some("250788"));
         assert_eq!(f.outcome.as_deref(), Some("redeemed"));
-        assert_eq!(f.from.map(|t| t.to_rfc3339()).as_deref(), Some("2026-11-26T06:00:00+00:00"));
+        assert_eq!(
+            f.from.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-11-26T06:00:00+00:00")
+        );
         assert_eq!((f.to, f.after), (None, Some(41)));
     }
 
@@ -173,9 +179,13 @@ mod tests {
         .interactions()
         .expect_err("invalid");
         assert_eq!(fields(e), ["phone", "from", "outcome", "after"]);
-        let e = q(&[("from", "2026-11-26T08:00"), ("to", "2026-11-26T07:00"), ("after", "12")])
-            .redemptions()
-            .expect_err("invalid");
+        let e = q(&[
+            ("from", "2026-11-26T08:00"),
+            ("to", "2026-11-26T07:00"),
+            ("after", "12"),
+        ])
+        .redemptions()
+        .expect_err("invalid");
         assert_eq!(fields(e), ["to", "after"]);
     }
 }

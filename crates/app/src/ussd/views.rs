@@ -223,7 +223,8 @@ pub async fn recent_redemptions(
     if let Some(t) = f.to {
         qb.push(" and r.created_at < ").push_bind(t);
     }
-    qb.push(" order by r.created_at desc, r.id desc limit ").push_bind(limit);
+    qb.push(" order by r.created_at desc, r.id desc limit ")
+        .push_bind(limit);
     let mut rows: Vec<RedemptionRow> = qb.build_query_as().fetch_all(conn).await?;
     for r in &mut rows {
         r.code = mask_code(&r.code);
@@ -232,7 +233,10 @@ pub async fn recent_redemptions(
 }
 
 /// The redemption a session made, if any (code masked).
-pub async fn session_redemption(conn: &mut PgConnection, session_id: &str) -> Result<Option<RedemptionRow>, sqlx::Error> {
+pub async fn session_redemption(
+    conn: &mut PgConnection,
+    session_id: &str,
+) -> Result<Option<RedemptionRow>, sqlx::Error> {
     let row: Option<RedemptionRow> = sqlx::query_as(
         "select r.id, r.promo_code_id, r.phone_number, c.code, r.amount, r.currency, r.status, \
          d.status as disbursement_status, r.ussd_session_id, r.created_at \

@@ -57,7 +57,11 @@ async fn the_monitor_needs_redemptions_monitor_and_the_session_page_redemptions_
     for path in ["/admin/ussd", "/api/v1/ussd/interactions", "/api/v1/ussd/redemptions"] {
         assert_eq!(app.get_as(&viewer, path).await.status(), 403, "Viewer {path}");
         assert_eq!(app.get_as(&manager, path).await.status(), 200, "Batch Manager {path}");
-        assert_eq!(app.get_as(&admin, path).await.status(), 200, "Super Administrator {path}");
+        assert_eq!(
+            app.get_as(&admin, path).await.status(),
+            200,
+            "Super Administrator {path}"
+        );
     }
     // anonymous visitors are sent to sign in
     let res = app.client.get(app.url("/admin/ussd")).send().await.unwrap();
@@ -66,9 +70,15 @@ async fn the_monitor_needs_redemptions_monitor_and_the_session_page_redemptions_
     let (status, html) = page(&app, &viewer, "/admin/ussd/sessions/s-bob").await;
     assert_eq!(status, 200);
     assert!(html.contains(BOB));
-    assert!(!html.contains(r#"href="/admin/ussd""#), "no monitor link or nav entry for a Viewer");
+    assert!(
+        !html.contains(r#"href="/admin/ussd""#),
+        "no monitor link or nav entry for a Viewer"
+    );
     let (_, html) = page(&app, &manager, "/admin/ussd").await;
-    assert!(html.contains(r#"<a href="/admin/ussd" aria-current="page">USSD</a>"#), "nav entry");
+    assert!(
+        html.contains(r#"<a href="/admin/ussd" aria-current="page">USSD</a>"#),
+        "nav entry"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,7 +97,10 @@ async fn the_page_lists_hops_newest_first_and_its_filters_narrow_them() {
     assert!(rows.contains(r#"<span class="badge badge-not_mtn">not_mtn</span>"#));
     assert!(rows.contains(r#"href="/admin/ussd/sessions/s-bob""#));
     assert!(html.contains(r#"id="count-hops">4<"#), "last hour's hops counted");
-    assert!(html.contains(r#"id="count-refusals">1<"#), "the Airtel phone is a refusal");
+    assert!(
+        html.contains(r#"id="count-refusals">1<"#),
+        "the Airtel phone is a refusal"
+    );
     assert!(html.contains(r#"id="outcomes-chart""#));
 
     // part of a phone number: national digits (07…) or international (+250…)
@@ -99,7 +112,10 @@ async fn the_page_lists_hops_newest_first_and_its_filters_narrow_them() {
     let rows = table(&html, "interactions");
     assert_eq!(rows.matches("<tr data-id=").count(), 1);
     assert!(rows.contains(ALICE));
-    assert!(html.contains(r#"name="phone" value="+250781""#), "the form keeps the filter");
+    assert!(
+        html.contains(r#"name="phone" value="+250781""#),
+        "the form keeps the filter"
+    );
 
     let (_, html) = page(&app, &key, "/admin/ussd?outcome=exit").await;
     let rows = table(&html, "interactions");
@@ -156,7 +172,10 @@ async fn the_interactions_feed_returns_only_rows_after_the_cursor() {
     let (_, body) = feed(&app, &key, &path).await;
     let rows = body["data"].as_array().unwrap();
     assert_eq!(rows.len(), 1);
-    assert_eq!((rows[0]["sessionId"].as_str(), rows[0]["input"].as_str()), (Some("s-alice"), Some("4")));
+    assert_eq!(
+        (rows[0]["sessionId"].as_str(), rows[0]["input"].as_str()),
+        (Some("s-alice"), Some("4"))
+    );
 
     for (query, field) in [
         ("after=x", "after"),
@@ -192,9 +211,15 @@ async fn redemptions_are_listed_masked_with_their_payout_and_the_session_shows_e
     let r = &rows[0];
     assert_eq!(r["code"], masked.as_str());
     assert_eq!(r["phoneNumber"], ALICE);
-    assert_eq!((r["amount"].as_i64(), r["status"].as_str()), (Some(1000), Some("pending")));
+    assert_eq!(
+        (r["amount"].as_i64(), r["status"].as_str()),
+        (Some(1000), Some("pending"))
+    );
     assert_eq!(r["disbursementStatus"], "queued");
-    assert!(!body.to_string().contains(&code), "the full code never leaves the server");
+    assert!(
+        !body.to_string().contains(&code),
+        "the full code never leaves the server"
+    );
     let id = r["id"].as_str().unwrap();
     let (_, body) = feed(&app, &key, &format!("/api/v1/ussd/redemptions?after={id}")).await;
     assert_eq!(body["data"].as_array().unwrap().len(), 0);
@@ -220,14 +245,20 @@ async fn redemptions_are_listed_masked_with_their_payout_and_the_session_shows_e
     assert_eq!(html.matches(r#"<li class="hop">"#).count(), 3);
     assert!(html.contains("dialled *789#"));
     assert!(html.contains("Murakaza neza kuri MBELYCO Promo"), "the first screen");
-    assert!(html.contains(&format!("<code>{typed}</code>")), "what the customer typed");
+    assert!(
+        html.contains(&format!("<code>{typed}</code>")),
+        "what the customer typed"
+    );
     assert!(html.contains("Session ended"));
     let code_id: uuid::Uuid = sqlx::query_scalar("select id from promo_codes where code = $1")
         .bind(&code)
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    assert!(html.contains(&format!(r#"href="/admin/codes/{code_id}""#)), "links the redemption");
+    assert!(
+        html.contains(&format!(r#"href="/admin/codes/{code_id}""#)),
+        "links the redemption"
+    );
     assert!(html.contains(&masked));
 
     let (status, html) = page(&app, &key, "/admin/ussd/sessions/no-such-session").await;
