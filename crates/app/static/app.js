@@ -107,3 +107,100 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   cell.appendChild(all);
 });
+
+// USSD monitor: tables with data-live poll their JSON endpoint every 3 s with the page's filters
+// and the newest row they hold, and prepend what is new (built with DOM APIs, never innerHTML).
+// Polling pauses while the tab is hidden. Without this, the page is a plain filtered list.
+document.addEventListener("DOMContentLoaded", () => {
+  const tables = Array.from(document.querySelectorAll("table[data-live]"));
+  if (!tables.length || !window.fetch) return;
+  const status = document.getElementById("live-status");
+  const kigali = (iso) => new Date(Date.parse(iso) + 2 * 3600 * 1000).toISOString().slice(0, 19).replace("T", " ");
+  const cell = (tr, text, cls) => {
+    const td = document.createElement("td");
+    if (cls) td.className = cls;
+    if (text instanceof Node) td.appendChild(text); else td.textContent = text;
+    tr.appendChild(td);
+    return td;
+  };
+  const el = (tag, text, cls) => {
+    const e = document.createElement(tag);
+    e.textContent = text;
+    if (cls) e.className = cls;
+    return e;
+  };
+  const builders = {
+    interactions: (h) => {
+      const tr = document.createElement("tr");
+      tr.dataset.id = String(h.id);
+      cell(tr, kigali(h.createdAt));
+      cell(tr, h.phoneNumber);
+      const a = el("a", h.sessionId);
+      a.href = "/admin/ussd/sessions/" + encodeURIComponent(h.sessionId);
+      cell(tr, a);
+      cell(tr, el("code", h.input));
+      cell(tr, h.response, "answer");
+      cell(tr, el("span", h.outcome, "badge badge-" + h.outcome.replace(/[^a-z_]/g, "")));
+      cell(tr, String(h.latencyMs));
+      return tr;
+    },
+    redemptions: (r) => {
+      const tr = document.createElement("tr");
+      cell(tr, kigali(r.createdAt));
+      cell(tr, r.phoneNumber);
+      cell(tr, el("code", r.code));
+      cell(tr, Number(r.amount).toLocaleString("en-US") + " " + r.currency);
+      cell(tr, r.status);
+      cell(tr, r.disbursementStatus || "none");
+      return tr;
+    },
+  };
+  let timer = null;
+  let running = false;
+  const pollOne = async (table) => {
+    const build = builders[table.id];
+    if (!build) return;
+    const q = table.dataset.query;
+    const after = table.dataset.after;
+    const url = table.dataset.live + "?" + (q ? q + "&" : "") + (after && after !== "0" ? "after=" + encodeURIComponent(after) : "");
+    const res = await fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin" });
+    if (!res.ok) throw new Error("the server answered " + res.status);
+    const body = await res.json();
+    const rows = Array.isArray(body.data) ? body.data : [];
+    if (!rows.length) return;
+    const tbody = table.tBodies[0];
+    const empty = tbody.querySelector("tr.empty");
+    if (empty) empty.remove();
+    // newest first: insert from the oldest so the newest ends on top
+    for (let i = rows.length - 1; i >= 0; i -= 1) {
+      const tr = build(rows[i]);
+      tr.className = "fresh";
+      tbody.insertBefore(tr, tbody.firstChild);
+    }
+    table.dataset.after = String(rows[0].id);
+    const keep = Number(table.dataset.keep || 100);
+    while (tbody.rows.length > keep) tbody.deleteRow(tbody.rows.length - 1);
+  };
+  const tick = async () => {
+    timer = null;
+    if (running) return;
+    running = true;
+    try {
+      for (const t of tables) await pollOne(t);
+      if (status) status.textContent = "Live: last checked " + kigali(new Date().toISOString()).slice(11) + " (Kigali).";
+    } catch (e) {
+      if (status) status.textContent = "Live updates paused (" + e.message + "); retrying.";
+    }
+    running = false;
+    if (!document.hidden && !timer) timer = window.setTimeout(tick, 3000);
+  };
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) {
+      if (timer) window.clearTimeout(timer);
+      timer = null;
+    } else if (!timer && !running) {
+      tick();
+    }
+  });
+  timer = window.setTimeout(tick, 3000);
+});

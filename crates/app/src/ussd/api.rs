@@ -1,5 +1,5 @@
 //! The Africa's Talking endpoints (session callback and end-of-session notification), and the
-//! staff's read-only view of sessions and service health.
+//! staff's read-only view of sessions, service health and the live traffic the monitor page polls.
 //!
 //! The gateway authenticates with the secret in the URL (`?secret=…`, settings
 //! `ussd.endpointSecret`) and, when settings list any, its address: a wrong secret gets 403 and
@@ -13,10 +13,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::query::MonitorQuery;
 use super::service::{self, Hop};
 use crate::access::Permission::*;
 use crate::audit::RequestMeta;
@@ -32,6 +32,8 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(POST "/api/v1/webhooks/ussd/status", Access::Webhook, session_event),
         route!(GET "/api/v1/ussd/session/{id}", Access::Permission(RedemptionsRead), session),
         route!(GET "/api/v1/ussd/status", Access::Permission(RedemptionsMonitor), status),
+        route!(GET "/api/v1/ussd/interactions", Access::Permission(RedemptionsMonitor), interactions),
+        route!(GET "/api/v1/ussd/redemptions", Access::Permission(RedemptionsMonitor), redemptions),
     ]
 }
 
@@ -137,50 +139,42 @@ async fn session(State(state): State<AppState>, Path(id): Path<String>) -> Resul
     Ok(Json(json!({ "data": view })))
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Counter {
-    outcome: String,
-    count: i64,
-}
-
 /// `GET /api/v1/ussd/status`: whether the service is configured and answering, and what it
 /// answered over the last hour.
 async fn status(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     let settings = state.settings.get();
     let u = &settings.0.ussd;
-    let now = state.clock.now();
     let mut conn = state.pool.acquire().await?;
-    let since: DateTime<Utc> = now - Duration::hours(1);
-    let counters: Vec<(String, i64)> = sqlx::query_as(
-        "select outcome, count(*) from ussd_interactions where created_at > $1 group by outcome order by 2 desc",
-    )
-    .bind(since)
-    .fetch_all(&mut *conn)
-    .await?;
-    let (hops, sessions, p95, last): (i64, i64, Option<f64>, Option<DateTime<Utc>>) = sqlx::query_as(
-        r#"select count(*), count(distinct session_id),
-                  percentile_cont(0.95) within group (order by latency_ms),
-                  max(created_at)
-           from ussd_interactions where created_at > $1"#,
-    )
-    .bind(since)
-    .fetch_one(&mut *conn)
-    .await?;
+    let h = super::views::last_hour(&mut conn, state.clock.now()).await?;
     Ok(Json(json!({
         "data": {
             "serviceCode": u.service_code,
             "configured": u.endpoint_secret.is_set(),
             "ipAllowlist": u.ip_allowlist.len(),
-            "lastHour": {
-                "hops": hops,
-                "sessions": sessions,
-                "latencyP95Ms": p95,
-                "outcomes": counters.into_iter().map(|(outcome, count)| Counter { outcome, count }).collect::<Vec<_>>(),
-            },
-            "lastRequestAt": last,
+            "lastRequestAt": h.last_request_at,
+            "lastHour": h,
         }
     })))
+}
+
+/// `GET /api/v1/ussd/interactions?after=&phone=&outcome=&from=&to=`: the interaction log, newest
+/// first (at most the monitor's 100 rows); with `after`, only hops logged since that id.
+async fn interactions(State(state): State<AppState>, Query(q): Query<MonitorQuery>) -> Result<Json<Value>, AppError> {
+    let f = q.interactions()?;
+    let mut conn = state.pool.acquire().await?;
+    let rows = super::views::recent(&mut conn, &f, super::pages::INTERACTION_ROWS).await?;
+    Ok(Json(json!({ "data": rows })))
+}
+
+/// `GET /api/v1/ussd/redemptions?after=&phone=&from=&to=`: redemptions newest first (codes
+/// masked, at most the monitor's 20 rows); with `after` (a redemption id), only newer ones.
+async fn redemptions(State(state): State<AppState>, Query(q): Query<MonitorQuery>) -> Result<Json<Value>, AppError> {
+    let f = q.redemptions()?;
+    let mut conn = state.pool.acquire().await?;
+    let rows = super::views::recent_redemptions(&mut conn, &f, super::pages::REDEMPTION_ROWS)
+        .await?
+        .ok_or_else(|| AppError::field("after", "names no redemption"))?;
+    Ok(Json(json!({ "data": rows })))
 }
 
 #[cfg(test)]

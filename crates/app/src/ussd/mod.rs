@@ -7,6 +7,8 @@ pub mod api;
 pub mod events;
 pub mod menu;
 pub mod messages;
+pub mod pages;
+pub mod query;
 pub mod service;
 pub mod views;
 

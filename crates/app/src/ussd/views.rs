@@ -1,11 +1,52 @@
-//! What staff read about USSD traffic: one session with its hops, and the recent interactions
-//! (newest first, filtered by phone, outcome and time, with an `after` id for live updates).
+//! What staff read about USSD traffic: one session with its hops, the recent interactions and
+//! redemptions (newest first, filtered by phone, outcome and time, with an `after` cursor for live
+//! updates), and the last hour's counters.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use crate::error::AppError;
+
+/// Every outcome the interaction log records, in the order the staff filter offers them.
+pub const OUTCOMES: &[&str] = &[
+    "menu",
+    "redeemed",
+    "code_valid",
+    "unknown_code",
+    "already_redeemed",
+    "expired",
+    "blocked",
+    "campaign_closed",
+    "customer_limit",
+    "rate_limited",
+    "phone_blocked",
+    "busy",
+    "not_mtn",
+    "wrong_format",
+    "star_in_code",
+    "typo",
+    "language_set",
+    "exit",
+    "repeat",
+    "error",
+    "wrong_service_code",
+    "bad_phone",
+];
+
+/// Outcomes where a customer was refused by a rule (the code, the campaign, their limits or
+/// their network); slips of the keypad (`typo`, `wrong_format`) are not refusals.
+pub const REFUSALS: &[&str] = &[
+    "unknown_code",
+    "already_redeemed",
+    "expired",
+    "blocked",
+    "campaign_closed",
+    "customer_limit",
+    "rate_limited",
+    "phone_blocked",
+    "not_mtn",
+];
 
 #[derive(Debug, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
@@ -111,4 +152,178 @@ pub async fn recent(conn: &mut PgConnection, f: &Filter, limit: i64) -> Result<V
     }
     qb.push(" order by id desc limit ").push_bind(limit);
     qb.build_query_as().fetch_all(conn).await
+}
+
+/// A redemption as the monitor lists it: the code is masked (`ABCD-…-JK25`) before it leaves
+/// this module.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct RedemptionRow {
+    pub id: uuid::Uuid,
+    pub promo_code_id: uuid::Uuid,
+    pub phone_number: String,
+    pub code: String,
+    pub amount: i64,
+    pub currency: String,
+    pub status: String,
+    pub disbursement_status: Option<String>,
+    pub ussd_session_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `ABCD-EF26-GH11-JK25` → `ABCD-…-JK25`: enough to tell codes apart on a screen, not enough to
+/// redeem one.
+pub fn mask_code(code: &str) -> String {
+    match (code.split('-').next(), code.rsplit('-').next()) {
+        (Some(head), Some(tail)) if code.matches('-').count() >= 2 => format!("{head}-…-{tail}"),
+        _ => "…".to_owned(),
+    }
+}
+
+/// Which redemptions to list; `after` is the newest one the caller already has.
+#[derive(Debug, Clone, Default)]
+pub struct RedemptionFilter {
+    pub phone: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub after: Option<uuid::Uuid>,
+}
+
+/// Newest first. An `after` that names no redemption is reported as `Ok(None)`.
+pub async fn recent_redemptions(
+    conn: &mut PgConnection,
+    f: &RedemptionFilter,
+    limit: i64,
+) -> Result<Option<Vec<RedemptionRow>>, sqlx::Error> {
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(
+        "select r.id, r.promo_code_id, r.phone_number, c.code, r.amount, r.currency, r.status, \
+         d.status as disbursement_status, r.ussd_session_id, r.created_at \
+         from redemptions r join promo_codes c on c.id = r.promo_code_id \
+         left join disbursements d on d.redemption_id = r.id where true",
+    );
+    if let Some(a) = f.after {
+        let known: Option<i32> = sqlx::query_scalar("select 1 from redemptions where id = $1")
+            .bind(a)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if known.is_none() {
+            return Ok(None);
+        }
+        // keyset on (created_at, id): rows committed with the same instant are not lost
+        qb.push(" and (r.created_at, r.id) > (select created_at, id from redemptions where id = ")
+            .push_bind(a)
+            .push(")");
+    }
+    if let Some(p) = &f.phone {
+        qb.push(" and r.phone_number like ").push_bind(format!("%{p}%"));
+    }
+    if let Some(t) = f.from {
+        qb.push(" and r.created_at >= ").push_bind(t);
+    }
+    if let Some(t) = f.to {
+        qb.push(" and r.created_at < ").push_bind(t);
+    }
+    qb.push(" order by r.created_at desc, r.id desc limit ")
+        .push_bind(limit);
+    let mut rows: Vec<RedemptionRow> = qb.build_query_as().fetch_all(conn).await?;
+    for r in &mut rows {
+        r.code = mask_code(&r.code);
+    }
+    Ok(Some(rows))
+}
+
+/// The redemption a session made, if any (code masked).
+pub async fn session_redemption(
+    conn: &mut PgConnection,
+    session_id: &str,
+) -> Result<Option<RedemptionRow>, sqlx::Error> {
+    let row: Option<RedemptionRow> = sqlx::query_as(
+        "select r.id, r.promo_code_id, r.phone_number, c.code, r.amount, r.currency, r.status, \
+         d.status as disbursement_status, r.ussd_session_id, r.created_at \
+         from redemptions r join promo_codes c on c.id = r.promo_code_id \
+         left join disbursements d on d.redemption_id = r.id where r.ussd_session_id = $1 \
+         order by r.created_at limit 1",
+    )
+    .bind(session_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| RedemptionRow {
+        code: mask_code(&r.code),
+        ..r
+    }))
+}
+
+/// The last hour of traffic, for the monitor's header and the status endpoint.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastHour {
+    pub hops: i64,
+    pub sessions: i64,
+    pub redemptions: i64,
+    pub refusals: i64,
+    pub latency_p95_ms: Option<f64>,
+    pub last_request_at: Option<DateTime<Utc>>,
+    /// Hops per outcome, the most frequent first.
+    pub outcomes: Vec<OutcomeCount>,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct OutcomeCount {
+    pub outcome: String,
+    pub count: i64,
+}
+
+pub async fn last_hour(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<LastHour, sqlx::Error> {
+    let since = now - Duration::hours(1);
+    let outcomes: Vec<OutcomeCount> = sqlx::query_as(
+        "select outcome, count(*) as count from ussd_interactions where created_at > $1 \
+         group by outcome order by 2 desc, 1",
+    )
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await?;
+    let (hops, sessions, p95, last): (i64, i64, Option<f64>, Option<DateTime<Utc>>) = sqlx::query_as(
+        r#"select count(*), count(distinct session_id),
+                  percentile_cont(0.95) within group (order by latency_ms),
+                  max(created_at)
+           from ussd_interactions where created_at > $1"#,
+    )
+    .bind(since)
+    .fetch_one(&mut *conn)
+    .await?;
+    let redemptions: i64 = sqlx::query_scalar("select count(*) from redemptions where created_at > $1")
+        .bind(since)
+        .fetch_one(&mut *conn)
+        .await?;
+    let refusals = outcomes
+        .iter()
+        .filter(|o| REFUSALS.contains(&o.outcome.as_str()))
+        .map(|o| o.count)
+        .sum();
+    Ok(LastHour {
+        hops,
+        sessions,
+        redemptions,
+        refusals,
+        latency_p95_ms: p95,
+        last_request_at: last,
+        outcomes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_masked_to_their_first_and_last_groups() {
+        assert_eq!(mask_code("ABCD-EF26-GH11-JK25"), "ABCD-…-JK25");
+        assert_eq!(mask_code("ABCDEF"), "…");
+    }
+
+    #[test]
+    fn every_refusal_is_a_known_outcome() {
+        assert!(REFUSALS.iter().all(|r| OUTCOMES.contains(r)));
+    }
 }

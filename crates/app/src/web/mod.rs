@@ -53,6 +53,7 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::codes::import_api::routes());
     specs.extend(crate::codes::import_page::routes());
     specs.extend(crate::ussd::api::routes());
+    specs.extend(crate::ussd::pages::routes());
     specs
 }
 

@@ -17,6 +17,7 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("Home", "/", None),
     ("Batches", "/admin/batches", Some(Permission::BatchesRead)),
     ("Codes", "/admin/codes", Some(Permission::PromoCodesRead)),
+    ("USSD", "/admin/ussd", Some(Permission::RedemptionsMonitor)),
     ("Users", "/admin/users", Some(Permission::UsersRead)),
     (
         "Registrations",

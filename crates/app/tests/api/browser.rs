@@ -1,6 +1,6 @@
 //! Browser tests in a real headless Chromium (driven over WebDriver by chromedriver): sign-in
 //! with TOTP enrolment, lockout, navigation filtered by permission, batches, and the code import
-//! with its upload progress.
+//! with its upload progress, and the USSD monitor's live rows.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -208,6 +208,7 @@ async fn browser_navigation_shows_only_what_the_user_may_open() {
             "Home",
             "Batches",
             "Codes",
+            "USSD",
             "Users",
             "Registrations",
             "Role requests",
@@ -497,4 +498,45 @@ async fn browser_import_codes_from_the_batch_page_with_upload_progress() {
         .unwrap();
     assert_eq!(stored, 30_000);
     let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_ussd_monitor_shows_a_new_hop_without_reloading() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    app.open_ussd().await;
+    let pw = "correct pony staple battery";
+    let secret = staff_with_totp(&app, "monitor@mbelyco.test", pw, "Super Administrator").await;
+
+    let b = browser().await;
+    let c = &b.client;
+    sign_in_with_totp(c, &app, "monitor@mbelyco.test", pw, &secret).await;
+    submit(c, "nav#nav a[href='/admin/ussd']").await;
+    assert!(text(c, "#interactions tbody").await.contains("No interactions match."));
+    let page = c.find(Locator::Css("html")).await.unwrap();
+
+    // a customer dials while the page is open
+    app.hop("ATUid_live", "+250788123456", "").await;
+    let mut row = None;
+    for _ in 0..100 {
+        if let Ok(r) = c.find(Locator::Css("#interactions tbody tr[data-id]")).await {
+            row = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let row = row.expect("the new hop appears within 10 s");
+    assert!(page.tag_name().await.is_ok(), "the same page: it was not reloaded");
+    let cells = row.find_all(Locator::Css("td")).await.unwrap();
+    assert_eq!(cells.len(), 7);
+    assert_eq!(cells[1].text().await.unwrap(), "+250788123456");
+    assert_eq!(cells[5].text().await.unwrap(), "menu");
+    let link = cells[2].find(Locator::Css("a")).await.unwrap();
+    assert_eq!(link.text().await.unwrap(), "ATUid_live");
+    assert!(c.find(Locator::Css("#interactions tbody tr.empty")).await.is_err());
+
+    // the session link opens the transcript
+    link.click().await.unwrap();
+    c.wait().for_element(Locator::Css("#transcript")).await.unwrap();
+    assert!(text(c, "#transcript").await.contains("Murakaza neza"));
 }

@@ -19,3 +19,4 @@ mod system;
 mod users;
 mod ussd;
 mod ussd_concurrency;
+mod ussd_pages;
