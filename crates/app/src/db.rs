@@ -34,12 +34,20 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
         .parse()
         .with_context(|| format!("DATABASE_URL is not a valid URL: {}", redact_url(url)))?;
     let options = options.application_name("mbelyco");
-    PgPoolOptions::new()
-        .max_connections(config.database_max_connections)
-        .acquire_timeout(Duration::from_secs(5))
+    pool_options(config.database_max_connections)
         .connect_with(options)
         .await
         .with_context(|| format!("cannot connect to PostgreSQL at {}", redact_url(url)))
+}
+
+/// The pool every process uses (the benches too). No ping before each acquire: it is a round
+/// trip on every request, and a connection that died (a database restart) fails its next query
+/// and is dropped by the pool, so the request after it gets a fresh one.
+pub fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
 }
 
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {

@@ -11,7 +11,6 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use serde_json::json;
 use sqlx::migrate::MigrateDatabase;
-use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres};
 
 use crate::audit::{self, chain, Action, Actor, AuditEvent};
@@ -31,7 +30,7 @@ async fn scratch(config: &Config, tag: &str, connections: u32) -> anyhow::Result
     Postgres::create_database(&url)
         .await
         .context("cannot create the scratch database")?;
-    let pool = PgPoolOptions::new().max_connections(connections).connect(&url).await?;
+    let pool = crate::db::pool_options(connections).connect(&url).await?;
     crate::db::migrate(&pool).await?;
     println!("scratch database {scratch_name} created and migrated");
     Ok(Scratch { url, pool })

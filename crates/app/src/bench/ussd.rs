@@ -47,7 +47,8 @@ pub async fn run(config: &Config, connections: usize, seconds: u64) -> anyhow::R
     let clock = clock::system();
     // enough codes for 2,500 redemptions a second, far above the goal
     let codes_needed = (2_500 * seconds as i64).max(10_000);
-    let s = scratch(config, "ussd", (connections as u32 + 8).max(16)).await?;
+    // the app's own pool size (DATABASE_MAX_CONNECTIONS), as a deployment runs it
+    let s = scratch(config, "ussd", config.database_max_connections).await?;
     let pool = s.pool.clone();
     let state = crate::startup::build_state(pool.clone(), config.clone(), clock.clone()).await?;
     let mut tx = pool.begin().await?;

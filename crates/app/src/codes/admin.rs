@@ -172,7 +172,7 @@ pub fn decode_cursor(cursor: &str) -> Result<String, AppError> {
 }
 
 /// Codes read in code order before a fragment search asks the trigram index instead.
-const WALK: i64 = 60_000;
+const WALK: i64 = 100_000;
 
 /// The first `want` codes after `after` (code order) that contain the fragment `p`, with the
 /// filter's other conditions (decision 0012). Common fragments (a date part, a dash and a

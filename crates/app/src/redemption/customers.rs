@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::phone::Msisdn;
-use crate::audit::{self, Action, Actor, AuditEvent};
+use crate::audit::{Action, Actor, AuditEvent};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Customer {
@@ -17,26 +17,40 @@ pub struct Customer {
     pub language: String,
 }
 
-pub async fn find(conn: &mut PgConnection, phone: &Msisdn) -> Result<Option<Customer>, sqlx::Error> {
-    sqlx::query_as("select id, user_id, msisdn, language from customers where msisdn = $1")
+/// A customer whose row this transaction holds locked (`FOR UPDATE`, or inserted by it): only
+/// such a customer can redeem, so two redemptions by one customer cannot both fit the limits.
+#[derive(Debug, Clone)]
+pub struct Locked(Customer);
+
+impl std::ops::Deref for Locked {
+    type Target = Customer;
+    fn deref(&self) -> &Customer {
+        &self.0
+    }
+}
+
+async fn find_locked(conn: &mut PgConnection, phone: &Msisdn) -> Result<Option<Customer>, sqlx::Error> {
+    sqlx::query_as("select id, user_id, msisdn, language from customers where msisdn = $1 for update")
         .bind(phone.e164())
         .fetch_optional(conn)
         .await
 }
 
-/// The customer for this number, registered on first sight (user, Customer role, customer row and
-/// audit row in the caller's transaction). Finding or registering is one statement; a number
-/// registered by a concurrent first dial at the same moment (or a staff member's own number) takes
-/// the slower path below.
-pub async fn get_or_create(
+/// The customer for this number, locked for the rest of the caller's transaction, registered on
+/// first sight (user, Customer role and customer row). A registration's audit event is pushed to
+/// `audit` for the caller to record in the same transaction ([`crate::audit::record_all`]).
+/// Finding or registering is one statement; a number registered by a concurrent first dial at the
+/// same moment (or a staff member's own number) takes the slower path below.
+pub async fn find_or_register(
     conn: &mut PgConnection,
     phone: &Msisdn,
     network_code: Option<&str>,
     language: &str,
     now: DateTime<Utc>,
-) -> Result<(Customer, bool), sqlx::Error> {
+    audit: &mut Vec<AuditEvent>,
+) -> Result<Locked, sqlx::Error> {
     let row: Option<(Uuid, Uuid, String, String, bool)> = sqlx::query_as(
-        r#"with found as (select id, user_id, msisdn, language from customers where msisdn = $1),
+        r#"with found as (select id, user_id, msisdn, language from customers where msisdn = $1 for update),
            u as (
              insert into users (kind, phone_number, is_verified, created_at, updated_at)
              select 'customer', $1, true, $2, $2 where not exists (select 1 from found)
@@ -70,34 +84,22 @@ pub async fn get_or_create(
             },
             created,
         ),
-        None => return register_slowly(conn, phone, network_code, language, now).await,
+        None => return register_slowly(conn, phone, network_code, language, now, audit).await,
     };
     if created {
-        audit_registration(conn, &customer, phone, network_code, now).await?;
+        audit.push(registration(&customer, phone, network_code));
     }
-    Ok((customer, created))
+    Ok(Locked(customer))
 }
 
-async fn audit_registration(
-    conn: &mut PgConnection,
-    c: &Customer,
-    phone: &Msisdn,
-    network_code: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    audit::record(
-        conn,
-        &AuditEvent::new(
-            Actor::Customer { user_id: c.user_id },
-            Action::CustomerRegistered,
-            "customer",
-            c.id,
-        )
-        .after(json!({"phone": phone.masked(), "language": c.language, "networkCode": network_code})),
-        now,
+fn registration(c: &Customer, phone: &Msisdn, network_code: Option<&str>) -> AuditEvent {
+    AuditEvent::new(
+        Actor::Customer { user_id: c.user_id },
+        Action::CustomerRegistered,
+        "customer",
+        c.id,
     )
-    .await?;
-    Ok(())
+    .after(json!({"phone": phone.masked(), "language": c.language, "networkCode": network_code}))
 }
 
 /// The number's user row exists but was not visible to the one statement: registered by a
@@ -109,9 +111,10 @@ async fn register_slowly(
     network_code: Option<&str>,
     language: &str,
     now: DateTime<Utc>,
-) -> Result<(Customer, bool), sqlx::Error> {
-    if let Some(c) = find(conn, phone).await? {
-        return Ok((c, false));
+    audit: &mut Vec<AuditEvent>,
+) -> Result<Locked, sqlx::Error> {
+    if let Some(c) = find_locked(conn, phone).await? {
+        return Ok(Locked(c));
     }
     let user_id: Uuid = sqlx::query_scalar("select id from users where phone_number = $1")
         .bind(phone.e164())
@@ -132,10 +135,10 @@ async fn register_slowly(
     .await?;
     match inserted {
         Some(c) => {
-            audit_registration(conn, &c, phone, network_code, now).await?;
-            Ok((c, true))
+            audit.push(registration(&c, phone, network_code));
+            Ok(Locked(c))
         }
-        None => Ok((find(conn, phone).await?.ok_or(sqlx::Error::RowNotFound)?, false)),
+        None => Ok(Locked(find_locked(conn, phone).await?.ok_or(sqlx::Error::RowNotFound)?)),
     }
 }
 

@@ -15,15 +15,42 @@ pub use limits::Limited;
 pub use phone::{Msisdn, Network};
 pub use redeem::{look, redeem, Attempt, CodeState, Redeemed, Refusal};
 
-use crate::audit::{self, Action, Actor, AuditEvent};
+use crate::audit::{Action, Actor, AuditEvent};
+
+static WAKE_PENDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Wakes the payout worker (`NOTIFY disbursements`) after redemptions commit, once for all those
+/// committed within the same 20 ms. Not inside the redemption's transaction: PostgreSQL takes a
+/// global lock for a notifying transaction's commit, which serialised every redemption's commit
+/// (measured: 660/s with 15 of 20 connections waiting on it; decision 0013). The worker also polls
+/// for due payouts, so a wake-up lost to a crash only delays a payout by its poll interval.
+pub fn wake_payouts(pool: &sqlx::PgPool) {
+    use std::sync::atomic::Ordering;
+    if WAKE_PENDING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        WAKE_PENDING.store(false, Ordering::Release);
+        if let Err(e) = sqlx::query("select pg_notify('disbursements', '')")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %e, "could not wake the payout worker; it will find the payout on its next poll");
+        }
+    });
+}
 
 /// Counts a wrong (unknown) code from this phone and flags the customer for fraud review once
-/// `threshold` of them arrive within a day. The current attempt is not logged yet, hence the +1.
+/// `threshold` of them arrive within a day (the audit event goes to `audit`, for the caller to
+/// record). The current attempt is not logged yet, hence the +1.
 pub async fn note_wrong_code(
     conn: &mut PgConnection,
     customer: &customers::Customer,
     now: DateTime<Utc>,
     threshold: u32,
+    audit: &mut Vec<AuditEvent>,
 ) -> Result<bool, sqlx::Error> {
     if threshold == 0 {
         return Ok(false);
@@ -49,13 +76,10 @@ pub async fn note_wrong_code(
             .rows_affected()
             == 1;
     if flagged {
-        audit::record(
-            conn,
-            &AuditEvent::new(Actor::System, Action::CustomerFlagged, "customer", customer.id)
+        audit.push(
+            AuditEvent::new(Actor::System, Action::CustomerFlagged, "customer", customer.id)
                 .after(json!({"reason": reason})),
-            now,
-        )
-        .await?;
+        );
     }
     Ok(flagged)
 }

@@ -11,8 +11,8 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::customers::Customer;
-use crate::audit::{self, Action, Actor, AuditEvent};
+use super::customers::Locked;
+use crate::audit::{Action, Actor, AuditEvent};
 use crate::codes::format::PromoCode;
 use crate::settings::model::{PaymentSettings, RedemptionRules};
 
@@ -56,7 +56,7 @@ impl Refusal {
 }
 
 pub struct Attempt<'a> {
-    pub customer: &'a Customer,
+    pub customer: &'a Locked,
     pub code: &'a PromoCode,
     /// One per gateway request (`ussd:<sessionId>:<text>`): a repeated request finds its redemption.
     pub idempotency_key: &'a str,
@@ -73,23 +73,21 @@ pub struct CodeState {
 }
 
 /// Redeems in the caller's transaction. Nothing changes unless the redemption is accepted, so a
-/// refusal needs no rollback; an error (a lock timeout, say) aborts the caller's transaction.
+/// refusal needs no rollback; an error (a lock timeout, say) aborts the caller's transaction. The
+/// audit event is pushed to `audit`, for the caller to record before it commits.
 ///
-/// Two statements and an audit row: the customer row is locked first (so two redemptions by one
-/// customer cannot both fit the limits), then one statement takes the code only if the code, its
-/// batch and the customer's limits all allow it, and inserts the redemption and its disbursement
-/// and wakes the payout worker. The limits are summed in that second statement, whose snapshot is
-/// taken after the lock was granted, so it sees every redemption committed before.
+/// One statement: the customer's row is already locked by this transaction ([`Locked`]), so two
+/// redemptions by one customer cannot both fit the limits; the statement, whose snapshot is taken
+/// after that lock was granted, sums the limits over every committed redemption, takes the code
+/// only if the code, its batch and the limits all allow it, and inserts the redemption and its
+/// disbursement. The caller wakes the payout worker after committing ([`super::wake_payouts`]).
 pub async fn redeem(
     conn: &mut PgConnection,
     a: &Attempt<'_>,
     pay: &PaymentSettings,
     rules: &RedemptionRules,
+    audit: &mut Vec<AuditEvent>,
 ) -> Result<Result<Redeemed, Refusal>, sqlx::Error> {
-    sqlx::query("select 1 from customers where id = $1 for update")
-        .bind(a.customer.id)
-        .execute(&mut *conn)
-        .await?;
     let (day_start, month_start) = kigali_day_and_month(a.now);
     type Taken = (Uuid, Uuid, i64, String, String, Uuid, Uuid);
     let taken: Option<Taken> = sqlx::query_as(
@@ -121,10 +119,8 @@ pub async fn redeem(
              select r.id, $15, r.amount, r.currency,
                     case when $16 and r.amount > $17 then 'awaiting_approval' else 'queued' end, $18, $2, $2, $2
              from r
-             returning id, status),
-           woken as (select pg_notify('disbursements', d.id::text) from d where d.status = 'queued')
-         select r.id, d.id, r.amount, r.currency, d.status, r.promo_code_id, r.batch_id
-         from r, d where (select count(*) from woken) >= 0"#,
+             returning id, status)
+         select r.id, d.id, r.amount, r.currency, d.status, r.promo_code_id, r.batch_id from r, d"#,
     )
     .bind(a.code.as_str())
     .bind(a.now)
@@ -149,9 +145,8 @@ pub async fn redeem(
     let Some((redemption_id, disbursement_id, amount, currency, status, code_id, batch_id)) = taken else {
         return refusal(conn, a).await;
     };
-    audit::record(
-        conn,
-        &AuditEvent::new(
+    audit.push(
+        AuditEvent::new(
             Actor::Customer {
                 user_id: a.customer.user_id,
             },
@@ -169,9 +164,7 @@ pub async fn redeem(
             "disbursementStatus": status,
             "ussdSessionId": a.ussd_session_id,
         })),
-        a.now,
-    )
-    .await?;
+    );
     Ok(Ok(Redeemed {
         redemption_id,
         disbursement_id,

@@ -12,6 +12,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 
 use super::menu::{self, Next, Retype, State};
 use super::messages::{fill, Lang, Msg};
+use crate::audit::AuditEvent;
 use crate::codes::format::{Alphabet, PromoCode};
 use crate::redemption::{self, customers, limits, phone::Network, Limited, Msisdn, Refusal};
 use crate::settings::model::Settings;
@@ -137,12 +138,15 @@ async fn answer(
         return Ok(a);
     }
 
-    let (customer, _) = customers::get_or_create(
+    // audit rows of this hop, written together just before it commits
+    let mut audit = Vec::new();
+    let customer = customers::find_or_register(
         &mut tx,
         &phone,
         Some(hop.network_code.as_str()).filter(|s| !s.is_empty()),
         session.language.as_deref().unwrap_or(default_lang.as_str()),
         now,
+        &mut audit,
     )
     .await?;
     let mut lang = Lang::parse(&customer.language).unwrap_or(default_lang);
@@ -202,9 +206,19 @@ async fn answer(
             Answer::con(screen(State::Home, false, l, settings), "language_set")
         }
         Next::Exit => Answer::end(Msg::Goodbye.text(lang, u), "exit"),
-        Next::Redeem(code) => redeem(&mut tx, settings, hop, &phone, &customer, &code, lang, now).await?,
-        Next::Check(code) => check(&mut tx, settings, &customer, &code, lang, now).await?,
+        Next::Redeem(code) => {
+            let c = HopCtx {
+                settings,
+                hop,
+                phone: &phone,
+                lang,
+                now,
+            };
+            redeem(&mut tx, &c, &customer, &code, &mut audit).await?
+        }
+        Next::Check(code) => check(&mut tx, settings, &customer, &code, lang, now, &mut audit).await?,
     };
+    crate::audit::record_all(&mut tx, &audit, now).await?;
     // the session's new state and the log line, in one statement
     sqlx::query(
         r#"with s as (
@@ -230,20 +244,35 @@ async fn answer(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    if a.outcome == "redeemed" {
+        redemption::wake_payouts(pool);
+    }
     Ok(a)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn redeem(
-    tx: &mut PgConnection,
-    settings: &Settings,
-    hop: &Hop,
-    phone: &Msisdn,
-    customer: &customers::Customer,
-    code: &PromoCode,
+/// What a hop's handlers share.
+struct HopCtx<'a> {
+    settings: &'a Settings,
+    hop: &'a Hop,
+    phone: &'a Msisdn,
     lang: Lang,
     now: DateTime<Utc>,
+}
+
+async fn redeem(
+    tx: &mut PgConnection,
+    c: &HopCtx<'_>,
+    customer: &customers::Locked,
+    code: &PromoCode,
+    audit: &mut Vec<AuditEvent>,
 ) -> Result<Answer, sqlx::Error> {
+    let HopCtx {
+        settings,
+        hop,
+        phone,
+        lang,
+        now,
+    } = *c;
     let u = &settings.ussd;
     if let Some(limited) = limits::check(tx, phone.e164(), now, u).await? {
         return Ok(too_many(limited, lang, settings));
@@ -258,7 +287,7 @@ async fn redeem(
     };
     // a refusal changes nothing; a lock timeout aborts the hop's transaction and `handle` answers
     // "busy" and logs it on its own
-    match redemption::redeem(tx, &attempt, &settings.payments, &settings.business.redemption).await? {
+    match redemption::redeem(tx, &attempt, &settings.payments, &settings.business.redemption, audit).await? {
         Ok(r) => {
             let text = fill(
                 &Msg::Success.text(lang, u),
@@ -267,7 +296,7 @@ async fn redeem(
             Ok(Answer::end(text, "redeemed"))
         }
         Err(refusal) => {
-            flag_guesses(tx, settings, customer, refusal, now).await?;
+            flag_guesses(tx, settings, customer, refusal, now, audit).await?;
             Ok(Answer::end(refusal_text(refusal, lang, settings), refusal.outcome()))
         }
     }
@@ -280,6 +309,7 @@ async fn check(
     code: &PromoCode,
     lang: Lang,
     now: DateTime<Utc>,
+    audit: &mut Vec<AuditEvent>,
 ) -> Result<Answer, sqlx::Error> {
     let u = &settings.ussd;
     if let Some(limited) = limits::check(tx, &customer.msisdn, now, u).await? {
@@ -302,7 +332,7 @@ async fn check(
             Answer::end(text, "code_valid")
         }
         Err(r) => {
-            flag_guesses(tx, settings, customer, r, now).await?;
+            flag_guesses(tx, settings, customer, r, now, audit).await?;
             Answer::end(refusal_text(r, lang, settings), r.outcome())
         }
     })
@@ -315,10 +345,11 @@ async fn flag_guesses(
     customer: &customers::Customer,
     r: Refusal,
     now: DateTime<Utc>,
+    audit: &mut Vec<AuditEvent>,
 ) -> Result<(), sqlx::Error> {
     let rules = &settings.business.redemption;
     if r == Refusal::UnknownCode && rules.fraud_detection_enabled {
-        redemption::note_wrong_code(tx, customer, now, rules.wrong_code_flag_threshold).await?;
+        redemption::note_wrong_code(tx, customer, now, rules.wrong_code_flag_threshold, audit).await?;
     }
     Ok(())
 }

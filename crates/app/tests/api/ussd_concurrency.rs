@@ -56,6 +56,17 @@ async fn two_hundred_phones_racing_for_one_code_make_one_winner() {
     .await
     .unwrap();
     assert_eq!((redemptions, disbursements, used), (1, 1, 1));
+    // each first dial registered its customer, audited with the redemption in one statement
+    let (registered, redeemed, pending): (i64, i64, i64) = sqlx::query_as(
+        "select count(*) filter (where action = 'customer.registered'), \
+                count(*) filter (where action = 'redemption.created'), \
+                (select count(*) from audit_pending) from audit_logs",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((registered, redeemed), (200, 1));
+    assert!(pending >= 201, "every new audit row waits for the sealer: {pending}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
