@@ -30,7 +30,7 @@ async fn english(app: &TestApp, phone: &str) {
     app.hop(&s, phone, "").await;
     app.hop(&s, phone, "3").await;
     let home = app.hop(&s, phone, "3*2").await;
-    assert!(home.starts_with("CON Welcome to MBELYCO Promo"), "{home}");
+    assert!(home.contains("\n1. Redeem a code\n"), "{home}");
 }
 
 #[tokio::test]
@@ -564,4 +564,113 @@ async fn a_staff_members_own_phone_becomes_a_customer_without_the_customer_role(
     .await
     .unwrap();
     assert_eq!((kind.as_str(), customer_roles), ("staff", 0));
+}
+
+#[tokio::test]
+async fn the_remaining_refusals_in_both_languages() {
+    let db = TestDb::new().await;
+    let (app, key) = ready(&db).await;
+    // a check character, so a typo is told from a guess
+    app.set_settings(
+        mbelyco::settings::Category::Business,
+        json!({"codeGeneration": {"characterSet": "ABCDEFGHJKLMNPQRSTUVWXYZ23456789", "includeChecksum": true},
+               "redemption": {"allowMultipleRedemptions": true, "maxRedemptionsPerUser": 1, "cooldownPeriodMinutes": 0,
+                              "fraudDetectionEnabled": true, "wrongCodeFlagThreshold": 5}}),
+    )
+    .await;
+    let batch = app.generated_batch(&key, "Ussd refusals", 6, "w-ref").await;
+    let codes = app.batch_codes(&batch).await;
+    let closed = app.generated_batch(&key, "Ussd closed", 2, "w-closed").await;
+    let closed_codes = app.batch_codes(&closed).await;
+    sqlx::query("update batches set status = 'blocked' where id = $1::uuid")
+        .bind(&closed)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (rw, en) = ("+250788200001", "+250788200002");
+    english(&app, en).await;
+
+    // a typo: one character changed breaks the check character
+    let mut typo = codes[0].clone().into_bytes();
+    typo[0] = if typo[0] == b'A' { b'B' } else { b'A' };
+    let typo = String::from_utf8(typo).unwrap();
+    assert_eq!(
+        redeem(&app, "t-rw", rw, &typo).await,
+        "CON Hari inyuguti yanditse nabi. Reba kode neza wongere uyandike:\n0. Subira inyuma 00. Ahabanza"
+    );
+    assert_eq!(
+        redeem(&app, "t-en", en, &typo).await,
+        "CON A character is mistyped. Check the code and type it again:\n0. Back 00. Home"
+    );
+    // the promotion of a blocked batch is over
+    assert_eq!(
+        redeem(&app, "c-rw", rw, &closed_codes[0]).await,
+        "END Iyi poromosiyo ntikiri gukora."
+    );
+    assert_eq!(
+        redeem(&app, "c-en", en, &closed_codes[1]).await,
+        "END This promotion is no longer running."
+    );
+    // one prize per customer per day (settings): the second is refused and the code stays active
+    assert!(redeem(&app, "w-rw", rw, &codes[1]).await.starts_with("END Murakoze!"));
+    assert!(redeem(&app, "w-en", en, &codes[2])
+        .await
+        .starts_with("END Congratulations!"));
+    assert_eq!(
+        redeem(&app, "l-rw", rw, &codes[3]).await,
+        "END Wageze ku mubare ntarengwa w'ibihembo. Ongera ugerageze ejo."
+    );
+    assert_eq!(
+        redeem(&app, "l-en", en, &codes[4]).await,
+        "END You have reached the prize limit for now. Try again tomorrow."
+    );
+    // already used, in English
+    assert_eq!(
+        redeem(&app, "u-en", "+250788200003", &codes[1]).await,
+        "END Iyi kode yamaze gukoreshwa."
+    );
+    english(&app, "+250788200004").await;
+    assert_eq!(
+        redeem(&app, "u-en2", "+250788200004", &codes[1]).await,
+        "END This code has already been used."
+    );
+    let active: i64 = count(&app, "select count(*) from promo_codes where status = 'active'").await;
+    assert_eq!(active, 6, "codes 0, 3, 4, 5 and the closed batch's two stay active");
+    // too many attempts, in Kinyarwanda: guesses with a valid check character reach the database
+    // and count (a typo is caught before, and does not)
+    let guesser = "+250788200005";
+    let alphabet = mbelyco::codes::format::Alphabet::new("ABCDEFGHJKLMNPQRSTUVWXYZ23456789").unwrap();
+    let mut guesses = mbelyco::codes::format::Generator::new(alphabet, true, crate::helpers::now(), rand::rngs::OsRng);
+    for i in 0..5 {
+        let body = redeem(&app, &format!("g{i}"), guesser, guesses.next_code().as_str()).await;
+        assert!(body.starts_with("END Iyi kode ntibaho."), "{body}");
+    }
+    assert_eq!(
+        redeem(&app, "g5", guesser, &codes[5]).await,
+        "END Wagerageje inshuro nyinshi. Tegereza gato wongere ugerageze."
+    );
+}
+
+#[tokio::test]
+async fn welcome_help_and_success_texts_come_from_settings() {
+    let db = TestDb::new().await;
+    let (app, key) = ready(&db).await;
+    app.set_settings(
+        mbelyco::settings::Category::Ussd,
+        json!({
+            "welcomeMessage": {"en": "Hello from MBELYCO Paints", "rw": "Muraho, MBELYCO Paints"},
+            "helpMessage": {"en": "Call 0788111222 for help.", "rw": "Hamagara 0788111222."},
+            "successMessage": {"en": "Well done: {amount} {currency} on its way.", "rw": "Byagenze neza: {amount} {currency}."}
+        }),
+    )
+    .await;
+    let batch = app.generated_batch(&key, "Ussd texts", 1, "w-texts").await;
+    let code = app.batch_codes(&batch).await.remove(0);
+    let home = app.hop("s1", PHONE, "").await;
+    assert!(home.starts_with("CON Muraho, MBELYCO Paints\n1. Injiza kode"), "{home}");
+    let help = app.hop("s1", PHONE, "4").await;
+    assert_eq!(help, "CON Hamagara 0788111222.\n0. Subira inyuma 00. Ahabanza");
+    english(&app, PHONE).await;
+    let body = redeem(&app, "s2", PHONE, &code).await;
+    assert_eq!(body, "END Well done: 1000 RWF on its way.");
 }
