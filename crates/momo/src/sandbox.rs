@@ -1,32 +1,22 @@
 //! Sandbox provisioning (A3): create an API user bound to a callback host, then issue it a key.
 //! Production users and keys come from MTN's partner portal instead.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
-use crate::client::{decode, execute, http_error, SUBSCRIPTION_KEY};
+use crate::client::{decode, execute, http_error, ClientConfig, SUBSCRIPTION_KEY};
 use crate::error::{MomoError, Operation};
 use crate::types::{ApiKeyResponse, ApiUserRequest};
 
-/// A freshly provisioned sandbox API user and its key.
-#[derive(Debug, Clone)]
-pub struct SandboxUser {
-    pub api_user: Uuid,
-    pub api_key: SecretString,
-}
-
-/// `POST /v1_0/apiuser` (201) then `POST /v1_0/apiuser/{id}/apikey` (201 `{"apiKey"}`).
-pub async fn provision(
-    base_url: &str,
-    subscription_key: &SecretString,
-    callback_host: &str,
-    timeout: Duration,
-) -> Result<SandboxUser, MomoError> {
+/// Creates a sandbox API user bound to `callback_host` on `config`'s base URL with its
+/// subscription key: `POST /v1_0/apiuser` (201), then `POST /v1_0/apiuser/{id}/apikey`
+/// (201 `{"apiKey"}`). Returns `config` with the new user, key and callback host filled in.
+pub async fn provision(config: &ClientConfig, callback_host: &str) -> Result<ClientConfig, MomoError> {
     let op = Operation::Provision;
-    let base = base_url.trim_end_matches('/');
+    let timeout = config.timeout;
+    let subscription_key = &config.subscription_key;
+    let base = config.base_url.trim_end_matches('/');
     let http = reqwest::Client::builder()
         .timeout(timeout)
         .build()
@@ -51,8 +41,10 @@ pub async fn provision(
         return Err(http_error(op, status, &body));
     }
     let key: ApiKeyResponse = decode(op, status, &body)?;
-    Ok(SandboxUser {
-        api_user,
+    Ok(ClientConfig {
+        api_user: api_user.to_string(),
         api_key: SecretString::from(key.api_key),
+        callback_host: Some(callback_host.to_owned()),
+        ..config.clone()
     })
 }
