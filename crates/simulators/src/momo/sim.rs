@@ -433,7 +433,13 @@ impl State {
                 reason,
                 financial_transaction_id,
             } => {
-                if let Some(transfer) = self.transfers.get_mut(&reference_id) {
+                // Only the first settlement counts: replaying is idempotent even if two
+                // processes shared a data directory.
+                if let Some(transfer) = self
+                    .transfers
+                    .get_mut(&reference_id)
+                    .filter(|t| t.status == Status::Pending)
+                {
                     if status == Status::Successful {
                         let amount = transfer.request.amount.parse().unwrap_or(0);
                         self.balance = self.balance.saturating_sub(amount);
