@@ -116,6 +116,9 @@ struct ServeArgs {
     timeout_after_create_rate: f64,
     #[arg(long, default_value_t = 60_000)]
     hang_ms: u64,
+    /// Fraction of transfers recorded and then answered by closing the connection.
+    #[arg(long, default_value_t = 0.0)]
+    drop_after_create_rate: f64,
     #[arg(long)]
     drop_callbacks: bool,
 }
@@ -158,6 +161,7 @@ impl ServeArgs {
                 rate_429: self.rate_429,
                 timeout_after_create_rate: self.timeout_after_create_rate,
                 hang_ms: self.hang_ms,
+                drop_after_create_rate: self.drop_after_create_rate,
                 drop_callbacks: self.drop_callbacks,
             },
             ..SimConfig::default()

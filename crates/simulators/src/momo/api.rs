@@ -1,9 +1,11 @@
 //! The Disbursement API handlers: provisioning (A3), token (A4), transfer (A5), status (A6),
 //! balance and account holder (A9), each answering as MoMo does, errors included.
 
+use std::time::Duration;
+
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use momo::validate;
@@ -11,7 +13,8 @@ use momo::{ApiKeyResponse, ApiUserInfo, ApiUserRequest, Balance, TransferRequest
 use serde_json::json;
 use uuid::Uuid;
 
-use super::reply::{self, header, Reply};
+use super::conn::Cut;
+use super::reply::{self, header, AfterCreate, Reply};
 use super::sandbox::{account_outcome, AccountOutcome};
 use super::sim::{CreateError, MomoSim};
 
@@ -99,6 +102,7 @@ pub(crate) async fn token(State(sim): State<MomoSim>, headers: HeaderMap, body: 
 /// `POST /disbursement/v1_0/transfer` (A5, A11, A13): 202 with an empty body, or MoMo's refusal.
 pub(crate) async fn create_transfer(
     State(sim): State<MomoSim>,
+    extensions: Extensions,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode, Reply> {
@@ -120,9 +124,21 @@ pub(crate) async fn create_transfer(
         Err(CreateError::Ledger(error)) => return Err(ledger_failure(&error)),
     }
     tracing::info!(%reference_id, "transfer accepted");
-    if let Some(hang) = reply::roll_timeout_after_create(&sim) {
-        tracing::info!(%reference_id, ?hang, "fault: holding the answer to a created transfer");
-        tokio::time::sleep(hang).await;
+    let hold = match reply::roll_after_create(&sim) {
+        AfterCreate::Answer => None,
+        AfterCreate::Hold(hold) => Some(hold),
+        AfterCreate::Drop => match extensions.get::<ConnectInfo<Cut>>() {
+            Some(ConnectInfo(cut)) => {
+                tracing::info!(%reference_id, "fault: dropping the connection of a created transfer");
+                cut.cut();
+                None
+            }
+            None => Some(Duration::from_millis(sim.faults().hang_ms)),
+        },
+    };
+    if let Some(hold) = hold {
+        tracing::info!(%reference_id, ?hold, "fault: holding the answer to a created transfer");
+        tokio::time::sleep(hold).await;
     }
     Ok(StatusCode::ACCEPTED)
 }

@@ -67,6 +67,10 @@ pub struct Faults {
     pub timeout_after_create_rate: f64,
     /// How long such an answer is held.
     pub hang_ms: u64,
+    /// Transfers accepted and recorded, then the connection closed with no answer at all (needs
+    /// [`serve`](super::serve) or [`serve_with`](super::serve_with); under a plain `router` it
+    /// holds the answer like `timeout_after_create_rate`).
+    pub drop_after_create_rate: f64,
     /// Callbacks are never sent.
     pub drop_callbacks: bool,
 }
@@ -80,6 +84,7 @@ impl Default for Faults {
             rate_429: 0.0,
             timeout_after_create_rate: 0.0,
             hang_ms: 60_000,
+            drop_after_create_rate: 0.0,
             drop_callbacks: false,
         }
     }

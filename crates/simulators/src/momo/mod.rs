@@ -12,7 +12,8 @@
 //! use simulators::momo::{self, MomoSim, SimConfig};
 //! let sim = MomoSim::new(SimConfig::rwanda().with_user("api-user", "api-key", "localhost"))?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-//! tokio::spawn(axum::serve(listener, momo::router(sim.clone())).into_future());
+//! let app = momo::router(sim.clone());
+//! tokio::spawn(async move { axum::serve(listener, app).await });
 //! // … point a momo::Client at it, then inspect:
 //! let transfers = sim.transfers();
 //! # let _ = transfers; Ok(()) }
@@ -22,6 +23,7 @@ mod api;
 mod callbacks;
 mod clock;
 mod config;
+mod conn;
 mod control;
 mod ledger;
 mod reply;
@@ -36,4 +38,4 @@ pub use control::STATEMENT_HEADER;
 pub use ledger::{LedgerError, LEDGER_FILE};
 pub use sim::{MomoSim, SimError};
 pub use transfer::{Plan, TransferRecord};
-pub use web::{router, serve};
+pub use web::{router, serve, serve_with};

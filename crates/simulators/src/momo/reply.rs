@@ -124,10 +124,22 @@ pub(crate) async fn business(sim: &MomoSim, headers: &HeaderMap) -> Result<Strin
     Ok(api_user)
 }
 
-/// Whether this transfer's answer is to be held past the client's timeout (fault).
-pub(crate) fn roll_timeout_after_create(sim: &MomoSim) -> Option<std::time::Duration> {
+/// What happens to the answer of a transfer that was just created (faults).
+pub(crate) enum AfterCreate {
+    Answer,
+    Hold(std::time::Duration),
+    Drop,
+}
+
+pub(crate) fn roll_after_create(sim: &MomoSim) -> AfterCreate {
     let faults = sim.faults();
-    let hit =
-        faults.timeout_after_create_rate > 0.0 && rand::thread_rng().gen::<f64>() < faults.timeout_after_create_rate;
-    hit.then(|| std::time::Duration::from_millis(faults.hang_ms))
+    let mut rng = rand::thread_rng();
+    let mut roll = |rate: f64| rate > 0.0 && rng.gen::<f64>() < rate;
+    if roll(faults.drop_after_create_rate) {
+        AfterCreate::Drop
+    } else if roll(faults.timeout_after_create_rate) {
+        AfterCreate::Hold(std::time::Duration::from_millis(faults.hang_ms))
+    } else {
+        AfterCreate::Answer
+    }
 }

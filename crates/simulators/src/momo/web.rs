@@ -5,13 +5,20 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use super::config::SimConfig;
+use super::conn::{Cut, CuttableListener};
 use super::sim::{MomoSim, SimError};
 use super::{api, control};
 
 /// Opens the simulator (replaying its ledger) and serves it on `listener` until the process stops.
 pub async fn serve(config: SimConfig, listener: TcpListener) -> Result<(), SimError> {
-    let sim = MomoSim::new(config)?;
-    axum::serve(listener, router(sim)).await?;
+    serve_with(MomoSim::new(config)?, listener).await
+}
+
+/// Serves an open simulator on `listener`, with every fault available (a plain [`router`] under
+/// `axum::serve` cannot drop a connection).
+pub async fn serve_with(sim: MomoSim, listener: TcpListener) -> Result<(), SimError> {
+    let app = router(sim).into_make_service_with_connect_info::<Cut>();
+    axum::serve(CuttableListener(listener), app).await?;
     Ok(())
 }
 

@@ -47,6 +47,23 @@ async fn a_timeout_after_the_transfer_was_created_is_ambiguous_and_the_status_qu
 }
 
 #[tokio::test]
+async fn a_connection_dropped_after_the_transfer_was_created_is_ambiguous_and_the_transfer_exists() {
+    let sim = spawn(fast_config()).await;
+    let client = sim.client().await;
+    put_faults(&sim, serde_json::json!({"dropAfterCreateRate": 1.0})).await;
+    let reference = Uuid::new_v4();
+    let error = client
+        .transfer(reference, &payout(300, "250788123456"), None)
+        .await
+        .expect_err("the connection closes without an answer");
+    assert!(matches!(error, MomoError::Network { .. }), "{error:?}");
+    assert_eq!(error.class(), ErrorClass::Ambiguous);
+    put_faults(&sim, serde_json::json!({})).await;
+    assert_eq!(until_final(&client, reference).await.status, Status::Successful);
+    assert_eq!(sim.sim.transfers().len(), 1);
+}
+
+#[tokio::test]
 async fn server_faults_are_classified_and_create_nothing() {
     let sim = spawn(fast_config()).await;
     let client = sim.client().await;

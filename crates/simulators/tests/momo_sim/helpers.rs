@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
+use futures::FutureExt as _;
 use momo::{Client, ClientConfig, Status, TransferRequest, TransferStatus};
-use simulators::momo::{router, MomoSim, SimConfig};
+use simulators::momo::{serve_with, MomoSim, SimConfig};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -33,10 +34,7 @@ pub async fn spawn(config: SimConfig) -> TestSim {
     let sim = MomoSim::new(config).expect("simulator opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base_url = format!("http://{}", listener.local_addr().expect("address"));
-    let app = router(sim.clone());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.expect("serve");
-    });
+    let server = tokio::spawn(serve_with(sim.clone(), listener).map(|served| served.expect("serve")));
     TestSim { sim, base_url, server }
 }
 
