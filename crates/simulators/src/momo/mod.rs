@@ -29,6 +29,7 @@ mod ledger;
 mod reply;
 pub mod sandbox;
 mod sim;
+mod state;
 mod transfer;
 mod web;
 

@@ -1,7 +1,6 @@
 //! The simulated MoMo account: API users, tokens, transfers, balance and faults behind one lock
 //! that is never held across an await. Every change worth keeping goes to the ledger first.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -15,6 +14,7 @@ use super::clock;
 use super::config::{Faults, SimConfig};
 use super::ledger::{Event, Ledger, LedgerError};
 use super::sandbox::{transfer_outcome, TransferOutcome};
+use super::state::{ApiUser, Grant, State};
 use super::transfer::{Plan, TransferRecord};
 
 /// The simulated MoMo; cheap to clone, clones share everything.
@@ -27,31 +27,6 @@ struct Inner {
     config: SimConfig,
     http: reqwest::Client,
     state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    users: HashMap<String, ApiUser>,
-    tokens: HashMap<String, Grant>,
-    tokens_issued: u64,
-    transfers: HashMap<Uuid, TransferRecord>,
-    /// Reference ids in acceptance order, for listings and the statement.
-    order: Vec<Uuid>,
-    balance: u64,
-    faults: Faults,
-    callbacks: Vec<CallbackAttempt>,
-    ledger: Option<Ledger>,
-}
-
-#[derive(Clone)]
-pub(crate) struct ApiUser {
-    pub(crate) callback_host: String,
-    keys: Vec<String>,
-}
-
-struct Grant {
-    api_user: String,
-    expires_at: Instant,
 }
 
 /// Why the simulator could not start or record something.
@@ -388,69 +363,6 @@ impl MomoSim {
         if let Some(transfer) = settled {
             tracing::info!(%reference_id, status = %transfer.status, "transfer settled");
             callbacks::dispatch(self.clone(), transfer);
-        }
-    }
-}
-
-impl State {
-    /// Writes `event` to the ledger, if there is one.
-    fn record(&mut self, event: Event) -> Result<(), LedgerError> {
-        match &mut self.ledger {
-            Some(ledger) => ledger.append(&event),
-            None => Ok(()),
-        }
-    }
-
-    /// Applies `event` to the in-memory state (at start, from the ledger; afterwards, as it happens).
-    fn replay(&mut self, event: Event) {
-        match event {
-            Event::Opened { balance, .. } => self.balance = balance,
-            Event::ApiUser {
-                api_user,
-                callback_host,
-            } => {
-                self.users.insert(
-                    api_user,
-                    ApiUser {
-                        callback_host,
-                        keys: Vec::new(),
-                    },
-                );
-            }
-            Event::ApiKey { api_user, api_key } => {
-                if let Some(user) = self.users.get_mut(&api_user) {
-                    user.keys.push(api_key);
-                }
-            }
-            Event::Transfer(record) => {
-                self.order.push(record.reference_id);
-                self.transfers.insert(record.reference_id, *record);
-            }
-            Event::Settled {
-                reference_id,
-                at,
-                status,
-                reason,
-                financial_transaction_id,
-            } => {
-                // Only the first settlement counts: replaying is idempotent even if two
-                // processes shared a data directory.
-                if let Some(transfer) = self
-                    .transfers
-                    .get_mut(&reference_id)
-                    .filter(|t| t.status == Status::Pending)
-                {
-                    if status == Status::Successful {
-                        let amount = transfer.request.amount.parse().unwrap_or(0);
-                        self.balance = self.balance.saturating_sub(amount);
-                    }
-                    transfer.status = status;
-                    transfer.reason = reason;
-                    transfer.financial_transaction_id = financial_transaction_id;
-                    transfer.settled_at = Some(at);
-                }
-            }
-            Event::TopUp { amount, .. } => self.balance = self.balance.saturating_add(amount),
         }
     }
 }

@@ -274,3 +274,21 @@ async fn reprovisioning_the_same_api_user_is_409() {
     let body: serde_json::Value = second.json().await.expect("body");
     assert_eq!(body["code"], "RESOURCE_ALREADY_EXIST");
 }
+
+#[tokio::test]
+async fn an_unreachable_momo_is_retryable_even_for_a_transfer() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let closed = format!("http://{}", listener.local_addr().expect("address"));
+    drop(listener);
+    let client = Client::new(ClientConfig::new(closed, "key", "user", "secret", "sandbox")).expect("client");
+    let error = client
+        .transfer(Uuid::new_v4(), &payout(10, "250788123456"), None)
+        .await
+        .expect_err("nothing listens");
+    assert!(matches!(error, MomoError::Connect { .. }), "{error:?}");
+    assert_eq!(
+        error.class(),
+        ErrorClass::Retryable,
+        "a request never sent cannot have created a transfer"
+    );
+}
