@@ -17,6 +17,13 @@ pub(crate) fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Strin
     Ok(opt_string(deserializer)?.unwrap_or_default())
 }
 
+/// A whole number sent as a number or as its text (`3600` or `"3600"`).
+pub(crate) fn u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let text = string(deserializer)?;
+    text.parse()
+        .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a whole number")))
+}
+
 /// `"NOT_ENOUGH_FUNDS"`, `{"code":"NOT_ENOUGH_FUNDS","message":"…"}`, `{}`, null or absent.
 pub(crate) fn reason<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Reason>, D::Error> {
     let Some(value) = Option::<Value>::deserialize(deserializer)? else {

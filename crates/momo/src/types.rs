@@ -15,6 +15,7 @@ pub struct TokenResponse {
     #[serde(default, deserialize_with = "lenient::string")]
     pub token_type: String,
     /// Seconds; 3600 in every capture.
+    #[serde(deserialize_with = "lenient::u64")]
     pub expires_in: u64,
 }
 
@@ -336,6 +337,15 @@ mod tests {
         assert!(!status("CREATED").is_final());
         assert!(!status("ONGOING").is_final());
         assert_eq!(status("CREATED").as_str(), "CREATED");
+    }
+
+    #[test]
+    fn token_lifetime_as_number_or_text() {
+        let token: TokenResponse =
+            serde_json::from_str(r#"{"access_token":"t","token_type":"access_token","expires_in":"3600"}"#)
+                .expect("parses");
+        assert_eq!(token.expires_in, 3600);
+        assert!(serde_json::from_str::<TokenResponse>(r#"{"access_token":"t","expires_in":"soon"}"#).is_err());
     }
 
     #[test]

@@ -144,6 +144,24 @@ async fn a_refused_callback_is_retried_on_the_schedule_and_can_arrive_twice() {
 }
 
 #[tokio::test]
+async fn a_late_callback_arrives_after_polling_saw_the_final_status() {
+    let sim = spawn(SimConfig {
+        callback_delay: Duration::from_millis(1500),
+        callback_method: simulators::momo::CallbackMethod::Post,
+        ..fast_config()
+    })
+    .await;
+    let client = sim.client().await;
+    let (receiver, url) = receiver(0).await;
+    let reference = send_with_callback(&client, &url, "250788123456").await;
+    assert_eq!(until_final(&client, reference).await.status, Status::Successful);
+    assert!(receiver.received().is_empty(), "not yet");
+    let received = receiver.wait_for(1).await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].method, Method::POST);
+}
+
+#[tokio::test]
 async fn dropped_or_disabled_callbacks_never_arrive_and_polling_still_works() {
     for (callbacks, drop) in [(CallbackMode::Once, true), (CallbackMode::None, false)] {
         let sim = spawn(SimConfig {

@@ -66,7 +66,7 @@ async fn provision_token_transfer_pending_then_successful() {
 #[tokio::test]
 async fn token_is_refreshed_before_expiry() {
     let sim = spawn(SimConfig {
-        token_ttl: Duration::from_secs(2),
+        token_ttl: Duration::from_secs(4),
         ..fast_config()
     })
     .await;
@@ -74,8 +74,8 @@ async fn token_is_refreshed_before_expiry() {
     client.balance().await.expect("balance with the first token");
     client.balance().await.expect("same token");
     assert_eq!(sim.sim.tokens_issued(), 1);
-    // The 2 s token is replaced after half its life (the 60 s margin, capped at half).
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The 4 s token is replaced after half its life (the 60 s margin, capped at half).
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     client.balance().await.expect("balance with a refreshed token");
     assert_eq!(sim.sim.tokens_issued(), 2);
 }
@@ -195,7 +195,11 @@ async fn sandbox_test_numbers_end_as_documented_in_every_reason_shape() {
 
 #[tokio::test]
 async fn the_delayed_number_stays_pending_longer_than_an_ordinary_one() {
-    let sim = spawn(fast_config()).await;
+    let sim = spawn(SimConfig {
+        delayed_settle_after: Duration::from_secs(2),
+        ..fast_config()
+    })
+    .await;
     let client = sim.client().await;
     let delayed = Uuid::new_v4();
     client
