@@ -18,6 +18,9 @@ use crate::web::AppState;
 
 /// Where the web phone listens.
 pub const AT_SIM_PORT: u16 = 8090;
+/// Where the MoMo Disbursement simulator listens.
+pub const MOMO_SIM_PORT: u16 = 8091;
+const MOMO_SIM_SUBSCRIPTION_KEY: &str = "momo-sim-subscription-key";
 const DEMO_BATCH: &str = "Demo batch";
 
 /// Opens the USSD endpoint with a fresh secret (unless one is set), creates the demo batch (once)
@@ -50,6 +53,39 @@ pub async fn prepare(state: &AppState, base: &str) -> anyhow::Result<(String, St
             s
         }
     };
+    if settings.0.payments.momo_api_user.expose().is_none() {
+        // the MoMo simulator's API user: generated once, kept in the (encrypted) payment settings
+        let user = uuid::Uuid::new_v4().to_string();
+        let key: String = rand::thread_rng()
+            .sample_iter(&Alphanumeric)
+            .take(32)
+            .map(char::from)
+            .collect();
+        let mut tx = state.pool.begin().await?;
+        crate::settings::update(
+            &mut tx,
+            state.settings.secrets(),
+            Actor::System,
+            RequestMeta::default(),
+            Category::Payments,
+            json!({
+                "momoBaseUrl": format!("http://127.0.0.1:{MOMO_SIM_PORT}"),
+                "momoApiUser": user,
+                "momoApiKey": key,
+                "momoSubscriptionKey": MOMO_SIM_SUBSCRIPTION_KEY,
+                "momoTargetEnvironment": "mtnrwanda",
+            })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+            Some("development run: pay through the local MoMo simulator".into()),
+            state.clock.now(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
+        tx.commit().await?;
+        state.settings.refresh().await?;
+    }
     let exists: bool = sqlx::query_scalar("select exists (select 1 from batches where name = $1)")
         .bind(DEMO_BATCH)
         .fetch_one(&state.pool)
@@ -100,6 +136,45 @@ pub fn spawn_at_sim(app_url: &str, events_url: &str, service_code: &str) -> anyh
         .kill_on_drop(true)
         .spawn()
         .context("starting the Africa's Talking simulator")
+}
+
+/// Starts the MoMo Disbursement simulator as a child process with the payment settings' API user,
+/// its ledger under `data_dir`.
+pub fn spawn_momo_sim(state: &AppState, data_dir: &std::path::Path) -> anyhow::Result<tokio::process::Child> {
+    let settings = state.settings.get();
+    let p = &settings.0.payments;
+    let exe = std::env::current_exe().context("finding the mbelyco binary")?;
+    tokio::process::Command::new(exe)
+        .args(["simulate", "momo", "--port", &MOMO_SIM_PORT.to_string()])
+        .env("MOMO_SIM_DATA_DIR", data_dir.join("momo-sim"))
+        .env("MOMO_SIM_API_USER", p.momo_api_user.expose().unwrap_or_default())
+        .env("MOMO_SIM_API_KEY", p.momo_api_key.expose().unwrap_or_default())
+        .env(
+            "MOMO_SIM_SUBSCRIPTION_KEY",
+            p.momo_subscription_key.expose().unwrap_or(MOMO_SIM_SUBSCRIPTION_KEY),
+        )
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the MoMo simulator")
+}
+
+/// `mbelyco simulate momo`: the Disbursement API (Rwanda: mtnrwanda, RWF), configured from
+/// `MOMO_SIM_*` variables; the ledger survives restarts in `MOMO_SIM_DATA_DIR`.
+pub async fn run_momo_sim(port: u16) -> anyhow::Result<()> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let mut config = simulators::momo::SimConfig::rwanda();
+    config.subscription_key = var("MOMO_SIM_SUBSCRIPTION_KEY").unwrap_or_else(|| MOMO_SIM_SUBSCRIPTION_KEY.into());
+    config.data_dir = var("MOMO_SIM_DATA_DIR").map(std::path::PathBuf::from);
+    if let (Some(user), Some(key)) = (var("MOMO_SIM_API_USER"), var("MOMO_SIM_API_KEY")) {
+        config = config.with_user(&user, &key, "127.0.0.1");
+    }
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port} for the MoMo simulator"))?;
+    simulators::momo::serve(config, listener)
+        .await
+        .map_err(|e| anyhow::anyhow!("MoMo simulator: {e}"))
 }
 
 /// `mbelyco simulate at`: the web phone and gateway, configured from `AT_SIM_*` variables.

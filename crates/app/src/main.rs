@@ -70,6 +70,11 @@ enum SimulateCommand {
         #[arg(long, default_value_t = mbelyco::devrun::AT_SIM_PORT)]
         port: u16,
     },
+    /// MTN MoMo Disbursement API (MOMO_SIM_API_USER, MOMO_SIM_API_KEY, MOMO_SIM_DATA_DIR).
+    Momo {
+        #[arg(long, default_value_t = mbelyco::devrun::MOMO_SIM_PORT)]
+        port: u16,
+    },
 }
 
 #[derive(Subcommand)]
@@ -215,6 +220,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let bind = config.bind_addr;
             let base = config.public_base_url.clone();
             let simulators = web && config.simulators;
+            let data_dir = config.data_dir.clone();
             let prepared = startup::prepare(config, clock).await?;
             let state = prepared.state;
             let shutdown = CancellationToken::new();
@@ -227,8 +233,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 tasks.spawn(startup::serve(state.clone(), listener, shutdown.clone()));
                 println!("MBELYCO Promo is running at {base}  (Ctrl-C to stop)");
             }
-            // kept until the app stops: dropping it stops the simulator
+            // kept until the app stops: dropping them stops the simulators
             let mut _at_sim = None;
+            let mut _momo_sim = None;
             if simulators {
                 let (app_url, events_url, codes) = mbelyco::devrun::prepare(&state, &base).await?;
                 let service_code = state.settings.get().0.ussd.service_code.clone();
@@ -240,6 +247,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 if !codes.is_empty() {
                     println!("  demo codes to redeem: {}", codes.join("  "));
                 }
+                _momo_sim = Some(mbelyco::devrun::spawn_momo_sim(&state, &data_dir)?);
+                println!(
+                    "MoMo Disbursement simulator: http://127.0.0.1:{}  (statement: /sim/statement.csv)",
+                    mbelyco::devrun::MOMO_SIM_PORT
+                );
             }
             if worker {
                 tasks.spawn(startup::run_worker(state.clone(), shutdown.clone()));
@@ -273,6 +285,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             command: SimulateCommand::At { port },
         } => {
             mbelyco::devrun::run_at_sim(port).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Simulate {
+            command: SimulateCommand::Momo { port },
+        } => {
+            mbelyco::devrun::run_momo_sim(port).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
