@@ -7,8 +7,6 @@
 use std::process::Stdio;
 
 use anyhow::Context as _;
-use rand::distributions::Alphanumeric;
-use rand::Rng;
 use serde_json::json;
 
 use crate::audit::{Actor, RequestMeta};
@@ -23,6 +21,32 @@ pub const MOMO_SIM_PORT: u16 = 8091;
 const MOMO_SIM_SUBSCRIPTION_KEY: &str = "momo-sim-subscription-key";
 const DEMO_BATCH: &str = "Demo batch";
 
+/// Applies a settings change as the system (validated, versioned and audited like any change) and
+/// reloads this process's settings. For operator tooling: the development run and the benches.
+pub async fn apply_settings(
+    state: &AppState,
+    category: Category,
+    patch: serde_json::Value,
+    reason: &str,
+) -> anyhow::Result<()> {
+    let mut tx = state.pool.begin().await?;
+    crate::settings::update(
+        &mut tx,
+        state.settings.secrets(),
+        Actor::System,
+        RequestMeta::default(),
+        category,
+        patch.as_object().cloned().unwrap_or_default(),
+        Some(reason.to_owned()),
+        state.clock.now(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
+    tx.commit().await?;
+    state.settings.refresh().await?;
+    Ok(())
+}
+
 /// Opens the USSD endpoint with a fresh secret (unless one is set), creates the demo batch (once)
 /// and returns the callback URLs with their secret.
 pub async fn prepare(state: &AppState, base: &str) -> anyhow::Result<(String, String, Vec<String>)> {
@@ -30,61 +54,33 @@ pub async fn prepare(state: &AppState, base: &str) -> anyhow::Result<(String, St
     let secret = match settings.0.ussd.endpoint_secret.expose() {
         Some(s) => s.to_owned(),
         None => {
-            let s: String = rand::thread_rng()
-                .sample_iter(&Alphanumeric)
-                .take(32)
-                .map(char::from)
-                .collect();
-            let mut tx = state.pool.begin().await?;
-            crate::settings::update(
-                &mut tx,
-                state.settings.secrets(),
-                Actor::System,
-                RequestMeta::default(),
+            let s = crate::crypto::random_token(24);
+            apply_settings(
+                state,
                 Category::Ussd,
-                json!({"endpointSecret": s}).as_object().cloned().unwrap_or_default(),
-                Some("development run: open the USSD endpoint to the local gateway simulator".into()),
-                state.clock.now(),
+                json!({"endpointSecret": s}),
+                "development run: open the USSD endpoint to the local gateway simulator",
             )
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
-            tx.commit().await?;
-            state.settings.refresh().await?;
+            .await?;
             s
         }
     };
     if settings.0.payments.momo_api_user.expose().is_none() {
         // the MoMo simulator's API user: generated once, kept in the (encrypted) payment settings
         let user = uuid::Uuid::new_v4().to_string();
-        let key: String = rand::thread_rng()
-            .sample_iter(&Alphanumeric)
-            .take(32)
-            .map(char::from)
-            .collect();
-        let mut tx = state.pool.begin().await?;
-        crate::settings::update(
-            &mut tx,
-            state.settings.secrets(),
-            Actor::System,
-            RequestMeta::default(),
+        apply_settings(
+            state,
             Category::Payments,
             json!({
                 "momoBaseUrl": format!("http://127.0.0.1:{MOMO_SIM_PORT}"),
                 "momoApiUser": user,
-                "momoApiKey": key,
+                "momoApiKey": crate::crypto::random_token(24),
                 "momoSubscriptionKey": MOMO_SIM_SUBSCRIPTION_KEY,
                 "momoTargetEnvironment": "mtnrwanda",
-            })
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-            Some("development run: pay through the local MoMo simulator".into()),
-            state.clock.now(),
+            }),
+            "development run: pay through the local MoMo simulator",
         )
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
-        tx.commit().await?;
-        state.settings.refresh().await?;
+        .await?;
     }
     let exists: bool = sqlx::query_scalar("select exists (select 1 from batches where name = $1)")
         .bind(DEMO_BATCH)

@@ -51,24 +51,13 @@ pub async fn run(config: &Config, connections: usize, seconds: u64) -> anyhow::R
     let s = scratch(config, "ussd", config.database_max_connections).await?;
     let pool = s.pool.clone();
     let state = crate::startup::build_state(pool.clone(), config.clone(), clock.clone()).await?;
-    let mut tx = pool.begin().await?;
-    crate::settings::update(
-        &mut tx,
-        state.settings.secrets(),
-        crate::audit::Actor::System,
-        Default::default(),
+    crate::devrun::apply_settings(
+        &state,
         crate::settings::Category::Ussd,
-        serde_json::json!({"endpointSecret": SECRET})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-        Some("bench".into()),
-        clock.now(),
+        serde_json::json!({"endpointSecret": SECRET}),
+        "bench",
     )
-    .await
-    .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
-    tx.commit().await?;
-    state.settings.refresh().await?;
+    .await?;
     println!("generating {codes_needed} codes to redeem …");
     let expires = (clock.now() + chrono::Duration::days(90))
         .format("%Y-%m-%d")

@@ -100,7 +100,7 @@ async fn handle(
     let hop = form(&body).filter(|h| !h.session_id.trim().is_empty());
     let Some(hop) = hop else {
         // not a gateway request we can keep state for; answered, not stored
-        let lang = super::messages::Lang::parse(&settings.0.ussd.default_language).unwrap_or(super::messages::Lang::Rw);
+        let lang = super::messages::Lang::default_for(&settings.0.ussd);
         let text = super::messages::Msg::Error.text(lang, &settings.0.ussd);
         return plain(StatusCode::OK, format!("END {text}"));
     };

@@ -23,6 +23,11 @@ impl Lang {
         }
     }
 
+    /// The settings' default language (Kinyarwanda if it names neither).
+    pub fn default_for(settings: &UssdSettings) -> Lang {
+        Lang::parse(&settings.default_language).unwrap_or(Lang::Rw)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Lang::Rw => "rw",

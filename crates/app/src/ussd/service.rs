@@ -57,7 +57,7 @@ const MAX_FIELD: usize = 400;
 /// Answers one hop. Never fails: whatever goes wrong becomes a screen (and a log line).
 pub async fn handle(pool: &PgPool, settings: &Settings, hop: &Hop, now: DateTime<Utc>) -> Answer {
     let started = Instant::now();
-    let lang = Lang::parse(&settings.ussd.default_language).unwrap_or(Lang::Rw);
+    let lang = Lang::default_for(&settings.ussd);
     let answer = match answer(pool, settings, hop, now, started).await {
         Ok(a) => return a,
         Err(e) if is_busy(&e) => Answer::end(Msg::Busy.text(lang, &settings.ussd), "busy"),
@@ -100,7 +100,7 @@ async fn answer(
     started: Instant,
 ) -> Result<Answer, sqlx::Error> {
     let u = &settings.ussd;
-    let default_lang = Lang::parse(&u.default_language).unwrap_or(Lang::Rw);
+    let default_lang = Lang::default_for(u);
     let mut conn = pool.acquire().await?;
     // requests that cannot be a session of ours are answered and logged, nothing else
     if !service_code_matches(&hop.service_code, &u.service_code) {

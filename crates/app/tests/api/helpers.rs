@@ -366,21 +366,9 @@ pub const USSD_SECRET: &str = "test-ussd-endpoint-secret-0123456789";
 impl TestApp {
     /// Applies a settings patch (as the system) and reloads the app's settings.
     pub async fn set_settings(&self, category: mbelyco::settings::Category, patch: serde_json::Value) {
-        let mut tx = self.pool.begin().await.unwrap();
-        mbelyco::settings::update(
-            &mut tx,
-            self.state.settings.secrets(),
-            mbelyco::audit::Actor::System,
-            Default::default(),
-            category,
-            patch.as_object().unwrap().clone(),
-            Some("test".into()),
-            now(),
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
-        self.state.settings.refresh().await.unwrap();
+        mbelyco::devrun::apply_settings(&self.state, category, patch, "test")
+            .await
+            .unwrap();
     }
 
     /// Opens the USSD endpoint to the test gateway (the secret).
