@@ -4,6 +4,7 @@
 //! its logic; `web` assembles the HTTP surface; `startup` brings the roles up.
 
 pub mod access;
+pub mod alerts;
 pub mod audit;
 pub mod batches;
 pub mod bench;
@@ -13,6 +14,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod devrun;
+pub mod disbursement;
 pub mod error;
 pub mod identity;
 pub mod jobs;

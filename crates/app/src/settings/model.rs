@@ -192,6 +192,9 @@ pub struct PaymentSettings {
     pub momo_api_key: Secret,
     pub momo_subscription_key: Secret,
     pub momo_target_environment: String,
+    /// Where MoMo calls back: this app's public base URL, whose host must be the API user's
+    /// `providerCallbackHost` (A10). Empty: no `X-Callback-Url`, the worker polls.
+    pub callback_base_url: String,
     pub currency: String,
     /// Whole francs.
     pub min_amount: i64,
@@ -208,9 +211,12 @@ pub struct PaymentSettings {
     pub monthly_transaction_limit: i64,
     pub per_user_daily_limit: i64,
     pub per_user_monthly_limit: i64,
+    /// Payouts in flight at once (each waits on MoMo for most of its time).
     pub worker_concurrency: u32,
+    /// MoMo calls per second for payouts: transfers, their first status check, payee checks and
+    /// status checks a callback asked for.
     pub requests_per_second: u32,
-    /// Status queries stay under MoMo's 10 per second.
+    /// Repeated status queries of PENDING transfers, kept under MoMo's 10 per second (decision 0014).
     pub status_queries_per_second: u32,
     pub low_balance_threshold: i64,
     pub request_timeout_seconds: u32,
@@ -226,6 +232,7 @@ impl Default for PaymentSettings {
             momo_api_key: Secret::default(),
             momo_subscription_key: Secret::default(),
             momo_target_environment: "sandbox".into(),
+            callback_base_url: String::new(),
             currency: "RWF".into(),
             min_amount: 100,
             max_amount: 1_000_000,
@@ -238,8 +245,8 @@ impl Default for PaymentSettings {
             monthly_transaction_limit: 1_000_000_000,
             per_user_daily_limit: 200_000,
             per_user_monthly_limit: 1_000_000,
-            worker_concurrency: 4,
-            requests_per_second: 5,
+            worker_concurrency: 128,
+            requests_per_second: 400,
             status_queries_per_second: 8,
             low_balance_threshold: 500_000,
             request_timeout_seconds: 30,

@@ -299,8 +299,13 @@ fn payments(v: &mut V, p: &PaymentSettings) {
         "payments.dailyTransactionLimit",
         "must be at least the per-user daily limit",
     );
-    v.range(p.worker_concurrency, 1, 64, "payments.workerConcurrency");
-    v.range(p.requests_per_second, 1, 100, "payments.requestsPerSecond");
+    v.check(
+        p.callback_base_url.is_empty() || is_http_url(&p.callback_base_url),
+        "payments.callbackBaseUrl",
+        "must be empty (no callbacks) or an http:// or https:// URL",
+    );
+    v.range(p.worker_concurrency, 1, 512, "payments.workerConcurrency");
+    v.range(p.requests_per_second, 1, 2000, "payments.requestsPerSecond");
     v.range(p.status_queries_per_second, 1, 9, "payments.statusQueriesPerSecond");
     v.range(
         p.low_balance_threshold,

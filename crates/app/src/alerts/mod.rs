@@ -1,0 +1,135 @@
+//! Alerts: open work for a person, raised by the system (PRD 2.6). This first wave raises them
+//! in the app only (payout failures, low MoMo balance, MoMo configuration faults); rules,
+//! delivery channels, escalation and the alerts console come with the alerts wave.
+//!
+//! Owns `alerts`. [`raise`] runs in the caller's transaction, so an alert exists exactly when the
+//! change that caused it committed; while an alert with the same `dedupe_key` is open, raising it
+//! again counts a repeat instead of adding a row.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::access::Permission;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// An alert to raise.
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    /// Machine-readable kind, e.g. `payout.failed`, `momo.low_balance`.
+    pub kind: &'static str,
+    pub severity: Severity,
+    pub title: String,
+    pub body: String,
+    /// Who may see it.
+    pub audience: Permission,
+    pub subject: Option<(&'static str, String)>,
+    pub dedupe_key: Option<String>,
+}
+
+impl NewAlert {
+    pub fn new(kind: &'static str, severity: Severity, audience: Permission, title: impl Into<String>) -> Self {
+        Self {
+            kind,
+            severity,
+            title: title.into(),
+            body: String::new(),
+            audience,
+            subject: None,
+            dedupe_key: None,
+        }
+    }
+
+    pub fn body(mut self, body: impl Into<String>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    pub fn subject(mut self, entity_type: &'static str, id: impl ToString) -> Self {
+        self.subject = Some((entity_type, id.to_string()));
+        self
+    }
+
+    pub fn dedupe(mut self, key: impl Into<String>) -> Self {
+        self.dedupe_key = Some(key.into());
+        self
+    }
+}
+
+/// Raises `alert` (or counts a repeat of the open one with its dedupe key). True when a new
+/// alert row was written.
+pub async fn raise(conn: &mut PgConnection, alert: &NewAlert, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+    let (subject_type, subject_id) = match &alert.subject {
+        Some((t, id)) => (Some(*t), Some(id.as_str())),
+        None => (None, None),
+    };
+    let inserted: bool = sqlx::query_scalar(
+        r#"insert into alerts (kind, severity, title, body, audience, subject_type, subject_id, dedupe_key,
+                               created_at, last_seen_at)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+           on conflict (dedupe_key) where acknowledged_at is null
+           do update set occurrences = alerts.occurrences + 1, last_seen_at = excluded.last_seen_at
+           returning (xmax = 0)"#,
+    )
+    .bind(alert.kind)
+    .bind(alert.severity.as_str())
+    .bind(&alert.title)
+    .bind(&alert.body)
+    .bind(alert.audience.key())
+    .bind(subject_type)
+    .bind(subject_id)
+    .bind(&alert.dedupe_key)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(inserted)
+}
+
+/// An open (unacknowledged) alert as pages show it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct Alert {
+    pub id: Uuid,
+    pub kind: String,
+    pub severity: String,
+    pub title: String,
+    pub body: String,
+    pub audience: String,
+    pub subject_type: Option<String>,
+    pub subject_id: Option<String>,
+    pub occurrences: i32,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+/// The open alerts for any of the `audiences` (the permissions the reader holds), newest first.
+pub async fn open(conn: &mut PgConnection, audiences: &[&str], limit: i64) -> Result<Vec<Alert>, sqlx::Error> {
+    sqlx::query_as(
+        r#"select id, kind, severity, title, body, audience, subject_type, subject_id, occurrences, created_at,
+                  last_seen_at
+           from alerts where acknowledged_at is null and audience = any($1)
+           order by created_at desc limit $2"#,
+    )
+    .bind(audiences)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
+}
