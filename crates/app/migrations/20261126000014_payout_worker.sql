@@ -13,7 +13,8 @@ alter table disbursement_attempts
     add column response jsonb,
     add column polls integer not null default 0,
     add column callback_count integer not null default 0,
-    add column last_callback_at timestamptz;
+    add column last_callback_at timestamptz,
+    add column last_polled_at timestamptz;
 
 -- Open work for a person: raised by the system, read in the app (other channels later, PRD 2.6).
 create table alerts (

@@ -77,6 +77,8 @@ pub async fn prepare(state: &AppState, base: &str) -> anyhow::Result<(String, St
                 "momoApiKey": crate::crypto::random_token(24),
                 "momoSubscriptionKey": MOMO_SIM_SUBSCRIPTION_KEY,
                 "momoTargetEnvironment": "mtnrwanda",
+                // the simulator calls back on this app (its API user's callback host is 127.0.0.1)
+                "callbackBaseUrl": format!("http://127.0.0.1:{}", state.config.bind_addr.port()),
             }),
             "development run: pay through the local MoMo simulator",
         )
@@ -162,6 +164,25 @@ pub async fn run_momo_sim(port: u16) -> anyhow::Result<()> {
     let mut config = simulators::momo::SimConfig::rwanda();
     config.subscription_key = var("MOMO_SIM_SUBSCRIPTION_KEY").unwrap_or_else(|| MOMO_SIM_SUBSCRIPTION_KEY.into());
     config.data_dir = var("MOMO_SIM_DATA_DIR").map(std::path::PathBuf::from);
+    let millis = |k: &str| {
+        var(k)
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(std::time::Duration::from_millis)
+    };
+    if let Some(d) = millis("MOMO_SIM_SETTLE_MS") {
+        config.settle_after = d;
+    }
+    if let Some(ms) = var("MOMO_SIM_LATENCY_MS").and_then(|v| v.parse().ok()) {
+        config.faults.latency_ms = ms;
+    }
+    if let Some(b) = var("MOMO_SIM_BALANCE").and_then(|v| v.parse().ok()) {
+        config.starting_balance = b;
+    }
+    match var("MOMO_SIM_CALLBACKS").as_deref() {
+        Some("none") => config.callbacks = simulators::momo::CallbackMode::None,
+        Some("mtn") => config.callbacks = simulators::momo::CallbackMode::mtn_schedule(),
+        _ => {}
+    }
     if let (Some(user), Some(key)) = (var("MOMO_SIM_API_USER"), var("MOMO_SIM_API_KEY")) {
         config = config.with_user(&user, &key, "127.0.0.1");
     }

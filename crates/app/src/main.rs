@@ -156,6 +156,18 @@ enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
     },
+    /// Payouts end to end (redemption committed → SUCCESSFUL recorded) through the worker and
+    /// the MoMo simulator: at once, then with 200 ms MoMo latency and default settings.
+    Payouts {
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// redemptions committed per second in the first run
+        #[arg(long, default_value_t = 330)]
+        rate: u32,
+        /// … and in the second (200 ms) run
+        #[arg(long, default_value_t = 115)]
+        slow_rate: u32,
+    },
     /// Code generation next to existing codes (vs a plain COPY) and the CSV export.
     Codes {
         #[arg(long, default_value_t = 1_000_000)]
@@ -395,6 +407,17 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             command: BenchCommand::Ussd { connections, seconds },
         } => {
             mbelyco::bench::ussd::run(&config, connections, seconds).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Payouts {
+                    seconds,
+                    rate,
+                    slow_rate,
+                },
+        } => {
+            mbelyco::bench::payouts::run(&config, seconds, rate, slow_rate).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

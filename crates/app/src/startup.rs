@@ -135,6 +135,7 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         ..WorkerOptions::default()
     };
     let worker_id = opts.worker_id.clone();
+    let payout_worker_id = format!("{worker_id}-payouts");
     let worker = Arc::new(Worker::new(
         state.pool.clone(),
         registry(&state),
@@ -159,7 +160,14 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         state.clock.clone(),
         shutdown.clone(),
     ));
-    let _ = tokio::join!(runner, sealer, beats, scheduler, batch_status);
+    let payouts = crate::disbursement::worker::PayoutWorker::new(
+        state.pool.clone(),
+        Arc::clone(&state.settings),
+        state.clock.clone(),
+        payout_worker_id,
+    );
+    let payouts = tokio::spawn(payouts.run(shutdown.clone(), Duration::from_secs(state.config.shutdown_grace_secs)));
+    let _ = tokio::join!(runner, sealer, beats, scheduler, batch_status, payouts);
     Ok(())
 }
 

@@ -54,6 +54,7 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::codes::import_page::routes());
     specs.extend(crate::ussd::api::routes());
     specs.extend(crate::ussd::pages::routes());
+    specs.extend(crate::disbursement::callback::routes());
     specs
 }
 

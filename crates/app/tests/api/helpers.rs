@@ -13,11 +13,14 @@ use tokio_util::sync::CancellationToken;
 pub const ADMIN_EMAIL: &str = "root@mbelyco.test";
 pub const ADMIN_PASSWORD: &str = "a long test password 123";
 
+/// The secret key every test app (and worker process) runs with.
+pub const TEST_SECRET_KEY: &str = "test-secret-key-0123456789abcdef-0123456789";
+
 pub fn test_config(extra: &[(&str, &str)]) -> Config {
     let dir = std::env::temp_dir().join(format!("mbelyco-test-{}", uuid::Uuid::new_v4()));
     let mut vars: HashMap<String, String> = [
         ("APP_ENV", "test"),
-        ("SECRET_KEY", "test-secret-key-0123456789abcdef-0123456789"),
+        ("SECRET_KEY", TEST_SECRET_KEY),
         ("ADMIN_EMAIL", ADMIN_EMAIL),
         ("ADMIN_PASSWORD", ADMIN_PASSWORD),
         ("BIND_ADDR", "127.0.0.1:0"),

@@ -12,6 +12,8 @@ mod codes;
 mod codes_import;
 mod helpers;
 mod jobs;
+mod payouts;
+mod payouts_faults;
 mod seed;
 mod settings;
 mod signin;

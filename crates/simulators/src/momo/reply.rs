@@ -107,15 +107,18 @@ pub(crate) async fn business(sim: &MomoSim, headers: &HeaderMap) -> Result<Strin
     }
     let roll = |rate: f64| rate > 0.0 && rand::thread_rng().gen::<f64>() < rate;
     if roll(faults.rate_429) {
+        sim.count_fault();
         return Err(Reply::Gateway(
             StatusCode::TOO_MANY_REQUESTS,
             "Rate limit is exceeded. Try again in 1 seconds.",
         ));
     }
     if roll(faults.error_503_rate) {
+        sim.count_fault();
         return Err(Reply::Business(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"));
     }
     if roll(faults.error_500_rate) {
+        sim.count_fault();
         return Err(Reply::Business(
             StatusCode::INTERNAL_SERVER_ERROR,
             "INTERNAL_PROCESSING_ERROR",
@@ -136,8 +139,10 @@ pub(crate) fn roll_after_create(sim: &MomoSim) -> AfterCreate {
     let mut rng = rand::thread_rng();
     let mut roll = |rate: f64| rate > 0.0 && rng.gen::<f64>() < rate;
     if roll(faults.drop_after_create_rate) {
+        sim.count_fault();
         AfterCreate::Drop
     } else if roll(faults.timeout_after_create_rate) {
+        sim.count_fault();
         AfterCreate::Hold(std::time::Duration::from_millis(faults.hang_ms))
     } else {
         AfterCreate::Answer

@@ -164,6 +164,15 @@ impl MomoSim {
         self.state().tokens.clear();
     }
 
+    /// How many faults were injected since start (fault-injection suites report it).
+    pub fn faults_injected(&self) -> u64 {
+        self.state().faults_injected
+    }
+
+    pub(crate) fn count_fault(&self) {
+        self.state().faults_injected += 1;
+    }
+
     /// How many tokens have been issued since start.
     pub fn tokens_issued(&self) -> u64 {
         self.state().tokens_issued

@@ -17,6 +17,8 @@ pub(super) struct State {
     pub(super) users: HashMap<String, ApiUser>,
     pub(super) tokens: HashMap<String, Grant>,
     pub(super) tokens_issued: u64,
+    /// Faults injected so far (429/500/503 answers, answers held or cut after a create).
+    pub(super) faults_injected: u64,
     pub(super) transfers: HashMap<Uuid, TransferRecord>,
     /// Reference ids in acceptance order, for listings and the statement.
     pub(super) order: Vec<Uuid>,
