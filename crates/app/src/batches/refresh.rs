@@ -57,7 +57,8 @@ const SETTLE: &str = "with done as ( \
        select b.id, b.status from batches b \
        where b.status in ('active', 'blocked') and ($1::uuid is null or b.id = $1) \
          and exists (select 1 from promo_codes c where c.batch_id = b.id) \
-         and not exists (select 1 from promo_codes c where c.batch_id = b.id and c.status not in ('redeemed', 'expired')) \
+         and not exists (select 1 from promo_codes c where c.batch_id = b.id \
+                         and c.status in ('active', 'used', 'blocked', 'reported')) \
        for update of b), \
      upd as ( \
        update batches b set status = case \
@@ -106,6 +107,22 @@ pub async fn refresh_status(
     now: DateTime<Utc>,
 ) -> Result<Option<Change>, sqlx::Error> {
     Ok(apply(conn, Some(batch_id), now).await?.pop())
+}
+
+/// Whether [`refresh_status`] would change `batch_id` now: one index probe per open status, so
+/// callers on a hot path (every payout) can skip the transaction when, as nearly always, it would
+/// not. (Open statuses are listed, not excluded: an index scan for "not redeemed" would walk every
+/// redeemed code of a nearly finished batch.)
+pub async fn may_change(pool: &PgPool, batch_id: Uuid, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "select exists (select 1 from batches b where b.id = $1 and b.status in ('active', 'blocked') \
+           and (b.expiration_date <= $2 or not exists (select 1 from promo_codes c where c.batch_id = b.id \
+                and c.status in ('active', 'used', 'blocked', 'reported'))))",
+    )
+    .bind(batch_id)
+    .bind(now)
+    .fetch_one(pool)
+    .await
 }
 
 /// The same rules over every batch, in the caller's transaction.

@@ -200,7 +200,18 @@ pub struct PayoutWorker {
     pacing: Mutex<Option<Arc<Pacing>>>,
     breaker: std::sync::Mutex<Breaker>,
     balance: Mutex<BalanceView>,
+    day: Mutex<DayTotal>,
+    unconfigured_alerted: std::sync::Mutex<Option<Instant>>,
     done: Notify,
+}
+
+/// What was paid out today (Kigali), from the database at most every few seconds plus what this
+/// worker reserved since: the payment settings' daily limit.
+#[derive(Debug, Default)]
+struct DayTotal {
+    day: Option<chrono::NaiveDate>,
+    total: i64,
+    read_at: Option<Instant>,
 }
 
 impl PayoutWorker {
@@ -217,6 +228,8 @@ impl PayoutWorker {
             pacing: Mutex::new(None),
             breaker: std::sync::Mutex::new(Breaker::default()),
             balance: Mutex::new(BalanceView::default()),
+            day: Mutex::new(DayTotal::default()),
+            unconfigured_alerted: std::sync::Mutex::new(None),
             done: Notify::new(),
         })
     }
@@ -250,6 +263,20 @@ impl PayoutWorker {
         let pacing = self.pacing().await;
         let now = self.clock.now();
         if pacing.client.is_none() {
+            let due = self
+                .unconfigured_alerted
+                .lock()
+                .map(|mut last| {
+                    let due = last.is_none_or(|t| t.elapsed() > Duration::from_secs(300));
+                    if due {
+                        *last = Some(Instant::now());
+                    }
+                    due
+                })
+                .unwrap_or(false);
+            if !due {
+                return Ok(0);
+            }
             self.alert_once(
                 NewAlert::new(
                     "momo.not_configured",
@@ -440,6 +467,9 @@ impl PayoutWorker {
                 }
                 Err(e) => return self.deferred(&c, &e, pacing).await,
             }
+        }
+        if !self.within_daily_limit(&pacing.payments, c.amount).await? {
+            return self.hold(&c, "daily_limit", None, pacing).await;
         }
         if let Some(reason) = self.balance_hold(pacing, client, c.amount).await {
             return self.hold(&c, reason, None, pacing).await;
@@ -688,9 +718,11 @@ impl PayoutWorker {
         tx.commit().await?;
         // after the commit: payouts of one batch completing side by side each see the others'
         // codes as still `used` inside their own transactions; the last to commit sees them all
-        let mut tx = self.pool.begin().await?;
-        crate::batches::refresh::refresh_status(&mut tx, batch_id, now).await?;
-        tx.commit().await?;
+        if crate::batches::refresh::may_change(&self.pool, batch_id, now).await? {
+            let mut tx = self.pool.begin().await?;
+            crate::batches::refresh::refresh_status(&mut tx, batch_id, now).await?;
+            tx.commit().await?;
+        }
         Ok(Outcome::Completed)
     }
 
@@ -957,6 +989,10 @@ impl PayoutWorker {
                 "Payouts are held: the MoMo disbursement account cannot cover them",
                 Permission::FinancialAlertsView,
             ),
+            "daily_limit" => (
+                "Payouts are held: today's payout limit is reached",
+                Permission::FinancialAlertsView,
+            ),
             _ => (
                 "Payouts are held: MoMo refuses our configuration",
                 Permission::SystemAlertsView,
@@ -1183,6 +1219,37 @@ impl PayoutWorker {
                 None
             }
         }
+    }
+
+    /// Whether paying `amount` stays within the daily limit (Kigali day); reserves it if so.
+    async fn within_daily_limit(&self, pay: &PaymentSettings, amount: i64) -> Result<bool, sqlx::Error> {
+        let now = self.clock.now();
+        let today = now.with_timezone(&crate::clock::kigali()).date_naive();
+        let mut d = self.day.lock().await;
+        if d.day != Some(today) || d.read_at.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
+            let start = today
+                .and_hms_opt(0, 0, 0)
+                .and_then(|t| t.and_local_timezone(crate::clock::kigali()).single())
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(now);
+            // paid today; what is on its way counts through the reservations below
+            let total: i64 = sqlx::query_scalar(
+                "select coalesce(sum(amount), 0)::int8 from disbursements where status = 'completed' and disbursed_at >= $1",
+            )
+            .bind(start)
+            .fetch_one(&self.pool)
+            .await?;
+            *d = DayTotal {
+                day: Some(today),
+                total,
+                read_at: Some(Instant::now()),
+            };
+        }
+        if d.total + amount > pay.daily_transaction_limit {
+            return Ok(false);
+        }
+        d.total += amount;
+        Ok(true)
     }
 
     async fn alert_once(&self, alert: NewAlert, now: DateTime<Utc>) {

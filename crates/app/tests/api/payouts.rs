@@ -531,3 +531,23 @@ async fn server_errors_and_rate_limits_never_pay_twice() {
     assert_eq!(statuses(&app).await, vec![("completed".to_owned(), 20)]);
     books_agree(&app, &momo).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_daily_payout_limit_holds_what_exceeds_it() {
+    let db = TestDb::new().await;
+    let momo = start_momo(instant()).await;
+    let limits = json!({"perUserDailyLimit": 1000, "dailyTransactionLimit": 2500});
+    let (app, key) = ready(&db, &momo, limits).await;
+    redeem(&app, &key, 3, "limit").await;
+    worker(&app, "w1").run_until_idle().await.unwrap();
+    assert_eq!(
+        statuses(&app).await,
+        vec![("completed".to_owned(), 2), ("queued".to_owned(), 1)]
+    );
+    let held: Option<String> = sqlx::query_scalar("select held_reason from disbursements where status = 'queued'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(held.as_deref(), Some("daily_limit"));
+    assert_eq!(momo.sim.transfers().len(), 2);
+}
