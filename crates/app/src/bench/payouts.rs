@@ -40,7 +40,7 @@ pub async fn run(config: &Config, seconds: u64, fast_rate: u32, slow_rate: u32) 
             label: "simulator answering at once",
             latency_ms: 0,
             rate: fast_rate,
-            settings: json!({"requestsPerSecond": 2000, "workerConcurrency": 256}),
+            settings: json!({"requestsPerSecond": 2000, "workerConcurrency": 64}),
         },
         Run {
             label: "200 ms on every MoMo call, default payment settings",

@@ -323,7 +323,8 @@ impl PayoutWorker {
                 match me.drive(&pacing, c).await {
                     Ok(outcome) => tracing::debug!(disbursement = %id, ?outcome, "payout step"),
                     Err(e) => {
-                        tracing::warn!(disbursement = %id, error = %e, "payout step failed; the lease will bring it back")
+                        tracing::warn!(disbursement = %id, error = %e, "payout step failed; it is looked at again shortly");
+                        me.release_after_error(id).await;
                     }
                 }
                 drop(permit);
@@ -365,6 +366,25 @@ impl PayoutWorker {
         .bind(lease_until)
         .fetch_all(&self.pool)
         .await
+    }
+
+    /// After a failed step (a database error, mostly): the row stays `processing` with its
+    /// attempt as it is, due again in a few seconds instead of when the lease would expire; the
+    /// next claim resolves the attempt first. When even this fails, the lease brings it back.
+    async fn release_after_error(&self, id: Uuid) {
+        let again = self.clock.now() + chrono::Duration::seconds(5);
+        let released = sqlx::query(
+            "update disbursements set lease_owner = null, lease_expires_at = $3, next_attempt_at = $3 \
+             where id = $1 and lease_owner = $2 and status = 'processing'",
+        )
+        .bind(id)
+        .bind(&self.id)
+        .bind(again)
+        .execute(&self.pool)
+        .await;
+        if let Err(e) = released {
+            tracing::debug!(disbursement = %id, error = %e, "could not release the payout; its lease will");
+        }
     }
 
     /// Ticks until nothing is due and nothing is in flight (tests, benches, drain on demand).
