@@ -15,6 +15,7 @@ mod jobs;
 mod seed;
 mod settings;
 mod signin;
+mod sms;
 mod system;
 mod users;
 mod ussd;
