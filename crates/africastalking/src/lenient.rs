@@ -5,10 +5,26 @@
 use std::fmt;
 
 use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize as _;
 
 /// A string, number or boolean as its text; null or absent as `None`.
 pub(crate) fn opt_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
     deserializer.deserialize_any(TextVisitor)
+}
+
+/// A whole number sent as a number or as text (`101`, `"101"`); anything else, null or absent as
+/// `None`, so one odd field never loses the rest of the answer.
+pub(crate) fn opt_u16<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u16>, D::Error> {
+    Ok(opt_string(deserializer)?.and_then(|text| text.trim().parse().ok()))
+}
+
+/// A list that may be null or absent: both read as empty.
+pub(crate) fn vec_or_null<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 struct TextVisitor;

@@ -1,6 +1,7 @@
 //! The development run (`cargo run` outside production): demo data, the USSD endpoint opened to
-//! the local gateway simulator, and the simulator itself started as a separate process beside the
-//! app (the same binary, `mbelyco simulate at`), so a newcomer can dial `*789#` in a browser.
+//! the local gateway simulator, customer SMS sent through the simulator's SMS API, and the
+//! simulator itself started as a separate process beside the app (the same binary,
+//! `mbelyco simulate at`), so a newcomer can dial `*789#` in a browser and read the SMS there.
 //!
 //! Nothing here runs in production (`APP_ENV=production`) or with `SIMULATORS=off`.
 
@@ -19,6 +20,8 @@ pub const AT_SIM_PORT: u16 = 8090;
 /// Where the MoMo Disbursement simulator listens.
 pub const MOMO_SIM_PORT: u16 = 8091;
 const MOMO_SIM_SUBSCRIPTION_KEY: &str = "momo-sim-subscription-key";
+/// The AT username the development run sends SMS as (AT's sandbox app is `sandbox`).
+const AT_SIM_SMS_USERNAME: &str = "sandbox";
 const DEMO_BATCH: &str = "Demo batch";
 
 /// Applies a settings change as the system (validated, versioned and audited like any change) and
@@ -84,6 +87,22 @@ pub async fn prepare(state: &AppState, base: &str) -> anyhow::Result<(String, St
         )
         .await?;
     }
+    if settings.0.ussd.africas_talking_api_key.expose().is_none() {
+        // the AT simulator's SMS API: a key generated once, kept in the (encrypted) USSD settings;
+        // the simulator is started with it (`spawn_at_sim`)
+        apply_settings(
+            state,
+            Category::Ussd,
+            json!({
+                "africasTalkingApiKey": crate::crypto::random_token(24),
+                "africasTalkingUsername": AT_SIM_SMS_USERNAME,
+                "africasTalkingEnvironment": "sandbox",
+                "africasTalkingBaseUrl": format!("http://127.0.0.1:{AT_SIM_PORT}"),
+            }),
+            "development run: send customer SMS through the local Africa's Talking simulator",
+        )
+        .await?;
+    }
     let exists: bool = sqlx::query_scalar("select exists (select 1 from batches where name = $1)")
         .bind(DEMO_BATCH)
         .fetch_one(&state.pool)
@@ -122,14 +141,40 @@ pub async fn prepare(state: &AppState, base: &str) -> anyhow::Result<(String, St
     ))
 }
 
-/// Starts the Africa's Talking simulator as a child process (killed when the app stops).
-pub fn spawn_at_sim(app_url: &str, events_url: &str, service_code: &str) -> anyhow::Result<tokio::process::Child> {
+/// The `AT_SIM_*` variables the development run starts the Africa's Talking simulator with: the
+/// app's USSD callbacks, and the USSD settings' AT username and API key for its SMS API.
+pub fn at_sim_env(
+    state: &AppState,
+    app_url: &str,
+    events_url: &str,
+    service_code: &str,
+) -> Vec<(&'static str, String)> {
+    let settings = state.settings.get();
+    let u = &settings.0.ussd;
+    vec![
+        ("AT_SIM_APP_URL", app_url.to_owned()),
+        ("AT_SIM_EVENTS_URL", events_url.to_owned()),
+        ("AT_SIM_SERVICE_CODE", service_code.to_owned()),
+        ("AT_SIM_SMS_USERNAME", u.africas_talking_username.clone()),
+        (
+            "AT_SIM_SMS_API_KEY",
+            u.africas_talking_api_key.expose().unwrap_or_default().to_owned(),
+        ),
+    ]
+}
+
+/// Starts the Africa's Talking simulator as a child process (killed when the app stops) with
+/// [`at_sim_env`].
+pub fn spawn_at_sim(
+    state: &AppState,
+    app_url: &str,
+    events_url: &str,
+    service_code: &str,
+) -> anyhow::Result<tokio::process::Child> {
     let exe = std::env::current_exe().context("finding the mbelyco binary")?;
     tokio::process::Command::new(exe)
         .args(["simulate", "at", "--port", &AT_SIM_PORT.to_string()])
-        .env("AT_SIM_APP_URL", app_url)
-        .env("AT_SIM_EVENTS_URL", events_url)
-        .env("AT_SIM_SERVICE_CODE", service_code)
+        .envs(at_sim_env(state, app_url, events_url, service_code))
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -194,9 +239,9 @@ pub async fn run_momo_sim(port: u16) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("MoMo simulator: {e}"))
 }
 
-/// `mbelyco simulate at`: the web phone and gateway, configured from `AT_SIM_*` variables.
-pub async fn run_at_sim(port: u16) -> anyhow::Result<()> {
-    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+/// The Africa's Talking simulator's configuration from `AT_SIM_*` variables looked up with `var`.
+pub fn at_sim_config(var: impl Fn(&str) -> Option<String>) -> simulators::at::GatewayConfig {
+    let var = |k: &str, d: &str| var(k).filter(|v| !v.is_empty()).unwrap_or_else(|| d.to_owned());
     let mut config =
         simulators::at::GatewayConfig::new(var("AT_SIM_APP_URL", "http://127.0.0.1:8080/api/v1/ussd/handle"))
             .with_events_url(var(
@@ -204,6 +249,17 @@ pub async fn run_at_sim(port: u16) -> anyhow::Result<()> {
                 "http://127.0.0.1:8080/api/v1/webhooks/ussd/status",
             ));
     config.service_code = var("AT_SIM_SERVICE_CODE", "*789#");
+    config.sms = simulators::at::SmsConfig::new(
+        var("AT_SIM_SMS_USERNAME", AT_SIM_SMS_USERNAME),
+        var("AT_SIM_SMS_API_KEY", simulators::at::SmsConfig::DEFAULT_API_KEY),
+    );
+    config
+}
+
+/// `mbelyco simulate at`: the web phone, the gateway and the SMS API, configured from `AT_SIM_*`
+/// variables ([`at_sim_config`]).
+pub async fn run_at_sim(port: u16) -> anyhow::Result<()> {
+    let config = at_sim_config(|k| std::env::var(k).ok());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port} for the USSD simulator"))?;

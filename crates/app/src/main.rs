@@ -251,9 +251,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             if simulators {
                 let (app_url, events_url, codes) = mbelyco::devrun::prepare(&state, &base).await?;
                 let service_code = state.settings.get().0.ussd.service_code.clone();
-                _at_sim = Some(mbelyco::devrun::spawn_at_sim(&app_url, &events_url, &service_code)?);
+                _at_sim = Some(mbelyco::devrun::spawn_at_sim(
+                    &state,
+                    &app_url,
+                    &events_url,
+                    &service_code,
+                )?);
                 println!(
-                    "USSD simulator (Africa's Talking): http://127.0.0.1:{}  dial {service_code} as +250788123456",
+                    "USSD simulator (Africa's Talking): http://127.0.0.1:{}  dial {service_code} as +250788123456; payout SMS arrive in its inbox",
                     mbelyco::devrun::AT_SIM_PORT
                 );
                 if !codes.is_empty() {

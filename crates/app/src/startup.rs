@@ -125,6 +125,7 @@ pub fn registry(state: &AppState) -> Registry {
             settings: Arc::clone(&state.settings),
         })
         .register(crate::codes::search_index::Handler)
+        .register(crate::alerts::sms::Handler::new(Arc::clone(&state.settings)))
 }
 
 /// The worker role: job runner, audit sealer, scheduler and heartbeat, until `shutdown`.

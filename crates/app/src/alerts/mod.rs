@@ -5,6 +5,10 @@
 //! Owns `alerts`. [`raise`] runs in the caller's transaction, so an alert exists exactly when the
 //! change that caused it committed; while an alert with the same `dedupe_key` is open, raising it
 //! again counts a repeat instead of adding a row.
+//!
+//! [`sms`]: SMS to customers through Africa's Talking (the payout confirmation), as `sms.send` jobs.
+
+pub mod sms;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -17,6 +17,7 @@ mod payouts_faults;
 mod seed;
 mod settings;
 mod signin;
+mod sms;
 mod system;
 mod users;
 mod ussd;

@@ -1,4 +1,5 @@
-//! How the simulated gateway behaves: where it posts, its deadlines, and the fault switches.
+//! How the simulated gateway behaves: where it posts, its deadlines, the fault switches, and who
+//! may send SMS through it.
 
 use std::time::Duration;
 
@@ -42,6 +43,50 @@ pub struct GatewayConfig {
     pub prefill_mode: PrefillMode,
     /// The notification's `cost`.
     pub cost: String,
+    /// The SMS API's credentials and prices.
+    pub sms: SmsConfig,
+}
+
+/// Who may send SMS through the simulator, and what an SMS costs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsConfig {
+    /// The only `username` accepted (AT's sandbox app is `sandbox`).
+    pub username: String,
+    /// The only `apiKey` header accepted.
+    pub api_key: String,
+    /// Sender IDs and short codes `from` may name; empty accepts any.
+    pub sender_ids: Vec<String>,
+    /// Currency of the reported cost.
+    pub currency: String,
+    /// Price of one SMS part, in whole units of `currency`.
+    pub price_per_part: u32,
+}
+
+impl Default for SmsConfig {
+    /// Username `sandbox`, API key [`SmsConfig::DEFAULT_API_KEY`], any sender, 20 RWF a part.
+    fn default() -> Self {
+        Self {
+            username: "sandbox".to_owned(),
+            api_key: Self::DEFAULT_API_KEY.to_owned(),
+            sender_ids: Vec::new(),
+            currency: "RWF".to_owned(),
+            price_per_part: 20,
+        }
+    }
+}
+
+impl SmsConfig {
+    /// The API key a simulator accepts unless told otherwise.
+    pub const DEFAULT_API_KEY: &'static str = "at-sim-api-key";
+
+    /// The defaults with these credentials.
+    pub fn new(username: impl Into<String>, api_key: impl Into<String>) -> Self {
+        Self {
+            username: username.into(),
+            api_key: api_key.into(),
+            ..Self::default()
+        }
+    }
 }
 
 impl GatewayConfig {
@@ -62,7 +107,14 @@ impl GatewayConfig {
             extended_dial: None,
             prefill_mode: PrefillMode::Text,
             cost: "RWF 0.00".to_owned(),
+            sms: SmsConfig::default(),
         }
+    }
+
+    /// The same settings with the SMS API accepting these credentials.
+    pub fn with_sms(mut self, sms: SmsConfig) -> Self {
+        self.sms = sms;
+        self
     }
 
     /// The same settings with notifications posted to `events_url`.

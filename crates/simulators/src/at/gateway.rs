@@ -1,4 +1,5 @@
-//! The gateway: dials sessions and remembers the recent ones for the control API.
+//! The gateway: dials sessions and remembers the recent ones for the control API; holds the SMS
+//! service beside them.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -8,6 +9,7 @@ use africastalking::ussd::USER_AGENT;
 use super::config::{GatewayConfig, PrefillMode};
 use super::screen::Screen;
 use super::session::{Identity, Session};
+use super::sms::SmsCenter;
 
 /// How many finished and live sessions the control API lists.
 const RECENT_SESSIONS: usize = 50;
@@ -51,22 +53,30 @@ pub(crate) struct Shared {
     pub config: GatewayConfig,
     pub client: reqwest::Client,
     recent: Mutex<VecDeque<Session>>,
+    sms: SmsCenter,
 }
 
 impl Gateway {
     pub fn new(config: GatewayConfig) -> Result<Self, GatewayError> {
         let client = reqwest::Client::builder().user_agent(USER_AGENT).build()?;
+        let sms = SmsCenter::new(config.sms.clone());
         Ok(Self {
             shared: Arc::new(Shared {
                 config,
                 client,
                 recent: Mutex::new(VecDeque::new()),
+                sms,
             }),
         })
     }
 
     pub fn config(&self) -> &GatewayConfig {
         &self.shared.config
+    }
+
+    /// The SMS API: the messages it took, its fault switches.
+    pub fn sms(&self) -> &SmsCenter {
+        &self.shared.sms
     }
 
     /// Dials the service code from `phone` (E.164 with `+`) on `network` (or the configured one),

@@ -1,14 +1,18 @@
-//! The web phone for people and the JSON control API it drives.
+//! The web phone for people, the JSON control API it drives, and AT's SMS API.
 //!
 //! `GET /` is a static handset page; `/phone.js` (hand-written) calls the API and writes every app
 //! text with `textContent`, so nothing the app sends is ever parsed as HTML. A strict CSP with no
 //! inline script is set on every response.
 
-use axum::extract::{Path, State};
+use std::time::Duration;
+
+use africastalking::sms::{AUTH_INVALID, MESSAGING_PATH};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
 };
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -20,6 +24,10 @@ use super::config::GatewayConfig;
 use super::gateway::{DialOptions, Gateway, GatewayError};
 use super::screen::Screen;
 use super::session::{Session, SessionSnapshot};
+use super::sms::{SmsAnswer, SmsFaults, SmsMessage};
+
+/// The longest a `GET /sim/sms?waitSecs=` waits for a message.
+const MAX_WAIT_SECS: u64 = 30;
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; \
                    base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
@@ -41,6 +49,10 @@ pub async fn serve(config: GatewayConfig, listener: TcpListener) -> Result<(), G
 /// - `POST /api/sessions/{id}/input` `{input, abandon?}`: answer the screen
 /// - `POST /api/sessions/{id}/cancel`: hang up
 /// - `GET /api/sessions`: recent sessions, newest first, with hops and notifications
+/// - `POST /version1/messaging`: AT's bulk SMS API (see [`super::SmsCenter`])
+/// - `GET /sim/sms?number=+250…&after=N&waitSecs=S`: the messages recorded after sequence `N`,
+///   oldest first, for one number if given; waits up to `S` seconds (at most 30) for one
+/// - `GET /sim/sms/faults`, `PUT /sim/sms/faults`: the SMS API's fault switches
 ///
 /// Dial and input answer `{screen, session}`; `abandon` hangs up as soon as the screen arrives.
 pub fn router(gateway: Gateway) -> Router {
@@ -68,6 +80,9 @@ pub fn router(gateway: Gateway) -> Router {
         .route("/api/sessions", post(dial).get(sessions))
         .route("/api/sessions/{id}/input", post(input))
         .route("/api/sessions/{id}/cancel", post(cancel))
+        .route(MESSAGING_PATH, post(messaging))
+        .route("/sim/sms", get(sms_list))
+        .route("/sim/sms/faults", get(sms_faults).put(set_sms_faults))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(gateway)
 }
@@ -180,4 +195,59 @@ async fn cancel(State(gateway): State<Gateway>, Path(id): Path<String>) -> Resul
 
 async fn sessions(State(gateway): State<Gateway>) -> Json<Vec<SessionSnapshot>> {
     Json(gateway.recent_sessions().iter().map(Session::snapshot).collect())
+}
+
+/// `POST /version1/messaging`, answered as AT does (see [`super::SmsCenter::submit`]).
+async fn messaging(State(gateway): State<Gateway>, headers: HeaderMap, body: Bytes) -> Response {
+    let sms = gateway.sms();
+    let latency = sms.faults().latency_ms;
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let api_key = headers.get("apikey").and_then(|v| v.to_str().ok());
+    let text = |status: StatusCode, body: String| {
+        (status, [(CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+    };
+    match sms.submit(api_key, &body) {
+        SmsAnswer::Unauthorized => text(StatusCode::UNAUTHORIZED, AUTH_INVALID.to_owned()),
+        SmsAnswer::MissingField(field) => text(
+            StatusCode::BAD_REQUEST,
+            format!("Request is missing required form field '{field}'"),
+        ),
+        SmsAnswer::Fault(status) => text(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "Simulated fault".to_owned(),
+        ),
+        SmsAnswer::Accepted(answer) => (StatusCode::CREATED, Json(answer)).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SmsQuery {
+    number: Option<String>,
+    #[serde(default)]
+    after: u64,
+    #[serde(default)]
+    wait_secs: u64,
+}
+
+async fn sms_list(State(gateway): State<Gateway>, Query(query): Query<SmsQuery>) -> Json<Vec<SmsMessage>> {
+    let number = query.number.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let wait = Duration::from_secs(query.wait_secs.min(MAX_WAIT_SECS));
+    let sms = gateway.sms();
+    Json(if wait.is_zero() {
+        sms.messages(number, query.after)
+    } else {
+        sms.wait_for(number, query.after, wait).await
+    })
+}
+
+async fn sms_faults(State(gateway): State<Gateway>) -> Json<SmsFaults> {
+    Json(gateway.sms().faults())
+}
+
+async fn set_sms_faults(State(gateway): State<Gateway>, Json(faults): Json<SmsFaults>) -> Json<SmsFaults> {
+    gateway.sms().set_faults(faults);
+    Json(gateway.sms().faults())
 }

@@ -4,17 +4,19 @@
 //! - `at-sim phone +250788123456`: a phone in the terminal (`cancel` or `q` hangs up)
 //!
 //! Both post to the app's callback (`--app-url`, AT_SIM_APP_URL) and notification URL
-//! (`--events-url`, AT_SIM_EVENTS_URL).
+//! (`--events-url`, AT_SIM_EVENTS_URL). `serve` also answers AT's SMS API
+//! (`POST /version1/messaging`) for `--sms-username`/`--sms-api-key`, and shows each number's
+//! messages in the web phone's inbox.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
-use simulators::at::{self, DialOptions, Gateway, GatewayConfig, PrefillMode, Screen, ScreenKind};
+use simulators::at::{self, DialOptions, Gateway, GatewayConfig, PrefillMode, Screen, ScreenKind, SmsConfig};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 #[derive(Parser)]
-#[command(name = "at-sim", about = "Africa's Talking USSD gateway simulator")]
+#[command(name = "at-sim", about = "Africa's Talking USSD gateway and SMS API simulator")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -86,6 +88,15 @@ struct GatewayArgs {
     /// Put pre-filled inputs in serviceCode (*789*1*2#) with an empty first text, instead of in text.
     #[arg(long)]
     prefill_in_service_code: bool,
+    /// The username the SMS API accepts.
+    #[arg(long, env = "AT_SIM_SMS_USERNAME", default_value = "sandbox")]
+    sms_username: String,
+    /// The apiKey header the SMS API accepts.
+    #[arg(long, env = "AT_SIM_SMS_API_KEY", default_value = SmsConfig::DEFAULT_API_KEY)]
+    sms_api_key: String,
+    /// A sender ID or short code `from` may name (repeat for more); none accepts any.
+    #[arg(long = "sms-sender-id")]
+    sms_sender_ids: Vec<String>,
 }
 
 impl GatewayArgs {
@@ -102,6 +113,10 @@ impl GatewayArgs {
         if self.prefill_in_service_code {
             config.prefill_mode = PrefillMode::ServiceCode;
         }
+        config.sms = SmsConfig {
+            sender_ids: self.sms_sender_ids,
+            ..SmsConfig::new(self.sms_username, self.sms_api_key)
+        };
         config
     }
 }
@@ -117,7 +132,8 @@ async fn main() -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind((host.as_str(), port))
                 .await
                 .with_context(|| format!("binding {host}:{port}"))?;
-            println!("at-sim: web phone on http://{}/", listener.local_addr()?);
+            let address = listener.local_addr()?;
+            println!("at-sim: web phone on http://{address}/, SMS API at http://{address}/version1/messaging");
             at::serve(gateway.config(), listener).await?;
         }
         Command::Phone {

@@ -1,6 +1,7 @@
-//! The AT USSD simulator against a tiny fake app over real HTTP.
+//! The AT simulator over real HTTP: USSD against a tiny fake app, SMS against the real client.
 
 mod browser;
 mod fake_app;
 mod gateway;
+mod sms;
 mod web;

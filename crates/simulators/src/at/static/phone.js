@@ -1,5 +1,6 @@
-// The web phone: drives the simulator's JSON API. Every text from the app is written with
-// textContent, never parsed as HTML.
+// The web phone: drives the simulator's JSON API, and shows the SMS sent to its number as they
+// arrive (a long poll on /sim/sms). Every text from the app is written with textContent, never
+// parsed as HTML.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -157,6 +158,61 @@ async function refreshSessions() {
   }
 }
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+let inboxGeneration = 0;
+
+function smsView(m, fresh) {
+  const item = el("li", undefined, fresh ? "sms new" : "sms");
+  item.dataset.seq = String(m.seq);
+  const when = m.receivedAt.replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  item.append(el("p", `From ${m.from || "AFRICASTKNG"} · ${when}`, "sms-meta"));
+  item.append(el("p", m.message, "sms-text"));
+  item.append(el("p", `${m.parts} part(s) · ${m.chars} chars ${m.encoding} · ${m.cost}`, "sms-meta"));
+  if (fresh) setTimeout(() => item.classList.remove("new"), 5000);
+  return item;
+}
+
+function announce(count) {
+  const alert = $("sms-alert");
+  alert.textContent = count === 1 ? "New SMS" : `${count} new SMS`;
+  alert.hidden = false;
+  setTimeout(() => { alert.hidden = true; }, 5000);
+}
+
+// Follows the inbox of the number in the Phone number field until it changes: the first request
+// lists what is there, each next one waits on the server for a newer message.
+async function watchInbox() {
+  const generation = ++inboxGeneration;
+  const number = $("phone").value.trim();
+  const list = $("inbox");
+  $("inbox-number").textContent = number;
+  list.replaceChildren(el("li", "No messages yet.", "empty"));
+  let after = 0;
+  let first = true;
+  while (generation === inboxGeneration) {
+    try {
+      const query = `number=${encodeURIComponent(number)}&after=${after}&waitSecs=${first ? 0 : 25}`;
+      const messages = await api("GET", `/sim/sms?${query}`);
+      if (generation !== inboxGeneration) return;
+      for (const m of messages) after = Math.max(after, m.seq);
+      const delivered = messages.filter((m) => m.delivered);
+      if (delivered.length) {
+        const empty = list.querySelector(".empty");
+        if (empty) empty.remove();
+        for (const m of delivered) list.prepend(smsView(m, !first));
+        if (!first) announce(delivered.length);
+      }
+      first = false;
+    } catch (error) {
+      if (generation !== inboxGeneration) return;
+      list.replaceChildren(el("li", `Inbox unavailable: ${error.message}`, "empty fatal"));
+      await sleep(3000);
+      first = true;
+      after = 0;
+    }
+  }
+}
+
 function press(key) {
   if (sessionId && key === "#") return send();
   $("entry").value += key;
@@ -182,8 +238,10 @@ async function start() {
   $("entry").addEventListener("keydown", (event) => {
     if (event.key === "Enter") sessionId ? send() : dial();
   });
+  $("phone").addEventListener("change", watchInbox);
   refreshSessions();
   setInterval(refreshSessions, 3000);
+  watchInbox();
 }
 
 document.addEventListener("DOMContentLoaded", start);
