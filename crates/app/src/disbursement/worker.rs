@@ -17,7 +17,7 @@
 //! 4. **Attempt.** The attempt row with a fresh UUID v4 reference commits (fenced by the lease)
 //!    before the POST; then the status is read at once.
 //! 5. **Settle.** SUCCESSFUL completes in one transaction (disbursement, attempt, redemption, code
-//!    `redeemed`, batch status, audit, the customer's SMS). FAILED decides by reason: retry later
+//!    `redeemed`, audit, the customer's SMS job; the batch status right after). FAILED decides by reason: retry later
 //!    (settings' backoff), payee invalid, hold (funds, MoMo configuration), or failed for good
 //!    (alert). PENDING releases the row with a poll time (backoff); the lease machinery that
 //!    recovers a crashed worker's rows also runs the polls.
@@ -735,6 +735,8 @@ impl PayoutWorker {
             now,
         )
         .await?;
+        // the customer's confirmation SMS commits with the payout (queued only when SMS is set up)
+        crate::alerts::sms::queue_payout_sms(&mut tx, &[redemption_id], now).await?;
         tx.commit().await?;
         // after the commit: payouts of one batch completing side by side each see the others'
         // codes as still `used` inside their own transactions; the last to commit sees them all

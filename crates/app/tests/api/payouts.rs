@@ -173,6 +173,11 @@ async fn redemptions_are_paid_once_and_every_record_follows() {
     let db = TestDb::new().await;
     let momo = start_momo(instant()).await;
     let (app, key) = ready(&db, &momo, json!({})).await;
+    app.set_settings(
+        Category::Ussd,
+        json!({"africasTalkingApiKey": "at-key-0123456789", "africasTalkingUsername": "sandbox"}),
+    )
+    .await;
     let ids = redeem(&app, &key, 3, "once").await;
     let start_balance = momo.sim.balance();
     let w = worker(&app, "w1");
@@ -188,6 +193,12 @@ async fn redemptions_are_paid_once_and_every_record_follows() {
     .await
     .unwrap();
     assert_eq!((redeemed, completed, attempts), (3, 3, 3));
+    // each customer's confirmation SMS was queued with the payout
+    let sms: i64 = sqlx::query_scalar("select count(*) from jobs where kind = 'sms.send'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(sms, 3);
     assert_eq!(momo.sim.balance(), start_balance - 3000);
     let transfers = momo.sim.transfers();
     assert_eq!(transfers.len(), 3);
