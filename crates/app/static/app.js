@@ -204,3 +204,146 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   timer = window.setTimeout(tick, 3000);
 });
+
+// Payouts list: every 3 s, ask what changed since the last answer (with the page's filters) and
+// replace the rows it holds in place (highlighting a status change), and put payouts newer than
+// the newest shown on top when the page lists newest first. Rows are built with DOM APIs, never
+// innerHTML. Polling pauses while the tab is hidden. Without this, the page is a plain list.
+document.addEventListener("DOMContentLoaded", () => {
+  const table = document.querySelector("table[data-live-payouts]");
+  if (!table || !window.fetch) return;
+  const status = document.getElementById("payouts-live-status");
+  const selectable = table.dataset.select === "1";
+  const kigali = (iso) => new Date(Date.parse(iso) + 2 * 3600 * 1000).toISOString().slice(0, 16).replace("T", " ");
+  const cell = (tr, content, cls) => {
+    const td = document.createElement("td");
+    if (cls) td.className = cls;
+    if (content instanceof Node) td.appendChild(content); else td.textContent = content;
+    tr.appendChild(td);
+    return td;
+  };
+  const note = (p) => {
+    if (p.errorCode && p.errorMessage) return p.errorCode + ": " + p.errorMessage;
+    if (p.errorCode) return p.errorCode;
+    if (p.heldReason) return "held: " + p.heldReason;
+    return "";
+  };
+  const build = (p, checked) => {
+    const tr = document.createElement("tr");
+    tr.dataset.id = p.id;
+    tr.dataset.status = p.status;
+    tr.dataset.updated = p.updatedAt;
+    tr.dataset.created = p.createdAt;
+    if (selectable) {
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.name = "ids";
+      box.value = p.id;
+      box.setAttribute("form", "bulk-retry");
+      box.setAttribute("aria-label", "Select payout " + p.id);
+      box.checked = !!checked;
+      cell(tr, box);
+    }
+    const a = document.createElement("a");
+    a.href = "/admin/disbursements/" + encodeURIComponent(p.id);
+    a.textContent = kigali(p.createdAt);
+    cell(tr, a);
+    cell(tr, p.phoneNumber);
+    cell(tr, Number(p.amount).toLocaleString("en-US") + " " + p.currency);
+    const badge = document.createElement("span");
+    badge.className = "badge badge-" + String(p.status).replace(/[^a-z_]/g, "");
+    badge.textContent = p.status;
+    cell(tr, badge);
+    cell(tr, p.attempts + "/" + p.maxAttempts);
+    cell(tr, p.momoTransactionId || "");
+    cell(tr, p.batchNumber + " — " + p.batchName);
+    cell(tr, note(p), "note");
+    return tr;
+  };
+  let timer = null;
+  let running = false;
+  const poll = async () => {
+    const q = table.dataset.query;
+    const url = table.dataset.livePayouts + "?" + (q ? q + "&" : "") + "since=" + encodeURIComponent(table.dataset.cursor);
+    const res = await fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin" });
+    if (!res.ok) throw new Error("the server answered " + res.status);
+    const body = await res.json();
+    const rows = Array.isArray(body.data) ? body.data : [];
+    const tbody = table.tBodies[0];
+    for (const p of rows) {
+      const old = Array.from(tbody.rows).find((tr) => tr.dataset.id === p.id);
+      if (old) {
+        if (old.dataset.updated === p.updatedAt) continue;
+        const box = old.querySelector("input[name=ids]");
+        const tr = build(p, box && box.checked);
+        if (old.dataset.status !== p.status) tr.className = "fresh";
+        old.replaceWith(tr);
+      } else if (table.dataset.prepend === "1" && Date.parse(p.createdAt) > Date.parse(table.dataset.newest)) {
+        const empty = tbody.querySelector("tr.empty");
+        if (empty) empty.remove();
+        const tr = build(p, false);
+        tr.className = "fresh";
+        tbody.insertBefore(tr, tbody.firstChild);
+      }
+    }
+    const newest = rows.reduce((m, p) => (Date.parse(p.createdAt) > Date.parse(m) ? p.createdAt : m), table.dataset.newest);
+    if (table.dataset.prepend === "1") table.dataset.newest = newest;
+    if (body.cursor) table.dataset.cursor = body.cursor;
+    const keep = Number(table.dataset.keep || 50);
+    while (tbody.rows.length > keep) tbody.deleteRow(tbody.rows.length - 1);
+  };
+  const tick = async () => {
+    timer = null;
+    if (running) return;
+    running = true;
+    try {
+      await poll();
+      if (status) status.textContent = "Live: last checked " + kigali(new Date().toISOString()).slice(11) + " (Kigali).";
+    } catch (e) {
+      if (status) status.textContent = "Live updates paused (" + e.message + "); retrying.";
+    }
+    running = false;
+    if (!document.hidden && !timer) timer = window.setTimeout(tick, 3000);
+  };
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) {
+      if (timer) window.clearTimeout(timer);
+      timer = null;
+    } else if (!timer && !running) {
+      tick();
+    }
+  });
+  timer = window.setTimeout(tick, 3000);
+});
+
+// One payout's page: every 5 s, check its status; when it changed, show the new status and
+// attempts and offer a reload (the forms on the page may no longer apply).
+document.addEventListener("DOMContentLoaded", () => {
+  const badge = document.querySelector("[data-live-payout]");
+  if (!badge || !window.fetch) return;
+  const attempts = document.getElementById("payout-attempts");
+  const changed = document.getElementById("payout-changed");
+  const tick = async () => {
+    if (!document.hidden) {
+      try {
+        const res = await fetch(badge.dataset.livePayout, { headers: { accept: "application/json" }, credentials: "same-origin" });
+        if (res.ok) {
+          const body = await res.json();
+          const d = body.data && body.data.disbursement;
+          if (d && d.updatedAt !== badge.dataset.updated) {
+            badge.dataset.updated = d.updatedAt;
+            if (d.status !== badge.dataset.status) {
+              badge.dataset.status = d.status;
+              badge.textContent = d.status;
+              badge.className = "badge badge-" + String(d.status).replace(/[^a-z_]/g, "");
+            }
+            if (attempts) attempts.textContent = d.attempts + " of " + d.maxAttempts;
+            if (changed) changed.hidden = false;
+          }
+        }
+      } catch (e) { /* try again */ }
+    }
+    window.setTimeout(tick, 5000);
+  };
+  window.setTimeout(tick, 5000);
+});

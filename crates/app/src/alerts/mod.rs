@@ -137,3 +137,38 @@ pub async fn open(conn: &mut PgConnection, audiences: &[&str], limit: i64) -> Re
     .fetch_all(&mut *conn)
     .await
 }
+
+/// Acknowledges an open alert whose audience is one of `audiences` (the permissions the person
+/// holds), audited in the caller's transaction. False when there is no such open alert.
+pub async fn acknowledge(
+    conn: &mut PgConnection,
+    id: Uuid,
+    audiences: &[&str],
+    actor: crate::audit::Actor,
+    meta: crate::audit::RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let row: Option<(String, String)> = sqlx::query_as(
+        "update alerts set acknowledged_at = $3, acknowledged_by = $4 \
+         where id = $1 and acknowledged_at is null and audience = any($2) returning kind, title",
+    )
+    .bind(id)
+    .bind(audiences)
+    .bind(now)
+    .bind(actor.user_id())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((kind, title)) = row else {
+        return Ok(false);
+    };
+    crate::audit::record(
+        conn,
+        &crate::audit::AuditEvent::new(actor, crate::audit::Action::AlertAcknowledged, "alert", id)
+            .after(serde_json::json!({"acknowledged": true}))
+            .metadata(serde_json::json!({"kind": kind, "title": title}))
+            .meta(meta),
+        now,
+    )
+    .await?;
+    Ok(true)
+}

@@ -1,1 +1,283 @@
-//! (being built: issue #6)
+//! `/api/v1/admin/disbursements` (PRD tree): list with filters and search, what changed since a
+//! moment (live pages), statistics, export (CSV/PDF, streamed, audited, rate-limited), one
+//! payout with every attempt, and the actions on it — approve or reject a held payout, retry a
+//! failed one (single or bulk), give a `payee_invalid` one another MTN number. The redemptions
+//! tree is in [`redemptions`]. Every route names its permission; the state machine lives in
+//! [`super::ops`], which answers 409 for a transition not allowed from the current state.
+
+mod redemptions;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::ops::{self, export, query::Kind, query::ListQuery, stats, views};
+use crate::access::Permission::*;
+use crate::audit::RequestMeta;
+use crate::error::{AppError, FieldError};
+use crate::route;
+use crate::web::auth::Principal;
+use crate::web::extract::ApiJson;
+use crate::web::routes::{Access, RouteSpec};
+use crate::web::AppState;
+
+pub fn routes() -> Vec<RouteSpec> {
+    let mut specs = vec![
+        route!(GET "/api/v1/admin/disbursements", Access::Permission(DisbursementsRead), list),
+        route!(GET "/api/v1/admin/disbursements/changes", Access::Permission(DisbursementsMonitor), changes),
+        route!(GET "/api/v1/admin/disbursements/stats", Access::Permission(DisbursementsRead), statistics),
+        route!(GET "/api/v1/admin/disbursements/export", Access::Permission(DisbursementsExport), export_payouts),
+        route!(POST "/api/v1/admin/disbursements/bulk/retry", Access::Permission(DisbursementsRetry), bulk_retry),
+        route!(GET "/api/v1/admin/disbursements/{id}", Access::Permission(DisbursementsRead), detail),
+        route!(POST "/api/v1/admin/disbursements/{id}/approve", Access::Permission(DisbursementsApprove), approve),
+        route!(POST "/api/v1/admin/disbursements/{id}/reject", Access::Permission(DisbursementsApprove), reject),
+        route!(POST "/api/v1/admin/disbursements/{id}/retry", Access::Permission(DisbursementsRetry), retry),
+        route!(PUT "/api/v1/admin/disbursements/{id}/payee", Access::Permission(DisbursementsRetry), payee),
+    ];
+    specs.extend(redemptions::routes());
+    specs
+}
+
+/// `GET /api/v1/admin/disbursements?from=&to=&status=&amountMin=&amountMax=&phone=&batchId=&q=&sort=&page=&perPage=`
+async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, AppError> {
+    let (f, sort, page) = q.list(Kind::Payouts)?;
+    let mut conn = state.pool.acquire().await?;
+    let (rows, total) = views::list(&mut conn, &f, sort, page).await?;
+    Ok(Json(json!({
+        "data": rows, "total": total, "page": page.page, "perPage": page.per_page, "sort": sort.key(),
+    })))
+}
+
+/// `GET /api/v1/admin/disbursements/changes?since=&…filters`: payouts that appeared or changed
+/// since the cursor (oldest change first), and the cursor for the next poll.
+async fn changes(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, AppError> {
+    let (f, since) = q.changes(Kind::Payouts, state.clock.now())?;
+    let mut conn = state.pool.acquire().await?;
+    let (rows, cursor) = views::changes(&mut conn, &f, since).await?;
+    Ok(Json(json!({"data": rows, "cursor": cursor})))
+}
+
+/// `GET /api/v1/admin/disbursements/stats?from=&to=` (default: the last 30 days).
+async fn statistics(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, AppError> {
+    let f = q.filter(Kind::Payouts)?;
+    let (from, to) = stats::period(f.from, f.to, state.clock.now())?;
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(json!({"data": stats::stats(&mut conn, from, to).await?})))
+}
+
+/// `GET /api/v1/admin/disbursements/{id}`: the payout, its redemption, every attempt with MoMo's
+/// answer, reversal requests, and (for readers of the audit log) its history.
+async fn detail(State(state): State<AppState>, who: Principal, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let d = views::detail(&mut conn, id).await?;
+    let history = if who.can(AuditLogsRead) {
+        Some(views::history(&mut conn, id, d.redemption.id).await?)
+    } else {
+        None
+    };
+    Ok(Json(json!({"data": d, "history": history})))
+}
+
+async fn approve(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Value>, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let d = ops::approve(&mut tx, id, who.actor(), meta, state.clock.now()).await?;
+    tx.commit().await?;
+    crate::redemption::wake_payouts(&state.pool);
+    Ok(Json(json!({"data": d})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReasonBody {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn reject(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    ApiJson(b): ApiJson<ReasonBody>,
+) -> Result<Json<Value>, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let d = ops::reject(&mut tx, id, &b.reason, who.actor(), meta, state.clock.now()).await?;
+    tx.commit().await?;
+    Ok(Json(json!({"data": d})))
+}
+
+async fn retry(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    ApiJson(b): ApiJson<ReasonBody>,
+) -> Result<Json<Value>, AppError> {
+    let settings = state.settings.get();
+    let mut tx = state.pool.begin().await?;
+    let d = ops::retry(
+        &mut tx,
+        id,
+        &b.reason,
+        &settings.0.payments,
+        who.actor(),
+        meta,
+        state.clock.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    crate::redemption::wake_payouts(&state.pool);
+    Ok(Json(json!({"data": d})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkBody {
+    ids: Vec<Uuid>,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /api/v1/admin/disbursements/bulk/retry` `{ids, reason}`: each failed payout is retried;
+/// the others are reported (`refused` with the reason, or `not_found`).
+async fn bulk_retry(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    ApiJson(b): ApiJson<BulkBody>,
+) -> Result<Json<Value>, AppError> {
+    let settings = state.settings.get();
+    let mut tx = state.pool.begin().await?;
+    let outcomes = ops::bulk_retry(
+        &mut tx,
+        &b.ids,
+        &b.reason,
+        &settings.0.payments,
+        who.actor(),
+        meta,
+        state.clock.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    let retried = outcomes.iter().filter(|o| o.outcome == "retried").count();
+    if retried > 0 {
+        crate::redemption::wake_payouts(&state.pool);
+    }
+    Ok(Json(json!({"retried": retried, "outcomes": outcomes})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PayeeBody {
+    #[serde(default)]
+    msisdn: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `PUT /api/v1/admin/disbursements/{id}/payee` `{msisdn, reason}`: another MTN number for a
+/// payout whose payee has no MoMo wallet.
+async fn payee(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    ApiJson(b): ApiJson<PayeeBody>,
+) -> Result<Json<Value>, AppError> {
+    let settings = state.settings.get();
+    let mut tx = state.pool.begin().await?;
+    let d = ops::change_payee(
+        &mut tx,
+        id,
+        &b.msisdn,
+        &b.reason,
+        &settings.0.payments,
+        who.actor(),
+        meta,
+        state.clock.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    crate::redemption::wake_payouts(&state.pool);
+    Ok(Json(json!({"data": d})))
+}
+
+async fn export_payouts(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, AppError> {
+    export_response(&state, &who, meta, &q, Kind::Payouts).await
+}
+
+/// Checks the format and filters (all problems at once), counts the caller's downloads against
+/// the hourly limit (shared with code downloads), records and audits the export, then streams.
+pub(crate) async fn export_response(
+    state: &AppState,
+    who: &Principal,
+    meta: RequestMeta,
+    q: &ListQuery,
+    kind: Kind,
+) -> Result<Response, AppError> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    let format = match export::parse_format(q.format.as_deref()) {
+        Ok(f) => Some(f),
+        Err(AppError::Validation(mut e)) => {
+            errors.append(&mut e);
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let listed = match q.list(kind) {
+        Ok(l) => Some(l),
+        Err(AppError::Validation(mut e)) => {
+            errors.append(&mut e);
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let (Some(format), Some((filter, sort, _))) = (format, listed) else {
+        return Err(AppError::Validation(errors));
+    };
+    let now = state.clock.now();
+    let settings = state.settings.get();
+    let mut tx = state.pool.begin().await?;
+    let limit = settings.0.security.rate_limiting.downloads_per_hour as i32;
+    let d = crate::ratelimit::hit(&mut tx, &format!("download:user:{}", who.user_id), 3600, limit, now).await?;
+    if !d.allowed {
+        tx.commit().await?;
+        return Err(AppError::RateLimited {
+            retry_after_secs: d.retry_after_secs,
+        });
+    }
+    let e = export::record(&mut tx, kind, format, filter, sort, who.actor(), meta, now).await?;
+    tx.commit().await?;
+    let name = export::file_name(&e);
+    let mime = match format {
+        crate::codes::export::Format::Csv => "text/csv; charset=utf-8",
+        crate::codes::export::Format::Pdf => "application/pdf",
+    };
+    let chunks = export::stream(state.pool.clone(), e, settings.0.branding.company_name.clone());
+    let body = Body::from_stream(futures::stream::unfold(chunks, |mut rx| async move {
+        rx.recv().await.map(|c| (c, rx))
+    }));
+    let mut res = body.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}

@@ -55,6 +55,8 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::ussd::api::routes());
     specs.extend(crate::ussd::pages::routes());
     specs.extend(crate::disbursement::callback::routes());
+    specs.extend(crate::disbursement::api::routes());
+    specs.extend(crate::disbursement::pages::routes());
     specs
 }
 

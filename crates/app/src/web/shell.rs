@@ -18,6 +18,8 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("Batches", "/admin/batches", Some(Permission::BatchesRead)),
     ("Codes", "/admin/codes", Some(Permission::PromoCodesRead)),
     ("USSD", "/admin/ussd", Some(Permission::RedemptionsMonitor)),
+    ("Redemptions", "/admin/redemptions", Some(Permission::RedemptionsRead)),
+    ("Payouts", "/admin/disbursements", Some(Permission::DisbursementsRead)),
     ("Users", "/admin/users", Some(Permission::UsersRead)),
     (
         "Registrations",

@@ -1,6 +1,6 @@
 //! Browser tests in a real headless Chromium (driven over WebDriver by chromedriver): sign-in
 //! with TOTP enrolment, lockout, navigation filtered by permission, batches, and the code import
-//! with its upload progress, and the USSD monitor's live rows.
+//! with its upload progress, the USSD monitor's live rows, and approving a held payout.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -209,6 +209,8 @@ async fn browser_navigation_shows_only_what_the_user_may_open() {
             "Batches",
             "Codes",
             "USSD",
+            "Redemptions",
+            "Payouts",
             "Users",
             "Registrations",
             "Role requests",
@@ -223,7 +225,7 @@ async fn browser_navigation_shows_only_what_the_user_may_open() {
     let url = c.current_url().await.unwrap();
     assert_eq!(
         nav_labels(c).await,
-        ["Home", "Batches", "Codes", "My account"],
+        ["Home", "Batches", "Codes", "Redemptions", "My account"],
         "at {url}: {}",
         c.source().await.unwrap()
     );
@@ -539,4 +541,93 @@ async fn browser_ussd_monitor_shows_a_new_hop_without_reloading() {
     link.click().await.unwrap();
     c.wait().for_element(Locator::Css("#transcript")).await.unwrap();
     assert!(text(c, "#transcript").await.contains("Murakaza neza"));
+}
+
+/// The text of the first element matching `css` once it equals `want` (or, with `want` empty,
+/// at once), read in one script call so a row the page replaces meanwhile cannot go stale; the
+/// last text seen after 10 s otherwise.
+async fn wait_for_text(c: &Client, css: &str, want: &str) -> String {
+    let mut seen = String::new();
+    for _ in 0..100 {
+        let v = c
+            .execute(
+                "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap();
+        seen = v.as_str().unwrap_or("").trim().to_owned();
+        if want.is_empty() || seen == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_an_approver_approves_a_held_payout_and_sees_its_status_change() {
+    use crate::payout_fixtures::{batch, payout, Spec};
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let pw = "correct pony staple battery";
+    let secret = staff_with_totp(&app, "approver@mbelyco.test", pw, "Financial Administrator").await;
+    let big = batch(&app.pool, "Big prizes", 150_000).await;
+    let held = payout(&app.pool, big, Spec::new("+250788123456", 150_000, "awaiting_approval")).await;
+    let badge = format!("#payouts tr[data-id='{}'] .badge", held.id);
+
+    let b = browser().await;
+    let c = &b.client;
+    sign_in_with_totp(c, &app, "approver@mbelyco.test", pw, &secret).await;
+    submit(c, "nav#nav a[href='/admin/disbursements']").await;
+    assert_eq!(text(c, &badge).await, "awaiting_approval");
+    assert_eq!(text(c, "#attention-awaiting_approval").await, "1");
+    submit(c, &format!("#payouts tr[data-id='{}'] td a", held.id)).await;
+    assert_eq!(text(c, "#payout-status").await, "awaiting_approval");
+    submit(c, "#approve-form button[type=submit]").await;
+    assert!(text(c, "#action-notice").await.contains("Approved"));
+    assert_eq!(text(c, "#payout-status").await, "queued");
+    assert!(
+        c.find(Locator::Css("#approve-form")).await.is_err(),
+        "nothing left to approve"
+    );
+    let approver: Option<String> = sqlx::query_scalar(
+        "select u.email::text from disbursements d join users u on u.id = d.approved_by_user_id where d.id = $1",
+    )
+    .bind(held.id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(approver.as_deref(), Some("approver@mbelyco.test"));
+    // the page follows the payout: its first poll finds nothing new, then the worker claims it
+    tokio::time::sleep(Duration::from_millis(5600)).await;
+    assert!(
+        c.find(Locator::Css("#payout-changed[hidden]")).await.is_ok(),
+        "no change announced"
+    );
+    sqlx::query("update disbursements set status = 'processing', updated_at = now() where id = $1")
+        .bind(held.id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(wait_for_text(c, "#payout-status", "processing").await, "processing");
+    assert!(c.find(Locator::Css("#payout-changed:not([hidden])")).await.is_ok());
+
+    // back on the list, MoMo pays it while the page is open: the row changes in place
+    submit(c, "main p a[href='/admin/disbursements']").await;
+    assert_eq!(text(c, &badge).await, "processing");
+    let page = c.find(Locator::Css("html")).await.unwrap();
+    sqlx::query(
+        "update disbursements set status = 'completed', momo_transaction_id = '99887766', disbursed_at = now(), \
+         updated_at = now() where id = $1",
+    )
+    .bind(held.id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let seen = wait_for_text(c, &badge, "completed").await;
+    assert_eq!(seen, "completed", "the status change appears within 10 s");
+    assert!(page.tag_name().await.is_ok(), "the same page: it was not reloaded");
+    let row = wait_for_text(c, &format!("#payouts tr[data-id='{}']", held.id), "").await;
+    assert!(row.contains("99887766") && row.contains("150,000 RWF"), "{row}");
 }

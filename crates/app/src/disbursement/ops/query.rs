@@ -1,0 +1,490 @@
+//! The list filters as they arrive in a query string, shared by the pages' GET forms, the JSON
+//! API, the live-update endpoint and the exports: every value arrives as text and is parsed
+//! here, each bad one reported as a field error naming it (422), so the read models only see a
+//! [`Filter`], a [`Sort`] and a [`Page`].
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::clock::{kigali, parse_local};
+use crate::disbursement::status;
+use crate::error::{AppError, FieldError};
+
+/// Every payout state, in the order filters offer them.
+pub const PAYOUT_STATUSES: &[&str] = &[
+    status::AWAITING_APPROVAL,
+    status::QUEUED,
+    status::PROCESSING,
+    status::RETRY_SCHEDULED,
+    status::COMPLETED,
+    status::FAILED,
+    status::PAYEE_INVALID,
+];
+
+/// Every redemption state.
+pub const REDEMPTION_STATUSES: &[&str] = &["pending", "completed", "failed", "reversed"];
+
+/// What is listed: the statuses a filter may name differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Payouts,
+    Redemptions,
+}
+
+impl Kind {
+    pub fn statuses(self) -> &'static [&'static str] {
+        match self {
+            Kind::Payouts => PAYOUT_STATUSES,
+            Kind::Redemptions => REDEMPTION_STATUSES,
+        }
+    }
+}
+
+/// Query parameters as text. `from`/`to` are a day (`2026-11-26`, Kigali: `to` includes that
+/// day) or a time (`2026-11-26T14:05`, Kigali, or RFC 3339); `status` may list several,
+/// comma-separated; `q` searches phone numbers, MoMo references and transaction ids, ids and
+/// codes; `sort` is `createdAt`, `amount`, `updatedAt` or `status`, `-` first for descending.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub status: Option<String>,
+    pub amount_min: Option<String>,
+    pub amount_max: Option<String>,
+    pub phone: Option<String>,
+    pub batch_id: Option<String>,
+    pub q: Option<String>,
+    pub sort: Option<String>,
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+    /// The live-update cursor (`changes`): an RFC 3339 time.
+    pub since: Option<String>,
+    /// Export format (`csv` or `pdf`).
+    pub format: Option<String>,
+}
+
+/// Free text, as the read models use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Search {
+    /// A payout, redemption, attempt or MoMo reference id.
+    Id(Uuid),
+    Text {
+        /// As typed (a MoMo financial transaction id is matched exactly).
+        raw: String,
+        /// Its digits, when it could be part of a phone number (3 or more).
+        digits: Option<String>,
+        /// A whole code, canonical.
+        code: Option<String>,
+        /// Part of a code (3+ letters and digits, upper case).
+        partial_code: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub statuses: Vec<String>,
+    pub amount_min: Option<i64>,
+    pub amount_max: Option<i64>,
+    /// Digits of a phone number (the customer's or the payee's).
+    pub phone: Option<String>,
+    pub batch_id: Option<Uuid>,
+    pub search: Option<Search>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    #[default]
+    NewestFirst,
+    OldestFirst,
+    AmountDesc,
+    AmountAsc,
+    RecentlyChanged,
+    Status,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Option<Sort> {
+        Some(match s {
+            "-createdAt" => Sort::NewestFirst,
+            "createdAt" => Sort::OldestFirst,
+            "-amount" => Sort::AmountDesc,
+            "amount" => Sort::AmountAsc,
+            "-updatedAt" => Sort::RecentlyChanged,
+            "status" => Sort::Status,
+            _ => return None,
+        })
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Sort::NewestFirst => "-createdAt",
+            Sort::OldestFirst => "createdAt",
+            Sort::AmountDesc => "-amount",
+            Sort::AmountAsc => "amount",
+            Sort::RecentlyChanged => "-updatedAt",
+            Sort::Status => "status",
+        }
+    }
+
+    /// `order by` for table alias `t` (ties broken by id, so pages never overlap).
+    pub fn order_by(self, t: &str) -> String {
+        match self {
+            Sort::NewestFirst => format!("{t}.created_at desc, {t}.id desc"),
+            Sort::OldestFirst => format!("{t}.created_at asc, {t}.id asc"),
+            Sort::AmountDesc => format!("{t}.amount desc, {t}.created_at desc, {t}.id desc"),
+            Sort::AmountAsc => format!("{t}.amount asc, {t}.created_at desc, {t}.id desc"),
+            Sort::RecentlyChanged => format!("{t}.updated_at desc, {t}.id desc"),
+            Sort::Status => format!("{t}.status asc, {t}.created_at desc, {t}.id desc"),
+        }
+    }
+}
+
+/// An offset page: `page` from 1, `per_page` 1 to 200 (default 50).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl Page {
+    pub const MAX_PER_PAGE: i64 = 200;
+
+    pub fn offset(self) -> i64 {
+        (self.page - 1) * self.per_page
+    }
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page { page: 1, per_page: 50 }
+    }
+}
+
+fn non_empty(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A day in Kigali (its start; `end` gives the next day's start) or a time.
+fn parse_bound(s: &str, end: bool) -> Option<DateTime<Utc>> {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let d = if end { d + Duration::days(1) } else { d };
+        return d
+            .and_hms_opt(0, 0, 0)?
+            .and_local_timezone(kigali())
+            .single()
+            .map(|t| t.with_timezone(&Utc));
+    }
+    parse_local(s)
+}
+
+fn parse_amount(name: &'static str, v: Option<&str>, errors: &mut Vec<FieldError>) -> Option<i64> {
+    let v = v?;
+    match v.replace([',', '_', ' '], "").parse::<i64>() {
+        Ok(n) if n >= 0 => Some(n),
+        _ => {
+            errors.push(FieldError::new(name, "must be a whole number of francs"));
+            None
+        }
+    }
+}
+
+/// Free text: an id, or text matched against phone numbers, transaction ids and codes.
+pub fn parse_search(raw: &str) -> Result<Search, FieldError> {
+    let raw = raw.trim();
+    if raw.chars().count() > 64 || raw.chars().any(char::is_control) {
+        return Err(FieldError::new("q", "search with at most 64 plain characters"));
+    }
+    if let Ok(id) = raw.parse::<Uuid>() {
+        return Ok(Search::Id(id));
+    }
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    let phone_like = raw.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-'));
+    let code = crate::codes::format::parse(raw).ok().map(|c| c.as_str().to_owned());
+    let compact: String = raw
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let partial = compact.len() >= 3 && compact.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if raw.chars().count() < 3 {
+        return Err(FieldError::new("q", "type at least 3 characters"));
+    }
+    Ok(Search::Text {
+        raw: raw.to_owned(),
+        digits: (phone_like && digits.len() >= 3).then_some(digits),
+        code,
+        partial_code: partial.then_some(compact),
+    })
+}
+
+impl ListQuery {
+    /// The filter; every bad value named at once.
+    pub fn filter(&self, kind: Kind) -> Result<Filter, AppError> {
+        let mut errors = Vec::new();
+        let f = self.filter_into(kind, &mut errors);
+        done(errors, f)
+    }
+
+    fn filter_into(&self, kind: Kind, errors: &mut Vec<FieldError>) -> Filter {
+        let mut bound = |name: &'static str, v: &Option<String>, end: bool| {
+            non_empty(v).and_then(|s| {
+                let t = parse_bound(s, end);
+                if t.is_none() {
+                    errors.push(FieldError::new(
+                        name,
+                        "must be a day (2026-11-26) or a time (2026-11-26T14:05), Kigali time",
+                    ));
+                }
+                t
+            })
+        };
+        let from = bound("from", &self.from, false);
+        let to = bound("to", &self.to, true);
+        if let (Some(f), Some(t)) = (from, to) {
+            if t <= f {
+                errors.push(FieldError::new("to", "must be later than from"));
+            }
+        }
+        let mut statuses = Vec::new();
+        for s in non_empty(&self.status).map(|s| s.split(',')).into_iter().flatten() {
+            let s = s.trim();
+            if s.is_empty() {
+                continue;
+            }
+            if kind.statuses().contains(&s) {
+                statuses.push(s.to_owned());
+            } else {
+                errors.push(FieldError::new(
+                    "status",
+                    format!("`{s}` is not one of {}", kind.statuses().join(", ")),
+                ));
+            }
+        }
+        let amount_min = parse_amount("amountMin", non_empty(&self.amount_min), errors);
+        let amount_max = parse_amount("amountMax", non_empty(&self.amount_max), errors);
+        if let (Some(a), Some(b)) = (amount_min, amount_max) {
+            if b < a {
+                errors.push(FieldError::new("amountMax", "must not be below amountMin"));
+            }
+        }
+        let phone = non_empty(&self.phone).and_then(|p| {
+            let digits: String = p.trim_start_matches('+').chars().filter(|c| *c != ' ').collect();
+            if (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+                // a local number (07…) is searched as the international one stores it
+                Some(match digits.strip_prefix('0') {
+                    Some(rest) if digits.len() == 10 => format!("250{rest}"),
+                    _ => digits,
+                })
+            } else {
+                errors.push(FieldError::new("phone", "type digits of the phone number (up to 15)"));
+                None
+            }
+        });
+        let batch_id = non_empty(&self.batch_id).and_then(|b| match b.parse::<Uuid>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.push(FieldError::new("batchId", "must be a batch id"));
+                None
+            }
+        });
+        let search = non_empty(&self.q).and_then(|q| match parse_search(q) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        });
+        Filter {
+            from,
+            to,
+            statuses,
+            amount_min,
+            amount_max,
+            phone,
+            batch_id,
+            search,
+        }
+    }
+
+    /// The filter, the sort and the page.
+    pub fn list(&self, kind: Kind) -> Result<(Filter, Sort, Page), AppError> {
+        let mut errors = Vec::new();
+        let f = self.filter_into(kind, &mut errors);
+        let sort = match non_empty(&self.sort) {
+            None => Sort::default(),
+            Some(s) => Sort::parse(s).unwrap_or_else(|| {
+                errors.push(FieldError::new(
+                    "sort",
+                    "must be createdAt, amount, updatedAt or status (- first for descending)",
+                ));
+                Sort::default()
+            }),
+        };
+        let mut number = |name: &'static str, v: &Option<String>, max: i64, default: i64| match non_empty(v) {
+            None => default,
+            Some(s) => match s.parse::<i64>() {
+                Ok(n) if (1..=max).contains(&n) => n,
+                _ => {
+                    errors.push(FieldError::new(name, format!("must be a whole number from 1 to {max}")));
+                    default
+                }
+            },
+        };
+        let page = Page {
+            page: number("page", &self.page, 100_000, 1),
+            per_page: number("perPage", &self.per_page, Page::MAX_PER_PAGE, 50),
+        };
+        done(errors, (f, sort, page))
+    }
+
+    /// The filter and the live-update cursor (`since`, default: now).
+    pub fn changes(&self, kind: Kind, now: DateTime<Utc>) -> Result<(Filter, DateTime<Utc>), AppError> {
+        let mut errors = Vec::new();
+        let f = self.filter_into(kind, &mut errors);
+        let since = match non_empty(&self.since) {
+            None => now,
+            Some(s) => DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_else(|_| {
+                    errors.push(FieldError::new("since", "must be an RFC 3339 time"));
+                    now
+                }),
+        };
+        done(errors, (f, since))
+    }
+
+    /// The query string of the filters (not the page or sort), for links and the live script.
+    pub fn filter_query(&self) -> String {
+        let mut out = String::new();
+        let pairs = [
+            ("from", &self.from),
+            ("to", &self.to),
+            ("status", &self.status),
+            ("amountMin", &self.amount_min),
+            ("amountMax", &self.amount_max),
+            ("phone", &self.phone),
+            ("batchId", &self.batch_id),
+            ("q", &self.q),
+        ];
+        for (k, v) in pairs {
+            if let Some(v) = non_empty(v) {
+                if !out.is_empty() {
+                    out.push('&');
+                }
+                out.push_str(k);
+                out.push('=');
+                out.push_str(&form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>());
+            }
+        }
+        out
+    }
+}
+
+fn done<T>(errors: Vec<FieldError>, value: T) -> Result<T, AppError> {
+    if errors.is_empty() {
+        Ok(value)
+    } else {
+        Err(AppError::Validation(errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(e: AppError) -> Vec<String> {
+        match e {
+            AppError::Validation(v) => v.into_iter().map(|f| f.field).collect(),
+            other => vec![other.to_string()],
+        }
+    }
+
+    #[test]
+    fn good_filters_parse() {
+        let q = ListQuery {
+            from: Some("2026-11-26".into()),
+            to: Some("2026-11-26".into()),
+            status: Some("failed, payee_invalid".into()),
+            amount_min: Some("1,000".into()),
+            phone: Some("0788123".into()),
+            sort: Some("-amount".into()),
+            per_page: Some("20".into()),
+            ..Default::default()
+        };
+        let (f, sort, page) = q.list(Kind::Payouts).expect("valid");
+        assert_eq!(f.from.unwrap().to_rfc3339(), "2026-11-25T22:00:00+00:00");
+        assert_eq!(f.to.unwrap().to_rfc3339(), "2026-11-26T22:00:00+00:00");
+        assert_eq!(f.statuses, ["failed", "payee_invalid"]);
+        assert_eq!(f.amount_min, Some(1000));
+        assert_eq!(f.phone.as_deref(), Some("0788123"));
+        assert_eq!((sort, page.per_page, page.offset()), (Sort::AmountDesc, 20, 0));
+        let local = ListQuery {
+            phone: Some("0788123456".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            local.filter(Kind::Payouts).unwrap().phone.as_deref(),
+            Some("250788123456")
+        );
+    }
+
+    #[test]
+    fn every_bad_value_is_named() {
+        let q = ListQuery {
+            from: Some("yesterday".into()),
+            status: Some("paid".into()),
+            amount_min: Some("-3".into()),
+            phone: Some("07x".into()),
+            batch_id: Some("nope".into()),
+            q: Some("ab".into()),
+            sort: Some("name".into()),
+            page: Some("0".into()),
+            ..Default::default()
+        };
+        let e = q.list(Kind::Redemptions).expect_err("invalid");
+        assert_eq!(
+            fields(e),
+            ["from", "status", "amountMin", "phone", "batchId", "q", "sort", "page"]
+        );
+        let q = ListQuery {
+            status: Some("awaiting_approval".into()),
+            ..Default::default()
+        };
+        assert!(
+            q.filter(Kind::Redemptions).is_err(),
+            "a payout state is not a redemption state"
+        );
+    }
+
+    #[test]
+    fn search_tells_ids_phones_and_codes_apart() {
+        let id = Uuid::new_v4();
+        assert_eq!(parse_search(&id.to_string()).unwrap(), Search::Id(id));
+        match parse_search("+250 788 123").unwrap() {
+            Search::Text { digits, code, .. } => {
+                assert_eq!(digits.as_deref(), Some("250788123"));
+                assert_eq!(code, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_search("abcd ef26 gh11 jk25").unwrap() {
+            Search::Text {
+                digits,
+                code,
+                partial_code,
+                ..
+            } => {
+                assert_eq!(digits, None);
+                assert_eq!(code.as_deref(), Some("ABCD-EF26-GH11-JK25"));
+                assert_eq!(partial_code.as_deref(), Some("ABCDEF26GH11JK25"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_search("ab").is_err());
+        assert!(parse_search(&"x".repeat(65)).is_err());
+    }
+}

@@ -1,0 +1,312 @@
+//! Reversing a redemption whose payout failed for good (DESIGN.md §3): one person asks, with a
+//! reason; a different person approves or rejects (the table's check refuses the same person,
+//! and this module says so first, as a 409). Approval makes the redemption `reversed` and the
+//! code `blocked` — a code has at most one redemption, so it can never pay again — with the
+//! reason in the code's history; the disbursement stays `failed`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{check_reason, id_for_redemption, lock, Disbursement};
+use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use crate::disbursement::status;
+use crate::error::{on_constraint, AppError};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct Reversal {
+    pub id: Uuid,
+    pub redemption_id: Uuid,
+    pub requested_by_user_id: Uuid,
+    pub reason: String,
+    pub status: String,
+    pub decided_by_user_id: Option<Uuid>,
+    pub decision_note: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "id, redemption_id, requested_by_user_id, reason, status, decided_by_user_id, decision_note, \
+     created_at, decided_at";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
+fn second_person() -> AppError {
+    AppError::conflict(
+        "reversal",
+        "a reversal needs a second person: you asked for this one, so someone else must approve or reject it",
+    )
+}
+
+fn already_pending() -> AppError {
+    AppError::conflict(
+        "reversal",
+        "a reversal of this redemption is already waiting for a decision",
+    )
+}
+
+/// Whether the payout failed for good: `failed`, or `payee_invalid` (the customer has no other
+/// MTN number to give).
+fn failed_for_good(d: &Disbursement) -> bool {
+    d.status == status::FAILED || d.status == status::PAYEE_INVALID
+}
+
+/// Locks the redemption's payout and the redemption (in that order, as every operation here
+/// does) and returns the payout and the redemption's status and code.
+async fn lock_both(conn: &mut PgConnection, redemption_id: Uuid) -> Result<(Disbursement, String, Uuid), AppError> {
+    let did = id_for_redemption(conn, redemption_id).await?;
+    let d = lock(conn, did).await?;
+    let (r_status, code_id): (String, Uuid) =
+        sqlx::query_as("select status, promo_code_id from redemptions where id = $1 for update")
+            .bind(redemption_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok((d, r_status, code_id))
+}
+
+/// Asks for the reversal of a redemption whose payout failed for good.
+pub async fn request_reversal(
+    conn: &mut PgConnection,
+    redemption_id: Uuid,
+    reason: &str,
+    actor: Actor,
+    meta: RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<Reversal, AppError> {
+    let reason = check_reason("reason", reason)?;
+    let who = actor
+        .user_id()
+        .ok_or_else(|| AppError::conflict("actor", "a person must ask"))?;
+    let (d, r_status, _) = lock_both(conn, redemption_id).await?;
+    if r_status == "reversed" {
+        return Err(AppError::conflict("status", "the redemption is already reversed"));
+    }
+    if !failed_for_good(&d) {
+        return Err(AppError::conflict(
+            "status",
+            format!(
+                "only a redemption whose payout failed for good can be reversed; this payout is {}",
+                d.status
+            ),
+        ));
+    }
+    let pending: bool = sqlx::query_scalar(
+        "select exists (select 1 from redemption_reversals where redemption_id = $1 and status = 'pending')",
+    )
+    .bind(redemption_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if pending {
+        return Err(already_pending());
+    }
+    let r: Reversal = sqlx::query_as(&format!(
+        "insert into redemption_reversals (redemption_id, requested_by_user_id, reason, created_at) \
+         values ($1, $2, $3, $4) returning {COLUMNS}"
+    ))
+    .bind(redemption_id)
+    .bind(who)
+    .bind(&reason)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| on_constraint(e, &[("redemption_reversals_pending_idx", already_pending)]))?;
+    audit::record(
+        conn,
+        &AuditEvent::new(actor, Action::RedemptionReversalRequested, "redemption", redemption_id)
+            .after(json!({"reversalId": r.id, "reversalStatus": "pending"}))
+            .metadata(
+                json!({"reason": reason, "disbursementId": d.id, "disbursementStatus": d.status,
+                "amount": d.amount}),
+            )
+            .meta(meta),
+        now,
+    )
+    .await?;
+    Ok(r)
+}
+
+/// Approves or rejects the pending reversal of a redemption, as a person other than the one who
+/// asked. A rejection needs a note; an approval may carry one.
+pub async fn decide_reversal(
+    conn: &mut PgConnection,
+    redemption_id: Uuid,
+    decision: Decision,
+    note: Option<&str>,
+    actor: Actor,
+    meta: RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<Reversal, AppError> {
+    let note = match (decision, note.map(str::trim).filter(|n| !n.is_empty())) {
+        (_, Some(n)) => Some(check_reason("note", n)?),
+        (Decision::Reject, None) => return Err(AppError::field("note", "say why the reversal is rejected")),
+        (Decision::Approve, None) => None,
+    };
+    let who = actor
+        .user_id()
+        .ok_or_else(|| AppError::conflict("actor", "a person must decide"))?;
+    let (d, r_status, code_id) = lock_both(conn, redemption_id).await?;
+    let pending: Option<Reversal> = sqlx::query_as(&format!(
+        "select {COLUMNS} from redemption_reversals where redemption_id = $1 and status = 'pending' for update"
+    ))
+    .bind(redemption_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(pending) = pending else {
+        return Err(AppError::conflict(
+            "reversal",
+            "no reversal of this redemption is waiting for a decision",
+        ));
+    };
+    if pending.requested_by_user_id == who {
+        return Err(second_person());
+    }
+    if decision == Decision::Approve {
+        if !failed_for_good(&d) || r_status == "reversed" {
+            return Err(AppError::conflict(
+                "status",
+                format!(
+                    "the payout is {} now: only one that failed for good is reversed",
+                    d.status
+                ),
+            ));
+        }
+        approve_reversal(
+            conn,
+            &pending,
+            &d,
+            &r_status,
+            code_id,
+            note.as_deref(),
+            actor,
+            &meta,
+            now,
+        )
+        .await?;
+    }
+    let decided: Reversal = sqlx::query_as(&format!(
+        "update redemption_reversals set status = $2, decided_by_user_id = $3, decision_note = $4, decided_at = $5 \
+         where id = $1 returning {COLUMNS}"
+    ))
+    .bind(pending.id)
+    .bind(match decision {
+        Decision::Approve => "approved",
+        Decision::Reject => "rejected",
+    })
+    .bind(who)
+    .bind(note.as_deref())
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| on_constraint(e, &[("redemption_reversals_two_people", second_person)]))?;
+    if decision == Decision::Reject {
+        audit::record(
+            conn,
+            &AuditEvent::new(actor, Action::RedemptionReversalRejected, "redemption", redemption_id)
+                .before(json!({"reversalId": pending.id, "reversalStatus": "pending"}))
+                .after(json!({"reversalId": pending.id, "reversalStatus": "rejected"}))
+                .metadata(json!({"note": note, "reason": pending.reason,
+                    "requestedBy": pending.requested_by_user_id}))
+                .meta(meta),
+            now,
+        )
+        .await?;
+    }
+    Ok(decided)
+}
+
+/// The approved reversal's changes: redemption `reversed`, code `blocked` (with why, in its
+/// metadata and history), a `payee_invalid` payout closed as `failed`; audited.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the reversal, the rows it changes, and the audit context"
+)]
+async fn approve_reversal(
+    conn: &mut PgConnection,
+    pending: &Reversal,
+    d: &Disbursement,
+    r_status: &str,
+    code_id: Uuid,
+    note: Option<&str>,
+    actor: Actor,
+    meta: &RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let code_status: String = sqlx::query_scalar("select status from promo_codes where id = $1 for update")
+        .bind(code_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if code_status == "redeemed" {
+        return Err(AppError::conflict(
+            "status",
+            "the code is redeemed: its payout succeeded, so the redemption stands",
+        ));
+    }
+    sqlx::query("update redemptions set status = 'reversed' where id = $1")
+        .bind(pending.redemption_id)
+        .execute(&mut *conn)
+        .await?;
+    if d.status == status::PAYEE_INVALID {
+        sqlx::query("update disbursements set status = 'failed', updated_at = $2 where id = $1")
+            .bind(d.id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let why = format!("Redemption reversed: {}", pending.reason);
+    let mut events = vec![
+        AuditEvent::new(actor, Action::RedemptionReversed, "redemption", pending.redemption_id)
+            .before(json!({"status": r_status, "codeStatus": code_status, "disbursementStatus": d.status}))
+            .after(
+                json!({"status": "reversed", "codeStatus": "blocked", "disbursementStatus": "failed",
+            "reversalId": pending.id}),
+            )
+            .metadata(
+                json!({"reason": pending.reason, "note": note, "requestedBy": pending.requested_by_user_id,
+            "disbursementId": d.id, "amount": d.amount}),
+            )
+            .meta(meta.clone()),
+    ];
+    if code_status != "blocked" {
+        sqlx::query(
+            "update promo_codes set status = 'blocked', blocked_at = $2, \
+               metadata = metadata || jsonb_build_object('blockedBecause', 'redemption reversed', \
+                 'reversalId', $3::text, 'redemptionId', $4::text) \
+             where id = $1",
+        )
+        .bind(code_id)
+        .bind(now)
+        .bind(pending.id.to_string())
+        .bind(pending.redemption_id.to_string())
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "insert into promo_code_events (promo_code_id, at, from_status, to_status, actor_user_id, reason, \
+               operation_id) values ($1, $2, $3, 'blocked', $4, $5, $6)",
+        )
+        .bind(code_id)
+        .bind(now)
+        .bind(&code_status)
+        .bind(actor.user_id())
+        .bind(&why)
+        .bind(pending.id)
+        .execute(&mut *conn)
+        .await?;
+        events.push(
+            AuditEvent::new(actor, Action::CodeStatusChanged, "promo_code", code_id)
+                .before(json!({"status": code_status}))
+                .after(json!({"status": "blocked"}))
+                .metadata(json!({"reason": why, "operationId": pending.id}))
+                .meta(meta.clone()),
+        );
+    }
+    audit::record_all(conn, &events, now).await?;
+    Ok(())
+}

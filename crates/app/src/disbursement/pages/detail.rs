@@ -1,0 +1,472 @@
+//! `/admin/disbursements/{id}`: one payout with its redemption, the timeline of its MoMo
+//! attempts (each with MoMo's answer), reversal requests and history, and the action forms the
+//! reader may use in the payout's state — approve or reject, retry, change the payee, ask for a
+//! reversal or decide on one. A form calls the same operation as the API; a refused form comes
+//! back on the page with the server's message and the values typed.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{html, money};
+use crate::access::Permission::*;
+use crate::audit::RequestMeta;
+use crate::clock::{local_display_or, local_display_seconds};
+use crate::disbursement::ops::{self, views, Decision, REJECTED};
+use crate::disbursement::status;
+use crate::error::AppError;
+use crate::route;
+use crate::web::auth::Principal;
+use crate::web::extract::FormPairs;
+use crate::web::pages::refusal_message;
+use crate::web::routes::{urlencode, Access, RouteSpec};
+use crate::web::shell::Shell;
+use crate::web::AppState;
+
+pub fn routes() -> Vec<RouteSpec> {
+    vec![
+        route!(GET "/admin/disbursements/{id}", Access::Permission(DisbursementsRead), detail_page),
+        route!(POST "/admin/disbursements/{id}/approve", Access::Permission(DisbursementsApprove), approve_form),
+        route!(POST "/admin/disbursements/{id}/reject", Access::Permission(DisbursementsApprove), reject_form),
+        route!(POST "/admin/disbursements/{id}/retry", Access::Permission(DisbursementsRetry), retry_form),
+        route!(POST "/admin/disbursements/{id}/payee", Access::Permission(DisbursementsRetry), payee_form),
+        route!(POST "/admin/disbursements/{id}/reversal", Access::Permission(DisbursementsRetry), reversal_form),
+        route!(POST "/admin/disbursements/{id}/reversal/approve", Access::Permission(DisbursementsApprove), reversal_approve_form),
+        route!(POST "/admin/disbursements/{id}/reversal/reject", Access::Permission(DisbursementsApprove), reversal_reject_form),
+    ]
+}
+
+struct AttemptLine {
+    no: i32,
+    reference: String,
+    status: String,
+    created: String,
+    sent: String,
+    resolved: String,
+    http: String,
+    momo: String,
+    error: String,
+    tx: String,
+    polls: i32,
+    callbacks: i32,
+    last_callback: String,
+    response: Option<String>,
+}
+
+struct ReversalLine {
+    status: String,
+    reason: String,
+    requested_by: String,
+    requested_at: String,
+    decided_by: String,
+    decided_at: String,
+    note: String,
+}
+
+impl From<&views::ReversalView> for ReversalLine {
+    fn from(v: &views::ReversalView) -> Self {
+        ReversalLine {
+            status: v.status.clone(),
+            reason: v.reason.clone(),
+            requested_by: v.requested_by.clone(),
+            requested_at: local_display_seconds(v.created_at),
+            decided_by: v.decided_by.clone().unwrap_or_default(),
+            decided_at: local_display_or(v.decided_at, ""),
+            note: v.decision_note.clone().unwrap_or_default(),
+        }
+    }
+}
+
+struct HistoryLine {
+    at: String,
+    action: String,
+    actor: String,
+    change: String,
+}
+
+/// What the user typed into a refused form.
+#[derive(Default)]
+struct Echo {
+    msisdn: String,
+    reason: String,
+    form: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "disbursement.html")]
+struct DetailPage {
+    shell: Shell,
+    updated_iso: String,
+    error: Option<String>,
+    notice: Option<String>,
+    echo: Echo,
+    d: ops::Disbursement,
+    amount: String,
+    attempts_text: String,
+    created: String,
+    updated: String,
+    next_attempt: String,
+    disbursed: String,
+    approved: String,
+    failure: String,
+    r: views::RedemptionInfo,
+    redeemed_at: String,
+    code_href: Option<String>,
+    session_href: Option<String>,
+    attempts: Vec<AttemptLine>,
+    reversals: Vec<ReversalLine>,
+    pending: Option<ReversalLine>,
+    pending_mine: bool,
+    history: Option<Vec<HistoryLine>>,
+    show_approve: bool,
+    show_retry: bool,
+    show_payee: bool,
+    show_request_reversal: bool,
+    show_decide_reversal: bool,
+    live: bool,
+}
+
+fn notice_for(done: &str) -> Option<&'static str> {
+    Some(match done {
+        "approved" => "Approved: the payout is queued and will be paid shortly.",
+        "rejected" => "Rejected: the payout will not be made.",
+        "retried" => "Retried: the payout is queued again.",
+        "payee" => "Payee changed: the payout is queued to the new number.",
+        "reversal-requested" => "Reversal requested: another person must approve it.",
+        "reversal-approved" => "Reversal approved: the redemption is reversed and its code blocked.",
+        "reversal-rejected" => "Reversal rejected: nothing changed.",
+        _ => return None,
+    })
+}
+
+fn change_summary(h: &views::HistoryEntry) -> String {
+    let status = |v: &Option<serde_json::Value>| {
+        v.as_ref()
+            .and_then(|v| v.get("status"))
+            .and_then(|s| s.as_str())
+            .map(str::to_owned)
+    };
+    let mut out = match (status(&h.before), status(&h.after)) {
+        (Some(a), Some(b)) => format!("{a} → {b}"),
+        (None, Some(b)) => b,
+        _ => String::new(),
+    };
+    for key in ["reason", "note"] {
+        if let Some(r) = h.metadata.get(key).and_then(|r| r.as_str()) {
+            out.push_str(&format!("{}{key}: {r}", if out.is_empty() { "" } else { "; " }));
+        }
+    }
+    out
+}
+
+async fn render(
+    state: &AppState,
+    who: &Principal,
+    id: Uuid,
+    status_code: StatusCode,
+    error: Option<String>,
+    notice: Option<String>,
+    echo: Echo,
+) -> Result<Response, AppError> {
+    let settings = state.settings.get();
+    let mut conn = state.pool.acquire().await?;
+    let detail = views::detail(&mut conn, id).await?;
+    let history = if who.can(AuditLogsRead) {
+        Some(
+            views::history(&mut conn, id, detail.redemption.id)
+                .await?
+                .iter()
+                .map(|h| HistoryLine {
+                    at: local_display_seconds(h.at),
+                    action: h.action.clone(),
+                    actor: h.actor.clone(),
+                    change: change_summary(h),
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    drop(conn);
+    let d = detail.disbursement;
+    let r = detail.redemption;
+    let pending = detail.reversals.iter().find(|v| v.status == "pending");
+    let open = r.status != "reversed" && pending.is_none();
+    let failed_for_good = d.status == status::FAILED || d.status == status::PAYEE_INVALID;
+    let page = DetailPage {
+        shell: Shell::new(who, "/admin/disbursements", &settings.0.branding.company_name),
+        updated_iso: super::iso(d.updated_at),
+        error,
+        notice,
+        echo,
+        amount: money(d.amount, &d.currency),
+        attempts_text: format!("{} of {}", d.attempts, d.max_attempts),
+        created: local_display_seconds(d.created_at),
+        updated: local_display_seconds(d.updated_at),
+        next_attempt: local_display_seconds(d.next_attempt_at),
+        disbursed: local_display_or(d.disbursed_at, "—"),
+        approved: match (&detail.approved_by, d.approved_at) {
+            (Some(who), Some(at)) => format!("{who}, {}", local_display_seconds(at)),
+            (None, Some(at)) => local_display_seconds(at),
+            _ => "—".to_owned(),
+        },
+        failure: match (&d.error_code, &d.error_message) {
+            (Some(c), Some(m)) => format!("{c}: {m}"),
+            (Some(c), None) => c.clone(),
+            _ => String::new(),
+        },
+        redeemed_at: local_display_seconds(r.created_at),
+        code_href: who
+            .can(PromoCodesRead)
+            .then(|| format!("/admin/codes/{}", r.promo_code_id)),
+        session_href: r
+            .ussd_session_id
+            .as_deref()
+            .filter(|_| who.can(RedemptionsRead))
+            .map(|s| format!("/admin/ussd/sessions/{}", urlencode(s))),
+        attempts: detail
+            .attempts
+            .iter()
+            .map(|a| AttemptLine {
+                no: a.attempt_no,
+                reference: a.reference_id.to_string(),
+                status: a.status.clone(),
+                created: local_display_seconds(a.created_at),
+                sent: local_display_or(a.sent_at, "—"),
+                resolved: local_display_or(a.resolved_at, "—"),
+                http: a.http_status.map(|h| h.to_string()).unwrap_or_else(|| "—".into()),
+                momo: match (&a.momo_status, &a.momo_reason) {
+                    (Some(s), Some(r)) => format!("{s} ({r})"),
+                    (Some(s), None) => s.clone(),
+                    _ => "—".to_owned(),
+                },
+                error: [&a.error_class, &a.error_code, &a.error_message]
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+                tx: a.financial_transaction_id.clone().unwrap_or_default(),
+                polls: a.polls,
+                callbacks: a.callback_count,
+                last_callback: local_display_or(a.last_callback_at, "—"),
+                response: a
+                    .response
+                    .as_ref()
+                    .map(|v| serde_json::to_string_pretty(v).unwrap_or_default()),
+            })
+            .collect(),
+        reversals: detail.reversals.iter().map(ReversalLine::from).collect(),
+        pending_mine: pending.is_some_and(|p| p.requested_by_user_id == who.user_id),
+        pending: pending.map(ReversalLine::from),
+        history,
+        show_approve: d.status == status::AWAITING_APPROVAL && who.can(DisbursementsApprove),
+        show_retry: d.status == status::FAILED
+            && d.error_code.as_deref() != Some(REJECTED)
+            && open
+            && who.can(DisbursementsRetry),
+        show_payee: d.status == status::PAYEE_INVALID && open && who.can(DisbursementsRetry),
+        show_request_reversal: failed_for_good && open && who.can(DisbursementsRetry),
+        show_decide_reversal: who.can(DisbursementsApprove),
+        live: who.can(DisbursementsMonitor),
+        d,
+        r,
+    };
+    html(status_code, &page)
+}
+
+#[derive(Deserialize)]
+struct DetailQuery {
+    done: Option<String>,
+}
+
+async fn detail_page(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+    Query(q): Query<DetailQuery>,
+) -> Result<Response, AppError> {
+    let notice = q.done.as_deref().and_then(notice_for).map(str::to_owned);
+    render(&state, &who, id, StatusCode::OK, None, notice, Echo::default()).await
+}
+
+fn done(id: Uuid, what: &str) -> Response {
+    Redirect::to(&format!("/admin/disbursements/{id}?done={what}")).into_response()
+}
+
+/// The page again with the reason the form was refused, or the error page for anything else.
+async fn refused(state: &AppState, who: &Principal, id: Uuid, e: AppError, echo: Echo) -> Result<Response, AppError> {
+    match (&e, refusal_message(&e)) {
+        (AppError::NotFound(_), _) | (_, None) => Err(e),
+        (_, Some(m)) => render(state, who, id, e.status(), Some(m), None, echo).await,
+    }
+}
+
+fn echo(form: &FormPairs, which: &'static str) -> Echo {
+    Echo {
+        msisdn: form.get("msisdn").unwrap_or("").to_owned(),
+        reason: form.get("reason").or_else(|| form.get("note")).unwrap_or("").to_owned(),
+        form: which,
+    }
+}
+
+/// Runs `op` in a transaction: commits and redirects with a notice, or shows the refusal.
+macro_rules! act {
+    ($state:expr, $who:expr, $id:expr, $form:expr, $which:literal, $wake:expr, |$tx:ident| $op:expr) => {{
+        let mut $tx = $state.pool.begin().await?;
+        match $op.await {
+            Ok(_) => {
+                $tx.commit().await?;
+                if $wake {
+                    crate::redemption::wake_payouts(&$state.pool);
+                }
+                Ok(done($id, $which))
+            }
+            Err(e) => refused(&$state, &$who, $id, e, echo(&$form, $which)).await,
+        }
+    }};
+}
+
+async fn approve_form(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    form: FormPairs,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    act!(state, who, id, form, "approved", true, |tx| ops::approve(
+        &mut tx,
+        id,
+        who.actor(),
+        meta,
+        now
+    ))
+}
+
+async fn reject_form(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    form: FormPairs,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let reason = form.get("reason").unwrap_or("").to_owned();
+    act!(state, who, id, form, "rejected", false, |tx| ops::reject(
+        &mut tx,
+        id,
+        &reason,
+        who.actor(),
+        meta,
+        now
+    ))
+}
+
+async fn retry_form(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    form: FormPairs,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let settings = state.settings.get();
+    let reason = form.get("reason").unwrap_or("").to_owned();
+    act!(state, who, id, form, "retried", true, |tx| ops::retry(
+        &mut tx,
+        id,
+        &reason,
+        &settings.0.payments,
+        who.actor(),
+        meta,
+        now
+    ))
+}
+
+async fn payee_form(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    form: FormPairs,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let settings = state.settings.get();
+    let msisdn = form.get("msisdn").unwrap_or("").to_owned();
+    let reason = form.get("reason").unwrap_or("").to_owned();
+    act!(state, who, id, form, "payee", true, |tx| ops::change_payee(
+        &mut tx,
+        id,
+        &msisdn,
+        &reason,
+        &settings.0.payments,
+        who.actor(),
+        meta,
+        now
+    ))
+}
+
+async fn redemption_of(state: &AppState, id: Uuid) -> Result<Uuid, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(ops::get(&mut conn, id).await?.redemption_id)
+}
+
+async fn reversal_form(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    form: FormPairs,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let rid = redemption_of(&state, id).await?;
+    let reason = form.get("reason").unwrap_or("").to_owned();
+    act!(state, who, id, form, "reversal-requested", false, |tx| {
+        ops::request_reversal(&mut tx, rid, &reason, who.actor(), meta, now)
+    })
+}
+
+async fn decide(
+    state: AppState,
+    who: Principal,
+    meta: RequestMeta,
+    id: Uuid,
+    form: FormPairs,
+    decision: Decision,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let rid = redemption_of(&state, id).await?;
+    let note = form.get("note").map(str::to_owned);
+    match decision {
+        Decision::Approve => act!(state, who, id, form, "reversal-approved", false, |tx| {
+            ops::decide_reversal(&mut tx, rid, decision, note.as_deref(), who.actor(), meta, now)
+        }),
+        Decision::Reject => act!(state, who, id, form, "reversal-rejected", false, |tx| {
+            ops::decide_reversal(&mut tx, rid, decision, note.as_deref(), who.actor(), meta, now)
+        }),
+    }
+}
+
+async fn reversal_approve_form(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    form: FormPairs,
+) -> Result<Response, AppError> {
+    decide(state, who, meta, id, form, Decision::Approve).await
+}
+
+async fn reversal_reject_form(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    form: FormPairs,
+) -> Result<Response, AppError> {
+    decide(state, who, meta, id, form, Decision::Reject).await
+}

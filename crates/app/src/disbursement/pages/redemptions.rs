@@ -1,0 +1,209 @@
+//! `/admin/redemptions` (filters, search for holders of `redemptions.search`, paged list with
+//! each redemption's payout state, export) and `/admin/redemptions/{id}` (the redemption, its
+//! customer, code, payout and reversal requests; payout actions live on the payout's page).
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use uuid::Uuid;
+
+use super::{batch_choices, html, money, pager, FormValues, SORTS};
+use crate::access::Permission::*;
+use crate::clock::{local_display, local_display_or, local_display_seconds};
+use crate::disbursement::ops::query::{Kind, ListQuery, Page, REDEMPTION_STATUSES};
+use crate::disbursement::ops::redemptions::{self, RedemptionDetail, RedemptionRow};
+use crate::error::AppError;
+use crate::route;
+use crate::web::auth::Principal;
+use crate::web::pages::refusal_message;
+use crate::web::routes::{urlencode, Access, RouteSpec};
+use crate::web::shell::Shell;
+use crate::web::AppState;
+
+pub fn routes() -> Vec<RouteSpec> {
+    vec![
+        route!(GET "/admin/redemptions", Access::Permission(RedemptionsRead), list_page),
+        route!(GET "/admin/redemptions/{id}", Access::Permission(RedemptionsRead), detail_page),
+    ]
+}
+
+struct Line {
+    id: Uuid,
+    created: String,
+    phone: String,
+    code: String,
+    amount: String,
+    status: String,
+    payout: String,
+    momo_tx: String,
+    batch: String,
+}
+
+impl From<RedemptionRow> for Line {
+    fn from(r: RedemptionRow) -> Self {
+        Line {
+            id: r.id,
+            created: local_display(r.created_at),
+            phone: r.phone_number,
+            code: r.code,
+            amount: money(r.amount, &r.currency),
+            status: r.status,
+            payout: r.disbursement_status.unwrap_or_else(|| "none".into()),
+            momo_tx: r.momo_transaction_id.unwrap_or_default(),
+            batch: format!("{} — {}", r.batch_number, r.batch_name),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "redemptions.html")]
+struct ListPage {
+    shell: Shell,
+    error: Option<String>,
+    rows: Vec<Line>,
+    showing: String,
+    prev: Option<String>,
+    next: Option<String>,
+    v: FormValues,
+    statuses: &'static [&'static str],
+    sorts: &'static [(&'static str, &'static str)],
+    batches: Vec<(Uuid, String)>,
+    can_search: bool,
+    can_export: bool,
+    export_fields: Vec<(&'static str, String)>,
+}
+
+async fn list_page(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, AppError> {
+    let settings = state.settings.get();
+    let mut status = StatusCode::OK;
+    let mut error = None;
+    let mut conn = state.pool.acquire().await?;
+    let (rows, total, page) = match q.list(Kind::Redemptions) {
+        Ok((f, _, _)) if f.search.is_some() && !who.can(RedemptionsSearch) => {
+            status = StatusCode::FORBIDDEN;
+            error = Some("Searching needs redemptions.search; use the filters instead.".to_owned());
+            (Vec::new(), 0, Page::default())
+        }
+        Ok((f, sort, page)) => {
+            let (rows, total) = redemptions::list(&mut conn, &f, sort, page).await?;
+            (rows, total, page)
+        }
+        Err(e) => {
+            status = StatusCode::UNPROCESSABLE_ENTITY;
+            error = Some(refusal_message(&e).ok_or(e)?);
+            (Vec::new(), 0, Page::default())
+        }
+    };
+    drop(conn);
+    let (prev, next, showing) = pager("/admin/redemptions", &q, page, total);
+    let v = FormValues::of(&q);
+    let export_fields = [
+        ("from", &v.from),
+        ("to", &v.to),
+        ("status", &v.status),
+        ("amountMin", &v.amount_min),
+        ("amountMax", &v.amount_max),
+        ("phone", &v.phone),
+        ("batchId", &v.batch),
+        ("q", &v.q),
+        ("sort", &v.sort),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, v)| (k, v.clone()))
+    .collect();
+    let page = ListPage {
+        shell: Shell::new(&who, "/admin/redemptions", &settings.0.branding.company_name),
+        error,
+        rows: rows.into_iter().map(Line::from).collect(),
+        showing,
+        prev,
+        next,
+        statuses: REDEMPTION_STATUSES,
+        sorts: &SORTS[..4],
+        batches: batch_choices(&state).await?,
+        can_search: who.can(RedemptionsSearch),
+        can_export: who.can(RedemptionsExport),
+        export_fields,
+        v,
+    };
+    html(status, &page)
+}
+
+#[derive(Template)]
+#[template(path = "redemption.html")]
+struct DetailPage {
+    shell: Shell,
+    x: RedemptionDetail,
+    amount: String,
+    created: String,
+    completed: String,
+    customer_since: String,
+    flagged: String,
+    payout_updated: String,
+    payout_href: Option<String>,
+    code_href: Option<String>,
+    session_href: Option<String>,
+    reversals: Vec<(String, String, String, String, String)>,
+}
+
+async fn detail_page(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    let settings = state.settings.get();
+    let mut conn = state.pool.acquire().await?;
+    let x = redemptions::detail(&mut conn, id).await?;
+    drop(conn);
+    let r = &x.redemption;
+    let page = DetailPage {
+        shell: Shell::new(&who, "/admin/redemptions", &settings.0.branding.company_name),
+        amount: money(r.amount, &r.currency),
+        created: local_display_seconds(r.created_at),
+        completed: local_display_or(r.completed_at, "—"),
+        customer_since: local_display(x.customer.first_seen_at),
+        flagged: match (&x.customer.flagged_at, &x.customer.flag_reason) {
+            (Some(at), Some(why)) => format!("{} ({why})", local_display(*at)),
+            (Some(at), None) => local_display(*at),
+            _ => "no".to_owned(),
+        },
+        payout_updated: x
+            .disbursement
+            .as_ref()
+            .map(|d| local_display_seconds(d.updated_at))
+            .unwrap_or_default(),
+        payout_href: x
+            .disbursement
+            .as_ref()
+            .filter(|_| who.can(DisbursementsRead))
+            .map(|d| format!("/admin/disbursements/{}", d.id)),
+        code_href: who
+            .can(PromoCodesRead)
+            .then(|| format!("/admin/codes/{}", r.promo_code_id)),
+        session_href: r
+            .ussd_session_id
+            .as_deref()
+            .map(|s| format!("/admin/ussd/sessions/{}", urlencode(s))),
+        reversals: x
+            .reversals
+            .iter()
+            .map(|v| {
+                (
+                    v.status.clone(),
+                    v.reason.clone(),
+                    format!("{}, {}", v.requested_by, local_display(v.created_at)),
+                    v.decided_by.clone().unwrap_or_default(),
+                    v.decision_note.clone().unwrap_or_default(),
+                )
+            })
+            .collect(),
+        x,
+    };
+    html(StatusCode::OK, &page)
+}
