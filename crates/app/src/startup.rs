@@ -118,13 +118,14 @@ pub async fn serve(
 
 /// The job kinds this build runs.
 pub fn registry(state: &AppState) -> Registry {
-    Registry::new()
+    let registry = Registry::new()
         .register(crate::jobs::housekeeping::Housekeeping)
         .register(crate::batches::refresh::RefreshStatus)
         .register(crate::codes::generate::Handler {
             settings: Arc::clone(&state.settings),
         })
-        .register(crate::codes::search_index::Handler)
+        .register(crate::codes::search_index::Handler);
+    crate::disbursement::reconcile::register(registry, &state.settings)
 }
 
 /// The worker role: job runner, audit sealer, scheduler and heartbeat, until `shutdown`.
@@ -159,7 +160,12 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         state.clock.clone(),
         shutdown.clone(),
     ));
-    let _ = tokio::join!(runner, sealer, beats, scheduler, batch_status);
+    let reconciliation = tokio::spawn(crate::disbursement::reconcile::run::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        shutdown.clone(),
+    ));
+    let _ = tokio::join!(runner, sealer, beats, scheduler, batch_status, reconciliation);
     Ok(())
 }
 

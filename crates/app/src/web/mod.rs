@@ -54,6 +54,8 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::codes::import_page::routes());
     specs.extend(crate::ussd::api::routes());
     specs.extend(crate::ussd::pages::routes());
+    specs.extend(crate::disbursement::reconcile::api::routes());
+    specs.extend(crate::disbursement::reconcile::pages::routes());
     specs
 }
 

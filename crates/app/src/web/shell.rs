@@ -18,6 +18,11 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("Batches", "/admin/batches", Some(Permission::BatchesRead)),
     ("Codes", "/admin/codes", Some(Permission::PromoCodesRead)),
     ("USSD", "/admin/ussd", Some(Permission::RedemptionsMonitor)),
+    (
+        "Reconciliation",
+        "/admin/disbursements/reconcile",
+        Some(Permission::DisbursementsRead),
+    ),
     ("Users", "/admin/users", Some(Permission::UsersRead)),
     (
         "Registrations",

@@ -12,6 +12,7 @@ mod codes;
 mod codes_import;
 mod helpers;
 mod jobs;
+mod reconcile;
 mod seed;
 mod settings;
 mod signin;
