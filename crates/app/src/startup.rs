@@ -118,14 +118,15 @@ pub async fn serve(
 
 /// The job kinds this build runs.
 pub fn registry(state: &AppState) -> Registry {
-    Registry::new()
+    let registry = Registry::new()
         .register(crate::jobs::housekeeping::Housekeeping)
         .register(crate::batches::refresh::RefreshStatus)
         .register(crate::codes::generate::Handler {
             settings: Arc::clone(&state.settings),
         })
         .register(crate::codes::search_index::Handler)
-        .register(crate::alerts::sms::Handler::new(Arc::clone(&state.settings)))
+        .register(crate::alerts::sms::Handler::new(Arc::clone(&state.settings)));
+    crate::disbursement::reconcile::register(registry, &state.settings)
 }
 
 /// The worker role: job runner, audit sealer, scheduler and heartbeat, until `shutdown`.
@@ -168,7 +169,12 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         payout_worker_id,
     );
     let payouts = tokio::spawn(payouts.run(shutdown.clone(), Duration::from_secs(state.config.shutdown_grace_secs)));
-    let _ = tokio::join!(runner, sealer, beats, scheduler, batch_status, payouts);
+    let reconciliation = tokio::spawn(crate::disbursement::reconcile::run::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        shutdown.clone(),
+    ));
+    let _ = tokio::join!(runner, sealer, beats, scheduler, batch_status, payouts, reconciliation);
     Ok(())
 }
 

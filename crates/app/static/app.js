@@ -18,32 +18,49 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 });
 
-// Generation progress on a batch page: poll the job until it is done, then reload.
-document.addEventListener("DOMContentLoaded", () => {
-  const box = document.getElementById("generation");
-  if (!box) return;
-  const bar = document.getElementById("generation-progress");
-  const pct = document.getElementById("generation-percent");
-  const done = document.getElementById("generation-done");
-  const status = document.getElementById("generation-status");
+// Job progress: a box follows its job until it is done, then the page reloads. The batch page's
+// code generation (#generation, the jobs endpoint) and a reconciliation run (data-progress-url,
+// whose answer carries the same `job` and `percent`) share this.
+const followJob = (box, url, parts) => {
   const tick = async () => {
     try {
-      const res = await fetch("/api/v1/admin/jobs/" + box.dataset.job, { headers: { accept: "application/json" } });
-      if (!res.ok) return;
-      const body = await res.json();
-      const p = Math.floor(body.percent || 0);
-      bar.value = p;
-      pct.textContent = String(p);
-      done.textContent = String(body.job.progressDone || 0);
-      status.textContent = body.job.status;
-      if (body.job.status === "succeeded" || body.job.status === "dead") {
-        window.setTimeout(() => window.location.reload(), 600);
-        return;
+      const res = await fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin" });
+      if (res.ok) {
+        const body = await res.json();
+        const job = body.job || {};
+        const p = Math.floor(body.percent || 0);
+        if (parts.bar) parts.bar.value = p;
+        if (parts.pct) parts.pct.textContent = String(p);
+        if (parts.done) parts.done.textContent = String(job.progressDone || 0);
+        if (parts.status && job.status) parts.status.textContent = job.status;
+        if (job.status === "succeeded" || job.status === "dead" || job.status === "cancelled") {
+          window.setTimeout(() => window.location.reload(), 600);
+          return;
+        }
       }
     } catch (e) { /* try again */ }
     window.setTimeout(tick, 1000);
   };
-  if (status.textContent !== "succeeded") window.setTimeout(tick, 500);
+  if (!parts.status || parts.status.textContent !== "succeeded") window.setTimeout(tick, 500);
+};
+document.addEventListener("DOMContentLoaded", () => {
+  const gen = document.getElementById("generation");
+  if (gen) {
+    followJob(gen, "/api/v1/admin/jobs/" + gen.dataset.job, {
+      bar: document.getElementById("generation-progress"),
+      pct: document.getElementById("generation-percent"),
+      done: document.getElementById("generation-done"),
+      status: document.getElementById("generation-status"),
+    });
+  }
+  document.querySelectorAll("[data-progress-url]").forEach((box) => {
+    followJob(box, box.dataset.progressUrl, {
+      bar: box.querySelector("[data-role=bar]"),
+      pct: box.querySelector("[data-role=percent]"),
+      done: box.querySelector("[data-role=done]"),
+      status: box.querySelector("[data-role=status]"),
+    });
+  });
 });
 
 // Code import: send the form to the API with XMLHttpRequest so the upload shows its progress,

@@ -137,6 +137,7 @@ actions! {
     ReconciliationStarted => "reconciliation.started",
     ReconciliationCompleted => "reconciliation.completed",
     ReconciliationItemResolved => "reconciliation.item_resolved",
+    ReconciliationStatementUploaded => "reconciliation.statement_uploaded",
     AlertRaised => "alert.raised",
     AlertAcknowledged => "alert.acknowledged",
     JobRetried => "job.retried",

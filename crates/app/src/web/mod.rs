@@ -57,6 +57,8 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::disbursement::callback::routes());
     specs.extend(crate::disbursement::api::routes());
     specs.extend(crate::disbursement::pages::routes());
+    specs.extend(crate::disbursement::reconcile::api::routes());
+    specs.extend(crate::disbursement::reconcile::pages::routes());
     specs
 }
 

@@ -20,6 +20,11 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("USSD", "/admin/ussd", Some(Permission::RedemptionsMonitor)),
     ("Redemptions", "/admin/redemptions", Some(Permission::RedemptionsRead)),
     ("Payouts", "/admin/disbursements", Some(Permission::DisbursementsRead)),
+    (
+        "Reconciliation",
+        "/admin/disbursements/reconcile",
+        Some(Permission::DisbursementsRead),
+    ),
     ("Users", "/admin/users", Some(Permission::UsersRead)),
     (
         "Registrations",

@@ -211,6 +211,7 @@ async fn browser_navigation_shows_only_what_the_user_may_open() {
             "USSD",
             "Redemptions",
             "Payouts",
+            "Reconciliation",
             "Users",
             "Registrations",
             "Role requests",
@@ -630,4 +631,122 @@ async fn browser_an_approver_approves_a_held_payout_and_sees_its_status_change()
     assert!(page.tag_name().await.is_ok(), "the same page: it was not reloaded");
     let row = wait_for_text(c, &format!("#payouts tr[data-id='{}']", held.id), "").await;
     assert!(row.contains("99887766") && row.contains("150,000 RWF"), "{row}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_reconciliation_run_with_live_progress_then_resolve_an_item() {
+    use crate::reconcile::{attempt, complete, ready, simulator, Attempt, PHONES};
+    let db = TestDb::new().await;
+    let sim = simulator().await;
+    let (app, _, d) = ready(&db, &sim, &PHONES[..2]).await;
+    // one query a second, so the run takes a few seconds to watch
+    app.set_settings(
+        mbelyco::settings::Category::Payments,
+        json!({"statusQueriesPerSecond": 1}),
+    )
+    .await;
+    let paid = uuid::Uuid::new_v4();
+    attempt(
+        &app,
+        d[0],
+        Attempt {
+            no: 1,
+            reference: paid,
+            status: "successful",
+            http: Some(202),
+            momo_status: Some("SUCCESSFUL"),
+            ftid: Some("55"),
+        },
+    )
+    .await;
+    complete(&app, d[0], paid, "55").await;
+    for no in 1..=4 {
+        let reference = uuid::Uuid::new_v4();
+        attempt(
+            &app,
+            d[1],
+            Attempt {
+                no,
+                reference,
+                status: "failed",
+                http: Some(400),
+                momo_status: None,
+                ftid: None,
+            },
+        )
+        .await;
+    }
+    let pw = "correct pony staple battery";
+    let secret = staff_with_totp(&app, "finance@mbelyco.test", pw, "Financial Administrator").await;
+    let opts = mbelyco::jobs::WorkerOptions {
+        worker_id: "browser-recon".into(),
+        ..Default::default()
+    };
+    let worker = std::sync::Arc::new(mbelyco::jobs::Worker::new(
+        app.pool.clone(),
+        mbelyco::startup::registry(&app.state),
+        std::sync::Arc::new(mbelyco::clock::SystemClock),
+        opts,
+    ));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = tokio::spawn(std::sync::Arc::clone(&worker).run(stop.clone()));
+
+    let b = browser().await;
+    let c = &b.client;
+    sign_in_with_totp(c, &app, "finance@mbelyco.test", pw, &secret).await;
+    submit(c, "nav#nav a[href='/admin/disbursements/reconcile']").await;
+    let today = now()
+        .with_timezone(&mbelyco::clock::kigali())
+        .format("%Y-%m-%d")
+        .to_string();
+    c.execute(
+        "document.querySelector('#reconcile-start input[name=from]').value = arguments[0];\
+         document.querySelector('#reconcile-start input[name=to]').value = arguments[0];",
+        vec![json!(today)],
+    )
+    .await
+    .unwrap();
+    submit(c, "#reconcile-start button[type=submit]").await;
+    assert!(c
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .starts_with("/admin/disbursements/reconcile/"));
+    // the progress bar shows, then the page reloads itself when the run is done
+    let mut saw_bar = false;
+    let mut finished = false;
+    for _ in 0..120 {
+        let page = c.source().await.unwrap();
+        saw_bar |= page.contains(r#"id="reconcile-progress""#);
+        if page.contains(r#"<td id="run-status">completed"#) {
+            finished = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(saw_bar, "a progress bar was shown while MoMo was asked");
+    assert!(
+        finished,
+        "the page shows the completed run: {}",
+        c.source().await.unwrap()
+    );
+    assert_eq!(text(c, "#run-discrepancies").await, "1");
+    assert_eq!(
+        text(c, "#kind-table tr[data-kind=paid_here_unknown_to_momo] td.count").await,
+        "1"
+    );
+    submit(c, "#items a").await;
+    assert!(text(c, "main h1").await.contains("Paid here, unknown to MoMo"));
+    assert!(text(c, "#three-way").await.contains("250788000001"));
+    fill(
+        c,
+        "#resolve-form textarea[name=note]",
+        "Paid again by hand, MTN ticket 88",
+    )
+    .await;
+    submit(c, "#resolve-form button[type=submit]").await;
+    assert!(text(c, "#resolved").await.contains("Paid again by hand, MTN ticket 88"));
+    stop.cancel();
+    let _ = running.await;
 }

@@ -17,6 +17,7 @@ mod jobs;
 mod payout_fixtures;
 mod payouts;
 mod payouts_faults;
+mod reconcile;
 mod seed;
 mod settings;
 mod signin;

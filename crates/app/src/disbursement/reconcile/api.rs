@@ -1,0 +1,346 @@
+//! `/api/v1/admin/disbursements/reconcile…` (the PRD's `GET /disbursements/reconcile/`): runs,
+//! their items, the three-way view of one item, resolving it, statement uploads and the CSV.
+//! POSTs need `disbursements.reconcile`; reading needs `disbursements.read`; the CSV is an export
+//! of financial data and needs `disbursements.export` (PRD 4: "export financial reports and
+//! reconciliation data").
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::{Stream, StreamExt};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::service::{self, StartRequest, UploadError};
+use super::statement::MAX_STATEMENT_BYTES;
+use super::views::{self, ItemFilter};
+use crate::access::Permission::*;
+use crate::audit::{self, Action, AuditEvent, RequestMeta};
+use crate::error::AppError;
+use crate::route;
+use crate::web::auth::Principal;
+use crate::web::extract::ApiJson;
+use crate::web::routes::{Access, RouteSpec};
+use crate::web::AppState;
+
+pub const BASE: &str = "/api/v1/admin/disbursements/reconcile";
+
+pub fn routes() -> Vec<RouteSpec> {
+    vec![
+        route!(GET "/api/v1/admin/disbursements/reconcile", Access::Permission(DisbursementsRead), list_runs),
+        route!(POST "/api/v1/admin/disbursements/reconcile", Access::Permission(DisbursementsReconcile), start_run),
+        route!(GET "/api/v1/admin/disbursements/reconcile/{id}", Access::Permission(DisbursementsRead), get_run),
+        route!(GET "/api/v1/admin/disbursements/reconcile/{id}/items", Access::Permission(DisbursementsRead), list_items),
+        route!(GET "/api/v1/admin/disbursements/reconcile/{id}/export.csv", Access::Permission(DisbursementsExport), export_csv),
+        route!(GET "/api/v1/admin/disbursements/reconcile/items/{id}", Access::Permission(DisbursementsRead), get_item),
+        route!(POST "/api/v1/admin/disbursements/reconcile/items/{id}/resolve", Access::Permission(DisbursementsReconcile), resolve_item),
+        route!(GET "/api/v1/admin/disbursements/reconcile/statements", Access::Permission(DisbursementsRead), list_statements),
+        route!(GET "/api/v1/admin/disbursements/reconcile/statements/{id}", Access::Permission(DisbursementsRead), get_statement),
+        RouteSpec {
+            method: Method::POST,
+            path: "/api/v1/admin/disbursements/reconcile/statements",
+            access: Access::Permission(DisbursementsReconcile),
+            router: axum::routing::post(upload_statement).layer(DefaultBodyLimit::max(MAX_STATEMENT_BYTES)),
+        },
+    ]
+}
+
+fn links(id: Uuid) -> Value {
+    json!({
+        "self": format!("{BASE}/{id}"),
+        "items": format!("{BASE}/{id}/items"),
+        "csv": format!("{BASE}/{id}/export.csv"),
+        "page": format!("/admin/disbursements/reconcile/{id}"),
+    })
+}
+
+/// The run with its counts and its job's progress.
+pub async fn describe_run(state: &AppState, id: Uuid) -> Result<Value, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let run = views::run(&mut conn, id).await?;
+    let counts = views::kind_counts(&mut conn, id).await?;
+    let job = match run.job_id {
+        Some(j) => crate::jobs::get(&mut conn, j).await.ok(),
+        None => None,
+    };
+    let percent = match (&job, run.status.as_str()) {
+        (_, "completed") => Some(100.0),
+        (Some(j), _) => j.percent(),
+        _ => None,
+    };
+    Ok(json!({
+        "data": run,
+        "counts": counts,
+        "job": job,
+        "percent": percent,
+        "links": links(id),
+    }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ListQuery {
+    limit: Option<i64>,
+}
+
+async fn list_runs(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let runs = views::runs(&mut conn, q.limit.unwrap_or(50).clamp(1, 200)).await?;
+    Ok(Json(json!({ "data": runs })))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct StartBody {
+    from: Option<String>,
+    to: Option<String>,
+    statement_id: Option<String>,
+    query_momo: Option<bool>,
+}
+
+/// Starts a run over `from`–`to` (days in Kigali, `to` included, or RFC 3339 instants); 202 with
+/// the run and its job. 409 while another run is in progress.
+async fn start_run(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    ApiJson(body): ApiJson<StartBody>,
+) -> Result<Response, AppError> {
+    let req = StartRequest {
+        from: body.from,
+        to: body.to,
+        statement_id: body.statement_id,
+        query_momo: body.query_momo,
+    };
+    let id = start(&state, &who, meta, &req).await?;
+    let body = describe_run(&state, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// Checks and starts a run in one transaction (shared with the page).
+pub async fn start(state: &AppState, who: &Principal, meta: RequestMeta, req: &StartRequest) -> Result<Uuid, AppError> {
+    let now = state.clock.now();
+    let run = req.check(&state.settings.get().0, now)?;
+    let mut tx = state.pool.begin().await?;
+    let (id, _job) = service::start(&mut tx, run, who.actor(), meta, now).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+async fn get_run(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+    Ok(Json(describe_run(&state, id).await?))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemsQuery {
+    pub kind: Option<String>,
+    pub state: Option<String>,
+    pub q: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+async fn list_items(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+    Query(q): Query<ItemsQuery>,
+) -> Result<Json<Value>, AppError> {
+    let filter = ItemFilter::parse(q.kind.as_deref(), q.state.as_deref(), q.q.as_deref())?;
+    let per_page = q.per_page.unwrap_or(50).clamp(1, 500);
+    let page = q.page.unwrap_or(1).max(1);
+    let mut conn = state.pool.acquire().await?;
+    views::run(&mut conn, id).await?;
+    let (items, total) = views::items(&mut conn, id, &filter, per_page, (page - 1) * per_page).await?;
+    Ok(Json(json!({
+        "data": items,
+        "total": total,
+        "page": page,
+        "perPage": per_page,
+    })))
+}
+
+async fn get_item(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let item = views::item(&mut conn, id).await?;
+    Ok(Json(json!({ "data": item })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResolveBody {
+    note: String,
+}
+
+async fn resolve_item(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<ResolveBody>,
+) -> Result<Json<Value>, AppError> {
+    let mut tx = state.pool.begin().await?;
+    service::resolve(&mut tx, id, &body.note, who.actor(), meta, state.clock.now()).await?;
+    tx.commit().await?;
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(json!({ "data": views::item(&mut conn, id).await? })))
+}
+
+async fn list_statements(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(json!({ "data": views::statements(&mut conn, 50).await? })))
+}
+
+async fn get_statement(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(json!({ "data": views::statement(&mut conn, id).await? })))
+}
+
+/// A file name as it can be stored and shown.
+pub fn clean_file_name(name: Option<&str>) -> String {
+    let name: String = name
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("statement.csv")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    if name.is_empty() {
+        "statement.csv".to_owned()
+    } else {
+        name
+    }
+}
+
+/// A multipart field's chunks as a stream.
+pub fn field_stream<'a>(
+    field: axum::extract::multipart::Field<'a>,
+) -> impl Stream<Item = Result<bytes::Bytes, String>> + 'a {
+    futures::stream::unfold(field, |mut f| async move {
+        match f.chunk().await {
+            Ok(Some(c)) => Some((Ok(c), f)),
+            Ok(None) => None,
+            Err(e) => Some((Err(e.body_text()), f)),
+        }
+    })
+}
+
+/// `POST …/reconcile/statements`: MoMo's statement as a raw `text/csv` body (`?fileName=`) or
+/// `multipart/form-data` (field `file`), read and checked as it streams in. 201 with the stored
+/// statement; 422 naming every bad line (nothing stored).
+async fn upload_statement(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    req: Request,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let query_name = req.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "fileName")
+            .map(|(_, v)| v.into_owned())
+    });
+    let mut conn = state.pool.acquire().await?;
+    let stored = if content_type.starts_with("multipart/form-data") {
+        let mut mp = Multipart::from_request(req, &state)
+            .await
+            .map_err(|e| AppError::BadRequest(format!("the form could not be read: {e}")))?;
+        let mut result = None;
+        while let Some(field) = mp
+            .next_field()
+            .await
+            .map_err(|e| AppError::BadRequest(format!("the form could not be read: {e}")))?
+        {
+            if field.name() != Some("file") {
+                continue;
+            }
+            let name = clean_file_name(field.file_name().or(query_name.as_deref()));
+            let body = Box::pin(field_stream(field));
+            result = Some(service::store_statement(&mut conn, body, &name, who.actor(), meta.clone(), now).await);
+            break;
+        }
+        result.ok_or_else(|| AppError::field("file", "choose MoMo's statement file (CSV)"))?
+    } else {
+        let is_csv = [
+            "text/csv",
+            "application/csv",
+            "text/plain",
+            "application/octet-stream",
+            "application/vnd.ms-excel",
+        ]
+        .iter()
+        .any(|t| content_type.starts_with(t));
+        if !is_csv {
+            return Err(AppError::field(
+                "file",
+                "send the statement as text/csv (raw body) or multipart/form-data (field `file`)",
+            ));
+        }
+        let name = clean_file_name(query_name.as_deref());
+        let body = req.into_body().into_data_stream().map(|c| c.map_err(|e| e.to_string()));
+        service::store_statement(&mut conn, Box::pin(body), &name, who.actor(), meta, now).await
+    };
+    match stored {
+        Ok(id) => {
+            let view = views::statement(&mut conn, id).await?;
+            Ok((StatusCode::CREATED, Json(json!({ "data": view }))).into_response())
+        }
+        Err(UploadError::Read(e)) if e.contains("length limit") => Ok(service::upload_problem(UploadError::TooLarge)),
+        Err(e) => Ok(service::upload_problem(e)),
+    }
+}
+
+/// The run's items as CSV (every kind, gravest first), streamed. Audited as an export.
+async fn export_csv(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    {
+        let mut tx = state.pool.begin().await?;
+        let run = views::run(&mut tx, id).await?;
+        audit::record(
+            &mut tx,
+            &AuditEvent::new(who.actor(), Action::DisbursementsExported, "reconciliation_run", id)
+                .after(json!({"format": "csv", "what": "reconciliation items", "status": run.status}))
+                .meta(meta),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
+    let pool = state.pool.clone();
+    tokio::spawn(async move {
+        if let Err(e) = views::write_csv(pool, id, tx.clone()).await {
+            tracing::error!(error = %e, "reconciliation CSV failed mid-stream");
+            let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
+        }
+    });
+    let body = Body::from_stream(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|c| (c, rx))
+    }));
+    let mut res = body.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"reconciliation-{id}.csv\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}

@@ -1,0 +1,757 @@
+//! Reconciliation pages in the admin shell: start a run (with MoMo's statement, optionally),
+//! follow its progress live, read the counts per kind (inline SVG) and the discrepancy list with
+//! filters, open one item's three-way view, resolve it with a note, download the CSV.
+
+use askama::Template;
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::api::{clean_file_name, field_stream, ItemsQuery};
+use super::model::Kind;
+use super::service::{self, StartRequest};
+use super::statement::MAX_STATEMENT_BYTES;
+use super::views::{self, ItemFilter, KindCount, RunView, StatementView};
+use crate::access::Permission::{self, *};
+use crate::audit::RequestMeta;
+use crate::clock::{kigali, local_display, local_display_or};
+use crate::error::AppError;
+use crate::route;
+use crate::web::auth::Principal;
+use crate::web::extract::FormPairs;
+use crate::web::routes::{urlencode, Access, RouteSpec};
+use crate::web::shell::Shell;
+use crate::web::AppState;
+
+const HOME: &str = "/admin/disbursements/reconcile";
+const PER_PAGE: i64 = 50;
+
+pub fn routes() -> Vec<RouteSpec> {
+    vec![
+        route!(GET "/admin/disbursements/reconcile", Access::Permission(DisbursementsRead), home),
+        RouteSpec {
+            method: Method::POST,
+            path: "/admin/disbursements/reconcile",
+            access: Access::Permission(DisbursementsReconcile),
+            router: axum::routing::post(start).layer(DefaultBodyLimit::max(MAX_STATEMENT_BYTES)),
+        },
+        route!(GET "/admin/disbursements/reconcile/{id}", Access::Permission(DisbursementsRead), run_page),
+        route!(GET "/admin/disbursements/reconcile/items/{id}", Access::Permission(DisbursementsRead), item_page),
+        route!(POST "/admin/disbursements/reconcile/items/{id}/resolve", Access::Permission(DisbursementsReconcile), resolve),
+    ]
+}
+
+fn html<T: Template>(status: StatusCode, t: &T) -> Result<Response, AppError> {
+    Ok((status, Html(t.render().map_err(|e| AppError::Internal(e.into()))?)).into_response())
+}
+
+fn shell(state: &AppState, who: &Principal) -> Shell {
+    Shell::new(who, HOME, &state.settings.get().0.branding.company_name)
+}
+
+fn period(from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>) -> String {
+    let k = kigali();
+    let (f, t) = (from.with_timezone(&k), to.with_timezone(&k));
+    // whole Kigali days read as days, the end day included
+    if f.time() == chrono::NaiveTime::MIN && t.time() == chrono::NaiveTime::MIN {
+        let last = t.date_naive().pred_opt().unwrap_or(t.date_naive());
+        if last == f.date_naive() {
+            return f.format("%Y-%m-%d").to_string();
+        }
+        return format!("{} – {}", f.format("%Y-%m-%d"), last.format("%Y-%m-%d"));
+    }
+    format!("{} – {}", local_display(from), local_display(to))
+}
+
+struct RunLine {
+    id: Uuid,
+    created: String,
+    period: String,
+    trigger: String,
+    source: String,
+    status: String,
+    checked: i32,
+    discrepancies: i32,
+    by: String,
+}
+
+impl RunLine {
+    fn of(r: &RunView) -> Self {
+        Self {
+            id: r.id,
+            created: local_display(r.created_at),
+            period: period(r.period_from, r.period_to),
+            trigger: r.trigger.clone(),
+            source: r.source.replace('_', " "),
+            status: r.status.clone(),
+            checked: r.checked_count,
+            discrepancies: r.discrepancy_count,
+            by: r.started_by.clone().unwrap_or_else(|| "schedule".to_owned()),
+        }
+    }
+}
+
+struct StatementLine {
+    id: Uuid,
+    label: String,
+}
+
+fn statement_label(s: &StatementView) -> String {
+    format!(
+        "{} — {} lines, {} to {} (uploaded {})",
+        s.file_name,
+        s.line_count,
+        local_display_or(s.first_at, "?"),
+        local_display_or(s.last_at, "?"),
+        local_display(s.created_at)
+    )
+}
+
+#[derive(Template)]
+#[template(path = "reconcile.html")]
+struct HomePage {
+    shell: Shell,
+    can_start: bool,
+    runs: Vec<RunLine>,
+    statements: Vec<StatementLine>,
+    from: String,
+    to: String,
+    query_momo: bool,
+    momo_configured: bool,
+    max_mb: usize,
+    error: Option<String>,
+}
+
+async fn render_home(
+    state: &AppState,
+    who: &Principal,
+    status: StatusCode,
+    form: Option<&StartRequest>,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let runs = views::runs(&mut conn, 50).await?;
+    let statements = views::statements(&mut conn, 20).await?;
+    let yesterday = (state.clock.now().with_timezone(&kigali()).date_naive() - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let settings = state.settings.get();
+    let page = HomePage {
+        shell: shell(state, who),
+        can_start: who.can(DisbursementsReconcile),
+        runs: runs.iter().map(RunLine::of).collect(),
+        statements: statements
+            .iter()
+            .map(|s| StatementLine {
+                id: s.id,
+                label: statement_label(s),
+            })
+            .collect(),
+        from: form.and_then(|f| f.from.clone()).unwrap_or_else(|| yesterday.clone()),
+        to: form.and_then(|f| f.to.clone()).unwrap_or(yesterday),
+        query_momo: form.and_then(|f| f.query_momo).unwrap_or(true),
+        momo_configured: crate::disbursement::momo_client(&settings.0.payments).is_some(),
+        max_mb: MAX_STATEMENT_BYTES / (1024 * 1024),
+        error,
+    };
+    html(status, &page)
+}
+
+async fn home(State(state): State<AppState>, who: Principal) -> Result<Response, AppError> {
+    render_home(&state, &who, StatusCode::OK, None, None).await
+}
+
+/// The start form (multipart: `from`, `to`, `queryMomo`, `statementId`, then `file`): stores the
+/// statement when a file came, starts the run, opens its page.
+async fn start(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    req: Request,
+) -> Result<Response, AppError> {
+    let mut form = StartRequest {
+        query_momo: Some(false),
+        ..StartRequest::default()
+    };
+    let is_multipart = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if is_multipart {
+        let mut mp = Multipart::from_request(req, &state)
+            .await
+            .map_err(|e| AppError::BadRequest(format!("the form could not be read: {e}")))?;
+        let bad = |e: axum::extract::multipart::MultipartError| {
+            AppError::BadRequest(format!("the form could not be read: {e}"))
+        };
+        while let Some(field) = mp.next_field().await.map_err(bad)? {
+            match field.name().unwrap_or("") {
+                "from" => form.from = Some(field.text().await.map_err(bad)?),
+                "to" => form.to = Some(field.text().await.map_err(bad)?),
+                "queryMomo" => form.query_momo = Some(field.text().await.map_err(bad)? == "on"),
+                "statementId" => form.statement_id = Some(field.text().await.map_err(bad)?),
+                "file" => {
+                    if field.file_name().is_none_or(str::is_empty) {
+                        continue;
+                    }
+                    let name = clean_file_name(field.file_name());
+                    let mut conn = state.pool.acquire().await?;
+                    let stored = service::store_statement(
+                        &mut conn,
+                        Box::pin(field_stream(field)),
+                        &name,
+                        who.actor(),
+                        meta.clone(),
+                        state.clock.now(),
+                    )
+                    .await;
+                    match stored {
+                        Ok(id) => form.statement_id = Some(id.to_string()),
+                        Err(e) => {
+                            let message = service::upload_message(&e);
+                            return render_home(
+                                &state,
+                                &who,
+                                StatusCode::UNPROCESSABLE_ENTITY,
+                                Some(&form),
+                                Some(message),
+                            )
+                            .await;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    } else {
+        let pairs = FormPairs::from_request(req, &state).await?;
+        form.from = pairs.get("from").map(str::to_owned);
+        form.to = pairs.get("to").map(str::to_owned);
+        form.query_momo = Some(pairs.get("queryMomo") == Some("on"));
+        form.statement_id = pairs.get("statementId").map(str::to_owned);
+    }
+    match super::api::start(&state, &who, meta, &form).await {
+        Ok(id) => Ok(Redirect::to(&format!("{HOME}/{id}")).into_response()),
+        Err(AppError::Validation(errors)) => {
+            let message = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            render_home(
+                &state,
+                &who,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&form),
+                Some(message),
+            )
+            .await
+        }
+        Err(AppError::Conflict { message, .. }) => {
+            render_home(&state, &who, StatusCode::CONFLICT, Some(&form), Some(message)).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// One bar of the counts chart.
+struct Bar {
+    y: i64,
+    w: i64,
+    label: &'static str,
+    count: i64,
+    class: &'static str,
+    text_x: i64,
+}
+
+const CHART_LEFT: i64 = 210;
+const CHART_WIDTH: i64 = 300;
+const ROW: i64 = 26;
+
+fn bar_class(k: Kind) -> &'static str {
+    match k {
+        Kind::Match => "bar-match",
+        k if k.is_orphan() || k == Kind::MissingHere => "bar-orphan",
+        Kind::Unchecked => "bar-unchecked",
+        _ => "bar-mismatch",
+    }
+}
+
+fn bars(counts: &[KindCount]) -> Vec<Bar> {
+    let max = counts.iter().map(|c| c.count).max().unwrap_or(0).max(1);
+    counts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let w = if c.count > 0 {
+                (c.count * CHART_WIDTH / max).max(2)
+            } else {
+                0
+            };
+            Bar {
+                y: i as i64 * ROW + 4,
+                w,
+                label: c.label,
+                count: c.count,
+                class: bar_class(c.kind),
+                text_x: CHART_LEFT + w + 6,
+            }
+        })
+        .collect()
+}
+
+struct ItemRowView {
+    id: Uuid,
+    kind: String,
+    kind_label: &'static str,
+    msisdn: String,
+    amount: String,
+    our_status: String,
+    momo_status: String,
+    reference: String,
+    summary: String,
+    resolved: bool,
+}
+
+#[derive(Template)]
+#[template(path = "reconcile_run.html")]
+struct RunPage {
+    shell: Shell,
+    run: RunView,
+    period: String,
+    created: String,
+    finished: String,
+    running: bool,
+    job_id: i64,
+    percent: i64,
+    done: i64,
+    total: i64,
+    counts: Vec<KindCount>,
+    bars: Vec<Bar>,
+    chart_height: i64,
+    chart_left: i64,
+    items: Vec<ItemRowView>,
+    total_items: i64,
+    kinds: Vec<(&'static str, &'static str)>,
+    kind: String,
+    state: String,
+    q: String,
+    page: i64,
+    prev: Option<String>,
+    next: Option<String>,
+    can_export: bool,
+    api: String,
+}
+
+fn money(amount: Option<i64>) -> String {
+    amount.map_or_else(String::new, |a| {
+        let digits = a.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    })
+}
+
+async fn run_page(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+    Query(q): Query<ItemsQuery>,
+) -> Result<Response, AppError> {
+    let filter = ItemFilter::parse(q.kind.as_deref(), q.state.as_deref(), q.q.as_deref())?;
+    let page = q.page.unwrap_or(1).max(1);
+    let mut conn = state.pool.acquire().await?;
+    let run = views::run(&mut conn, id).await?;
+    let counts = views::kind_counts(&mut conn, id).await?;
+    let (items, total_items) = views::items(&mut conn, id, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
+    let job = match run.job_id {
+        Some(j) => crate::jobs::get(&mut conn, j).await.ok(),
+        None => None,
+    };
+    let running = run.status == "running";
+    let (done, total) = job.as_ref().map_or((0, 0), |j| {
+        (j.progress_done.unwrap_or(0), j.progress_total.unwrap_or(0))
+    });
+    let percent = if running {
+        job.as_ref().and_then(|j| j.percent()).unwrap_or(0.0) as i64
+    } else {
+        100
+    };
+    let kind = q.kind.clone().unwrap_or_default();
+    let state_filter = q.state.clone().unwrap_or_default();
+    let text = q.q.clone().unwrap_or_default();
+    let link = |p: i64| {
+        format!(
+            "{HOME}/{id}?kind={}&state={}&q={}&page={p}",
+            urlencode(&kind),
+            urlencode(&state_filter),
+            urlencode(&text)
+        )
+    };
+    let pages = (total_items + PER_PAGE - 1) / PER_PAGE;
+    let prev = (page > 1).then(|| link(page - 1));
+    let next = (page < pages).then(|| link(page + 1));
+    let bars = bars(&counts);
+    let view = RunPage {
+        shell: shell(&state, &who),
+        period: period(run.period_from, run.period_to),
+        created: local_display(run.created_at),
+        finished: local_display_or(run.finished_at, "—"),
+        running,
+        job_id: run.job_id.unwrap_or(0),
+        percent,
+        done,
+        total,
+        chart_height: bars.len() as i64 * ROW + 8,
+        chart_left: CHART_LEFT,
+        bars,
+        counts,
+        items: items
+            .into_iter()
+            .map(|i| {
+                let k = Kind::parse(&i.kind).unwrap_or(Kind::Match);
+                ItemRowView {
+                    id: i.id,
+                    kind_label: k.label(),
+                    kind: i.kind,
+                    msisdn: i.msisdn.unwrap_or_default(),
+                    amount: money(i.amount),
+                    our_status: i.our_status.unwrap_or_else(|| "—".into()),
+                    momo_status: i.momo_status.unwrap_or_else(|| "—".into()),
+                    reference: i.reference_id.map(|r| r.to_string()).unwrap_or_default(),
+                    summary: i.summary.unwrap_or_default(),
+                    resolved: i.resolved_at.is_some(),
+                }
+            })
+            .collect(),
+        total_items,
+        kinds: Kind::ALL.iter().map(|k| (k.as_str(), k.label())).collect(),
+        kind,
+        state: state_filter.clone(),
+        q: text.clone(),
+        page,
+        prev,
+        next,
+        can_export: who.can(DisbursementsExport),
+        api: format!("{}/{id}", super::api::BASE),
+        run,
+    };
+    html(StatusCode::OK, &view)
+}
+
+/// One row of the three-way view.
+struct Row3 {
+    label: &'static str,
+    redemption: String,
+    disbursement: String,
+    momo: String,
+    differs: bool,
+}
+
+struct AttemptView {
+    no: String,
+    reference: String,
+    status: String,
+    http: String,
+    momo_status: String,
+    ftid: String,
+    asked: String,
+    statement: String,
+    created: String,
+}
+
+struct FindingView {
+    kind: &'static str,
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "reconcile_item.html")]
+struct ItemPage {
+    shell: Shell,
+    id: Uuid,
+    run_id: Uuid,
+    kind: &'static str,
+    kind_key: String,
+    rows: Vec<Row3>,
+    findings: Vec<FindingView>,
+    attempts: Vec<AttemptView>,
+    resolved: Option<(String, String, String)>,
+    can_resolve: bool,
+    resolvable: bool,
+    note: String,
+    error: Option<String>,
+}
+
+fn text(v: &Value, path: &[&str]) -> String {
+    let mut cur = v;
+    for p in path {
+        cur = &cur[*p];
+    }
+    match cur {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn when(v: &Value, path: &[&str]) -> String {
+    let t = text(v, path);
+    chrono::DateTime::parse_from_rfc3339(&t)
+        .map(|t| local_display(t.with_timezone(&chrono::Utc)))
+        .unwrap_or(t)
+}
+
+fn three_way(ours: &Value, momo: &Value) -> Vec<Row3> {
+    let r = |k: &str| text(ours, &["redemption", k]);
+    let d = |k: &str| text(ours, &["disbursement", k]);
+    let m = |k: &str| text(momo, &[k]);
+    let amount = |a: String, c: String| {
+        if a.is_empty() {
+            String::new()
+        } else {
+            format!("{a} {c}")
+        }
+    };
+    let momo_status = {
+        let s = m("status");
+        match (s.as_str(), m("reason")) {
+            ("", _) => String::new(),
+            (_, reason) if !reason.is_empty() => format!("{s} ({reason})"),
+            _ => s,
+        }
+    };
+    let source = match (m("source").as_str(), m("line")) {
+        ("statement", line) if !line.is_empty() => format!("statement line {line}"),
+        ("statement", _) => "statement".to_owned(),
+        ("status_query", _) => "status query".to_owned(),
+        _ => String::new(),
+    };
+    let row = |label, redemption: String, disbursement: String, momo: String| {
+        let differs = {
+            let vals: Vec<&String> = [&redemption, &disbursement, &momo]
+                .into_iter()
+                .filter(|v| !v.is_empty())
+                .collect();
+            vals.windows(2).any(|w| w[0] != w[1])
+        };
+        Row3 {
+            label,
+            redemption,
+            disbursement,
+            momo,
+            differs,
+        }
+    };
+    let mut rows = vec![
+        Row3 {
+            label: "Id / reference",
+            redemption: r("id"),
+            disbursement: d("id"),
+            momo: text(momo, &["referenceId"]),
+            differs: false,
+        },
+        row(
+            "Amount",
+            amount(r("amount"), r("currency")),
+            amount(d("amount"), d("currency")),
+            amount(
+                if m("amountText").is_empty() {
+                    m("amount")
+                } else {
+                    m("amountText")
+                },
+                m("currency"),
+            ),
+        ),
+        Row3 {
+            label: "Status",
+            redemption: r("status"),
+            disbursement: d("status"),
+            momo: momo_status,
+            differs: false,
+        },
+        row(
+            "Phone",
+            r("phoneNumber").trim_start_matches('+').to_owned(),
+            d("msisdn"),
+            m("msisdn"),
+        ),
+        row(
+            "MoMo transaction",
+            String::new(),
+            d("momoTransactionId"),
+            m("financialTransactionId"),
+        ),
+        Row3 {
+            label: "When",
+            redemption: when(ours, &["redemption", "createdAt"]),
+            disbursement: when(ours, &["disbursement", "createdAt"]),
+            momo: when(momo, &["occurredAt"]),
+            differs: false,
+        },
+        Row3 {
+            label: "Completed",
+            redemption: when(ours, &["redemption", "completedAt"]),
+            disbursement: when(ours, &["disbursement", "disbursedAt"]),
+            momo: source,
+            differs: false,
+        },
+    ];
+    rows.push(Row3 {
+        label: "Code / attempts",
+        redemption: r("code"),
+        disbursement: d("attempts"),
+        momo: m("externalId"),
+        differs: false,
+    });
+    rows
+}
+
+fn asked_text(q: &Value) -> String {
+    match text(q, &["outcome"]).as_str() {
+        "found" => {
+            let t = &q["transfer"];
+            let mut s = format!(
+                "{} {} {}",
+                text(t, &["status"]),
+                text(t, &["amountText"]),
+                text(t, &["currency"])
+            );
+            let f = text(t, &["financialTransactionId"]);
+            if !f.is_empty() {
+                s.push_str(&format!(" · {f}"));
+            }
+            s
+        }
+        "not_found" => "404 not found".to_owned(),
+        "failed" => format!("error: {}", text(q, &["error"])),
+        _ => "not asked".to_owned(),
+    }
+}
+
+async fn render_item(
+    state: &AppState,
+    who: &Principal,
+    id: Uuid,
+    status: StatusCode,
+    note: &str,
+    error: Option<String>,
+) -> Result<Response, AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let item = views::item(&mut conn, id).await?;
+    let kind = Kind::parse(&item.kind).unwrap_or(Kind::Match);
+    let ours = item.ours.clone().unwrap_or(Value::Null);
+    let theirs = item.theirs.clone().unwrap_or(Value::Null);
+    let transfers = theirs["transfers"].as_array().cloned().unwrap_or_default();
+    let attempts = ours["attempts"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|a| {
+                    let reference = text(a, &["referenceId"]);
+                    let t = transfers.iter().find(|t| text(t, &["referenceId"]) == reference);
+                    AttemptView {
+                        no: text(a, &["attemptNo"]),
+                        status: text(a, &["status"]),
+                        http: text(a, &["httpStatus"]),
+                        momo_status: text(a, &["momoStatus"]),
+                        ftid: text(a, &["financialTransactionId"]),
+                        asked: t.map(|t| asked_text(&t["query"])).unwrap_or_default(),
+                        statement: t
+                            .and_then(|t| t["statementLines"].as_array())
+                            .map(|ls| {
+                                ls.iter()
+                                    .map(|l| {
+                                        format!(
+                                            "line {}: {} {}",
+                                            text(l, &["line"]),
+                                            text(l, &["status"]),
+                                            text(l, &["amountText"])
+                                        )
+                                    })
+                                    .collect::<Vec<_>>()
+                                    .join("; ")
+                            })
+                            .unwrap_or_default(),
+                        created: when(a, &["createdAt"]),
+                        reference,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let findings = item
+        .findings
+        .as_array()
+        .map(|fs| {
+            fs.iter()
+                .map(|f| FindingView {
+                    kind: Kind::parse(&text(f, &["kind"])).map_or("", Kind::label),
+                    message: text(f, &["message"]),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let page = ItemPage {
+        shell: shell(state, who),
+        id: item.id,
+        run_id: item.run_id,
+        kind: kind.label(),
+        kind_key: item.kind.clone(),
+        rows: three_way(&ours, &theirs["momo"]),
+        findings,
+        attempts,
+        resolved: item.resolved_at.map(|at| {
+            (
+                local_display(at),
+                item.resolved_by.clone().unwrap_or_default(),
+                item.resolution.clone().unwrap_or_default(),
+            )
+        }),
+        can_resolve: who.can(Permission::DisbursementsReconcile),
+        resolvable: kind.is_discrepancy() && item.resolved_at.is_none() && item.run_status != "running",
+        note: note.to_owned(),
+        error,
+    };
+    html(status, &page)
+}
+
+async fn item_page(State(state): State<AppState>, who: Principal, Path(id): Path<Uuid>) -> Result<Response, AppError> {
+    render_item(&state, &who, id, StatusCode::OK, "", None).await
+}
+
+async fn resolve(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    form: FormPairs,
+) -> Result<Response, AppError> {
+    let note = form.get("note").unwrap_or("").to_owned();
+    let mut tx = state.pool.begin().await?;
+    match service::resolve(&mut tx, id, &note, who.actor(), meta, state.clock.now()).await {
+        Ok(()) => {
+            tx.commit().await?;
+            Ok(Redirect::to(&format!("{HOME}/items/{id}")).into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            drop(tx);
+            let message = errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ");
+            render_item(&state, &who, id, StatusCode::UNPROCESSABLE_ENTITY, &note, Some(message)).await
+        }
+        Err(AppError::Conflict { message, .. }) => {
+            drop(tx);
+            render_item(&state, &who, id, StatusCode::CONFLICT, &note, Some(message)).await
+        }
+        Err(e) => Err(e),
+    }
+}

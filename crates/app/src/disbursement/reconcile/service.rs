@@ -1,0 +1,604 @@
+//! The use cases behind the API and pages: store an uploaded statement (streamed, checked line by
+//! line), start a run, resolve an item. Each owns its transaction and audits in it.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::{Stream, StreamExt};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::model::Kind;
+use super::run::{RunJob, KIND, MAX_JOB_ATTEMPTS};
+use super::statement::{Line, LineError, Parser, MAX_STATEMENT_BYTES};
+use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use crate::clock::kigali;
+use crate::error::{AppError, FieldError};
+use crate::jobs::{self, NewJob};
+use crate::settings::Settings;
+
+/// The longest period one run covers.
+pub const MAX_PERIOD_DAYS: i64 = 93;
+/// Statement lines written per statement.
+const LINE_BATCH: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Running,
+    Completed,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+/// The start and end (exclusive) of a Kigali calendar day.
+pub fn kigali_day(day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(kigali()).single())
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    };
+    (start(day), start(day.succ_opt().unwrap_or(day)))
+}
+
+/// A period bound as sent: `YYYY-MM-DD` (a Kigali day; an end day is included whole) or an
+/// RFC 3339 instant.
+pub fn parse_bound(field: &str, text: &str, end: bool) -> Result<DateTime<Utc>, FieldError> {
+    let t = text.trim();
+    if let Ok(instant) = DateTime::parse_from_rfc3339(t) {
+        return Ok(instant.with_timezone(&Utc));
+    }
+    match NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        Ok(day) => {
+            let (start, next) = kigali_day(day);
+            Ok(if end { next } else { start })
+        }
+        Err(_) => Err(FieldError::new(
+            field,
+            "must be a day (YYYY-MM-DD, Kigali) or an RFC 3339 time",
+        )),
+    }
+}
+
+/// What starting a run needs, checked.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub statement_id: Option<Uuid>,
+    pub query_momo: bool,
+    pub scheduled: bool,
+    pub job_id: Option<i64>,
+}
+
+/// A start request as sent (API body or page form).
+#[derive(Debug, Clone, Default)]
+pub struct StartRequest {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub statement_id: Option<String>,
+    pub query_momo: Option<bool>,
+}
+
+impl StartRequest {
+    /// Checks every field at once.
+    pub fn check(&self, settings: &Settings, now: DateTime<Utc>) -> Result<NewRun, AppError> {
+        let mut errors = Vec::new();
+        let bound = |field: &str, v: &Option<String>, end: bool, errors: &mut Vec<FieldError>| match v
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => {
+                errors.push(FieldError::new(field, "is required"));
+                None
+            }
+            Some(t) => parse_bound(field, t, end).map_err(|e| errors.push(e)).ok(),
+        };
+        let from = bound("from", &self.from, false, &mut errors);
+        let to = bound("to", &self.to, true, &mut errors);
+        if let (Some(f), Some(t)) = (from, to) {
+            if f >= t {
+                errors.push(FieldError::new("to", "must be after `from`"));
+            } else if (t - f).num_days() > MAX_PERIOD_DAYS {
+                errors.push(FieldError::new(
+                    "to",
+                    format!("a run covers at most {MAX_PERIOD_DAYS} days"),
+                ));
+            }
+            if f > now {
+                errors.push(FieldError::new("from", "is in the future"));
+            }
+        }
+        let statement_id = match self.statement_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => match s.parse::<Uuid>() {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    errors.push(FieldError::new("statementId", "is not a statement id"));
+                    None
+                }
+            },
+        };
+        let query_momo = self.query_momo.unwrap_or(true);
+        if query_momo && crate::disbursement::momo_client(&settings.payments).is_none() {
+            errors.push(FieldError::new(
+                "queryMomo",
+                "MoMo is not configured in the payment settings; upload MoMo's statement and compare with it alone",
+            ));
+        }
+        if !query_momo && statement_id.is_none() && self.statement_id.as_deref().is_none_or(|s| s.trim().is_empty()) {
+            errors.push(FieldError::new(
+                "statementId",
+                "without status queries a run needs MoMo's statement to compare with",
+            ));
+        }
+        match (from, to, errors.is_empty()) {
+            (Some(from), Some(to), true) => Ok(NewRun {
+                from,
+                to,
+                statement_id,
+                query_momo,
+                scheduled: false,
+                job_id: None,
+            }),
+            _ => Err(AppError::Validation(errors)),
+        }
+    }
+}
+
+pub enum InsertRunError {
+    /// Another run is in progress.
+    Busy,
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for InsertRunError {
+    fn from(e: sqlx::Error) -> Self {
+        if crate::error::violated_constraint(&e) == Some("reconciliation_runs_one_running_idx") {
+            InsertRunError::Busy
+        } else {
+            InsertRunError::Db(e)
+        }
+    }
+}
+
+/// Fails runs still marked running whose job is gone (dead, cancelled or deleted), so they no
+/// longer block new runs.
+pub async fn abandon_stale(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "update reconciliation_runs r set status = 'failed', finished_at = $1, \
+           error = 'its job stopped before the run finished' \
+         where r.status = 'running' and r.job_id is not null and not exists ( \
+           select 1 from jobs j where j.id = r.job_id and j.status in ('queued', 'running')) \
+         returning r.id",
+    )
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    for id in &ids {
+        audit::record(
+            conn,
+            &AuditEvent::new(Actor::System, Action::ReconciliationCompleted, "reconciliation_run", id)
+                .after(json!({"status": "failed", "error": "its job stopped before the run finished"})),
+            now,
+        )
+        .await?;
+    }
+    Ok(ids.len() as u64)
+}
+
+/// Inserts a running run and audits its start (same transaction).
+pub async fn insert_run(
+    conn: &mut PgConnection,
+    run: &NewRun,
+    actor: Actor,
+    meta: RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<Uuid, InsertRunError> {
+    let source = match (run.query_momo, run.statement_id.is_some()) {
+        (true, true) => "status_query_and_statement",
+        (false, _) => "statement",
+        (true, false) => "status_query",
+    };
+    // a savepoint, so a refused insert leaves the caller's transaction usable
+    let mut sp = sqlx::Connection::begin(&mut *conn).await?;
+    let id: Uuid = sqlx::query_scalar(
+        "insert into reconciliation_runs (started_by_user_id, source, status, period_from, period_to, statement_id, \
+           query_momo, trigger, job_id, created_at) \
+         values ($1, $2, 'running', $3, $4, $5, $6, $7, $8, $9) returning id",
+    )
+    .bind(actor.user_id())
+    .bind(source)
+    .bind(run.from)
+    .bind(run.to)
+    .bind(run.statement_id)
+    .bind(run.query_momo)
+    .bind(if run.scheduled { "scheduled" } else { "manual" })
+    .bind(run.job_id)
+    .bind(now)
+    .fetch_one(&mut *sp)
+    .await?;
+    sp.commit().await?;
+    audit::record(
+        conn,
+        &AuditEvent::new(actor, Action::ReconciliationStarted, "reconciliation_run", id)
+            .after(json!({
+                "periodFrom": run.from,
+                "periodTo": run.to,
+                "statementId": run.statement_id,
+                "queryMomo": run.query_momo,
+                "source": source,
+                "trigger": if run.scheduled { "scheduled" } else { "manual" },
+            }))
+            .meta(meta),
+        now,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Starts a run: the run row, its job and the audit row commit together. 409 while another run
+/// is in progress; 422 for a statement that does not exist.
+pub async fn start(
+    conn: &mut PgConnection,
+    run: NewRun,
+    actor: Actor,
+    meta: RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<(Uuid, i64), AppError> {
+    if let Some(sid) = run.statement_id {
+        let exists: bool = sqlx::query_scalar("select exists (select 1 from reconciliation_statements where id = $1)")
+            .bind(sid)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !exists {
+            return Err(AppError::field("statementId", "no such statement"));
+        }
+    }
+    abandon_stale(conn, now).await?;
+    let id = match insert_run(conn, &run, actor, meta, now).await {
+        Ok(id) => id,
+        Err(InsertRunError::Busy) => {
+            return Err(AppError::conflict(
+                "from",
+                "another reconciliation run is in progress; wait for it to finish",
+            ))
+        }
+        Err(InsertRunError::Db(e)) => return Err(e.into()),
+    };
+    let job = NewJob::new(KIND, &RunJob { run_id: id })
+        .map_err(|e| AppError::Internal(e.into()))?
+        .unique(id.to_string())
+        .max_attempts(MAX_JOB_ATTEMPTS)
+        .created_by(actor.user_id());
+    let job_id = jobs::enqueue(conn, &job, now)
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("the run's job already exists")))?;
+    sqlx::query("update reconciliation_runs set job_id = $2 where id = $1")
+        .bind(id)
+        .bind(job_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok((id, job_id))
+}
+
+/// Resolves a discrepancy with a note (audited).
+pub async fn resolve(
+    conn: &mut PgConnection,
+    item_id: Uuid,
+    note: &str,
+    actor: Actor,
+    meta: RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let note = note.trim();
+    if note.chars().count() < 3 {
+        return Err(AppError::field("note", "say what was done (at least 3 characters)"));
+    }
+    if note.chars().count() > 2000 {
+        return Err(AppError::field("note", "at most 2000 characters"));
+    }
+    type Row = (Uuid, String, Option<DateTime<Utc>>, Option<Uuid>, Option<Uuid>, String);
+    let row: Option<Row> = sqlx::query_as(
+        "select i.run_id, i.kind, i.resolved_at, i.disbursement_id, i.reference_id, r.status \
+         from reconciliation_items i join reconciliation_runs r on r.id = i.run_id where i.id = $1 for update of i",
+    )
+    .bind(item_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((run_id, kind, resolved_at, disbursement_id, reference_id, run_status)) = row else {
+        return Err(AppError::NotFound("reconciliation item"));
+    };
+    if kind == Kind::Match.as_str() {
+        return Err(AppError::conflict("note", "a matched item needs no resolution"));
+    }
+    if let Some(at) = resolved_at {
+        return Err(AppError::conflict(
+            "note",
+            format!("this item was already resolved on {}", crate::clock::local_display(at)),
+        ));
+    }
+    if run_status == RunStatus::Running.as_str() {
+        return Err(AppError::conflict("note", "the run is still in progress"));
+    }
+    sqlx::query(
+        "update reconciliation_items set resolved_at = $2, resolution = $3, resolved_by_user_id = $4 where id = $1",
+    )
+    .bind(item_id)
+    .bind(now)
+    .bind(note)
+    .bind(actor.user_id())
+    .execute(&mut *conn)
+    .await?;
+    audit::record(
+        conn,
+        &AuditEvent::new(
+            actor,
+            Action::ReconciliationItemResolved,
+            "reconciliation_item",
+            item_id,
+        )
+        .before(json!({"kind": kind, "resolved": false}))
+        .after(json!({"resolved": true, "resolution": note}))
+        .metadata(json!({"runId": run_id, "disbursementId": disbursement_id, "referenceId": reference_id}))
+        .meta(meta),
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Why an upload was refused.
+#[derive(Debug)]
+pub enum UploadError {
+    /// The file was read to its end and these lines are not valid (`total` of them in all).
+    Lines {
+        errors: Vec<LineError>,
+        total: usize,
+    },
+    /// The file is larger than the cap.
+    TooLarge,
+    /// The body could not be read.
+    Read(String),
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for UploadError {
+    fn from(e: sqlx::Error) -> Self {
+        UploadError::Db(e)
+    }
+}
+
+async fn write_lines(conn: &mut PgConnection, statement_id: Uuid, lines: &mut Vec<Line>) -> Result<(), sqlx::Error> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let mut qb = sqlx::QueryBuilder::new(
+        "insert into reconciliation_statement_lines (statement_id, line, occurred_at, reference_id, \
+         financial_transaction_id, external_id, external_uuid, msisdn, amount, currency, status, reason) ",
+    );
+    qb.push_values(lines.iter(), |mut b, l| {
+        b.push_bind(statement_id)
+            .push_bind(l.line as i32)
+            .push_bind(l.occurred_at)
+            .push_bind(l.reference_id)
+            .push_bind(l.financial_transaction_id.clone())
+            .push_bind(l.external_id.clone())
+            .push_bind(l.external_id.as_deref().and_then(|e| e.parse::<Uuid>().ok()))
+            .push_bind(l.msisdn.clone())
+            .push_bind(l.amount)
+            .push_bind(l.currency.clone())
+            .push_bind(l.status)
+            .push_bind(l.reason.clone());
+    });
+    qb.build().execute(conn).await?;
+    lines.clear();
+    Ok(())
+}
+
+/// Reads a statement from `body` as it streams in, checking each line and writing the good ones
+/// in batches inside one transaction (`conn` is the caller's); when any line is bad, nothing is
+/// kept and every bad line is reported. Audited on success.
+pub async fn store_statement<S, E>(
+    conn: &mut PgConnection,
+    mut body: S,
+    file_name: &str,
+    actor: Actor,
+    meta: RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<Uuid, UploadError>
+where
+    S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let id: Uuid = sqlx::query_scalar(
+        "insert into reconciliation_statements (uploaded_by_user_id, file_name, layout, sha256, line_count, created_at) \
+         values ($1, $2, 'simulator', '', 0, $3) returning id",
+    )
+    .bind(actor.user_id())
+    .bind(file_name)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    let mut parser = Parser::new();
+    let mut hash = Sha256::new();
+    let mut size = 0usize;
+    let mut batch: Vec<Line> = Vec::new();
+    let (mut first, mut last): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
+    let mut take = |lines: Vec<Line>, batch: &mut Vec<Line>| {
+        for l in lines {
+            first = Some(first.map_or(l.occurred_at, |f| f.min(l.occurred_at)));
+            last = Some(last.map_or(l.occurred_at, |f| f.max(l.occurred_at)));
+            batch.push(l);
+        }
+    };
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| UploadError::Read(e.to_string()))?;
+        size += chunk.len();
+        if size > MAX_STATEMENT_BYTES {
+            return Err(UploadError::TooLarge);
+        }
+        hash.update(&chunk);
+        let lines = parser.feed(&chunk);
+        if parser.error_count() == 0 {
+            take(lines, &mut batch);
+            if batch.len() >= LINE_BATCH {
+                write_lines(&mut tx, id, &mut batch).await?;
+            }
+        }
+    }
+    let lines = parser.finish();
+    if parser.error_count() > 0 {
+        return Err(UploadError::Lines {
+            errors: parser.errors().to_vec(),
+            total: parser.error_count(),
+        });
+    }
+    take(lines, &mut batch);
+    write_lines(&mut tx, id, &mut batch).await?;
+    let sha = hex::encode(hash.finalize());
+    let layout = parser.layout().map_or("simulator", |l| l.as_str());
+    sqlx::query(
+        "update reconciliation_statements set layout = $2, sha256 = $3, line_count = $4, first_at = $5, last_at = $6 \
+         where id = $1",
+    )
+    .bind(id)
+    .bind(layout)
+    .bind(&sha)
+    .bind(parser.line_count() as i32)
+    .bind(first)
+    .bind(last)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut tx,
+        &AuditEvent::new(
+            actor,
+            Action::ReconciliationStatementUploaded,
+            "reconciliation_statement",
+            id,
+        )
+        .after(json!({
+            "fileName": file_name,
+            "layout": layout,
+            "sha256": sha,
+            "lines": parser.line_count(),
+            "bytes": size,
+            "firstAt": first,
+            "lastAt": last,
+        }))
+        .meta(meta),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// The problem details of a refused upload: 422 naming each bad line (field `file`, with `line`).
+pub fn upload_problem(err: UploadError) -> axum::response::Response {
+    use axum::http::{header, HeaderValue, StatusCode};
+    use axum::response::IntoResponse;
+    match err {
+        UploadError::Lines { errors, total } => {
+            let first = errors
+                .first()
+                .map(|e| format!("line {}: {}", e.line, e.message))
+                .unwrap_or_default();
+            let detail = if total > 1 {
+                format!("{total} lines of the statement are not valid, the first at {first}. Nothing was stored.")
+            } else {
+                format!("The statement is not valid at {first}. Nothing was stored.")
+            };
+            let body = json!({
+                "type": "urn:mbelyco:problem:validation",
+                "title": "The statement is not valid",
+                "status": 422,
+                "detail": detail,
+                "requestId": crate::error::current_request_id(),
+                "invalidLines": total,
+                "errors": errors
+                    .iter()
+                    .map(|e| json!({"field": "file", "line": e.line, "message": format!("line {}: {}", e.line, e.message)}))
+                    .collect::<Vec<_>>(),
+            });
+            let mut res = (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response();
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/problem+json"),
+            );
+            res.extensions_mut().insert(crate::error::ErrorPageInfo {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                title: "The statement is not valid",
+                detail,
+                request_id: crate::error::current_request_id(),
+                errors: errors
+                    .iter()
+                    .map(|e| FieldError::new("file", format!("line {}: {}", e.line, e.message)))
+                    .collect(),
+            });
+            res
+        }
+        UploadError::TooLarge => AppError::field(
+            "file",
+            format!("the file is larger than {} MB", MAX_STATEMENT_BYTES / (1024 * 1024)),
+        )
+        .into_response(),
+        UploadError::Read(e) => AppError::BadRequest(format!("the upload could not be read: {e}")).into_response(),
+        UploadError::Db(e) => AppError::from(e).into_response(),
+    }
+}
+
+/// A refused upload as one sentence (for pages).
+pub fn upload_message(err: &UploadError) -> String {
+    match err {
+        UploadError::Lines { errors, total } => {
+            let shown: Vec<String> = errors
+                .iter()
+                .take(5)
+                .map(|e| format!("line {}: {}", e.line, e.message))
+                .collect();
+            let more = if *total > shown.len() {
+                format!(" (and {} more)", total - shown.len())
+            } else {
+                String::new()
+            };
+            format!("The statement was not stored — {}{more}.", shown.join("; "))
+        }
+        UploadError::TooLarge => format!(
+            "The statement is larger than {} MB.",
+            MAX_STATEMENT_BYTES / (1024 * 1024)
+        ),
+        UploadError::Read(e) => format!("The upload could not be read: {e}"),
+        UploadError::Db(_) => "The statement could not be stored; try again.".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_kigali_days_and_the_end_day_is_included() {
+        let from = parse_bound("from", "2026-11-25", false).unwrap();
+        let to = parse_bound("to", "2026-11-25", true).unwrap();
+        assert_eq!(from.to_rfc3339(), "2026-11-24T22:00:00+00:00");
+        assert_eq!(to.to_rfc3339(), "2026-11-25T22:00:00+00:00");
+        assert!(parse_bound("from", "25/11/2026", false).is_err());
+        assert_eq!(
+            parse_bound("from", "2026-11-25T08:00:00Z", false).unwrap().to_rfc3339(),
+            "2026-11-25T08:00:00+00:00"
+        );
+    }
+}
