@@ -473,7 +473,7 @@ impl PayoutWorker {
             return self.resolve(pacing, client, &c, reference, true).await;
         }
         if c.attempts >= c.max_attempts {
-            return self.give_up(&c, None, "retry budget spent", pacing).await;
+            return self.give_up(&c, "retry budget spent").await;
         }
         if !c.payee_checked {
             pacing.calls.until_ready().await;
@@ -481,18 +481,16 @@ impl PayoutWorker {
                 Ok(true) => self.infra_ok(),
                 Ok(false) | Err(momo::MomoError::NotFound { .. }) => {
                     self.infra_ok();
-                    return self
-                        .payee_invalid(&c, None, "no active MoMo wallet for this number")
-                        .await;
+                    return self.payee_invalid(&c, "no active MoMo wallet for this number").await;
                 }
                 Err(e) => return self.deferred(&c, &e, pacing).await,
             }
         }
         if !self.within_daily_limit(&pacing.payments, c.amount).await? {
-            return self.hold(&c, "daily_limit", None, pacing).await;
+            return self.hold(&c, "daily_limit").await;
         }
         if let Some(reason) = self.balance_hold(pacing, client, c.amount).await {
-            return self.hold(&c, reason, None, pacing).await;
+            return self.hold(&c, reason).await;
         }
         let reference = Uuid::new_v4();
         let secret = crate::crypto::random_token(24);
@@ -1068,7 +1066,7 @@ impl PayoutWorker {
             == 1)
     }
 
-    async fn payee_invalid(&self, c: &Claim, _ref: Option<Uuid>, why: &str) -> Result<Outcome, anyhow::Error> {
+    async fn payee_invalid(&self, c: &Claim, why: &str) -> Result<Outcome, anyhow::Error> {
         let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
         let out = self.to_payee_invalid(&mut tx, c, "PAYEE_NOT_ACTIVE", why, now).await?;
@@ -1076,27 +1074,15 @@ impl PayoutWorker {
         Ok(out)
     }
 
-    async fn hold(
-        &self,
-        c: &Claim,
-        reason: &'static str,
-        error: Option<(&str, &str)>,
-        _pacing: &Pacing,
-    ) -> Result<Outcome, anyhow::Error> {
+    async fn hold(&self, c: &Claim, reason: &'static str) -> Result<Outcome, anyhow::Error> {
         let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
-        let out = self.to_held(&mut tx, c, reason, error, false, now).await?;
+        let out = self.to_held(&mut tx, c, reason, None, false, now).await?;
         tx.commit().await?;
         Ok(out)
     }
 
-    async fn give_up(
-        &self,
-        c: &Claim,
-        _ref: Option<Uuid>,
-        why: &str,
-        _pacing: &Pacing,
-    ) -> Result<Outcome, anyhow::Error> {
+    async fn give_up(&self, c: &Claim, why: &str) -> Result<Outcome, anyhow::Error> {
         let now = self.clock.now();
         let mut tx = self.pool.begin().await?;
         let out = self.to_failed(&mut tx, c, "RETRIES_EXHAUSTED", why, now).await?;
