@@ -179,7 +179,10 @@ const WALK: i64 = 100_000;
 /// letter) match a large share of all codes: reading the code index in order finds a page of them
 /// within a few thousand entries. Rare ones match a few hundred codes: the trigram index over the
 /// dashless code finds them all at once. The walk is bounded, so the slow case of each (a rare
-/// fragment walked, a common one fetched from the trigram index) never happens.
+/// fragment walked, a common one fetched from the trigram index) never happens. A fragment with
+/// fewer than three letters and digits has no trigram but is common: the walk goes on window by
+/// window. Every query here is planned for its values (a generic plan, made for any batch and any
+/// pattern, reads a whole batch: decision 0012).
 async fn partial(
     conn: &mut PgConnection,
     f: &CodeFilter,
@@ -188,7 +191,7 @@ async fn partial(
     want: i64,
 ) -> Result<Vec<CodeRow>, sqlx::Error> {
     let pattern = format!("%{p}%");
-    let after = after.unwrap_or("");
+    let plain = p.replace('-', "");
     let mut codes: Option<Vec<String>> = None;
     if f.status.is_none() && f.serial_from.is_none() && f.serial_to.is_none() {
         // the window: every code (or the batch's indexed codes) after the cursor, in order
@@ -198,17 +201,49 @@ async fn partial(
             }
             None => "select code from promo_codes where code > $1 order by code limit $3",
         };
-        let (matched, scanned): (Vec<String>, i64) = sqlx::query_as(&format!(
-            "select coalesce(array_agg(code order by code) filter (where code like $2), '{{}}'), count(*) from ({window}) w"
-        ))
-        .bind(after)
-        .bind(&pattern)
-        .bind(WALK)
-        .bind(f.batch_id)
-        .fetch_one(&mut *conn)
-        .await?;
-        if matched.len() as i64 >= want || scanned < WALK {
-            codes = Some(matched.into_iter().take(want as usize).collect());
+        // the first `want` matches of the window, stopping as soon as they are found (a common
+        // fragment reads a few thousand entries, not the whole window)
+        let first = format!("select code from ({window}) w where code like $2 limit $5");
+        let rest = format!(
+            "select coalesce(array_agg(code order by code) filter (where code like $2), '{{}}'), count(*), max(code) from ({window}) w"
+        );
+        let from = after.unwrap_or("").to_owned();
+        // planned for these values every time: a plan made for any batch and any pattern reads
+        // a whole batch
+        let mut found: Vec<String> = sqlx::query_scalar(&first)
+            .bind(&from)
+            .bind(&pattern)
+            .bind(WALK)
+            .bind(f.batch_id)
+            .bind(want)
+            .persistent(false)
+            .fetch_all(&mut *conn)
+            .await?;
+        found.sort();
+        if found.len() as i64 >= want {
+            codes = Some(found);
+        } else if plain.len() < 3 {
+            // fewer than a page in the window, and no trigram to ask: such a fragment is common,
+            // and the walk goes on window by window (a rare one of three or more letters and
+            // digits goes to the trigram index below, which also finds the last page's matches)
+            let mut found = Vec::new();
+            let mut from = from;
+            loop {
+                let (matched, scanned, last): (Vec<String>, i64, Option<String>) = sqlx::query_as(&rest)
+                    .bind(&from)
+                    .bind(&pattern)
+                    .bind(WALK)
+                    .bind(f.batch_id)
+                    .persistent(false)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                found.extend(matched);
+                if found.len() as i64 >= want || scanned < WALK {
+                    codes = Some(found.into_iter().take(want as usize).collect());
+                    break;
+                }
+                from = last.unwrap_or_default();
+            }
         }
     }
     let codes = match codes {
@@ -220,11 +255,11 @@ async fn partial(
                 qb.push(" join promo_codes c on c.id = s.code_id");
             }
             qb.push(" where replace(s.code, '-', '') like ")
-                .push_bind(format!("%{}%", p.replace('-', "")))
+                .push_bind(format!("%{plain}%"))
                 .push(" and s.code like ")
                 .push_bind(pattern)
                 .push(" and s.code > ")
-                .push_bind(after.to_owned());
+                .push_bind(after.unwrap_or("").to_owned());
             if let Some(b) = f.batch_id {
                 qb.push(" and s.batch_id = ").push_bind(b);
             }
@@ -237,7 +272,7 @@ async fn partial(
                 .push(&mut qb);
             }
             qb.push(" order by s.code limit ").push_bind(want);
-            qb.build_query_scalar().fetch_all(&mut *conn).await?
+            qb.build_query_scalar().persistent(false).fetch_all(&mut *conn).await?
         }
     };
     let mut qb = QueryBuilder::new(ROW);
@@ -256,7 +291,12 @@ pub async fn list(
         return Err(AppError::field("limit", format!("must be from 1 to {MAX_LIMIT}")));
     }
     let mut rows: Vec<CodeRow> = match &f.q {
-        Some(CodeQuery::Partial(p)) if p.replace('-', "").len() >= 3 => partial(conn, f, p, after, limit + 1).await?,
+        Some(CodeQuery::Partial(p))
+            if p.replace('-', "").len() >= 3
+                || (f.status.is_none() && f.serial_from.is_none() && f.serial_to.is_none()) =>
+        {
+            partial(conn, f, p, after, limit + 1).await?
+        }
         _ => {
             let mut qb = QueryBuilder::new(ROW);
             f.push(&mut qb);
@@ -264,7 +304,8 @@ pub async fn list(
                 qb.push(" and c.code > ").push_bind(a.to_owned());
             }
             qb.push(" order by c.code limit ").push_bind(limit + 1);
-            qb.build_query_as().fetch_all(&mut *conn).await?
+            // planned for these values (status, batch, pattern) every time
+            qb.build_query_as().persistent(false).fetch_all(&mut *conn).await?
         }
     };
     let next = if rows.len() as i64 > limit {
