@@ -182,6 +182,12 @@ enum BenchCommand {
         per_batch: i64,
         #[arg(long, default_value_t = 200)]
         queries: usize,
+        /// keep the filled scratch database afterwards (its name is printed)
+        #[arg(long)]
+        keep: bool,
+        /// time the searches in a database an earlier `--keep` run filled, instead of filling one
+        #[arg(long, value_name = "DATABASE")]
+        reuse: Option<String>,
     },
     /// The PDF layout of printable sheets: time and peak memory.
     Pdf {
@@ -437,9 +443,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                     batches,
                     per_batch,
                     queries,
+                    keep,
+                    reuse,
                 },
         } => {
-            bench::search(&config, batches, per_batch, queries).await?;
+            bench::search(&config, batches, per_batch, queries, keep, reuse.as_deref()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

@@ -143,6 +143,7 @@ async fn top_up(
         batch_id: b.batch_id,
         count: b.count,
         requested_by: Some(who.user_id),
+        until_count: Some(have + b.count),
     };
     let job = crate::jobs::NewJob::new(crate::codes::generate::KIND, &payload)
         .map_err(|e| AppError::Internal(e.into()))?

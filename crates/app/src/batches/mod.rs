@@ -198,6 +198,7 @@ pub async fn create(
             batch_id: batch.id,
             count: new.total_codes,
             requested_by: actor.user_id(),
+            until_count: Some(new.total_codes),
         };
         let job = NewJob::new(crate::codes::generate::KIND, &payload)
             .map_err(|e| AppError::Internal(e.into()))?

@@ -37,7 +37,27 @@ async fn scratch(config: &Config, tag: &str, connections: u32) -> anyhow::Result
     Ok(Scratch { url, pool })
 }
 
+/// A database an earlier run kept (`--keep`), reopened without migrating or filling it.
+async fn reopen(config: &Config, name: &str, connections: u32) -> anyhow::Result<Scratch> {
+    let base = config.database_url.expose_secret();
+    let current = database_name(base).context("DATABASE_URL names no database")?;
+    let url = base.replacen(&format!("/{current}"), &format!("/{name}"), 1);
+    let pool = crate::db::pool_options(connections)
+        .connect(&url)
+        .await
+        .with_context(|| format!("cannot open the kept database {name}"))?;
+    crate::db::migrate(&pool).await?;
+    Ok(Scratch { url, pool })
+}
+
 impl Scratch {
+    /// Leaves the database in place and says where it is.
+    async fn keep(self) {
+        self.pool.close().await;
+        let name = self.url.rsplit('/').next().unwrap_or_default().to_owned();
+        println!("scratch database kept: reuse it with --reuse {name}");
+    }
+
     async fn drop(self) {
         self.pool.close().await;
         // forced: autovacuum may still be analysing the rows just written
@@ -516,7 +536,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// `mbelyco bench search`: fills a scratch database with `batches` batches of `per_batch` codes
 /// through the real generation path (and the search-index job's work), then times partial-code
 /// searches as the codes page runs them and the statistics of one full batch.
-pub async fn search(config: &Config, batches: i64, per_batch: i64, queries: usize) -> anyhow::Result<()> {
+pub async fn search(
+    config: &Config,
+    batches: i64,
+    per_batch: i64,
+    queries: usize,
+    keep: bool,
+    reuse: Option<&str>,
+) -> anyhow::Result<()> {
     use crate::codes::admin::{self, CodeFilter, CodeQuery};
     use crate::codes::format::Alphabet;
     use crate::codes::{generate, search_index};
@@ -524,43 +551,61 @@ pub async fn search(config: &Config, batches: i64, per_batch: i64, queries: usiz
     use rand::Rng;
 
     let clock = clock::system();
-    let s = scratch(config, "search", 4).await?;
+    let s = match reuse {
+        Some(name) => reopen(config, name, 4).await?,
+        None => scratch(config, "search", 4).await?,
+    };
     let pool = s.pool.clone();
     let set = crate::settings::Settings::default()
         .business
         .code_generation
         .character_set;
-    let total = batches * per_batch;
-    println!("filling: {batches} batches of {per_batch} codes ({total} in all), then their search index …");
-    let started = Instant::now();
-    let mut ids = Vec::new();
-    for b in 0..batches {
-        let id = bench_batch(&pool, &format!("search {b}"), per_batch).await?;
-        let t = Instant::now();
-        generate::run(
-            &pool,
-            id,
-            per_batch,
-            Actor::System,
-            Alphabet::new(&set).map_err(anyhow::Error::msg)?,
-            false,
-            clock.now(),
-            |_, _| async { Ok::<(), sqlx::Error>(()) },
-        )
-        .await?;
-        let gen = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let mut conn = pool.acquire().await?;
-        search_index::index_range(&mut conn, id, 1, per_batch).await?;
-        println!(
-            "  batch {}: generated in {gen:.1} s, indexed in {:.1} s ({} codes stored, {:.0} s so far)",
-            b + 1,
-            t.elapsed().as_secs_f64(),
-            (b + 1) * per_batch,
-            started.elapsed().as_secs_f64()
-        );
-        ids.push(id);
+    let mut ids: Vec<uuid::Uuid> = Vec::new();
+    if reuse.is_some() {
+        ids = sqlx::query_scalar("select id from batches order by created_at")
+            .fetch_all(&pool)
+            .await?;
+        anyhow::ensure!(!ids.is_empty(), "the kept database holds no batches");
+        println!("reusing {} batches of codes", ids.len());
+    } else {
+        let total = batches * per_batch;
+        println!("filling: {batches} batches of {per_batch} codes ({total} in all), then their search index …");
+        let started = Instant::now();
+        for b in 0..batches {
+            let id = bench_batch(&pool, &format!("search {b}"), per_batch).await?;
+            let t = Instant::now();
+            generate::run(
+                &pool,
+                id,
+                per_batch,
+                Actor::System,
+                Alphabet::new(&set).map_err(anyhow::Error::msg)?,
+                false,
+                clock.now(),
+                |_, _| async { Ok::<(), sqlx::Error>(()) },
+            )
+            .await?;
+            let gen = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            let mut conn = pool.acquire().await?;
+            search_index::index_range(&mut conn, id, 1, per_batch).await?;
+            println!(
+                "  batch {}: generated in {gen:.1} s, indexed in {:.1} s ({} codes stored, {:.0} s so far)",
+                b + 1,
+                t.elapsed().as_secs_f64(),
+                (b + 1) * per_batch,
+                started.elapsed().as_secs_f64()
+            );
+            ids.push(id);
+        }
     }
+    let total: i64 = sqlx::query_scalar("select count(*) from promo_codes")
+        .fetch_one(&pool)
+        .await?;
+    let per_batch: i64 = sqlx::query_scalar("select count(*) from promo_codes where batch_id = $1")
+        .bind(ids[0])
+        .fetch_one(&pool)
+        .await?;
     sqlx::query("vacuum analyze promo_codes").execute(&pool).await?;
     sqlx::query("vacuum analyze promo_code_search").execute(&pool).await?;
 
@@ -572,6 +617,7 @@ pub async fn search(config: &Config, batches: i64, per_batch: i64, queries: usiz
     let mut rng = rand::thread_rng();
     let mut conn = pool.acquire().await?;
     let mut times = Vec::with_capacity(sample.len());
+    let mut slowest: Vec<(f64, String, bool, usize)> = Vec::new();
     let mut found = 0usize;
     for code in &sample {
         let len = rng.gen_range(3..=8usize);
@@ -590,10 +636,25 @@ pub async fn search(config: &Config, batches: i64, per_batch: i64, queries: usiz
         let (rows, _) = admin::list(&mut conn, &f, None, 50)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        times.push(ms);
+        slowest.push((
+            ms,
+            f.q.as_ref().map(|q| q.as_str().to_owned()).unwrap_or_default(),
+            f.batch_id.is_some(),
+            rows.len(),
+        ));
         found += rows.len();
     }
     times.sort_by(f64::total_cmp);
+    slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+    println!("slowest searches (what to look at when p95 misses):");
+    for (ms, q, in_batch, rows) in slowest.iter().take(12) {
+        println!(
+            "  {ms:>7.1} ms  {q:<10} {} {rows} rows",
+            if *in_batch { "in one batch," } else { "all codes,  " }
+        );
+    }
     let mut stats_times = Vec::new();
     for _ in 0..20 {
         let t = Instant::now();
@@ -621,6 +682,10 @@ pub async fn search(config: &Config, batches: i64, per_batch: i64, queries: usiz
         percentile(&stats_times, 0.5),
         if s95 <= 100.0 { "PASS" } else { "MISS" }
     );
-    s.drop().await;
+    if keep || reuse.is_some() {
+        s.keep().await;
+    } else {
+        s.drop().await;
+    }
     Ok(())
 }

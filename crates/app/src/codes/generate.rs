@@ -1,7 +1,8 @@
-//! Bulk generation: codes are made in rounds of up to 100,000, streamed with `COPY` into a
-//! staging table, filtered against every code already stored, and moved into `promo_codes` with
-//! consecutive serials; the few collisions are simply made again (decisions 0008, 0009). Runs as the `codes.generate`
-//! job with progress, or directly (CLI, benchmarks).
+//! Bulk generation: codes are made in rounds of up to 100,000 and copied straight into
+//! `promo_codes` (sorted by code, serials in the order they were made), two rounds side by side on
+//! their own connections and committed in serial order, so serials stay consecutive; the rare
+//! round that meets a stored code is done again with a filter (decisions 0008, 0010, 0015). Runs
+//! as the `codes.generate` job with progress, or directly (CLI, benchmarks).
 
 use std::collections::HashSet;
 
@@ -26,6 +27,10 @@ pub struct GenerateJob {
     pub batch_id: Uuid,
     pub count: i64,
     pub requested_by: Option<Uuid>,
+    /// The number of codes the batch holds when this job is done: a retry after a crash (the
+    /// rounds committed before it stay) makes only what is still missing.
+    #[serde(default)]
+    pub until_count: Option<i64>,
 }
 
 /// What a generation run did.
@@ -61,108 +66,276 @@ async fn stage(conn: &mut PgConnection, codes: &[String]) -> Result<(), sqlx::Er
     Ok(())
 }
 
-/// Adds up to `codes.len()` new codes to the batch in one transaction and returns how many were
-/// new (the rest already existed somewhere and must be made again), and the serial range added.
-///
-/// Serials follow the order the codes were made in (print order reveals nothing), while rows go
-/// into the table sorted by code, so the unique index is filled in one ordered pass instead of
-/// at a random page per row.
-///
-/// A round first goes in unfiltered: a code that already exists (odds of about one in a billion
-/// per code) fails the unique index, and the round is undone and returned as `None`. The caller
-/// then sends it again with `filter`, which keeps only codes not stored anywhere, probing the
-/// unique index code by code (a hash anti-join would read the whole table on every round).
-async fn insert_round(
+/// The advisory lock that keeps a batch's serials consecutive: one generation run or import at a
+/// time adds codes to a batch. Held by a transaction, so nothing can leave it held.
+pub const SERIAL_LOCK: &str = "select pg_advisory_xact_lock(hashtextextended('codes.serials:' || $1::text, 0))";
+
+/// Rounds written side by side (on their own connections), then committed in serial order.
+const PARALLEL: usize = 2;
+
+/// How a round's first attempt went.
+enum Tried {
+    /// Every code went in; the transaction is open, waiting to be committed in serial order.
+    Staged(sqlx::Transaction<'static, sqlx::Postgres>),
+    /// A code already existed (or arrived meanwhile): undone, to be done again with a filter.
+    Collided,
+}
+
+/// One round: `codes` get serials `first ..`, made in this order.
+struct Round {
+    first: i64,
+    codes: Vec<String>,
+}
+
+/// Moves staged codes into `promo_codes` with serials from `first` on, in the order they were
+/// made, and returns how many went in. Rows go into the table sorted by code, so the unique index
+/// is filled in one ordered pass instead of at a random page per row; serials follow generation
+/// order (print order reveals nothing). With `filter`, codes stored anywhere already are left
+/// out, probing the unique index code by code (a hash anti-join would read the whole table).
+async fn move_staged(
     conn: &mut PgConnection,
     batch_id: Uuid,
-    codes: &[String],
+    first: i64,
     filter: bool,
-    actor: Actor,
     now: DateTime<Utc>,
-) -> Result<Option<(i64, i64, i64)>, sqlx::Error> {
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    // serialises rounds of the same batch (top-ups), so serials stay consecutive
-    let (amount, currency, expires, next_serial): (i64, String, DateTime<Utc>, i64) = sqlx::query_as(
-        "select b.amount_per_code, b.currency, b.expiration_date, \
-           (coalesce((select max(serial) from promo_codes where batch_id = b.id), 0) + 1)::int8 \
-         from batches b where b.id = $1 for update",
-    )
-    .bind(batch_id)
-    .fetch_one(&mut *tx)
-    .await?;
-    stage(&mut tx, codes).await?;
-    if filter {
-        sqlx::query("set local enable_hashjoin = off").execute(&mut *tx).await?;
-        sqlx::query("set local enable_mergejoin = off")
-            .execute(&mut *tx)
-            .await?;
-    }
+) -> Result<i64, sqlx::Error> {
     let fresh = if filter {
+        sqlx::query("set local enable_hashjoin = off")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("set local enable_mergejoin = off")
+            .execute(&mut *conn)
+            .await?;
         "where not exists (select 1 from promo_codes p where p.code = s.code)"
     } else {
         ""
     };
-    let inserted = sqlx::query(&format!(
+    let done = sqlx::query(&format!(
         "insert into promo_codes (id, code, batch_id, serial, amount, currency, status, created_at, expires_at) \
-         select id, code, $1, $2 + n - 1, $3, $4, 'active', $5, $6 from ( \
+         select fresh.id, fresh.code, b.id, $2 + fresh.n - 1, b.amount_per_code, b.currency, 'active', $3, b.expiration_date \
+         from batches b, ( \
            select s.id, s.code, row_number() over (order by s.ord) as n from code_staging s {fresh}) fresh \
-         order by code"
+         where b.id = $1 \
+         order by fresh.code"
     ))
     .bind(batch_id)
-    .bind(next_serial)
-    .bind(amount)
-    .bind(&currency)
+    .bind(first)
     .bind(now)
-    .bind(expires)
-    .execute(&mut *tx)
-    .await;
-    let inserted = match inserted {
-        Ok(r) => r.rows_affected() as i64,
-        Err(sqlx::Error::Database(e)) if e.constraint() == Some("promo_codes_code_key") => {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
-    };
-    let max_serial = next_serial + inserted - 1;
-    if inserted > 0 {
-        // audited with the codes it added, and queued for the search index, in the same transaction
-        sqlx::query("update batches set total_codes = greatest(total_codes, $2), updated_at = $3 where id = $1")
-            .bind(batch_id)
-            .bind(max_serial as i32)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        let event = AuditEvent::new(actor, Action::CodesGenerated, "batch", batch_id)
-            .after(json!({"serialFrom": next_serial, "serialTo": max_serial, "count": inserted}));
-        audit::record(&mut tx, &event, now).await?;
-        super::search_index::enqueue(&mut tx, batch_id, next_serial, max_serial, now).await?;
+    .execute(&mut *conn)
+    .await?;
+    if filter {
+        sqlx::query("truncate code_staging").execute(&mut *conn).await?;
     }
-    tx.commit().await?;
-    Ok(Some((inserted, next_serial, max_serial)))
+    Ok(done.rows_affected() as i64)
 }
 
-/// Stores `codes` (distinct, well formed) in the batch with the next consecutive serials and
-/// returns (how many were new, first serial, last serial); codes already stored anywhere are
-/// left out, for the caller to make again.
-pub async fn insert_codes(
-    conn: &mut PgConnection,
+fn code_collision(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.constraint() == Some("promo_codes_code_key"))
+}
+
+/// A round's first attempt, unfiltered (a stored code has odds of about one in a billion): the
+/// codes are copied straight into `promo_codes`, sorted by code so the unique index is filled in
+/// one ordered pass, with serials in the order they were made (print order reveals nothing). The
+/// transaction stays open for the caller to finish in serial order.
+async fn try_round(pool: &PgPool, batch_id: Uuid, round: &Round, now: DateTime<Utc>) -> Result<Tried, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let (amount, currency, expires): (i64, String, DateTime<Utc>) =
+        sqlx::query_as("select amount_per_code, currency, expiration_date from batches where id = $1")
+            .bind(batch_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let mut order: Vec<(&str, i64)> = round
+        .codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), round.first + i as i64))
+        .collect();
+    order.sort_unstable();
+    let (now_s, expires_s) = (now.to_rfc3339(), expires.to_rfc3339());
+    let mut buf = String::with_capacity(order.len() * 140);
+    for (code, serial) in order {
+        use std::fmt::Write as _;
+        // time-ordered ids, made in code order: the primary key grows at its right edge
+        let _ = writeln!(
+            buf,
+            "{}\t{code}\t{batch_id}\t{serial}\t{amount}\t{currency}\tactive\t{now_s}\t{expires_s}",
+            Uuid::now_v7()
+        );
+    }
+    let copied: Result<u64, sqlx::Error> = async {
+        let mut copy = tx
+            .copy_in_raw(
+                "copy promo_codes (id, code, batch_id, serial, amount, currency, status, created_at, expires_at) from stdin",
+            )
+            .await?;
+        copy.send(buf.into_bytes()).await?;
+        copy.finish().await
+    }
+    .await;
+    match copied {
+        Ok(_) => Ok(Tried::Staged(tx)),
+        Err(e) if code_collision(&e) => {
+            tx.rollback().await?;
+            Ok(Tried::Collided)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A round that collided, done again: codes stored anywhere are left out and made again until
+/// the round has all its serials. Returns the open transaction and how many codes were made again.
+async fn redo_round(
+    pool: &PgPool,
     batch_id: Uuid,
-    codes: &[String],
+    round: &Round,
+    generator: &mut Generator<rand::rngs::StdRng>,
+    taken: &mut HashSet<String>,
+    now: DateTime<Utc>,
+) -> Result<(sqlx::Transaction<'static, sqlx::Postgres>, i64), sqlx::Error> {
+    let want = round.codes.len() as i64;
+    let mut remade = 0i64;
+    for _ in 0..20 {
+        let mut tx = pool.begin().await?;
+        let mut codes = round.codes.clone();
+        let mut done = 0i64;
+        let outcome: Result<(), sqlx::Error> = async {
+            while done < want {
+                stage(&mut tx, &codes).await?;
+                done += move_staged(&mut tx, batch_id, round.first + done, true, now).await?;
+                let short = (want - done) as usize;
+                remade += short as i64;
+                codes = fresh_codes(generator, taken, short, &mut remade);
+            }
+            Ok(())
+        }
+        .await;
+        match outcome {
+            Ok(()) => return Ok((tx, remade)),
+            // a concurrent writer stored one of them meanwhile: once more
+            Err(e) if code_collision(&e) => tx.rollback().await?,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(sqlx::Error::Protocol(
+        "codes keep colliding: the code space is nearly full; widen the character set".into(),
+    ))
+}
+
+/// `n` codes not made before in this run.
+fn fresh_codes(
+    generator: &mut Generator<rand::rngs::StdRng>,
+    taken: &mut HashSet<String>,
+    n: usize,
+    collisions: &mut i64,
+) -> Vec<String> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let code = generator.next_code().as_str().to_owned();
+        if taken.insert(code.clone()) {
+            out.push(code);
+        } else {
+            *collisions += 1;
+        }
+    }
+    out
+}
+
+/// Commits a round after recording it: the batch's size, the audit row, and the search-index job
+/// for its serials (in the same transaction, so committed codes always become searchable).
+async fn finish_round(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    batch_id: Uuid,
+    round: &Round,
     actor: Actor,
     now: DateTime<Utc>,
-) -> Result<(i64, i64, i64), sqlx::Error> {
-    match insert_round(conn, batch_id, codes, false, actor, now).await? {
-        Some(r) => Ok(r),
-        // a code of this round exists already (or a concurrent writer just stored it): send the
-        // round again keeping only the new ones
-        None => Ok(insert_round(conn, batch_id, codes, true, actor, now)
-            .await?
-            .unwrap_or((0, 0, -1))),
+) -> Result<(), sqlx::Error> {
+    let last = round.first + round.codes.len() as i64 - 1;
+    sqlx::query("update batches set total_codes = greatest(total_codes, $2), updated_at = $3 where id = $1")
+        .bind(batch_id)
+        .bind(last as i32)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    let event = AuditEvent::new(actor, Action::CodesGenerated, "batch", batch_id)
+        .after(json!({"serialFrom": round.first, "serialTo": last, "count": round.codes.len()}));
+    audit::record(&mut tx, &event, now).await?;
+    super::search_index::enqueue(&mut tx, batch_id, round.first, last, now).await?;
+    tx.commit().await
+}
+
+/// Finishes a tried round in its turn (a collided one is done again first) and commits it;
+/// returns how many codes were made again.
+#[allow(clippy::too_many_arguments)]
+async fn settle_round(
+    pool: &PgPool,
+    batch_id: Uuid,
+    round: &Round,
+    tried: Tried,
+    generator: &mut Generator<rand::rngs::StdRng>,
+    taken: &mut HashSet<String>,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Result<i64, sqlx::Error> {
+    let (tx, remade) = match tried {
+        Tried::Staged(tx) => (tx, 0),
+        Tried::Collided => redo_round(pool, batch_id, round, generator, taken, now).await?,
+    };
+    finish_round(tx, batch_id, round, actor, now).await?;
+    Ok(remade)
+}
+
+/// Adds the given codes (made elsewhere) to the batch as one round, as a generation run would:
+/// serials follow on, and any code already stored anywhere is left out and made again by a fresh
+/// generator with these settings.
+#[allow(clippy::too_many_arguments)]
+pub async fn add_round(
+    pool: &PgPool,
+    batch_id: Uuid,
+    codes: Vec<String>,
+    alphabet: Alphabet,
+    checksum: bool,
+    actor: Actor,
+    now: DateTime<Utc>,
+) -> Result<Summary, sqlx::Error> {
+    let rng = rand::rngs::StdRng::from_rng(rand::rngs::OsRng)
+        .map_err(|e| sqlx::Error::Protocol(format!("no CSPRNG: {e}")))?;
+    let mut generator = Generator::new(alphabet, checksum, now, rng);
+    let mut guard = pool.begin().await?;
+    sqlx::query(SERIAL_LOCK).bind(batch_id).execute(&mut *guard).await?;
+    let first = next_serial(&mut guard, batch_id).await?;
+    let mut taken: HashSet<String> = codes.iter().cloned().collect();
+    let round = Round { first, codes };
+    let tried = try_round(pool, batch_id, &round, now).await?;
+    let remade = settle_round(pool, batch_id, &round, tried, &mut generator, &mut taken, actor, now).await?;
+    guard.commit().await?;
+    Ok(Summary {
+        generated: round.codes.len() as i64,
+        collisions_regenerated: remade,
+        first_serial: first,
+        last_serial: first + round.codes.len() as i64 - 1,
+    })
+}
+
+/// The batch's next serial (the batch must exist).
+async fn next_serial(conn: &mut PgConnection, batch_id: Uuid) -> Result<i64, sqlx::Error> {
+    let (exists, next): (bool, i64) = sqlx::query_as(
+        "select exists (select 1 from batches where id = $1), \
+           (coalesce((select max(serial) from promo_codes where batch_id = $1), 0) + 1)::int8",
+    )
+    .bind(batch_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if exists {
+        Ok(next)
+    } else {
+        Err(sqlx::Error::RowNotFound)
     }
 }
 
-/// Generates `count` new codes into the batch, calling `progress(done, total)` after each round.
+/// Generates `count` codes into the batch in rounds of [`ROUND`], calling `progress(done, total)`
+/// after each round. Rounds are written [`PARALLEL`] at a time on their own connections and
+/// committed in serial order (a failed round rolls back the ones after it), so serials stay
+/// consecutive whatever happens; one run or import per batch at a time (an advisory lock).
 #[allow(clippy::too_many_arguments)]
 pub async fn run<F, Fut>(
     pool: &PgPool,
@@ -181,31 +354,76 @@ where
     let rng = rand::rngs::StdRng::from_rng(rand::rngs::OsRng)
         .map_err(|e| sqlx::Error::Protocol(format!("no CSPRNG: {e}")))?;
     let mut generator = Generator::new(alphabet, checksum, now, rng);
-    let mut conn = pool.acquire().await?;
-    let mut summary = Summary::default();
+    // the lock's own transaction, open for the whole run (dropped on any exit: the lock goes)
+    let mut guard = pool.begin().await?;
+    sqlx::query(SERIAL_LOCK).bind(batch_id).execute(&mut *guard).await?;
+    let summary = generate_locked(
+        pool,
+        &mut guard,
+        batch_id,
+        count,
+        actor,
+        &mut generator,
+        now,
+        &mut progress,
+    )
+    .await?;
+    guard.commit().await?;
+    Ok(summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn generate_locked<F, Fut>(
+    pool: &PgPool,
+    guard: &mut PgConnection,
+    batch_id: Uuid,
+    count: i64,
+    actor: Actor,
+    generator: &mut Generator<rand::rngs::StdRng>,
+    now: DateTime<Utc>,
+    progress: &mut F,
+) -> Result<Summary, sqlx::Error>
+where
+    F: FnMut(i64, i64) -> Fut,
+    Fut: std::future::Future<Output = Result<(), sqlx::Error>>,
+{
+    let next = next_serial(guard, batch_id).await?;
+    // a small pool (a test, say) writes one round at a time
+    let parallel = if pool.options().get_max_connections() >= 4 {
+        PARALLEL
+    } else {
+        1
+    };
+    let mut summary = Summary {
+        first_serial: if count > 0 { next } else { 0 },
+        last_serial: next - 1,
+        ..Summary::default()
+    };
     let mut done = 0i64;
     while done < count {
-        let want = ((count - done) as usize).min(ROUND);
-        let mut seen = HashSet::with_capacity(want);
-        let mut round = Vec::with_capacity(want);
-        while round.len() < want {
-            let code = generator.next_code().as_str().to_owned();
-            if seen.insert(code.clone()) {
-                round.push(code);
-            } else {
-                summary.collisions_regenerated += 1;
-            }
+        // the codes of the next rounds, unique among themselves
+        let mut taken = HashSet::with_capacity(ROUND * parallel);
+        let mut rounds = Vec::with_capacity(parallel);
+        let mut first = next + done;
+        while rounds.len() < parallel && first < next + count {
+            let want = ((next + count - first) as usize).min(ROUND);
+            let codes = fresh_codes(generator, &mut taken, want, &mut summary.collisions_regenerated);
+            rounds.push(Round { first, codes });
+            first += want as i64;
         }
-        let (inserted, first, last) = insert_codes(&mut conn, batch_id, &round, actor, now).await?;
-        if inserted > 0 {
-            if summary.first_serial == 0 {
-                summary.first_serial = first;
-            }
-            summary.last_serial = last;
+        let tried = futures::future::join_all(rounds.iter().map(|r| try_round(pool, batch_id, r, now))).await;
+        // committed in serial order; an error drops (rolls back) every later open round
+        let mut open = Vec::with_capacity(tried.len());
+        for t in tried {
+            open.push(t?);
         }
-        summary.collisions_regenerated += want as i64 - inserted;
-        done += inserted;
-        progress(done, count).await?;
+        for (round, t) in rounds.iter().zip(open) {
+            summary.collisions_regenerated +=
+                settle_round(pool, batch_id, round, t, generator, &mut taken, actor, now).await?;
+            done += round.codes.len() as i64;
+            summary.last_serial = round.first + round.codes.len() as i64 - 1;
+            progress(done, count).await?;
+        }
     }
     summary.generated = done;
     Ok(summary)
@@ -232,11 +450,19 @@ impl JobHandler for Handler {
             user_id,
             session_id: None,
         });
+        let mut count = job.count;
+        if let Some(until) = job.until_count {
+            let have: i64 = sqlx::query_scalar("select count(*) from promo_codes where batch_id = $1")
+                .bind(job.batch_id)
+                .fetch_one(&ctx.pool)
+                .await?;
+            count = count.min(until - have).max(0);
+        }
         let progress_ctx = ctx.clone();
         let summary = run(
             &ctx.pool,
             job.batch_id,
-            job.count,
+            count,
             actor,
             alphabet,
             cg.include_checksum,

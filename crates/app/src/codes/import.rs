@@ -76,7 +76,12 @@ pub async fn import(
     now: DateTime<Utc>,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Summary, AppError> {
-    // the batch's row lock serialises imports and generation rounds, so serials stay consecutive
+    // one import or generation run per batch at a time, so serials stay consecutive (taken
+    // before the batch's row lock: a generation round updates that row before it commits)
+    sqlx::query(super::generate::SERIAL_LOCK)
+        .bind(up.batch_id)
+        .execute(&mut *conn)
+        .await?;
     let batch: Option<(i64, String, DateTime<Utc>, String, i32)> = sqlx::query_as(
         "select amount_per_code, currency, expiration_date, status, total_codes from batches where id = $1 for update",
     )

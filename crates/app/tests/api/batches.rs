@@ -131,7 +131,7 @@ async fn bad_batches_are_refused_with_their_fields_and_create_nothing() {
 /// A code that already exists anywhere is left out of a round (and made again by the caller),
 /// and the new ones still get consecutive serials: the collision path of generation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_colliding_code_is_left_out_and_serials_stay_consecutive() {
+async fn a_colliding_code_is_made_again_and_serials_stay_consecutive() {
     let db = TestDb::new().await;
     let app = spawn_app(db.pool.clone()).await;
     let key = app.api_key("Batch Manager").await;
@@ -154,6 +154,7 @@ async fn a_colliding_code_is_left_out_and_serials_stay_consecutive() {
             .await
             .unwrap();
     assert_eq!(taken.len(), 2);
+    // a round in which two codes are already stored (in another batch)
     let round = vec![
         "AAAA-AA26-AA11-AA25".to_owned(),
         taken[0].clone(),
@@ -161,36 +162,103 @@ async fn a_colliding_code_is_left_out_and_serials_stay_consecutive() {
         taken[1].clone(),
     ];
     let batch: uuid::Uuid = second["batch"]["id"].as_str().unwrap().parse().unwrap();
-    let mut conn = app.pool.acquire().await.unwrap();
-    let added = mbelyco::codes::generate::insert_codes(
-        &mut conn,
+    let alphabet = mbelyco::codes::format::Alphabet::new("ABCDEFGHJKLMNPQRSTUVWXYZ23456789").unwrap();
+    let summary = mbelyco::codes::generate::add_round(
+        &app.pool,
         batch,
-        &round,
+        round,
+        alphabet,
+        false,
         mbelyco::audit::Actor::System,
         crate::helpers::now(),
     )
     .await
     .unwrap();
-    assert_eq!(added, (2, 1, 2), "two new codes, serials 1 and 2");
+    assert_eq!(
+        (
+            summary.generated,
+            summary.first_serial,
+            summary.last_serial,
+            summary.collisions_regenerated
+        ),
+        (4, 1, 4, 2),
+        "the round keeps its four serials; the two stored codes were made again"
+    );
     let stored: Vec<(String, i32)> =
         sqlx::query_as("select code, serial from promo_codes where batch_id = $1 order by serial")
             .bind(batch)
             .fetch_all(&app.pool)
             .await
             .unwrap();
-    assert_eq!(
-        stored,
-        vec![
-            ("AAAA-AA26-AA11-AA25".to_owned(), 1),
-            ("BBBB-BB26-BB11-BB25".to_owned(), 2)
-        ]
-    );
+    assert_eq!(stored.len(), 4);
+    assert_eq!(stored[0], ("AAAA-AA26-AA11-AA25".to_owned(), 1));
+    assert_eq!(stored[1], ("BBBB-BB26-BB11-BB25".to_owned(), 2));
+    assert_eq!((stored[2].1, stored[3].1), (3, 4));
+    for (code, _) in &stored[2..] {
+        assert!(!taken.contains(code), "a fresh code, not the stored one");
+        assert!(mbelyco::codes::parse(code).is_ok(), "{code}");
+    }
     let owners: i64 = sqlx::query_scalar("select count(*) from promo_codes where code = any($1)")
         .bind(&taken)
         .fetch_one(&app.pool)
         .await
         .unwrap();
     assert_eq!(owners, 2, "the taken codes still belong to the first batch only");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_generation_job_makes_only_the_missing_codes() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let key = app.api_key("Batch Manager").await;
+    let res = create(
+        &app,
+        &key,
+        json!({"name": "Interrupted run", "totalCodes": 900, "amountPerCode": 1000,
+        "expiresAt": "2027-06-30", "generate": false}),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    let batch: uuid::Uuid = body["batch"]["id"].as_str().unwrap().parse().unwrap();
+    // the rounds a crashed first attempt had committed: 300 of 900
+    let alphabet = || mbelyco::codes::format::Alphabet::new("ABCDEFGHJKLMNPQRSTUVWXYZ23456789").unwrap();
+    mbelyco::codes::generate::run(
+        &app.pool,
+        batch,
+        300,
+        mbelyco::audit::Actor::System,
+        alphabet(),
+        false,
+        crate::helpers::now(),
+        |_, _| async { Ok::<(), sqlx::Error>(()) },
+    )
+    .await
+    .unwrap();
+    // the job runs again with its original payload
+    let job = mbelyco::codes::generate::GenerateJob {
+        batch_id: batch,
+        count: 900,
+        requested_by: None,
+        until_count: Some(900),
+    };
+    let queued = mbelyco::jobs::NewJob::new(mbelyco::codes::generate::KIND, &job).unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    mbelyco::jobs::enqueue(&mut conn, &queued, crate::helpers::now())
+        .await
+        .unwrap();
+    drop(conn);
+    app.worker("w1").drain().await.unwrap();
+    let (count, max): (i64, i32) = sqlx::query_as("select count(*), max(serial) from promo_codes where batch_id = $1")
+        .bind(batch)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        (count, max),
+        (900, 900),
+        "the batch holds what was asked for, not 1,200"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
