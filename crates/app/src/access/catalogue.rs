@@ -75,6 +75,7 @@ permissions! {
     DisbursementsRead => "disbursements.read", "disbursements", false, "View disbursement records";
     DisbursementsMonitor => "disbursements.monitor", "disbursements", false, "Monitor payment processing status";
     DisbursementsRetry => "disbursements.retry", "disbursements", false, "Retry failed disbursements";
+    DisbursementsPayeeUpdate => "disbursements.payee.update", "disbursements", true, "Give a payout whose number has no MoMo wallet another MTN number the customer gave";
     DisbursementsApprove => "disbursements.approve", "disbursements", false, "Approve manual disbursements";
     DisbursementsReconcile => "disbursements.reconcile", "disbursements", false, "Reconcile with MTN MoMo records";
     DisbursementsExport => "disbursements.export", "disbursements", false, "Export financial reports";
@@ -134,8 +135,9 @@ mod tests {
             assert!(seen.insert(p.key()), "duplicate key {}", p.key());
             assert_eq!(Permission::from_key(p.key()), Some(*p));
         }
-        // 67 keys of PRD 1.2, 2 of 1.4, 6 of 2.8, and 3 added by ACCESS.md
-        assert_eq!(Permission::ALL.len(), 78);
-        assert_eq!(Permission::ALL.iter().filter(|p| p.is_added()).count(), 3);
+        // 67 keys of PRD 1.2, 2 of 1.4, 6 of 2.8, 3 added by ACCESS.md, and
+        // `disbursements.payee.update` added for issue 6 (decision 0016)
+        assert_eq!(Permission::ALL.len(), 79);
+        assert_eq!(Permission::ALL.iter().filter(|p| p.is_added()).count(), 4);
     }
 }

@@ -91,6 +91,8 @@ fn support_agent() -> Vec<Permission> {
         PromoCodesSearch,
         RedemptionsSearch,
         PromoCodesValidate,
+        // issue 6: a support agent resolves `payee_invalid` with the number the customer gives
+        DisbursementsPayeeUpdate,
     ]
 }
 
@@ -141,6 +143,8 @@ pub struct SeedReport {
     pub permissions_added: u64,
     pub roles_created: Vec<&'static str>,
     pub super_admin_grants: u64,
+    /// Keys first seen at this start, granted to the predefined roles that list them.
+    pub existing_role_grants: u64,
 }
 
 /// Idempotent seeding of the catalogue and predefined roles. Audited when it changes anything.
@@ -149,11 +153,11 @@ pub async fn seed(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<SeedRep
     let descs: Vec<&str> = Permission::ALL.iter().map(|p| p.description()).collect();
     let cats: Vec<&str> = Permission::ALL.iter().map(|p| p.category()).collect();
     let added: Vec<bool> = Permission::ALL.iter().map(|p| p.is_added()).collect();
-    let inserted: Vec<bool> = sqlx::query_scalar(
+    let inserted: Vec<(String, bool)> = sqlx::query_as(
         "insert into permissions (key, description, category, is_added) \
          select * from unnest($1::text[], $2::text[], $3::text[], $4::bool[]) \
          on conflict (key) do update set description = excluded.description, category = excluded.category, is_added = excluded.is_added \
-         returning (xmax = 0)",
+         returning key, (xmax = 0)",
     )
     .bind(&keys)
     .bind(&descs)
@@ -161,9 +165,13 @@ pub async fn seed(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<SeedRep
     .bind(&added)
     .fetch_all(&mut *conn)
     .await?;
-    let inserted: Vec<bool> = inserted.into_iter().filter(|new| *new).collect();
+    let fresh: Vec<String> = inserted
+        .into_iter()
+        .filter_map(|(key, new)| new.then_some(key))
+        .collect();
+    let first_start = fresh.len() == keys.len();
     let mut report = SeedReport {
-        permissions_added: inserted.len() as u64,
+        permissions_added: fresh.len() as u64,
         ..Default::default()
     };
 
@@ -181,6 +189,20 @@ pub async fn seed(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<SeedRep
             let keys: Vec<&str> = (role.permissions)().into_iter().map(Permission::key).collect();
             grant(conn, role_id, &keys, now).await?;
             report.roles_created.push(role.name);
+        } else if !first_start && !fresh.is_empty() {
+            // a key a later release added goes to the predefined roles that list it, once, when
+            // it first appears (edits an administrator made to the role's other keys stay)
+            let keys: Vec<&str> = (role.permissions)()
+                .into_iter()
+                .map(Permission::key)
+                .filter(|k| fresh.iter().any(|f| f == k))
+                .collect();
+            if let Some(role_id) = role_id(conn, role.name).await? {
+                if !keys.is_empty() {
+                    grant(conn, role_id, &keys, now).await?;
+                    report.existing_role_grants += keys.len() as u64;
+                }
+            }
         }
     }
     // the Super Administrator holds every key, including keys added by later releases
@@ -201,6 +223,7 @@ pub async fn seed(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<SeedRep
                 "permissionsAdded": report.permissions_added,
                 "rolesCreated": report.roles_created,
                 "superAdminGrants": report.super_admin_grants,
+                "existingRoleGrants": report.existing_role_grants,
             }));
         audit::record(conn, &event, now).await?;
     }

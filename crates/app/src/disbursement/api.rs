@@ -37,7 +37,7 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(POST "/api/v1/admin/disbursements/{id}/approve", Access::Permission(DisbursementsApprove), approve),
         route!(POST "/api/v1/admin/disbursements/{id}/reject", Access::Permission(DisbursementsApprove), reject),
         route!(POST "/api/v1/admin/disbursements/{id}/retry", Access::Permission(DisbursementsRetry), retry),
-        route!(PUT "/api/v1/admin/disbursements/{id}/payee", Access::Permission(DisbursementsRetry), payee),
+        route!(PUT "/api/v1/admin/disbursements/{id}/payee", Access::Permission(DisbursementsPayeeUpdate), payee),
     ];
     specs.extend(redemptions::routes());
     specs

@@ -625,3 +625,88 @@ async fn the_payouts_page_shows_the_readers_open_alerts_and_an_alert_can_be_ackn
     let viewer = app.api_key("Viewer").await;
     assert_eq!(app.get_as(&viewer, "/admin/disbursements").await.status(), 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_support_agent_gives_a_payee_invalid_payout_the_number_the_customer_gave() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let b = batch(&app.pool, "Support", 1000).await;
+    let p = payout(&app.pool, b, Spec::new(PHONE, 1000, "payee_invalid")).await;
+    let (_, agent) = person_with_key(&app, "agent@mbelyco.test", "Support Agent").await;
+    let (_, viewer) = person_with_key(&app, "viewer@mbelyco.test", "Viewer").await;
+    let page = format!("/admin/redemptions/{}", p.redemption_id);
+    let form = format!("{page}/payee");
+
+    // the agent sees the form on the redemption (the payout pages stay closed to them)
+    let html = app.get_as(&agent, &page).await.text().await.unwrap();
+    assert!(html.contains("id=\"payee-form\""), "{html}");
+    assert_eq!(
+        app.get_as(&agent, &format!("/admin/disbursements/{}", p.id))
+            .await
+            .status(),
+        403
+    );
+    // a viewer reads the redemption but gets no form, and cannot post it
+    let html = app.get_as(&viewer, &page).await.text().await.unwrap();
+    assert!(!html.contains("id=\"payee-form\""));
+    let res = app
+        .post_form(
+            &viewer,
+            &form,
+            &[("msisdn", "0791234567"), ("reason", "Called support")],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+
+    // an Airtel number is refused on the page, and nothing changes
+    let res = app
+        .post_form(&agent, &form, &[("msisdn", "0731234567"), ("reason", "Called support")])
+        .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"action-error\""), "{html}");
+    assert!(html.contains("0731234567"), "the form keeps what was typed");
+    let (st, msisdn): (String, String) = sqlx::query_as("select status, msisdn from disbursements where id = $1")
+        .bind(p.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!((st.as_str(), msisdn.as_str()), ("payee_invalid", "250788123456"));
+
+    // the MTN number the customer gave: queued again for that number, audited
+    let res = app
+        .post_form(
+            &agent,
+            &form,
+            &[("msisdn", "0791234567"), ("reason", "Customer called support")],
+        )
+        .await;
+    assert!(
+        res.status().is_success() || res.status().is_redirection(),
+        "{}",
+        res.status()
+    );
+    let (st, msisdn): (String, String) = sqlx::query_as("select status, msisdn from disbursements where id = $1")
+        .bind(p.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!((st.as_str(), msisdn.as_str()), ("queued", "250791234567"));
+    let audited: i64 = sqlx::query_scalar(
+        "select count(*) from audit_logs where action = 'disbursement.payee_changed' and entity_id = $1",
+    )
+    .bind(p.id.to_string())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+    // and the API route is theirs too: the payout is no longer payee_invalid, so it is refused
+    let res = app
+        .put_json(
+            &agent,
+            &format!("/api/v1/admin/disbursements/{}/payee", p.id),
+            &json!({"msisdn": "0791234568", "reason": "Called again"}),
+        )
+        .await;
+    assert_eq!(res.status(), 409);
+}

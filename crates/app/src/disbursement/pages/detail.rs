@@ -32,7 +32,7 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(POST "/admin/disbursements/{id}/approve", Access::Permission(DisbursementsApprove), approve_form),
         route!(POST "/admin/disbursements/{id}/reject", Access::Permission(DisbursementsApprove), reject_form),
         route!(POST "/admin/disbursements/{id}/retry", Access::Permission(DisbursementsRetry), retry_form),
-        route!(POST "/admin/disbursements/{id}/payee", Access::Permission(DisbursementsRetry), payee_form),
+        route!(POST "/admin/disbursements/{id}/payee", Access::Permission(DisbursementsPayeeUpdate), payee_form),
         route!(POST "/admin/disbursements/{id}/reversal", Access::Permission(DisbursementsRetry), reversal_form),
         route!(POST "/admin/disbursements/{id}/reversal/approve", Access::Permission(DisbursementsApprove), reversal_approve_form),
         route!(POST "/admin/disbursements/{id}/reversal/reject", Access::Permission(DisbursementsApprove), reversal_reject_form),
@@ -268,7 +268,7 @@ async fn render(
             && d.error_code.as_deref() != Some(REJECTED)
             && open
             && who.can(DisbursementsRetry),
-        show_payee: d.status == status::PAYEE_INVALID && open && who.can(DisbursementsRetry),
+        show_payee: d.status == status::PAYEE_INVALID && open && who.can(DisbursementsPayeeUpdate),
         show_request_reversal: failed_for_good && open && who.can(DisbursementsRetry),
         show_decide_reversal: who.can(DisbursementsApprove),
         live: who.can(DisbursementsMonitor),

@@ -5,17 +5,19 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use uuid::Uuid;
 
 use super::{batch_choices, html, money, pager, FormValues, SORTS};
 use crate::access::Permission::*;
+use crate::audit::RequestMeta;
 use crate::clock::{local_display, local_display_or, local_display_seconds};
 use crate::disbursement::ops::query::{Kind, ListQuery, Page, REDEMPTION_STATUSES};
 use crate::disbursement::ops::redemptions::{self, RedemptionDetail, RedemptionRow};
 use crate::error::AppError;
 use crate::route;
 use crate::web::auth::Principal;
+use crate::web::extract::FormPairs;
 use crate::web::pages::refusal_message;
 use crate::web::routes::{urlencode, Access, RouteSpec};
 use crate::web::shell::Shell;
@@ -25,6 +27,7 @@ pub fn routes() -> Vec<RouteSpec> {
     vec![
         route!(GET "/admin/redemptions", Access::Permission(RedemptionsRead), list_page),
         route!(GET "/admin/redemptions/{id}", Access::Permission(RedemptionsRead), detail_page),
+        route!(POST "/admin/redemptions/{id}/payee", Access::Permission(DisbursementsPayeeUpdate), payee_form),
     ]
 }
 
@@ -150,12 +153,84 @@ struct DetailPage {
     code_href: Option<String>,
     session_href: Option<String>,
     reversals: Vec<(String, String, String, String, String)>,
+    /// The payout waits for another number (`payee_invalid`) and the viewer may give one.
+    show_payee: bool,
+    error: Option<String>,
+    notice: Option<&'static str>,
+    /// What the refused payee form held.
+    echo: (String, String),
+}
+
+#[derive(serde::Deserialize)]
+struct DetailQuery {
+    done: Option<String>,
 }
 
 async fn detail_page(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<Uuid>,
+    Query(q): Query<DetailQuery>,
+) -> Result<Response, AppError> {
+    let notice = (q.done.as_deref() == Some("payee")).then_some("The payout goes to the new number.");
+    render_detail(&state, &who, id, StatusCode::OK, None, notice, Default::default()).await
+}
+
+/// `POST /admin/redemptions/{id}/payee`: the number the customer gave for a payout whose number has
+/// no MoMo wallet (a support agent's way to resolve `payee_invalid` from the redemption).
+async fn payee_form(
+    State(state): State<AppState>,
+    who: Principal,
+    meta: RequestMeta,
+    Path(id): Path<Uuid>,
+    form: FormPairs,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let settings = state.settings.get();
+    let msisdn = form.get("msisdn").unwrap_or("").to_owned();
+    let reason = form.get("reason").unwrap_or("").to_owned();
+    let mut conn = state.pool.acquire().await?;
+    let payout = redemptions::detail(&mut conn, id)
+        .await?
+        .disbursement
+        .ok_or(AppError::NotFound("payout"))?;
+    drop(conn);
+    let mut tx = state.pool.begin().await?;
+    let changed = crate::disbursement::ops::change_payee(
+        &mut tx,
+        payout.id,
+        &msisdn,
+        &reason,
+        &settings.0.payments,
+        who.actor(),
+        meta,
+        now,
+    )
+    .await;
+    match changed {
+        Ok(_) => {
+            tx.commit().await?;
+            crate::redemption::wake_payouts(&state.pool);
+            Ok(Redirect::to(&format!("/admin/redemptions/{id}?done=payee")).into_response())
+        }
+        Err(e) => match refusal_message(&e) {
+            Some(m) if !matches!(e, AppError::NotFound(_)) => {
+                drop(tx);
+                render_detail(&state, &who, id, e.status(), Some(m), None, (msisdn, reason)).await
+            }
+            _ => Err(e),
+        },
+    }
+}
+
+async fn render_detail(
+    state: &AppState,
+    who: &Principal,
+    id: Uuid,
+    status: StatusCode,
+    error: Option<String>,
+    notice: Option<&'static str>,
+    echo: (String, String),
 ) -> Result<Response, AppError> {
     let settings = state.settings.get();
     let mut conn = state.pool.acquire().await?;
@@ -163,7 +238,15 @@ async fn detail_page(
     drop(conn);
     let r = &x.redemption;
     let page = DetailPage {
-        shell: Shell::new(&who, "/admin/redemptions", &settings.0.branding.company_name),
+        show_payee: x
+            .disbursement
+            .as_ref()
+            .is_some_and(|d| d.status == crate::disbursement::status::PAYEE_INVALID)
+            && who.can(DisbursementsPayeeUpdate),
+        error,
+        notice,
+        echo,
+        shell: Shell::new(who, "/admin/redemptions", &settings.0.branding.company_name),
         amount: money(r.amount, &r.currency),
         created: local_display_seconds(r.created_at),
         completed: local_display_or(r.completed_at, "—"),
@@ -205,5 +288,5 @@ async fn detail_page(
             .collect(),
         x,
     };
-    html(StatusCode::OK, &page)
+    html(status, &page)
 }
