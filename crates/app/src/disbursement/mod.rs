@@ -9,8 +9,11 @@
 //!   a redemption (second person) — plus the read models behind the pages.
 //! - [`api`], [`pages`]: the `/api/v1/admin/disbursements` and `/redemptions` trees and pages.
 //! - [`reconcile`]: comparing our payouts with MoMo's (status queries and the statement file).
+//! - [`budget`]: the status-query budget the worker's polls and reconciliation share, across
+//!   processes.
 
 pub mod api;
+pub mod budget;
 pub mod callback;
 pub mod ops;
 pub mod pages;

@@ -23,8 +23,8 @@
 //!    recovers a crashed worker's rows also runs the polls.
 //!
 //! Rates: MoMo calls go through a limiter (`requestsPerSecond`); repeated polls of PENDING
-//! transfers also through a second one under MoMo's 10 per second (`statusQueriesPerSecond`,
-//! decision 0014). A circuit breaker stops claiming after `circuitBreakerFailures` consecutive
+//! transfers also take a slot of the status-query budget every process and reconciliation share
+//! under MoMo's 10 per second (`statusQueriesPerSecond`, [`super::budget`], decision 0014). A circuit breaker stops claiming after `circuitBreakerFailures` consecutive
 //! infrastructure failures and lets one probe through after the cool-down.
 
 use std::num::NonZeroU32;
@@ -66,7 +66,6 @@ struct Pacing {
     version: i64,
     client: Option<momo::Client>,
     calls: Arc<DefaultDirectRateLimiter>,
-    polls: Arc<DefaultDirectRateLimiter>,
     payments: Arc<PaymentSettings>,
 }
 
@@ -246,7 +245,6 @@ impl PayoutWorker {
             version: current.1,
             client: super::momo_client(pay),
             calls: Arc::new(RateLimiter::direct(per_second(pay.requests_per_second))),
-            polls: Arc::new(RateLimiter::direct(per_second(pay.status_queries_per_second))),
             payments: Arc::new(pay.clone()),
         });
         *slot = Some(Arc::clone(&p));
@@ -468,7 +466,7 @@ impl PayoutWorker {
             .ok_or_else(|| anyhow::anyhow!("MoMo is not configured"))?;
         if let Some(reference) = c.unresolved() {
             if !c.hinted && c.attempt_status.as_deref() == Some("pending") {
-                pacing.polls.until_ready().await;
+                super::budget::acquire(&self.pool, pacing.payments.status_queries_per_second).await?;
             }
             return self.resolve(pacing, client, &c, reference, true).await;
         }

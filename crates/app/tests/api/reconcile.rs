@@ -959,3 +959,42 @@ async fn resolving_is_audited_and_reconciling_needs_its_permission() {
     let res = app.post_json(&key, API, &period()).await;
     assert_eq!(res.status(), 409);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_queries_share_one_budget_across_processes() {
+    let db = TestDb::new().await;
+    // a second pool stands in for a second process (a web node's reconciliation, another worker)
+    let other = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let per_second = 4;
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..13 {
+        let pool = if i % 2 == 0 { db.pool.clone() } else { other.clone() };
+        tasks.spawn(async move {
+            mbelyco::disbursement::budget::acquire(&pool, per_second).await.unwrap();
+            Instant::now()
+        });
+    }
+    let mut granted = Vec::new();
+    while let Some(at) = tasks.join_next().await {
+        granted.push(at.unwrap());
+    }
+    granted.sort();
+    assert_eq!(granted.len(), 13);
+    for (i, t) in granted.iter().enumerate() {
+        let in_second = granted[i..]
+            .iter()
+            .take_while(|u| u.duration_since(*t) < Duration::from_secs(1))
+            .count();
+        assert!(
+            in_second <= per_second as usize,
+            "{in_second} status queries within one second"
+        );
+    }
+    // thirteen slots of a quarter second (and 5 %) each, whichever process asked
+    assert!(granted[12].duration_since(start) >= Duration::from_secs(3));
+}

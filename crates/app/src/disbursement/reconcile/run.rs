@@ -17,8 +17,6 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
-use tokio::sync::Mutex;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -38,7 +36,7 @@ pub const DAILY_KIND: &str = "disbursements.reconcile_daily";
 pub const MAX_JOB_ATTEMPTS: i32 = 3;
 /// Disbursements read, queried and stored per step (one progress update each).
 const PAGE: i64 = 50;
-/// Status queries in flight at once (each still waits for its slot from the pacer).
+/// Status queries in flight at once (each still waits for its slot of the shared status-query budget).
 const IN_FLIGHT: usize = 4;
 /// Tries per reference when MoMo answers with a retryable error (429, 5xx, timeout).
 const TRIES: u32 = 3;
@@ -53,35 +51,6 @@ pub struct RunJob {
 #[serde(rename_all = "camelCase")]
 pub struct DailyJob {
     pub day: NaiveDate,
-}
-
-/// Spaces request starts at least `1 / rate` seconds apart (plus 5 %), across every task that
-/// shares it, so no 1-second window holds more than `rate` of them.
-#[derive(Debug)]
-pub struct Pacer {
-    interval: Duration,
-    next: Mutex<Instant>,
-}
-
-impl Pacer {
-    pub fn per_second(rate: u32) -> Self {
-        let rate = f64::from(rate.max(1));
-        Self {
-            interval: Duration::from_secs_f64(1.05 / rate),
-            next: Mutex::new(Instant::now()),
-        }
-    }
-
-    /// Waits for the next free slot.
-    pub async fn wait(&self) {
-        let slot = {
-            let mut next = self.next.lock().await;
-            let slot = (*next).max(Instant::now());
-            *next = slot + self.interval;
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
-    }
 }
 
 /// Runs the `disbursements.reconcile` job: the run named in the payload.
@@ -291,7 +260,8 @@ struct Pass<'a> {
     ctx: &'a JobContext,
     run_id: Uuid,
     client: Option<momo::Client>,
-    pacer: Pacer,
+    /// status queries a second, from the budget every process shares
+    rate: u32,
     queries: AtomicU32,
     threshold: chrono::Duration,
     now: DateTime<Utc>,
@@ -310,7 +280,14 @@ impl Pass<'_> {
         let mut tries = 0;
         loop {
             tries += 1;
-            self.pacer.wait().await;
+            if crate::disbursement::budget::acquire(&self.ctx.pool, self.rate)
+                .await
+                .is_err()
+            {
+                return Ok(Asked::Failed {
+                    error: "the database did not answer for the status-query budget".into(),
+                });
+            }
             self.queries.fetch_add(1, Ordering::Relaxed);
             match client.transfer_status(reference).await {
                 Ok(s) => {
@@ -636,7 +613,7 @@ pub async fn execute(ctx: &JobContext, settings: &SettingsStore, run_id: Uuid) -
         ctx,
         run_id,
         client,
-        pacer: Pacer::per_second(payments.status_queries_per_second),
+        rate: payments.status_queries_per_second,
         queries: AtomicU32::new(0),
         threshold: super::pending_threshold(payments),
         now,
@@ -802,33 +779,6 @@ pub async fn schedule(pool: PgPool, clock: SharedClock, shutdown: CancellationTo
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn the_pacer_never_lets_more_than_the_rate_start_in_a_second() {
-        let pacer = Arc::new(Pacer::per_second(20));
-        let start = Instant::now();
-        let mut handles = Vec::new();
-        for _ in 0..30 {
-            let p = Arc::clone(&pacer);
-            handles.push(tokio::spawn(async move {
-                p.wait().await;
-                Instant::now()
-            }));
-        }
-        let mut starts = Vec::new();
-        for h in handles {
-            starts.push(h.await.unwrap() - start);
-        }
-        starts.sort();
-        for (i, s) in starts.iter().enumerate() {
-            let window = starts[i..]
-                .iter()
-                .take_while(|t| **t - *s < Duration::from_secs(1))
-                .count();
-            assert!(window <= 20, "{window} starts within a second from {s:?}");
-        }
-        assert!(starts[29] >= Duration::from_secs_f64(29.0 / 20.0));
-    }
 
     #[test]
     fn the_daily_job_covers_yesterday_in_kigali_and_waits_for_one_oclock() {
