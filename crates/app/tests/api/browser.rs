@@ -17,10 +17,17 @@ struct Browser {
     client: Client,
     driver: Child,
     profile: std::path::PathBuf,
+    /// chromedriver's port and the WebDriver session, to end it before the driver goes
+    port: u16,
+    session: Option<String>,
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // end the session first: it closes Chromium (killing the driver alone left it running)
+        if let Some(id) = &self.session {
+            end_session(self.port, id);
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
@@ -64,10 +71,31 @@ async fn browser() -> Browser {
         .connect(&format!("http://127.0.0.1:{port}"))
         .await
         .expect("a Chromium session starts");
+    let session = client.session_id().await.ok().flatten();
     Browser {
         client,
         driver,
         profile,
+        port,
+        session,
+    }
+}
+
+/// `DELETE /session/{id}` on chromedriver, blocking (a `Drop` cannot await); waits for the answer,
+/// which comes once the browser has quit.
+fn end_session(port: u16, id: &str) {
+    use std::io::{Read, Write};
+    let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return;
+    };
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+    let request = format!(
+        "DELETE /session/{id} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    if conn.write_all(request.as_bytes()).is_ok() {
+        // the answer's first bytes are enough (the driver may keep the connection open)
+        let mut answer = [0u8; 1024];
+        let _ = conn.read(&mut answer);
     }
 }
 
