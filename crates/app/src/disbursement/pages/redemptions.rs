@@ -189,16 +189,11 @@ async fn payee_form(
     let settings = state.settings.get();
     let msisdn = form.get("msisdn").unwrap_or("").to_owned();
     let reason = form.get("reason").unwrap_or("").to_owned();
-    let mut conn = state.pool.acquire().await?;
-    let payout = redemptions::detail(&mut conn, id)
-        .await?
-        .disbursement
-        .ok_or(AppError::NotFound("payout"))?;
-    drop(conn);
     let mut tx = state.pool.begin().await?;
+    let payout = crate::disbursement::ops::id_for_redemption(&mut tx, id).await?;
     let changed = crate::disbursement::ops::change_payee(
         &mut tx,
-        payout.id,
+        payout,
         &msisdn,
         &reason,
         &settings.0.payments,
