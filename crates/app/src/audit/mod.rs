@@ -9,6 +9,7 @@
 pub mod chain;
 
 use std::net::IpAddr;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -229,63 +230,71 @@ pub async fn record(conn: &mut PgConnection, event: &AuditEvent, at: DateTime<Ut
 /// transaction: a first-time customer's registration and redemption, say). Same guarantees as
 /// [`record`]: call it inside the transaction that makes the changes.
 pub async fn record_all(conn: &mut PgConnection, events: &[AuditEvent], at: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    static SQL: LazyLock<String> = LazyLock::new(|| format!("with {} select 1", append_sql(1)));
     match events {
-        [] => return Ok(()),
-        [one] => return record(conn, one, at).await.map(|_| ()),
-        _ => {}
+        [] => Ok(()),
+        [one] => record(conn, one, at).await.map(|_| ()),
+        _ => bind_appended(sqlx::query(SQL.as_str()), events, at)
+            .execute(conn)
+            .await
+            .map(|_| ()),
     }
+}
+
+/// The `with` items that append events (their rows and their places in the sealing queue), for a
+/// statement that also makes the audited change, and so saves a round trip on a hot path. Their
+/// parameters are `$first` to `$first + 13`: bind them with [`bind_appended`] after the statement's
+/// own. Same guarantees as [`record`].
+pub fn append_sql(first: usize) -> String {
+    let [a, b, c, d, e, f, g, h, i, j, k, l, at, m] = std::array::from_fn(|n| format!("${}", first + n));
+    format!(
+        r#"audit_rows as (
+             insert into audit_logs
+               (id, actor_type, actor_user_id, action, entity_type, entity_id, session_id, ip, user_agent,
+                request_id, before, after, metadata, created_at)
+             select t.m, t.a, t.b, t.c, t.d, t.e, t.f, t.g, t.h, t.i, t.j, t.k, t.l, {at}
+             from unnest({a}::text[], {b}::uuid[], {c}::text[], {d}::text[], {e}::text[], {f}::uuid[], {g}::inet[],
+                         {h}::text[], {i}::text[], {j}::jsonb[], {k}::jsonb[], {l}::jsonb[], {m}::uuid[])
+                  with ordinality as t(a, b, c, d, e, f, g, h, i, j, k, l, m, n)
+             order by t.n
+             returning id, seq),
+           audit_queued as (insert into audit_pending (seq, id) select seq, id from audit_rows)"#
+    )
+}
+
+/// Binds `events` (in order) and their time to the parameters of [`append_sql`].
+pub fn bind_appended<'q>(
+    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    events: &[AuditEvent],
+    at: DateTime<Utc>,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
     let col = |f: fn(&AuditEvent) -> Option<String>| events.iter().map(f).collect::<Vec<_>>();
-    let actor_types = col(|e| Some(e.actor.kind().to_owned()));
-    let actions = col(|e| Some(e.action.as_str().to_owned()));
-    let entity_types = col(|e| Some(e.entity_type.to_owned()));
-    let entity_ids = col(|e| e.entity_id.clone());
-    let user_agents = col(|e| e.meta.user_agent.clone());
-    let request_ids = col(|e| e.meta.request_id.clone());
-    let users: Vec<Option<Uuid>> = events.iter().map(|e| e.actor.user_id()).collect();
-    let sessions: Vec<Option<Uuid>> = events.iter().map(|e| e.actor.session_id()).collect();
-    let ips: Vec<Option<sqlx::types::ipnetwork::IpNetwork>> = events
-        .iter()
-        .map(|e| e.meta.ip.map(sqlx::types::ipnetwork::IpNetwork::from))
-        .collect();
     let json = |f: fn(&AuditEvent) -> Option<&Value>| {
         events
             .iter()
             .map(|e| f(e).cloned().map(sqlx::types::Json))
             .collect::<Vec<_>>()
     };
-    let befores = json(|e| e.before.as_ref());
-    let afters = json(|e| e.after.as_ref());
-    let metadata = json(|e| Some(&e.metadata));
-    sqlx::query(
-        r#"with a as (
-             insert into audit_logs
-               (id, actor_type, actor_user_id, action, entity_type, entity_id, session_id, ip, user_agent,
-                request_id, before, after, metadata, created_at)
-             select t.m, t.a, t.b, t.c, t.d, t.e, t.f, t.g, t.h, t.i, t.j, t.k, t.l, $13
-             from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::inet[],
-                         $8::text[], $9::text[], $10::jsonb[], $11::jsonb[], $12::jsonb[], $14::uuid[])
-                  with ordinality as t(a, b, c, d, e, f, g, h, i, j, k, l, m, n)
-             order by t.n
-             returning id, seq)
-           insert into audit_pending (seq, id) select seq, id from a"#,
-    )
-    .bind(actor_types)
-    .bind(users)
-    .bind(actions)
-    .bind(entity_types)
-    .bind(entity_ids)
-    .bind(sessions)
-    .bind(ips)
-    .bind(user_agents)
-    .bind(request_ids)
-    .bind(befores)
-    .bind(afters)
-    .bind(metadata)
-    .bind(at)
-    .bind(events.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
-    .execute(conn)
-    .await?;
-    Ok(())
+    q.bind(col(|e| Some(e.actor.kind().to_owned())))
+        .bind(events.iter().map(|e| e.actor.user_id()).collect::<Vec<_>>())
+        .bind(col(|e| Some(e.action.as_str().to_owned())))
+        .bind(col(|e| Some(e.entity_type.to_owned())))
+        .bind(col(|e| e.entity_id.clone()))
+        .bind(events.iter().map(|e| e.actor.session_id()).collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|e| e.meta.ip.map(sqlx::types::ipnetwork::IpNetwork::from))
+                .collect::<Vec<_>>(),
+        )
+        .bind(col(|e| e.meta.user_agent.clone()))
+        .bind(col(|e| e.meta.request_id.clone()))
+        .bind(json(|e| e.before.as_ref()))
+        .bind(json(|e| e.after.as_ref()))
+        .bind(json(|e| Some(&e.metadata)))
+        .bind(at)
+        // time-ordered ids, as in `record`
+        .bind(events.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
 }
 
 #[cfg(test)]

@@ -12,9 +12,10 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::customers::Locked;
+use super::limits::Limited;
 use crate::audit::{Action, Actor, AuditEvent};
 use crate::codes::format::PromoCode;
-use crate::settings::model::{PaymentSettings, RedemptionRules};
+use crate::settings::model::{PaymentSettings, RedemptionRules, UssdSettings};
 
 /// A redemption that was accepted (or had already been accepted for the same request).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +40,9 @@ pub enum Refusal {
     CampaignClosed,
     /// The customer's daily or monthly prize limit.
     CustomerLimit,
+    /// The phone's attempt limits (settings `ussd`): this attempt crossed one, or the phone is
+    /// inside the block an earlier crossing started.
+    TooManyAttempts(Limited),
 }
 
 impl Refusal {
@@ -51,6 +55,8 @@ impl Refusal {
             Refusal::Blocked => "blocked",
             Refusal::CampaignClosed => "campaign_closed",
             Refusal::CustomerLimit => "customer_limit",
+            Refusal::TooManyAttempts(Limited::Crossed) => "rate_limited",
+            Refusal::TooManyAttempts(Limited::Blocked) => "phone_blocked",
         }
     }
 }
@@ -61,6 +67,8 @@ pub struct Attempt<'a> {
     /// One per gateway request (`ussd:<sessionId>:<text>`): a repeated request finds its redemption.
     pub idempotency_key: &'a str,
     pub ussd_session_id: Option<&'a str>,
+    /// The phone's attempt limits, checked in the same statement.
+    pub limits: &'a UssdSettings,
     pub now: DateTime<Utc>,
 }
 
@@ -72,15 +80,28 @@ pub struct CodeState {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// The redemption statement's one row: the attempt limits, and what it took if it took the code.
+#[derive(sqlx::FromRow)]
+struct Taken {
+    limited: Option<String>,
+    redemption_id: Option<Uuid>,
+    disbursement_id: Option<Uuid>,
+    amount: Option<i64>,
+    currency: Option<String>,
+    status: Option<String>,
+    promo_code_id: Option<Uuid>,
+    batch_id: Option<Uuid>,
+}
+
 /// Redeems in the caller's transaction. Nothing changes unless the redemption is accepted, so a
 /// refusal needs no rollback; an error (a lock timeout, say) aborts the caller's transaction. The
 /// audit event is pushed to `audit`, for the caller to record before it commits.
 ///
 /// One statement: the customer's row is already locked by this transaction ([`Locked`]), so two
 /// redemptions by one customer cannot both fit the limits; the statement, whose snapshot is taken
-/// after that lock was granted, sums the limits over every committed redemption, takes the code
-/// only if the code, its batch and the limits all allow it, and inserts the redemption and its
-/// disbursement. The caller wakes the payout worker after committing ([`super::wake_payouts`]).
+/// after that lock was granted, counts the phone's attempts (its attempt limits), sums the prize
+/// limits over every committed redemption, takes the code only if the code, its batch and all
+/// those limits allow it, and inserts the redemption and its disbursement. The caller wakes the payout worker after committing ([`super::wake_payouts`]).
 pub async fn redeem(
     conn: &mut PgConnection,
     a: &Attempt<'_>,
@@ -89,41 +110,50 @@ pub async fn redeem(
     audit: &mut Vec<AuditEvent>,
 ) -> Result<Result<Redeemed, Refusal>, sqlx::Error> {
     let (day_start, month_start) = kigali_day_and_month(a.now);
-    type Taken = (Uuid, Uuid, i64, String, String, Uuid, Uuid);
-    let taken: Option<Taken> = sqlx::query_as(
-        r#"with sums as (
-             select coalesce(sum(amount) filter (where created_at >= $5), 0)::int8 as today,
-                    coalesce(sum(amount) filter (where created_at >= $6), 0)::int8 as month,
-                    count(*) filter (where created_at >= $5) as today_count,
+    let t: Taken = super::limits::bind_limits!(
+        sqlx::query_as(concat!(
+            "with limited as (",
+            super::limits::limited_sql!(),
+            r#"),
+           sums as (
+             select coalesce(sum(amount) filter (where created_at >= $11), 0)::int8 as today,
+                    coalesce(sum(amount) filter (where created_at >= $12), 0)::int8 as month,
+                    count(*) filter (where created_at >= $11) as today_count,
                     count(*) as ever,
                     max(created_at) as last
-             from redemptions where user_id = $3 and status <> 'reversed'),
+             from redemptions where user_id = $9 and status <> 'reversed'),
            code as (
              update promo_codes c set status = 'used', used_at = $2
-             from batches b, sums s
-             where c.code = $1 and c.status = 'active' and (c.expires_at is null or c.expires_at > $2)
+             from batches b, sums s, limited l
+             where c.code = $8 and c.status = 'active' and (c.expires_at is null or c.expires_at > $2)
                and b.id = c.batch_id and b.status = 'active' and b.expiration_date > $2
-               and not ($7 and s.ever > 0)
-               and not ($8 > 0 and s.today_count >= $8)
-               and (s.last is null or s.last + make_interval(mins => $9) <= $2)
-               and s.today + c.amount <= $10 and s.month + c.amount <= $11
+               and l.limited is null
+               and not ($13 and s.ever > 0)
+               and not ($14 > 0 and s.today_count >= $14)
+               and (s.last is null or s.last + make_interval(mins => $15) <= $2)
+               and s.today + c.amount <= $16 and s.month + c.amount <= $17
              returning c.id, c.batch_id, c.amount, c.currency),
            r as (
              insert into redemptions (user_id, customer_id, promo_code_id, batch_id, phone_number, amount, currency,
                                       idempotency_key, ussd_session_id, created_at)
-             select $3, $4, code.id, code.batch_id, $12, code.amount, code.currency, $13, $14, $2 from code
+             select $9, $10, code.id, code.batch_id, $1, code.amount, code.currency, $18, $19, $2 from code
              returning id, amount, currency, promo_code_id, batch_id),
            d as (
              insert into disbursements (redemption_id, msisdn, amount, currency, status, max_attempts,
                                         next_attempt_at, created_at, updated_at)
-             select r.id, $15, r.amount, r.currency,
-                    case when $16 and r.amount > $17 then 'awaiting_approval' else 'queued' end, $18, $2, $2, $2
+             select r.id, $20, r.amount, r.currency,
+                    case when $21 and r.amount > $22 then 'awaiting_approval' else 'queued' end, $23, $2, $2, $2
              from r
              returning id, status)
-         select r.id, d.id, r.amount, r.currency, d.status, r.promo_code_id, r.batch_id from r, d"#,
+         select l.limited, r.id as redemption_id, d.id as disbursement_id, r.amount, r.currency, d.status,
+                r.promo_code_id, r.batch_id
+         from limited l left join (r cross join d) on true"#
+        )),
+        &a.customer.msisdn,
+        a.now,
+        a.limits
     )
     .bind(a.code.as_str())
-    .bind(a.now)
     .bind(a.customer.user_id)
     .bind(a.customer.id)
     .bind(day_start)
@@ -133,16 +163,35 @@ pub async fn redeem(
     .bind(rules.cooldown_period_minutes as i32)
     .bind(pay.per_user_daily_limit)
     .bind(pay.per_user_monthly_limit)
-    .bind(&a.customer.msisdn)
     .bind(a.idempotency_key)
     .bind(a.ussd_session_id)
     .bind(a.customer.msisdn.trim_start_matches('+'))
     .bind(pay.manual_approval_required)
     .bind(pay.approval_threshold)
     .bind((pay.max_retry_attempts.min(5) + 1) as i32)
-    .fetch_optional(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
-    let Some((redemption_id, disbursement_id, amount, currency, status, code_id, batch_id)) = taken else {
+    if let Some(limited) = Limited::parse(t.limited.as_deref()) {
+        return Ok(Err(Refusal::TooManyAttempts(limited)));
+    }
+    let (
+        Some(redemption_id),
+        Some(disbursement_id),
+        Some(amount),
+        Some(currency),
+        Some(status),
+        Some(code_id),
+        Some(batch_id),
+    ) = (
+        t.redemption_id,
+        t.disbursement_id,
+        t.amount,
+        t.currency,
+        t.status,
+        t.promo_code_id,
+        t.batch_id,
+    )
+    else {
         return refusal(conn, a).await;
     };
     audit.push(

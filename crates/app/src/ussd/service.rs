@@ -5,6 +5,7 @@
 //! answers it from the session's last answer. The redemption runs inside a savepoint, so a refusal
 //! or a lock timeout rolls back the code and leaves only the session and the interaction log.
 
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -210,7 +211,6 @@ async fn answer(
             let c = HopCtx {
                 settings,
                 hop,
-                phone: &phone,
                 lang,
                 now,
             };
@@ -218,31 +218,27 @@ async fn answer(
         }
         Next::Check(code) => check(&mut tx, settings, &customer, &code, lang, now, &mut audit).await?,
     };
-    crate::audit::record_all(&mut tx, &audit, now).await?;
-    // the session's new state and the log line, in one statement
-    sqlx::query(
-        r#"with s as (
-             update ussd_sessions set menu_state = $2, last_text = $3, last_response = $4, last_outcome = $5,
-                 language = $6, customer_id = $7
-             where session_id = $1)
-           insert into ussd_interactions (session_id, phone_number, network_code, service_code, input, response,
-                                          outcome, latency_ms, created_at)
-           values ($1, $8, $9, $10, $3, $4, $5, $11, $12)"#,
-    )
-    .bind(clip(&hop.session_id))
-    .bind(state.as_str())
-    .bind(text)
-    .bind(&a.body)
-    .bind(a.outcome)
-    .bind(lang.as_str())
-    .bind(customer.id)
-    .bind(phone.e164())
-    .bind(Some(clip(&hop.network_code)).filter(|s| !s.is_empty()))
-    .bind(clip(&hop.service_code))
-    .bind(started.elapsed().as_millis().min(i32::MAX as u128) as i32)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    // the session's new state, the log line and the hop's audit rows, in one statement
+    let finish = if audit.is_empty() { &FINISH } else { &FINISH_AUDITED };
+    let q = sqlx::query(finish.as_str())
+        .bind(clip(&hop.session_id))
+        .bind(state.as_str())
+        .bind(text)
+        .bind(&a.body)
+        .bind(a.outcome)
+        .bind(lang.as_str())
+        .bind(customer.id)
+        .bind(phone.e164())
+        .bind(Some(clip(&hop.network_code)).filter(|s| !s.is_empty()))
+        .bind(clip(&hop.service_code))
+        .bind(started.elapsed().as_millis().min(i32::MAX as u128) as i32)
+        .bind(now);
+    let q = if audit.is_empty() {
+        q
+    } else {
+        crate::audit::bind_appended(q, &audit, now)
+    };
+    q.execute(&mut *tx).await?;
     tx.commit().await?;
     if a.outcome == "redeemed" {
         redemption::wake_payouts(pool);
@@ -250,11 +246,24 @@ async fn answer(
     Ok(a)
 }
 
+/// The end of a hop: the session's new state and the interaction log line (parameters 1–12).
+const FINISH_SQL: &str = r#"
+           s as (
+             update ussd_sessions set menu_state = $2, last_text = $3, last_response = $4, last_outcome = $5,
+                 language = $6, customer_id = $7
+             where session_id = $1)
+           insert into ussd_interactions (session_id, phone_number, network_code, service_code, input, response,
+                                          outcome, latency_ms, created_at)
+           values ($1, $8, $9, $10, $3, $4, $5, $11, $12)"#;
+static FINISH: LazyLock<String> = LazyLock::new(|| format!("with {FINISH_SQL}"));
+/// The same, with the hop's audit rows (parameters 13–26).
+static FINISH_AUDITED: LazyLock<String> =
+    LazyLock::new(|| format!("with {},{FINISH_SQL}", crate::audit::append_sql(13)));
+
 /// What a hop's handlers share.
 struct HopCtx<'a> {
     settings: &'a Settings,
     hop: &'a Hop,
-    phone: &'a Msisdn,
     lang: Lang,
     now: DateTime<Utc>,
 }
@@ -269,20 +278,17 @@ async fn redeem(
     let HopCtx {
         settings,
         hop,
-        phone,
         lang,
         now,
     } = *c;
     let u = &settings.ussd;
-    if let Some(limited) = limits::check(tx, phone.e164(), now, u).await? {
-        return Ok(too_many(limited, lang, settings));
-    }
     let key = format!("ussd:{}:{}", clip(&hop.session_id), clip(&hop.text));
     let attempt = redemption::Attempt {
         customer,
         code,
         idempotency_key: &key,
         ussd_session_id: Some(&hop.session_id),
+        limits: u,
         now,
     };
     // a refusal changes nothing; a lock timeout aborts the hop's transaction and `handle` answers
@@ -355,11 +361,8 @@ async fn flag_guesses(
 }
 
 fn too_many(limited: Limited, lang: Lang, settings: &Settings) -> Answer {
-    let outcome = match limited {
-        Limited::Crossed => "rate_limited",
-        Limited::Blocked => "phone_blocked",
-    };
-    Answer::end(Msg::TooManyAttempts.text(lang, &settings.ussd), outcome)
+    let r = Refusal::TooManyAttempts(limited);
+    Answer::end(refusal_text(r, lang, settings), r.outcome())
 }
 
 pub fn refusal_text(r: Refusal, lang: Lang, settings: &Settings) -> String {
@@ -370,6 +373,7 @@ pub fn refusal_text(r: Refusal, lang: Lang, settings: &Settings) -> String {
         Refusal::Blocked => Msg::Blocked,
         Refusal::CampaignClosed => Msg::CampaignClosed,
         Refusal::CustomerLimit => Msg::CustomerLimit,
+        Refusal::TooManyAttempts(_) => Msg::TooManyAttempts,
     };
     msg.text(lang, &settings.ussd)
 }

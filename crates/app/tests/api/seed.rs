@@ -142,6 +142,29 @@ async fn financial_rows_cannot_be_deleted_under_their_dependants() {
         mbelyco::error::violated_constraint(&err),
         Some("promo_codes_batch_id_fkey")
     );
+    // a code for a batch that does not exist is refused by the same name
+    let orphan = sqlx::query(
+        "insert into promo_codes (code, batch_id, serial, amount, created_at) values ('ABCD-EF26-GH11-JK26', $1, 1, 1000, $2)",
+    )
+    .bind(uuid::Uuid::new_v4())
+    .bind(t)
+    .execute(&pool)
+    .await
+    .unwrap_err();
+    assert_eq!(
+        mbelyco::error::violated_constraint(&orphan),
+        Some("promo_codes_batch_id_fkey")
+    );
+    // nor can a code move to another batch
+    let moved = sqlx::query("update promo_codes set batch_id = $1")
+        .bind(uuid::Uuid::new_v4())
+        .execute(&pool)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        mbelyco::error::violated_constraint(&moved),
+        Some("promo_codes_batch_id_fkey")
+    );
     // a duplicate code is refused by name, and money is never a float
     let dup = sqlx::query("insert into promo_codes (code, batch_id, serial, amount, created_at) values ('ABCD-EF26-GH11-JK25', $1, 2, 1000, $2)")
         .bind(batch)
