@@ -31,7 +31,7 @@ async fn scratch(config: &Config, tag: &str, connections: u32) -> anyhow::Result
     Postgres::create_database(&url)
         .await
         .context("cannot create the scratch database")?;
-    let pool = crate::db::pool_options(connections).connect(&url).await?;
+    let pool = crate::db::connect_url(&url, connections).await?;
     crate::db::migrate(&pool).await?;
     println!("scratch database {scratch_name} created and migrated");
     Ok(Scratch { url, pool })
@@ -42,8 +42,7 @@ async fn reopen(config: &Config, name: &str, connections: u32) -> anyhow::Result
     let base = config.database_url.expose_secret();
     let current = database_name(base).context("DATABASE_URL names no database")?;
     let url = base.replacen(&format!("/{current}"), &format!("/{name}"), 1);
-    let pool = crate::db::pool_options(connections)
-        .connect(&url)
+    let pool = crate::db::connect_url(&url, connections)
         .await
         .with_context(|| format!("cannot open the kept database {name}"))?;
     crate::db::migrate(&pool).await?;

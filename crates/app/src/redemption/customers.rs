@@ -36,21 +36,15 @@ async fn find_locked(conn: &mut PgConnection, phone: &Msisdn) -> Result<Option<C
         .await
 }
 
-/// The customer for this number, locked for the rest of the caller's transaction, registered on
-/// first sight (user, Customer role and customer row). A registration's audit event is pushed to
-/// `audit` for the caller to record in the same transaction ([`crate::audit::record_all`]).
-/// Finding or registering is one statement; a number registered by a concurrent first dial at the
-/// same moment (or a staff member's own number) takes the slower path below.
-pub async fn find_or_register(
-    conn: &mut PgConnection,
-    phone: &Msisdn,
-    network_code: Option<&str>,
-    language: &str,
-    now: DateTime<Utc>,
-    audit: &mut Vec<AuditEvent>,
-) -> Result<Locked, sqlx::Error> {
-    let row: Option<(Uuid, Uuid, String, String, bool)> = sqlx::query_as(
-        r#"with found as (select id, user_id, msisdn, language from customers where msisdn = $1 for update),
+/// Finds the customer for a number and locks their row, or registers them (user, Customer role
+/// and customer row), as `with` items ending in `customer`: one row or none, with the columns of
+/// [`Found`]. Parameters `$1` to `$5`, bound by [`bind_customer!`]. A statement that also does
+/// something else (the USSD hop's session upsert) runs it as its own items, and so saves a round
+/// trip; a number registered by a concurrent first dial (or a staff member's own number) yields no
+/// row, and [`Found::locked`] takes the slower path.
+macro_rules! customer_sql {
+    () => {
+        r#"found as (select id, user_id, msisdn, language from customers where msisdn = $1 for update),
            u as (
              insert into users (kind, phone_number, is_verified, created_at, updated_at)
              select 'customer', $1, true, $2, $2 where not exists (select 1 from found)
@@ -62,34 +56,101 @@ pub async fn find_or_register(
              returning id, user_id, msisdn, language),
            ra as (
              insert into user_role_assignments (user_id, role_id, created_at)
-             select u.id, r.id, $2 from u, roles r where r.name = $5)
-         select id, user_id, msisdn, language, false from found
-         union all
-         select id, user_id, msisdn, language, true from c"#,
-    )
-    .bind(phone.e164())
-    .bind(now)
-    .bind(language)
-    .bind(network_code)
-    .bind(crate::access::CUSTOMER)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let (customer, created) = match row {
-        Some((id, user_id, msisdn, language, created)) => (
-            Customer {
-                id,
-                user_id,
-                msisdn,
-                language,
-            },
-            created,
-        ),
-        None => return register_slowly(conn, phone, network_code, language, now, audit).await,
+             select u.id, r.id, $2 from u, roles r where r.name = $5),
+           customer as (
+             select id as customer_id, user_id as customer_user_id, msisdn as customer_msisdn,
+                    language as customer_language, false as customer_created
+             from found
+             union all
+             select id, user_id, msisdn, language, true from c)"#
     };
-    if created {
-        audit.push(registration(&customer, phone, network_code));
+}
+pub(crate) use customer_sql;
+
+/// Binds the parameters of [`customer_sql!`]: the number, the time, the language a new customer
+/// starts with and the network code the gateway gave.
+macro_rules! bind_customer {
+    ($q:expr, $phone:expr, $now:expr, $language:expr, $network_code:expr) => {{
+        let phone: &$crate::redemption::Msisdn = $phone;
+        $q.bind(phone.e164())
+            .bind($now)
+            .bind($language)
+            .bind($network_code)
+            .bind($crate::access::CUSTOMER)
+    }};
+}
+pub(crate) use bind_customer;
+
+/// The columns of [`customer_sql!`]'s `customer`, all null when it yielded no row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Found {
+    customer_id: Option<Uuid>,
+    customer_user_id: Option<Uuid>,
+    customer_msisdn: Option<String>,
+    customer_language: Option<String>,
+    customer_created: Option<bool>,
+}
+
+impl Found {
+    /// The customer the statement found or registered, or the same by the slower path; a
+    /// registration's audit event is pushed to `audit`, for the caller to record in the same
+    /// transaction.
+    pub async fn locked(
+        self,
+        conn: &mut PgConnection,
+        phone: &Msisdn,
+        network_code: Option<&str>,
+        language: &str,
+        now: DateTime<Utc>,
+        audit: &mut Vec<AuditEvent>,
+    ) -> Result<Locked, sqlx::Error> {
+        let (Some(id), Some(user_id), Some(msisdn), Some(lang), Some(created)) = (
+            self.customer_id,
+            self.customer_user_id,
+            self.customer_msisdn,
+            self.customer_language,
+            self.customer_created,
+        ) else {
+            return register_slowly(conn, phone, network_code, language, now, audit).await;
+        };
+        let customer = Customer {
+            id,
+            user_id,
+            msisdn,
+            language: lang,
+        };
+        if created {
+            audit.push(registration(&customer, phone, network_code));
+        }
+        Ok(Locked(customer))
     }
-    Ok(Locked(customer))
+}
+
+/// The customer for this number, locked for the rest of the caller's transaction, registered on
+/// first sight ([`customer_sql!`]). A registration's audit event is pushed to `audit` for the
+/// caller to record in the same transaction ([`crate::audit::record_all`]).
+pub async fn find_or_register(
+    conn: &mut PgConnection,
+    phone: &Msisdn,
+    network_code: Option<&str>,
+    language: &str,
+    now: DateTime<Utc>,
+    audit: &mut Vec<AuditEvent>,
+) -> Result<Locked, sqlx::Error> {
+    let found: Found = bind_customer!(
+        sqlx::query_as(concat!(
+            "with ",
+            customer_sql!(),
+            " select customer.* from (values (1)) one (x) left join customer on true"
+        )),
+        phone,
+        now,
+        language,
+        network_code
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    found.locked(conn, phone, network_code, language, now, audit).await
 }
 
 fn registration(c: &Customer, phone: &Msisdn, network_code: Option<&str>) -> AuditEvent {

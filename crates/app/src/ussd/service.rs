@@ -85,11 +85,11 @@ fn is_busy(e: &sqlx::Error) -> bool {
     }
 }
 
+#[derive(sqlx::FromRow)]
 struct SessionRow {
     menu_state: String,
     last_text: Option<String>,
     last_response: Option<String>,
-    language: Option<String>,
     inserted: bool,
 }
 
@@ -126,7 +126,9 @@ async fn answer(
     let mut tx = conn
         .begin_with(format!("begin; set local lock_timeout = {lock_ms}"))
         .await?;
-    let session = upsert_session(&mut tx, hop, &phone, now).await?;
+    // the session (locked) and the customer (locked, or registered), in one statement
+    let network_code = Some(clip(&hop.network_code)).filter(|s| !s.is_empty());
+    let (session, found) = session_and_customer(&mut tx, hop, &phone, network_code, default_lang, now).await?;
 
     // a repeated hop: the same answer, nothing done again
     if let Some(prev) = repeated(&mut tx, hop, &session).await? {
@@ -139,17 +141,11 @@ async fn answer(
         return Ok(a);
     }
 
-    // audit rows of this hop, written together just before it commits
+    // audit rows of this hop, written together with its closing statement
     let mut audit = Vec::new();
-    let customer = customers::find_or_register(
-        &mut tx,
-        &phone,
-        Some(hop.network_code.as_str()).filter(|s| !s.is_empty()),
-        session.language.as_deref().unwrap_or(default_lang.as_str()),
-        now,
-        &mut audit,
-    )
-    .await?;
+    let customer = found
+        .locked(&mut tx, &phone, network_code, default_lang.as_str(), now, &mut audit)
+        .await?;
     let mut lang = Lang::parse(&customer.language).unwrap_or(default_lang);
 
     // the inputs to apply: the newest one, or every pre-filled one on an extended dial
@@ -472,32 +468,47 @@ fn clip(s: &str) -> &str {
     &s[..end]
 }
 
-async fn upsert_session(
+/// Upserts the hop's session (which locks it: a second copy of the hop waits for the first) and
+/// finds or registers the caller ([`customers::customer_sql!`]). A new customer starts in the
+/// service's default language: a session has a language only after a hop that already found or
+/// registered its customer.
+async fn session_and_customer(
     conn: &mut PgConnection,
     hop: &Hop,
     phone: &Msisdn,
+    network_code: Option<&str>,
+    lang: Lang,
     now: DateTime<Utc>,
-) -> Result<SessionRow, sqlx::Error> {
-    let row: (String, Option<String>, Option<String>, Option<String>, bool) = sqlx::query_as(
-        r#"insert into ussd_sessions (session_id, phone_number, service_code, network_code, started_at, last_seen_at)
-           values ($1, $2, $3, $4, $5, $5)
-           on conflict (session_id) do update set last_seen_at = excluded.last_seen_at
-           returning menu_state, last_text, last_response, language, (xmax = 0)"#,
+) -> Result<(SessionRow, customers::Found), sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        session: SessionRow,
+        #[sqlx(flatten)]
+        customer: customers::Found,
+    }
+    let row: Row = customers::bind_customer!(
+        sqlx::query_as(concat!(
+            "with ",
+            customers::customer_sql!(),
+            r#",
+           s as (
+             insert into ussd_sessions (session_id, phone_number, service_code, network_code, started_at, last_seen_at)
+             values ($6, $1, $7, $4, $2, $2)
+             on conflict (session_id) do update set last_seen_at = excluded.last_seen_at
+             returning menu_state, last_text, last_response, (xmax = 0) as inserted)
+         select s.*, customer.* from s left join customer on true"#
+        )),
+        phone,
+        now,
+        lang.as_str(),
+        network_code
     )
     .bind(clip(&hop.session_id))
-    .bind(phone.e164())
     .bind(clip(&hop.service_code))
-    .bind(Some(clip(&hop.network_code)).filter(|s| !s.is_empty()))
-    .bind(now)
     .fetch_one(conn)
     .await?;
-    Ok(SessionRow {
-        menu_state: row.0,
-        last_text: row.1,
-        last_response: row.2,
-        language: row.3,
-        inserted: row.4,
-    })
+    Ok((row.session, row.customer))
 }
 
 /// The answer already given to this exact hop, if it is a repeat.
