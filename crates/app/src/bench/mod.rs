@@ -329,26 +329,23 @@ pub async fn codes(config: &Config, n: i64) -> anyhow::Result<()> {
     drop(conn);
 
     println!("exporting the {n}-code batch as CSV …");
+    let batch = {
+        let mut c = pool.acquire().await?;
+        crate::batches::get(&mut c, first)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+    };
+    let info = crate::codes::export::sheet_info(&Default::default(), &batch);
+    let req = crate::codes::export::Request::parse(Some("csv"), Some(first), None, None)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let started = Instant::now();
-    let mut conn = pool.acquire().await?;
+    // the download endpoint's own stream
+    let mut chunks = crate::codes::export::stream(pool.clone(), req, info, n);
     let mut bytes = 0usize;
-    {
-        use futures::StreamExt;
-        let mut out = conn
-            .copy_out_raw(&format!(
-                "copy (select c.code, c.serial, b.batch_number, b.name, c.amount, c.currency, c.status, \
-                   to_char(c.created_at at time zone 'Africa/Kigali', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+02:00\"'), \
-                   to_char(c.expires_at at time zone 'Africa/Kigali', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+02:00\"') \
-                 from promo_codes c join batches b on b.id = c.batch_id where c.batch_id = '{first}' order by c.serial) \
-                 to stdout with (format csv, header true)"
-            ))
-            .await?;
-        while let Some(chunk) = out.next().await {
-            bytes += chunk?.len();
-        }
+    while let Some(chunk) = chunks.recv().await {
+        bytes += chunk?.len();
     }
     let csv_secs = started.elapsed().as_secs_f64();
-    drop(conn);
 
     let ratio = gen_secs / copy_secs;
     println!();

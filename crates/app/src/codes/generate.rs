@@ -151,24 +151,31 @@ async fn try_round(pool: &PgPool, batch_id: Uuid, round: &Round, now: DateTime<U
         .map(|(i, c)| (c.as_str(), round.first + i as i64))
         .collect();
     order.sort_unstable();
-    let (now_s, expires_s) = (now.to_rfc3339(), expires.to_rfc3339());
-    let mut buf = String::with_capacity(order.len() * 140);
+    // binary COPY: PostgreSQL parses no text (the two timestamps' text form alone cost a tenth of
+    // its time in a round)
+    let mut rows = BinaryCopy::new(order.len() * 110);
+    let (created, expires) = (BinaryCopy::timestamp(now), BinaryCopy::timestamp(expires));
     for (code, serial) in order {
-        use std::fmt::Write as _;
         // time-ordered ids, made in code order: the primary key grows at its right edge
-        let _ = writeln!(
-            buf,
-            "{}\t{code}\t{batch_id}\t{serial}\t{amount}\t{currency}\tactive\t{now_s}\t{expires_s}",
-            Uuid::now_v7()
-        );
+        rows.row(9)
+            .field(Uuid::now_v7().as_bytes())
+            .field(code.as_bytes())
+            .field(batch_id.as_bytes())
+            .field(&(serial as i32).to_be_bytes())
+            .field(&amount.to_be_bytes())
+            .field(currency.as_bytes())
+            .field(b"active")
+            .field(&created)
+            .field(&expires);
     }
     let copied: Result<u64, sqlx::Error> = async {
         let mut copy = tx
             .copy_in_raw(
-                "copy promo_codes (id, code, batch_id, serial, amount, currency, status, created_at, expires_at) from stdin",
+                "copy promo_codes (id, code, batch_id, serial, amount, currency, status, created_at, expires_at) \
+                 from stdin with (format binary)",
             )
             .await?;
-        copy.send(buf.into_bytes()).await?;
+        copy.send(rows.finish()).await?;
         copy.finish().await
     }
     .await;
@@ -478,5 +485,41 @@ impl JobHandler for Handler {
         )
         .await?;
         Ok(Some(json!(summary)))
+    }
+}
+
+/// Rows in PostgreSQL's binary `COPY` format: a header, then per row its field count and each
+/// field as a length and its bytes in the column type's binary form, then a trailer.
+struct BinaryCopy(Vec<u8>);
+
+impl BinaryCopy {
+    fn new(capacity: usize) -> Self {
+        let mut buf = Vec::with_capacity(capacity + 21);
+        buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+        buf.extend_from_slice(&0i32.to_be_bytes()); // flags
+        buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+        BinaryCopy(buf)
+    }
+
+    fn row(&mut self, fields: i16) -> &mut Self {
+        self.0.extend_from_slice(&fields.to_be_bytes());
+        self
+    }
+
+    fn field(&mut self, bytes: &[u8]) -> &mut Self {
+        self.0.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+        self.0.extend_from_slice(bytes);
+        self
+    }
+
+    /// A `timestamptz`: microseconds since 2000-01-01 00:00 UTC.
+    fn timestamp(t: DateTime<Utc>) -> [u8; 8] {
+        const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+        (t.timestamp_micros() - PG_EPOCH_MICROS).to_be_bytes()
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.0.extend_from_slice(&(-1i16).to_be_bytes());
+        self.0
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use crate::helpers::{error_fields, spawn_app, TestApp, TestDb};
@@ -403,6 +404,38 @@ async fn csv_export_streams_every_code_in_serial_order_and_is_recorded() {
         .await
         .unwrap();
     assert_eq!(audited, 2);
+
+    // every row's times are its own code's, in Kigali time to the second: a code whose expiry
+    // differs from the rest (the export formats the common value once) shows its own
+    sqlx::query("update promo_codes set expires_at = expires_at + interval '1 day 1 hour' where serial = 7")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let text = app
+        .get_as(
+            &key,
+            &format!("/api/v1/admin/promo-codes/export?format=csv&batchId={id}"),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let times: Vec<(DateTime<Utc>, DateTime<Utc>)> =
+        sqlx::query_as("select created_at, expires_at from promo_codes order by serial")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    let kigali = |t: &DateTime<Utc>| {
+        t.with_timezone(&mbelyco::clock::kigali())
+            .format("%Y-%m-%dT%H:%M:%S+02:00")
+            .to_string()
+    };
+    for (line, (created, expires)) in text.lines().skip(1).zip(&times) {
+        let fields: Vec<&str> = line.rsplitn(3, ',').collect();
+        assert_eq!(fields[0], kigali(expires), "{line}");
+        assert_eq!(fields[1], kigali(created), "{line}");
+    }
+    assert_ne!(times[6].1, times[0].1);
     let bad = app.get_as(&key, "/api/v1/admin/promo-codes/export?format=xls").await;
     assert_eq!(bad.status(), 422);
     let viewer = app.api_key("Viewer").await;
