@@ -101,7 +101,8 @@ struct Taken {
 /// redemptions by one customer cannot both fit the limits; the statement, whose snapshot is taken
 /// after that lock was granted, counts the phone's attempts (its attempt limits), sums the prize
 /// limits over every committed redemption, takes the code only if the code, its batch and all
-/// those limits allow it, and inserts the redemption and its disbursement. The caller wakes the payout worker after committing ([`super::wake_payouts`]).
+/// those limits allow it, and inserts the redemption and its disbursement. The caller wakes the
+/// payout worker after committing ([`super::wake_payouts`]).
 pub async fn redeem(
     conn: &mut PgConnection,
     a: &Attempt<'_>,

@@ -225,7 +225,7 @@ async fn answer(
         .bind(lang.as_str())
         .bind(customer.id)
         .bind(phone.e164())
-        .bind(Some(clip(&hop.network_code)).filter(|s| !s.is_empty()))
+        .bind(network_code)
         .bind(clip(&hop.service_code))
         .bind(started.elapsed().as_millis().min(i32::MAX as u128) as i32)
         .bind(now);
