@@ -140,15 +140,13 @@ async fn one(config: &Config, r: &Run, seconds: u64) -> anyhow::Result<String> {
         let mut tx = pool.begin().await?;
         let phone = crate::redemption::Msisdn::parse("+250780000000").context("bench phone")?;
         let mut audit = Vec::new();
-        let c = crate::redemption::customers::find_or_register(
-            &mut tx,
-            &phone,
-            Some("63510"),
-            "en",
-            clock.now(),
-            &mut audit,
-        )
-        .await?;
+        let dial = crate::redemption::customers::Dial {
+            phone: &phone,
+            network_code: Some("63510"),
+            language: "en",
+            now: clock.now(),
+        };
+        let c = crate::redemption::customers::find_or_register(&mut tx, &dial, &mut audit).await?;
         tx.commit().await?;
         c
     };

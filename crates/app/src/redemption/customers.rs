@@ -29,6 +29,18 @@ impl std::ops::Deref for Locked {
     }
 }
 
+/// Who is dialling: what finding or registering a customer needs. Built once per hop (or per
+/// script) and handed to [`bind_customer!`], [`Found::locked`] and [`find_or_register`].
+#[derive(Debug, Clone, Copy)]
+pub struct Dial<'a> {
+    pub phone: &'a Msisdn,
+    /// As the gateway gave it, if it did.
+    pub network_code: Option<&'a str>,
+    /// The language a new customer starts with.
+    pub language: &'a str,
+    pub now: DateTime<Utc>,
+}
+
 async fn find_locked(conn: &mut PgConnection, phone: &Msisdn) -> Result<Option<Customer>, sqlx::Error> {
     sqlx::query_as("select id, user_id, msisdn, language from customers where msisdn = $1 for update")
         .bind(phone.e164())
@@ -67,15 +79,15 @@ macro_rules! customer_sql {
 }
 pub(crate) use customer_sql;
 
-/// Binds the parameters of [`customer_sql!`]: the number, the time, the language a new customer
-/// starts with and the network code the gateway gave.
+/// Binds the parameters of [`customer_sql!`] from a [`Dial`]: the number, the time, the language
+/// a new customer starts with and the network code the gateway gave.
 macro_rules! bind_customer {
-    ($q:expr, $phone:expr, $now:expr, $language:expr, $network_code:expr) => {{
-        let phone: &$crate::redemption::Msisdn = $phone;
-        $q.bind(phone.e164())
-            .bind($now)
-            .bind($language)
-            .bind($network_code)
+    ($q:expr, $dial:expr) => {{
+        let d: &$crate::redemption::customers::Dial<'_> = $dial;
+        $q.bind(d.phone.e164())
+            .bind(d.now)
+            .bind(d.language)
+            .bind(d.network_code)
             .bind($crate::access::CUSTOMER)
     }};
 }
@@ -98,10 +110,7 @@ impl Found {
     pub async fn locked(
         self,
         conn: &mut PgConnection,
-        phone: &Msisdn,
-        network_code: Option<&str>,
-        language: &str,
-        now: DateTime<Utc>,
+        dial: &Dial<'_>,
         audit: &mut Vec<AuditEvent>,
     ) -> Result<Locked, sqlx::Error> {
         let (Some(id), Some(user_id), Some(msisdn), Some(lang), Some(created)) = (
@@ -111,7 +120,7 @@ impl Found {
             self.customer_language,
             self.customer_created,
         ) else {
-            return register_slowly(conn, phone, network_code, language, now, audit).await;
+            return register_slowly(conn, dial, audit).await;
         };
         let customer = Customer {
             id,
@@ -120,7 +129,7 @@ impl Found {
             language: lang,
         };
         if created {
-            audit.push(registration(&customer, phone, network_code));
+            audit.push(registration(&customer, dial));
         }
         Ok(Locked(customer))
     }
@@ -131,10 +140,7 @@ impl Found {
 /// caller to record in the same transaction ([`crate::audit::record_all`]).
 pub async fn find_or_register(
     conn: &mut PgConnection,
-    phone: &Msisdn,
-    network_code: Option<&str>,
-    language: &str,
-    now: DateTime<Utc>,
+    dial: &Dial<'_>,
     audit: &mut Vec<AuditEvent>,
 ) -> Result<Locked, sqlx::Error> {
     let found: Found = bind_customer!(
@@ -143,24 +149,21 @@ pub async fn find_or_register(
             customer_sql!(),
             " select customer.* from (values (1)) one (x) left join customer on true"
         )),
-        phone,
-        now,
-        language,
-        network_code
+        dial
     )
     .fetch_one(&mut *conn)
     .await?;
-    found.locked(conn, phone, network_code, language, now, audit).await
+    found.locked(conn, dial, audit).await
 }
 
-fn registration(c: &Customer, phone: &Msisdn, network_code: Option<&str>) -> AuditEvent {
+fn registration(c: &Customer, dial: &Dial<'_>) -> AuditEvent {
     AuditEvent::new(
         Actor::Customer { user_id: c.user_id },
         Action::CustomerRegistered,
         "customer",
         c.id,
     )
-    .after(json!({"phone": phone.masked(), "language": c.language, "networkCode": network_code}))
+    .after(json!({"phone": dial.phone.masked(), "language": c.language, "networkCode": dial.network_code}))
 }
 
 /// The number's user row exists but was not visible to the one statement: registered by a
@@ -168,12 +171,15 @@ fn registration(c: &Customer, phone: &Msisdn, network_code: Option<&str>) -> Aud
 /// user, without the Customer role).
 async fn register_slowly(
     conn: &mut PgConnection,
-    phone: &Msisdn,
-    network_code: Option<&str>,
-    language: &str,
-    now: DateTime<Utc>,
+    dial: &Dial<'_>,
     audit: &mut Vec<AuditEvent>,
 ) -> Result<Locked, sqlx::Error> {
+    let Dial {
+        phone,
+        network_code,
+        language,
+        now,
+    } = *dial;
     if let Some(c) = find_locked(conn, phone).await? {
         return Ok(Locked(c));
     }
@@ -196,7 +202,7 @@ async fn register_slowly(
     .await?;
     match inserted {
         Some(c) => {
-            audit.push(registration(&c, phone, network_code));
+            audit.push(registration(&c, dial));
             Ok(Locked(c))
         }
         None => Ok(Locked(find_locked(conn, phone).await?.ok_or(sqlx::Error::RowNotFound)?)),

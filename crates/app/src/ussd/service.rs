@@ -128,7 +128,15 @@ async fn answer(
         .await?;
     // the session (locked) and the customer (locked, or registered), in one statement
     let network_code = Some(clip(&hop.network_code)).filter(|s| !s.is_empty());
-    let (session, found) = session_and_customer(&mut tx, hop, &phone, network_code, default_lang, now).await?;
+    // a new customer starts in the service's default language: a session has a language only
+    // after a hop that already found or registered its customer
+    let dial = customers::Dial {
+        phone: &phone,
+        network_code,
+        language: default_lang.as_str(),
+        now,
+    };
+    let (session, found) = session_and_customer(&mut tx, hop, &dial).await?;
 
     // a repeated hop: the same answer, nothing done again
     if let Some(prev) = repeated(&mut tx, hop, &session).await? {
@@ -143,9 +151,7 @@ async fn answer(
 
     // audit rows of this hop, written together with its closing statement
     let mut audit = Vec::new();
-    let customer = found
-        .locked(&mut tx, &phone, network_code, default_lang.as_str(), now, &mut audit)
-        .await?;
+    let customer = found.locked(&mut tx, &dial, &mut audit).await?;
     let mut lang = Lang::parse(&customer.language).unwrap_or(default_lang);
 
     // the inputs to apply: the newest one, or every pre-filled one on an extended dial
@@ -469,16 +475,11 @@ fn clip(s: &str) -> &str {
 }
 
 /// Upserts the hop's session (which locks it: a second copy of the hop waits for the first) and
-/// finds or registers the caller ([`customers::customer_sql!`]). A new customer starts in the
-/// service's default language: a session has a language only after a hop that already found or
-/// registered its customer.
+/// finds or registers the caller ([`customers::customer_sql!`]).
 async fn session_and_customer(
     conn: &mut PgConnection,
     hop: &Hop,
-    phone: &Msisdn,
-    network_code: Option<&str>,
-    lang: Lang,
-    now: DateTime<Utc>,
+    dial: &customers::Dial<'_>,
 ) -> Result<(SessionRow, customers::Found), sqlx::Error> {
     #[derive(sqlx::FromRow)]
     struct Row {
@@ -499,10 +500,7 @@ async fn session_and_customer(
              returning menu_state, last_text, last_response, (xmax = 0) as inserted)
          select s.*, customer.* from s left join customer on true"#
         )),
-        phone,
-        now,
-        lang.as_str(),
-        network_code
+        dial
     )
     .bind(clip(&hop.session_id))
     .bind(clip(&hop.service_code))
