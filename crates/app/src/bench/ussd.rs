@@ -24,7 +24,14 @@ struct Load {
     seconds: f64,
     /// milliseconds, sorted
     latencies: Vec<f64>,
+    /// (when the request started, in ms from the run's start; its latency in ms) for every
+    /// request slower than [`SLOW_MS`]
+    slow: Vec<(f64, f64)>,
 }
+
+/// Requests slower than this are listed by when they started, to tell a stall (many requests at
+/// once) from a spread-out tail.
+const SLOW_MS: f64 = 100.0;
 
 impl Load {
     fn per_second(&self) -> f64 {
@@ -41,6 +48,27 @@ impl Load {
             percentile(&self.latencies, 0.99),
             percentile(&self.latencies, 1.0),
             self.errors
+        )
+    }
+
+    /// The slow requests grouped by the 100 ms window they started in: a stall shows as one
+    /// window holding many of them.
+    fn stalls(&self) -> String {
+        let mut windows: std::collections::BTreeMap<u64, (usize, f64)> = Default::default();
+        for &(at, ms) in &self.slow {
+            let w = windows.entry((at / 100.0) as u64).or_default();
+            w.0 += 1;
+            w.1 = w.1.max(ms);
+        }
+        let list: Vec<String> = windows
+            .iter()
+            .map(|(w, (n, max))| format!("{:.1} s: {n} (max {max:.0} ms)", *w as f64 / 10.0))
+            .collect();
+        format!(
+            "  {} requests over {SLOW_MS:.0} ms{}{}",
+            self.slow.len(),
+            if list.is_empty() { "" } else { ", by start: " },
+            list.join(", ")
         )
     }
 }
@@ -161,6 +189,15 @@ pub async fn run(config: &Config, connections: usize, seconds: u64) -> anyhow::R
     .fetch_one(&pool)
     .await?;
 
+    // the app's own view: from the hop's start (before it waits for a database connection) to its
+    // closing statement, as the interaction log records it
+    let (hop50, hop99): (f64, f64) = sqlx::query_as(
+        "select percentile_cont(0.5) within group (order by latency_ms), \
+                percentile_cont(0.99) within group (order by latency_ms) \
+         from ussd_interactions where outcome = 'redeemed'",
+    )
+    .fetch_one(&pool)
+    .await?;
     let p99 = percentile(&redeem.latencies, 0.99);
     let pass = redeem.per_second() >= 1000.0 && p99 <= 50.0 && redeem.errors == 0;
     println!();
@@ -169,6 +206,10 @@ pub async fn run(config: &Config, connections: usize, seconds: u64) -> anyhow::R
     println!(
         "  goal >= 1000/s, p99 <= 50 ms, 0 errors: {}  ({redemptions} redemptions stored, {used} codes used)",
         if pass { "PASS" } else { "MISS" }
+    );
+    println!("{}", redeem.stalls());
+    println!(
+        "  inside the app (interaction log, hop start to closing statement): p50 {hop50:.0} ms, p99 {hop99:.0} ms"
     );
     println!("{}", health.line("same load on GET /api/health"));
     println!(
@@ -197,24 +238,31 @@ where
         let (make, next) = (make.clone(), next.clone());
         tasks.spawn(async move {
             let mut lat = Vec::new();
+            let mut slow = Vec::new();
             let mut errors = 0usize;
             while Instant::now() < until {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let t = Instant::now();
                 let ok = matches!(make(i).await, Ok(true));
-                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                let ms = t.elapsed().as_secs_f64() * 1000.0;
+                lat.push(ms);
+                if ms > SLOW_MS {
+                    slow.push(((t - started).as_secs_f64() * 1000.0, ms));
+                }
                 if !ok {
                     errors += 1;
                 }
             }
-            (lat, errors)
+            (lat, slow, errors)
         });
     }
     let mut latencies = Vec::new();
+    let mut slow = Vec::new();
     let mut errors = 0;
     while let Some(r) = tasks.join_next().await {
-        if let Ok((l, e)) = r {
+        if let Ok((l, s, e)) = r {
             latencies.extend(l);
+            slow.extend(s);
             errors += e;
         }
     }
@@ -225,5 +273,6 @@ where
         errors,
         seconds,
         latencies,
+        slow,
     }
 }

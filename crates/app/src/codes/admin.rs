@@ -193,7 +193,12 @@ async fn partial(
     let pattern = format!("%{p}%");
     let plain = p.replace('-', "");
     let mut codes: Option<Vec<String>> = None;
-    if f.status.is_none() && f.serial_from.is_none() && f.serial_to.is_none() {
+    // a fragment that pins so many random characters that the window cannot hold a page of it
+    // goes straight to the trigram index: walking first would only add the window's reading time
+    // (decision 0019)
+    let rare = plain.len() >= 3
+        && super::format::expected_share(p, super::format::DEFAULT_ALPHABET.len()) * (WALK as f64) < want as f64;
+    if !rare && f.status.is_none() && f.serial_from.is_none() && f.serial_to.is_none() {
         // the window: every code (or the batch's indexed codes) after the cursor, in order
         let window = match f.batch_id {
             Some(_) => {

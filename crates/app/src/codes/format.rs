@@ -12,6 +12,38 @@ use crate::clock::kigali;
 
 pub const RANDOM_CHARS: usize = 10;
 
+/// The alphabet a fresh installation draws from: no 0/O or 1/I.
+pub const DEFAULT_ALPHABET: &str = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// Where the random characters (`R`), the date digits (`D`) and the dashes sit in a code.
+const LAYOUT: &[u8; 19] = b"RRRR-RRDD-RRDD-RRDD";
+
+/// The share of codes expected to contain `fragment` (upper-case letters, digits, dashes): a
+/// planning estimate for the codes page (decision 0019). It sums, over every place the fragment
+/// could sit in the layout, the chance that a code has it there: each random character is one of
+/// `alphabet_len`, and a date digit always matches (a campaign's codes share their dates, so a date
+/// digit filters nothing). A place that puts a letter on a date digit, or a dash anywhere but on a
+/// dash, is no place at all.
+pub fn expected_share(fragment: &str, alphabet_len: usize) -> f64 {
+    let f = fragment.as_bytes();
+    if f.is_empty() || f.len() > LAYOUT.len() {
+        return 0.0;
+    }
+    let pick = 1.0 / alphabet_len.max(1) as f64;
+    (0..=LAYOUT.len() - f.len())
+        .map(|start| {
+            f.iter()
+                .zip(&LAYOUT[start..])
+                .fold(1.0, |share, (&c, &slot)| match (slot, c) {
+                    (b'-', b'-') => share,
+                    (b'R', c) if c.is_ascii_alphanumeric() => share * pick,
+                    (b'D', c) if c.is_ascii_digit() => share,
+                    _ => 0.0,
+                })
+        })
+        .sum()
+}
+
 /// The characters random positions are drawn from (from settings; the default leaves out the
 /// look-alikes 0/O and 1/I).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -209,7 +241,7 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
-    const DEFAULT: &str = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    const DEFAULT: &str = DEFAULT_ALPHABET;
 
     fn generator(checksum: bool) -> Generator<rand::rngs::StdRng> {
         let at = DateTime::parse_from_rfc3339("2026-11-25T23:30:00Z")
@@ -329,5 +361,26 @@ mod tests {
         assert!(Alphabet::new("ABC").is_err());
         assert!(Alphabet::new("AABCDEFGHJKLMNPQRS").is_err());
         assert!(Alphabet::new("abcdefghjklmnpqrs").is_err());
+    }
+
+    #[test]
+    fn expected_share_counts_the_places_a_fragment_fits() {
+        let k = 32.0_f64;
+        // three random characters and the dash after the first group: only the three places that
+        // put the dash on a dash, and only two of them keep the letters off the date
+        let share = expected_share("YZ26-R", 32);
+        assert!((share - (2.0 / k.powi(3) + 1.0 / k.powi(5))).abs() < 1e-12, "{share}");
+        // a letter never sits on a date digit, a dash only on a dash, and no fragment is longer
+        // than a code
+        assert_eq!(expected_share("ABCDE", 32), 0.0);
+        assert_eq!(expected_share("A-BCD", 32), 0.0);
+        assert_eq!(expected_share("ABCD-EF26-GH11-JK25-", 32), 0.0);
+        // date digits filter nothing: "26" fits on every year, month and day
+        assert!(expected_share("26", 32) >= 3.0);
+        // more pinned characters, rarer
+        assert!(expected_share("8UM", 32) < expected_share("8U", 32));
+        // a whole code fits in exactly one place
+        let whole = expected_share("ABCD-EF26-GH11-JK25", 32);
+        assert!((whole - 1.0 / k.powi(10)).abs() < 1e-20, "{whole}");
     }
 }

@@ -268,7 +268,7 @@ pub struct CodeGeneration {
 impl Default for CodeGeneration {
     fn default() -> Self {
         Self {
-            character_set: "ABCDEFGHJKLMNPQRSTUVWXYZ23456789".into(),
+            character_set: crate::codes::format::DEFAULT_ALPHABET.into(),
             include_checksum: false,
         }
     }
