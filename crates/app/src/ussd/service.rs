@@ -221,24 +221,25 @@ async fn answer(
         Next::Check(code) => check(&mut tx, settings, &customer, &code, lang, now, &mut audit).await?,
     };
     // the session's new state, the log line and the hop's audit rows, in one statement
-    let finish = if audit.is_empty() { &FINISH } else { &FINISH_AUDITED };
-    let q = sqlx::query(finish.as_str())
-        .bind(clip(&hop.session_id))
-        .bind(state.as_str())
-        .bind(text)
-        .bind(&a.body)
-        .bind(a.outcome)
-        .bind(lang.as_str())
-        .bind(customer.id)
-        .bind(phone.e164())
-        .bind(network_code)
-        .bind(clip(&hop.service_code))
-        .bind(started.elapsed().as_millis().min(i32::MAX as u128) as i32)
-        .bind(now);
+    let finish = |sql: &'static str| {
+        sqlx::query(sql)
+            .bind(clip(&hop.session_id))
+            .bind(state.as_str())
+            .bind(text)
+            .bind(&a.body)
+            .bind(a.outcome)
+            .bind(lang.as_str())
+            .bind(customer.id)
+            .bind(phone.e164())
+            .bind(network_code)
+            .bind(clip(&hop.service_code))
+            .bind(started.elapsed().as_millis().min(i32::MAX as u128) as i32)
+            .bind(now)
+    };
     let q = if audit.is_empty() {
-        q
+        finish(FINISH.as_str())
     } else {
-        crate::audit::bind_appended(q, &audit, now)
+        crate::audit::bind_appended(finish(FINISH_AUDITED.as_str()), &audit, now)
     };
     q.execute(&mut *tx).await?;
     tx.commit().await?;
