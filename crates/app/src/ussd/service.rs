@@ -2,8 +2,9 @@
 //!
 //! Each hop is one transaction. The session row is upserted first, which locks it: a gateway that
 //! delivers the same hop twice at once gets the second copy only after the first committed, and
-//! answers it from the session's last answer. The redemption runs inside a savepoint, so a refusal
-//! or a lock timeout rolls back the code and leaves only the session and the interaction log.
+//! answers it from the session's last answer. The redemption is one statement that changes
+//! nothing when it refuses, so a refusal leaves only the session and the interaction log. A lock
+//! timeout aborts the whole transaction; `handle` answers "busy" and logs the hop on its own.
 
 use std::sync::LazyLock;
 use std::time::Instant;
