@@ -126,8 +126,11 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 
 // USSD monitor: tables with data-live poll their JSON endpoint every 3 s with the page's filters
-// and the newest row they hold, and prepend what is new (built with DOM APIs, never innerHTML).
-// Polling pauses while the tab is hidden. Without this, the page is a plain filtered list.
+// and the cursor of the previous answer, and slot in the rows they do not hold yet, newest first
+// (built with DOM APIs, never innerHTML). An answer may repeat rows the table holds (by data-id),
+// and a row whose transaction committed late may be older than the newest shown: it goes in its
+// place, by data-key. Polling pauses while the tab is hidden. Without this, the page is a plain
+// filtered list.
 document.addEventListener("DOMContentLoaded", () => {
   const tables = Array.from(document.querySelectorAll("table[data-live]"));
   if (!tables.length || !window.fetch) return;
@@ -150,6 +153,7 @@ document.addEventListener("DOMContentLoaded", () => {
     interactions: (h) => {
       const tr = document.createElement("tr");
       tr.dataset.id = String(h.id);
+      tr.dataset.key = String(h.id);
       cell(tr, kigali(h.createdAt));
       cell(tr, h.phoneNumber);
       const a = el("a", h.sessionId);
@@ -163,6 +167,8 @@ document.addEventListener("DOMContentLoaded", () => {
     },
     redemptions: (r) => {
       const tr = document.createElement("tr");
+      tr.dataset.id = r.id;
+      tr.dataset.key = String(Date.parse(r.createdAt));
       cell(tr, kigali(r.createdAt));
       cell(tr, r.phoneNumber);
       cell(tr, el("code", r.code));
@@ -178,23 +184,27 @@ document.addEventListener("DOMContentLoaded", () => {
     const build = builders[table.id];
     if (!build) return;
     const q = table.dataset.query;
-    const after = table.dataset.after;
-    const url = table.dataset.live + "?" + (q ? q + "&" : "") + (after && after !== "0" ? "after=" + encodeURIComponent(after) : "");
+    const cursor = table.dataset.cursor;
+    const url = table.dataset.live + "?" + (q ? q + "&" : "") + (cursor ? "since=" + encodeURIComponent(cursor) : "");
     const res = await fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin" });
     if (!res.ok) throw new Error("the server answered " + res.status);
     const body = await res.json();
     const rows = Array.isArray(body.data) ? body.data : [];
-    if (!rows.length) return;
+    if (body.cursor) table.dataset.cursor = String(body.cursor);
     const tbody = table.tBodies[0];
-    const empty = tbody.querySelector("tr.empty");
-    if (empty) empty.remove();
-    // newest first: insert from the oldest so the newest ends on top
-    for (let i = rows.length - 1; i >= 0; i -= 1) {
-      const tr = build(rows[i]);
+    const shown = new Set(Array.from(tbody.rows, (tr) => tr.dataset.id).filter(Boolean));
+    const after = (a, b) => Number(a.dataset.key) > Number(b.dataset.key) || (a.dataset.key === b.dataset.key && a.dataset.id > b.dataset.id);
+    for (const row of rows) {
+      const tr = build(row);
+      if (shown.has(tr.dataset.id)) continue;
+      shown.add(tr.dataset.id);
       tr.className = "fresh";
-      tbody.insertBefore(tr, tbody.firstChild);
+      const empty = tbody.querySelector("tr.empty");
+      if (empty) empty.remove();
+      // newest first: before the first row this one is newer than
+      const next = Array.from(tbody.rows).find((other) => after(tr, other));
+      tbody.insertBefore(tr, next || null);
     }
-    table.dataset.after = String(rows[0].id);
     const keep = Number(table.dataset.keep || 100);
     while (tbody.rows.length > keep) tbody.deleteRow(tbody.rows.length - 1);
   };

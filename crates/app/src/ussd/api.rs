@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use super::query::MonitorQuery;
 use super::service::{self, Hop};
+use super::views::{Feed, Interaction, RedemptionRow};
 use crate::access::Permission::*;
 use crate::audit::RequestMeta;
 use crate::error::AppError;
@@ -157,24 +158,31 @@ async fn status(State(state): State<AppState>) -> Result<Json<Value>, AppError> 
     })))
 }
 
-/// `GET /api/v1/ussd/interactions?after=&phone=&outcome=&from=&to=`: the interaction log, newest
-/// first (at most the monitor's 100 rows); with `after`, only hops logged since that id.
-async fn interactions(State(state): State<AppState>, Query(q): Query<MonitorQuery>) -> Result<Json<Value>, AppError> {
+/// `GET /api/v1/ussd/interactions?since=&phone=&outcome=&from=&to=`: the interaction log, newest
+/// first (at most the monitor's 100 rows), and a `cursor`; with `since` (the previous answer's
+/// cursor), only hops logged since that answer began, some of which the caller may already have.
+async fn interactions(
+    State(state): State<AppState>,
+    Query(q): Query<MonitorQuery>,
+) -> Result<Json<Feed<Interaction>>, AppError> {
     let f = q.interactions()?;
     let mut conn = state.pool.acquire().await?;
-    let rows = super::views::recent(&mut conn, &f, super::pages::INTERACTION_ROWS).await?;
-    Ok(Json(json!({ "data": rows })))
+    Ok(Json(
+        super::views::recent(&mut conn, &f, super::pages::INTERACTION_ROWS).await?,
+    ))
 }
 
-/// `GET /api/v1/ussd/redemptions?after=&phone=&from=&to=`: redemptions newest first (codes
-/// masked, at most the monitor's 20 rows); with `after` (a redemption id), only newer ones.
-async fn redemptions(State(state): State<AppState>, Query(q): Query<MonitorQuery>) -> Result<Json<Value>, AppError> {
+/// `GET /api/v1/ussd/redemptions?since=&phone=&from=&to=`: redemptions newest first (codes
+/// masked, at most the monitor's 20 rows) and a `cursor`, as for interactions.
+async fn redemptions(
+    State(state): State<AppState>,
+    Query(q): Query<MonitorQuery>,
+) -> Result<Json<Feed<RedemptionRow>>, AppError> {
     let f = q.redemptions()?;
     let mut conn = state.pool.acquire().await?;
-    let rows = super::views::recent_redemptions(&mut conn, &f, super::pages::REDEMPTION_ROWS)
-        .await?
-        .ok_or_else(|| AppError::field("after", "names no redemption"))?;
-    Ok(Json(json!({ "data": rows })))
+    Ok(Json(
+        super::views::recent_redemptions(&mut conn, &f, super::pages::REDEMPTION_ROWS).await?,
+    ))
 }
 
 #[cfg(test)]

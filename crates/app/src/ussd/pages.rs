@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::query::MonitorQuery;
-use super::views::{self, Interaction, LastHour, RedemptionRow, OUTCOMES};
+use super::views::{self, Feed, Interaction, LastHour, RedemptionRow, OUTCOMES};
 use crate::access::Permission::*;
 use crate::clock::{local_display_or, local_display_seconds, local_input};
 use crate::codes::pages::thousands;
@@ -69,6 +69,9 @@ impl From<Interaction> for HopLine {
 }
 
 struct RedemptionLine {
+    id: uuid::Uuid,
+    /// When it was made, in ms since the epoch: where the live script slots a late row in.
+    at: i64,
     time: String,
     phone: String,
     code: String,
@@ -80,6 +83,8 @@ struct RedemptionLine {
 impl From<&RedemptionRow> for RedemptionLine {
     fn from(r: &RedemptionRow) -> Self {
         RedemptionLine {
+            id: r.id,
+            at: r.created_at.timestamp_millis(),
             time: local_display_seconds(r.created_at),
             phone: r.phone_number.clone(),
             code: r.code.clone(),
@@ -134,9 +139,10 @@ struct MonitorPage {
     /// The filters as a query string, for the script's polling (`None`: filters invalid, no polling).
     live_query: Option<String>,
     hops: Vec<HopLine>,
-    newest_hop: i64,
+    /// Where each table's polling starts ([`views::Horizon`]).
+    hops_cursor: String,
     redemptions: Vec<RedemptionLine>,
-    newest_redemption: String,
+    redemptions_cursor: String,
 }
 
 async fn monitor_page(
@@ -144,7 +150,7 @@ async fn monitor_page(
     who: Principal,
     Query(q): Query<MonitorQuery>,
 ) -> Result<Response, AppError> {
-    let q = q.without_after();
+    let q = q.without_since();
     let settings = state.settings.get();
     let mut conn = state.pool.acquire().await?;
     let hour = views::last_hour(&mut conn, state.clock.now()).await?;
@@ -154,9 +160,7 @@ async fn monitor_page(
     let (hops, redemptions, live_query, from, to) = match parsed {
         Ok((f, rf)) => {
             let hops = views::recent(&mut conn, &f, INTERACTION_ROWS).await?;
-            let redemptions = views::recent_redemptions(&mut conn, &rf, REDEMPTION_ROWS)
-                .await?
-                .unwrap_or_default();
+            let redemptions = views::recent_redemptions(&mut conn, &rf, REDEMPTION_ROWS).await?;
             let mut live = String::new();
             for (k, v) in [
                 ("phone", f.phone.clone()),
@@ -183,7 +187,7 @@ async fn monitor_page(
         Err(e) => {
             status = StatusCode::UNPROCESSABLE_ENTITY;
             error = Some(refusal_message(&e).ok_or(e)?);
-            (Vec::new(), Vec::new(), None, None, None)
+            (Feed::default(), Feed::default(), None, None, None)
         }
     };
     let bars = outcome_bars(&hour);
@@ -201,10 +205,10 @@ async fn monitor_page(
         from: from.or_else(|| q.from.clone()).unwrap_or_default(),
         to: to.or_else(|| q.to.clone()).unwrap_or_default(),
         live_query,
-        newest_hop: hops.first().map_or(0, |h| h.id),
-        hops: hops.into_iter().map(HopLine::from).collect(),
-        newest_redemption: redemptions.first().map(|r| r.id.to_string()).unwrap_or_default(),
-        redemptions: redemptions.iter().map(RedemptionLine::from).collect(),
+        hops_cursor: hops.cursor,
+        hops: hops.data.into_iter().map(HopLine::from).collect(),
+        redemptions_cursor: redemptions.cursor,
+        redemptions: redemptions.data.iter().map(RedemptionLine::from).collect(),
     };
     html(status, &page)
 }

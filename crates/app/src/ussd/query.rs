@@ -4,20 +4,28 @@
 
 use serde::Deserialize;
 
-use super::views::{Filter, RedemptionFilter, OUTCOMES};
+use super::views::{Filter, Horizon, RedemptionFilter, OUTCOMES};
 use crate::clock::parse_local;
 use crate::error::{AppError, FieldError};
 
 /// Query parameters as text: `phone` (digits, part of a number), `outcome`, `from`/`to` (Kigali
-/// local time as a `datetime-local` input sends it, or RFC 3339) and `after` (the newest row the
-/// caller has: an interaction id, or a redemption id).
+/// local time as a `datetime-local` input sends it, or RFC 3339) and `since` (the cursor the
+/// previous answer gave: only rows written since then).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct MonitorQuery {
     pub phone: Option<String>,
     pub outcome: Option<String>,
     pub from: Option<String>,
     pub to: Option<String>,
-    pub after: Option<String>,
+    pub since: Option<String>,
+}
+
+/// The filters both feeds take.
+struct Common {
+    phone: Option<String>,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    since: Option<Horizon>,
 }
 
 fn non_empty(s: &Option<String>) -> Option<&str> {
@@ -25,22 +33,15 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
 }
 
 impl MonitorQuery {
-    /// The filter for the interaction log (`after` an interaction id).
+    /// The filter for the interaction log.
     pub fn interactions(&self) -> Result<Filter, AppError> {
         let mut errors = Vec::new();
-        let (phone, from, to) = self.common(&mut errors);
+        let Common { phone, from, to, since } = self.common(&mut errors);
         let outcome = non_empty(&self.outcome).and_then(|o| {
             if OUTCOMES.contains(&o) {
                 Some(o.to_owned())
             } else {
                 errors.push(FieldError::new("outcome", "is not an outcome the log records"));
-                None
-            }
-        });
-        let after = non_empty(&self.after).and_then(|a| match a.parse::<i64>() {
-            Ok(n) if n >= 0 => Some(n),
-            _ => {
-                errors.push(FieldError::new("after", "must be an interaction id (a whole number)"));
                 None
             }
         });
@@ -51,41 +52,27 @@ impl MonitorQuery {
                 outcome,
                 from,
                 to,
-                after,
+                since,
             },
         )
     }
 
-    /// The filter for redemptions (`after` a redemption id; the outcome does not apply).
+    /// The filter for redemptions (the outcome does not apply).
     pub fn redemptions(&self) -> Result<RedemptionFilter, AppError> {
         let mut errors = Vec::new();
-        let (phone, from, to) = self.common(&mut errors);
-        let after = non_empty(&self.after).and_then(|a| match a.parse::<uuid::Uuid>() {
-            Ok(id) => Some(id),
-            Err(_) => {
-                errors.push(FieldError::new("after", "must be a redemption id"));
-                None
-            }
-        });
-        done(errors, RedemptionFilter { phone, from, to, after })
+        let Common { phone, from, to, since } = self.common(&mut errors);
+        done(errors, RedemptionFilter { phone, from, to, since })
     }
 
-    /// The page's filters without any `after`: what the form shows.
-    pub fn without_after(&self) -> Self {
+    /// The page's filters without any `since`: what the form shows.
+    pub fn without_since(&self) -> Self {
         Self {
-            after: None,
+            since: None,
             ..self.clone()
         }
     }
 
-    fn common(
-        &self,
-        errors: &mut Vec<FieldError>,
-    ) -> (
-        Option<String>,
-        Option<chrono::DateTime<chrono::Utc>>,
-        Option<chrono::DateTime<chrono::Utc>>,
-    ) {
+    fn common(&self, errors: &mut Vec<FieldError>) -> Common {
         let phone = non_empty(&self.phone).and_then(|p| {
             let digits: String = p.trim_start_matches('+').chars().filter(|c| *c != ' ').collect();
             if (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -114,7 +101,14 @@ impl MonitorQuery {
                 errors.push(FieldError::new("to", "must be later than from"));
             }
         }
-        (phone, from, to)
+        let since = non_empty(&self.since).and_then(|s| {
+            let h = s.parse().ok().map(Horizon);
+            if h.is_none() {
+                errors.push(FieldError::new("since", "must be the cursor an earlier answer gave"));
+            }
+            h
+        });
+        Common { phone, from, to, since }
     }
 }
 
@@ -137,7 +131,7 @@ mod tests {
             outcome: get("outcome"),
             from: get("from"),
             to: get("to"),
-            after: get("after"),
+            since: get("since"),
         }
     }
 
@@ -155,7 +149,7 @@ mod tests {
             ("outcome", "redeemed"),
             ("from", "2026-11-26T08:00"),
             ("to", ""),
-            ("after", "41"),
+            ("since", "41"),
         ])
         .interactions()
         .expect("valid");
@@ -165,7 +159,7 @@ mod tests {
             f.from.map(|t| t.to_rfc3339()).as_deref(),
             Some("2026-11-26T06:00:00+00:00")
         );
-        assert_eq!((f.to, f.after), (None, Some(41)));
+        assert_eq!((f.to, f.since), (None, Some(Horizon(41))));
     }
 
     #[test]
@@ -174,18 +168,18 @@ mod tests {
             ("phone", "07%"),
             ("outcome", "won"),
             ("from", "tomorrow"),
-            ("after", "x"),
+            ("since", "x"),
         ])
         .interactions()
         .expect_err("invalid");
-        assert_eq!(fields(e), ["phone", "from", "outcome", "after"]);
+        assert_eq!(fields(e), ["phone", "from", "since", "outcome"]);
         let e = q(&[
             ("from", "2026-11-26T08:00"),
             ("to", "2026-11-26T07:00"),
-            ("after", "12"),
+            ("since", "-12"),
         ])
         .redemptions()
         .expect_err("invalid");
-        assert_eq!(fields(e), ["to", "after"]);
+        assert_eq!(fields(e), ["to", "since"]);
     }
 }

@@ -1,6 +1,6 @@
 //! What staff read about USSD traffic: one session with its hops, the recent interactions and
-//! redemptions (newest first, filtered by phone, outcome and time, with an `after` cursor for live
-//! updates), and the last hour's counters.
+//! redemptions (newest first, filtered by phone, outcome and time, with a [`Horizon`] cursor for
+//! live updates), and the last hour's counters.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -120,6 +120,53 @@ pub async fn session(conn: &mut PgConnection, id: &str) -> Result<SessionView, A
     })
 }
 
+/// A live feed's cursor (migration 20, decision 0020): the oldest transaction still running when
+/// a listing began (`pg_snapshot_xmin`). Every transaction below it had finished, so the listing
+/// saw all their rows; a row that appears later was written by a transaction at or above it. The
+/// next poll asks for those rows (`tx >= horizon`): it may return rows the caller already shows,
+/// which it recognises by id, and it never misses one that committed out of id order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Horizon(pub u64);
+
+impl Horizon {
+    /// Taken before the listing it goes with, so that the listing's own snapshot is newer.
+    pub async fn now(conn: &mut PgConnection) -> Result<Horizon, sqlx::Error> {
+        let h: String = sqlx::query_scalar("select pg_snapshot_xmin(pg_current_snapshot())::text")
+            .fetch_one(conn)
+            .await?;
+        h.parse().map(Horizon).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    }
+
+    /// ` and <tx column> >= $n` for a query built with `qb`.
+    fn push(self, qb: &mut QueryBuilder<'_, Postgres>, column: &str) {
+        qb.push(format!(" and {column} >= "))
+            .push_bind(self.0.to_string())
+            .push("::xid8");
+    }
+}
+
+impl std::fmt::Display for Horizon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Rows of a live listing, and the cursor for the next poll.
+#[derive(Debug, Serialize)]
+pub struct Feed<T> {
+    pub data: Vec<T>,
+    pub cursor: String,
+}
+
+impl<T> Default for Feed<T> {
+    fn default() -> Self {
+        Feed {
+            data: Vec::new(),
+            cursor: String::new(),
+        }
+    }
+}
+
 /// Which interactions to list.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -128,11 +175,13 @@ pub struct Filter {
     pub outcome: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    /// Only rows newer than this id (live updates).
-    pub after: Option<i64>,
+    /// Only rows written since the previous listing began (live updates).
+    pub since: Option<Horizon>,
 }
 
-pub async fn recent(conn: &mut PgConnection, f: &Filter, limit: i64) -> Result<Vec<Interaction>, sqlx::Error> {
+/// The newest interactions matching the filter, newest first.
+pub async fn recent(conn: &mut PgConnection, f: &Filter, limit: i64) -> Result<Feed<Interaction>, sqlx::Error> {
+    let cursor = Horizon::now(&mut *conn).await?;
     let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(INTERACTION);
     qb.push(" where true");
     if let Some(p) = &f.phone {
@@ -147,11 +196,14 @@ pub async fn recent(conn: &mut PgConnection, f: &Filter, limit: i64) -> Result<V
     if let Some(t) = f.to {
         qb.push(" and created_at < ").push_bind(t);
     }
-    if let Some(a) = f.after {
-        qb.push(" and id > ").push_bind(a);
+    if let Some(h) = f.since {
+        h.push(&mut qb, "tx");
     }
     qb.push(" order by id desc limit ").push_bind(limit);
-    qb.build_query_as().fetch_all(conn).await
+    Ok(Feed {
+        data: qb.build_query_as().fetch_all(conn).await?,
+        cursor: cursor.to_string(),
+    })
 }
 
 /// A redemption as the monitor lists it: the code is masked (`ABCD-…-JK25`) before it leaves
@@ -180,39 +232,31 @@ pub fn mask_code(code: &str) -> String {
     }
 }
 
-/// Which redemptions to list; `after` is the newest one the caller already has.
+/// Which redemptions to list.
 #[derive(Debug, Clone, Default)]
 pub struct RedemptionFilter {
     pub phone: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    pub after: Option<uuid::Uuid>,
+    /// Only redemptions written since the previous listing began (live updates).
+    pub since: Option<Horizon>,
 }
 
-/// Newest first. An `after` that names no redemption is reported as `Ok(None)`.
+/// The newest redemptions matching the filter, newest first.
 pub async fn recent_redemptions(
     conn: &mut PgConnection,
     f: &RedemptionFilter,
     limit: i64,
-) -> Result<Option<Vec<RedemptionRow>>, sqlx::Error> {
+) -> Result<Feed<RedemptionRow>, sqlx::Error> {
+    let cursor = Horizon::now(&mut *conn).await?;
     let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(
         "select r.id, r.promo_code_id, r.phone_number, c.code, r.amount, r.currency, r.status, \
          d.status as disbursement_status, r.ussd_session_id, r.created_at \
          from redemptions r join promo_codes c on c.id = r.promo_code_id \
          left join disbursements d on d.redemption_id = r.id where true",
     );
-    if let Some(a) = f.after {
-        let known: Option<i32> = sqlx::query_scalar("select 1 from redemptions where id = $1")
-            .bind(a)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if known.is_none() {
-            return Ok(None);
-        }
-        // keyset on (created_at, id): rows committed with the same instant are not lost
-        qb.push(" and (r.created_at, r.id) > (select created_at, id from redemptions where id = ")
-            .push_bind(a)
-            .push(")");
+    if let Some(h) = f.since {
+        h.push(&mut qb, "r.tx");
     }
     if let Some(p) = &f.phone {
         qb.push(" and r.phone_number like ").push_bind(format!("%{p}%"));
@@ -229,7 +273,10 @@ pub async fn recent_redemptions(
     for r in &mut rows {
         r.code = mask_code(&r.code);
     }
-    Ok(Some(rows))
+    Ok(Feed {
+        data: rows,
+        cursor: cursor.to_string(),
+    })
 }
 
 /// The redemption a session made, if any (code masked).

@@ -566,7 +566,63 @@ async fn browser_ussd_monitor_shows_a_new_hop_without_reloading() {
     assert_eq!(link.text().await.unwrap(), "ATUid_live");
     assert!(c.find(Locator::Css("#interactions tbody tr.empty")).await.is_err());
 
+    // two hops commit in the other order than they took their ids: the page shows both, once
+    // each, in id order
+    let mut slow = app.pool.begin().await.unwrap();
+    let slow_id: i64 = sqlx::query_scalar(
+        "insert into ussd_interactions (session_id, phone_number, service_code, input, response, outcome, \
+         latency_ms, created_at) values ('ATUid_slow', '+250783333333', '*789#', '', 'CON Murakaza neza', 'menu', \
+         900, now()) returning id",
+    )
+    .fetch_one(&mut *slow)
+    .await
+    .unwrap();
+    app.hop("ATUid_quick", "+250788999999", "").await;
+    let ids_shown = || async {
+        let v = c
+            .execute(
+                "return Array.from(document.querySelectorAll('#interactions tbody tr[data-id]'), tr => Number(tr.dataset.id));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        serde_json::from_value::<Vec<i64>>(v).unwrap()
+    };
+    let mut shown = Vec::new();
+    for _ in 0..100 {
+        shown = ids_shown().await;
+        if shown.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(shown.len(), 2, "the quick hop appears: {shown:?}");
+    assert!(shown[0] > slow_id, "{shown:?}");
+    slow.commit().await.unwrap();
+    for _ in 0..100 {
+        shown = ids_shown().await;
+        if shown.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(shown.len(), 3, "the hop that committed last appears too: {shown:?}");
+    assert_eq!(shown[1], slow_id, "in its place, below the newer hop: {shown:?}");
+    assert!(
+        shown.windows(2).all(|w| w[0] > w[1]),
+        "newest first, once each: {shown:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(ids_shown().await, shown, "a later poll adds no copies");
+    assert!(page.tag_name().await.is_ok(), "still the same page");
+
     // the session link opens the transcript
+    let link = c
+        .find(Locator::Css(
+            "#interactions tbody a[href='/admin/ussd/sessions/ATUid_live']",
+        ))
+        .await
+        .unwrap();
     link.click().await.unwrap();
     c.wait().for_element(Locator::Css("#transcript")).await.unwrap();
     assert!(text(c, "#transcript").await.contains("Murakaza neza"));

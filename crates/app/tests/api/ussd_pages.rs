@@ -1,5 +1,6 @@
 //! The staff's USSD monitor over HTTP: who may open it, its filters, the JSON feeds its script
-//! polls (only rows after a cursor, 422 naming a bad field) and the session transcript page.
+//! polls (only rows written since a cursor, even when they commit out of order; 422 naming a bad
+//! field) and the session transcript page.
 
 use chrono::Duration;
 use serde_json::Value;
@@ -141,8 +142,22 @@ async fn the_page_lists_hops_newest_first_and_its_filters_narrow_them() {
     assert!(!html.contains("data-live="));
 }
 
+/// The ids of a feed's rows, in the order given.
+fn interaction_ids(body: &Value) -> Vec<i64> {
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect()
+}
+
+fn cursor(body: &Value) -> String {
+    body["cursor"].as_str().expect("a cursor").to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_interactions_feed_returns_only_rows_after_the_cursor() {
+async fn the_interactions_feed_returns_only_rows_written_since_the_cursor() {
     let db = TestDb::new().await;
     let (app, key) = ready(&db).await;
     traffic(&app).await;
@@ -150,25 +165,23 @@ async fn the_interactions_feed_returns_only_rows_after_the_cursor() {
     let (status, body) = feed(&app, &key, "/api/v1/ussd/interactions").await;
     assert_eq!(status, 200);
     let rows = body["data"].as_array().unwrap();
-    let ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    let ids = interaction_ids(&body);
     assert_eq!(ids.len(), 4);
     assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
     assert_eq!(rows[0]["phoneNumber"], AIRTEL);
     assert_eq!(rows[0]["outcome"], "not_mtn");
 
-    let (_, body) = feed(&app, &key, &format!("/api/v1/ussd/interactions?after={}", ids[2])).await;
-    let after: Vec<i64> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_i64().unwrap())
-        .collect();
-    assert_eq!(after, ids[..2]);
-    let (_, body) = feed(&app, &key, &format!("/api/v1/ussd/interactions?after={}", ids[0])).await;
-    assert_eq!(body["data"].as_array().unwrap().len(), 0, "nothing new yet");
+    let since = cursor(&body);
+    let (_, body) = feed(&app, &key, &format!("/api/v1/ussd/interactions?since={since}")).await;
+    // an answer may repeat rows the page holds (it skips them by id), never bring a new one
+    assert!(
+        interaction_ids(&body).iter().all(|id| ids.contains(id)),
+        "nothing new yet: {body}"
+    );
     // a new hop shows up after the cursor, filters still apply
+    app.hop("s-bob", BOB, "").await;
     app.hop("s-alice", ALICE, "4").await;
-    let path = format!("/api/v1/ussd/interactions?after={}&phone=250781&outcome=menu", ids[0]);
+    let path = format!("/api/v1/ussd/interactions?since={since}&phone=250781&outcome=menu");
     let (_, body) = feed(&app, &key, &path).await;
     let rows = body["data"].as_array().unwrap();
     assert_eq!(rows.len(), 1);
@@ -178,8 +191,8 @@ async fn the_interactions_feed_returns_only_rows_after_the_cursor() {
     );
 
     for (query, field) in [
-        ("after=x", "after"),
-        ("after=-1", "after"),
+        ("since=x", "since"),
+        ("since=-1", "since"),
         ("from=2026-13-40T00:00", "from"),
         ("to=soon", "to"),
         ("outcome=won", "outcome"),
@@ -189,6 +202,50 @@ async fn the_interactions_feed_returns_only_rows_after_the_cursor() {
         assert_eq!(status, 422, "{query}");
         assert_eq!(error_fields(&body), [field], "{query}");
     }
+}
+
+/// A hop takes its log row's id when it writes it, and commits a moment later: two hops can
+/// commit in the other order. A poll that came between them must not lose the one that took the
+/// lower id and committed last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hop_that_commits_after_a_newer_one_still_reaches_the_live_feed() {
+    let db = TestDb::new().await;
+    let (app, key) = ready(&db).await;
+    traffic(&app).await;
+    let (_, body) = feed(&app, &key, "/api/v1/ussd/interactions").await;
+    let shown = interaction_ids(&body);
+    let mut since = cursor(&body);
+
+    // a slow hop: its log row is written (taking the next id), its commit is still to come
+    let mut slow = app.pool.begin().await.unwrap();
+    let slow_id: i64 = sqlx::query_scalar(
+        "insert into ussd_interactions (session_id, phone_number, service_code, input, response, outcome, \
+         latency_ms, created_at) values ('s-slow', '+250783333333', '*789#', '', 'CON Murakaza neza', 'menu', 900, \
+         now()) returning id",
+    )
+    .fetch_one(&mut *slow)
+    .await
+    .unwrap();
+    // a quick hop takes a higher id and commits first; the page sees it
+    app.hop("s-quick", BOB, "").await;
+    let (_, body) = feed(&app, &key, &format!("/api/v1/ussd/interactions?since={since}")).await;
+    let seen: Vec<i64> = interaction_ids(&body)
+        .into_iter()
+        .filter(|id| !shown.contains(id))
+        .collect();
+    assert!(
+        seen.len() == 1 && seen[0] > slow_id,
+        "only the quick hop is new: {seen:?}"
+    );
+    since = cursor(&body);
+
+    slow.commit().await.unwrap();
+    let (_, body) = feed(&app, &key, &format!("/api/v1/ussd/interactions?since={since}")).await;
+    let late = interaction_ids(&body);
+    assert!(
+        late.contains(&slow_id),
+        "the hop that committed last is listed on the next poll: {late:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,13 +278,46 @@ async fn redemptions_are_listed_masked_with_their_payout_and_the_session_shows_e
         "the full code never leaves the server"
     );
     let id = r["id"].as_str().unwrap();
-    let (_, body) = feed(&app, &key, &format!("/api/v1/ussd/redemptions?after={id}")).await;
-    assert_eq!(body["data"].as_array().unwrap().len(), 0);
-    for query in ["after=12", &format!("after={}", uuid::Uuid::new_v4())] {
+    let since = cursor(&body);
+    let (_, body) = feed(&app, &key, &format!("/api/v1/ussd/redemptions?since={since}")).await;
+    let new_since = |body: &Value| -> Vec<String> {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .filter(|r| r != id)
+            .collect()
+    };
+    assert_eq!(new_since(&body), Vec::<String>::new());
+    for query in ["since=x", &format!("since={}", uuid::Uuid::new_v4())] {
         let (status, body) = feed(&app, &key, &format!("/api/v1/ussd/redemptions?{query}")).await;
         assert_eq!(status, 422, "{query}");
-        assert_eq!(error_fields(&body), ["after"]);
+        assert_eq!(error_fields(&body), ["since"]);
     }
+
+    // a redemption whose transaction began earlier and commits after a later one's poll
+    let second = app.batch_codes(&batch).await.remove(1);
+    let mut slow = app.pool.begin().await.unwrap();
+    let slow_id: uuid::Uuid = sqlx::query_scalar(
+        "with c as (update promo_codes set status = 'used', used_at = now() where code = $1 \
+                    returning id, batch_id, amount) \
+         insert into redemptions (user_id, customer_id, promo_code_id, batch_id, phone_number, amount, \
+                                  idempotency_key, created_at) \
+         select k.user_id, k.id, c.id, c.batch_id, k.msisdn, c.amount, 'slow', now() - interval '1 second' \
+         from c, customers k where k.msisdn = $2 returning id",
+    )
+    .bind(&second)
+    .bind(ALICE)
+    .fetch_one(&mut *slow)
+    .await
+    .unwrap();
+    let (_, body) = feed(&app, &key, &format!("/api/v1/ussd/redemptions?since={since}")).await;
+    assert_eq!(new_since(&body), Vec::<String>::new(), "not committed yet");
+    let next = cursor(&body);
+    slow.commit().await.unwrap();
+    let (_, body) = feed(&app, &key, &format!("/api/v1/ussd/redemptions?since={next}")).await;
+    assert_eq!(new_since(&body), [slow_id.to_string()], "{body}");
     let (_, body) = feed(&app, &key, "/api/v1/ussd/redemptions?phone=250792").await;
     assert_eq!(body["data"].as_array().unwrap().len(), 0, "Bob redeemed nothing");
 
@@ -235,7 +325,7 @@ async fn redemptions_are_listed_masked_with_their_payout_and_the_session_shows_e
     let panel = table(&html, "redemptions");
     assert!(panel.contains(&format!("<code>{masked}</code>")));
     assert!(panel.contains("1,000 RWF") && panel.contains("pending") && panel.contains("queued"));
-    assert!(html.contains(r#"id="count-redemptions">1<"#));
+    assert!(html.contains(r#"id="count-redemptions">2<"#));
 
     // the session page: the session and every hop as the phone showed it, and the redemption
     let (status, html) = page(&app, &key, "/admin/ussd/sessions/s-win").await;
