@@ -125,6 +125,49 @@ document.addEventListener("DOMContentLoaded", () => {
   cell.appendChild(all);
 });
 
+// Shared by the live tables below. `livePolling` runs `poll` every 3 s while the tab is visible
+// (never two at once, at once again when the tab comes back) and says in `status` when it last
+// succeeded or why it paused; `getJson` fetches a feed; `cell` appends a cell built with DOM APIs.
+const livePolling = (poll, status) => {
+  let timer = null;
+  let running = false;
+  const clock = () => new Date(Date.now() + 2 * 3600 * 1000).toISOString().slice(11, 19);
+  const tick = async () => {
+    timer = null;
+    if (running) return;
+    running = true;
+    try {
+      await poll();
+      if (status) status.textContent = "Live: last checked " + clock() + " (Kigali).";
+    } catch (e) {
+      if (status) status.textContent = "Live updates paused (" + e.message + "); retrying.";
+    }
+    running = false;
+    if (!document.hidden && !timer) timer = window.setTimeout(tick, 3000);
+  };
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) {
+      if (timer) window.clearTimeout(timer);
+      timer = null;
+    } else if (!timer && !running) {
+      tick();
+    }
+  });
+  timer = window.setTimeout(tick, 3000);
+};
+const getJson = async (url) => {
+  const res = await fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin" });
+  if (!res.ok) throw new Error("the server answered " + res.status);
+  return res.json();
+};
+const cell = (tr, content, cls) => {
+  const td = document.createElement("td");
+  if (cls) td.className = cls;
+  if (content instanceof Node) td.appendChild(content); else td.textContent = content;
+  tr.appendChild(td);
+  return td;
+};
+
 // USSD monitor: tables with data-live poll their JSON endpoint every 3 s with the page's filters
 // and the cursor of the previous answer, and slot in the rows they do not hold yet, newest first
 // (built with DOM APIs, never innerHTML). An answer may repeat rows the table holds (by data-id),
@@ -136,13 +179,6 @@ document.addEventListener("DOMContentLoaded", () => {
   if (!tables.length || !window.fetch) return;
   const status = document.getElementById("live-status");
   const kigali = (iso) => new Date(Date.parse(iso) + 2 * 3600 * 1000).toISOString().slice(0, 19).replace("T", " ");
-  const cell = (tr, text, cls) => {
-    const td = document.createElement("td");
-    if (cls) td.className = cls;
-    if (text instanceof Node) td.appendChild(text); else td.textContent = text;
-    tr.appendChild(td);
-    return td;
-  };
   const el = (tag, text, cls) => {
     const e = document.createElement(tag);
     e.textContent = text;
@@ -178,17 +214,13 @@ document.addEventListener("DOMContentLoaded", () => {
       return tr;
     },
   };
-  let timer = null;
-  let running = false;
   const pollOne = async (table) => {
     const build = builders[table.id];
     if (!build) return;
     const q = table.dataset.query;
     const cursor = table.dataset.cursor;
     const url = table.dataset.live + "?" + (q ? q + "&" : "") + (cursor ? "since=" + encodeURIComponent(cursor) : "");
-    const res = await fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin" });
-    if (!res.ok) throw new Error("the server answered " + res.status);
-    const body = await res.json();
+    const body = await getJson(url);
     const rows = Array.isArray(body.data) ? body.data : [];
     if (body.cursor) table.dataset.cursor = String(body.cursor);
     const tbody = table.tBodies[0];
@@ -208,28 +240,9 @@ document.addEventListener("DOMContentLoaded", () => {
     const keep = Number(table.dataset.keep || 100);
     while (tbody.rows.length > keep) tbody.deleteRow(tbody.rows.length - 1);
   };
-  const tick = async () => {
-    timer = null;
-    if (running) return;
-    running = true;
-    try {
-      for (const t of tables) await pollOne(t);
-      if (status) status.textContent = "Live: last checked " + kigali(new Date().toISOString()).slice(11) + " (Kigali).";
-    } catch (e) {
-      if (status) status.textContent = "Live updates paused (" + e.message + "); retrying.";
-    }
-    running = false;
-    if (!document.hidden && !timer) timer = window.setTimeout(tick, 3000);
-  };
-  document.addEventListener("visibilitychange", () => {
-    if (document.hidden) {
-      if (timer) window.clearTimeout(timer);
-      timer = null;
-    } else if (!timer && !running) {
-      tick();
-    }
-  });
-  timer = window.setTimeout(tick, 3000);
+  livePolling(async () => {
+    for (const t of tables) await pollOne(t);
+  }, status);
 });
 
 // Payouts list: every 3 s, ask what changed since the last answer (with the page's filters) and
@@ -242,13 +255,6 @@ document.addEventListener("DOMContentLoaded", () => {
   const status = document.getElementById("payouts-live-status");
   const selectable = table.dataset.select === "1";
   const kigali = (iso) => new Date(Date.parse(iso) + 2 * 3600 * 1000).toISOString().slice(0, 16).replace("T", " ");
-  const cell = (tr, content, cls) => {
-    const td = document.createElement("td");
-    if (cls) td.className = cls;
-    if (content instanceof Node) td.appendChild(content); else td.textContent = content;
-    tr.appendChild(td);
-    return td;
-  };
   const note = (p) => {
     if (p.errorCode && p.errorMessage) return p.errorCode + ": " + p.errorMessage;
     if (p.errorCode) return p.errorCode;
@@ -287,14 +293,10 @@ document.addEventListener("DOMContentLoaded", () => {
     cell(tr, note(p), "note");
     return tr;
   };
-  let timer = null;
-  let running = false;
-  const poll = async () => {
+  livePolling(async () => {
     const q = table.dataset.query;
     const url = table.dataset.livePayouts + "?" + (q ? q + "&" : "") + "since=" + encodeURIComponent(table.dataset.cursor);
-    const res = await fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin" });
-    if (!res.ok) throw new Error("the server answered " + res.status);
-    const body = await res.json();
+    const body = await getJson(url);
     const rows = Array.isArray(body.data) ? body.data : [];
     const tbody = table.tBodies[0];
     for (const p of rows) {
@@ -318,29 +320,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (body.cursor) table.dataset.cursor = body.cursor;
     const keep = Number(table.dataset.keep || 50);
     while (tbody.rows.length > keep) tbody.deleteRow(tbody.rows.length - 1);
-  };
-  const tick = async () => {
-    timer = null;
-    if (running) return;
-    running = true;
-    try {
-      await poll();
-      if (status) status.textContent = "Live: last checked " + kigali(new Date().toISOString()).slice(11) + " (Kigali).";
-    } catch (e) {
-      if (status) status.textContent = "Live updates paused (" + e.message + "); retrying.";
-    }
-    running = false;
-    if (!document.hidden && !timer) timer = window.setTimeout(tick, 3000);
-  };
-  document.addEventListener("visibilitychange", () => {
-    if (document.hidden) {
-      if (timer) window.clearTimeout(timer);
-      timer = null;
-    } else if (!timer && !running) {
-      tick();
-    }
-  });
-  timer = window.setTimeout(tick, 3000);
+  }, status);
 });
 
 // One payout's page: every 5 s, check its status; when it changed, show the new status and

@@ -568,44 +568,13 @@ async fn browser_ussd_monitor_shows_a_new_hop_without_reloading() {
 
     // two hops commit in the other order than they took their ids: the page shows both, once
     // each, in id order
-    let mut slow = app.pool.begin().await.unwrap();
-    let slow_id: i64 = sqlx::query_scalar(
-        "insert into ussd_interactions (session_id, phone_number, service_code, input, response, outcome, \
-         latency_ms, created_at) values ('ATUid_slow', '+250783333333', '*789#', '', 'CON Murakaza neza', 'menu', \
-         900, now()) returning id",
-    )
-    .fetch_one(&mut *slow)
-    .await
-    .unwrap();
+    let (slow, slow_id) = app.hop_not_yet_committed("ATUid_slow", "+250783333333").await;
     app.hop("ATUid_quick", "+250788999999", "").await;
-    let ids_shown = || async {
-        let v = c
-            .execute(
-                "return Array.from(document.querySelectorAll('#interactions tbody tr[data-id]'), tr => Number(tr.dataset.id));",
-                vec![],
-            )
-            .await
-            .unwrap();
-        serde_json::from_value::<Vec<i64>>(v).unwrap()
-    };
-    let mut shown = Vec::new();
-    for _ in 0..100 {
-        shown = ids_shown().await;
-        if shown.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let shown = live_ids(c, 2).await;
     assert_eq!(shown.len(), 2, "the quick hop appears: {shown:?}");
     assert!(shown[0] > slow_id, "{shown:?}");
     slow.commit().await.unwrap();
-    for _ in 0..100 {
-        shown = ids_shown().await;
-        if shown.len() == 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let shown = live_ids(c, 3).await;
     assert_eq!(shown.len(), 3, "the hop that committed last appears too: {shown:?}");
     assert_eq!(shown[1], slow_id, "in its place, below the newer hop: {shown:?}");
     assert!(
@@ -613,7 +582,7 @@ async fn browser_ussd_monitor_shows_a_new_hop_without_reloading() {
         "newest first, once each: {shown:?}"
     );
     tokio::time::sleep(Duration::from_millis(3500)).await;
-    assert_eq!(ids_shown().await, shown, "a later poll adds no copies");
+    assert_eq!(live_ids(c, 0).await, shown, "a later poll adds no copies");
     assert!(page.tag_name().await.is_ok(), "still the same page");
 
     // the session link opens the transcript
@@ -626,6 +595,27 @@ async fn browser_ussd_monitor_shows_a_new_hop_without_reloading() {
     link.click().await.unwrap();
     c.wait().for_element(Locator::Css("#transcript")).await.unwrap();
     assert!(text(c, "#transcript").await.contains("Murakaza neza"));
+}
+
+/// The ids of the monitor's interaction rows, top to bottom, once there are `n` of them (at once
+/// with `n` 0); what is shown after 10 s otherwise.
+async fn live_ids(c: &Client, n: usize) -> Vec<i64> {
+    let mut shown = Vec::new();
+    for _ in 0..100 {
+        let v = c
+            .execute(
+                "return Array.from(document.querySelectorAll('#interactions tbody tr[data-id]'), tr => Number(tr.dataset.id));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        shown = serde_json::from_value::<Vec<i64>>(v).unwrap();
+        if n == 0 || shown.len() == n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shown
 }
 
 /// The text of the first element matching `css` once it equals `want` (or, with `want` empty,

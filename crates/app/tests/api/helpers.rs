@@ -409,6 +409,28 @@ impl TestApp {
         res.text().await.unwrap()
     }
 
+    /// A first-dial hop caught between writing its log row and committing, as the closing
+    /// statement leaves it: the row has its id, and it becomes visible when the returned
+    /// transaction commits.
+    pub async fn hop_not_yet_committed(
+        &self,
+        session: &str,
+        phone: &str,
+    ) -> (sqlx::Transaction<'static, sqlx::Postgres>, i64) {
+        let mut tx = self.pool.begin().await.unwrap();
+        let id = sqlx::query_scalar(
+            "insert into ussd_interactions (session_id, phone_number, service_code, input, response, outcome, \
+             latency_ms, created_at) values ($1, $2, '*789#', '', 'CON Murakaza neza', 'menu', 900, now()) \
+             returning id",
+        )
+        .bind(session)
+        .bind(phone)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        (tx, id)
+    }
+
     /// Codes of a batch, in serial order.
     pub async fn batch_codes(&self, batch_id: &str) -> Vec<String> {
         sqlx::query_scalar("select code from promo_codes where batch_id = $1::uuid order by serial")

@@ -217,15 +217,7 @@ async fn a_hop_that_commits_after_a_newer_one_still_reaches_the_live_feed() {
     let mut since = cursor(&body);
 
     // a slow hop: its log row is written (taking the next id), its commit is still to come
-    let mut slow = app.pool.begin().await.unwrap();
-    let slow_id: i64 = sqlx::query_scalar(
-        "insert into ussd_interactions (session_id, phone_number, service_code, input, response, outcome, \
-         latency_ms, created_at) values ('s-slow', '+250783333333', '*789#', '', 'CON Murakaza neza', 'menu', 900, \
-         now()) returning id",
-    )
-    .fetch_one(&mut *slow)
-    .await
-    .unwrap();
+    let (slow, slow_id) = app.hop_not_yet_committed("s-slow", "+250783333333").await;
     // a quick hop takes a higher id and commits first; the page sees it
     app.hop("s-quick", BOB, "").await;
     let (_, body) = feed(&app, &key, &format!("/api/v1/ussd/interactions?since={since}")).await;
