@@ -227,8 +227,8 @@ document.addEventListener("DOMContentLoaded", () => {
     const shown = new Set(Array.from(tbody.rows, (tr) => tr.dataset.id).filter(Boolean));
     const after = (a, b) => Number(a.dataset.key) > Number(b.dataset.key) || (a.dataset.key === b.dataset.key && a.dataset.id > b.dataset.id);
     for (const row of rows) {
+      if (shown.has(String(row.id))) continue;
       const tr = build(row);
-      if (shown.has(tr.dataset.id)) continue;
       shown.add(tr.dataset.id);
       tr.className = "fresh";
       const empty = tbody.querySelector("tr.empty");
