@@ -142,14 +142,25 @@ async fn the_page_lists_hops_newest_first_and_its_filters_narrow_them() {
     assert!(!html.contains("data-live="));
 }
 
-/// The ids of a feed's rows, in the order given.
+/// The ids of an interaction feed's rows, in the order given.
 fn interaction_ids(body: &Value) -> Vec<i64> {
+    held(body).iter().map(|id| id.as_i64().unwrap()).collect()
+}
+
+/// The rows of a feed's answer whose ids are not in `held`: what the page adds (an answer may
+/// repeat rows the caller holds).
+fn unheld<'a>(body: &'a Value, held: &[Value]) -> Vec<&'a Value> {
     body["data"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r["id"].as_i64().unwrap())
+        .filter(|r| !held.contains(&r["id"]))
         .collect()
+}
+
+/// The ids of a feed's rows, as the page keeps them.
+fn held(body: &Value) -> Vec<Value> {
+    unheld(body, &[]).into_iter().map(|r| r["id"].clone()).collect()
 }
 
 fn cursor(body: &Value) -> String {
@@ -172,23 +183,16 @@ async fn the_interactions_feed_returns_only_rows_written_since_the_cursor() {
     assert_eq!(rows[0]["outcome"], "not_mtn");
 
     let since = cursor(&body);
+    let first = held(&body);
     let (_, body) = feed(&app, &key, &format!("/api/v1/ussd/interactions?since={since}")).await;
     // an answer may repeat rows the page holds (it skips them by id), never bring a new one
-    assert!(
-        interaction_ids(&body).iter().all(|id| ids.contains(id)),
-        "nothing new yet: {body}"
-    );
+    assert!(unheld(&body, &first).is_empty(), "nothing new yet: {body}");
     // a new hop shows up after the cursor, filters still apply
     app.hop("s-bob", BOB, "").await;
     app.hop("s-alice", ALICE, "4").await;
     let path = format!("/api/v1/ussd/interactions?since={since}&phone=250781&outcome=menu");
     let (_, body) = feed(&app, &key, &path).await;
-    let new: Vec<&Value> = body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| !ids.contains(&r["id"].as_i64().unwrap()))
-        .collect();
+    let new = unheld(&body, &first);
     assert_eq!(new.len(), 1, "{body}");
     assert_eq!(
         (new[0]["sessionId"].as_str(), new[0]["input"].as_str()),
@@ -218,7 +222,7 @@ async fn a_hop_that_commits_after_a_newer_one_still_reaches_the_live_feed() {
     let (app, key) = ready(&db).await;
     traffic(&app).await;
     let (_, body) = feed(&app, &key, "/api/v1/ussd/interactions").await;
-    let shown = interaction_ids(&body);
+    let shown = held(&body);
     let mut since = cursor(&body);
 
     // a slow hop: its log row is written (taking the next id), its commit is still to come
@@ -226,9 +230,9 @@ async fn a_hop_that_commits_after_a_newer_one_still_reaches_the_live_feed() {
     // a quick hop takes a higher id and commits first; the page sees it
     app.hop("s-quick", BOB, "").await;
     let (_, body) = feed(&app, &key, &format!("/api/v1/ussd/interactions?since={since}")).await;
-    let seen: Vec<i64> = interaction_ids(&body)
-        .into_iter()
-        .filter(|id| !shown.contains(id))
+    let seen: Vec<i64> = unheld(&body, &shown)
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
         .collect();
     assert!(
         seen.len() == 1 && seen[0] > slow_id,
@@ -274,16 +278,13 @@ async fn redemptions_are_listed_masked_with_their_payout_and_the_session_shows_e
         !body.to_string().contains(&code),
         "the full code never leaves the server"
     );
-    let id = r["id"].as_str().unwrap();
+    let won = [r["id"].clone()];
     let since = cursor(&body);
     let (_, body) = feed(&app, &key, &format!("/api/v1/ussd/redemptions?since={since}")).await;
     let new_since = |body: &Value| -> Vec<String> {
-        body["data"]
-            .as_array()
-            .unwrap()
+        unheld(body, &won)
             .iter()
             .map(|r| r["id"].as_str().unwrap().to_owned())
-            .filter(|r| r != id)
             .collect()
     };
     assert_eq!(new_since(&body), Vec::<String>::new());
