@@ -1,5 +1,6 @@
 //! Staff administration over HTTP. API keys so far: a Super Administrator creates a key bound
-//! to a role, with an expiry (shown once), lists and revokes them.
+//! to a role, with an expiry (shown once), lists and revokes them. A key is minted only for a
+//! role whose every permission the minter holds.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -24,7 +25,7 @@ use crate::web::AppState;
 pub fn routes() -> Vec<RouteSpec> {
     vec![
         route!(GET "/api/v1/auth/me", Access::SignedIn, me),
-        route!(POST "/api/v1/auth/logout", Access::SignedIn, logout),
+        route!(POST "/api/v1/auth/logout", Access::OwnAccount, logout),
         route!(GET "/api/v1/admin/api-keys", Access::Permission(SystemIntegrationsManage), list_keys),
         route!(POST "/api/v1/admin/api-keys", Access::Permission(SystemIntegrationsManage), create_key),
         route!(DELETE "/api/v1/admin/api-keys/{id}", Access::Permission(SystemIntegrationsManage), revoke_key),
@@ -121,6 +122,15 @@ async fn create_key_form(
         .await;
     };
     let mut tx = state.pool.begin().await?;
+    match api_keys::ensure_can_mint(&mut tx, form.role_id, &who.permissions).await {
+        Ok(()) => {}
+        Err(AppError::Forbidden(missing)) => {
+            drop(tx);
+            let msg = format!("You cannot create a key for this role: it grants `{missing}`, which you do not hold.");
+            return render_keys(&state, &who, StatusCode::FORBIDDEN, None, Some(msg)).await;
+        }
+        Err(e) => return Err(e),
+    }
     match api_keys::create(
         &mut tx,
         who.user_id,
@@ -210,6 +220,7 @@ async fn create_key(
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let now = state.clock.now();
     let mut tx = state.pool.begin().await?;
+    api_keys::ensure_can_mint(&mut tx, body.role_id, &who.permissions).await?;
     let key = api_keys::create(
         &mut tx,
         who.user_id,

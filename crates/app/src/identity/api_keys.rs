@@ -1,5 +1,9 @@
 //! API keys: `mbk_<prefix>_<secret>`, bound to a role and an owner, with an expiry. Shown once,
 //! stored as a SHA-256 hash, identified by the visible prefix, revocable.
+//!
+//! A key acts with at most its owner's current rights: the permissions of its role that the owner
+//! still holds, recomputed on every request (decision 0021). Only someone holding every permission
+//! of a role may mint a key for it ([`ensure_can_mint`]).
 
 use std::collections::BTreeSet;
 
@@ -77,7 +81,32 @@ pub async fn create(
     Ok(NewKey { id, key, prefix })
 }
 
-/// A live key: its id, its owner and the permissions of its role.
+/// The permissions a role grants.
+async fn role_permissions(conn: &mut PgConnection, role_id: Uuid) -> Result<BTreeSet<Permission>, sqlx::Error> {
+    let keys: Vec<String> = sqlx::query_scalar(
+        "select p.key from role_permissions rp join permissions p on p.id = rp.permission_id where rp.role_id = $1",
+    )
+    .bind(role_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(keys.iter().filter_map(|k| Permission::from_key(k)).collect())
+}
+
+/// Refuses (403, naming the first permission missing) a key for a role that grants anything the
+/// minter does not hold: nobody hands out more than they have.
+pub async fn ensure_can_mint(
+    conn: &mut PgConnection,
+    role_id: Uuid,
+    minter_holds: &BTreeSet<Permission>,
+) -> Result<(), AppError> {
+    let grants = role_permissions(conn, role_id).await?;
+    match grants.difference(minter_holds).next() {
+        Some(missing) => Err(AppError::Forbidden(missing.key())),
+        None => Ok(()),
+    }
+}
+
+/// A live key: its id, its owner and what it may do (its role's permissions its owner holds).
 #[derive(Debug, Clone)]
 pub struct KeyAuth {
     pub key_id: Uuid,
@@ -134,13 +163,10 @@ pub async fn authenticate(
             .execute(&mut *conn)
             .await?;
     }
-    let keys: Vec<String> = sqlx::query_scalar(
-        "select p.key from role_permissions rp join permissions p on p.id = rp.permission_id where rp.role_id = $1",
-    )
-    .bind(role_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    let permissions = keys.iter().filter_map(|k| Permission::from_key(k)).collect();
+    let bound = role_permissions(conn, role_id).await?;
+    // the owner's rights now, not when the key was made: a demoted owner's key shrinks with them
+    let held = crate::access::effective_permissions(conn, user_id).await?;
+    let permissions = bound.intersection(&held).copied().collect();
     Ok(Some(KeyAuth {
         key_id,
         user_id,

@@ -19,7 +19,7 @@ use crate::clock::kigali;
 use crate::crypto::random_token;
 use crate::error::AppError;
 use crate::route;
-use crate::web::auth::{cookie_value, PartialSession, Principal, CSRF_COOKIE};
+use crate::web::auth::{cookie_value, safe_next, PartialSession, Principal, CSRF_COOKIE};
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::shell::Shell;
 use crate::web::AppState;
@@ -33,11 +33,11 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(GET "/sign-in/enrol", Access::PartialSession, enrol_page),
         route!(POST "/sign-in/enrol", Access::PartialSession, enrol),
         route!(POST "/sign-in/cancel", Access::PartialSession, cancel),
-        route!(POST "/sign-out", Access::SignedIn, sign_out),
-        route!(GET "/account", Access::SignedIn, account_page),
-        route!(POST "/account/password", Access::SignedIn, change_password),
-        route!(POST "/account/sessions/{id}/revoke", Access::SignedIn, revoke_session),
-        route!(POST "/account/mfa/re-enrol", Access::SignedIn, re_enrol),
+        route!(POST "/sign-out", Access::OwnAccount, sign_out),
+        route!(GET "/account", Access::OwnAccount, account_page),
+        route!(POST "/account/password", Access::OwnAccount, change_password),
+        route!(POST "/account/sessions/{id}/revoke", Access::OwnAccount, revoke_session),
+        route!(POST "/account/mfa/re-enrol", Access::OwnAccount, re_enrol),
     ]
 }
 
@@ -61,16 +61,6 @@ fn cookie_header(state: &AppState, name: &str, value: &str, max_age: Option<i64>
 fn with_cookie(mut res: Response, cookie: HeaderValue) -> Response {
     res.headers_mut().append(header::SET_COOKIE, cookie);
     res
-}
-
-/// Only same-site relative paths are followed after sign-in.
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.starts_with("/sign-") => {
-            n.to_owned()
-        }
-        _ => "/".to_owned(),
-    }
 }
 
 #[derive(Template)]

@@ -1,6 +1,7 @@
 //! Signing in: password, then TOTP (or a backup code), with per-account lockout, per-address
-//! throttling, and every attempt audited. Failures are returned as values so the caller commits
-//! the failure counters and audit rows, then shows the message.
+//! throttling, and every attempt audited. Without the right password, a known address and an
+//! unknown one get the same answer (decision 0021). Failures are returned as values so the
+//! caller commits the failure counters and audit rows, then shows the message.
 
 use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
@@ -28,7 +29,8 @@ pub enum Outcome {
     },
     /// Wrong email, password or code (deliberately not saying which).
     Invalid,
-    /// The account is locked until then.
+    /// The account is locked until then (said only after the right password, or at the second
+    /// factor, so it never reveals that an address has an account).
     Locked(DateTime<Utc>),
     /// Too many attempts from this address; try again after so many seconds.
     Throttled(u64),
@@ -201,13 +203,32 @@ pub async fn with_password(
         fail(conn, ctx, None, "unknown email", &email).await?;
         return Ok(Outcome::Invalid);
     };
-    if let Some(until) = lockout_until.filter(|u| *u > ctx.now) {
+    // the password is checked (or a dummy, for an account without one) whatever the account's
+    // state, so every answer takes the same time
+    let ok = match hash.as_deref() {
+        Some(h) => password::verify(password_given, h),
+        None => {
+            let _ = password::verify(password_given, &DUMMY_HASH);
+            false
+        }
+    };
+    let locked = lockout_until.filter(|u| *u > ctx.now);
+    if !ok {
+        // Without the right password, a locked account answers exactly like a wrong password or
+        // an unknown address: "locked" is said only to whoever knows the password, so the answer
+        // never tells which addresses have accounts. The lock itself is unchanged.
+        if locked.is_some() {
+            fail(conn, ctx, Some(user_id), "wrong password while locked", &email).await?;
+            return Ok(Outcome::Invalid);
+        }
+        return match count_failure(conn, ctx, user_id, &email, "wrong password").await? {
+            Outcome::Locked(_) => Ok(Outcome::Invalid),
+            other => Ok(other),
+        };
+    }
+    if let Some(until) = locked {
         fail(conn, ctx, Some(user_id), "locked", &email).await?;
         return Ok(Outcome::Locked(until));
-    }
-    let ok = hash.as_deref().is_some_and(|h| password::verify(password_given, h));
-    if !ok {
-        return count_failure(conn, ctx, user_id, &email, "wrong password").await;
     }
     if approval != "approved" || !active {
         let why = match (approval.as_str(), active) {

@@ -99,6 +99,58 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         })
 }
 
+/// Where to go after signing in: `next` only when it is a path on this site, else `/`. The one
+/// check for every place `next` is read or written (sign-in, second factor, enrolment, the
+/// redirect to sign-in). A path is one `/` followed by anything but `/` or `\`, in printable
+/// ASCII (no space), with no backslash, and stays so once percent-decoded (no `%09`, `%0A`, `%2F%2F`…):
+/// browsers drop tabs and newlines and read `\` as `/`, so `/\t/evil.example` is another site.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.bytes().all(|c| c.is_ascii_graphic())
+                && !n.starts_with("/sign-")
+                && is_local_path(n)
+                && is_local_path(&percent_decoded(n)) =>
+        {
+            n.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+fn is_local_path(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.first() == Some(&b'/')
+        && !matches!(b.get(1), Some(b'/' | b'\\'))
+        && !s.contains('\\')
+        && !s.chars().any(char::is_control)
+        && s.len() <= 2048
+}
+
+fn percent_decoded(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).and_then(|c| hex(*c)),
+            b.get(i + 2).and_then(|c| hex(*c)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Resolves the caller from the `Authorization: Bearer` API key or the session cookie.
 pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Auth, AppError> {
     let now = state.clock.now();
@@ -251,5 +303,47 @@ impl<S: Send + Sync> FromRequestParts<S> for PartialSession {
             Some(Auth::Partial(s)) => Ok(PartialSession(s.clone())),
             _ => Err(AppError::Unauthorized),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_is_only_a_path_on_this_site() {
+        for ok in [
+            "/",
+            "/account",
+            "/admin/codes?q=a%20b&page=2",
+            "/admin/batches/1#x",
+            "/x?n=%C3%A9",
+        ] {
+            assert_eq!(safe_next(Some(ok)), ok);
+        }
+        for bad in [
+            "",
+            "evil.example",
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "/\t/evil.example",
+            "/%09/evil.example",
+            "/\n/x",
+            "/a\r\nSet-Cookie: x=1",
+            "/%0d%0aSet-Cookie:x",
+            "/%2F/evil.example",
+            "/%5Cevil.example",
+            "/a\\b",
+            "/\u{85}x",
+            "/sign-in",
+            "/a b",
+            "/é",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
     }
 }

@@ -26,8 +26,11 @@ pub enum Access {
     Webhook,
     /// A signed-in staff member half way through sign-in (second factor owed or being enrolled).
     PartialSession,
-    /// Any fully signed-in staff member (their own account, the home page).
+    /// Any fully signed-in staff member (the home page, who am I).
     SignedIn,
+    /// A person's own account (its page, password, sessions, two-factor, signing out): only with
+    /// a signed-in browser session, never with an API key.
+    OwnAccount,
     /// A signed-in staff member (or API key) holding this permission.
     Permission(Permission),
     /// … holding any one of these (a settings page open to two keys, say).
@@ -123,7 +126,8 @@ pub async fn authorize(table: Arc<AccessTable>, state: AppState, mut req: Reques
             AppError::Unauthorized.into_response()
         } else {
             let next_path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-            Redirect::to(&format!("/sign-in?next={}", urlencode(next_path))).into_response()
+            let next_path = auth::safe_next(Some(next_path));
+            Redirect::to(&format!("/sign-in?next={}", urlencode(&next_path))).into_response()
         }
     };
     match (&access, &caller) {
@@ -133,6 +137,12 @@ pub async fn authorize(table: Arc<AccessTable>, state: AppState, mut req: Reques
         (_, Auth::Partial(_)) if !is_api => return Redirect::to("/sign-in/verify").into_response(),
         (_, Auth::Anonymous) | (_, Auth::Partial(_)) => return denied_anonymous(),
         (Access::SignedIn, Auth::Full(_)) => {}
+        (Access::OwnAccount, Auth::Full(who)) => {
+            if who.session_id().is_none() {
+                return AppError::Forbidden("a signed-in browser session: an API key cannot act on an account")
+                    .into_response();
+            }
+        }
         (Access::Permission(p), Auth::Full(who)) => {
             if !who.can(*p) {
                 return AppError::Forbidden(p.key()).into_response();

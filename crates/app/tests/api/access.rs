@@ -185,6 +185,7 @@ fn permissions_doc_is_current() {
             Access::Webhook => "webhook secret".into(),
             Access::PartialSession => "sign-in in progress".into(),
             Access::SignedIn => "any signed-in staff".into(),
+            Access::OwnAccount => "own account, signed-in session only (no API key)".into(),
         };
         let roles = match s.access {
             Access::Permission(_) | Access::AnyOf(_) => role_has(s.access),

@@ -98,8 +98,10 @@ async fn browser_lockout_after_five_wrong_passwords() {
         sign_in_form(c, &app, ADMIN_EMAIL, "wrong password here").await;
         assert!(text(c, "[role=alert]").await.contains("not right"));
     }
+    // the fifth locks the account; without the right password it says no more than for an
+    // unknown address (issue 17: no account enumeration)
     sign_in_form(c, &app, ADMIN_EMAIL, "wrong password here").await;
-    assert!(text(c, "[role=alert]").await.contains("locked until"));
+    assert!(text(c, "[role=alert]").await.contains("not right"));
     sign_in_form(c, &app, ADMIN_EMAIL, ADMIN_PASSWORD).await;
     assert!(
         text(c, "[role=alert]").await.contains("locked until"),
