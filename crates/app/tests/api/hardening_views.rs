@@ -189,9 +189,21 @@ async fn every_csv_the_app_writes_defuses_formulas() {
 
     // an import's error report: what the uploader typed
     let res = app
+        .post_json(
+            &key,
+            "/api/v1/admin/batches",
+            &json!({"name": "Imported", "totalCodes": 5, "amountPerCode": 1000, "expiresAt": "2027-06-30", "generate": false}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let empty = res.json::<Value>().await.unwrap()["batch"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
         .client
         .post(app.url(&format!(
-            "/api/v1/admin/promo-codes/import?batchId={generated}&mode=valid_rows&fileName=x.csv"
+            "/api/v1/admin/promo-codes/import?batchId={empty}&mode=valid_rows&fileName=x.csv"
         )))
         .bearer_auth(&key)
         .header("content-type", "text/csv")
@@ -207,8 +219,8 @@ async fn every_csv_the_app_writes_defuses_formulas() {
 
     // a reconciliation run's items: the resolution staff typed
     let run: Uuid = sqlx::query_scalar(
-        "insert into reconciliation_runs (source, status, created_at, finished_at) \
-         values ('status_query', 'completed', now(), now()) returning id",
+        "insert into reconciliation_runs (source, status, period_from, period_to, created_at, finished_at) \
+         values ('status_query', 'completed', now() - interval '1 day', now(), now(), now()) returning id",
     )
     .fetch_one(&app.pool)
     .await
@@ -320,7 +332,10 @@ async fn open_alerts_reach_the_shell_of_the_people_they_concern() {
     let fa = app.api_key("Financial Administrator").await;
     let (_, v) = get_json(&app, &fa, path).await;
     assert_eq!(kinds(&v), ["momo.low_balance"]);
-    assert_eq!(v["data"][0]["href"], Value::Null);
+    assert_eq!(
+        v["data"][0]["href"], "/admin/disbursements",
+        "linked to where it is handled"
+    );
     let admin = app.api_key("Super Administrator").await;
     let (_, v) = get_json(&app, &admin, path).await;
     assert_eq!(v["count"], 2);
@@ -390,8 +405,9 @@ async fn live_feeds_bring_the_current_state_of_the_rows_a_page_holds() {
 /// MoMo paid: the payout and its redemption complete, as the worker leaves them.
 async fn complete(app: &TestApp, payout: Uuid, redemption: Uuid) {
     sqlx::query(
-        "update disbursements set status = 'completed', momo_transaction_id = '77001122', disbursed_at = now(), \
-         updated_at = now() where id = $1",
+        "update disbursements set status = 'completed', momo_transaction_id = '7700' || (select count(*) \
+           from disbursements where momo_transaction_id is not null), disbursed_at = now(), updated_at = now() \
+         where id = $1",
     )
     .bind(payout)
     .execute(&app.pool)
@@ -466,8 +482,8 @@ async fn browser_live_monitor_redemptions_list_and_alert_badge_follow_without_re
     let seen = wait_until(c, &new_row, 10, |t| t.contains("queued")).await;
     assert!(seen.contains("+250788100002"), "the new redemption appears: {seen}");
     complete(&app, q.id, q.redemption_id).await;
-    let seen = wait_until(c, &new_row, 10, |t| t.contains("77001122")).await;
-    assert!(seen.contains("completed") && seen.contains("77001122"), "{seen}");
+    let seen = wait_until(c, &new_row, 10, |t| t.contains("7700")).await;
+    assert!(seen.contains("completed") && seen.contains("7700"), "{seen}");
     assert!(page.tag_name().await.is_ok(), "the same page: it was not reloaded");
 
     // an alert raised while the page is open reaches the header's badge
