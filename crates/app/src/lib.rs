@@ -12,6 +12,7 @@ pub mod clock;
 pub mod codes;
 pub mod config;
 pub mod crypto;
+pub mod csv_out;
 pub mod db;
 pub mod devrun;
 pub mod disbursement;

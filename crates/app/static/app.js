@@ -125,10 +125,12 @@ document.addEventListener("DOMContentLoaded", () => {
   cell.appendChild(all);
 });
 
-// Shared by the live tables below. `livePolling` runs `poll` every 3 s while the tab is visible
-// (never two at once, at once again when the tab comes back) and says in `status` when it last
-// succeeded or why it paused; `getJson` fetches a feed; `cell` appends a cell built with DOM APIs.
-const livePolling = (poll, status) => {
+// Shared by the live tables below. `livePolling` runs `poll` every 3 s (or `every` ms) while the
+// tab is visible (never two at once, at once again when the tab comes back) and says in `status`
+// when it last succeeded or why it paused; `getJson` fetches a feed; `cell` appends a cell built
+// with DOM APIs.
+const livePolling = (poll, status, every) => {
+  const wait = every || 3000;
   let timer = null;
   let running = false;
   const clock = () => new Date(Date.now() + 2 * 3600 * 1000).toISOString().slice(11, 19);
@@ -143,7 +145,7 @@ const livePolling = (poll, status) => {
       if (status) status.textContent = "Live updates paused (" + e.message + "); retrying.";
     }
     running = false;
-    if (!document.hidden && !timer) timer = window.setTimeout(tick, 3000);
+    if (!document.hidden && !timer) timer = window.setTimeout(tick, wait);
   };
   document.addEventListener("visibilitychange", () => {
     if (document.hidden) {
@@ -153,7 +155,7 @@ const livePolling = (poll, status) => {
       tick();
     }
   });
-  timer = window.setTimeout(tick, 3000);
+  timer = window.setTimeout(tick, wait);
 };
 const getJson = async (url) => {
   const res = await fetch(url, { headers: { accept: "application/json" }, credentials: "same-origin" });
@@ -169,7 +171,9 @@ const cell = (tr, content, cls) => {
 };
 
 // USSD monitor: tables with data-live poll their JSON endpoint every 3 s with the page's filters
-// and the cursor of the previous answer, and slot in the rows they do not hold yet, newest first
+// and the cursor of the previous answer (and the ids of the rows still open: a redemption whose
+// payout is in flight comes back in `updates` and is replaced in place), refresh the last hour's
+// counters and chart, and slot in the rows they do not hold yet, newest first
 // (built with DOM APIs, never innerHTML). An answer may repeat rows the table holds (by data-id),
 // and a row whose transaction committed late may be older than the newest shown: it goes in its
 // place, by data-key. Polling pauses while the tab is hidden. Without this, the page is a plain
@@ -205,25 +209,86 @@ document.addEventListener("DOMContentLoaded", () => {
       const tr = document.createElement("tr");
       tr.dataset.id = r.id;
       tr.dataset.key = String(Date.parse(r.createdAt));
+      if (r.open) tr.dataset.open = "1";
       cell(tr, kigali(r.createdAt));
       cell(tr, r.phoneNumber);
       cell(tr, el("code", r.code));
-      cell(tr, Number(r.amount).toLocaleString("en-US") + " " + r.currency);
+      // amounts and payout states come only to those who may see money
+      if ("amount" in r) cell(tr, Number(r.amount).toLocaleString("en-US") + " " + r.currency);
       cell(tr, r.status);
-      cell(tr, r.disbursementStatus || "none");
+      if ("amount" in r) cell(tr, r.disbursementStatus || "none");
       return tr;
     },
+  };
+  // the last hour's counters and outcome chart, from the status feed
+  const counters = document.getElementById("count-hops") ? "/api/v1/ussd/status" : null;
+  const svgNs = "http://www.w3.org/2000/svg";
+  const svgEl = (tag, attrs, text) => {
+    const e = document.createElementNS(svgNs, tag);
+    for (const k of Object.keys(attrs)) e.setAttribute(k, String(attrs[k]));
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const drawChart = (outcomes) => {
+    const chart = document.getElementById("outcomes-chart");
+    if (!chart) return;
+    const left = Number(chart.dataset.barLeft || 140);
+    const maxW = Number(chart.dataset.barMax || 320);
+    const rowH = Number(chart.dataset.barRow || 20);
+    const max = Math.max(1, ...outcomes.map((o) => Number(o.count)));
+    const title = chart.querySelector("title");
+    chart.replaceChildren(...(title ? [title] : []));
+    outcomes.forEach((o, i) => {
+      const y = i * rowH;
+      const w = Math.max(1, Math.floor((Number(o.count) * maxW) / max));
+      const kind = String(o.outcome).replace(/[^a-z_]/g, "");
+      const g = svgEl("g", {});
+      g.appendChild(svgEl("text", { class: "tick", x: left - 6, y: y + 14, "text-anchor": "end" }, kind));
+      g.appendChild(svgEl("rect", { class: "bar badge-" + kind, x: left, y: y + 3, width: w, height: 14 }));
+      g.appendChild(svgEl("text", { class: "tick", x: left + w + 6, y: y + 14 }, String(o.count)));
+      chart.appendChild(g);
+    });
+    chart.setAttribute("viewBox", "0 0 " + (left + 380) + " " + Math.max(rowH, outcomes.length * rowH));
+    chart.hidden = outcomes.length === 0;
+  };
+  const pollCounters = async () => {
+    if (!counters) return;
+    const body = await getJson(counters);
+    const h = (body.data && body.data.lastHour) || {};
+    const set = (id, v) => {
+      const e = document.getElementById(id);
+      if (e && e.textContent !== v) e.textContent = v;
+    };
+    set("count-hops", String(h.hops || 0));
+    set("count-redemptions", String(h.redemptions || 0));
+    set("count-refusals", String(h.refusals || 0));
+    set("count-p95", h.latencyP95Ms == null ? "—" : Math.round(h.latencyP95Ms) + " ms");
+    drawChart(Array.isArray(h.outcomes) ? h.outcomes : []);
   };
   const pollOne = async (table) => {
     const build = builders[table.id];
     if (!build) return;
     const q = table.dataset.query;
     const cursor = table.dataset.cursor;
-    const url = table.dataset.live + "?" + (q ? q + "&" : "") + (cursor ? "since=" + encodeURIComponent(cursor) : "");
+    const tbody = table.tBodies[0];
+    // rows whose state may still change (a payout in flight) are asked for again by id
+    const open = Array.from(tbody.rows, (tr) => (tr.dataset.open === "1" ? tr.dataset.id : "")).filter(Boolean);
+    const url = table.dataset.live + "?" + (q ? q + "&" : "") + (cursor ? "since=" + encodeURIComponent(cursor) : "")
+      + (open.length ? "&ids=" + open.slice(0, 100).join(",") : "");
     const body = await getJson(url);
     const rows = Array.isArray(body.data) ? body.data : [];
     if (body.cursor) table.dataset.cursor = String(body.cursor);
-    const tbody = table.tBodies[0];
+    for (const row of Array.isArray(body.updates) ? body.updates : []) {
+      const old = Array.from(tbody.rows).find((tr) => tr.dataset.id === String(row.id));
+      if (!old) continue;
+      const tr = build(row);
+      if (tr.textContent !== old.textContent) {
+        tr.className = "fresh";
+        old.replaceWith(tr);
+      } else if (tr.dataset.open !== "1") {
+        delete old.dataset.open;
+      }
+    }
     const shown = new Set(Array.from(tbody.rows, (tr) => tr.dataset.id).filter(Boolean));
     const after = (a, b) => Number(a.dataset.key) > Number(b.dataset.key) || (a.dataset.key === b.dataset.key && a.dataset.id > b.dataset.id);
     for (const row of rows) {
@@ -242,6 +307,7 @@ document.addEventListener("DOMContentLoaded", () => {
   };
   livePolling(async () => {
     for (const t of tables) await pollOne(t);
+    await pollCounters();
   }, status);
 });
 
@@ -353,4 +419,115 @@ document.addEventListener("DOMContentLoaded", () => {
     window.setTimeout(tick, 5000);
   };
   window.setTimeout(tick, 5000);
+});
+
+// Redemptions list: every 3 s, ask for redemptions written since the previous answer (with the
+// page's filters; decision 0020) and for the current state of the rows still open (pending or
+// failed), replace those in place when they changed, and put new ones in their place, newest
+// first, when the page lists newest first. Rows are built with DOM APIs, never innerHTML; the
+// amount, payout and MoMo columns exist only for readers who may see money (data-money).
+document.addEventListener("DOMContentLoaded", () => {
+  const table = document.querySelector("table[data-live-redemptions]");
+  if (!table || !window.fetch) return;
+  const status = document.getElementById("redemptions-live-status");
+  const money = table.dataset.money === "1";
+  const tbody = table.tBodies[0];
+  const kigali = (iso) => new Date(Date.parse(iso) + 2 * 3600 * 1000).toISOString().slice(0, 16).replace("T", " ");
+  const build = (r) => {
+    const tr = document.createElement("tr");
+    tr.dataset.id = r.id;
+    tr.dataset.key = String(Date.parse(r.createdAt));
+    if (r.open) tr.dataset.open = "1";
+    const a = document.createElement("a");
+    a.href = "/admin/redemptions/" + encodeURIComponent(r.id);
+    a.textContent = kigali(r.createdAt);
+    cell(tr, a);
+    cell(tr, r.phoneNumber);
+    const code = document.createElement("code");
+    code.textContent = r.code;
+    cell(tr, code);
+    if (money) cell(tr, Number(r.amount).toLocaleString("en-US") + " " + r.currency);
+    cell(tr, r.status, "status");
+    if (money) {
+      const payout = r.disbursementStatus || "none";
+      const badge = document.createElement("span");
+      badge.className = "badge badge-" + String(payout).replace(/[^a-z_]/g, "");
+      badge.textContent = payout;
+      cell(tr, badge);
+      cell(tr, r.momoTransactionId || "");
+    }
+    cell(tr, r.batchNumber + " — " + r.batchName);
+    return tr;
+  };
+  livePolling(async () => {
+    const open = Array.from(tbody.rows, (tr) => (tr.dataset.open === "1" ? tr.dataset.id : "")).filter(Boolean);
+    const q = table.dataset.query;
+    const url = table.dataset.liveRedemptions + "?" + (q ? q + "&" : "") + "since=" + encodeURIComponent(table.dataset.cursor)
+      + (open.length ? "&ids=" + open.slice(0, 100).join(",") : "");
+    const body = await getJson(url);
+    for (const r of Array.isArray(body.updates) ? body.updates : []) {
+      const old = Array.from(tbody.rows).find((tr) => tr.dataset.id === r.id);
+      if (!old) continue;
+      const tr = build(r);
+      if (tr.textContent !== old.textContent) {
+        tr.className = "fresh";
+        old.replaceWith(tr);
+      } else if (!r.open) {
+        delete old.dataset.open;
+      }
+    }
+    if (table.dataset.prepend === "1") {
+      const shown = new Set(Array.from(tbody.rows, (tr) => tr.dataset.id).filter(Boolean));
+      for (const r of Array.isArray(body.data) ? body.data : []) {
+        if (shown.has(r.id)) continue;
+        const tr = build(r);
+        shown.add(r.id);
+        tr.className = "fresh";
+        const empty = tbody.querySelector("tr.empty");
+        if (empty) empty.remove();
+        const newer = (a, b) => Number(a.dataset.key) > Number(b.dataset.key) || (a.dataset.key === b.dataset.key && a.dataset.id > b.dataset.id);
+        const next = Array.from(tbody.rows).find((other) => newer(tr, other));
+        tbody.insertBefore(tr, next || null);
+      }
+      const keep = Number(table.dataset.keep || 50);
+      while (tbody.rows.length > keep) tbody.deleteRow(tbody.rows.length - 1);
+    }
+    if (body.cursor) table.dataset.cursor = String(body.cursor);
+  }, status);
+});
+
+// The shell's open alerts: the header's badge counts the open alerts the user is an audience of
+// and its list shows the newest (linked to what they are about), fetched at once and then kept
+// current through the shared polling loop. Built with DOM APIs, never innerHTML. Without this,
+// the badge stays hidden.
+document.addEventListener("DOMContentLoaded", () => {
+  const menu = document.getElementById("alerts-menu");
+  if (!menu || !window.fetch) return;
+  const count = document.getElementById("alerts-count");
+  const list = document.getElementById("alerts-list");
+  const kigali = (iso) => new Date(Date.parse(iso) + 2 * 3600 * 1000).toISOString().slice(0, 16).replace("T", " ");
+  const poll = async () => {
+    const body = await getJson(menu.dataset.alertsUrl);
+    const n = Number(body.count || 0);
+    count.textContent = String(n);
+    menu.hidden = n === 0;
+    menu.classList.toggle("critical", Number(body.critical || 0) > 0);
+    const items = (Array.isArray(body.data) ? body.data : []).map((a) => {
+      const li = document.createElement("li");
+      li.dataset.id = a.id;
+      li.dataset.kind = a.kind;
+      const title = document.createElement(a.href ? "a" : "strong");
+      if (a.href) title.href = a.href;
+      title.textContent = a.title;
+      li.appendChild(title);
+      const meta = document.createElement("span");
+      meta.className = "muted";
+      meta.textContent = a.severity + " · " + kigali(a.lastSeenAt) + (a.occurrences > 1 ? " · " + a.occurrences + " times" : "");
+      li.appendChild(meta);
+      return li;
+    });
+    list.replaceChildren(...items);
+  };
+  poll().catch(() => { /* the loop tries again */ });
+  livePolling(poll, null, 5000);
 });

@@ -8,6 +8,7 @@
 //!
 //! [`sms`]: SMS to customers through Africa's Talking (the payout confirmation), as `sms.send` jobs.
 
+pub mod api;
 pub mod sms;
 
 use chrono::{DateTime, Utc};
@@ -122,6 +123,25 @@ pub struct Alert {
     pub occurrences: i32,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
+}
+
+/// The alert audiences `who` belongs to ([`api::AUDIENCES`] they hold), as stored.
+pub fn audiences(who: &crate::web::auth::Principal) -> Vec<&'static str> {
+    api::AUDIENCES
+        .iter()
+        .filter(|p| who.can(**p))
+        .map(|p| p.key())
+        .collect()
+}
+
+/// How many alerts are open for any of the `audiences`, and how many of them are critical.
+pub async fn open_counts(conn: &mut PgConnection, audiences: &[&str]) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "select count(*), count(*) filter (where severity = 'critical') from alerts          where acknowledged_at is null and audience = any($1)",
+    )
+    .bind(audiences)
+    .fetch_one(conn)
+    .await
 }
 
 /// The open alerts for any of the `audiences` (the permissions the reader holds), newest first.

@@ -213,10 +213,22 @@ fn csv(pool: PgPool, req: Request) -> Chunks {
                     kigali_text!("c.expires_at").to_owned(),
                 ),
             };
+            // the batch's name is the one cell staff type: made safe for spreadsheets once
+            // (`crate::csv_out`) and read by the COPY from a setting of this transaction
+            let name: String = sqlx::query_scalar("select name from batches where id = $1")
+                .bind(req.batch_id)
+                .fetch_optional(&mut *t)
+                .await?
+                .unwrap_or_default();
+            sqlx::query("select set_config('mbelyco.export_batch_name', $1, true)")
+                .bind(crate::csv_out::safe_cell(&name).as_ref())
+                .execute(&mut *t)
+                .await?;
             // COPY cannot take parameters: the values are a UUID, two integers and the texts
             // above, all formatted here from typed values
             let sql = format!(
-                "copy (select c.code, c.serial, b.batch_number, b.name as batch_name, c.amount, c.currency, c.status, \
+                "copy (select c.code, c.serial, b.batch_number, \
+                   current_setting('mbelyco.export_batch_name') as batch_name, c.amount, c.currency, c.status, \
                    {created} as created, {expires} as expires \
                  from promo_codes c join batches b on b.id = c.batch_id \
                  where c.batch_id = '{}' and c.serial between {from} and {to} order by c.serial) \

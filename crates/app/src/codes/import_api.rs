@@ -278,29 +278,35 @@ async fn summary(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<
     Ok(Json(describe(&state, &s).await?))
 }
 
-/// The rejected lines as CSV (`line,value,reason`), streamed from `COPY … TO STDOUT`.
+/// The rejected lines as CSV (`line,value,reason`), streamed in line order through
+/// [`crate::csv_out::CsvOut`]: the rejected values are what the uploader typed, so a cell a
+/// spreadsheet would run as a formula is defused.
 async fn errors_csv(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Response, AppError> {
     let s = {
         let mut conn = state.pool.acquire().await?;
         import::get(&mut conn, id).await?
     };
-    // COPY takes no parameters: the id is a UUID formatted by Rust
-    let sql = format!(
-        "copy (select line, value, reason from code_import_errors where import_id = '{}' order by line) \
-         to stdout with (format csv, header true, encoding 'UTF8')",
-        s.id
-    );
-    let pool = state.pool.clone();
+    let (pool, import_id) = (state.pool.clone(), s.id);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(16);
     tokio::spawn(async move {
         let result = async {
             let mut conn = pool.acquire().await?;
-            let mut stream = conn.copy_out_raw(&sql).await?;
-            while let Some(chunk) = stream.next().await {
-                if tx.send(Ok(chunk?)).await.is_err() {
-                    break;
+            let mut rows = sqlx::query_as::<_, (i64, String, String)>(
+                "select line::int8, value, reason from code_import_errors where import_id = $1 order by line",
+            )
+            .bind(import_id)
+            .fetch(&mut *conn);
+            let mut w = crate::csv_out::CsvOut::new();
+            w.row(["line", "value", "reason"])?;
+            let mut n = 0usize;
+            while let Some((line, value, reason)) = rows.next().await.transpose()? {
+                w.row([line.to_string(), value, reason])?;
+                n += 1;
+                if n % 500 == 0 && tx.send(Ok(w.take()?.into())).await.is_err() {
+                    return Ok(());
                 }
             }
+            let _ = tx.send(Ok(w.take()?.into())).await;
             Ok::<_, sqlx::Error>(())
         }
         .await;

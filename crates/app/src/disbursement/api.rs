@@ -250,6 +250,8 @@ pub(crate) async fn export_response(
     let (Some(format), Some((filter, sort, _))) = (format, listed) else {
         return Err(AppError::Validation(errors));
     };
+    let disclosure = crate::disbursement::ops::disclosure::Disclosure::of(who);
+    disclosure.check(&filter, sort)?;
     let now = state.clock.now();
     let settings = state.settings.get();
     let mut tx = state.pool.begin().await?;
@@ -268,7 +270,12 @@ pub(crate) async fn export_response(
         crate::codes::export::Format::Csv => "text/csv; charset=utf-8",
         crate::codes::export::Format::Pdf => "application/pdf",
     };
-    let chunks = export::stream(state.pool.clone(), e, settings.0.branding.company_name.clone());
+    let chunks = export::stream(
+        state.pool.clone(),
+        e,
+        settings.0.branding.company_name.clone(),
+        disclosure,
+    );
     let body = Body::from_stream(futures::stream::unfold(chunks, |mut rx| async move {
         rx.recv().await.map(|c| (c, rx))
     }));

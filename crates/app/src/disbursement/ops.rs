@@ -16,6 +16,7 @@
 //! - [`export`]: the CSV and PDF exports of payouts and redemptions, streamed.
 
 pub mod actions;
+pub mod disclosure;
 pub mod export;
 pub mod query;
 pub mod redemptions;

@@ -66,13 +66,9 @@ pub(crate) const SORTS: &[(&str, &str)] = &[
     ("status", "Status"),
 ];
 
-/// The permissions that name alert audiences (`financial.alerts.view`, …).
+/// The alert audiences the reader belongs to (`financial.alerts.view`, …).
 fn alert_audiences(who: &Principal) -> Vec<&'static str> {
-    who.permissions
-        .iter()
-        .map(|p| p.key())
-        .filter(|k| k.ends_with(".alerts.view"))
-        .collect()
+    crate::alerts::audiences(who)
 }
 
 /// The filter form's values as typed, so a refused or paged list shows them again.

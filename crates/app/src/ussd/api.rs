@@ -18,12 +18,14 @@ use serde_json::{json, Value};
 
 use super::query::MonitorQuery;
 use super::service::{self, Hop};
-use super::views::{Feed, Interaction, RedemptionRow};
+use super::views::{Feed, Interaction};
 use crate::access::Permission::*;
 use crate::audit::RequestMeta;
+use crate::disbursement::ops::disclosure::Disclosure;
 use crate::error::AppError;
 use crate::route;
 use crate::settings::model::UssdSettings;
+use crate::web::auth::Principal;
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
 
@@ -161,28 +163,69 @@ async fn status(State(state): State<AppState>) -> Result<Json<Value>, AppError> 
 /// `GET /api/v1/ussd/interactions?since=&phone=&outcome=&from=&to=`: the interaction log, newest
 /// first (at most the monitor's 100 rows), and a `cursor`; with `since` (the previous answer's
 /// cursor), only hops logged since that answer began, some of which the caller may already have.
+/// Phone numbers as the caller may see them (decision 0025).
 async fn interactions(
     State(state): State<AppState>,
+    who: Principal,
     Query(q): Query<MonitorQuery>,
 ) -> Result<Json<Feed<Interaction>>, AppError> {
     let f = q.interactions()?;
+    let d = Disclosure::of(&who);
+    d.check_phone(f.phone.is_some())?;
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(
-        super::views::recent(&mut conn, &f, super::pages::INTERACTION_ROWS).await?,
-    ))
+    let feed = super::views::recent(&mut conn, &f, super::pages::INTERACTION_ROWS).await?;
+    Ok(Json(Feed {
+        data: d.interactions(feed.data),
+        cursor: feed.cursor,
+    }))
 }
 
-/// `GET /api/v1/ussd/redemptions?since=&phone=&from=&to=`: redemptions newest first (codes
-/// masked, at most the monitor's 20 rows) and a `cursor`, as for interactions.
+#[derive(Deserialize)]
+struct HeldRows {
+    /// The rows the monitor shows whose payout is still in flight, comma-separated.
+    ids: Option<String>,
+}
+
+/// `GET /api/v1/ussd/redemptions?since=&ids=&phone=&from=&to=`: redemptions newest first (codes
+/// masked, at most the monitor's 20 rows) and a `cursor`, as for interactions; `updates` holds
+/// the current state of the redemptions named in `ids` (at most 20), so a row whose payout
+/// completes changes in place. Amounts, payout states and phone numbers as the caller may see
+/// them (decision 0025).
 async fn redemptions(
     State(state): State<AppState>,
+    who: Principal,
     Query(q): Query<MonitorQuery>,
-) -> Result<Json<Feed<RedemptionRow>>, AppError> {
+    Query(held): Query<HeldRows>,
+) -> Result<Json<Value>, AppError> {
     let f = q.redemptions()?;
+    let d = Disclosure::of(&who);
+    d.check_phone(f.phone.is_some())?;
+    let mut ids = Vec::new();
+    for part in held
+        .ids
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        ids.push(
+            part.parse::<uuid::Uuid>()
+                .map_err(|_| AppError::field("ids", "must be redemption ids, comma-separated"))?,
+        );
+    }
+    if ids.len() > super::pages::REDEMPTION_ROWS as usize {
+        return Err(AppError::field("ids", "at most 20 ids"));
+    }
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(
-        super::views::recent_redemptions(&mut conn, &f, super::pages::REDEMPTION_ROWS).await?,
-    ))
+    let feed = super::views::recent_redemptions(&mut conn, &f, super::pages::REDEMPTION_ROWS).await?;
+    let updates = super::views::redemptions_by_id(&mut conn, &ids).await?;
+    let view = |rows: Vec<super::views::RedemptionRow>| -> Vec<_> {
+        rows.into_iter().map(|r| d.monitor_redemption(r)).collect()
+    };
+    Ok(Json(json!({
+        "data": view(feed.data), "updates": view(updates), "cursor": feed.cursor,
+    })))
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::query::MonitorQuery;
-use super::views::{self, Feed, Interaction, LastHour, RedemptionRow, OUTCOMES};
+use super::views::{self, Feed, Interaction, LastHour, OUTCOMES};
 use crate::access::Permission::*;
 use crate::clock::{local_display_or, local_display_seconds, local_input};
 use crate::codes::pages::thousands;
+use crate::disbursement::ops::disclosure::{Disclosure, MonitorRedemptionView};
 use crate::error::AppError;
 use crate::route;
 use crate::web::auth::Principal;
@@ -72,25 +73,32 @@ struct RedemptionLine {
     id: uuid::Uuid,
     /// When it was made, in ms since the epoch: where the live script slots a late row in.
     at: i64,
+    /// Its state may still change: the live script asks for it again.
+    open: bool,
     time: String,
     phone: String,
     code: String,
-    amount: String,
     status: String,
-    payout: String,
+    /// The amount and the payout's state, for those who may see money (decision 0025).
+    money: Option<(String, String)>,
 }
 
-impl From<&RedemptionRow> for RedemptionLine {
-    fn from(r: &RedemptionRow) -> Self {
+impl From<MonitorRedemptionView> for RedemptionLine {
+    fn from(r: MonitorRedemptionView) -> Self {
         RedemptionLine {
             id: r.id,
             at: r.created_at.timestamp_millis(),
+            open: r.open,
             time: local_display_seconds(r.created_at),
-            phone: r.phone_number.clone(),
-            code: r.code.clone(),
-            amount: format!("{} {}", thousands(r.amount), r.currency),
-            status: r.status.clone(),
-            payout: r.disbursement_status.clone().unwrap_or_else(|| "none".into()),
+            phone: r.phone_number,
+            code: r.code,
+            status: r.status,
+            money: r.money.map(|m| {
+                (
+                    format!("{} {}", thousands(m.amount), m.currency),
+                    m.disbursement_status.unwrap_or_else(|| "none".into()),
+                )
+            }),
         }
     }
 }
@@ -131,6 +139,11 @@ struct MonitorPage {
     bars: Vec<OutcomeBar>,
     chart_height: i64,
     bar_left: i64,
+    bar_max: i64,
+    bar_row: i64,
+    /// The reader may see amounts and payout states, full phone numbers (decision 0025).
+    money: bool,
+    phones: bool,
     outcomes: &'static [&'static str],
     phone: String,
     outcome: String,
@@ -151,12 +164,16 @@ async fn monitor_page(
     Query(q): Query<MonitorQuery>,
 ) -> Result<Response, AppError> {
     let q = q.without_since();
+    let d = Disclosure::of(&who);
     let settings = state.settings.get();
     let mut conn = state.pool.acquire().await?;
     let hour = views::last_hour(&mut conn, state.clock.now()).await?;
     let mut status = StatusCode::OK;
     let mut error = None;
-    let parsed = q.interactions().and_then(|f| Ok((f, q.redemptions()?)));
+    let parsed = q
+        .interactions()
+        .and_then(|f| Ok((f, q.redemptions()?)))
+        .and_then(|(f, rf)| d.check_phone(f.phone.is_some()).map(|()| (f, rf)));
     let (hops, redemptions, live_query, from, to) = match parsed {
         Ok((f, rf)) => {
             let hops = views::recent(&mut conn, &f, INTERACTION_ROWS).await?;
@@ -197,6 +214,10 @@ async fn monitor_page(
         p95: hour.latency_p95_ms.map_or_else(|| "—".into(), |v| format!("{v:.0} ms")),
         chart_height: bars.len() as i64 * BAR_ROW,
         bar_left: BAR_LEFT,
+        bar_max: BAR_MAX,
+        bar_row: BAR_ROW,
+        money: d.money,
+        phones: d.phones,
         bars,
         hour,
         outcomes: OUTCOMES,
@@ -206,9 +227,13 @@ async fn monitor_page(
         to: to.or_else(|| q.to.clone()).unwrap_or_default(),
         live_query,
         hops_cursor: hops.cursor,
-        hops: hops.data.into_iter().map(HopLine::from).collect(),
+        hops: d.interactions(hops.data).into_iter().map(HopLine::from).collect(),
         redemptions_cursor: redemptions.cursor,
-        redemptions: redemptions.data.iter().map(RedemptionLine::from).collect(),
+        redemptions: redemptions
+            .data
+            .into_iter()
+            .map(|r| RedemptionLine::from(d.monitor_redemption(r)))
+            .collect(),
     };
     html(status, &page)
 }
@@ -286,7 +311,10 @@ async fn session_page(
             .map_or_else(|| "—".into(), |ms| format!("{}.{} s", ms / 1000, (ms % 1000) / 100)),
         hop_count: view.interactions.len(),
         screens: transcript(&view.interactions, &s.service_code),
-        redemption: redemption.map(|r| (RedemptionLine::from(&r), r.promo_code_id)),
+        redemption: redemption.map(|r| {
+            let code = r.promo_code_id;
+            (RedemptionLine::from(Disclosure::of(&who).monitor_redemption(r)), code)
+        }),
         can_monitor: who.can(RedemptionsMonitor),
         can_open_code: who.can(PromoCodesRead),
         session: s,

@@ -279,6 +279,27 @@ pub async fn recent_redemptions(
     })
 }
 
+/// The current state of the redemptions with these ids (codes masked): the live monitor asks
+/// again for the rows it shows whose payout is still in flight.
+pub async fn redemptions_by_id(conn: &mut PgConnection, ids: &[uuid::Uuid]) -> Result<Vec<RedemptionRow>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows: Vec<RedemptionRow> = sqlx::query_as(
+        "select r.id, r.promo_code_id, r.phone_number, c.code, r.amount, r.currency, r.status, \
+         d.status as disbursement_status, r.ussd_session_id, r.created_at \
+         from redemptions r join promo_codes c on c.id = r.promo_code_id \
+         left join disbursements d on d.redemption_id = r.id where r.id = any($1)",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await?;
+    for r in &mut rows {
+        r.code = mask_code(&r.code);
+    }
+    Ok(rows)
+}
+
 /// The redemption a session made, if any (code masked).
 pub async fn session_redemption(
     conn: &mut PgConnection,

@@ -59,6 +59,7 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::disbursement::pages::routes());
     specs.extend(crate::disbursement::reconcile::api::routes());
     specs.extend(crate::disbursement::reconcile::pages::routes());
+    specs.extend(crate::alerts::api::routes());
     specs
 }
 

@@ -54,6 +54,9 @@ pub struct Shell {
     pub csrf: String,
     pub nav: Vec<NavItem>,
     pub company: String,
+    /// The user is an audience of some alerts: the header shows the open ones (a badge and a
+    /// list that `app.js` keeps current from `/api/v1/alerts/open`).
+    pub alerts: bool,
 }
 
 impl Shell {
@@ -77,6 +80,7 @@ impl Shell {
             csrf: who.csrf_token().to_owned(),
             nav,
             company: company.to_owned(),
+            alerts: !crate::alerts::audiences(who).is_empty(),
         }
     }
 }

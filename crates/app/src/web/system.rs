@@ -176,11 +176,50 @@ pub async fn status_page(State(state): State<AppState>) -> Result<Html<String>, 
     Ok(Html(page.render().map_err(|e| AppError::Internal(e.into()))?))
 }
 
+/// What Home says about the system: the health report's status, made worse by what the health
+/// check cannot see: payouts paused (an open `momo.circuit_open` alert), payouts held, and other
+/// open critical alerts. The reasons name no customer or amount, so every staff member sees them;
+/// the alerts themselves are in the header for their audience.
+#[derive(Debug)]
+pub struct SystemStatus {
+    pub status: &'static str,
+    pub reasons: Vec<String>,
+}
+
+pub async fn system_status(conn: &mut sqlx::PgConnection, h: &Health) -> Result<SystemStatus, AppError> {
+    let (circuit, critical): (i64, i64) = sqlx::query_as(
+        "select count(*) filter (where kind = 'momo.circuit_open'),                 count(*) filter (where kind <> 'momo.circuit_open')          from alerts where acknowledged_at is null and severity = 'critical'",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    let held: Vec<(String, i64)> = sqlx::query_as(
+        "select held_reason, count(*) from disbursements          where status = 'queued' and held_reason is not null group by held_reason order by held_reason",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut reasons = Vec::new();
+    if circuit > 0 {
+        reasons.push("Payouts are paused: MoMo is failing.".to_owned());
+    }
+    for (why, n) in &held {
+        reasons.push(format!("{n} payout(s) held ({}).", why.replace('_', " ")));
+    }
+    if critical > 0 {
+        reasons.push(format!("{critical} critical alert(s) open."));
+    }
+    let status = match h.status {
+        "ok" if !reasons.is_empty() => "degraded",
+        s => s,
+    };
+    Ok(SystemStatus { status, reasons })
+}
+
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage<'a> {
     shell: Shell,
     health: &'a Health,
+    system: SystemStatus,
     low_backup_codes: bool,
     pending_registrations: i64,
     pending_role_requests: i64,
@@ -207,10 +246,12 @@ pub async fn home(State(state): State<AppState>, who: Principal) -> Result<Html<
     } else {
         0
     };
+    let system = system_status(&mut conn, &h).await?;
     let settings = state.settings.get();
     let page = HomePage {
         shell: Shell::new(&who, "/", &settings.0.branding.company_name),
         health: &h,
+        system,
         low_backup_codes: left < 3,
         pending_registrations,
         pending_role_requests,

@@ -110,7 +110,7 @@ async fn browser_lockout_after_five_wrong_passwords() {
 }
 
 /// A staff user with a role and TOTP already set up; returns the TOTP secret.
-async fn staff_with_totp(app: &TestApp, email: &str, password: &str, role: &str) -> String {
+pub(crate) async fn staff_with_totp(app: &TestApp, email: &str, password: &str, role: &str) -> String {
     let mut tx = app.pool.begin().await.unwrap();
     let pw = password.to_owned().into();
     let new = identity::NewStaff {
@@ -128,7 +128,7 @@ async fn staff_with_totp(app: &TestApp, email: &str, password: &str, role: &str)
     secret
 }
 
-async fn sign_in_with_totp(c: &Client, app: &TestApp, email: &str, password: &str, secret: &str) {
+pub(crate) async fn sign_in_with_totp(c: &Client, app: &TestApp, email: &str, password: &str, secret: &str) {
     sign_in_form(c, app, email, password).await;
     let code = totp::code_at(secret, now().timestamp() as u64).unwrap();
     fill(c, "input[name=code]", &code).await;

@@ -13,6 +13,7 @@ mod codes_import;
 mod disbursements_ops;
 mod disbursements_views;
 mod hardening_access;
+mod hardening_views;
 mod helpers;
 mod jobs;
 mod payout_fixtures;

@@ -1,4 +1,5 @@
-//! `/api/v1/admin/redemptions` (PRD tree): list (free text needs `redemptions.search` as well),
+//! `/api/v1/admin/redemptions` (PRD tree): list (free text needs `redemptions.search` as well;
+//! amounts, payout states and full phone numbers only for those who may see them, decision 0025),
 //! search, statistics (money only for readers of payouts), download/export, one redemption, the
 //! payout retry (`disbursements.retry`, ACCESS.md), and the two-person reversal of a redemption
 //! whose payout failed for good.
@@ -14,10 +15,12 @@ use uuid::Uuid;
 use super::{export_response, ReasonBody};
 use crate::access::Permission::*;
 use crate::audit::RequestMeta;
+use crate::disbursement::ops::disclosure::Disclosure;
 use crate::disbursement::ops::query::{Kind, ListQuery};
 use crate::disbursement::ops::{self, redemptions, stats, Decision};
 use crate::error::AppError;
 use crate::route;
+use crate::ussd::views::Horizon;
 use crate::web::auth::Principal;
 use crate::web::extract::ApiJson;
 use crate::web::routes::{Access, RouteSpec};
@@ -28,6 +31,7 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(GET "/api/v1/admin/redemptions", Access::Permission(RedemptionsRead), list),
         route!(GET "/api/v1/admin/redemptions/search", Access::Permission(RedemptionsSearch), search),
         route!(GET "/api/v1/admin/redemptions/stats", Access::Permission(RedemptionsRead), statistics),
+        route!(GET "/api/v1/admin/redemptions/live", Access::Permission(RedemptionsRead), live),
         route!(GET "/api/v1/admin/redemptions/download", Access::Permission(RedemptionsExport), export),
         route!(GET "/api/v1/admin/redemptions/export", Access::Permission(RedemptionsExport), export),
         route!(GET "/api/v1/admin/redemptions/{id}", Access::Permission(RedemptionsRead), detail),
@@ -43,10 +47,12 @@ async fn listing(state: &AppState, who: &Principal, q: &ListQuery) -> Result<Jso
     if f.search.is_some() {
         who.require(RedemptionsSearch)?;
     }
+    let d = Disclosure::of(who);
+    d.check(&f, sort)?;
     let mut conn = state.pool.acquire().await?;
     let (rows, total) = redemptions::list(&mut conn, &f, sort, page).await?;
     Ok(Json(json!({
-        "data": rows, "total": total, "page": page.page, "perPage": page.per_page, "sort": sort.key(),
+        "data": d.redemptions(rows), "total": total, "page": page.page, "perPage": page.per_page, "sort": sort.key(),
     })))
 }
 
@@ -57,6 +63,59 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, AppError> {
     listing(&state, &who, &q).await
+}
+
+#[derive(Deserialize)]
+pub struct LiveQuery {
+    /// The rows the page still shows open, comma-separated.
+    ids: Option<String>,
+}
+
+/// `GET /api/v1/admin/redemptions/live?since=&ids=&…filters`: what the live list polls. `data`
+/// holds redemptions matching the filters written since `since` (the previous answer's
+/// `cursor`, decision 0020; the page skips rows it holds), `updates` the current state of the
+/// rows named in `ids` (at most 100), both as the caller may see them.
+async fn live(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(q): Query<ListQuery>,
+    Query(l): Query<LiveQuery>,
+) -> Result<Json<Value>, AppError> {
+    let f = q.filter(Kind::Redemptions)?;
+    if f.search.is_some() {
+        who.require(RedemptionsSearch)?;
+    }
+    let d = Disclosure::of(&who);
+    d.check(&f, Default::default())?;
+    let since = match q.since.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => s
+            .parse()
+            .map(Horizon)
+            .map_err(|_| AppError::field("since", "must be the cursor an earlier answer gave"))?,
+        None => Horizon(0),
+    };
+    let mut held = Vec::new();
+    for part in l
+        .ids
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        held.push(
+            part.parse::<Uuid>()
+                .map_err(|_| AppError::field("ids", "must be redemption ids, comma-separated"))?,
+        );
+    }
+    if held.len() > redemptions::LIVE_LIMIT as usize {
+        return Err(AppError::field("ids", "at most 100 ids"));
+    }
+    let mut conn = state.pool.acquire().await?;
+    let (new, updated, cursor) = redemptions::live(&mut conn, &f, since, &held).await?;
+    Ok(Json(json!({
+        "data": d.redemptions(new), "updates": d.redemptions(updated), "cursor": cursor,
+    })))
 }
 
 /// `GET /api/v1/admin/redemptions/search?q=…` (and the list's filters).
@@ -110,10 +169,12 @@ async fn export(
     export_response(&state, &who, meta, &q, Kind::Redemptions).await
 }
 
-/// `GET /api/v1/admin/redemptions/{id}`: the redemption, its customer, code, payout and reversals.
-async fn detail(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+/// `GET /api/v1/admin/redemptions/{id}`: the redemption, its customer, code, payout and reversals
+/// (as the caller may see them: [`Disclosure`]).
+async fn detail(State(state): State<AppState>, who: Principal, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(json!({"data": redemptions::detail(&mut conn, id).await?})))
+    let x = redemptions::detail(&mut conn, id).await?;
+    Ok(Json(json!({"data": Disclosure::of(&who).detail(x)})))
 }
 
 /// `POST /api/v1/admin/redemptions/{id}/retry` `{reason}`: retries the redemption's payout.

@@ -1,8 +1,8 @@
 //! Exports of payouts and redemptions as CSV or PDF, with the list's filters. [`record`] counts
 //! the rows and audits the export (who, when, format, filters, rows) before the first byte
 //! leaves; [`stream`] then writes the rows from a cursor through a small channel, so a large
-//! export neither times out nor grows memory. Codes are masked, as on screen. CSV cells that a
-//! spreadsheet would run as a formula are prefixed with `'`.
+//! export neither times out nor grows memory. Codes are masked, as on screen. CSV cells pass
+//! [`crate::csv_out`] (a cell a spreadsheet would run as a formula gets a leading `'`).
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -12,12 +12,14 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, QueryBuilder};
 use tokio::sync::mpsc;
 
+use super::disclosure::{Disclosure, Need};
 use super::query::{Filter, Kind, Search, Sort};
 use super::redemptions::RedemptionRow;
 use super::views::{push_filter, PayoutRow};
 use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
 use crate::codes::export::{Chunks, Format};
 use crate::codes::pdf::StreamingPdf;
+use crate::csv_out::CsvOut;
 use crate::error::AppError;
 
 mod table;
@@ -123,8 +125,12 @@ pub fn file_name(e: &Export) -> String {
 trait ExportRow: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin + 'static {
     const TITLE: &'static str;
     const HEADER: &'static [&'static str];
+    /// What each CSV column needs to be shown ([`Disclosure`]), in the order of `HEADER`.
+    const NEEDS: &'static [Need];
     /// PDF columns: title and width in points (they add up to the 523 pt between margins).
     const PDF: &'static [(&'static str, f32)];
+    /// What each PDF column needs, in the order of `PDF`.
+    const PDF_NEEDS: &'static [Need];
     fn record(&self) -> Vec<String>;
     fn pdf(&self) -> Vec<String>;
 }
@@ -164,6 +170,25 @@ impl ExportRow for PayoutRow {
         "batch_name",
         "code",
     ];
+    const NEEDS: &'static [Need] = &[
+        Need::Any,
+        Need::Any,
+        Need::Any,
+        Need::Phone,
+        Need::Phone,
+        Need::Money,
+        Need::Money,
+        Need::Money,
+        Need::Money,
+        Need::Money,
+        Need::Money,
+        Need::Money,
+        Need::Money,
+        Need::Money,
+        Need::Any,
+        Need::Any,
+        Need::Any,
+    ];
     const PDF: &'static [(&'static str, f32)] = &[
         ("Created", 62.0),
         ("Phone", 56.0),
@@ -173,6 +198,16 @@ impl ExportRow for PayoutRow {
         ("MoMo transaction", 62.0),
         ("Batch", 60.0),
         ("Error", 153.0),
+    ];
+    const PDF_NEEDS: &'static [Need] = &[
+        Need::Any,
+        Need::Phone,
+        Need::Money,
+        Need::Money,
+        Need::Money,
+        Need::Money,
+        Need::Any,
+        Need::Money,
     ];
 
     fn record(&self) -> Vec<String> {
@@ -233,6 +268,22 @@ impl ExportRow for RedemptionRow {
         "payout_status",
         "momo_transaction_id",
     ];
+    const NEEDS: &'static [Need] = &[
+        Need::Any,
+        Need::Any,
+        Need::Phone,
+        Need::Any,
+        Need::Money,
+        Need::Money,
+        Need::Any,
+        Need::Money,
+        Need::Any,
+        Need::Any,
+        Need::Any,
+        Need::Money,
+        Need::Money,
+        Need::Money,
+    ];
     const PDF: &'static [(&'static str, f32)] = &[
         ("Created", 62.0),
         ("Phone", 56.0),
@@ -242,6 +293,16 @@ impl ExportRow for RedemptionRow {
         ("Payout", 64.0),
         ("MoMo transaction", 62.0),
         ("Batch", 133.0),
+    ];
+    const PDF_NEEDS: &'static [Need] = &[
+        Need::Any,
+        Need::Phone,
+        Need::Any,
+        Need::Money,
+        Need::Any,
+        Need::Money,
+        Need::Money,
+        Need::Any,
     ];
 
     fn record(&self) -> Vec<String> {
@@ -277,27 +338,15 @@ impl ExportRow for RedemptionRow {
     }
 }
 
-/// A cell a spreadsheet would evaluate (`=`, `+`, `-`, `@`, tab, CR first) gets a leading `'`;
-/// phone numbers (`+2507…`) and plain numbers stay as they are.
-pub fn csv_safe(cell: &str) -> String {
-    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let numeric = cell.len() > 1 && cell[1..].bytes().all(|b| b.is_ascii_digit());
-    if risky && !numeric {
-        format!("'{cell}")
-    } else {
-        cell.to_owned()
-    }
-}
-
-/// Starts the export in the background and returns its chunks.
-pub fn stream(pool: PgPool, e: Export, company: String) -> Chunks {
+/// Starts the export in the background and returns its chunks, each row as `d` may see it.
+pub fn stream(pool: PgPool, e: Export, company: String, d: Disclosure) -> Chunks {
     match e.kind {
-        Kind::Payouts => rows::<PayoutRow>(pool, e, company),
-        Kind::Redemptions => rows::<RedemptionRow>(pool, e, company),
+        Kind::Payouts => rows::<PayoutRow>(pool, e, company, d),
+        Kind::Redemptions => rows::<RedemptionRow>(pool, e, company, d),
     }
 }
 
-fn rows<T: ExportRow>(pool: PgPool, e: Export, company: String) -> Chunks {
+fn rows<T: ExportRow>(pool: PgPool, e: Export, company: String, d: Disclosure) -> Chunks {
     let (tx, rx) = mpsc::channel(8);
     tokio::spawn(async move {
         let result = async {
@@ -320,21 +369,20 @@ fn rows<T: ExportRow>(pool: PgPool, e: Export, company: String) -> Chunks {
             let mut rows = qb.build_query_as::<T>().fetch(&mut *conn);
             match e.format {
                 Format::Csv => {
-                    let mut w = csv::Writer::from_writer(Vec::with_capacity(64 * 1024));
-                    w.write_record(T::HEADER).map_err(csv_error)?;
+                    let mut w = CsvOut::new();
+                    w.row(d.header(T::NEEDS, T::HEADER))?;
                     let mut n = 0usize;
                     while let Some(row) = rows.next().await.transpose()? {
-                        w.write_record(row.record().iter().map(|c| csv_safe(c)))
-                            .map_err(csv_error)?;
+                        w.row(d.cells(T::NEEDS, row.record()))?;
                         n += 1;
                         if n % 500 == 0 {
-                            let chunk = take(&mut w)?;
+                            let chunk = w.take()?;
                             if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
                                 return Ok(());
                             }
                         }
                     }
-                    let _ = tx.send(Ok(Bytes::from(take(&mut w)?))).await;
+                    let _ = tx.send(Ok(Bytes::from(w.take()?))).await;
                 }
                 Format::Pdf => {
                     let pages = (e.rows.max(0) as usize).div_ceil(PDF_ROWS_PER_PAGE).max(1);
@@ -347,16 +395,17 @@ fn rows<T: ExportRow>(pool: PgPool, e: Export, company: String) -> Chunks {
                         kigali_short(e.at),
                         e.rows
                     );
+                    let cols = d.header(T::PDF_NEEDS, T::PDF);
                     let mut batch = Vec::with_capacity(PDF_ROWS_PER_PAGE);
                     let mut page = 0usize;
                     loop {
                         let next = rows.next().await.transpose()?;
                         let end = next.is_none();
                         if let Some(row) = next {
-                            batch.push(row.pdf());
+                            batch.push(d.cells(T::PDF_NEEDS, row.pdf()));
                         }
                         if (batch.len() == PDF_ROWS_PER_PAGE || end) && page < pages {
-                            let content = table_page(T::TITLE, &subtitle, T::PDF, &batch, page + 1, pages);
+                            let content = table_page(T::TITLE, &subtitle, &cols, &batch, page + 1, pages);
                             let bytes = pdf.page(page, &content);
                             page += 1;
                             batch.clear();
@@ -370,7 +419,7 @@ fn rows<T: ExportRow>(pool: PgPool, e: Export, company: String) -> Chunks {
                     }
                     // pages the count promised but no row filled (rows deleted meanwhile)
                     while page < pages {
-                        let bytes = pdf.page(page, &table_page(T::TITLE, &subtitle, T::PDF, &[], page + 1, pages));
+                        let bytes = pdf.page(page, &table_page(T::TITLE, &subtitle, &cols, &[], page + 1, pages));
                         page += 1;
                         if tx.send(Ok(bytes.into())).await.is_err() {
                             return Ok(());
@@ -390,30 +439,9 @@ fn rows<T: ExportRow>(pool: PgPool, e: Export, company: String) -> Chunks {
     rx
 }
 
-/// What the writer holds so far, leaving it empty.
-fn take(w: &mut csv::Writer<Vec<u8>>) -> Result<Vec<u8>, sqlx::Error> {
-    let full = std::mem::replace(w, csv::Writer::from_writer(Vec::with_capacity(64 * 1024)));
-    full.into_inner()
-        .map_err(|e| sqlx::Error::Io(std::io::Error::other(e.to_string())))
-}
-
-fn csv_error(e: csv::Error) -> sqlx::Error {
-    sqlx::Error::Io(std::io::Error::other(e.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formulas_are_defused_and_phone_numbers_kept() {
-        assert_eq!(csv_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(csv_safe("+cmd|' /C calc'!A0"), "'+cmd|' /C calc'!A0");
-        assert_eq!(csv_safe("@SUM(A1)"), "'@SUM(A1)");
-        assert_eq!(csv_safe("+250788123456"), "+250788123456");
-        assert_eq!(csv_safe("-5"), "-5");
-        assert_eq!(csv_safe("NOT_ENOUGH_FUNDS"), "NOT_ENOUGH_FUNDS");
-    }
 
     #[test]
     fn pdf_columns_fit_between_the_margins() {
@@ -421,5 +449,10 @@ mod tests {
             let w: f32 = cols.iter().map(|(_, w)| w).sum();
             assert!(w <= table::PAGE_W - 2.0 * table::MARGIN + 0.5, "{w}");
         }
+        // every column says what it needs
+        assert_eq!(PayoutRow::NEEDS.len(), PayoutRow::HEADER.len());
+        assert_eq!(RedemptionRow::NEEDS.len(), RedemptionRow::HEADER.len());
+        assert_eq!(PayoutRow::PDF_NEEDS.len(), PayoutRow::PDF.len());
+        assert_eq!(RedemptionRow::PDF_NEEDS.len(), RedemptionRow::PDF.len());
     }
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::query::{Filter, Page, Sort};
 use super::views::{push_filter, redemption_info, reversals, RedemptionInfo, ReversalView};
 use crate::error::AppError;
-use crate::ussd::views::mask_code;
+use crate::ussd::views::{mask_code, Horizon};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
@@ -68,6 +68,47 @@ pub async fn list(
     push_filter(&mut count, f, "r");
     let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
     Ok((rows, total))
+}
+
+/// Where a live list's polling starts: the transaction horizon (decision 0020), read before the
+/// listing it goes with.
+pub async fn horizon(conn: &mut PgConnection) -> Result<String, sqlx::Error> {
+    Ok(Horizon::now(conn).await?.to_string())
+}
+
+/// Most rows one live poll brings, new or refreshed.
+pub const LIVE_LIMIT: i64 = 100;
+
+/// What a live list learns on one poll: redemptions matching the filter written since the
+/// previous answer's horizon (some may be held already: the page skips them by id), the current
+/// state of the rows it still shows open (`held`), and the cursor for the next poll.
+pub async fn live(
+    conn: &mut PgConnection,
+    f: &Filter,
+    since: Horizon,
+    held: &[Uuid],
+) -> Result<(Vec<RedemptionRow>, Vec<RedemptionRow>, String), sqlx::Error> {
+    let cursor = Horizon::now(&mut *conn).await?;
+    let mut qb = QueryBuilder::new(ROW);
+    push_filter(&mut qb, f, "r");
+    qb.push(" and r.tx >= ")
+        .push_bind(since.0.to_string())
+        .push("::xid8 order by r.created_at desc, r.id desc limit ")
+        .push_bind(LIVE_LIMIT);
+    let mut new: Vec<RedemptionRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    let mut qb: QueryBuilder<'_, sqlx::Postgres> = QueryBuilder::new(ROW);
+    qb.push(" where r.id = any(")
+        .push_bind(held.iter().take(LIVE_LIMIT as usize).copied().collect::<Vec<_>>())
+        .push(")");
+    let mut updated: Vec<RedemptionRow> = if held.is_empty() {
+        Vec::new()
+    } else {
+        qb.build_query_as().fetch_all(&mut *conn).await?
+    };
+    for r in new.iter_mut().chain(updated.iter_mut()) {
+        r.code = mask_code(&r.code);
+    }
+    Ok((new, updated, cursor.to_string()))
 }
 
 /// The customer who redeemed.

@@ -12,8 +12,9 @@ use super::{batch_choices, html, money, pager, FormValues, SORTS};
 use crate::access::Permission::*;
 use crate::audit::RequestMeta;
 use crate::clock::{local_display, local_display_or, local_display_seconds};
-use crate::disbursement::ops::query::{Kind, ListQuery, Page, REDEMPTION_STATUSES};
-use crate::disbursement::ops::redemptions::{self, RedemptionDetail, RedemptionRow};
+use crate::disbursement::ops::disclosure::{Disclosure, RedemptionDetailView, RedemptionView};
+use crate::disbursement::ops::query::{Kind, ListQuery, Page, Sort, REDEMPTION_STATUSES};
+use crate::disbursement::ops::redemptions;
 use crate::error::AppError;
 use crate::route;
 use crate::web::auth::Principal;
@@ -33,27 +34,36 @@ pub fn routes() -> Vec<RouteSpec> {
 
 struct Line {
     id: Uuid,
+    /// When it was made, in ms since the epoch: where the live script slots a late row in.
+    at: i64,
+    /// Its state may still change: the live script asks for it again.
+    open: bool,
     created: String,
     phone: String,
     code: String,
-    amount: String,
     status: String,
-    payout: String,
-    momo_tx: String,
+    /// Amount, payout state and MoMo transaction, for those who may see money.
+    money: Option<(String, String, String)>,
     batch: String,
 }
 
-impl From<RedemptionRow> for Line {
-    fn from(r: RedemptionRow) -> Self {
+impl From<RedemptionView> for Line {
+    fn from(r: RedemptionView) -> Self {
         Line {
             id: r.id,
+            at: r.created_at.timestamp_millis(),
+            open: r.open,
             created: local_display(r.created_at),
             phone: r.phone_number,
             code: r.code,
-            amount: money(r.amount, &r.currency),
             status: r.status,
-            payout: r.disbursement_status.unwrap_or_else(|| "none".into()),
-            momo_tx: r.momo_transaction_id.unwrap_or_default(),
+            money: r.money.map(|m| {
+                (
+                    money(m.amount, &m.currency),
+                    m.disbursement_status.unwrap_or_else(|| "none".into()),
+                    m.momo_transaction_id.unwrap_or_default(),
+                )
+            }),
             batch: format!("{} — {}", r.batch_number, r.batch_name),
         }
     }
@@ -75,6 +85,19 @@ struct ListPage {
     can_search: bool,
     can_export: bool,
     export_fields: Vec<(&'static str, String)>,
+    /// What the reader may see (decision 0025): the amount, payout and MoMo columns, the amount
+    /// and phone filters.
+    d: Disclosure,
+    /// Where the live script starts (`None`: filters refused, no polling).
+    live: Option<Live>,
+}
+
+/// What the list's live script needs: the filters as a query string, the feed's cursor, the
+/// ids of the rows still open (their status may change) and whether new rows go on top.
+struct Live {
+    query: String,
+    cursor: String,
+    prepend: bool,
 }
 
 async fn list_page(
@@ -85,15 +108,28 @@ async fn list_page(
     let settings = state.settings.get();
     let mut status = StatusCode::OK;
     let mut error = None;
+    let d = Disclosure::of(&who);
     let mut conn = state.pool.acquire().await?;
+    let mut live = None;
     let (rows, total, page) = match q.list(Kind::Redemptions) {
         Ok((f, _, _)) if f.search.is_some() && !who.can(RedemptionsSearch) => {
             status = StatusCode::FORBIDDEN;
             error = Some("Searching needs redemptions.search; use the filters instead.".to_owned());
             (Vec::new(), 0, Page::default())
         }
+        Ok((f, sort, _)) if d.refusal(&f, sort).is_some() => {
+            status = StatusCode::FORBIDDEN;
+            error = d.refusal(&f, sort).map(|(_, why)| why.to_owned());
+            (Vec::new(), 0, Page::default())
+        }
         Ok((f, sort, page)) => {
+            let cursor = redemptions::horizon(&mut conn).await?;
             let (rows, total) = redemptions::list(&mut conn, &f, sort, page).await?;
+            live = Some(Live {
+                query: q.filter_query(),
+                cursor,
+                prepend: page.page == 1 && matches!(sort, Sort::NewestFirst | Sort::RecentlyChanged),
+            });
             (rows, total, page)
         }
         Err(e) => {
@@ -123,17 +159,19 @@ async fn list_page(
     let page = ListPage {
         shell: Shell::new(&who, "/admin/redemptions", &settings.0.branding.company_name),
         error,
-        rows: rows.into_iter().map(Line::from).collect(),
+        rows: d.redemptions(rows).into_iter().map(Line::from).collect(),
         showing,
         prev,
         next,
         statuses: REDEMPTION_STATUSES,
-        sorts: &SORTS[..4],
+        sorts: if d.money { &SORTS[..4] } else { &SORTS[..2] },
         batches: batch_choices(&state).await?,
         can_search: who.can(RedemptionsSearch),
         can_export: who.can(RedemptionsExport),
         export_fields,
         v,
+        d,
+        live,
     };
     html(status, &page)
 }
@@ -142,8 +180,9 @@ async fn list_page(
 #[template(path = "redemption.html")]
 struct DetailPage {
     shell: Shell,
-    x: RedemptionDetail,
-    amount: String,
+    x: RedemptionDetailView,
+    /// `None` without money (decision 0025).
+    amount: Option<String>,
     created: String,
     completed: String,
     customer_since: String,
@@ -153,8 +192,9 @@ struct DetailPage {
     code_href: Option<String>,
     session_href: Option<String>,
     reversals: Vec<(String, String, String, String, String)>,
-    /// The payout waits for another number (`payee_invalid`) and the viewer may give one.
-    show_payee: bool,
+    /// The payout waits for another number (`payee_invalid`) and the viewer may give one: the
+    /// number that has no wallet.
+    payee: Option<String>,
     error: Option<String>,
     notice: Option<&'static str>,
     /// What the refused payee form held.
@@ -231,18 +271,21 @@ async fn render_detail(
     let mut conn = state.pool.acquire().await?;
     let x = redemptions::detail(&mut conn, id).await?;
     drop(conn);
+    // the payee form reveals the payout's state to those who may change the payee
+    let payee = x
+        .disbursement
+        .as_ref()
+        .filter(|d| d.status == crate::disbursement::status::PAYEE_INVALID && who.can(DisbursementsPayeeUpdate))
+        .map(|d| d.msisdn.clone());
+    let x = Disclosure::of(who).detail(x);
     let r = &x.redemption;
     let page = DetailPage {
-        show_payee: x
-            .disbursement
-            .as_ref()
-            .is_some_and(|d| d.status == crate::disbursement::status::PAYEE_INVALID)
-            && who.can(DisbursementsPayeeUpdate),
+        payee,
         error,
         notice,
         echo,
         shell: Shell::new(who, "/admin/redemptions", &settings.0.branding.company_name),
-        amount: money(r.amount, &r.currency),
+        amount: r.money.as_ref().map(|m| money(m.amount, &m.currency)),
         created: local_display_seconds(r.created_at),
         completed: local_display_or(r.completed_at, "—"),
         customer_since: local_display(x.customer.first_seen_at),
@@ -271,6 +314,7 @@ async fn render_detail(
         reversals: x
             .reversals
             .iter()
+            .flatten()
             .map(|v| {
                 (
                     v.status.clone(),

@@ -351,8 +351,8 @@ pub async fn write_csv(
     tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
 ) -> Result<(), anyhow::Error> {
     use futures::StreamExt;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(CSV_HEADER)?;
+    let mut w = crate::csv_out::CsvOut::new();
+    w.row(CSV_HEADER)?;
     let sql = format!(
         "select i.kind, i.id, i.disbursement_id, i.redemption_id, i.reference_id, i.msisdn, i.amount, \
            i.ours->'disbursement'->>'status' as our_status, i.ours->'redemption'->>'status' as redemption_status, \
@@ -372,7 +372,7 @@ pub async fn write_csv(
     let mut n = 0usize;
     while let Some(r) = rows.next().await {
         let r = r?;
-        w.write_record([
+        w.row([
             r.kind,
             r.id.to_string(),
             id(r.disbursement_id),
@@ -394,14 +394,12 @@ pub async fn write_csv(
         ])?;
         n += 1;
         if n % 500 == 0 {
-            let full = std::mem::replace(&mut w, csv::Writer::from_writer(Vec::new()));
-            let chunk = full.into_inner().map_err(|e| anyhow::anyhow!(e.to_string()))?;
+            let chunk = w.take()?;
             if tx.send(Ok(chunk.into())).await.is_err() {
                 return Ok(());
             }
         }
     }
-    let rest = w.into_inner().map_err(|e| anyhow::anyhow!(e.to_string()))?;
-    let _ = tx.send(Ok(rest.into())).await;
+    let _ = tx.send(Ok(w.take()?.into())).await;
     Ok(())
 }

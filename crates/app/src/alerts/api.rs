@@ -1,0 +1,69 @@
+//! `GET /api/v1/alerts/open`: the open alerts the caller is an audience of, for the shell's badge
+//! and list (every page polls it through `app.js`). An alert's audience is the permission a
+//! person needs to see it (`fraud.alerts.view`, `system.alerts.view`, `financial.alerts.view`,
+//! `security.alerts.view`).
+
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::access::Permission::{self, *};
+use crate::error::AppError;
+use crate::route;
+use crate::web::auth::Principal;
+use crate::web::routes::{Access, RouteSpec};
+use crate::web::AppState;
+
+/// The permissions that name alert audiences: holding one lets a person see that kind of alert.
+pub const AUDIENCES: &[Permission] = &[
+    FraudAlertsView,
+    SystemAlertsView,
+    FinancialAlertsView,
+    SecurityAlertsView,
+];
+
+/// How many open alerts the shell lists (the badge counts them all).
+const SHELL_LIST: i64 = 10;
+
+pub fn routes() -> Vec<RouteSpec> {
+    vec![route!(GET "/api/v1/alerts/open", Access::AnyOf(AUDIENCES), open)]
+}
+
+/// One open alert as the shell lists it, with a link to what it is about when the reader may
+/// open that page.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ShellAlert {
+    #[serde(flatten)]
+    alert: super::Alert,
+    href: Option<String>,
+}
+
+fn href(who: &Principal, a: &super::Alert) -> Option<String> {
+    match (a.subject_type.as_deref(), a.subject_id.as_deref()) {
+        (Some("disbursement"), Some(id)) if who.can(DisbursementsRead) => Some(format!("/admin/disbursements/{id}")),
+        (Some("reconciliation_run"), Some(id)) if who.can(DisbursementsRead) => {
+            Some(format!("/admin/disbursements/reconcile/{id}"))
+        }
+        _ if a.kind.starts_with("payout.") || a.kind.starts_with("momo.") => {
+            who.can(DisbursementsRead).then(|| "/admin/disbursements".to_owned())
+        }
+        _ => None,
+    }
+}
+
+async fn open(State(state): State<AppState>, who: Principal) -> Result<Json<Value>, AppError> {
+    let audiences = super::audiences(&who);
+    let mut conn = state.pool.acquire().await?;
+    let (count, critical) = super::open_counts(&mut conn, &audiences).await?;
+    let list = super::open(&mut conn, &audiences, SHELL_LIST).await?;
+    let data: Vec<ShellAlert> = list
+        .into_iter()
+        .map(|alert| ShellAlert {
+            href: href(&who, &alert),
+            alert,
+        })
+        .collect();
+    Ok(Json(json!({"count": count, "critical": critical, "data": data})))
+}
