@@ -79,8 +79,8 @@ impl Rules {
     /// batch's codes carry them (`batch_checks`, recorded when the batch was made).
     pub fn from_settings(s: &Settings, default_amount: i64, batch_checks: bool) -> Result<Self, AppError> {
         let cg = &s.business.code_generation;
-        let alphabet = Alphabet::new(&cg.character_set)
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("character set: {e}")))?;
+        let alphabet =
+            Alphabet::new(&cg.character_set).map_err(|e| AppError::Internal(anyhow::anyhow!("character set: {e}")))?;
         let check = (cg.include_checksum || batch_checks).then(|| alphabet.clone());
         Ok(Self {
             check,
@@ -211,7 +211,10 @@ pub fn parse_csv(data: &[u8], rules: &Rules, progress: &mut dyn FnMut(Progress))
             }
         };
         if let Some(c) = rules.alphabet.as_ref().and_then(|a| a.foreign(&code)) {
-            reject(raw, format!("bad format: no code has the letter {c} (not in the character set)"));
+            reject(
+                raw,
+                format!("bad format: no code has the letter {c} (not in the character set)"),
+            );
             continue;
         }
         if let Some(alphabet) = &rules.check {

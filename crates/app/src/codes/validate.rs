@@ -58,7 +58,15 @@ pub async fn validate(
     };
     // the check character applies to codes of batches that carry one (recorded when each batch
     // was made); for a code that does not exist, when any batch does
-    type Row = (Option<Uuid>, Option<String>, Option<Uuid>, Option<i64>, Option<String>, Option<bool>, bool);
+    type Row = (
+        Option<Uuid>,
+        Option<String>,
+        Option<Uuid>,
+        Option<i64>,
+        Option<String>,
+        Option<bool>,
+        bool,
+    );
     let row: Row = sqlx::query_as(
         "select f.*, exists (select 1 from batches where check_character) from (select 1) one left join ( \
            select c.id, c.status, b.id as batch_id, b.batch_number, b.name, b.check_character \

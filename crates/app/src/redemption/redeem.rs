@@ -287,8 +287,13 @@ pub async fn look(
     .fetch_one(conn)
     .await?;
     let mistyped = row.6;
-    let (Some(status), expires_at, Some(amount), Some(currency), Some(batch_status), Some(batch_expiry), _) = row else {
-        return Ok(Err(if mistyped { Refusal::Mistyped } else { Refusal::UnknownCode }));
+    let (Some(status), expires_at, Some(amount), Some(currency), Some(batch_status), Some(batch_expiry), _) = row
+    else {
+        return Ok(Err(if mistyped {
+            Refusal::Mistyped
+        } else {
+            Refusal::UnknownCode
+        }));
     };
     let refusal = match status.as_str() {
         "used" | "redeemed" => Some(Refusal::AlreadyRedeemed),

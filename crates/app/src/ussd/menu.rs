@@ -272,10 +272,16 @@ mod tests {
         let stored = |t: &str| transcript::mask(t);
         assert_eq!(new_input(None, ""), "");
         assert_eq!(new_input(Some(""), "1"), "1");
-        assert_eq!(new_input(Some(&stored("1")), "1*ABCD*EF26GH11JK25"), "ABCD*EF26GH11JK25");
+        assert_eq!(
+            new_input(Some(&stored("1")), "1*ABCD*EF26GH11JK25"),
+            "ABCD*EF26GH11JK25"
+        );
         assert_eq!(new_input(Some(&stored("1*X")), "1*X*0"), "0");
         assert_eq!(
-            new_input(Some(&stored("1*ABCD*EF26GH11JK25")), "1*ABCD*EF26GH11JK25*abcdef26gh11jk25"),
+            new_input(
+                Some(&stored("1*ABCD*EF26GH11JK25")),
+                "1*ABCD*EF26GH11JK25*abcdef26gh11jk25"
+            ),
             "abcdef26gh11jk25"
         );
         // an operator that sends only the latest input

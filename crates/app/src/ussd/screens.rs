@@ -251,14 +251,24 @@ mod tests {
         let e = check_settings(&s);
         assert_eq!(e.len(), 1, "{e:?}");
         assert_eq!(e[0].field, "ussd.welcomeMessage.en");
-        assert!(e[0].message.contains("English") && e[0].message.contains("181 GSM-7 septets"), "{e:?}");
+        assert!(
+            e[0].message.contains("English") && e[0].message.contains("181 GSM-7 septets"),
+            "{e:?}"
+        );
         // the largest amount settings allow is the amount a success screen can show
-        let mut s = with(Msg::Success, "", &format!("{} {{amount}} {{currency}}", "a".repeat(148)));
+        let mut s = with(
+            Msg::Success,
+            "",
+            &format!("{} {{amount}} {{currency}}", "a".repeat(148)),
+        );
         assert_eq!(check_settings(&s), vec![]);
         s.payments.max_amount = 10_000_000;
         let e = check_settings(&s);
         assert_eq!(e[0].field, "ussd.successMessage.rw");
-        assert!(e[0].message.contains("Kinyarwanda") && e[0].message.contains("161 GSM-7"), "{e:?}");
+        assert!(
+            e[0].message.contains("Kinyarwanda") && e[0].message.contains("161 GSM-7"),
+            "{e:?}"
+        );
     }
 
     #[test]

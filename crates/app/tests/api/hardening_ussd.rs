@@ -87,7 +87,11 @@ async fn typed_codes_are_masked_in_the_session_the_interactions_and_the_monitor(
     let last = format!("1*{slip}*{}", codes[1]);
     let won = app.hop("s-redeem", PHONE, &last).await;
     assert!(won.starts_with("END Murakoze!"), "{won}");
-    assert_eq!(app.hop("s-redeem", PHONE, &last).await, won, "a repeat gets the same answer");
+    assert_eq!(
+        app.hop("s-redeem", PHONE, &last).await,
+        won,
+        "a repeat gets the same answer"
+    );
     // a whole session through the gateway, with its end-of-session notification
     let events = app.url(&format!("/api/v1/webhooks/ussd/status?secret={USSD_SECRET}"));
     let gateway = Gateway::new(GatewayConfig::new(app.ussd_url()).with_events_url(events)).unwrap();
@@ -199,11 +203,10 @@ async fn a_phone_over_its_ussd_dialling_limit_gets_a_polite_end_in_its_language(
     // another phone is served
     let menu = app.hop("other", "+250788000013", "").await;
     assert!(menu.starts_with("CON Murakaza neza"), "{menu}");
-    let refused: i64 =
-        sqlx::query_scalar("select count(*) from ussd_interactions where outcome = 'too_many_requests'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let refused: i64 = sqlx::query_scalar("select count(*) from ussd_interactions where outcome = 'too_many_requests'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(refused, 2);
 
     // the limits have bounds, and the hour holds at least the minute
@@ -215,7 +218,10 @@ async fn a_phone_over_its_ussd_dialling_limit_gets_a_polite_end_in_its_language(
     )
     .await;
     assert_eq!(status, 422, "{body}");
-    assert!(error_fields(&body).contains(&"security.rateLimiting.ussdRequestsPerHour"), "{body}");
+    assert!(
+        error_fields(&body).contains(&"security.rateLimiting.ussdRequestsPerHour"),
+        "{body}"
+    );
     let (status, body) = put_settings(
         &app,
         &key,
@@ -224,7 +230,10 @@ async fn a_phone_over_its_ussd_dialling_limit_gets_a_polite_end_in_its_language(
     )
     .await;
     assert_eq!(status, 422, "{body}");
-    assert!(error_fields(&body).contains(&"security.rateLimiting.ussdRequestsPerMinute"), "{body}");
+    assert!(
+        error_fields(&body).contains(&"security.rateLimiting.ussdRequestsPerMinute"),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -235,7 +244,10 @@ async fn a_code_printed_before_the_check_character_was_switched_on_is_still_rede
     let batch = app.generated_batch(&key, "Printed before", 8, "w-before").await;
     // the printed sheet (CSV export)
     let res = app
-        .get_as(&key, &format!("/api/v1/admin/promo-codes/export?format=csv&batchId={batch}"))
+        .get_as(
+            &key,
+            &format!("/api/v1/admin/promo-codes/export?format=csv&batchId={batch}"),
+        )
         .await;
     assert_eq!(res.status(), 200);
     let csv = res.text().await.unwrap();
@@ -292,10 +304,18 @@ async fn a_code_printed_before_the_check_character_was_switched_on_is_still_rede
     assert!(body.starts_with("END Congratulations!"), "{body}");
     // the API's verdict follows the batch too
     let res = app
-        .post_json(&key, "/api/v1/admin/promo-codes/validate", &json!({"code": wrong_check[2]}))
+        .post_json(
+            &key,
+            "/api/v1/admin/promo-codes/validate",
+            &json!({"code": wrong_check[2]}),
+        )
         .await;
     let v: Value = res.json().await.unwrap();
-    assert_eq!((v["verdict"].as_str(), v["checkCharacter"].as_str()), (Some("exists"), Some("off")), "{v}");
+    assert_eq!(
+        (v["verdict"].as_str(), v["checkCharacter"].as_str()),
+        (Some("exists"), Some("off")),
+        "{v}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -318,7 +338,10 @@ async fn ussd_texts_are_checked_on_every_screen_they_appear_on_in_both_languages
         .find(|e| e["field"] == "ussd.welcomeMessage.en")
         .unwrap_or_else(|| panic!("{body}"));
     let message = e["message"].as_str().unwrap();
-    assert!(message.contains("English") && message.contains("181 GSM-7 septets"), "{message}");
+    assert!(
+        message.contains("English") && message.contains("181 GSM-7 septets"),
+        "{message}"
+    );
 
     // and in Kinyarwanda, whose menu is one character shorter
     let (status, body) = put_settings(
@@ -351,7 +374,10 @@ async fn ussd_texts_are_checked_on_every_screen_they_appear_on_in_both_languages
     assert_eq!(status, 200, "{body}");
     app.hop("s-help", PHONE, "").await;
     let screen = app.hop("s-help", PHONE, "4").await;
-    assert_eq!(screen, "CON Call \"0788111222\" - any time...\n0. Subira inyuma 00. Ahabanza");
+    assert_eq!(
+        screen,
+        "CON Call \"0788111222\" - any time...\n0. Subira inyuma 00. Ahabanza"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
