@@ -170,8 +170,8 @@ pub async fn create(
     check_assignee(conn, new.assigned_user_id, "assignedUserId").await?;
     let batch: Batch = sqlx::query_as(&format!(
         "insert into batches (name, description, total_codes, amount_per_code, currency, expiration_date, assigned_user_id, \
-           created_by_user_id, status, created_at, updated_at) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $9) returning {COLUMNS}"
+           created_by_user_id, status, created_at, updated_at, check_character) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $9, $10) returning {COLUMNS}"
     ))
     .bind(new.name.trim())
     .bind(new.description.trim())
@@ -182,6 +182,8 @@ pub async fn create(
     .bind(new.assigned_user_id)
     .bind(actor.user_id())
     .bind(now)
+    // whether its codes carry a check character is decided now, once (issue 17, item 12)
+    .bind(s.business.code_generation.include_checksum)
     .fetch_one(&mut *conn)
     .await
     .map_err(name_taken)?;

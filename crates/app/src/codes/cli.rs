@@ -73,6 +73,7 @@ pub async fn generate(state: &AppState, target: Target, count: i64) -> anyhow::R
     }
     let cg = &settings.0.business.code_generation;
     let alphabet = Alphabet::new(&cg.character_set).map_err(anyhow::Error::msg)?;
+    let checksum = generate::batch_checks(&state.pool, batch_id).await?;
     let started = Instant::now();
     let summary = generate::run(
         &state.pool,
@@ -80,7 +81,7 @@ pub async fn generate(state: &AppState, target: Target, count: i64) -> anyhow::R
         count,
         Actor::System,
         alphabet,
-        cg.include_checksum,
+        checksum,
         now,
         |done, total| async move {
             println!(

@@ -77,6 +77,16 @@ impl Alphabet {
         self.chars.is_empty()
     }
 
+    /// The first character of `code` that no code can have: neither in this alphabet nor a digit
+    /// (a generation date's digits sit between the random characters). Imported codes follow the
+    /// same rule ([`super::import_csv`]).
+    pub fn foreign(&self, code: &PromoCode) -> Option<char> {
+        code.as_str()
+            .bytes()
+            .find(|&c| c != b'-' && !c.is_ascii_digit() && !self.chars.contains(&c))
+            .map(char::from)
+    }
+
     fn index(&self, c: u8) -> Option<usize> {
         self.chars.iter().position(|x| *x == c)
     }
@@ -354,6 +364,15 @@ mod tests {
         assert_eq!(parse("ABCD*EF26"), Err(ParseError::Star));
         assert_eq!(parse("ABCD-EF26-GH11"), Err(ParseError::Length));
         assert_eq!(parse("ABCD-EF26-GH11-JK2#"), Err(ParseError::Characters));
+    }
+
+    #[test]
+    fn characters_outside_the_alphabet_and_the_digits_are_foreign() {
+        let a = Alphabet::new(DEFAULT).unwrap();
+        assert_eq!(a.foreign(&parse("ABCD-EF26-GH11-JK25").unwrap()), None);
+        assert_eq!(a.foreign(&parse("ABCD-EF26-GH11-JK05").unwrap()), None);
+        assert_eq!(a.foreign(&parse("ABCD-EF26-GHI1-JKO5").unwrap()), Some('I'));
+        assert_eq!(a.foreign(&generator(true).next_code()), None);
     }
 
     #[test]

@@ -436,7 +436,18 @@ where
     Ok(summary)
 }
 
-/// The `codes.generate` job; it reads the code settings in force when it runs.
+/// Whether a batch's codes carry a check character: recorded when the batch was made, so a
+/// top-up makes codes like the batch's first ones whatever the setting says now.
+pub async fn batch_checks(pool: &PgPool, batch_id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("select check_character from batches where id = $1")
+        .bind(batch_id)
+        .fetch_optional(pool)
+        .await
+        .map(|c| c.unwrap_or(false))
+}
+
+/// The `codes.generate` job; it reads the character set in force when it runs, and the batch's
+/// check character.
 pub struct Handler {
     pub settings: std::sync::Arc<crate::settings::SettingsStore>,
 }
@@ -465,6 +476,7 @@ impl JobHandler for Handler {
                 .await?;
             count = count.min(until - have).max(0);
         }
+        let checksum = batch_checks(&ctx.pool, job.batch_id).await?;
         let progress_ctx = ctx.clone();
         let summary = run(
             &ctx.pool,
@@ -472,7 +484,7 @@ impl JobHandler for Handler {
             count,
             actor,
             alphabet,
-            cg.include_checksum,
+            checksum,
             ctx.clock.now(),
             |done, total| {
                 let c = progress_ctx.clone();

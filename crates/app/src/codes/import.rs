@@ -82,13 +82,14 @@ pub async fn import(
         .bind(up.batch_id)
         .execute(&mut *conn)
         .await?;
-    let batch: Option<(i64, String, DateTime<Utc>, String, i32)> = sqlx::query_as(
-        "select amount_per_code, currency, expiration_date, status, total_codes from batches where id = $1 for update",
+    let batch: Option<(i64, String, DateTime<Utc>, String, i32, bool)> = sqlx::query_as(
+        "select amount_per_code, currency, expiration_date, status, total_codes, check_character from batches \
+         where id = $1 for update",
     )
     .bind(up.batch_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((batch_amount, currency, expires, status, total_codes)) = batch else {
+    let Some((batch_amount, currency, expires, status, total_codes, batch_checks)) = batch else {
         return Err(AppError::field("batchId", "no such batch"));
     };
     if status != "active" {
@@ -100,7 +101,7 @@ pub async fn import(
     if expires <= now {
         return Err(AppError::conflict("batchId", "the batch has passed its expiry date"));
     }
-    let rules = Rules::from_settings(s, batch_amount)?;
+    let rules = Rules::from_settings(s, batch_amount, batch_checks)?;
     let parsed = parse_csv(up.data, &rules, progress)?;
     let Parsed {
         rows,

@@ -66,24 +66,25 @@ pub struct Parsed {
 pub struct Rules {
     /// Set when the check character is on.
     pub check: Option<Alphabet>,
+    /// The character set: a code with a letter outside it (digits aside) is refused, since the
+    /// USSD menu answers such a code "that is not a code" without looking it up.
+    pub alphabet: Option<Alphabet>,
     pub min_amount: i64,
     pub max_amount: i64,
     pub default_amount: i64,
 }
 
 impl Rules {
-    pub fn from_settings(s: &Settings, default_amount: i64) -> Result<Self, AppError> {
+    /// The settings' rules; check characters are checked when the setting is on now or the
+    /// batch's codes carry them (`batch_checks`, recorded when the batch was made).
+    pub fn from_settings(s: &Settings, default_amount: i64, batch_checks: bool) -> Result<Self, AppError> {
         let cg = &s.business.code_generation;
-        let check = if cg.include_checksum {
-            Some(
-                Alphabet::new(&cg.character_set)
-                    .map_err(|e| AppError::Internal(anyhow::anyhow!("character set: {e}")))?,
-            )
-        } else {
-            None
-        };
+        let alphabet =
+            Alphabet::new(&cg.character_set).map_err(|e| AppError::Internal(anyhow::anyhow!("character set: {e}")))?;
+        let check = (cg.include_checksum || batch_checks).then(|| alphabet.clone());
         Ok(Self {
             check,
+            alphabet: Some(alphabet),
             min_amount: s.payments.min_amount,
             max_amount: s.payments.max_amount,
             default_amount,
@@ -209,6 +210,13 @@ pub fn parse_csv(data: &[u8], rules: &Rules, progress: &mut dyn FnMut(Progress))
                 continue;
             }
         };
+        if let Some(c) = rules.alphabet.as_ref().and_then(|a| a.foreign(&code)) {
+            reject(
+                raw,
+                format!("bad format: no code has the letter {c} (not in the character set)"),
+            );
+            continue;
+        }
         if let Some(alphabet) = &rules.check {
             if !code.check_ok(alphabet) {
                 reject(raw, "wrong check character (a typo?)".into());
@@ -262,6 +270,7 @@ mod tests {
     fn rules() -> Rules {
         Rules {
             check: None,
+            alphabet: None,
             min_amount: 100,
             max_amount: 50_000,
             default_amount: 1000,

@@ -56,14 +56,32 @@ pub async fn validate(
             })
         }
     };
-    let check_ok = !checksum || code.check_ok(alphabet);
-    let found: Option<(Uuid, String, Uuid, i64, String)> = sqlx::query_as(
-        "select c.id, c.status, b.id, b.batch_number, b.name from promo_codes c join batches b on b.id = c.batch_id \
-         where c.code = $1",
+    // the check character applies to codes of batches that carry one (recorded when each batch
+    // was made); for a code that does not exist, when any batch does
+    type Row = (
+        Option<Uuid>,
+        Option<String>,
+        Option<Uuid>,
+        Option<i64>,
+        Option<String>,
+        Option<bool>,
+        bool,
+    );
+    let row: Row = sqlx::query_as(
+        "select f.*, exists (select 1 from batches where check_character) from (select 1) one left join ( \
+           select c.id, c.status, b.id as batch_id, b.batch_number, b.name, b.check_character \
+           from promo_codes c join batches b on b.id = c.batch_id where c.code = $1) f on true",
     )
     .bind(code.as_str())
-    .fetch_optional(&mut *conn)
+    .fetch_one(&mut *conn)
     .await?;
+    let (found, checksum) = match row {
+        (Some(id), Some(status), Some(batch), Some(number), Some(name), Some(checks), _) => {
+            (Some((id, status, batch, number, name)), checks)
+        }
+        (.., any) => (None, any),
+    };
+    let check_ok = !checksum || code.check_ok(alphabet);
     let (verdict, message) = match (&found, check_ok) {
         (Some(_), _) => ("exists", "this code exists".to_owned()),
         (None, false) => (

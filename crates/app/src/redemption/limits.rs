@@ -1,7 +1,9 @@
 //! Attempt limits per phone, counted from the interaction log (DESIGN.md §1: no second store).
 //!
-//! An attempt is a well-formed code that reached the database (a guess or a redemption); menu
-//! hops and keypad slips are not. Crossing the minute, hour or day limit refuses the attempt and
+//! An attempt is a well-formed code: one that reached the database (a guess, a typo told by its
+//! check character after the lookup, or a redemption), or one with a character no code has
+//! (answered without a lookup, but still typed at the code prompt; issue 17, item 14). Menu hops
+//! and keypad slips (a `*`, a wrong length) are not. Crossing the minute, hour or day limit refuses the attempt and
 //! starts a block of `blockDurationMinutes`, which further attempts inside it do not extend.
 
 use chrono::{DateTime, Utc};
@@ -19,6 +21,8 @@ pub const ATTEMPTS: &[&str] = &[
     "blocked",
     "campaign_closed",
     "customer_limit",
+    "typo",
+    "not_a_code",
 ];
 
 /// Why an attempt is refused.

@@ -43,6 +43,9 @@ pub enum Refusal {
     /// The phone's attempt limits (settings `ussd`): this attempt crossed one, or the phone is
     /// inside the block an earlier crossing started.
     TooManyAttempts(Limited),
+    /// No such code, and its check character is wrong while some batch's codes carry one: a
+    /// typing mistake rather than a guess (the customer is asked to type it again).
+    Mistyped,
 }
 
 impl Refusal {
@@ -57,6 +60,7 @@ impl Refusal {
             Refusal::CustomerLimit => "customer_limit",
             Refusal::TooManyAttempts(Limited::Crossed) => "rate_limited",
             Refusal::TooManyAttempts(Limited::Blocked) => "phone_blocked",
+            Refusal::Mistyped => "typo",
         }
     }
 }
@@ -66,6 +70,8 @@ pub struct Attempt<'a> {
     pub code: &'a PromoCode,
     /// One per gateway request (`ussd:<sessionId>:<text>`): a repeated request finds its redemption.
     pub idempotency_key: &'a str,
+    /// The code's check character does not match (see [`look`]).
+    pub check_fails: bool,
     pub ussd_session_id: Option<&'a str>,
     /// The phone's attempt limits, checked in the same statement.
     pub limits: &'a UssdSettings,
@@ -242,7 +248,7 @@ async fn refusal(conn: &mut PgConnection, a: &Attempt<'_>) -> Result<Result<Rede
             awaiting_approval: status == "awaiting_approval",
         }));
     }
-    Ok(Err(match look(conn, a.code, a.now).await? {
+    Ok(Err(match look(conn, a.code, a.check_fails, a.now).await? {
         // the code could be redeemed: the customer's limits stopped it
         Ok(_) => Refusal::CustomerLimit,
         Err(r) => r,
@@ -250,21 +256,44 @@ async fn refusal(conn: &mut PgConnection, a: &Attempt<'_>) -> Result<Result<Rede
 }
 
 /// The code's state without changing it: what it is worth, or why it cannot be redeemed.
+///
+/// A code that does not exist is [`Refusal::Mistyped`] when its check character is wrong
+/// (`check_fails`) and some batch's codes carry check characters (a batch records that when it is
+/// made, migration 23): typo detection applies only to such codes, so switching the setting on
+/// never turns a code printed before into a "typo". Asked in the same round trip.
 pub async fn look(
     conn: &mut PgConnection,
     code: &PromoCode,
+    check_fails: bool,
     now: DateTime<Utc>,
 ) -> Result<Result<CodeState, Refusal>, sqlx::Error> {
-    type Row = (String, Option<DateTime<Utc>>, i64, String, String, DateTime<Utc>);
-    let row: Option<Row> = sqlx::query_as(
-        r#"select c.status, c.expires_at, c.amount, c.currency, b.status, b.expiration_date
-           from promo_codes c join batches b on b.id = c.batch_id where c.code = $1"#,
+    type Row = (
+        Option<String>,
+        Option<DateTime<Utc>>,
+        Option<i64>,
+        Option<String>,
+        Option<String>,
+        Option<DateTime<Utc>>,
+        bool,
+    );
+    let row: Row = sqlx::query_as(
+        r#"select f.*, $2 and exists (select 1 from batches where check_character) as mistyped
+           from (select 1) one left join (
+             select c.status, c.expires_at, c.amount, c.currency, b.status as batch_status, b.expiration_date
+             from promo_codes c join batches b on b.id = c.batch_id where c.code = $1) f on true"#,
     )
     .bind(code.as_str())
-    .fetch_optional(conn)
+    .bind(check_fails)
+    .fetch_one(conn)
     .await?;
-    let Some((status, expires_at, amount, currency, batch_status, batch_expiry)) = row else {
-        return Ok(Err(Refusal::UnknownCode));
+    let mistyped = row.6;
+    let (Some(status), expires_at, Some(amount), Some(currency), Some(batch_status), Some(batch_expiry), _) = row
+    else {
+        return Ok(Err(if mistyped {
+            Refusal::Mistyped
+        } else {
+            Refusal::UnknownCode
+        }));
     };
     let refusal = match status.as_str() {
         "used" | "redeemed" => Some(Refusal::AlreadyRedeemed),

@@ -394,6 +394,9 @@ impl Default for Registration {
 pub struct RateLimiting {
     pub api_requests_per_minute: u32,
     pub api_requests_per_hour: u32,
+    /// USSD hops per phone, menus included (PRD 2.8); an over-limit dial gets a polite END.
+    pub ussd_requests_per_minute: u32,
+    pub ussd_requests_per_hour: u32,
     pub login_attempts_per_minute: u32,
     pub file_uploads_per_hour: u32,
     pub downloads_per_hour: u32,
@@ -404,6 +407,9 @@ impl Default for RateLimiting {
         Self {
             api_requests_per_minute: 600,
             api_requests_per_hour: 20_000,
+            // a person needs a few seconds per screen: 60 a minute is several sessions at once
+            ussd_requests_per_minute: 60,
+            ussd_requests_per_hour: 600,
             login_attempts_per_minute: 10,
             file_uploads_per_hour: 30,
             downloads_per_hour: 60,

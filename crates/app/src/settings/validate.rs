@@ -82,6 +82,8 @@ pub fn validate(s: &Settings) -> Vec<FieldError> {
     analytics(&mut v, &s.analytics);
     integrations(&mut v, &s.integrations);
     backup(&mut v, &s.backup);
+    // every screen a custom USSD text appears on, in both languages
+    v.0.extend(crate::ussd::screens::check_settings(s));
     v.0
 }
 
@@ -173,7 +175,8 @@ fn ussd(v: &mut V, u: &UssdSettings) {
         (&u.error_message, "ussd.errorMessage"),
         (&u.success_message, "ussd.successMessage"),
     ] {
-        // a USSD screen holds 160 GSM-7 characters with the CON/END prefix and the menu
+        // a USSD screen holds 160 GSM-7 characters with the CON/END prefix and the menu; each
+        // screen a text appears on is checked as a whole too (`ussd::screens::check_settings`)
         v.max_len(&m.en, 120, &format!("{f}.en"));
         v.max_len(&m.rw, 120, &format!("{f}.rw"));
     }
@@ -468,6 +471,23 @@ fn security(v: &mut V, s: &SecuritySettings) {
     v.check(
         rl.api_requests_per_hour >= rl.api_requests_per_minute,
         "security.rateLimiting.apiRequestsPerHour",
+        "must be at least the per-minute limit",
+    );
+    v.range(
+        rl.ussd_requests_per_minute,
+        1,
+        10_000,
+        "security.rateLimiting.ussdRequestsPerMinute",
+    );
+    v.range(
+        rl.ussd_requests_per_hour,
+        1,
+        100_000,
+        "security.rateLimiting.ussdRequestsPerHour",
+    );
+    v.check(
+        rl.ussd_requests_per_hour >= rl.ussd_requests_per_minute,
+        "security.rateLimiting.ussdRequestsPerHour",
         "must be at least the per-minute limit",
     );
     v.range(

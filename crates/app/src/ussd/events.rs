@@ -47,7 +47,8 @@ pub async fn store(pool: &PgPool, e: &SessionEvent, now: DateTime<Utc>) -> Resul
     )
     .bind(e.duration_millis().map(|n| n.min(i64::MAX as u64) as i64))
     .bind(e.hops().map(|n| n.min(i32::MAX as u32) as i32))
-    .bind(cut(&e.input, 2000))
+    // the gateway's copy of the input history: typed codes masked, as in the interaction log
+    .bind(cut(&e.input, 2000).map(|t| super::transcript::mask(&t)))
     .bind(cut(&e.last_app_response, 2000))
     .bind(cut(&e.error_message, 2000))
     .execute(pool)

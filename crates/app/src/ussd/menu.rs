@@ -5,10 +5,15 @@
 //! input is interpreted here: a `*` typed inside a code stays part of that input and is refused
 //! with its own message instead of silently becoming extra menu levels. `0` goes back and `00`
 //! goes home from every screen; `0` on the home screen says goodbye.
+//!
+//! A typed code is checked here only for what needs no database: its format, and characters no
+//! code can have. Whether a wrong check character is a typo depends on the batch the code would
+//! belong to, so that is decided after the lookup ([`crate::redemption::look`]).
 
 use crate::codes::format::{self, Alphabet, ParseError, PromoCode};
 
 use super::messages::Lang;
+use super::transcript;
 
 /// Where the customer is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +52,8 @@ impl State {
 pub enum Retype {
     Star,
     Format,
-    Typo,
+    /// A character no code has (outside the character set and the date digits); the first one.
+    NotACode(char),
 }
 
 /// What the input leads to.
@@ -68,7 +74,7 @@ pub enum Next {
 }
 
 /// Applies one input (the part after the last hop's text) to a state.
-pub fn step(state: State, input: &str, alphabet: &Alphabet, checksum: bool) -> Next {
+pub fn step(state: State, input: &str, alphabet: &Alphabet) -> Next {
     let input = input.trim().trim_end_matches('#').trim();
     let show = |state| Next::Show {
         state,
@@ -96,7 +102,7 @@ pub fn step(state: State, input: &str, alphabet: &Alphabet, checksum: bool) -> N
                 unknown_choice: true,
             },
         },
-        State::EnterCode | State::EnterCodeToCheck => match read_code(input, alphabet, checksum) {
+        State::EnterCode | State::EnterCodeToCheck => match read_code(input, alphabet) {
             Ok(code) if state == State::EnterCode => Next::Redeem(code),
             Ok(code) => Next::Check(code),
             Err(why) => Next::Retype { state, why },
@@ -113,28 +119,32 @@ pub fn step(state: State, input: &str, alphabet: &Alphabet, checksum: bool) -> N
     }
 }
 
-/// A code as typed on a keypad: lower case, spaces and missing dashes are fine; `*` is not.
-pub fn read_code(input: &str, alphabet: &Alphabet, checksum: bool) -> Result<PromoCode, Retype> {
+/// A code as typed on a keypad: lower case, spaces and missing dashes are fine; `*` is not, and
+/// neither is a character that no code has: a letter or digit outside the character set, other
+/// than the date's digits (an `O` typed for a `0`, say).
+pub fn read_code(input: &str, alphabet: &Alphabet) -> Result<PromoCode, Retype> {
     let code = format::parse(input).map_err(|e| match e {
         ParseError::Star => Retype::Star,
         ParseError::Length | ParseError::Characters => Retype::Format,
     })?;
-    if checksum && !code.check_ok(alphabet) {
-        return Err(Retype::Typo);
+    if let Some(c) = alphabet.foreign(&code) {
+        return Err(Retype::NotACode(c));
     }
     Ok(code)
 }
 
-/// The new input of a hop: `text` minus the text already answered in this session. A gateway
-/// that sends only the latest input (some operators do) is taken as it comes.
+/// The new input of a hop: `text` minus the text already answered in this session, which the
+/// session keeps masked ([`transcript::mask`]): the answered text is as many `*`-separated parts
+/// as the stored one, and masks to it. A gateway that sends only the latest input (some operators
+/// do) is taken as it comes.
 pub fn new_input<'a>(previous: Option<&str>, text: &'a str) -> &'a str {
-    match previous {
-        Some("") => text,
-        Some(p) => text
-            .strip_prefix(p)
-            .and_then(|rest| rest.strip_prefix('*'))
-            .unwrap_or(text),
-        None => text,
+    let Some(p) = previous.filter(|p| !p.is_empty()) else {
+        return text;
+    };
+    let parts = p.split('*').count();
+    match text.match_indices('*').nth(parts - 1) {
+        Some((at, _)) if transcript::mask(&text[..at]) == p => &text[at + 1..],
+        _ => text,
     }
 }
 
@@ -147,7 +157,7 @@ mod tests {
     }
 
     fn go(state: State, input: &str) -> Next {
-        step(state, input, &alphabet(), false)
+        step(state, input, &alphabet())
     }
 
     #[test]
@@ -216,25 +226,38 @@ mod tests {
     }
 
     #[test]
-    fn a_wrong_check_character_is_a_typo() {
+    fn a_wrong_check_character_is_left_to_the_lookup() {
+        // whether it is a typo depends on the batch the code would belong to (issue 17, item 12)
         let a = alphabet();
         let mut g = format::Generator::new(a.clone(), true, chrono::DateTime::UNIX_EPOCH, rand::rngs::OsRng);
         let good = g.next_code();
-        assert_eq!(
-            step(State::EnterCode, good.as_str(), &a, true),
-            Next::Redeem(good.clone())
-        );
-        // change one random character: the check character no longer fits
         let mut bad = good.as_str().to_owned().into_bytes();
         bad[0] = if bad[0] == b'A' { b'B' } else { b'A' };
-        let bad = String::from_utf8(bad).expect("ascii");
+        let bad = format::parse(std::str::from_utf8(&bad).expect("ascii")).expect("code");
+        assert!(!bad.check_ok(&a));
+        assert_eq!(step(State::EnterCode, bad.as_str(), &a), Next::Redeem(bad));
+    }
+
+    #[test]
+    fn characters_no_code_has_are_not_a_code() {
+        // O and I are not in the character set; 0 and 1 only in the date
         assert_eq!(
-            step(State::EnterCode, &bad, &a, true),
+            go(State::EnterCode, "OBCD-EF26-GH11-JK25"),
             Next::Retype {
                 state: State::EnterCode,
-                why: Retype::Typo
+                why: Retype::NotACode('O')
             }
         );
+        assert_eq!(
+            go(State::EnterCodeToCheck, "abcd ef26 gi11 jk25"),
+            Next::Retype {
+                state: State::EnterCodeToCheck,
+                why: Retype::NotACode('I')
+            }
+        );
+        // digits are fine anywhere (dates); the lookup tells the rest
+        let code = format::parse("ABCD-EF06-GH10-JK25").expect("code");
+        assert_eq!(go(State::EnterCode, "ABCD-EF06-GH10-JK25"), Next::Redeem(code));
     }
 
     #[test]
@@ -245,11 +268,24 @@ mod tests {
 
     #[test]
     fn only_the_newest_input_is_read() {
+        // the session keeps the answered text masked
+        let stored = |t: &str| transcript::mask(t);
         assert_eq!(new_input(None, ""), "");
         assert_eq!(new_input(Some(""), "1"), "1");
-        assert_eq!(new_input(Some("1"), "1*ABCD*EF26GH11JK25"), "ABCD*EF26GH11JK25");
-        assert_eq!(new_input(Some("1*X"), "1*X*0"), "0");
+        assert_eq!(
+            new_input(Some(&stored("1")), "1*ABCD*EF26GH11JK25"),
+            "ABCD*EF26GH11JK25"
+        );
+        assert_eq!(new_input(Some(&stored("1*X")), "1*X*0"), "0");
+        assert_eq!(
+            new_input(
+                Some(&stored("1*ABCD*EF26GH11JK25")),
+                "1*ABCD*EF26GH11JK25*abcdef26gh11jk25"
+            ),
+            "abcdef26gh11jk25"
+        );
         // an operator that sends only the latest input
-        assert_eq!(new_input(Some("1"), "2"), "2");
+        assert_eq!(new_input(Some(&stored("1")), "2"), "2");
+        assert_eq!(new_input(Some(&stored("1*X")), "3*4*5"), "3*4*5");
     }
 }

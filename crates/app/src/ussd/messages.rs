@@ -50,6 +50,8 @@ pub enum Msg {
     WrongFormat,
     /// The check character does not match: a typing mistake rather than a guess.
     Typo,
+    /// A letter no code has (`{char}`: digits are always possible), such as an O typed for a 0.
+    NotACode,
     ChooseLanguage,
     /// settings: helpMessage
     Help,
@@ -60,6 +62,8 @@ pub enum Msg {
     /// The batch is blocked, or its promotion is over.
     CampaignClosed,
     TooManyAttempts,
+    /// The phone dials more often than settings `security.rateLimiting.ussdRequestsPer…` allow.
+    TooManyRequests,
     CustomerLimit,
     Busy,
     NotMtn,
@@ -77,7 +81,7 @@ pub enum Msg {
 }
 
 impl Msg {
-    pub const ALL: [Msg; 24] = [
+    pub const ALL: [Msg; 26] = [
         Msg::Welcome,
         Msg::MainMenu,
         Msg::EnterCode,
@@ -85,6 +89,7 @@ impl Msg {
         Msg::StarInCode,
         Msg::WrongFormat,
         Msg::Typo,
+        Msg::NotACode,
         Msg::ChooseLanguage,
         Msg::Help,
         Msg::UnknownCode,
@@ -93,6 +98,7 @@ impl Msg {
         Msg::Blocked,
         Msg::CampaignClosed,
         Msg::TooManyAttempts,
+        Msg::TooManyRequests,
         Msg::CustomerLimit,
         Msg::Busy,
         Msg::NotMtn,
@@ -124,6 +130,8 @@ impl Msg {
             }
             (Msg::Typo, Rw) => "Hari inyuguti yanditse nabi. Reba kode neza wongere uyandike:",
             (Msg::Typo, En) => "A character is mistyped. Check the code and type it again:",
+            (Msg::NotACode, Rw) => "Iyo si kode: nta kode igira inyuguti {char}. Reba kode neza wongere uyandike:",
+            (Msg::NotACode, En) => "That is not a code: no code has the letter {char}. Check the code and type it again:",
             (Msg::ChooseLanguage, _) => "Hitamo ururimi / Choose language\n1. Ikinyarwanda\n2. English",
             (Msg::Help, Rw) => {
                 "Kode iri mu irangi rya MBELYCO. Kanda 1, andika kode, uhabwe igihembo kuri MTN MoMo. Ubufasha: 0788000000"
@@ -143,6 +151,8 @@ impl Msg {
             (Msg::CampaignClosed, En) => "This promotion is no longer running.",
             (Msg::TooManyAttempts, Rw) => "Wagerageje inshuro nyinshi. Tegereza gato wongere ugerageze.",
             (Msg::TooManyAttempts, En) => "Too many attempts. Please wait a while and try again.",
+            (Msg::TooManyRequests, Rw) => "Mwahamagaye kenshi cyane. Tegereza iminota mike wongere uhamagare.",
+            (Msg::TooManyRequests, En) => "You have dialled too often. Please wait a few minutes and dial again.",
             (Msg::CustomerLimit, Rw) => "Wageze ku mubare ntarengwa w'ibihembo. Ongera ugerageze ejo.",
             (Msg::CustomerLimit, En) => "You have reached the prize limit for now. Try again tomorrow.",
             (Msg::Busy, Rw) => "Serivisi ihuze. Ongera ugerageze mu kanya.",
@@ -195,16 +205,20 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
     out
 }
 
-/// Typographic quotes and dashes that translators and word processors insert force a screen into
-/// UCS-2 (about 80 characters instead of 182): they become their plain GSM-7 forms.
+/// Typographic quotes, dashes and the ellipsis that translators and word processors insert force
+/// a screen into UCS-2 (about 80 characters instead of 182): they become their plain GSM-7 forms.
+/// Settings refuse any other character outside GSM-7 ([`super::screens::check_settings`]).
 pub fn gsm_safe(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\u{2018}' | '\u{2019}' | '\u{02BC}' => '\'',
-            '\u{201C}' | '\u{201D}' => '"',
-            '\u{2013}' | '\u{2014}' => '-',
-            '\u{00A0}' => ' ',
-            c => c,
-        })
-        .collect()
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{02BC}' | '\u{2032}' => out.push('\''),
+            '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{00AB}' | '\u{00BB}' | '\u{2033}' => out.push('"'),
+            '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}' | '\u{2212}' => out.push('-'),
+            '\u{2026}' => out.push_str("..."),
+            '\u{00A0}' | '\u{2007}' | '\u{202F}' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -9,7 +9,9 @@ pub mod menu;
 pub mod messages;
 pub mod pages;
 pub mod query;
+pub mod screens;
 pub mod service;
+pub mod transcript;
 pub mod views;
 
 pub use service::{handle, Answer, Hop};

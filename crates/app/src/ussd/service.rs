@@ -14,6 +14,8 @@ use sqlx::{Connection, PgConnection, PgPool};
 
 use super::menu::{self, Next, Retype, State};
 use super::messages::{fill, Lang, Msg};
+use super::screens::{refusal_text, screen, with_footer};
+use super::transcript;
 use crate::audit::AuditEvent;
 use crate::codes::format::{Alphabet, PromoCode};
 use crate::redemption::{self, customers, limits, phone::Network, Limited, Msisdn, Refusal};
@@ -89,9 +91,15 @@ fn is_busy(e: &sqlx::Error) -> bool {
 #[derive(sqlx::FromRow)]
 struct SessionRow {
     menu_state: String,
+    /// Masked ([`transcript::mask`]).
     last_text: Option<String>,
+    last_text_sha256: Option<Vec<u8>>,
     last_response: Option<String>,
     inserted: bool,
+    /// This phone's hops in the last minute and hour, repeats left out (settings
+    /// `security.rateLimiting.ussdRequestsPer…`).
+    minute_hops: i64,
+    hour_hops: i64,
 }
 
 async fn answer(
@@ -154,6 +162,9 @@ async fn answer(
     let mut audit = Vec::new();
     let customer = found.locked(&mut tx, &dial, &mut audit).await?;
     let mut lang = Lang::parse(&customer.language).unwrap_or(default_lang);
+    let dialling = &settings.security.rate_limiting;
+    let over_limit = session.minute_hops >= i64::from(dialling.ussd_requests_per_minute)
+        || session.hour_hops >= i64::from(dialling.ussd_requests_per_hour);
 
     // the inputs to apply: the newest one, or every pre-filled one on an extended dial
     let text = clip(&hop.text);
@@ -167,15 +178,16 @@ async fn answer(
         vec![menu::new_input(session.last_text.as_deref(), text)]
     };
     let alphabet = Alphabet::new(&settings.business.code_generation.character_set).ok();
-    let checksum = settings.business.code_generation.include_checksum;
     let mut state = State::parse(&session.menu_state);
     let mut next = Next::Show {
         state: State::Home,
         unknown_choice: false,
     };
+    // a phone over its dialling limits is told so, and nothing it typed is applied
+    let inputs = if over_limit { vec![] } else { inputs };
     for input in inputs {
         next = match &alphabet {
-            Some(a) => menu::step(state, input, a, checksum),
+            Some(a) => menu::step(state, input, a),
             None => Next::Show {
                 state: State::Home,
                 unknown_choice: false,
@@ -191,42 +203,49 @@ async fn answer(
         }
     }
 
+    let check_fails = |code: &PromoCode| alphabet.as_ref().is_some_and(|a| !code.check_ok(a));
+    let c = HopCtx {
+        settings,
+        hop,
+        lang,
+        now,
+    };
     let a = match next {
+        _ if over_limit => Answer::end(Msg::TooManyRequests.text(lang, u), "too_many_requests"),
         Next::Show {
             state: s,
             unknown_choice,
         } => Answer::con(screen(s, unknown_choice, lang, settings), "menu"),
         Next::Retype { state: s, why } => {
-            let (msg, outcome) = match why {
-                Retype::Star => (Msg::StarInCode, "star_in_code"),
-                Retype::Format => (Msg::WrongFormat, "wrong_format"),
-                Retype::Typo => (Msg::Typo, "typo"),
+            let (text, outcome) = match why {
+                Retype::Star => (Msg::StarInCode.text(lang, u), "star_in_code"),
+                Retype::Format => (Msg::WrongFormat.text(lang, u), "wrong_format"),
+                // answered without a lookup, and no guess for the fraud rules
+                Retype::NotACode(c) => (
+                    fill(&Msg::NotACode.text(lang, u), &[("char", &c.to_string())]),
+                    "not_a_code",
+                ),
             };
             let _ = s;
-            Answer::con(with_footer(msg.text(lang, u), lang, settings), outcome)
+            Answer::con(with_footer(text, lang, settings), outcome)
         }
         Next::SetLanguage(l) => {
             customers::set_language(&mut tx, &phone, l.as_str()).await?;
             Answer::con(screen(State::Home, false, l, settings), "language_set")
         }
         Next::Exit => Answer::end(Msg::Goodbye.text(lang, u), "exit"),
-        Next::Redeem(code) => {
-            let c = HopCtx {
-                settings,
-                hop,
-                lang,
-                now,
-            };
-            redeem(&mut tx, &c, &customer, &code, &mut audit).await?
-        }
-        Next::Check(code) => check(&mut tx, settings, &customer, &code, lang, now, &mut audit).await?,
+        Next::Redeem(code) => redeem(&mut tx, &c, &customer, &code, check_fails(&code), &mut audit).await?,
+        Next::Check(code) => check(&mut tx, &c, &customer, &code, check_fails(&code), &mut audit).await?,
     };
-    // the session's new state, the log line and the hop's audit rows, in one statement
+    // the session's new state, the log line and the hop's audit rows, in one statement; typed
+    // codes are stored masked
+    let stored = transcript::mask(text);
+    let digest = transcript::digest(text);
     let finish = |sql: &'static str| {
         sqlx::query(sql)
             .bind(clip(&hop.session_id))
             .bind(state.as_str())
-            .bind(text)
+            .bind(&stored)
             .bind(&a.body)
             .bind(a.outcome)
             .bind(lang.as_str())
@@ -236,6 +255,7 @@ async fn answer(
             .bind(clip(&hop.service_code))
             .bind(started.elapsed().as_millis().min(i32::MAX as u128) as i32)
             .bind(now)
+            .bind(&digest)
     };
     let q = if audit.is_empty() {
         finish(FINISH.as_str())
@@ -250,19 +270,19 @@ async fn answer(
     Ok(a)
 }
 
-/// The end of a hop: the session's new state and the interaction log line (parameters 1–12).
+/// The end of a hop: the session's new state and the interaction log line (parameters 1–13).
 const FINISH_SQL: &str = r#"
            s as (
              update ussd_sessions set menu_state = $2, last_text = $3, last_response = $4, last_outcome = $5,
-                 language = $6, customer_id = $7
+                 language = $6, customer_id = $7, last_text_sha256 = $13
              where session_id = $1)
            insert into ussd_interactions (session_id, phone_number, network_code, service_code, input, response,
                                           outcome, latency_ms, created_at)
            values ($1, $8, $9, $10, $3, $4, $5, $11, $12)"#;
 static FINISH: LazyLock<String> = LazyLock::new(|| format!("with {FINISH_SQL}"));
-/// The same, with the hop's audit rows (parameters 13–26).
+/// The same, with the hop's audit rows (parameters 14–27).
 static FINISH_AUDITED: LazyLock<String> =
-    LazyLock::new(|| format!("with {},{FINISH_SQL}", crate::audit::append_sql(13)));
+    LazyLock::new(|| format!("with {},{FINISH_SQL}", crate::audit::append_sql(14)));
 
 /// What a hop's handlers share.
 struct HopCtx<'a> {
@@ -277,6 +297,7 @@ async fn redeem(
     c: &HopCtx<'_>,
     customer: &customers::Locked,
     code: &PromoCode,
+    check_fails: bool,
     audit: &mut Vec<AuditEvent>,
 ) -> Result<Answer, sqlx::Error> {
     let HopCtx {
@@ -286,11 +307,17 @@ async fn redeem(
         now,
     } = *c;
     let u = &settings.ussd;
-    let key = format!("ussd:{}:{}", clip(&hop.session_id), clip(&hop.text));
+    // the text's digest, not the text: the key is stored, and the text holds the code
+    let key = format!(
+        "ussd:{}:{}",
+        clip(&hop.session_id),
+        hex::encode(transcript::digest(clip(&hop.text)))
+    );
     let attempt = redemption::Attempt {
         customer,
         code,
         idempotency_key: &key,
+        check_fails,
         ussd_session_id: Some(&hop.session_id),
         limits: u,
         now,
@@ -307,25 +334,36 @@ async fn redeem(
         }
         Err(refusal) => {
             flag_guesses(tx, settings, customer, refusal, now, audit).await?;
-            Ok(Answer::end(refusal_text(refusal, lang, settings), refusal.outcome()))
+            Ok(refused(refusal, lang, settings))
         }
+    }
+}
+
+/// A refusal's screen: a typo is asked for again, the rest end the session.
+fn refused(r: Refusal, lang: Lang, settings: &Settings) -> Answer {
+    let text = refusal_text(r, lang, settings);
+    match r {
+        Refusal::Mistyped => Answer::con(with_footer(text, lang, settings), r.outcome()),
+        _ => Answer::end(text, r.outcome()),
     }
 }
 
 async fn check(
     tx: &mut PgConnection,
-    settings: &Settings,
+    c: &HopCtx<'_>,
     customer: &customers::Customer,
     code: &PromoCode,
-    lang: Lang,
-    now: DateTime<Utc>,
+    check_fails: bool,
     audit: &mut Vec<AuditEvent>,
 ) -> Result<Answer, sqlx::Error> {
+    let HopCtx {
+        settings, lang, now, ..
+    } = *c;
     let u = &settings.ussd;
     if let Some(limited) = limits::check(tx, &customer.msisdn, now, u).await? {
         return Ok(too_many(limited, lang, settings));
     }
-    Ok(match redemption::look(tx, code, now).await? {
+    Ok(match redemption::look(tx, code, check_fails, now).await? {
         Ok(state) => {
             let date = state
                 .expires_at
@@ -343,7 +381,7 @@ async fn check(
         }
         Err(r) => {
             flag_guesses(tx, settings, customer, r, now, audit).await?;
-            Answer::end(refusal_text(r, lang, settings), r.outcome())
+            refused(r, lang, settings)
         }
     })
 }
@@ -365,92 +403,7 @@ async fn flag_guesses(
 }
 
 fn too_many(limited: Limited, lang: Lang, settings: &Settings) -> Answer {
-    let r = Refusal::TooManyAttempts(limited);
-    Answer::end(refusal_text(r, lang, settings), r.outcome())
-}
-
-pub fn refusal_text(r: Refusal, lang: Lang, settings: &Settings) -> String {
-    let msg = match r {
-        Refusal::UnknownCode => Msg::UnknownCode,
-        Refusal::AlreadyRedeemed => Msg::AlreadyRedeemed,
-        Refusal::Expired => Msg::Expired,
-        Refusal::Blocked => Msg::Blocked,
-        Refusal::CampaignClosed => Msg::CampaignClosed,
-        Refusal::CustomerLimit => Msg::CustomerLimit,
-        Refusal::TooManyAttempts(_) => Msg::TooManyAttempts,
-    };
-    msg.text(lang, &settings.ussd)
-}
-
-/// A state's screen (without the prefix).
-pub fn screen(state: State, unknown_choice: bool, lang: Lang, settings: &Settings) -> String {
-    let u = &settings.ussd;
-    let head = if unknown_choice {
-        Msg::UnknownChoice.text(lang, u)
-    } else {
-        Msg::Welcome.text(lang, u)
-    };
-    match state {
-        State::Home => format!("{head}\n{}", Msg::MainMenu.text(lang, u)),
-        State::EnterCode => with_footer(Msg::EnterCode.text(lang, u), lang, settings),
-        State::EnterCodeToCheck => with_footer(Msg::EnterCodeToCheck.text(lang, u), lang, settings),
-        State::Language if unknown_choice => format!("{head}\n{}", Msg::ChooseLanguage.text(lang, u)),
-        State::Language => Msg::ChooseLanguage.text(lang, u),
-        State::Help => with_footer(Msg::Help.text(lang, u), lang, settings),
-    }
-}
-
-fn with_footer(text: String, lang: Lang, settings: &Settings) -> String {
-    format!("{text}\n{}", Msg::BackHome.text(lang, &settings.ussd))
-}
-
-/// Every screen a customer can be shown in `lang`, with the widest values filled in (the largest
-/// amount settings allow, a full date): the budget test reads them all.
-pub fn every_screen(lang: Lang, settings: &Settings) -> Vec<String> {
-    let u = &settings.ussd;
-    let amount = settings.payments.max_amount.to_string();
-    let values = [
-        ("amount", amount.as_str()),
-        ("currency", settings.payments.currency.as_str()),
-        ("date", "30/12/2027"),
-    ];
-    let mut out = Vec::new();
-    for state in [
-        State::Home,
-        State::EnterCode,
-        State::EnterCodeToCheck,
-        State::Language,
-        State::Help,
-    ] {
-        for unknown in [false, true] {
-            out.push(screen(state, unknown, lang, settings));
-        }
-    }
-    for msg in [Msg::StarInCode, Msg::WrongFormat, Msg::Typo] {
-        out.push(with_footer(msg.text(lang, u), lang, settings));
-    }
-    for r in [
-        Refusal::UnknownCode,
-        Refusal::AlreadyRedeemed,
-        Refusal::Expired,
-        Refusal::Blocked,
-        Refusal::CampaignClosed,
-        Refusal::CustomerLimit,
-    ] {
-        out.push(refusal_text(r, lang, settings));
-    }
-    for msg in [
-        Msg::TooManyAttempts,
-        Msg::Busy,
-        Msg::NotMtn,
-        Msg::Error,
-        Msg::Goodbye,
-        Msg::Success,
-        Msg::CodeValid,
-    ] {
-        out.push(fill(&msg.text(lang, u), &values));
-    }
-    out
+    refused(Refusal::TooManyAttempts(limited), lang, settings)
 }
 
 /// `*789#` matches `*789#`; an extended dial (`*789*1#`) matches its base code too.
@@ -476,8 +429,9 @@ fn clip(s: &str) -> &str {
     &s[..end]
 }
 
-/// Upserts the hop's session (which locks it: a second copy of the hop waits for the first) and
-/// finds or registers the caller ([`customers::customer_sql!`]).
+/// Upserts the hop's session (which locks it: a second copy of the hop waits for the first),
+/// finds or registers the caller ([`customers::customer_sql!`]) and counts the phone's recent hops
+/// in the interaction log (its `(phone_number, created_at)` index), in one statement.
 async fn session_and_customer(
     conn: &mut PgConnection,
     hop: &Hop,
@@ -499,8 +453,13 @@ async fn session_and_customer(
              insert into ussd_sessions (session_id, phone_number, service_code, network_code, started_at, last_seen_at)
              values ($6, $1, $7, $4, $2, $2)
              on conflict (session_id) do update set last_seen_at = excluded.last_seen_at
-             returning menu_state, last_text, last_response, (xmax = 0) as inserted)
-         select s.*, customer.* from s left join customer on true"#
+             returning menu_state, last_text, last_text_sha256, last_response, (xmax = 0) as inserted),
+           hops as (
+             select count(*) filter (where created_at > $2 - interval '1 minute') as minute_hops,
+                    count(*) as hour_hops
+             from ussd_interactions
+             where phone_number = $1 and created_at > $2 - interval '1 hour' and outcome <> 'repeat')
+         select s.*, hops.*, customer.* from s cross join hops left join customer on true"#
         )),
         dial
     )
@@ -511,22 +470,28 @@ async fn session_and_customer(
     Ok((row.session, row.customer))
 }
 
-/// The answer already given to this exact hop, if it is a repeat.
+/// The answer already given to this exact hop, if it is a repeat (told by the text's digest: the
+/// session keeps the text masked).
 async fn repeated(conn: &mut PgConnection, hop: &Hop, s: &SessionRow) -> Result<Option<String>, sqlx::Error> {
     let text = clip(&hop.text);
     if s.inserted {
         return Ok(None);
     }
-    if s.last_text.as_deref() == Some(text) {
+    if s.last_text_sha256.as_deref() == Some(transcript::digest(text).as_slice()) {
         return Ok(s.last_response.clone());
     }
-    // an older hop delivered late: its answer is in the log
+    // an older hop delivered late: its answer is in the log (stored masked)
+    let stored = transcript::mask(text);
+    if s.last_text.as_deref() == Some(stored.as_str()) {
+        // the same masked text as the last hop but not its text: another code, not a repeat
+        return Ok(None);
+    }
     sqlx::query_scalar(
         "select response from ussd_interactions where session_id = $1 and input = $2 and outcome <> 'repeat' \
          order by id limit 1",
     )
     .bind(clip(&hop.session_id))
-    .bind(text)
+    .bind(stored)
     .fetch_optional(conn)
     .await
 }
@@ -550,7 +515,7 @@ async fn log(
     .bind(phone)
     .bind(Some(clip(&hop.network_code)).filter(|s| !s.is_empty()))
     .bind(clip(&hop.service_code))
-    .bind(clip(&hop.text))
+    .bind(transcript::mask(clip(&hop.text)))
     .bind(&a.body)
     .bind(a.outcome)
     .bind(started.elapsed().as_millis().min(i32::MAX as u128) as i32)
@@ -563,37 +528,6 @@ async fn log(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_screen_fits_160_gsm7_characters_in_both_languages() {
-        let settings = Settings::default();
-        for lang in [Lang::Rw, Lang::En] {
-            let screens = every_screen(lang, &settings);
-            assert!(screens.len() >= 25);
-            for s in screens {
-                let check = africastalking::gsm7::screen_check(&s);
-                assert!(
-                    check.non_gsm7.is_empty(),
-                    "{lang:?} non GSM-7 {:?} in {s:?}",
-                    check.non_gsm7
-                );
-                assert!(!check.over_soft_limit, "{lang:?} {} characters: {s:?}", check.chars);
-                assert!(!s.contains('{'), "unfilled placeholder in {s:?}");
-            }
-        }
-        // every message is used by some screen
-        for msg in Msg::ALL {
-            for lang in [Lang::Rw, Lang::En] {
-                let text = msg.builtin(lang);
-                let first_line = text.lines().next().unwrap_or_default();
-                let head: String = first_line.chars().take_while(|c| *c != '{').collect();
-                assert!(
-                    every_screen(lang, &settings).iter().any(|s| s.contains(&head)),
-                    "{msg:?} {lang:?} is never shown"
-                );
-            }
-        }
-    }
 
     #[test]
     fn service_codes() {

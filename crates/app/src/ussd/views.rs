@@ -26,6 +26,8 @@ pub const OUTCOMES: &[&str] = &[
     "wrong_format",
     "star_in_code",
     "typo",
+    "not_a_code",
+    "too_many_requests",
     "language_set",
     "exit",
     "repeat",
@@ -45,6 +47,7 @@ pub const REFUSALS: &[&str] = &[
     "customer_limit",
     "rate_limited",
     "phone_blocked",
+    "too_many_requests",
     "not_mtn",
 ];
 

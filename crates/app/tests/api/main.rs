@@ -14,6 +14,7 @@ mod disbursements_ops;
 mod disbursements_views;
 mod hardening_access;
 mod hardening_views;
+mod hardening_ussd;
 mod helpers;
 mod jobs;
 mod payout_fixtures;

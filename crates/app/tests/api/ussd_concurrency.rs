@@ -119,6 +119,12 @@ async fn any_text_gets_a_well_formed_answer_and_changes_no_code() {
     let db = TestDb::new().await;
     let (app, key) = ready(&db).await;
     let batch = app.generated_batch(&key, "Fuzz", 20, "w-fuzz").await;
+    // every case dials from one phone: lift its dialling limits, so each text reaches the menu
+    app.set_settings(
+        mbelyco::settings::Category::Security,
+        serde_json::json!({"rateLimiting": {"ussdRequestsPerMinute": 10_000, "ussdRequestsPerHour": 100_000}}),
+    )
+    .await;
     let before: Vec<(String, String)> = sqlx::query_as("select code, status from promo_codes order by code")
         .fetch_all(&app.pool)
         .await

@@ -333,10 +333,12 @@ async fn redemptions_are_listed_masked_with_their_payout_and_the_session_shows_e
     assert_eq!(html.matches(r#"<li class="hop">"#).count(), 3);
     assert!(html.contains("dialled *789#"));
     assert!(html.contains("Murakaza neza kuri MBELYCO Promo"), "the first screen");
+    // what the customer typed, masked like every code outside the code views (issue 17, item 3)
     assert!(
-        html.contains(&format!("<code>{typed}</code>")),
+        html.contains(&format!("<code>{masked}</code>")),
         "what the customer typed"
     );
+    assert!(!html.contains(&typed) && !html.contains(&code));
     assert!(html.contains("Session ended"));
     let code_id: uuid::Uuid = sqlx::query_scalar("select id from promo_codes where code = $1")
         .bind(&code)
