@@ -131,7 +131,7 @@ async fn the_console_is_plain_and_quiet_when_piped() {
     let res = client
         .put(format!("{base}/api/v1/admin/settings/branding"))
         .bearer_auth(&key)
-        .json(&json!({"companyTagline": "Colour that pays back"}))
+        .json(&json!({"settings": {"companyTagline": "Colour that pays back"}, "reason": "test"}))
         .send()
         .await
         .unwrap();
