@@ -118,51 +118,83 @@ impl Grid {
     }
 }
 
-/// What every card of a page repeats, fitted once per page.
+/// The lines every card of a page repeats (company, how to redeem, help), fitted once per page
+/// in the first cell; every other cell draws them moved by its offset. The amount line is kept
+/// while the amount stays the same (a batch has one amount).
 struct CardText {
-    company: String,
-    how: String,
-    help: Option<String>,
+    fixed: Vec<Line>,
+    amount: Option<(i64, String, Line)>,
+}
+
+/// The inner box of cell `k`: left, bottom, right, top, after [`SAFE_MARGIN`] on every side.
+fn inner(k: usize) -> [f32; 4] {
+    let [x0, y0, x1, y1] = GRID.cell(k);
+    [x0 + SAFE_MARGIN, y0 + SAFE_MARGIN, x1 - SAFE_MARGIN, y1 - SAFE_MARGIN]
 }
 
 impl CardText {
     fn new(info: &SheetInfo) -> Self {
-        Self {
-            company: info.company.clone(),
-            how: format!("Dial {} and enter the code", info.service_code),
-            help: info.contact.card_line(),
+        let [left, bottom, right, top] = inner(0);
+        let h = top - bottom;
+        let mut fixed = vec![
+            centred(&info.company, Font::Regular, 8.0, left, right, top - ASCENT * 8.0),
+            centred(
+                &format!("Dial {} and enter the code", info.service_code),
+                Font::Regular,
+                7.5,
+                left,
+                right,
+                top - 0.77 * h,
+            ),
+        ];
+        if let Some(help) = info.contact.card_line() {
+            fixed.push(centred(&help, Font::Regular, 6.5, left, right, top - 0.88 * h));
         }
+        Self { fixed, amount: None }
+    }
+
+    /// The amount line in the first cell, laid out again only when the amount changes.
+    fn amount(&mut self, amount: i64, currency: &str) -> &Line {
+        if !matches!(&self.amount, Some((a, c, _)) if *a == amount && c == currency) {
+            self.amount = None;
+        }
+        let placed = self.amount.get_or_insert_with(|| {
+            let [left, bottom, right, top] = inner(0);
+            let y = top - 0.36 * (top - bottom);
+            let line = centred(&money(amount, currency), Font::Bold, 17.0, left, right, y);
+            (amount, currency.to_owned(), line)
+        });
+        &placed.2
+    }
+
+    /// Draws card `k` (or, with `out`, collects its lines instead).
+    fn card(&mut self, c: &mut Content, slot: &Slot, k: usize, mut out: Option<&mut Vec<Line>>) {
+        let [b0, b1, ..] = inner(0);
+        let [left, bottom, right, top] = inner(k);
+        let (dx, dy) = (left - b0, bottom - b1);
+        let mut put = |c: &mut Content, l: &Line, moved: bool| {
+            let (x, y) = if moved { (l.x + dx, l.y + dy) } else { (l.x, l.y) };
+            match out.as_deref_mut() {
+                Some(v) => v.push(Line { x, y, ..l.clone() }),
+                None => draw(c, l.font, l.size, x, y, &l.text),
+            }
+        };
+        for l in &self.fixed {
+            put(c, l, true);
+        }
+        put(c, self.amount(slot.amount, &slot.currency), true);
+        let h = top - bottom;
+        put(c, &code_line(&slot.code, left, right, top - 0.6 * h), false);
+        let serial = format!("No. {}", slot.serial);
+        let serial = right_aligned(&serial, Font::Regular, 6.5, left, right, bottom + DESCENT * 6.5);
+        put(c, &serial, false);
     }
 }
 
 /// The lines of card `k`, each inside its cell less [`SAFE_MARGIN`] on every side.
 pub fn card_lines(info: &SheetInfo, slot: &Slot, k: usize) -> Vec<Line> {
-    card(&CardText::new(info), slot, k)
-}
-
-fn card(t: &CardText, slot: &Slot, k: usize) -> Vec<Line> {
-    let [x0, y0, x1, y1] = GRID.cell(k);
-    let (left, right) = (x0 + SAFE_MARGIN, x1 - SAFE_MARGIN);
-    let (bottom, top) = (y0 + SAFE_MARGIN, y1 - SAFE_MARGIN);
-    let h = top - bottom;
     let mut lines = Vec::with_capacity(6);
-    lines.push(centred(&t.company, Font::Regular, 8.0, left, right, top - ASCENT * 8.0));
-    let amount = money(slot.amount, &slot.currency);
-    lines.push(centred(&amount, Font::Bold, 17.0, left, right, top - 0.36 * h));
-    lines.push(code_line(&slot.code, left, right, top - 0.6 * h));
-    lines.push(centred(&t.how, Font::Regular, 7.5, left, right, top - 0.77 * h));
-    if let Some(help) = &t.help {
-        lines.push(centred(help, Font::Regular, 6.5, left, right, top - 0.88 * h));
-    }
-    let serial = format!("No. {}", slot.serial);
-    lines.push(right_aligned(
-        &serial,
-        Font::Regular,
-        6.5,
-        left,
-        right,
-        bottom + DESCENT * 6.5,
-    ));
+    CardText::new(info).card(&mut Content::new(), slot, k, Some(&mut lines));
     lines
 }
 
@@ -234,11 +266,11 @@ fn money(amount: i64, currency: &str) -> String {
     format!("{}{out} {currency}", if amount < 0 { "-" } else { "" })
 }
 
-fn draw(c: &mut Content, l: &Line) {
-    let bytes = latin1(&l.text);
+fn draw(c: &mut Content, font: Font, size: f32, x: f32, y: f32, text: &str) {
+    let bytes = latin1(text);
     c.begin_text();
-    c.set_font(Name(l.font.resource()), l.size);
-    c.next_line(l.x, l.y);
+    c.set_font(Name(font.resource()), size);
+    c.next_line(x, y);
     c.show(Str(&bytes));
     c.end_text();
 }
@@ -255,7 +287,7 @@ pub fn page_content(info: &SheetInfo, slots: &[Slot], page: usize, pages: usize)
         c.restore_state();
     }
     for l in frame_lines(info, page, pages) {
-        draw(&mut c, &l);
+        draw(&mut c, l.font, l.size, l.x, l.y, &l.text);
     }
     // grid with dashed cut guides
     let g = GRID;
@@ -273,11 +305,9 @@ pub fn page_content(info: &SheetInfo, slots: &[Slot], page: usize, pages: usize)
         c.line_to(PAGE_W - MARGIN, y);
     }
     c.stroke();
-    let text = CardText::new(info);
+    let mut cards = CardText::new(info);
     for (k, slot) in slots.iter().enumerate().take(PER_PAGE) {
-        for l in card(&text, slot, k) {
-            draw(&mut c, &l);
-        }
+        cards.card(&mut c, slot, k, None);
     }
     c.finish()
 }
@@ -302,7 +332,7 @@ mod tests {
     /// cell's cut lines; the code itself is never shortened.
     #[test]
     fn every_card_keeps_a_printer_safe_margin_from_its_cut_lines() {
-        assert!(SAFE_MARGIN >= 5.0 * MM - 0.001);
+        const { assert!(SAFE_MARGIN >= 5.0 * MM - 0.001) };
         let long = "Mbelyco Paints & Coatings Rwanda Limited, Kigali Special Economic Zone";
         for (company, service, code, amount) in [
             ("MBELYCO Paints", "*789#", "ABCD-EF26-GH11-JK25", 1_000),

@@ -59,6 +59,9 @@ impl Font {
 
     /// The widest `text` can be at `size`.
     pub fn max_width(self, text: &str, size: f32) -> f32 {
+        if self == Font::Mono {
+            return 0.6 * size * text.chars().count() as f32;
+        }
         text.chars().map(|c| self.max_advance(c)).sum::<f32>() * size
     }
 
