@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/mbelyco";
 const MIN_SECRET_KEY_LEN: usize = 32;
+const MIN_METRICS_TOKEN_LEN: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppEnv {
@@ -201,6 +202,26 @@ impl Config {
         })
     }
 
+    /// What `run` and `serve` need beyond a valid configuration: in production `/api/metrics` is
+    /// never public, so `METRICS_TOKEN` must be set (decision 0027). `worker`, `migrate` and the
+    /// tools serve no HTTP and start without it.
+    pub fn check_serving(&self) -> Result<(), ConfigError> {
+        if !self.is_production() {
+            return Ok(());
+        }
+        match &self.metrics_token {
+            None => Err(invalid(
+                "METRICS_TOKEN",
+                "is required when APP_ENV=production, or /api/metrics would be public (try `openssl rand -hex 32`)",
+            )),
+            Some(t) if t.expose_secret().trim().chars().count() < MIN_METRICS_TOKEN_LEN => Err(invalid(
+                "METRICS_TOKEN",
+                format!("must be at least {MIN_METRICS_TOKEN_LEN} characters when APP_ENV=production"),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
     pub fn is_production(&self) -> bool {
         self.app_env == AppEnv::Production
     }
@@ -314,6 +335,33 @@ mod tests {
         assert_eq!(err.var, "SECRET_KEY");
         let ok = cfg(&[("APP_ENV", "production"), ("SECRET_KEY", &"k".repeat(40))]).expect("valid");
         assert_eq!(ok.log_format, LogFormat::Json);
+    }
+
+    /// In production the web process refuses to start with `/api/metrics` open to anyone.
+    #[test]
+    fn production_serving_requires_a_metrics_token() {
+        let key = "k".repeat(40);
+        let prod = cfg(&[("APP_ENV", "production"), ("SECRET_KEY", &key)]).expect("valid for the tools");
+        let err = prod.check_serving().expect_err("no token: refused");
+        assert_eq!(err.var, "METRICS_TOKEN");
+        assert!(err.to_string().contains("METRICS_TOKEN"), "{err}");
+        let short = cfg(&[
+            ("APP_ENV", "production"),
+            ("SECRET_KEY", &key),
+            ("METRICS_TOKEN", "abc"),
+        ])
+        .unwrap();
+        assert_eq!(short.check_serving().expect_err("too short").var, "METRICS_TOKEN");
+        let token = "t".repeat(32);
+        let ok = cfg(&[
+            ("APP_ENV", "production"),
+            ("SECRET_KEY", &key),
+            ("METRICS_TOKEN", &token),
+        ])
+        .unwrap();
+        assert!(ok.check_serving().is_ok());
+        // outside production metrics may stay open for a local Prometheus
+        assert!(cfg(&[]).unwrap().check_serving().is_ok());
     }
 
     #[test]

@@ -32,19 +32,33 @@ pub async fn apply_settings(
     patch: serde_json::Value,
     reason: &str,
 ) -> anyhow::Result<()> {
+    apply_all_settings(state, vec![(category, patch, reason.to_owned())]).await
+}
+
+/// Several settings changes in one transaction, then one reload: every process (this one
+/// included) takes them in at once and says so once.
+pub async fn apply_all_settings(
+    state: &AppState,
+    changes: Vec<(Category, serde_json::Value, String)>,
+) -> anyhow::Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
     let mut tx = state.pool.begin().await?;
-    crate::settings::update(
-        &mut tx,
-        state.settings.secrets(),
-        Actor::System,
-        RequestMeta::default(),
-        category,
-        patch.as_object().cloned().unwrap_or_default(),
-        Some(reason.to_owned()),
-        state.clock.now(),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
+    for (category, patch, reason) in changes {
+        crate::settings::update(
+            &mut tx,
+            state.settings.secrets(),
+            Actor::System,
+            RequestMeta::default(),
+            category,
+            patch.as_object().cloned().unwrap_or_default(),
+            Some(reason),
+            state.clock.now(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
+    }
     tx.commit().await?;
     state.settings.refresh().await?;
     Ok(())
@@ -54,25 +68,23 @@ pub async fn apply_settings(
 /// and returns the callback URLs with their secret.
 pub async fn prepare(state: &AppState, base: &str) -> anyhow::Result<(String, String, Vec<String>)> {
     let settings = state.settings.get();
+    let mut changes = Vec::new();
     let secret = match settings.0.ussd.endpoint_secret.expose() {
         Some(s) => s.to_owned(),
         None => {
             let s = crate::crypto::random_token(24);
-            apply_settings(
-                state,
+            changes.push((
                 Category::Ussd,
                 json!({"endpointSecret": s}),
-                "development run: open the USSD endpoint to the local gateway simulator",
-            )
-            .await?;
+                "development run: open the USSD endpoint to the local gateway simulator".to_owned(),
+            ));
             s
         }
     };
     if settings.0.payments.momo_api_user.expose().is_none() {
         // the MoMo simulator's API user: generated once, kept in the (encrypted) payment settings
         let user = uuid::Uuid::new_v4().to_string();
-        apply_settings(
-            state,
+        changes.push((
             Category::Payments,
             json!({
                 "momoBaseUrl": format!("http://127.0.0.1:{MOMO_SIM_PORT}"),
@@ -83,15 +95,13 @@ pub async fn prepare(state: &AppState, base: &str) -> anyhow::Result<(String, St
                 // the simulator calls back on this app (its API user's callback host is 127.0.0.1)
                 "callbackBaseUrl": format!("http://127.0.0.1:{}", state.config.bind_addr.port()),
             }),
-            "development run: pay through the local MoMo simulator",
-        )
-        .await?;
+            "development run: pay through the local MoMo simulator".to_owned(),
+        ));
     }
     if settings.0.ussd.africas_talking_api_key.expose().is_none() {
         // the AT simulator's SMS API: a key generated once, kept in the (encrypted) USSD settings;
         // the simulator is started with it (`spawn_at_sim`)
-        apply_settings(
-            state,
+        changes.push((
             Category::Ussd,
             json!({
                 "africasTalkingApiKey": crate::crypto::random_token(24),
@@ -99,10 +109,11 @@ pub async fn prepare(state: &AppState, base: &str) -> anyhow::Result<(String, St
                 "africasTalkingEnvironment": "sandbox",
                 "africasTalkingBaseUrl": format!("http://127.0.0.1:{AT_SIM_PORT}"),
             }),
-            "development run: send customer SMS through the local Africa's Talking simulator",
-        )
-        .await?;
+            "development run: send customer SMS through the local Africa's Talking simulator".to_owned(),
+        ));
     }
+    // one transaction: the first run's set-up is one change, reloaded (and logged) once
+    apply_all_settings(state, changes).await?;
     let exists: bool = sqlx::query_scalar("select exists (select 1 from batches where name = $1)")
         .bind(DEMO_BATCH)
         .fetch_one(&state.pool)

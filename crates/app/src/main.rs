@@ -212,6 +212,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let command = cli.command.unwrap_or(Command::Run);
+    if matches!(command, Command::Run | Command::Serve) {
+        if let Err(e) = config.check_serving() {
+            eprintln!("mbelyco: {e}");
+            return ExitCode::from(2);
+        }
+    }
     telemetry::init(&config.log_filter, config.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
@@ -220,7 +227,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command.unwrap_or(Command::Run), config)) {
+    match runtime.block_on(run(command, config)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("mbelyco: {e:#}");

@@ -381,7 +381,7 @@ fn peak_rss_mb() -> f64 {
 /// `mbelyco bench pdf`: lays out `n` codes on A4 sheets the way the export does (page by page,
 /// written out as it goes) and reports the time and the process's peak memory.
 pub fn pdf(n: usize) -> anyhow::Result<()> {
-    use crate::codes::pdf::{page_content, page_count, SheetInfo, Slot, StreamingPdf, PER_PAGE};
+    use crate::codes::pdf::{page_content, page_count, Contact, SheetInfo, Slot, StreamingPdf, PER_PAGE};
     use std::io::Write;
     let info = SheetInfo {
         company: "MBELYCO Paints".into(),
@@ -390,6 +390,11 @@ pub fn pdf(n: usize) -> anyhow::Result<()> {
         generated_on: "2026-11-25".into(),
         service_code: "*789#".into(),
         logo: None,
+        contact: Contact {
+            phone: "+250 788 300 400".into(),
+            email: "care@mbelyco.rw".into(),
+            website: "https://mbelyco.rw".into(),
+        },
     };
     let before = peak_rss_mb();
     let started = Instant::now();

@@ -12,7 +12,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::pdf::{page_content, page_count, Logo, SheetInfo, Slot, StreamingPdf, PER_PAGE};
+use super::pdf::{page_content, page_count, Contact, Logo, SheetInfo, Slot, StreamingPdf, PER_PAGE};
 use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
 use crate::batches::Batch;
 use crate::error::{AppError, FieldError};
@@ -148,6 +148,11 @@ pub fn sheet_info(s: &Settings, batch: &Batch) -> SheetInfo {
             .to_string(),
         service_code: s.ussd.service_code.clone(),
         logo: Logo::from_data_url(&s.branding.company_logo).map(std::sync::Arc::new),
+        contact: Contact {
+            phone: s.branding.company_phone.clone(),
+            email: s.branding.company_email.clone(),
+            website: s.branding.company_website.clone(),
+        },
     }
 }
 

@@ -18,6 +18,9 @@ mod import_csv;
 pub mod import_page;
 pub mod pages;
 pub mod pdf;
+mod pdf_logo;
+mod pdf_stream;
+mod pdf_text;
 pub mod search_index;
 pub mod validate;
 

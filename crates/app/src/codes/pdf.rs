@@ -1,28 +1,39 @@
 //! Printable A4 sheets of codes: 12 per page in a 3 × 4 grid with cut guides, each code large
-//! with its amount and its serial small beside it; a header with the company, batch number, batch
-//! name and generation date (and the company logo from the branding settings, when it is a PNG);
-//! "Page X of Y" in the footer.
+//! with its amount and its serial small beside it; a header with the company logo and name, the
+//! batch number, batch name and generation date and the contact details from the branding
+//! settings; "Page X of Y" in the footer. Every card keeps [`SAFE_MARGIN`] clear of its cut lines.
 //!
 //! The document is written as it goes — page by page, tracking byte offsets for the
 //! cross-reference table — so a million-code batch streams in constant memory. Page content is
-//! built with pdf-writer's `Content`; the few objects around it (catalog, page tree, the three
-//! standard fonts, which need no embedding) are written here, because pdf-writer assembles whole
-//! documents in memory.
+//! built here with pdf-writer's `Content`; the few objects around it (catalog, page tree, the
+//! three standard fonts, which need no embedding) are written by [`StreamingPdf`], because
+//! pdf-writer assembles whole documents in memory. Text fitting is in `pdf_text`, the logo in
+//! `pdf_logo`.
 
 use pdf_writer::{Content, Name, Str};
+
+pub use super::pdf_logo::Logo;
+pub use super::pdf_stream::StreamingPdf;
+use super::pdf_text::{centred, centred_left, code_line, latin1, right_aligned};
+pub use super::pdf_text::{Font, Line, ASCENT, DESCENT};
 
 pub const PER_PAGE: usize = 12;
 const COLS: usize = 3;
 const ROWS: usize = 4;
-const PAGE_W: f32 = 595.28;
-const PAGE_H: f32 = 841.89;
+pub(super) const PAGE_W: f32 = 595.28;
+pub(super) const PAGE_H: f32 = 841.89;
 const MARGIN: f32 = 36.0;
 const HEADER_H: f32 = 58.0;
 const FOOTER_H: f32 = 30.0;
 /// Object 6 is the logo image (or `null` without one); pages start after it.
-const LOGO_OBJ: usize = 6;
-const FIRST_PAGE_OBJ: usize = 7;
+pub(super) const LOGO_OBJ: usize = 6;
+pub(super) const FIRST_PAGE_OBJ: usize = 7;
 const LOGO_H: f32 = 30.0;
+/// One millimetre in points.
+pub const MM: f32 = 72.0 / 25.4;
+/// Nothing on a card is printed nearer than this to its cut lines: a guillotine or scissors
+/// stray by a millimetre or two, and a code cut through is a code lost.
+pub const SAFE_MARGIN: f32 = 5.0 * MM;
 
 /// What the sheets say besides the codes.
 #[derive(Debug, Clone)]
@@ -34,63 +45,35 @@ pub struct SheetInfo {
     pub service_code: String,
     /// Drawn once into the document and placed on every page's header.
     pub logo: Option<std::sync::Arc<Logo>>,
+    pub contact: Contact,
 }
 
-/// A logo decoded from the branding setting (a `data:image/png;base64,…` URL), as a Flate
-/// compressed RGB image composited on white. SVG or anything else is skipped: the header then
-/// shows the company name alone.
-#[derive(Debug)]
-pub struct Logo {
-    pub width: u32,
-    pub height: u32,
-    data: Vec<u8>,
+/// The branding settings' contact details; empty ones are left out.
+#[derive(Debug, Clone, Default)]
+pub struct Contact {
+    pub phone: String,
+    pub email: String,
+    pub website: String,
 }
 
-impl Logo {
-    pub fn from_data_url(url: &str) -> Option<Logo> {
-        use base64::Engine;
-        let b64 = url.trim().strip_prefix("data:image/png;base64,")?;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok()?;
-        Self::from_png(&bytes)
+impl Contact {
+    /// All of them on one line, for the page header.
+    pub fn line(&self) -> String {
+        [&self.phone, &self.email, &self.website]
+            .into_iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("  |  ")
     }
 
-    pub fn from_png(bytes: &[u8]) -> Option<Logo> {
-        let mut decoder = png::Decoder::new(bytes);
-        decoder.set_transformations(png::Transformations::normalize_to_color8());
-        let mut reader = decoder.read_info().ok()?;
-        let mut buf = vec![0; reader.output_buffer_size()];
-        let info = reader.next_frame(&mut buf).ok()?;
-        let (w, h) = (info.width, info.height);
-        if w == 0 || h == 0 || w > 4096 || h > 4096 {
-            return None;
-        }
-        let px = &buf[..info.buffer_size()];
-        let mut rgb = Vec::with_capacity((w * h * 3) as usize);
-        let blend = |c: u8, a: u8| -> u8 { ((u16::from(c) * u16::from(a) + 255 * (255 - u16::from(a))) / 255) as u8 };
-        match info.color_type {
-            png::ColorType::Rgb => rgb.extend_from_slice(px),
-            png::ColorType::Rgba => px
-                .chunks_exact(4)
-                .for_each(|p| rgb.extend([blend(p[0], p[3]), blend(p[1], p[3]), blend(p[2], p[3])])),
-            png::ColorType::Grayscale => px.iter().for_each(|&g| rgb.extend([g, g, g])),
-            png::ColorType::GrayscaleAlpha => px.chunks_exact(2).for_each(|p| {
-                let g = blend(p[0], p[1]);
-                rgb.extend([g, g, g]);
-            }),
-            png::ColorType::Indexed => return None,
-        }
-        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-        std::io::Write::write_all(&mut z, &rgb).ok()?;
-        Some(Logo {
-            width: w,
-            height: h,
-            data: z.finish().ok()?,
-        })
-    }
-
-    /// Width in points when drawn `LOGO_H` high.
-    fn drawn_width(&self) -> f32 {
-        LOGO_H * self.width as f32 / self.height as f32
+    /// The one a customer holding a card reaches first: the phone, else the email, else the site.
+    pub fn card_line(&self) -> Option<String> {
+        [&self.phone, &self.email, &self.website]
+            .into_iter()
+            .map(|s| s.trim())
+            .find(|s| !s.is_empty())
+            .map(|s| format!("Help: {s}"))
     }
 }
 
@@ -103,11 +86,172 @@ pub struct Slot {
     pub currency: String,
 }
 
-/// Standard fonts use WinAnsi: keep Latin-1, replace the rest.
-fn latin1(s: &str) -> Vec<u8> {
-    s.chars()
-        .map(|c| if (c as u32) < 256 { c as u8 } else { b'?' })
-        .collect()
+/// The grid of cards: left edge, top edge, width and height of each cell.
+#[derive(Debug, Clone, Copy)]
+pub struct Grid {
+    pub left: f32,
+    pub top: f32,
+    pub bottom: f32,
+    pub cell_w: f32,
+    pub cell_h: f32,
+}
+
+pub const GRID: Grid = {
+    let top = PAGE_H - MARGIN - HEADER_H;
+    let bottom = MARGIN + FOOTER_H;
+    Grid {
+        left: MARGIN,
+        top,
+        bottom,
+        cell_w: (PAGE_W - 2.0 * MARGIN) / COLS as f32,
+        cell_h: (top - bottom) / ROWS as f32,
+    }
+};
+
+impl Grid {
+    /// Cell `k`'s box (left, bottom, right, top), row by row from the top left.
+    pub fn cell(&self, k: usize) -> [f32; 4] {
+        let (col, row) = ((k % COLS) as f32, (k / COLS) as f32);
+        let x0 = self.left + col * self.cell_w;
+        let y_top = self.top - row * self.cell_h;
+        [x0, y_top - self.cell_h, x0 + self.cell_w, y_top]
+    }
+}
+
+/// The lines every card of a page repeats (company, how to redeem, help), fitted once per page
+/// in the first cell; every other cell draws them moved by its offset. The amount line is kept
+/// while the amount stays the same (a batch has one amount).
+struct CardText {
+    fixed: Vec<Line>,
+    amount: Option<(i64, String, Line)>,
+}
+
+/// The inner box of cell `k`: left, bottom, right, top, after [`SAFE_MARGIN`] on every side.
+fn inner(k: usize) -> [f32; 4] {
+    let [x0, y0, x1, y1] = GRID.cell(k);
+    [x0 + SAFE_MARGIN, y0 + SAFE_MARGIN, x1 - SAFE_MARGIN, y1 - SAFE_MARGIN]
+}
+
+impl CardText {
+    fn new(info: &SheetInfo) -> Self {
+        let [left, bottom, right, top] = inner(0);
+        let h = top - bottom;
+        let mut fixed = vec![
+            centred(&info.company, Font::Regular, 8.0, left, right, top - ASCENT * 8.0),
+            centred(
+                &format!("Dial {} and enter the code", info.service_code),
+                Font::Regular,
+                7.5,
+                left,
+                right,
+                top - 0.77 * h,
+            ),
+        ];
+        if let Some(help) = info.contact.card_line() {
+            fixed.push(centred(&help, Font::Regular, 6.5, left, right, top - 0.88 * h));
+        }
+        Self { fixed, amount: None }
+    }
+
+    /// The amount line in the first cell, laid out again only when the amount changes.
+    fn amount(&mut self, amount: i64, currency: &str) -> &Line {
+        if !matches!(&self.amount, Some((a, c, _)) if *a == amount && c == currency) {
+            self.amount = None;
+        }
+        let placed = self.amount.get_or_insert_with(|| {
+            let [left, bottom, right, top] = inner(0);
+            let y = top - 0.36 * (top - bottom);
+            let line = centred(&money(amount, currency), Font::Bold, 17.0, left, right, y);
+            (amount, currency.to_owned(), line)
+        });
+        &placed.2
+    }
+
+    /// Draws card `k` (or, with `out`, collects its lines instead).
+    fn card(&mut self, c: &mut Content, slot: &Slot, k: usize, mut out: Option<&mut Vec<Line>>) {
+        let [b0, b1, ..] = inner(0);
+        let [left, bottom, right, top] = inner(k);
+        let (dx, dy) = (left - b0, bottom - b1);
+        let mut put = |c: &mut Content, l: &Line, moved: bool| {
+            let (x, y) = if moved { (l.x + dx, l.y + dy) } else { (l.x, l.y) };
+            match out.as_deref_mut() {
+                Some(v) => v.push(Line { x, y, ..l.clone() }),
+                None => draw(c, l.font, l.size, x, y, &l.text),
+            }
+        };
+        for l in &self.fixed {
+            put(c, l, true);
+        }
+        put(c, self.amount(slot.amount, &slot.currency), true);
+        let h = top - bottom;
+        put(c, &code_line(&slot.code, left, right, top - 0.6 * h), false);
+        let serial = format!("No. {}", slot.serial);
+        let serial = right_aligned(&serial, Font::Regular, 6.5, left, right, bottom + DESCENT * 6.5);
+        put(c, &serial, false);
+    }
+}
+
+/// The lines of card `k`, each inside its cell less [`SAFE_MARGIN`] on every side.
+pub fn card_lines(info: &SheetInfo, slot: &Slot, k: usize) -> Vec<Line> {
+    let mut lines = Vec::with_capacity(6);
+    CardText::new(info).card(&mut Content::new(), slot, k, Some(&mut lines));
+    lines
+}
+
+/// The header and footer lines of a page.
+fn frame_lines(info: &SheetInfo, page: usize, pages: usize) -> Vec<Line> {
+    let top = PAGE_H - MARGIN;
+    let (left, right) = (MARGIN + logo_width(info), PAGE_W - MARGIN);
+    let contact = info.contact.line();
+    let mut lines = Vec::with_capacity(5);
+    let mut name_right = right;
+    if !contact.is_empty() {
+        let c = right_aligned(
+            &contact,
+            Font::Regular,
+            8.0,
+            left + (right - left) / 2.0,
+            right,
+            top - 12.0,
+        );
+        name_right = c.x - 12.0;
+        lines.push(c);
+    }
+    lines.push(centred_left(
+        &info.company,
+        Font::Bold,
+        13.0,
+        left,
+        name_right,
+        top - 14.0,
+    ));
+    let gen = format!("Generated {}", info.generated_on);
+    let gen = right_aligned(&gen, Font::Regular, 9.0, left + (right - left) / 2.0, right, top - 30.0);
+    let batch = format!("Batch {} - {}", info.batch_number, info.batch_name);
+    lines.push(centred_left(&batch, Font::Regular, 9.0, left, gen.x - 12.0, top - 30.0));
+    lines.push(gen);
+    let footer = format!("Page {page} of {pages}");
+    lines.push(centred(
+        &footer,
+        Font::Regular,
+        8.0,
+        MARGIN,
+        PAGE_W - MARGIN,
+        MARGIN + 8.0,
+    ));
+    lines
+}
+
+/// Room the logo takes at the header's left, with its gap.
+fn logo_width(info: &SheetInfo) -> f32 {
+    info.logo.as_ref().map_or(0.0, |l| l.drawn_width().min(120.0) + 8.0)
+}
+
+impl Logo {
+    /// Width in points when drawn `LOGO_H` high.
+    fn drawn_width(&self) -> f32 {
+        LOGO_H * self.width as f32 / self.height as f32
+    }
 }
 
 fn money(amount: i64, currency: &str) -> String {
@@ -122,15 +266,10 @@ fn money(amount: i64, currency: &str) -> String {
     format!("{}{out} {currency}", if amount < 0 { "-" } else { "" })
 }
 
-/// Approximate text widths for centring (Helvetica averages ~0.55 em; Courier is 0.6 em).
-fn width(text: &str, size: f32, mono: bool) -> f32 {
-    text.chars().count() as f32 * size * if mono { 0.6 } else { 0.55 }
-}
-
-fn text(c: &mut Content, font: &[u8], size: f32, x: f32, y: f32, s: &str) {
-    let bytes = latin1(s);
+fn draw(c: &mut Content, font: Font, size: f32, x: f32, y: f32, text: &str) {
+    let bytes = latin1(text);
     c.begin_text();
-    c.set_font(Name(font), size);
+    c.set_font(Name(font.resource()), size);
     c.next_line(x, y);
     c.show(Str(&bytes));
     c.end_text();
@@ -139,222 +278,38 @@ fn text(c: &mut Content, font: &[u8], size: f32, x: f32, y: f32, s: &str) {
 /// The content stream of one page.
 pub fn page_content(info: &SheetInfo, slots: &[Slot], page: usize, pages: usize) -> Vec<u8> {
     let mut c = Content::new();
-    // header
-    let top = PAGE_H - MARGIN;
-    let mut name_x = MARGIN;
     if let Some(logo) = &info.logo {
         let w = logo.drawn_width().min(120.0);
+        let top = PAGE_H - MARGIN;
         c.save_state();
         c.transform([w, 0.0, 0.0, LOGO_H, MARGIN, top - LOGO_H + 2.0]);
         c.x_object(Name(b"Im1"));
         c.restore_state();
-        name_x = MARGIN + w + 8.0;
     }
-    text(&mut c, b"F2", 13.0, name_x, top - 14.0, &info.company);
-    text(
-        &mut c,
-        b"F1",
-        9.0,
-        name_x,
-        top - 30.0,
-        &format!("Batch {} - {}", info.batch_number, info.batch_name),
-    );
-    let gen = format!("Generated {}", info.generated_on);
-    text(
-        &mut c,
-        b"F1",
-        9.0,
-        PAGE_W - MARGIN - width(&gen, 9.0, false),
-        top - 30.0,
-        &gen,
-    );
+    for l in frame_lines(info, page, pages) {
+        draw(&mut c, l.font, l.size, l.x, l.y, &l.text);
+    }
     // grid with dashed cut guides
-    let grid_top = top - HEADER_H;
-    let grid_bottom = MARGIN + FOOTER_H;
-    let cell_w = (PAGE_W - 2.0 * MARGIN) / COLS as f32;
-    let cell_h = (grid_top - grid_bottom) / ROWS as f32;
+    let g = GRID;
     c.set_stroke_gray(0.55);
     c.set_line_width(0.5);
     c.set_dash_pattern([3.0, 3.0], 0.0);
     for i in 0..=COLS {
-        let x = MARGIN + i as f32 * cell_w;
-        c.move_to(x, grid_bottom);
-        c.line_to(x, grid_top);
+        let x = g.left + i as f32 * g.cell_w;
+        c.move_to(x, g.bottom);
+        c.line_to(x, g.top);
     }
     for j in 0..=ROWS {
-        let y = grid_bottom + j as f32 * cell_h;
-        c.move_to(MARGIN, y);
+        let y = g.bottom + j as f32 * g.cell_h;
+        c.move_to(g.left, y);
         c.line_to(PAGE_W - MARGIN, y);
     }
     c.stroke();
+    let mut cards = CardText::new(info);
     for (k, slot) in slots.iter().enumerate().take(PER_PAGE) {
-        let (col, row) = (k % COLS, k / COLS);
-        let x0 = MARGIN + col as f32 * cell_w;
-        let y_top = grid_top - row as f32 * cell_h;
-        let cx = x0 + cell_w / 2.0;
-        text(
-            &mut c,
-            b"F1",
-            8.0,
-            cx - width(&info.company, 8.0, false) / 2.0,
-            y_top - 24.0,
-            &info.company,
-        );
-        let amount = money(slot.amount, &slot.currency);
-        text(
-            &mut c,
-            b"F2",
-            17.0,
-            cx - width(&amount, 17.0, false) / 2.0,
-            y_top - cell_h * 0.40,
-            &amount,
-        );
-        text(
-            &mut c,
-            b"F3",
-            14.0,
-            cx - width(&slot.code, 14.0, true) / 2.0,
-            y_top - cell_h * 0.60,
-            &slot.code,
-        );
-        let how = format!("Dial {} and enter the code", info.service_code);
-        text(
-            &mut c,
-            b"F1",
-            7.5,
-            cx - width(&how, 7.5, false) / 2.0,
-            y_top - cell_h * 0.75,
-            &how,
-        );
-        let serial = format!("No. {}", slot.serial);
-        text(
-            &mut c,
-            b"F1",
-            6.5,
-            x0 + cell_w - 8.0 - width(&serial, 6.5, false),
-            y_top - cell_h + 8.0,
-            &serial,
-        );
+        cards.card(&mut c, slot, k, None);
     }
-    let footer = format!("Page {page} of {pages}");
-    text(
-        &mut c,
-        b"F1",
-        8.0,
-        PAGE_W / 2.0 - width(&footer, 8.0, false) / 2.0,
-        MARGIN + 8.0,
-        &footer,
-    );
     c.finish()
-}
-
-/// Writes a PDF incrementally: `start`, then `page` for each page in order, then `finish`.
-pub struct StreamingPdf {
-    offset: usize,
-    offsets: Vec<usize>,
-    pages: usize,
-    has_logo: bool,
-}
-
-impl StreamingPdf {
-    /// The document head: catalog, page tree (its kids are known from the page count) and fonts.
-    pub fn start(pages: usize, logo: Option<&Logo>) -> (Self, Vec<u8>) {
-        let mut me = Self {
-            offset: 0,
-            offsets: vec![0; FIRST_PAGE_OBJ + 2 * pages],
-            pages,
-            has_logo: logo.is_some(),
-        };
-        let mut out = b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n".to_vec();
-        me.offset = out.len();
-        let kids: Vec<String> = (0..pages).map(|i| format!("{} 0 R", FIRST_PAGE_OBJ + 2 * i)).collect();
-        let objects = [
-            (1, "<< /Type /Catalog /Pages 2 0 R >>".to_owned()),
-            (
-                2,
-                format!("<< /Type /Pages /Count {pages} /Kids [{}] >>", kids.join(" ")),
-            ),
-            (
-                3,
-                "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_owned(),
-            ),
-            (
-                4,
-                "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>".to_owned(),
-            ),
-            (
-                5,
-                "<< /Type /Font /Subtype /Type1 /BaseFont /Courier-Bold /Encoding /WinAnsiEncoding >>".to_owned(),
-            ),
-        ];
-        for (n, body) in objects {
-            me.object(&mut out, n, body.as_bytes(), None);
-        }
-        match logo {
-            Some(l) => {
-                let dict = format!(
-                    "<< /Type /XObject /Subtype /Image /Width {} /Height {} /ColorSpace /DeviceRGB \
-                     /BitsPerComponent 8 /Filter /FlateDecode /Length {} >>",
-                    l.width,
-                    l.height,
-                    l.data.len()
-                );
-                me.object(&mut out, LOGO_OBJ, dict.as_bytes(), Some(&l.data));
-            }
-            None => me.object(&mut out, LOGO_OBJ, b"null", None),
-        }
-        (me, out)
-    }
-
-    fn object(&mut self, out: &mut Vec<u8>, n: usize, dict: &[u8], stream: Option<&[u8]>) {
-        self.offsets[n] = self.offset;
-        let start = out.len();
-        out.extend_from_slice(format!("{n} 0 obj\n").as_bytes());
-        out.extend_from_slice(dict);
-        if let Some(data) = stream {
-            out.extend_from_slice(b"\nstream\n");
-            out.extend_from_slice(data);
-            out.extend_from_slice(b"\nendstream");
-        }
-        out.extend_from_slice(b"\nendobj\n");
-        self.offset += out.len() - start;
-    }
-
-    /// One page (index from 0), as bytes to send.
-    pub fn page(&mut self, index: usize, content: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(content.len() + 400);
-        let (page_obj, content_obj) = (FIRST_PAGE_OBJ + 2 * index, FIRST_PAGE_OBJ + 2 * index + 1);
-        let xobject = if self.has_logo {
-            format!(" /XObject << /Im1 {LOGO_OBJ} 0 R >>")
-        } else {
-            String::new()
-        };
-        let dict = format!(
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {PAGE_W} {PAGE_H}] \
-             /Resources << /Font << /F1 3 0 R /F2 4 0 R /F3 5 0 R >>{xobject} >> /Contents {content_obj} 0 R >>"
-        );
-        self.object(&mut out, page_obj, dict.as_bytes(), None);
-        let len = format!("<< /Length {} >>", content.len());
-        self.object(&mut out, content_obj, len.as_bytes(), Some(content));
-        out
-    }
-
-    /// The cross-reference table and trailer.
-    pub fn finish(self) -> Vec<u8> {
-        let n = FIRST_PAGE_OBJ + 2 * self.pages;
-        let mut out = format!("xref\n0 {n}\n0000000000 65535 f \n").into_bytes();
-        for off in &self.offsets[1..n] {
-            out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
-        }
-        out.extend_from_slice(
-            format!(
-                "trailer\n<< /Size {n} /Root 1 0 R >>\nstartxref\n{}\n%%EOF\n",
-                self.offset
-            )
-            .as_bytes(),
-        );
-        out
-    }
 }
 
 pub fn page_count(codes: usize) -> usize {
@@ -364,6 +319,100 @@ pub fn page_count(codes: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn contact() -> Contact {
+        Contact {
+            phone: "+250 788 300 400".into(),
+            email: "care@mbelyco.rw".into(),
+            website: "https://mbelyco.rw".into(),
+        }
+    }
+
+    /// Every line of every card, whatever the text, stays [`SAFE_MARGIN`] (5 mm) inside its
+    /// cell's cut lines; the code itself is never shortened.
+    #[test]
+    fn every_card_keeps_a_printer_safe_margin_from_its_cut_lines() {
+        const { assert!(SAFE_MARGIN >= 5.0 * MM - 0.001) };
+        let long = "Mbelyco Paints & Coatings Rwanda Limited, Kigali Special Economic Zone";
+        for (company, service, code, amount) in [
+            ("MBELYCO Paints", "*789#", "ABCD-EF26-GH11-JK25", 1_000),
+            (long, "*789*123*45#", "WWWW-WWWW-WWWW-WWWW-WWWW-WW", 1_000_000_000),
+            ("M", "*1#", "A", 0),
+        ] {
+            let info = SheetInfo {
+                company: company.into(),
+                batch_number: 1,
+                batch_name: "Margins".into(),
+                generated_on: "2026-12-07".into(),
+                service_code: service.into(),
+                logo: None,
+                contact: contact(),
+            };
+            for k in 0..PER_PAGE {
+                let slot = Slot {
+                    code: code.into(),
+                    serial: 999_999,
+                    amount,
+                    currency: "RWF".into(),
+                };
+                let [x0, y0, x1, y1] = GRID.cell(k);
+                let lines = card_lines(&info, &slot, k);
+                assert!(
+                    lines.iter().any(|l| l.font == Font::Mono && l.text == code),
+                    "whole code"
+                );
+                assert!(lines.iter().any(|l| l.text == "Help: +250 788 300 400"));
+                for l in &lines {
+                    let [l0, b0, r0, t0] = l.bounds();
+                    let gap = (l0 - x0).min(x1 - r0).min(b0 - y0).min(y1 - t0);
+                    assert!(
+                        gap >= SAFE_MARGIN - 0.01,
+                        "card {k}: `{}` at {:.1} pt is {:.1} mm from a cut line",
+                        l.text,
+                        l.size,
+                        gap / MM
+                    );
+                }
+                // and the lines do not run into each other
+                let mut boxes: Vec<[f32; 4]> = lines.iter().map(Line::bounds).collect();
+                boxes.sort_by(|a, b| b[3].total_cmp(&a[3]));
+                for w in boxes.windows(2) {
+                    assert!(w[0][1] >= w[1][3] - 0.01, "overlap in card {k}: {boxes:?}");
+                }
+            }
+        }
+    }
+
+    /// The header of every page names the contact details; the page frame stays on the page.
+    #[test]
+    fn the_contact_details_head_every_page() {
+        let info = SheetInfo {
+            company: "MBELYCO Paints".into(),
+            batch_number: 3,
+            batch_name: "Contact".into(),
+            generated_on: "2026-12-07".into(),
+            service_code: "*789#".into(),
+            logo: None,
+            contact: contact(),
+        };
+        let lines = frame_lines(&info, 1, 2);
+        let header = lines
+            .iter()
+            .find(|l| l.text.contains("care@mbelyco.rw"))
+            .expect("contact line");
+        assert!(header.text.contains("+250 788 300 400") && header.text.contains("https://mbelyco.rw"));
+        for l in &lines {
+            let [x0, _, x1, _] = l.bounds();
+            assert!(x0 >= MARGIN - 0.01 && x1 <= PAGE_W - MARGIN + 0.01, "{l:?}");
+        }
+        let company = lines.iter().find(|l| l.text == "MBELYCO Paints").unwrap();
+        assert!(
+            company.bounds()[2] < header.x,
+            "the name and the contact line do not overlap"
+        );
+        assert_eq!(Contact::default().card_line(), None);
+        assert_eq!(Contact::default().line(), "");
+    }
 
     #[test]
     fn money_and_pages() {
@@ -383,6 +432,7 @@ mod tests {
             generated_on: "2026-11-25".into(),
             service_code: "*789#".into(),
             logo: None,
+            contact: Contact::default(),
         };
         let slots: Vec<Slot> = (1..=25)
             .map(|i| Slot {
@@ -435,6 +485,7 @@ mod tests {
             generated_on: "2026-11-25".into(),
             service_code: "*789#".into(),
             logo: Some(std::sync::Arc::new(logo)),
+            contact: Contact::default(),
         };
         let slot = Slot {
             code: "ABCD-EF26-GH11-JK25".into(),

@@ -1103,6 +1103,14 @@ impl PayoutWorker {
                 )
             })
             .unwrap_or(false);
+        if opened {
+            tracing::warn!(
+                failures = pacing.payments.circuit_breaker_failures,
+                probe_after_s = pacing.payments.circuit_breaker_cooldown_seconds,
+                error = %e,
+                "MoMo is failing: payouts are paused (circuit breaker open)"
+            );
+        }
         let mut tx = self.pool.begin().await?;
         if opened {
             alerts::raise(

@@ -100,6 +100,10 @@ pub struct SettingsStore {
     pool: PgPool,
     secrets: SecretBox,
     current: ArcSwap<(Settings, i64)>,
+    /// One reload at a time: the watcher (woken by NOTIFY or its poll) and the process that made
+    /// the change both call [`Self::refresh`]; the second finds the version current and does
+    /// nothing, so each change is read, and logged, once.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for SettingsStore {
@@ -117,6 +121,7 @@ impl SettingsStore {
             pool,
             secrets,
             current: ArcSwap::from_pointee((settings, version)),
+            reloading: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -146,16 +151,22 @@ impl SettingsStore {
         &self.secrets
     }
 
-    /// Reloads if the stored version differs from ours. Returns whether anything changed.
+    /// Reloads if the stored version differs from ours. Returns whether anything changed; logs
+    /// one line per change this process takes in, whoever asked first.
     pub async fn refresh(&self) -> anyhow::Result<bool> {
+        let _one_at_a_time = self.reloading.lock().await;
         let latest: i64 = sqlx::query_scalar("select coalesce(max(version), 0) from setting_versions")
             .fetch_one(&self.pool)
             .await?;
-        if latest == self.version() {
+        let held = self.version();
+        if latest == held {
             return Ok(false);
         }
         let fresh = Self::read(&self.pool, &self.secrets).await?;
-        tracing::info!(version = fresh.1, "settings reloaded");
+        if fresh.1 == held {
+            return Ok(false);
+        }
+        tracing::info!(version = fresh.1, previous = held, "settings reloaded");
         self.current.store(Arc::new(fresh));
         Ok(true)
     }

@@ -12,6 +12,9 @@ use tracing::Instrument;
 use super::{AppState, REQUEST_ID_HEADER};
 use crate::error::{AppError, REQUEST_ID};
 
+/// The access log's target, so a filter can turn it up or down on its own (`access=debug`).
+pub const ACCESS_LOG: &str = "access";
+
 /// Runs the request inside its request-id scope and span, logs it, and records metrics.
 pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -34,11 +37,16 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let secs = started.elapsed().as_secs_f64();
     let status = res.status().as_u16();
     state.metrics.observe(&method, &route, status, secs);
+    let latency_ms = secs * 1000.0;
     span.in_scope(|| {
         if status >= 500 {
-            tracing::warn!(status, latency_ms = secs * 1000.0, "request failed");
+            tracing::warn!(target: ACCESS_LOG, status, latency_ms, "request failed");
+        } else if state.config.is_production() {
+            tracing::info!(target: ACCESS_LOG, status, latency_ms, "request");
         } else {
-            tracing::info!(status, latency_ms = secs * 1000.0, "request");
+            // a quiet console outside production: the start-up lines (where to sign in, the
+            // first password) stay on screen; `RUST_LOG=info,access=debug` shows every request
+            tracing::debug!(target: ACCESS_LOG, status, latency_ms, "request");
         }
     });
     res

@@ -15,6 +15,7 @@ mod disbursements_views;
 mod hardening_access;
 mod hardening_views;
 mod hardening_ussd;
+mod hardening_ops;
 mod helpers;
 mod jobs;
 mod payout_fixtures;
