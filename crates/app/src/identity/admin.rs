@@ -1,10 +1,12 @@
 //! Staff administration over HTTP. API keys so far: a Super Administrator creates a key bound
 //! to a role, with an expiry (shown once), lists and revokes them.
 
-use axum::extract::{Path, State};
+use crate::web::extract::Form;
+use crate::web::extract::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::{Form, Json};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
