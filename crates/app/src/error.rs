@@ -55,6 +55,9 @@ pub enum AppError {
     NotFound(&'static str),
     #[error("no such route")]
     RouteNotFound,
+    /// The path exists but not with this method; `allow` lists the methods it has.
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: String },
     #[error("conflict: {message}")]
     Conflict { message: String, field: Option<String> },
     #[error("too many requests")]
@@ -85,6 +88,7 @@ impl AppError {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) | AppError::RouteNotFound => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -101,6 +105,7 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "record-not-found",
             AppError::RouteNotFound => "route-not-found",
+            AppError::MethodNotAllowed { .. } => "method-not-allowed",
             AppError::Conflict { .. } => "conflict",
             AppError::RateLimited { .. } => "rate-limited",
             AppError::Busy(_) => "busy",
@@ -117,6 +122,7 @@ impl AppError {
             AppError::Forbidden(_) => "Not allowed",
             AppError::NotFound(_) => "Record not found",
             AppError::RouteNotFound => "No such page or endpoint",
+            AppError::MethodNotAllowed { .. } => "Method not allowed",
             AppError::Conflict { .. } => "Conflict with the current state",
             AppError::RateLimited { .. } => "Too many requests",
             AppError::Busy(_) => "Busy, try again",
@@ -136,6 +142,7 @@ impl AppError {
             AppError::Forbidden(p) => format!("This needs the permission `{p}`."),
             AppError::NotFound(what) => format!("The {what} does not exist."),
             AppError::RouteNotFound => "There is no page or endpoint at this address.".to_owned(),
+            AppError::MethodNotAllowed { allow } => format!("This address answers only {allow}."),
             AppError::Conflict { message, .. } => message.clone(),
             AppError::RateLimited { retry_after_secs } => {
                 format!("Try again in {retry_after_secs} seconds.")
@@ -191,34 +198,55 @@ impl IntoResponse for AppError {
             } => vec![FieldError::new(f.clone(), message.clone())],
             _ => Vec::new(),
         };
-        let problem = Problem {
-            type_uri: format!("urn:mbelyco:problem:{}", self.slug()),
-            title: self.title(),
-            status: status.as_u16(),
-            detail: self.detail(),
-            request_id: request_id.clone(),
-            errors: errors.clone(),
-        };
-        let body = serde_json::to_vec(&problem).unwrap_or_default();
-        let mut res = (status, body).into_response();
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        if let AppError::RateLimited { retry_after_secs } = self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
+        let mut res = problem_response(status, self.slug(), self.title(), self.detail(), errors);
+        match &self {
+            AppError::RateLimited { retry_after_secs } => {
+                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    res.headers_mut().insert(header::RETRY_AFTER, v);
+                }
             }
+            AppError::MethodNotAllowed { allow } => {
+                if let Ok(v) = HeaderValue::from_str(allow) {
+                    res.headers_mut().insert(header::ALLOW, v);
+                }
+            }
+            _ => {}
         }
-        res.extensions_mut().insert(ErrorPageInfo {
-            status,
-            title: problem.title,
-            detail: problem.detail,
-            request_id,
-            errors,
-        });
         res
     }
+}
+
+/// An `application/problem+json` response (and the page layer's [`ErrorPageInfo`]) for `status`.
+pub fn problem_response(
+    status: StatusCode,
+    slug: &str,
+    title: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+) -> Response {
+    let request_id = current_request_id();
+    let problem = Problem {
+        type_uri: format!("urn:mbelyco:problem:{slug}"),
+        title,
+        status: status.as_u16(),
+        detail,
+        request_id: request_id.clone(),
+        errors,
+    };
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    let mut res = (status, body).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    res.extensions_mut().insert(ErrorPageInfo {
+        status,
+        title: problem.title,
+        detail: problem.detail,
+        request_id,
+        errors: problem.errors,
+    });
+    res
 }
 
 /// PostgreSQL error codes the application reacts to.

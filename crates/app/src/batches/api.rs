@@ -1,7 +1,8 @@
 //! `/api/v1/admin/batches` (PRD tree, first part), job progress, and the CSV export of codes.
 
+use crate::web::extract::{Path, Query};
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;

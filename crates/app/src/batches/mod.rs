@@ -275,7 +275,7 @@ pub async fn list(conn: &mut PgConnection, f: &Filter) -> Result<(Vec<Batch>, i6
     qb.push(format!(" order by {order} limit "))
         .push_bind(per_page)
         .push(" offset ")
-        .push_bind(f.page.max(0) * per_page);
+        .push_bind(f.page.max(0).saturating_mul(per_page));
     Ok((qb.build_query_as::<Batch>().fetch_all(&mut *conn).await?, total))
 }
 

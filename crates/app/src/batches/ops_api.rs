@@ -1,6 +1,7 @@
 //! `/api/v1/admin/batches/{id}` edit, assign and delete, and `/api/v1/admin/batches/bulk`.
 
-use axum::extract::{Path, State};
+use crate::web::extract::Path;
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};

@@ -2,7 +2,8 @@
 //! They call the same domain functions as the API, so the page and the API share every rule; a
 //! refused form comes back with its values and the server's messages.
 
-use axum::extract::{Path, State};
+use crate::web::extract::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use uuid::Uuid;

@@ -1,8 +1,9 @@
 //! Batch pages: list with filters and a create form, and the batch page with statistics, the
 //! live generation progress bar, downloads and their chain of custody.
 
+use crate::web::extract::{Path, Query};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;

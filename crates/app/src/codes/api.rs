@@ -6,7 +6,8 @@
 //! `promo-codes.search`; a caller without `promo-codes.read` learns there only whether a whole
 //! code exists, and `validate` tells such a caller the verdict but not status or batch.
 
-use axum::extract::{Path, Query, State};
+use crate::web::extract::{Path, Query};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};

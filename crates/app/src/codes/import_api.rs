@@ -8,8 +8,9 @@
 //! transaction (100,000 lines take well under the request timeout), so the client sees the upload
 //! progress and then the result.
 
+use crate::web::extract::Path;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -160,6 +161,19 @@ fn parse_query(q: &str) -> UploadQuery {
 
 /// Checks the form's fields (all problems at once) and runs the import in one transaction.
 pub async fn run(state: &AppState, who: &Principal, meta: RequestMeta, form: UploadForm) -> Result<Summary, AppError> {
+    {
+        let mut conn = state.pool.acquire().await?;
+        crate::web::quota::upload(&mut conn, state, who.user_id).await?;
+    }
+    for (field, value) in [
+        ("batchId", &form.batch_id),
+        ("mode", &form.mode),
+        ("fileName", &form.file_name),
+    ] {
+        if value.as_deref().is_some_and(|v| v.contains('\0')) {
+            return Err(crate::web::extract::nul_error(field));
+        }
+    }
     let mut errors = Vec::new();
     let batch_id = match form.batch_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => {

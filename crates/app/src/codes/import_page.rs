@@ -6,8 +6,9 @@
 //! to `?import={id}`. With JavaScript, `static/app.js` sends the same form to the API with
 //! `XMLHttpRequest`, shows the upload progress in a `<progress>` bar, then opens `?import={id}`.
 
+use crate::web::extract::Query;
 use askama::Template;
-use axum::extract::{Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;

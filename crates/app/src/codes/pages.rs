@@ -2,8 +2,9 @@
 //! "Void a lost sheet", download) and `/admin/codes/{id}` (detail, history, status change and
 //! fraud report). Forms the user may not use are not shown; the server checks anyway.
 
+use crate::web::extract::{Path, Query};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use uuid::Uuid;

@@ -8,7 +8,8 @@
 //! out-of-order callbacks change nothing but the count; a wrong reference or secret gets 403 and
 //! changes nothing.
 
-use axum::extract::{Path, State};
+use crate::web::extract::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;

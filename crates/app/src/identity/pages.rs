@@ -1,10 +1,11 @@
 //! Sign-in, two-factor, sign-out and "My account" pages.
 
+use crate::web::extract::Form;
+use crate::web::extract::{Path, Query};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::Form;
 use chrono::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;

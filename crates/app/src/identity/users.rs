@@ -98,7 +98,7 @@ pub async fn list(conn: &mut PgConnection, f: &Filter, now: DateTime<Utc>) -> Re
     qb2.push(" order by u.created_at desc limit ")
         .push_bind(per_page)
         .push(" offset ")
-        .push_bind(f.page.max(0) * per_page);
+        .push_bind(f.page.max(0).saturating_mul(per_page));
     let rows = qb2.build_query_as::<UserRow>().fetch_all(&mut *conn).await?;
     Ok((rows, total))
 }

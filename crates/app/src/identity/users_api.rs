@@ -1,6 +1,7 @@
 //! `/api/v1/admin/users` (PRD tree), role change requests, and roles with their permissions.
 
-use axum::extract::{Path, Query, State};
+use crate::web::extract::{Path, Query};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;

@@ -1,8 +1,9 @@
 //! Pages: users (list, add, detail and actions), roles, role requests, registrations, the public
 //! registration form and set-up links.
 
+use crate::web::extract::{Path, Query};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;

@@ -1,7 +1,8 @@
 //! Settings over HTTP: read (secrets masked), change one category, list versions, roll back.
 //! Payment settings are also open to `disbursements.configure` (ACCESS.md).
 
-use axum::extract::{Path, Query, State};
+use crate::web::extract::{Path, Query};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};

@@ -7,9 +7,10 @@
 
 use std::net::IpAddr;
 
+use crate::web::extract::{Path, Query};
 use africastalking::ussd::{SessionEvent, UssdRequest, RESPONSE_CONTENT_TYPE};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;

@@ -3,8 +3,9 @@
 //! polls the JSON endpoints in [`super::api`] and prepends new rows) and
 //! `/admin/ussd/sessions/{id}` (one session as a phone-screen transcript).
 
+use crate::web::extract::{Path, Query};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 

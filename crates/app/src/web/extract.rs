@@ -1,4 +1,7 @@
-//! Request extractors that turn bad input into problem details naming the field.
+//! Request extractors that turn bad input into problem details naming the field. Handlers use
+//! these, never axum's own `Query`, `Path`, `Form` or `Json`, whose rejections are plain text:
+//! here every rejection is an [`AppError`], and a NUL character (which PostgreSQL text cannot
+//! hold) is refused naming the field before it can reach the database.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
@@ -26,6 +29,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| AppError::BadRequest(format!("the body could not be read: {e}")))?;
+        // JSON can carry NUL only as the escape `\u0000`: look closer only when it is there
+        if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+            if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                if let Some(field) = json_nul_path(&v, "") {
+                    return Err(nul_error(if field.is_empty() { "body" } else { &field }));
+                }
+            }
+        }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(de) {
             Ok(v) => Ok(ApiJson(v)),
@@ -102,6 +113,135 @@ impl<S: Send + Sync> FromRequest<S> for FormPairs {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| AppError::BadRequest(format!("the form could not be read: {e}")))?;
-        Ok(FormPairs(form_urlencoded::parse(&bytes).into_owned().collect()))
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
+        check_pairs_for_nul(&pairs)?;
+        Ok(FormPairs(pairs))
+    }
+}
+
+/// The error for a NUL character in `field`.
+pub fn nul_error(field: &str) -> AppError {
+    AppError::field(printable(field), "must not contain a NUL character")
+}
+
+/// A field name fit to show: NUL and other control characters written as `\u{…}`.
+fn printable(field: &str) -> String {
+    field.chars().take(100).flat_map(char::escape_debug).collect::<String>()
+}
+
+/// Where in a JSON value a string (or a key) holds NUL, as a field path (`items[2].code`).
+fn json_nul_path(v: &serde_json::Value, at: &str) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) if s.contains('\0') => Some(at.to_owned()),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| json_nul_path(item, &format!("{at}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, item)| {
+            let path = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+            if k.contains('\0') {
+                Some(path)
+            } else {
+                json_nul_path(item, &path)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// Refuses the first name or value holding NUL, naming it.
+pub fn check_pairs_for_nul(pairs: &[(String, String)]) -> Result<(), AppError> {
+    match pairs.iter().find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        Some((k, _)) => Err(nul_error(k)),
+        None => Ok(()),
+    }
+}
+
+/// Turns a url-encoded deserialization failure into a field error naming the field.
+fn urlencoded_error(e: serde_path_to_error::Error<serde_urlencoded::de::Error>, whole: &str) -> AppError {
+    let path = e.path().to_string();
+    let message = e.into_inner().to_string();
+    let field = if path == "." {
+        // "missing field `x`" names its field in the message
+        message
+            .split('`')
+            .nth(1)
+            .map_or_else(|| whole.to_owned(), str::to_owned)
+    } else {
+        path
+    };
+    AppError::field(printable(&field), message)
+}
+
+fn from_pairs<T: DeserializeOwned>(pairs: &[(String, String)], whole: &str) -> Result<T, AppError> {
+    let encoded = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| urlencoded_error(e, whole))
+}
+
+/// The query string. An empty value counts as absent, as an HTML form sends every empty field
+/// (`serialFrom=` means "from the first"); a value of the wrong type is a 422 naming it.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let raw = parts.uri.query().unwrap_or("");
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.as_bytes())
+            .into_owned()
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        check_pairs_for_nul(&pairs)?;
+        from_pairs(&pairs, "query").map(Query)
+    }
+}
+
+/// A url-encoded form body (axum's `Form`, with its rejections as problems naming the field).
+pub struct Form<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_form = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Err(AppError::BadRequest(
+                "send the form as application/x-www-form-urlencoded".into(),
+            ));
+        }
+        let FormPairs(pairs) = FormPairs::from_request(req, state).await?;
+        from_pairs(&pairs, "form").map(Form)
+    }
+}
+
+/// Path parameters; one that does not parse is a 422 naming it.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::path::ErrorKind;
+        use axum::extract::rejection::PathRejection;
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => {
+                let message = e.body_text();
+                Err(match e.into_kind() {
+                    ErrorKind::ParseErrorAtKey { key, .. }
+                    | ErrorKind::InvalidUtf8InPathParam { key }
+                    | ErrorKind::DeserializeError { key, .. } => AppError::field(printable(&key), "is not valid here"),
+                    _ => AppError::BadRequest(message),
+                })
+            }
+            Err(other) => Err(AppError::Internal(anyhow::anyhow!("path parameters: {other}"))),
+        }
     }
 }

@@ -3,10 +3,12 @@
 //! `pages.rs` and are merged here.
 
 pub mod auth;
+mod edge;
 pub mod extract;
 pub mod metrics;
 mod middleware;
 pub mod pages;
+pub mod quota;
 pub mod routes;
 pub mod shell;
 mod system;
@@ -71,6 +73,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(move |req, next| {
             routes::authorize(Arc::clone(&table), authz_state.clone(), req, next)
         }))
+        .layer(axum::middleware::from_fn(edge::guard_input))
+        .layer(axum::middleware::from_fn(edge::problem_errors))
         .layer(axum::middleware::from_fn(pages::render_error_pages))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

@@ -45,7 +45,7 @@ pub async fn render_error_pages(req: Request, next: Next) -> Response {
     match page.render() {
         Ok(html) => {
             let mut out = (info.status, Html(html)).into_response();
-            for name in [header::RETRY_AFTER, header::LOCATION] {
+            for name in [header::RETRY_AFTER, header::LOCATION, header::ALLOW] {
                 if let Some(v) = res.headers().get(&name) {
                     out.headers_mut().insert(name, v.clone());
                 }

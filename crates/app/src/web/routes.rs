@@ -102,8 +102,7 @@ pub async fn authorize(table: Arc<AccessTable>, state: AppState, mut req: Reques
         .find(|((m, p), _)| *m == method && *p == path)
         .map(|(_, a)| *a);
     let Some(access) = access else {
-        tracing::error!(%method, %path, "route without a declared access rule: denied");
-        return AppError::Forbidden("(undeclared route)").into_response();
+        return method_not_allowed(&table, &path, &method);
     };
     match access {
         Access::Webhook => return next.run(req).await,
@@ -158,8 +157,36 @@ pub async fn authorize(table: Arc<AccessTable>, state: AppState, mut req: Reques
     if let Err(e) = auth::check_csrf(&state, &caller, &mut req).await {
         return e.into_response();
     }
+    if let Auth::Full(who) = &caller {
+        if let Err(e) = super::quota::check(&state, who).await {
+            return e.into_response();
+        }
+    }
     req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+/// A declared path asked with a method it does not have: 405 naming the methods it has. (The
+/// router is built from the table, so a matched path always has at least one declared method;
+/// anything else would be a bug and stays denied.)
+fn method_not_allowed(table: &AccessTable, path: &str, method: &Method) -> Response {
+    let mut methods: Vec<&str> = table
+        .keys()
+        .filter(|(_, p)| *p == path)
+        .map(|(m, _)| m.as_str())
+        .collect();
+    if methods.is_empty() {
+        tracing::error!(%method, %path, "route without a declared access rule: denied");
+        return AppError::Forbidden("(undeclared route)").into_response();
+    }
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
+    methods.sort_unstable();
+    AppError::MethodNotAllowed {
+        allow: methods.join(", "),
+    }
+    .into_response()
 }
 
 pub fn urlencode(s: &str) -> String {

@@ -392,11 +392,22 @@ async fn bad_requests_name_the_field_and_roles_without_the_permission_are_refuse
     assert_eq!(res.status(), 422);
     assert_eq!(fields(&res.json().await.unwrap()), ["batchId", "mode", "file"]);
     let batch = empty_batch(&app, &key, "Fields").await;
-    // control characters (PostgreSQL text cannot hold NUL) are shown as `?`, never a 500
+    // a NUL in a query value is refused at the edge, naming it (issue 17, item 6)
     let res = upload_raw(
         &app,
         &key,
         &format!("batchId={batch}&fileName=odd%00name.csv"),
+        "code\nEFGH-JK26-LM11-NP25\n",
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(fields(&res.json().await.unwrap()), ["fileName"]);
+    // control characters in the file and its name (PostgreSQL text cannot hold NUL) are shown
+    // as `?`, never a 500
+    let res = upload_raw(
+        &app,
+        &key,
+        &format!("batchId={batch}&fileName=odd%01name.csv"),
         "code\nAB\u{0}CD\n",
     )
     .await;

@@ -16,6 +16,7 @@ mod hardening_access;
 mod hardening_views;
 mod hardening_ussd;
 mod hardening_ops;
+mod hardening_edge;
 mod helpers;
 mod jobs;
 mod payout_fixtures;

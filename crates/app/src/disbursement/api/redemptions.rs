@@ -4,7 +4,8 @@
 //! payout retry (`disbursements.retry`, ACCESS.md), and the two-person reversal of a redemption
 //! whose payout failed for good.
 
-use axum::extract::{Path, Query, State};
+use crate::web::extract::{Path, Query};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;

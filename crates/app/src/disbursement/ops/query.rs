@@ -154,7 +154,7 @@ impl Page {
     pub const MAX_PER_PAGE: i64 = 200;
 
     pub fn offset(self) -> i64 {
-        (self.page - 1) * self.per_page
+        (self.page - 1).saturating_mul(self.per_page)
     }
 }
 

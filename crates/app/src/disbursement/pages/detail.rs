@@ -4,8 +4,9 @@
 //! reversal or decide on one. A form calls the same operation as the API; a refused form comes
 //! back on the page with the server's message and the values typed.
 
+use crate::web::extract::{Path, Query};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;

@@ -2,8 +2,9 @@
 //! each redemption's payout state, export) and `/admin/redemptions/{id}` (the redemption, its
 //! customer, code, payout and reversal requests; payout actions live on the payout's page).
 
+use crate::web::extract::{Path, Query};
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use uuid::Uuid;

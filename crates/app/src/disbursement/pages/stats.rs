@@ -1,8 +1,9 @@
 //! `/admin/disbursements/stats`: the period's payout figures (counts, success rate, median and
 //! p95 time to payout, amounts) and the three charts, each with a table of its numbers.
 
+use crate::web::extract::Query;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 

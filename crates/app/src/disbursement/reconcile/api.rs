@@ -4,8 +4,9 @@
 //! of financial data and needs `disbursements.export` (PRD 4: "export financial reports and
 //! reconciliation data").
 
+use crate::web::extract::{Path, Query};
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -154,7 +155,7 @@ async fn list_items(
     let page = q.page.unwrap_or(1).max(1);
     let mut conn = state.pool.acquire().await?;
     views::run(&mut conn, id).await?;
-    let (items, total) = views::items(&mut conn, id, &filter, per_page, (page - 1) * per_page).await?;
+    let (items, total) = views::items(&mut conn, id, &filter, per_page, (page - 1).saturating_mul(per_page)).await?;
     Ok(Json(json!({
         "data": items,
         "total": total,
@@ -251,6 +252,7 @@ async fn upload_statement(
             .map(|(_, v)| v.into_owned())
     });
     let mut conn = state.pool.acquire().await?;
+    crate::web::quota::upload(&mut conn, &state, who.user_id).await?;
     let stored = if content_type.starts_with("multipart/form-data") {
         let mut mp = Multipart::from_request(req, &state)
             .await

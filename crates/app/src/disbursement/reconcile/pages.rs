@@ -2,8 +2,9 @@
 //! follow its progress live, read the counts per kind (inline SVG) and the discrepancy list with
 //! filters, open one item's three-way view, resolve it with a note, download the CSV.
 
+use crate::web::extract::{Path, Query};
 use askama::Template;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::Value;
@@ -199,6 +200,7 @@ async fn start(
                     }
                     let name = clean_file_name(field.file_name());
                     let mut conn = state.pool.acquire().await?;
+                    crate::web::quota::upload(&mut conn, &state, who.user_id).await?;
                     let stored = service::store_statement(
                         &mut conn,
                         Box::pin(field_stream(field)),
@@ -371,7 +373,8 @@ async fn run_page(
     let mut conn = state.pool.acquire().await?;
     let run = views::run(&mut conn, id).await?;
     let counts = views::kind_counts(&mut conn, id).await?;
-    let (items, total_items) = views::items(&mut conn, id, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
+    let (items, total_items) =
+        views::items(&mut conn, id, &filter, PER_PAGE, (page - 1).saturating_mul(PER_PAGE)).await?;
     let job = match run.job_id {
         Some(j) => crate::jobs::get(&mut conn, j).await.ok(),
         None => None,
