@@ -87,6 +87,7 @@ struct ListPage {
     can_bulk: bool,
     can_download: bool,
     can_search: bool,
+    can_import: bool,
 }
 
 struct Extra {
@@ -171,6 +172,7 @@ async fn render_list(state: &AppState, who: &Principal, q: ListQuery, mut extra:
         can_bulk: who.can(PromoCodesBulkOperations),
         can_download: who.can(PromoCodesDownload),
         can_search: who.can(PromoCodesSearch),
+        can_import: who.can(PromoCodesImport),
     };
     html(extra.status, &page)
 }

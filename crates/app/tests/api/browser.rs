@@ -13,14 +13,14 @@ use crate::helpers::{now, spawn_app, TestApp, TestDb, ADMIN_EMAIL, ADMIN_PASSWOR
 
 use testkit::browser;
 
-async fn fill(c: &Client, css: &str, value: &str) {
+pub(crate) async fn fill(c: &Client, css: &str, value: &str) {
     let el = c.find(Locator::Css(css)).await.unwrap();
     el.clear().await.unwrap();
     el.send_keys(value).await.unwrap();
 }
 
 /// Clicks and waits until the next page has replaced this one.
-async fn submit(c: &Client, css: &str) {
+pub(crate) async fn submit(c: &Client, css: &str) {
     let old = c.find(Locator::Css("html")).await.unwrap();
     c.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
     for _ in 0..400 {
@@ -32,7 +32,7 @@ async fn submit(c: &Client, css: &str) {
     c.wait().for_element(Locator::Css("body")).await.unwrap();
 }
 
-async fn text(c: &Client, css: &str) -> String {
+pub(crate) async fn text(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
 }
 
@@ -108,7 +108,7 @@ async fn browser_lockout_after_five_wrong_passwords() {
 }
 
 /// A staff user with a role and TOTP already set up; returns the TOTP secret.
-async fn staff_with_totp(app: &TestApp, email: &str, password: &str, role: &str) -> String {
+pub(crate) async fn staff_with_totp(app: &TestApp, email: &str, password: &str, role: &str) -> String {
     let mut tx = app.pool.begin().await.unwrap();
     let pw = password.to_owned().into();
     let new = identity::NewStaff {
@@ -126,7 +126,7 @@ async fn staff_with_totp(app: &TestApp, email: &str, password: &str, role: &str)
     secret
 }
 
-async fn sign_in_with_totp(c: &Client, app: &TestApp, email: &str, password: &str, secret: &str) {
+pub(crate) async fn sign_in_with_totp(c: &Client, app: &TestApp, email: &str, password: &str, secret: &str) {
     sign_in_form(c, app, email, password).await;
     let code = totp::code_at(secret, now().timestamp() as u64).unwrap();
     fill(c, "input[name=code]", &code).await;
