@@ -45,7 +45,7 @@ impl DayAxis {
 
     /// The width of a bar: most of its slot, never under a hairline, never a wall.
     pub fn bar_w(&self) -> f64 {
-        tenth((self.slot * 0.7).clamp(0.5, MAX_BAR))
+        tenth((self.slot * 0.7).min(MAX_BAR).max(self.slot.min(0.5)))
     }
 
     /// The left edge of day `i`'s bar.
