@@ -121,45 +121,18 @@ async fn top_up(
     ApiJson(b): ApiJson<TopUpBody>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let settings = state.settings.get();
-    let max = i64::from(settings.0.business.batch_management.max_codes_per_batch);
     let mut tx = state.pool.begin().await?;
-    let batch = super::get(&mut tx, b.batch_id).await?;
-    let have: i64 = sqlx::query_scalar("select count(*) from promo_codes where batch_id = $1")
-        .bind(b.batch_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    if b.count < 1 || have + b.count > max {
-        return Err(AppError::field(
-            "count",
-            format!(
-                "must be from 1 to {} (the batch holds {have} of at most {max})",
-                (max - have).max(0)
-            ),
-        ));
-    }
-    if batch.status != "active" {
-        return Err(AppError::conflict("batchId", format!("the batch is {}", batch.status)));
-    }
-    let payload = crate::codes::generate::GenerateJob {
-        batch_id: b.batch_id,
-        count: b.count,
-        requested_by: Some(who.user_id),
-        until_count: Some(have + b.count),
-    };
-    let job = crate::jobs::NewJob::new(crate::codes::generate::KIND, &payload)
-        .map_err(|e| AppError::Internal(e.into()))?
-        .unique(b.batch_id.to_string())
-        .max_attempts(3)
-        .created_by(Some(who.user_id));
-    let id = crate::jobs::enqueue(&mut tx, &job, state.clock.now()).await?;
+    let id = super::topup::top_up(
+        &mut tx,
+        &settings.0,
+        b.batch_id,
+        b.count,
+        Some(who.user_id),
+        state.clock.now(),
+    )
+    .await?;
     tx.commit().await?;
-    match id {
-        Some(id) => Ok((StatusCode::ACCEPTED, Json(json!({"jobId": id})))),
-        None => Err(AppError::conflict(
-            "batchId",
-            "codes are already being generated for this batch",
-        )),
-    }
+    Ok((StatusCode::ACCEPTED, Json(json!({"jobId": id}))))
 }
 
 async fn detail(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {

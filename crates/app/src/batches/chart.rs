@@ -2,28 +2,17 @@
 //! the template (no script, no third-party library), with a table of the same numbers.
 
 use super::DayCount;
+use crate::web::chart::{scale, DayAxis, BASE, HEIGHT, LEFT, RIGHT, TOP, WIDTH};
 
-/// Width of one day's slot and its bar, in SVG units.
-const SLOT: i64 = 20;
-const BAR: i64 = 14;
-const LEFT: i64 = 44;
-const RIGHT: i64 = 12;
-const TOP: i64 = 12;
-const PLOT_H: i64 = 160;
-const BOTTOM: i64 = 36;
+pub use crate::web::chart::Tick;
 
 pub struct Bar {
-    pub x: i64,
+    pub x: f64,
     pub y: i64,
-    pub w: i64,
+    pub w: f64,
     pub h: i64,
     pub label: String,
     pub count: i64,
-}
-
-pub struct Tick {
-    pub x: i64,
-    pub label: String,
 }
 
 pub struct Row {
@@ -50,55 +39,45 @@ pub struct Chart {
     pub last_day: String,
 }
 
+/// The chart of `days` in the shared day frame ([`crate::web::chart`]): the same size for one
+/// day as for a year.
 pub fn layout(days: &[DayCount]) -> Chart {
-    let n = days.len().max(1) as i64;
+    let axis = DayAxis::new(days.len());
     let y_max = days.iter().map(|d| d.redemptions).max().unwrap_or(0).max(1);
-    let base = TOP + PLOT_H;
     let bars: Vec<Bar> = days
         .iter()
         .enumerate()
         .map(|(i, d)| {
-            let h = d.redemptions * PLOT_H / y_max;
+            // a day with redemptions always shows at least a sliver
+            let h = if d.redemptions > 0 {
+                scale(d.redemptions, y_max).max(1)
+            } else {
+                0
+            };
             Bar {
-                x: LEFT + i as i64 * SLOT + (SLOT - BAR) / 2,
-                y: base - h,
-                w: BAR,
-                // a day with redemptions always shows at least a sliver
-                h: if d.redemptions > 0 { h.max(1) } else { 0 },
+                x: axis.bar_x(i),
+                y: BASE - h,
+                w: axis.bar_w(),
+                h,
                 label: d.day.format("%Y-%m-%d").to_string(),
                 count: d.redemptions,
             }
         })
         .collect();
-    // first, middle and last day under the axis
-    let mut picks = vec![0usize];
-    if days.len() > 2 {
-        picks.push(days.len() / 2);
-    }
-    if days.len() > 1 {
-        picks.push(days.len() - 1);
-    }
-    let ticks = picks
-        .into_iter()
-        .filter_map(|i| days.get(i).map(|d| (i, d)))
-        .map(|(i, d)| Tick {
-            x: LEFT + i as i64 * SLOT + SLOT / 2,
-            label: d.day.format("%d %b").to_string(),
-        })
-        .collect();
+    let dates: Vec<_> = days.iter().map(|d| d.day).collect();
     Chart {
-        width: LEFT + n * SLOT + RIGHT,
-        height: base + BOTTOM,
+        width: WIDTH,
+        height: HEIGHT,
         left: LEFT,
-        right: LEFT + n * SLOT,
+        right: RIGHT,
         top: TOP,
-        base,
+        base: BASE,
         y_max,
         y_mid: y_max / 2,
-        mid_y: base - (y_max / 2) * PLOT_H / y_max,
+        mid_y: BASE - scale(y_max / 2, y_max),
         total: days.iter().map(|d| d.redemptions).sum(),
         bars,
-        ticks,
+        ticks: axis.ticks(&dates),
         rows: days
             .iter()
             .map(|d| Row {
@@ -117,6 +96,7 @@ mod tests {
     use chrono::NaiveDate;
 
     use super::*;
+    use crate::web::chart::PLOT_H;
 
     #[test]
     fn bars_scale_to_the_busiest_day() {
@@ -130,6 +110,12 @@ mod tests {
         assert_eq!(c.bars[0].h, 0);
         assert_eq!(c.bars[1].h, PLOT_H);
         assert_eq!(c.bars[1].y, TOP);
+        assert_eq!(
+            (c.width, c.height),
+            (WIDTH, HEIGHT),
+            "the frame does not depend on the days"
+        );
+        assert!(c.bars[0].x < c.bars[1].x && c.bars[1].x < c.bars[2].x);
         assert_eq!(c.bars[2].h, PLOT_H / 4);
         assert_eq!(c.ticks.len(), 3);
         assert_eq!(c.total, 5);

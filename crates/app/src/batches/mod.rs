@@ -10,6 +10,7 @@ mod ops_api;
 mod ops_pages;
 pub mod pages;
 pub mod refresh;
+pub mod topup;
 
 pub use refresh::refresh_status;
 

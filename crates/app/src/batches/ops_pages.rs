@@ -1,4 +1,5 @@
-//! The batch pages' forms: edit, assign and delete on the batch page, and the list's bulk bar.
+//! The batch pages' forms: edit, assign, top up and delete on the batch page, and the list's bulk
+//! bar.
 //! They call the same domain functions as the API, so the page and the API share every rule; a
 //! refused form comes back with its values and the server's messages.
 
@@ -9,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use uuid::Uuid;
 
 use super::ops::{self, BatchChanges, BulkAction};
-use super::pages::{render_batch, render_list, EditForm, ListMessages, ListQuery};
+use super::pages::{render_batch, render_batch_top_up, render_list, EditForm, ListMessages, ListQuery};
 use crate::access::Permission::{self, *};
 use crate::audit::RequestMeta;
 use crate::error::{AppError, FieldError};
@@ -28,6 +29,7 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(POST "/admin/batches/{id}/edit", Access::Permission(BatchesUpdate), edit),
         route!(POST "/admin/batches/{id}/assign", Access::Permission(BatchesAssign), assign),
         route!(POST "/admin/batches/{id}/delete", Access::Permission(BatchesDelete), delete),
+        route!(POST "/admin/batches/{id}/top-up", Access::Permission(PromoCodesGenerate), top_up),
     ]
 }
 
@@ -113,6 +115,39 @@ async fn assign(
             Ok(back_to(id))
         }
         Err(e) => refused(&state, &who, id, e).await,
+    }
+}
+
+/// Generates more codes into the batch (the same use case as the API's top-up); back on the
+/// batch page, the progress bar follows the job.
+async fn top_up(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+    form: FormPairs,
+) -> Result<Response, AppError> {
+    let asked = form.get("count").unwrap_or("").trim().to_owned();
+    let Ok(count) = asked.parse::<i64>() else {
+        let m = "Give the number of codes to add, a whole number.".to_owned();
+        return render_batch_top_up(&state, &who, id, StatusCode::UNPROCESSABLE_ENTITY, asked, m).await;
+    };
+    let settings = state.settings.get();
+    let mut tx = state.pool.begin().await?;
+    match super::topup::top_up(&mut tx, &settings.0, id, count, Some(who.user_id), state.clock.now()).await {
+        Ok(_) => {
+            tx.commit().await?;
+            Ok(back_to(id))
+        }
+        Err(AppError::Validation(errors)) => {
+            let m = errors.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join("; ");
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            render_batch_top_up(&state, &who, id, status, asked, format!("The number of codes {m}.")).await
+        }
+        Err(AppError::Conflict { message, .. }) => {
+            let m = format!("Not now: {message}.");
+            render_batch_top_up(&state, &who, id, StatusCode::CONFLICT, asked, m).await
+        }
+        Err(e) => Err(e),
     }
 }
 

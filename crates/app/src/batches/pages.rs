@@ -73,6 +73,8 @@ struct ListPage {
     next: Option<String>,
     bulk_actions: Vec<(&'static str, &'static str)>,
     can_create: bool,
+    /// Who the new batch may be assigned to (empty without `batches.assign`).
+    assignees: Vec<(Uuid, String)>,
     max_codes: u32,
     min_amount: i64,
     max_amount: i64,
@@ -176,6 +178,12 @@ pub(super) async fn render_list(
     if who.can(BatchesDelete) {
         bulk_actions.push(("delete", "Delete"));
     }
+    let can_create = who.can(BatchesCreate) && who.can(PromoCodesGenerate);
+    let assignees = if can_create && who.can(BatchesAssign) {
+        eligible_assignees(&mut conn).await?
+    } else {
+        Vec::new()
+    };
     let page = ListPage {
         shell: Shell::new(who, "/admin/batches", &settings.0.branding.company_name),
         batches,
@@ -189,7 +197,8 @@ pub(super) async fn render_list(
         page,
         pages,
         bulk_actions,
-        can_create: who.can(BatchesCreate) && who.can(PromoCodesGenerate),
+        can_create,
+        assignees,
         max_codes: settings.0.business.batch_management.max_codes_per_batch,
         min_amount: settings.0.payments.min_amount,
         max_amount: settings.0.payments.max_amount,
@@ -216,13 +225,23 @@ async fn create(
 ) -> Result<Response, AppError> {
     who.require(PromoCodesGenerate)?;
     let number = |field: &str| form.get(field).and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
+    let assignee = match form.get("assigned_user_id").map(str::trim).unwrap_or("") {
+        "" => None,
+        u => {
+            who.require(BatchesAssign)?;
+            Some(
+                u.parse::<Uuid>()
+                    .map_err(|_| AppError::field("assignedUserId", "choose a staff member"))?,
+            )
+        }
+    };
     let new = NewBatch {
         name: form.get("name").unwrap_or("").to_owned(),
         description: form.get("description").unwrap_or("").to_owned(),
         total_codes: number("total_codes"),
         amount_per_code: number("amount_per_code"),
         expires_at: form.get("expires_at").unwrap_or("").to_owned(),
-        assigned_user_id: None,
+        assigned_user_id: assignee,
         generate: true,
     };
     let settings = state.settings.get();
@@ -283,6 +302,14 @@ struct BatchPage {
     edit: EditForm,
     assignees: Vec<(Uuid, String, bool)>,
     error: Option<String>,
+    top_up: Option<TopUpForm>,
+}
+
+/// The top-up form: how many more codes the batch may take, and the server's word on the last try.
+pub(super) struct TopUpForm {
+    pub room: i64,
+    pub count: String,
+    pub error: Option<String>,
 }
 
 /// The edit form's values and the errors the server found in them.
@@ -346,6 +373,30 @@ pub(super) async fn render_batch(
     edit: Option<EditForm>,
     error: Option<String>,
 ) -> Result<Response, AppError> {
+    render_batch_with(state, who, id, status, edit, error, None).await
+}
+
+/// The batch page after a refused top-up: the count asked for and the reason, beside the field.
+pub(super) async fn render_batch_top_up(
+    state: &AppState,
+    who: &Principal,
+    id: Uuid,
+    status: StatusCode,
+    count: String,
+    message: String,
+) -> Result<Response, AppError> {
+    render_batch_with(state, who, id, status, None, None, Some((count, message))).await
+}
+
+async fn render_batch_with(
+    state: &AppState,
+    who: &Principal,
+    id: Uuid,
+    status: StatusCode,
+    edit: Option<EditForm>,
+    error: Option<String>,
+    refused_top_up: Option<(String, String)>,
+) -> Result<Response, AppError> {
     let mut conn = state.pool.acquire().await?;
     let batch = super::get(&mut conn, id).await?;
     let stats = super::stats(&mut conn, id, state.clock.now()).await?;
@@ -405,6 +456,13 @@ pub(super) async fn render_batch(
         .unwrap_or_else(|| u.to_string()),
     };
     let settings = state.settings.get();
+    let top_up = if who.can(PromoCodesGenerate) && batch.status == "active" {
+        let room = super::topup::room(&mut conn, &settings.0, id).await?;
+        let (count, error) = refused_top_up.map_or((String::new(), None), |(c, m)| (c, Some(m)));
+        Some(TopUpForm { room, count, error })
+    } else {
+        None
+    };
     let page = BatchPage {
         shell: Shell::new(who, "/admin/batches", &settings.0.branding.company_name),
         amount: rwf(batch.amount_per_code),
@@ -423,6 +481,7 @@ pub(super) async fn render_batch(
         edit: edit.unwrap_or_else(|| EditForm::of(&batch)),
         assignees,
         error,
+        top_up,
         batch,
         stats,
         job,

@@ -136,7 +136,7 @@ async fn render(
         })
         .collect();
     let page = ImportPage {
-        shell: Shell::new(who, "/admin/batches", &settings.0.branding.company_name),
+        shell: Shell::new(who, "/admin/codes/import", &settings.0.branding.company_name),
         batches,
         mode: mode.to_owned(),
         error,

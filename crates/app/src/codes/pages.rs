@@ -88,6 +88,7 @@ struct ListPage {
     can_bulk: bool,
     can_download: bool,
     can_search: bool,
+    can_import: bool,
 }
 
 struct Extra {
@@ -172,6 +173,7 @@ async fn render_list(state: &AppState, who: &Principal, q: ListQuery, mut extra:
         can_bulk: who.can(PromoCodesBulkOperations),
         can_download: who.can(PromoCodesDownload),
         can_search: who.can(PromoCodesSearch),
+        can_import: who.can(PromoCodesImport),
     };
     html(extra.status, &page)
 }

@@ -71,12 +71,24 @@ struct SignInPage<'a> {
     next: &'a str,
     email: &'a str,
     message: Option<String>,
+    /// A confirmation from the page that sent the person here (`?notice=`).
+    notice: Option<&'static str>,
     registration_open: bool,
+}
+
+/// The confirmations other pages may ask the sign-in page to show: a fixed text per key, so the
+/// query string never puts words on the page.
+fn notice_text(key: Option<&str>) -> Option<&'static str> {
+    match key? {
+        "password-set" => Some("Your password is saved. Sign in with your email and the new password."),
+        _ => None,
+    }
 }
 
 #[derive(Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
+    notice: Option<String>,
 }
 
 /// The anonymous CSRF token (double-submit cookie), created when missing.
@@ -100,6 +112,7 @@ async fn sign_in_page(
         next: &next,
         email: "",
         message: None,
+        notice: notice_text(q.notice.as_deref()),
         registration_open: open,
     };
     let res = render(StatusCode::OK, &page)?;
@@ -176,6 +189,7 @@ async fn sign_in(
         next: &next,
         email: form.email.trim(),
         message: Some(message),
+        notice: None,
         registration_open: security.registration.admin_registration_enabled,
     };
     render(status, &page)
@@ -243,6 +257,7 @@ async fn verify(
                     "Too many failed attempts: this account is locked until {} (Kigali time).",
                     kigali_time(until)
                 )),
+                notice: None,
                 registration_open: false,
             };
             let res = render(StatusCode::LOCKED, &page)?;

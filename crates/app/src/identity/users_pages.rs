@@ -939,7 +939,7 @@ async fn setup(
     match users::use_setup_link(&mut tx, &token, password, min_len, meta, now).await {
         Ok(_) => {
             tx.commit().await?;
-            Ok(Redirect::to("/sign-in").into_response())
+            Ok(Redirect::to("/sign-in?notice=password-set").into_response())
         }
         Err(e) => {
             let Some(m) = crate::web::pages::refusal_message(&e) else {

@@ -3,6 +3,7 @@
 //! `pages.rs` and are merged here.
 
 pub mod auth;
+pub mod chart;
 mod edge;
 pub mod extract;
 pub mod metrics;

@@ -61,13 +61,17 @@ pub struct Shell {
 
 impl Shell {
     pub fn new(who: &Principal, current_path: &str, company: &str) -> Self {
-        let nav = NAV
+        let visible: Vec<_> = NAV
             .iter()
             .filter(|(_, href, p)| p.is_none_or(|p| who.can(p)) && routes_exist(href))
+            .collect();
+        let current = active_entry(visible.iter().map(|(_, href, _)| *href), current_path);
+        let nav = visible
+            .into_iter()
             .map(|(label, href, _)| NavItem {
                 label,
                 href,
-                active: *href == current_path || (*href != "/" && current_path.starts_with(href)),
+                active: Some(*href) == current,
             })
             .collect();
         Self {
@@ -85,7 +89,51 @@ impl Shell {
     }
 }
 
+/// The one entry to highlight for `path`: the longest entry that is `path` or a whole-segment
+/// prefix of it (`/admin/disbursements/reconcile/…` is Reconciliation, not Payouts as well).
+fn active_entry<'a>(hrefs: impl Iterator<Item = &'a str>, path: &str) -> Option<&'a str> {
+    hrefs
+        .filter(|href| {
+            *href == path
+                || (*href != "/"
+                    && path
+                        .strip_prefix(*href)
+                        .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('?')))
+        })
+        .max_by_key(|href| href.len())
+}
+
 /// Entries whose pages are built so far (the rest arrive with their issues).
 fn routes_exist(href: &str) -> bool {
     !matches!(href, "/admin/settings")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::active_entry;
+
+    #[test]
+    fn the_longest_matching_entry_alone_is_active() {
+        let hrefs = [
+            "/",
+            "/admin/disbursements",
+            "/admin/disbursements/reconcile",
+            "/admin/codes",
+        ];
+        let active = |p| active_entry(hrefs.iter().copied(), p);
+        assert_eq!(
+            active("/admin/disbursements/reconcile"),
+            Some("/admin/disbursements/reconcile")
+        );
+        assert_eq!(
+            active("/admin/disbursements/reconcile/items/x"),
+            Some("/admin/disbursements/reconcile")
+        );
+        assert_eq!(active("/admin/disbursements"), Some("/admin/disbursements"));
+        assert_eq!(active("/admin/disbursements/stats"), Some("/admin/disbursements"));
+        assert_eq!(active("/admin/codes/import"), Some("/admin/codes"));
+        assert_eq!(active("/admin/codesx"), None, "whole segments only");
+        assert_eq!(active("/"), Some("/"));
+        assert_eq!(active("/account"), None);
+    }
 }

@@ -13,14 +13,14 @@ use crate::helpers::{now, spawn_app, TestApp, TestDb, ADMIN_EMAIL, ADMIN_PASSWOR
 
 use testkit::browser;
 
-async fn fill(c: &Client, css: &str, value: &str) {
+pub(crate) async fn fill(c: &Client, css: &str, value: &str) {
     let el = c.find(Locator::Css(css)).await.unwrap();
     el.clear().await.unwrap();
     el.send_keys(value).await.unwrap();
 }
 
 /// Clicks and waits until the next page has replaced this one.
-async fn submit(c: &Client, css: &str) {
+pub(crate) async fn submit(c: &Client, css: &str) {
     let old = c.find(Locator::Css("html")).await.unwrap();
     c.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
     for _ in 0..400 {
@@ -32,7 +32,7 @@ async fn submit(c: &Client, css: &str) {
     c.wait().for_element(Locator::Css("body")).await.unwrap();
 }
 
-async fn text(c: &Client, css: &str) -> String {
+pub(crate) async fn text(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
 }
 

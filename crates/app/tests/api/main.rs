@@ -17,6 +17,7 @@ mod hardening_views;
 mod hardening_ussd;
 mod hardening_ops;
 mod hardening_edge;
+mod hardening_panel;
 mod helpers;
 mod jobs;
 mod payout_fixtures;

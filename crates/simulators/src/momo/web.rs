@@ -1,5 +1,7 @@
 //! The routes: MoMo's Disbursement API as MTN serves it, and the simulator's `/sim/` control API.
 
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
@@ -28,10 +30,12 @@ pub async fn serve_with(sim: MomoSim, listener: TcpListener) -> Result<(), SimEr
 ///   `POST /disbursement/token/`, `POST /disbursement/v1_0/transfer`,
 ///   `GET /disbursement/v1_0/transfer/{referenceId}`, `GET /disbursement/v1_0/account/balance[/{currency}]`,
 ///   `GET /disbursement/v1_0/accountholder/{type}/{id}/active`
+/// - `GET /`: a page saying what this is, linking what it has recorded
 /// - control: `GET|PUT /sim/faults`, `POST /sim/balance/top-up {amount}`, `POST /sim/tokens/revoke`,
 ///   `GET /sim/transfers`, `GET /sim/callbacks`, `GET /sim/statement.csv?from=&to=`
 pub fn router(sim: MomoSim) -> Router {
     Router::new()
+        .route("/", get(landing))
         .route("/v1_0/apiuser", post(api::create_api_user))
         .route("/v1_0/apiuser/{id}/apikey", post(api::create_api_key))
         .route("/v1_0/apiuser/{id}", get(api::get_api_user))
@@ -51,4 +55,13 @@ pub fn router(sim: MomoSim) -> Router {
         .route("/sim/callbacks", get(control::callbacks))
         .route("/sim/statement.csv", get(control::statement))
         .with_state(sim)
+}
+
+/// `GET /`: what this server is and where its useful pages are, for a person who opens the address
+/// the dev run prints.
+async fn landing() -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, "text/html; charset=utf-8")],
+        include_str!("static/index.html"),
+    )
 }

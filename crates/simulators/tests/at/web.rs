@@ -166,3 +166,25 @@ async fn the_api_applies_the_fault_switches_and_cancels() {
     .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn the_page_says_what_the_simulator_is_and_links_its_useful_pages() {
+    let app = FakeApp::start(0).await;
+    let base = spawn_phone(Gateway::new(app.config()).expect("gateway")).await;
+    let client = reqwest::Client::new();
+    let html = client
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("id=\"about\""), "the page says what it stands in for");
+    assert!(html.contains("stands in for a customer's phone"), "{html}");
+    for link in ["/sim/sms", "/api/sessions", "/sim/sms/faults", "/api/config"] {
+        assert!(html.contains(&format!("<a href=\"{link}\">")), "links {link}");
+        let res = client.get(format!("{base}{link}")).send().await.expect("request");
+        assert_eq!(res.status(), 200, "{link} answers");
+    }
+}

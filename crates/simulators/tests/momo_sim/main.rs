@@ -3,5 +3,6 @@
 mod callbacks;
 mod errors;
 mod helpers;
+mod landing;
 mod ledger;
 mod transfers;

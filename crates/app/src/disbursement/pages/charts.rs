@@ -3,11 +3,9 @@
 //! from redemption to payout. Each comes with a table of the same numbers.
 
 use crate::disbursement::ops::stats::{Bucket, DayStats, ReasonCount};
+use crate::web::chart::{scale, DayAxis, BASE, HEIGHT, LEFT, RIGHT, TOP, WIDTH};
 
-const LEFT: i64 = 44;
-const TOP: i64 = 12;
-const PLOT_H: i64 = 160;
-const BOTTOM: i64 = 36;
+pub use crate::web::chart::Tick;
 
 /// One stacked segment: y and height in SVG units.
 pub struct Segment {
@@ -16,17 +14,12 @@ pub struct Segment {
 }
 
 pub struct DayBar {
-    pub x: i64,
-    pub w: i64,
+    pub x: f64,
+    pub w: f64,
     pub completed: Segment,
     pub failed: Segment,
     pub pending: Segment,
     pub title: String,
-}
-
-pub struct Tick {
-    pub x: i64,
-    pub label: String,
 }
 
 pub struct DayChart {
@@ -43,38 +36,34 @@ pub struct DayChart {
     pub ticks: Vec<Tick>,
 }
 
-/// Payouts per day, each day's bar stacked completed (bottom), failed, pending (top).
+/// Payouts per day, each day's bar stacked completed (bottom), failed, pending (top), in the
+/// shared day frame: the same size for a week as for a year.
 pub fn per_day(days: &[DayStats]) -> DayChart {
-    let n = days.len().max(1) as i64;
-    // wide slots for a week, narrow ones for a year, within 12..=40 units
-    let slot = (720 / n).clamp(2, 40);
-    let bar = (slot * 7 / 10).max(1);
+    let axis = DayAxis::new(days.len());
     let y_max = days
         .iter()
         .map(|d| d.completed + d.failed + d.pending)
         .max()
         .unwrap_or(0)
         .max(1);
-    let base = TOP + PLOT_H;
-    let scale = |v: i64| v * PLOT_H / y_max;
     let bars = days
         .iter()
         .enumerate()
         .map(|(i, d)| {
-            let hc = scale(d.completed);
-            let hf = scale(d.failed);
-            let hp = scale(d.pending);
+            let hc = scale(d.completed, y_max);
+            let hf = scale(d.failed, y_max);
+            let hp = scale(d.pending, y_max);
             let label = d.day.format("%Y-%m-%d").to_string();
             DayBar {
-                x: LEFT + i as i64 * slot + (slot - bar) / 2,
-                w: bar,
-                completed: Segment { y: base - hc, h: hc },
+                x: axis.bar_x(i),
+                w: axis.bar_w(),
+                completed: Segment { y: BASE - hc, h: hc },
                 failed: Segment {
-                    y: base - hc - hf,
+                    y: BASE - hc - hf,
                     h: hf,
                 },
                 pending: Segment {
-                    y: base - hc - hf - hp,
+                    y: BASE - hc - hf - hp,
                     h: hp,
                 },
                 title: format!(
@@ -84,33 +73,19 @@ pub fn per_day(days: &[DayStats]) -> DayChart {
             }
         })
         .collect();
-    let mut picks = vec![0usize];
-    if days.len() > 2 {
-        picks.push(days.len() / 2);
-    }
-    if days.len() > 1 {
-        picks.push(days.len() - 1);
-    }
-    let ticks = picks
-        .into_iter()
-        .filter_map(|i| days.get(i).map(|d| (i, d)))
-        .map(|(i, d)| Tick {
-            x: LEFT + i as i64 * slot + slot / 2,
-            label: d.day.format("%d %b").to_string(),
-        })
-        .collect();
+    let dates: Vec<_> = days.iter().map(|d| d.day).collect();
     DayChart {
-        width: LEFT + n * slot + 12,
-        height: base + BOTTOM,
+        width: WIDTH,
+        height: HEIGHT,
         left: LEFT,
-        right: LEFT + n * slot,
+        right: RIGHT,
         top: TOP,
-        base,
+        base: BASE,
         y_max,
         y_mid: y_max / 2,
-        mid_y: base - (y_max / 2) * PLOT_H / y_max,
+        mid_y: BASE - scale(y_max / 2, y_max),
         bars,
-        ticks,
+        ticks: axis.ticks(&dates),
     }
 }
 
@@ -129,9 +104,10 @@ pub struct HChart {
     pub bars: Vec<HBar>,
 }
 
-const H_LEFT: i64 = 170;
-const H_MAX: i64 = 320;
-const H_ROW: i64 = 20;
+/// The horizontal charts share the day charts' width: labels, bars, then the count.
+const H_LEFT: i64 = 150;
+const H_MAX: i64 = 200;
+const H_ROW: i64 = 22;
 
 fn hbars(items: impl Iterator<Item = (String, i64)>) -> HChart {
     let items: Vec<(String, i64)> = items.collect();
@@ -148,7 +124,7 @@ fn hbars(items: impl Iterator<Item = (String, i64)>) -> HChart {
         .collect();
     HChart {
         left: H_LEFT,
-        width: H_LEFT + H_MAX + 60,
+        width: WIDTH,
         height: (bars.len() as i64 * H_ROW).max(H_ROW),
         bars,
     }
@@ -169,6 +145,7 @@ mod tests {
     use chrono::NaiveDate;
 
     use super::*;
+    use crate::web::chart::PLOT_H;
 
     #[test]
     fn day_bars_stack_and_scale_to_the_busiest_day() {
