@@ -107,6 +107,40 @@ pub async fn raise(conn: &mut PgConnection, alert: &NewAlert, now: DateTime<Utc>
     Ok(inserted)
 }
 
+/// Action keys that are also alert audiences: an alert about work only the holders of that key
+/// can do goes to them (a payout whose payee has no wallet: to whoever can change the payee).
+pub const ACTION_AUDIENCES: [Permission; 1] = [Permission::DisbursementsPayeeUpdate];
+
+/// The audiences a person holding `permissions` reads alerts of: each `*.alerts.view` key and
+/// each of [`ACTION_AUDIENCES`] they hold.
+pub fn audiences<'a>(permissions: impl IntoIterator<Item = &'a Permission>) -> Vec<&'static str> {
+    permissions
+        .into_iter()
+        .filter(|p| p.key().ends_with(".alerts.view") || ACTION_AUDIENCES.contains(p))
+        .map(|p| p.key())
+        .collect()
+}
+
+/// Closes the open alert with `dedupe_key` because the work it asked for is done (in the caller's
+/// transaction, which audits that work). True when one was open.
+pub async fn close(
+    conn: &mut PgConnection,
+    dedupe_key: &str,
+    by: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "update alerts set acknowledged_at = $2, acknowledged_by = $3 where dedupe_key = $1 and acknowledged_at is null",
+    )
+    .bind(dedupe_key)
+    .bind(now)
+    .bind(by)
+    .execute(conn)
+    .await?
+    .rows_affected()
+        > 0)
+}
+
 /// An open (unacknowledged) alert as pages show it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]

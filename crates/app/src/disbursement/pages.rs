@@ -68,11 +68,7 @@ pub(crate) const SORTS: &[(&str, &str)] = &[
 
 /// The permissions that name alert audiences (`financial.alerts.view`, …).
 fn alert_audiences(who: &Principal) -> Vec<&'static str> {
-    who.permissions
-        .iter()
-        .map(|p| p.key())
-        .filter(|k| k.ends_with(".alerts.view"))
-        .collect()
+    crate::alerts::audiences(who.permissions.iter())
 }
 
 /// The filter form's values as typed, so a refused or paged list shows them again.

@@ -12,6 +12,7 @@ mod codes;
 mod codes_import;
 mod disbursements_ops;
 mod disbursements_views;
+mod hardening_payouts;
 mod helpers;
 mod jobs;
 mod payout_fixtures;

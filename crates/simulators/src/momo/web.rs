@@ -29,7 +29,8 @@ pub async fn serve_with(sim: MomoSim, listener: TcpListener) -> Result<(), SimEr
 ///   `GET /disbursement/v1_0/transfer/{referenceId}`, `GET /disbursement/v1_0/account/balance[/{currency}]`,
 ///   `GET /disbursement/v1_0/accountholder/{type}/{id}/active`
 /// - control: `GET|PUT /sim/faults`, `POST /sim/balance/top-up {amount}`, `POST /sim/tokens/revoke`,
-///   `GET /sim/transfers`, `GET /sim/callbacks`, `GET /sim/statement.csv?from=&to=`
+///   `GET /sim/transfers`, `GET /sim/callbacks`, `GET /sim/statement.csv?from=&to=`,
+///   `GET|DELETE /sim/status-queries` (how many, and the most in any one second)
 pub fn router(sim: MomoSim) -> Router {
     Router::new()
         .route("/v1_0/apiuser", post(api::create_api_user))
@@ -49,6 +50,10 @@ pub fn router(sim: MomoSim) -> Router {
         .route("/sim/tokens/revoke", post(control::revoke_tokens))
         .route("/sim/transfers", get(control::transfers))
         .route("/sim/callbacks", get(control::callbacks))
+        .route(
+            "/sim/status-queries",
+            get(control::status_queries).delete(control::reset_status_queries),
+        )
         .route("/sim/statement.csv", get(control::statement))
         .with_state(sim)
 }
