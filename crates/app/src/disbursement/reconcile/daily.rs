@@ -164,13 +164,13 @@ pub fn due_days(now: DateTime<Utc>, first_payout: Option<DateTime<Utc>>) -> Vec<
     let Some(last) = today.checked_sub_days(chrono::Days::new(back)) else {
         return Vec::new();
     };
-    let mut first = last
+    let window = last
         .checked_sub_days(chrono::Days::new(CATCH_UP_DAYS - 1))
         .unwrap_or(last);
-    if let Some(p) = first_payout {
-        first = first.max(p.with_timezone(&kigali()).date_naive());
-    }
-    let first = first.min(last);
+    // nothing to catch up before the first payout (none yet: the last due day only)
+    let first = first_payout
+        .map_or(last, |p| window.max(p.with_timezone(&kigali()).date_naive()))
+        .min(last);
     first.iter_days().take_while(|d| *d <= last).collect()
 }
 
