@@ -169,9 +169,10 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         payout_worker_id,
     );
     let payouts = tokio::spawn(payouts.run(shutdown.clone(), Duration::from_secs(state.config.shutdown_grace_secs)));
-    let reconciliation = tokio::spawn(crate::disbursement::reconcile::run::schedule(
+    let reconciliation = tokio::spawn(crate::disbursement::reconcile::daily::schedule(
         state.pool.clone(),
         state.clock.clone(),
+        Arc::clone(&state.settings),
         shutdown.clone(),
     ));
     let _ = tokio::join!(runner, sealer, beats, scheduler, batch_status, payouts, reconciliation);

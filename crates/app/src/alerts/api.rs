@@ -15,12 +15,14 @@ use crate::web::auth::Principal;
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
 
-/// The permissions that name alert audiences: holding one lets a person see that kind of alert.
+/// The permissions that name alert audiences: holding one lets a person see that kind of alert
+/// (each `*.alerts.view` key, and the keys whose holders act on an alert: [`super::ACTION_AUDIENCES`]).
 pub const AUDIENCES: &[Permission] = &[
     FraudAlertsView,
     SystemAlertsView,
     FinancialAlertsView,
     SecurityAlertsView,
+    DisbursementsPayeeUpdate,
 ];
 
 /// How many open alerts the shell lists (the badge counts them all).
@@ -54,7 +56,7 @@ fn href(who: &Principal, a: &super::Alert) -> Option<String> {
 }
 
 async fn open(State(state): State<AppState>, who: Principal) -> Result<Json<Value>, AppError> {
-    let audiences = super::audiences(&who);
+    let audiences = super::audiences(who.permissions.iter());
     let mut conn = state.pool.acquire().await?;
     let (count, critical) = super::open_counts(&mut conn, &audiences).await?;
     let list = super::open(&mut conn, &audiences, SHELL_LIST).await?;

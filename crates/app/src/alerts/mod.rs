@@ -108,6 +108,40 @@ pub async fn raise(conn: &mut PgConnection, alert: &NewAlert, now: DateTime<Utc>
     Ok(inserted)
 }
 
+/// Action keys that are also alert audiences: an alert about work only the holders of that key
+/// can do goes to them (a payout whose payee has no wallet: to whoever can change the payee).
+pub const ACTION_AUDIENCES: [Permission; 1] = [Permission::DisbursementsPayeeUpdate];
+
+/// The audiences a person holding `permissions` reads alerts of: each `*.alerts.view` key and
+/// each of [`ACTION_AUDIENCES`] they hold.
+pub fn audiences<'a>(permissions: impl IntoIterator<Item = &'a Permission>) -> Vec<&'static str> {
+    permissions
+        .into_iter()
+        .filter(|p| p.key().ends_with(".alerts.view") || ACTION_AUDIENCES.contains(p))
+        .map(|p| p.key())
+        .collect()
+}
+
+/// Closes the open alert with `dedupe_key` because the work it asked for is done (in the caller's
+/// transaction, which audits that work). True when one was open.
+pub async fn close(
+    conn: &mut PgConnection,
+    dedupe_key: &str,
+    by: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "update alerts set acknowledged_at = $2, acknowledged_by = $3 where dedupe_key = $1 and acknowledged_at is null",
+    )
+    .bind(dedupe_key)
+    .bind(now)
+    .bind(by)
+    .execute(conn)
+    .await?
+    .rows_affected()
+        > 0)
+}
+
 /// An open (unacknowledged) alert as pages show it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
@@ -125,14 +159,6 @@ pub struct Alert {
     pub last_seen_at: DateTime<Utc>,
 }
 
-/// The alert audiences `who` belongs to ([`api::AUDIENCES`] they hold), as stored.
-pub fn audiences(who: &crate::web::auth::Principal) -> Vec<&'static str> {
-    api::AUDIENCES
-        .iter()
-        .filter(|p| who.can(**p))
-        .map(|p| p.key())
-        .collect()
-}
 
 /// How many alerts are open for any of the `audiences`, and how many of them are critical.
 pub async fn open_counts(conn: &mut PgConnection, audiences: &[&str]) -> Result<(i64, i64), sqlx::Error> {

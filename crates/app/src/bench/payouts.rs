@@ -5,7 +5,9 @@
 //! writes: the code `used`, the redemption, its queued disbursement; then the wake-up), and the
 //! worker pays them. Two runs: the simulator answering at once, then with 200 ms on every MoMo
 //! call and the default payment settings. Printed per run: payouts completed per second over the
-//! window, and the time from redemption to SUCCESSFUL recorded (p50, p99, max).
+//! window, the time from redemption to SUCCESSFUL recorded (p50, p99, max), and the most status
+//! queries the simulator saw within any one second against `statusQueriesPerSecond` (every
+//! status query takes a slot of that budget, so payouts complete at most that many a second).
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -225,7 +227,19 @@ async fn one(config: &Config, r: &Run, seconds: u64) -> anyhow::Result<String> {
     }
     shutdown.cancel();
     let _ = worker_task.await;
+    // what MoMo saw: the busiest second of status queries
+    let queries: serde_json::Value = http
+        .get(format!("{sim_base}/sim/status-queries"))
+        .send()
+        .await
+        .context("asking the simulator for its status-query count")?
+        .json()
+        .await
+        .context("reading the simulator's status-query count")?;
     let _ = sim.kill().await;
+    let max_per_second = queries["maxPerSecond"].as_u64().unwrap_or(0);
+    let total_queries = queries["total"].as_u64().unwrap_or(0);
+    let allowed = state.settings.get().0.payments.status_queries_per_second;
 
     let in_window: i64 = sqlx::query_scalar(
         "select count(*) from disbursements where status = 'completed' and disbursed_at between $1 and $2",
@@ -253,7 +267,8 @@ async fn one(config: &Config, r: &Run, seconds: u64) -> anyhow::Result<String> {
     Ok(format!(
         "payouts, {}: offered {}/s for {seconds} s ({produced} redemptions); completed within the window {in_window} \
          = {rate:.0}/s (goal >= {:.0}/s, every one completed) {}; all completed {completed}, not completed {other}, \
-         attempts {transfers}; redemption → SUCCESSFUL p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+         attempts {transfers}; redemption → SUCCESSFUL p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms; \
+         status queries {total_queries}, at most {max_per_second} in any second (setting {allowed}) {}",
         r.label,
         r.rate,
         r.goal,
@@ -261,5 +276,10 @@ async fn one(config: &Config, r: &Run, seconds: u64) -> anyhow::Result<String> {
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         percentile(&latencies, 1.0),
+        if max_per_second <= u64::from(allowed) {
+            "PASS"
+        } else {
+            "MISS"
+        },
     ))
 }

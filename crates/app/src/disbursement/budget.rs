@@ -1,12 +1,10 @@
 //! The status-query budget (DESIGN.md §5: MoMo's status queries stay under 10 a second), shared
-//! by everything that polls MoMo for a transfer's status — the payout worker's polls of PENDING
-//! transfers and reconciliation runs — in every process: the next free slot is kept in
-//! PostgreSQL (one row of an unlogged table), and each query takes the next one, at least
-//! `1.05 / rate` seconds after the one before, so no second, however it is cut, holds more than
-//! `rate` of them.
-//!
-//! The status query right after a transfer is part of that transfer (it is paced with the other
-//! MoMo calls under `requestsPerSecond`); what this budget holds are the repeated ones.
+//! by every `GET /transfer/{ref}` — the payout worker's first read after a transfer, the reads a
+//! callback woke, crash recoveries, polls of PENDING transfers, and reconciliation runs — in
+//! every process: the next free slot is kept in PostgreSQL (one row of an unlogged table), and
+//! each query takes the next one, at least `1.05 / rate` seconds after the one before, so no
+//! second, however it is cut, holds more than `rate` of them. A caller takes its slot right
+//! before it asks (after any other limiter), so waiting elsewhere cannot bunch two queries.
 
 use std::time::Duration;
 

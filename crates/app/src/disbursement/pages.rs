@@ -69,7 +69,7 @@ pub(crate) const SORTS: &[(&str, &str)] = &[
 
 /// The alert audiences the reader belongs to (`financial.alerts.view`, …).
 fn alert_audiences(who: &Principal) -> Vec<&'static str> {
-    crate::alerts::audiences(who)
+    crate::alerts::audiences(who.permissions.iter())
 }
 
 /// The filter form's values as typed, so a refused or paged list shows them again.

@@ -22,10 +22,13 @@
 //!    (alert). PENDING releases the row with a poll time (backoff); the lease machinery that
 //!    recovers a crashed worker's rows also runs the polls.
 //!
-//! Rates: MoMo calls go through a limiter (`requestsPerSecond`); repeated polls of PENDING
-//! transfers also take a slot of the status-query budget every process and reconciliation share
-//! under MoMo's 10 per second (`statusQueriesPerSecond`, [`super::budget`], decision 0014). A circuit breaker stops claiming after `circuitBreakerFailures` consecutive
-//! infrastructure failures and lets one probe through after the cool-down.
+//! Rates: MoMo calls go through a limiter (`requestsPerSecond`); every status query (the first
+//! read after a transfer, reads a callback woke, crash recoveries, polls of PENDING transfers)
+//! also takes a slot of the status-query budget every process and reconciliation share under
+//! MoMo's 10 per second (`statusQueriesPerSecond`, [`super::budget`], decisions 0014, 0016,
+//! 0024), so payouts complete at most that many a second. A circuit breaker stops claiming after
+//! `circuitBreakerFailures` consecutive infrastructure failures and lets one probe through after
+//! the cool-down.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -137,7 +140,6 @@ struct Claim {
     reference_id: Option<Uuid>,
     attempt_status: Option<String>,
     polls: Option<i32>,
-    hinted: bool,
 }
 
 impl Claim {
@@ -171,6 +173,26 @@ enum Verdict {
     PayeeInvalid,
     Hold(&'static str),
     Terminal,
+}
+
+/// How a FAILED attempt is recorded (`disbursement_attempts.error_class`): what the reason is,
+/// not only whether it ends the payout — `NOT_ENOUGH_FUNDS` holds the payout until the account
+/// is topped up, so it is not `terminal`.
+fn attempt_class(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Retry => "retryable",
+        Verdict::PayeeInvalid => "payee_invalid",
+        Verdict::Hold("insufficient_funds") => "insufficient_funds",
+        Verdict::Hold(_) => "configuration",
+        Verdict::Terminal => "terminal",
+    }
+}
+
+/// In MoMo's `sandbox`, MTN's test numbers go straight to the transfer: their account-holder
+/// answers (A12) would stop most of them before their documented transfer outcome.
+fn sandbox_test_number(pay: &PaymentSettings, msisdn: &str) -> bool {
+    pay.momo_target_environment == "sandbox"
+        && crate::redemption::Msisdn::parse(&format!("+{msisdn}")).is_ok_and(|m| m.is_sandbox_test_number())
 }
 
 fn verdict(reason: Option<&str>) -> Verdict {
@@ -252,8 +274,10 @@ impl PayoutWorker {
     }
 
     fn lease_for(&self, pay: &PaymentSettings) -> chrono::Duration {
-        // a call may take the timeout; the payee check, the transfer and its status are three
-        chrono::Duration::seconds(i64::from(pay.request_timeout_seconds.max(1)) * 3 + 30)
+        // a call may take the timeout; the payee check, the transfer and its status are three;
+        // the status query may wait behind every payout in flight for its slot of the budget
+        let budget_wait = (self.capacity as f64 * 1.05 / f64::from(pay.status_queries_per_second.max(1))).ceil() as i64;
+        chrono::Duration::seconds(i64::from(pay.request_timeout_seconds.max(1)) * 3 + 30 + budget_wait)
     }
 
     /// Claims what is due and starts a task for each; returns how many were claimed.
@@ -353,8 +377,7 @@ impl PayoutWorker {
                  returning d.id, d.redemption_id, d.msisdn, d.amount, d.currency, d.attempts, d.max_attempts,
                            d.payee_checked_at is not null as payee_checked, d.momo_reference)
                select u.id, u.redemption_id, u.msisdn, u.amount, u.currency, u.attempts, u.max_attempts,
-                      u.payee_checked, a.reference_id, a.status as attempt_status, a.polls,
-                      coalesce(a.last_callback_at > coalesce(a.last_polled_at, '-infinity'), false) as hinted
+                      u.payee_checked, a.reference_id, a.status as attempt_status, a.polls
                from u left join disbursement_attempts a on a.reference_id = u.momo_reference"#,
         )
         .bind(&self.id)
@@ -465,15 +488,12 @@ impl PayoutWorker {
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("MoMo is not configured"))?;
         if let Some(reference) = c.unresolved() {
-            if !c.hinted && c.attempt_status.as_deref() == Some("pending") {
-                super::budget::acquire(&self.pool, pacing.payments.status_queries_per_second).await?;
-            }
             return self.resolve(pacing, client, &c, reference, true).await;
         }
         if c.attempts >= c.max_attempts {
             return self.give_up(&c, "retry budget spent").await;
         }
-        if !c.payee_checked {
+        if !c.payee_checked && !sandbox_test_number(&pacing.payments, &c.msisdn) {
             pacing.calls.until_ready().await;
             match client.account_active(&c.msisdn).await {
                 Ok(true) => self.infra_ok(),
@@ -562,6 +582,9 @@ impl PayoutWorker {
         reference: Uuid,
         repost: bool,
     ) -> Result<Outcome, anyhow::Error> {
+        // every status query, the first after a transfer included, takes a slot of the budget
+        // all processes share (MoMo's 10 a second); the slot is taken last, right before asking
+        super::budget::acquire(&self.pool, pacing.payments.status_queries_per_second).await?;
         match client.transfer_status(reference).await {
             Ok(st) => {
                 self.infra_ok();
@@ -806,11 +829,7 @@ impl PayoutWorker {
         )
         .bind(reference)
         .bind(code)
-        .bind(match verdict(Some(code)) {
-            Verdict::Retry => "retryable",
-            Verdict::Hold("momo_configuration") => "configuration",
-            _ => "terminal",
-        })
+        .bind(attempt_class(verdict(Some(code))))
         .bind(message)
         .bind(&body)
         .bind(now)
@@ -971,6 +990,26 @@ impl PayoutWorker {
                 "reason": code,
                 "message": message,
             })),
+            now,
+        )
+        .await?;
+        // for the people who can give the payout another number (decision 0024)
+        alerts::raise(
+            tx,
+            &NewAlert::new(
+                "payout.payee_invalid",
+                Severity::Warning,
+                Permission::DisbursementsPayeeUpdate,
+                format!(
+                    "Payout of {} {} is unpaid: +{} has no active MoMo wallet",
+                    c.amount, c.currency, c.msisdn
+                ),
+            )
+            .body(format!(
+                "{code}: {message}. Ask the customer for another MTN number and change the payee on the redemption."
+            ))
+            .subject("disbursement", c.id)
+            .dedupe(format!("payout.payee_invalid:{}", c.id)),
             now,
         )
         .await?;
@@ -1310,6 +1349,10 @@ mod tests {
         assert_eq!(verdict(Some("PAYER_LIMIT_REACHED")), Verdict::Retry);
         assert_eq!(verdict(None), Verdict::Retry);
         assert_eq!(verdict(Some("VALIDATION_ERROR")), Verdict::Terminal);
+        assert_eq!(attempt_class(verdict(Some("NOT_ENOUGH_FUNDS"))), "insufficient_funds");
+        assert_eq!(attempt_class(verdict(Some("PAYEE_NOT_FOUND"))), "payee_invalid");
+        assert_eq!(attempt_class(verdict(Some("INVALID_CURRENCY"))), "configuration");
+        assert_eq!(attempt_class(verdict(Some("APPROVAL_REJECTED"))), "terminal");
     }
 
     #[test]

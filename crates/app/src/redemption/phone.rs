@@ -63,6 +63,22 @@ impl Msisdn {
         }
     }
 
+    /// One of MTN's sandbox test numbers (46733123450–46733123463, INTEGRATIONS.md A12), each with
+    /// a fixed outcome.
+    pub fn is_sandbox_test_number(&self) -> bool {
+        self.momo()
+            .strip_prefix("467331234")
+            .and_then(|n| n.parse::<u8>().ok())
+            .is_some_and(|n| (50..=63).contains(&n))
+            && self.momo().len() == 11
+    }
+
+    /// Whether MoMo in `target_environment` can pay this number: an MTN Rwanda number, and in the
+    /// `sandbox` also MTN's test numbers, so each documented outcome can be tried end to end.
+    pub fn payable_in(&self, target_environment: &str) -> bool {
+        self.network() == Network::Mtn || (target_environment == "sandbox" && self.is_sandbox_test_number())
+    }
+
     /// For logs and screens: `+250788***456`.
     pub fn masked(&self) -> String {
         let n = self.0.len();
@@ -101,6 +117,21 @@ mod tests {
         assert_eq!(net("+250721234567"), Network::Airtel);
         assert_eq!(net("+250731234567"), Network::Airtel);
         assert_eq!(net("+254712345678"), Network::Other);
+    }
+
+    #[test]
+    fn sandbox_test_numbers_are_payable_in_the_sandbox_only() {
+        let m = |s| Msisdn::parse(s).expect(s);
+        for n in ["+46733123450", "46733123455", "+46733123463"] {
+            assert!(m(n).is_sandbox_test_number(), "{n}");
+            assert!(m(n).payable_in("sandbox"), "{n}");
+            assert!(!m(n).payable_in("mtnrwanda"), "{n}");
+        }
+        for n in ["+46733123449", "+46733123464", "+467331234500", "+250721234567"] {
+            assert!(!m(n).payable_in("sandbox"), "{n}");
+        }
+        assert!(m("+250788123456").payable_in("mtnrwanda"));
+        assert!(m("+250788123456").payable_in("sandbox"));
     }
 
     #[test]

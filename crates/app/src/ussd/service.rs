@@ -18,7 +18,7 @@ use super::screens::{refusal_text, screen, with_footer};
 use super::transcript;
 use crate::audit::AuditEvent;
 use crate::codes::format::{Alphabet, PromoCode};
-use crate::redemption::{self, customers, limits, phone::Network, Limited, Msisdn, Refusal};
+use crate::redemption::{self, customers, limits, Limited, Msisdn, Refusal};
 use crate::settings::model::Settings;
 
 /// One request from the gateway, as Africa's Talking sends it.
@@ -123,8 +123,8 @@ async fn answer(
         log(&mut conn, hop, &a, now, started).await?;
         return Ok(a);
     };
-    if phone.network() != Network::Mtn {
-        // told before anything is locked: payouts need an MTN MoMo wallet
+    if !phone.payable_in(&settings.payments.momo_target_environment) {
+        // told before anything is locked: payouts need an MTN MoMo wallet (or, in the sandbox, a test number)
         let a = Answer::end(Msg::NotMtn.text(default_lang, u), "not_mtn");
         log(&mut conn, hop, &a, now, started).await?;
         return Ok(a);

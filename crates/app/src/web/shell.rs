@@ -84,7 +84,7 @@ impl Shell {
             csrf: who.csrf_token().to_owned(),
             nav,
             company: company.to_owned(),
-            alerts: !crate::alerts::audiences(who).is_empty(),
+            alerts: !crate::alerts::audiences(who.permissions.iter()).is_empty(),
         }
     }
 }

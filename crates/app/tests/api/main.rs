@@ -18,6 +18,7 @@ mod hardening_ussd;
 mod hardening_ops;
 mod hardening_edge;
 mod hardening_panel;
+mod hardening_payouts;
 mod helpers;
 mod jobs;
 mod payout_fixtures;

@@ -200,6 +200,7 @@ pub(crate) async fn transfer_status(
     Path(reference): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Reply> {
+    sim.note_status_query();
     reply::business(&sim, &headers).await?;
     let reference_id = Uuid::parse_str(&reference).map_err(|_| Reply::Empty(StatusCode::BAD_REQUEST))?;
     let transfer = sim

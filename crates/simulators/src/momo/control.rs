@@ -62,6 +62,17 @@ pub(crate) async fn transfers(State(sim): State<MomoSim>) -> Json<Vec<TransferRe
     Json(sim.transfers())
 }
 
+/// `GET /sim/status-queries`: how many status queries arrived, and the most within any second.
+pub(crate) async fn status_queries(State(sim): State<MomoSim>) -> Json<super::meter::StatusQueryStats> {
+    Json(sim.status_queries())
+}
+
+/// `DELETE /sim/status-queries`: counts afresh.
+pub(crate) async fn reset_status_queries(State(sim): State<MomoSim>) -> StatusCode {
+    sim.reset_status_queries();
+    StatusCode::NO_CONTENT
+}
+
 pub(crate) async fn callbacks(State(sim): State<MomoSim>) -> Json<Vec<CallbackAttempt>> {
     Json(sim.callback_attempts())
 }

@@ -13,6 +13,7 @@ use super::callbacks::{self, CallbackAttempt};
 use super::clock;
 use super::config::{Faults, SimConfig};
 use super::ledger::{Event, Ledger, LedgerError};
+use super::meter::{Meter, StatusQueryStats};
 use super::sandbox::{transfer_outcome, TransferOutcome};
 use super::state::{ApiUser, Grant, State};
 use super::transfer::{Plan, TransferRecord};
@@ -27,6 +28,7 @@ struct Inner {
     config: SimConfig,
     http: reqwest::Client,
     state: Mutex<State>,
+    status_queries: Mutex<Meter>,
 }
 
 /// Why the simulator could not start or record something.
@@ -83,6 +85,7 @@ impl MomoSim {
                 config,
                 http,
                 state: Mutex::new(state),
+                status_queries: Mutex::new(Meter::default()),
             }),
         };
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -171,6 +174,27 @@ impl MomoSim {
 
     pub(crate) fn count_fault(&self) {
         self.state().faults_injected += 1;
+    }
+
+    /// How many status queries arrived, and the most within any one second.
+    pub fn status_queries(&self) -> StatusQueryStats {
+        self.meter().stats()
+    }
+
+    /// Starts counting status queries afresh.
+    pub fn reset_status_queries(&self) {
+        self.meter().reset();
+    }
+
+    pub(crate) fn note_status_query(&self) {
+        self.meter().note(Instant::now(), clock::now());
+    }
+
+    fn meter(&self) -> MutexGuard<'_, Meter> {
+        self.inner
+            .status_queries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// How many tokens have been issued since start.

@@ -32,7 +32,8 @@ pub async fn serve_with(sim: MomoSim, listener: TcpListener) -> Result<(), SimEr
 ///   `GET /disbursement/v1_0/accountholder/{type}/{id}/active`
 /// - `GET /`: a page saying what this is, linking what it has recorded
 /// - control: `GET|PUT /sim/faults`, `POST /sim/balance/top-up {amount}`, `POST /sim/tokens/revoke`,
-///   `GET /sim/transfers`, `GET /sim/callbacks`, `GET /sim/statement.csv?from=&to=`
+///   `GET /sim/transfers`, `GET /sim/callbacks`, `GET /sim/statement.csv?from=&to=`,
+///   `GET|DELETE /sim/status-queries` (how many, and the most in any one second)
 pub fn router(sim: MomoSim) -> Router {
     Router::new()
         .route("/", get(landing))
@@ -53,6 +54,10 @@ pub fn router(sim: MomoSim) -> Router {
         .route("/sim/tokens/revoke", post(control::revoke_tokens))
         .route("/sim/transfers", get(control::transfers))
         .route("/sim/callbacks", get(control::callbacks))
+        .route(
+            "/sim/status-queries",
+            get(control::status_queries).delete(control::reset_status_queries),
+        )
         .route("/sim/statement.csv", get(control::statement))
         .with_state(sim)
 }

@@ -14,7 +14,7 @@ use super::{check_reason, lock, not_from, Disbursement, COLUMNS, REJECTED};
 use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
 use crate::disbursement::status;
 use crate::error::{AppError, FieldError};
-use crate::redemption::{Msisdn, Network};
+use crate::redemption::Msisdn;
 use crate::settings::model::PaymentSettings;
 
 /// How many attempts a payout put back in the queue gets: the first plus the retries the
@@ -316,7 +316,7 @@ pub async fn change_payee(
 ) -> Result<Disbursement, AppError> {
     let mut errors = Vec::new();
     let number = match Msisdn::parse(msisdn) {
-        Ok(m) if m.network() == Network::Mtn => Some(m),
+        Ok(m) if m.payable_in(&pay.momo_target_environment) => Some(m),
         Ok(_) => {
             errors.push(FieldError::new(
                 "msisdn",
@@ -376,12 +376,14 @@ pub async fn change_payee(
     .bind(d.redemption_id)
     .execute(&mut *conn)
     .await?;
+    // the alert that asked for another number has its answer
+    let alert_closed = crate::alerts::close(conn, &format!("payout.payee_invalid:{id}"), actor.user_id(), now).await?;
     audit::record(
         conn,
         &AuditEvent::new(actor, Action::DisbursementPayeeChanged, "disbursement", id)
             .before(json!({"msisdn": d.msisdn, "status": d.status, "errorCode": d.error_code}))
             .after(json!({"msisdn": after.msisdn, "status": after.status}))
-            .metadata(json!({"reason": reason, "redemptionId": d.redemption_id}))
+            .metadata(json!({"reason": reason, "redemptionId": d.redemption_id, "alertClosed": alert_closed}))
             .meta(meta),
         now,
     )

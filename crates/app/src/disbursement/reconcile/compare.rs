@@ -450,6 +450,18 @@ pub fn classify(
             "the payout is completed here but no attempt of it was paid".to_owned(),
         ));
     }
+    // Rule U: the payee has no active MoMo wallet, so nothing was paid and the prize is owed.
+    if p.status == status::PAYEE_INVALID && !out.iter().any(|f| f.kind == Kind::SuccessfulAtMomoNotHere) {
+        out.push(Finding::new(
+            Kind::UnpaidPayeeInvalid,
+            p.momo_reference,
+            format!(
+                "unpaid: +{} has no active MoMo wallet{}; the payout waits for another number",
+                p.msisdn,
+                p.error_code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default()
+            ),
+        ));
+    }
     // Rule O3: still not final after the threshold (unless MoMo already paid it, which O1 says).
     let age = now - p.created_at;
     if unfinished
@@ -608,6 +620,18 @@ mod tests {
             kinds(&processing, sent, momo("PENDING", "1000"), 120),
             [Kind::PendingTooLong]
         );
+    }
+
+    #[test]
+    fn a_payout_without_a_wallet_is_unpaid_not_a_match() {
+        let p = payout("payee_invalid");
+        assert_eq!(
+            kinds(&p, attempt("failed"), momo("FAILED", "1000"), 5),
+            [Kind::UnpaidPayeeInvalid]
+        );
+        let f = classify(&p, &[], &[], t0(), Duration::hours(1));
+        assert_eq!(kind_of(&f), Kind::UnpaidPayeeInvalid);
+        assert!(f[0].message.starts_with("unpaid: +250788000001"), "{f:?}");
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //!
 //! - [`statement`]: the statement file, read as it streams in and checked line by line.
 //! - [`compare`]: the rules, without I/O.
-//! - [`run`]: the `disbursements.reconcile` job (and the daily `disbursements.reconcile_daily`).
+//! - [`run`]: the `disbursements.reconcile` job.
+//! - [`daily`]: the daily `disbursements.reconcile_daily` run: waits for MoMo's configuration,
+//!   catches up missed days, alerts when a run dies.
 //! - [`service`]: start a run, resolve an item, store a statement.
 //! - [`views`]: what pages and the API read; the CSV of a run.
 //! - [`api`], [`pages`]: `/api/v1/admin/disbursements/reconcile…` and `/admin/disbursements/reconcile…`.
@@ -30,6 +32,7 @@
 //! | `amount_mismatch` | MoMo's amount or currency (query or statement) differs from the disbursement's; or the redemption's from its disbursement's |
 //! | `status_mismatch` | paid here but FAILED/PENDING at MoMo; FAILED at MoMo while the attempt is still open here; the attempt failed here while MoMo still has it PENDING (it may still pay); a different ledger id for the same payout; the redemption's status contradicts its payout's |
 //! | `missing_at_momo` | MoMo once acknowledged the reference (HTTP 202, a status, a ledger id) and does not know it now |
+//! | `unpaid_payee_invalid` | the payout is `payee_invalid`: the payee has no active MoMo wallet, nothing was paid and the prize is owed until a person gives another number |
 //! | `pending_too_long` | the payout is still `queued`/`processing`/`retry_scheduled`, or MoMo keeps a reference PENDING, longer than [`pending_threshold`] |
 //! | `unchecked` | MoMo's answer for a reference was an error after three tries and no statement line stood in |
 //! | `match` | none of the above |
@@ -40,12 +43,15 @@
 //! # Runs
 //!
 //! One run at a time (they share MoMo's status-query budget; a unique index says so, and a
-//! second start gets 409). A run whose job died is marked failed the next time a run starts.
-//! The daily run covers the previous Kigali day and is due at 01:00 Kigali. A run with
-//! discrepancies raises an alert for `financial.alerts.view` (critical when money is orphaned).
+//! second start gets 409). A run whose job died is marked failed the next time a run starts or
+//! the scheduler passes (within a minute), and raises `reconciliation.failed`. The daily run
+//! covers the previous Kigali day and is due at 01:00 Kigali; days missed (MoMo not configured
+//! yet, no worker running) are caught up ([`daily`]). A run with discrepancies raises an alert
+//! for `financial.alerts.view` (critical when money is orphaned).
 
 pub mod api;
 pub mod compare;
+pub mod daily;
 pub mod model;
 pub mod pages;
 pub mod run;
@@ -91,7 +97,7 @@ pub fn register(registry: Registry, settings: &Arc<SettingsStore>) -> Registry {
         .register(run::RunHandler {
             settings: Arc::clone(settings),
         })
-        .register(run::DailyHandler {
+        .register(daily::DailyHandler {
             settings: Arc::clone(settings),
         })
 }

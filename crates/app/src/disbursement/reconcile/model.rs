@@ -21,6 +21,9 @@ pub enum Kind {
     StatusMismatch,
     /// MoMo acknowledged the transfer once (202, a status, a ledger id), but does not know it now.
     MissingAtMomo,
+    /// Not paid because the payee has no active MoMo wallet (`payee_invalid`): the prize is still
+    /// owed until a person gives the payout another number.
+    UnpaidPayeeInvalid,
     /// Still not final, longer than the threshold ([`super::pending_threshold`]).
     PendingTooLong,
     /// MoMo could not be asked (errors after retries) and no statement line stood in.
@@ -31,13 +34,14 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, gravest first (the order of lists, charts and the CSV).
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::SuccessfulAtMomoNotHere,
         Kind::PaidHereUnknownToMomo,
         Kind::MissingHere,
         Kind::AmountMismatch,
         Kind::StatusMismatch,
         Kind::MissingAtMomo,
+        Kind::UnpaidPayeeInvalid,
         Kind::PendingTooLong,
         Kind::Unchecked,
         Kind::Match,
@@ -51,6 +55,7 @@ impl Kind {
             Kind::AmountMismatch => "amount_mismatch",
             Kind::StatusMismatch => "status_mismatch",
             Kind::MissingAtMomo => "missing_at_momo",
+            Kind::UnpaidPayeeInvalid => "unpaid_payee_invalid",
             Kind::PendingTooLong => "pending_too_long",
             Kind::Unchecked => "unchecked",
             Kind::Match => "match",
@@ -70,6 +75,7 @@ impl Kind {
             Kind::AmountMismatch => "Amount mismatch",
             Kind::StatusMismatch => "Status mismatch",
             Kind::MissingAtMomo => "Missing at MoMo",
+            Kind::UnpaidPayeeInvalid => "Unpaid: no MoMo wallet",
             Kind::PendingTooLong => "Pending too long",
             Kind::Unchecked => "Could not check",
             Kind::Match => "Matched",

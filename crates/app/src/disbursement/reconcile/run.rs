@@ -17,7 +17,6 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::compare::{self, Asked, AttemptCheck, Finding, OurAttempt, OurPayout, Source, TheirTransfer};
@@ -26,7 +25,7 @@ use super::service::{self, RunStatus};
 use crate::access::Permission;
 use crate::alerts::{self, NewAlert, Severity};
 use crate::audit::{self, Action, Actor, AuditEvent};
-use crate::clock::{kigali, SharedClock};
+use crate::clock::kigali;
 use crate::jobs::{JobContext, JobError, JobHandler, NewJob};
 use crate::settings::SettingsStore;
 
@@ -70,69 +69,12 @@ impl JobHandler for RunHandler {
     }
 }
 
-/// Runs the `disbursements.reconcile_daily` job: creates the run over the previous Kigali day
-/// (once) and does it.
-pub struct DailyHandler {
-    pub settings: Arc<SettingsStore>,
-}
-
-#[async_trait]
-impl JobHandler for DailyHandler {
-    fn kind(&self) -> &'static str {
-        DAILY_KIND
-    }
-
-    async fn run(&self, ctx: JobContext) -> Result<Option<Value>, JobError> {
-        let job: DailyJob = ctx.payload()?;
-        let (from, to) = service::kigali_day(job.day);
-        let now = ctx.clock.now();
-        let existing: Option<(Uuid, String)> = sqlx::query_as(
-            "select id, status from reconciliation_runs where trigger = 'scheduled' and period_from = $1",
-        )
-        .bind(from)
-        .fetch_optional(&ctx.pool)
-        .await?;
-        let run_id = match existing {
-            Some((id, status)) if status == RunStatus::Running.as_str() => id,
-            Some((id, status)) => return Ok(Some(json!({"runId": id, "skipped": status}))),
-            None => {
-                let mut tx = ctx.pool.begin().await?;
-                service::abandon_stale(&mut tx, now).await?;
-                let created = service::insert_run(
-                    &mut tx,
-                    &service::NewRun {
-                        from,
-                        to,
-                        statement_id: None,
-                        query_momo: true,
-                        scheduled: true,
-                        job_id: Some(ctx.id),
-                    },
-                    Actor::System,
-                    Default::default(),
-                    now,
-                )
-                .await;
-                match created {
-                    Ok(id) => {
-                        tx.commit().await?;
-                        id
-                    }
-                    Err(service::InsertRunError::Busy) => {
-                        return Err(JobError::Retryable(anyhow::anyhow!(
-                            "another reconciliation run is in progress; the daily run waits for it"
-                        )))
-                    }
-                    Err(service::InsertRunError::Db(e)) => return Err(e.into()),
-                }
-            }
-        };
-        guarded(&ctx, &self.settings, run_id).await
-    }
-}
-
 /// [`execute`], marking the run failed when the job will not be tried again.
-async fn guarded(ctx: &JobContext, settings: &SettingsStore, run_id: Uuid) -> Result<Option<Value>, JobError> {
+pub(super) async fn guarded(
+    ctx: &JobContext,
+    settings: &SettingsStore,
+    run_id: Uuid,
+) -> Result<Option<Value>, JobError> {
     match execute(ctx, settings, run_id).await {
         Ok(v) => Ok(v),
         Err(e) => {
@@ -171,6 +113,7 @@ pub async fn fail(pool: &PgPool, run_id: Uuid, error: &str, now: DateTime<Utc>) 
             now,
         )
         .await?;
+        super::daily::alert_died(&mut tx, run_id, error, now).await?;
     }
     tx.commit().await
 }
@@ -757,8 +700,12 @@ async fn complete(
 /// minutes have settled by then).
 pub fn daily_job(now: DateTime<Utc>) -> NewJob {
     let today = now.with_timezone(&kigali()).date_naive();
-    let day = today.pred_opt().unwrap_or(today);
-    let (today_start, _) = service::kigali_day(today);
+    daily_job_for(today.pred_opt().unwrap_or(today))
+}
+
+/// The daily job for the Kigali `day`, due at 01:00 Kigali the day after.
+pub fn daily_job_for(day: NaiveDate) -> NewJob {
+    let (_, today_start) = service::kigali_day(day);
     NewJob {
         kind: DAILY_KIND,
         payload: json!(DailyJob { day }),
@@ -768,12 +715,6 @@ pub fn daily_job(now: DateTime<Utc>) -> NewJob {
         unique_key: Some(day.to_string()),
         created_by: None,
     }
-}
-
-/// Enqueues the daily run once per Kigali day (every worker's scheduler agrees through the
-/// unique key).
-pub async fn schedule(pool: PgPool, clock: SharedClock, shutdown: CancellationToken) {
-    crate::jobs::housekeeping::schedule_periodic(pool, clock, shutdown, "the daily reconciliation", daily_job).await
 }
 
 #[cfg(test)]

@@ -172,29 +172,32 @@ impl From<sqlx::Error> for InsertRunError {
     }
 }
 
+/// Why a run whose job is gone failed.
+pub const ABANDONED: &str = "its job stopped before the run finished";
+
 /// Fails runs still marked running whose job is gone (dead, cancelled or deleted), so they no
-/// longer block new runs.
-pub async fn abandon_stale(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+/// longer block new runs; returns them (the caller raises the alert, see `daily::abandon_stale`).
+pub async fn abandon_stale(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Vec<Uuid>, sqlx::Error> {
     let ids: Vec<Uuid> = sqlx::query_scalar(
-        "update reconciliation_runs r set status = 'failed', finished_at = $1, \
-           error = 'its job stopped before the run finished' \
+        "update reconciliation_runs r set status = 'failed', finished_at = $1, error = $2 \
          where r.status = 'running' and r.job_id is not null and not exists ( \
            select 1 from jobs j where j.id = r.job_id and j.status in ('queued', 'running')) \
          returning r.id",
     )
     .bind(now)
+    .bind(ABANDONED)
     .fetch_all(&mut *conn)
     .await?;
     for id in &ids {
         audit::record(
             conn,
             &AuditEvent::new(Actor::System, Action::ReconciliationCompleted, "reconciliation_run", id)
-                .after(json!({"status": "failed", "error": "its job stopped before the run finished"})),
+                .after(json!({"status": "failed", "error": ABANDONED})),
             now,
         )
         .await?;
     }
-    Ok(ids.len() as u64)
+    Ok(ids)
 }
 
 /// Inserts a running run and audits its start (same transaction).
@@ -265,7 +268,7 @@ pub async fn start(
             return Err(AppError::field("statementId", "no such statement"));
         }
     }
-    abandon_stale(conn, now).await?;
+    super::daily::abandon_stale(conn, now).await?;
     let id = match insert_run(conn, &run, actor, meta, now).await {
         Ok(id) => id,
         Err(InsertRunError::Busy) => {

@@ -12,6 +12,10 @@
 //!   `Currency`, and others that are ignored. It has no reference id, so its lines are matched by
 //!   ledger id, then by external id.
 //!
+//! The date column may also be called `created` (as the simulator once wrote it), `Transaction
+//! Date`, `Date Time`, `Creation Date` and the like ([`DATE_NAMES`]). A header without the needed
+//! columns is refused with the columns it has and those it needs.
+//!
 //! Required: a date, an amount, a status, and at least one of reference / ledger id / external
 //! id per line. Dates are RFC 3339, or `YYYY-MM-DD HH:MM[:SS]` / `DD/MM/YYYY HH:MM[:SS]` read as
 //! Kigali time. Amounts are whole units (`1,000`, `1000.00` and `-1000` are fine). Statuses map
@@ -94,12 +98,39 @@ fn normalise(name: &str) -> String {
         .collect()
 }
 
+/// The names a statement's date column goes by (normalised): the simulator's `date` (and its
+/// older `created`), MTN's portal and statement exports (`Date`, `Transaction Date`, `Date Time`,
+/// `Created`, `Creation Date`, `Initiated`, …).
+const DATE_NAMES: [&str; 17] = [
+    "date",
+    "created",
+    "createdat",
+    "createdon",
+    "creationdate",
+    "datecreated",
+    "datetime",
+    "dateandtime",
+    "transactiondate",
+    "transactiondatetime",
+    "transactiontime",
+    "txndate",
+    "initiated",
+    "initiatedat",
+    "completedat",
+    "timestamp",
+    "time",
+];
+
+/// What a header must name, as the refusal says it.
+const NEEDED: &str = "a date (`date`, `created`, `Date`, `Transaction Date`, `Date Time`, …), `amount`, `status`, \
+     and a reference (`reference`, `financialTransactionId`/`Id` or `externalId`/`External Transaction Id`)";
+
 impl Columns {
-    fn from_header(names: &[String]) -> Result<(Self, Layout), String> {
-        let names: Vec<String> = names.iter().map(|n| normalise(n)).collect();
+    fn from_header(header: &[String]) -> Result<(Self, Layout), String> {
+        let names: Vec<String> = header.iter().map(|n| normalise(n)).collect();
         let find = |aliases: &[&str]| names.iter().position(|n| aliases.contains(&n.as_str()));
         let c = Columns {
-            date: find(&["date", "datetime", "transactiondate", "createdat", "timestamp", "time"]),
+            date: find(&DATE_NAMES),
             reference: find(&["reference", "referenceid", "xreferenceid", "transactionreference"]),
             ftid: find(&["financialtransactionid", "id", "transactionid", "financialid"]),
             external: find(&["externalid", "externaltransactionid", "externalreference"]),
@@ -119,21 +150,37 @@ impl Columns {
         };
         let mut missing = Vec::new();
         if c.date.is_none() {
-            missing.push("a date (`date`)");
+            missing.push("date");
         }
         if c.amount.is_none() {
-            missing.push("`amount`");
+            missing.push("amount");
         }
         if c.status.is_none() {
-            missing.push("`status`");
+            missing.push("status");
         }
         if c.reference.is_none() && c.ftid.is_none() && c.external.is_none() {
-            missing.push("a reference (`reference`, `financialTransactionId`/`Id` or `externalId`)");
+            missing.push("reference");
         }
-        if !missing.is_empty() {
+        if let Some((last, init)) = missing.split_last() {
+            let list = if init.is_empty() {
+                (*last).to_owned()
+            } else {
+                format!("{} or {last}", init.join(", "))
+            };
+            let found: Vec<String> = header
+                .iter()
+                .map(|h| h.trim().trim_start_matches('\u{feff}'))
+                .filter(|h| !h.is_empty())
+                .take(40)
+                .map(|h| format!("`{}`", clip(h)))
+                .collect();
             return Err(format!(
-                "the header must name {}; expected MoMo's statement columns (date, reference, financialTransactionId, externalId, msisdn, amount, currency, status, reason)",
-                missing.join(", ")
+                "the header has no {list} column, so this is not a MoMo statement. Found columns: {}. Needed: {NEEDED}",
+                if found.is_empty() {
+                    "none".to_owned()
+                } else {
+                    found.join(", ")
+                },
             ));
         }
         let layout = if c.reference.is_some() {
@@ -600,10 +647,32 @@ mod tests {
     }
 
     #[test]
+    fn the_date_column_goes_by_the_names_statements_use() {
+        for name in [
+            "created",
+            "Created At",
+            "Transaction Date",
+            "Date Time",
+            "Date/Time",
+            "Creation Date",
+        ] {
+            let file = format!(
+                "{name},reference,amount,status\n2026-11-25T08:00:00Z,6f1c1f5e-0a8b-4c43-9d2b-3f3b1e0f8a01,1000,SUCCESSFUL\n"
+            );
+            let (p, lines) = run(file.as_bytes(), 64);
+            assert!(p.errors().is_empty(), "{name}: {:?}", p.errors());
+            assert_eq!(lines.len(), 1, "{name}");
+        }
+    }
+
+    #[test]
     fn a_file_without_the_columns_or_lines_is_refused_at_its_first_line() {
         let (p, _) = run(b"code,amount\nABC,1\n", 4);
         assert_eq!(p.errors()[0].line, 1);
-        assert!(p.errors()[0].message.contains("`status`"), "{:?}", p.errors());
+        let message = &p.errors()[0].message;
+        assert!(message.contains("has no date, status or reference column"), "{message}");
+        assert!(message.contains("Found columns: `code`, `amount`."), "{message}");
+        assert!(message.contains("Needed: a date"), "{message}");
         let (p, _) = run(b"", 4);
         assert_eq!(p.errors()[0].message, "the file is empty");
         let (p, _) = run(HEADER.as_bytes(), 4);
