@@ -159,7 +159,6 @@ pub struct Alert {
     pub last_seen_at: DateTime<Utc>,
 }
 
-
 /// How many alerts are open for any of the `audiences`, and how many of them are critical.
 pub async fn open_counts(conn: &mut PgConnection, audiences: &[&str]) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(
