@@ -110,6 +110,7 @@ actions! {
     BatchStatusChanged => "batch.status_changed",
     BatchDeleted => "batch.deleted",
     BatchAssigned => "batch.assigned",
+    BatchToppedUp => "batch.topped_up",
     CodesGenerated => "codes.generated",
     CodesImported => "codes.imported",
     CodesDownloaded => "codes.downloaded",

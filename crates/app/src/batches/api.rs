@@ -118,19 +118,16 @@ pub struct TopUpBody {
 async fn top_up(
     State(state): State<AppState>,
     who: Principal,
+    meta: RequestMeta,
     ApiJson(b): ApiJson<TopUpBody>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let settings = state.settings.get();
+    let t = super::topup::TopUp {
+        batch_id: b.batch_id,
+        count: b.count,
+    };
     let mut tx = state.pool.begin().await?;
-    let id = super::topup::top_up(
-        &mut tx,
-        &settings.0,
-        b.batch_id,
-        b.count,
-        Some(who.user_id),
-        state.clock.now(),
-    )
-    .await?;
+    let id = super::topup::top_up(&mut tx, &settings.0, t, &who, meta, state.clock.now()).await?;
     tx.commit().await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"jobId": id}))))
 }

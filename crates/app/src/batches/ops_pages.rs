@@ -123,6 +123,7 @@ async fn assign(
 async fn top_up(
     State(state): State<AppState>,
     who: Principal,
+    meta: RequestMeta,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
@@ -133,7 +134,8 @@ async fn top_up(
     };
     let settings = state.settings.get();
     let mut tx = state.pool.begin().await?;
-    match super::topup::top_up(&mut tx, &settings.0, id, count, Some(who.user_id), state.clock.now()).await {
+    let t = super::topup::TopUp { batch_id: id, count };
+    match super::topup::top_up(&mut tx, &settings.0, t, &who, meta, state.clock.now()).await {
         Ok(_) => {
             tx.commit().await?;
             Ok(back_to(id))

@@ -3,24 +3,36 @@
 //! the batch page's top-up form both call [`top_up`], so they share every rule.
 
 use chrono::{DateTime, Utc};
+use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::audit::{self, Action, AuditEvent, RequestMeta};
 use crate::error::AppError;
 use crate::jobs::{self, NewJob};
 use crate::settings::Settings;
+use crate::web::auth::Principal;
 
-/// Queues the generation of `count` more codes into active batch `batch_id` and returns the job's
-/// id: 422 naming `count` when the batch maximum would be passed, 409 when the batch is not
-/// active or is already generating.
+/// A request to add `count` codes to batch `batch_id`.
+pub struct TopUp {
+    pub batch_id: Uuid,
+    pub count: i64,
+}
+
+/// Queues the generation of `count` more codes into active batch `batch_id`, audited as
+/// `batch.topped_up` by `who` in the caller's transaction, and returns the job's id: 422 naming
+/// `count` when the batch maximum would be passed, 409 when the batch is not active or is
+/// already generating.
 pub async fn top_up(
     conn: &mut PgConnection,
     s: &Settings,
-    batch_id: Uuid,
-    count: i64,
-    requested_by: Option<Uuid>,
+    t: TopUp,
+    who: &Principal,
+    meta: RequestMeta,
     now: DateTime<Utc>,
 ) -> Result<i64, AppError> {
+    let TopUp { batch_id, count } = t;
+    let requested_by = Some(who.user_id);
     let max = i64::from(s.business.batch_management.max_codes_per_batch);
     let batch = super::get(conn, batch_id).await?;
     let have: i64 = sqlx::query_scalar("select count(*) from promo_codes where batch_id = $1")
@@ -50,9 +62,14 @@ pub async fn top_up(
         .unique(batch_id.to_string())
         .max_attempts(3)
         .created_by(requested_by);
-    jobs::enqueue(conn, &job, now)
+    let job_id = jobs::enqueue(conn, &job, now)
         .await?
-        .ok_or_else(|| AppError::conflict("batchId", "codes are already being generated for this batch"))
+        .ok_or_else(|| AppError::conflict("batchId", "codes are already being generated for this batch"))?;
+    let event = AuditEvent::new(who.actor(), Action::BatchToppedUp, "batch", batch_id)
+        .after(json!({"count": count, "codesBefore": have, "codesAfter": have + count, "jobId": job_id}))
+        .meta(meta);
+    audit::record(conn, &event, now).await?;
+    Ok(job_id)
 }
 
 /// How many more codes the batch may take (for the page's form).

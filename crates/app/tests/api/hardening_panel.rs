@@ -141,6 +141,18 @@ async fn panel_the_batch_page_tops_up_within_the_batch_maximum() {
         .await
         .unwrap()
         .contains(r#"id="generation-progress""#));
+    let (count, after): (i64, serde_json::Value) = sqlx::query_as(
+        "select count(*) over (), after from audit_logs where action = 'batch.topped_up' and entity_id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (count, &after["count"]),
+        (1, &serde_json::json!(8)),
+        "the top-up is audited once: {after}"
+    );
     app.worker("w-topup-2").drain().await.unwrap();
     assert_eq!(app.batch_codes(&id).await.len(), 20);
     let html = app.get_as(&key, &page).await.text().await.unwrap();
