@@ -12,6 +12,19 @@ pub struct Decision {
     pub retry_after_secs: u64,
 }
 
+impl Decision {
+    /// Within the limit: `Ok`; over it: 429 with the window's `Retry-After`.
+    pub fn or_refuse(self) -> Result<(), crate::error::AppError> {
+        if self.allowed {
+            Ok(())
+        } else {
+            Err(crate::error::AppError::RateLimited {
+                retry_after_secs: self.retry_after_secs,
+            })
+        }
+    }
+}
+
 /// Counts one hit on `key` in the current window of `window_secs` and says whether it is within
 /// `max`.
 pub async fn hit(

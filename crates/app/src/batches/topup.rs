@@ -35,10 +35,7 @@ pub async fn top_up(
     let requested_by = Some(who.user_id);
     let max = i64::from(s.business.batch_management.max_codes_per_batch);
     let batch = super::get(conn, batch_id).await?;
-    let have: i64 = sqlx::query_scalar("select count(*) from promo_codes where batch_id = $1")
-        .bind(batch_id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let have = codes_in(conn, batch_id).await?;
     if count < 1 || have + count > max {
         return Err(AppError::field(
             "count",
@@ -74,9 +71,14 @@ pub async fn top_up(
 
 /// How many more codes the batch may take (for the page's form).
 pub async fn room(conn: &mut PgConnection, s: &Settings, batch_id: Uuid) -> Result<i64, sqlx::Error> {
-    let have: i64 = sqlx::query_scalar("select count(*) from promo_codes where batch_id = $1")
-        .bind(batch_id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let have = codes_in(conn, batch_id).await?;
     Ok((i64::from(s.business.batch_management.max_codes_per_batch) - have).max(0))
+}
+
+/// How many codes the batch holds now.
+async fn codes_in(conn: &mut PgConnection, batch_id: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from promo_codes where batch_id = $1")
+        .bind(batch_id)
+        .fetch_one(conn)
+        .await
 }

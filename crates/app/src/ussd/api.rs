@@ -201,23 +201,8 @@ async fn redemptions(
     let f = q.redemptions()?;
     let d = Disclosure::of(&who);
     d.check_phone(f.phone.is_some())?;
-    let mut ids = Vec::new();
-    for part in held
-        .ids
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        ids.push(
-            part.parse::<uuid::Uuid>()
-                .map_err(|_| AppError::field("ids", "must be redemption ids, comma-separated"))?,
-        );
-    }
-    if ids.len() > super::pages::REDEMPTION_ROWS as usize {
-        return Err(AppError::field("ids", "at most 20 ids"));
-    }
+    let ids =
+        crate::web::extract::comma_separated_ids(held.ids.as_deref(), "ids", super::pages::REDEMPTION_ROWS as usize)?;
     let mut conn = state.pool.acquire().await?;
     let feed = super::views::recent_redemptions(&mut conn, &f, super::pages::REDEMPTION_ROWS).await?;
     let updates = super::views::redemptions_by_id(&mut conn, &ids).await?;

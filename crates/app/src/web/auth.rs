@@ -110,7 +110,7 @@ pub fn safe_next(next: Option<&str>) -> String {
             if n.bytes().all(|c| c.is_ascii_graphic())
                 && !n.starts_with("/sign-")
                 && is_local_path(n)
-                && is_local_path(&percent_decoded(n)) =>
+                && is_local_path(&percent_encoding::percent_decode_str(n).decode_utf8_lossy()) =>
         {
             n.to_owned()
         }
@@ -125,30 +125,6 @@ fn is_local_path(s: &str) -> bool {
         && !s.contains('\\')
         && !s.chars().any(char::is_control)
         && s.len() <= 2048
-}
-
-fn percent_decoded(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match (
-            b[i],
-            b.get(i + 1).and_then(|c| hex(*c)),
-            b.get(i + 2).and_then(|c| hex(*c)),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Resolves the caller from the `Authorization: Bearer` API key or the session cookie.

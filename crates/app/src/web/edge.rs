@@ -38,7 +38,7 @@ fn check_path(req: &Request) -> Result<(), AppError> {
             continue;
         };
         let name = name.trim_start_matches('*');
-        let decoded: Vec<u8> = percent_decode(segment.as_bytes());
+        let decoded: Vec<u8> = percent_encoding::percent_decode_str(segment).collect();
         match std::str::from_utf8(&decoded) {
             Ok(s) if !s.contains('\0') => {}
             Ok(_) => return Err(nul_error(name)),
@@ -67,24 +67,6 @@ fn check_query(query: &str) -> Result<(), AppError> {
         }
     }
     Ok(())
-}
-
-fn percent_decode(raw: &[u8]) -> Vec<u8> {
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'%' && i + 2 < raw.len() {
-            if let (Some(h), Some(l)) = (hex(raw[i + 1]), hex(raw[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(raw[i]);
-        i += 1;
-    }
-    out
 }
 
 /// Error responses that are not problems yet become problems with the same status and headers.

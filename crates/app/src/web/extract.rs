@@ -120,6 +120,25 @@ impl<S: Send + Sync> FromRequest<S> for FormPairs {
 }
 
 /// The error for a NUL character in `field`.
+/// Ids given as one comma-separated query value (`ids=a,b,c`), at most `max` of them; an id that
+/// does not parse, or too many, is a field error naming `field`.
+pub fn comma_separated_ids(raw: Option<&str>, field: &str, max: usize) -> Result<Vec<uuid::Uuid>, AppError> {
+    let ids = raw
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|part| {
+            part.parse()
+                .map_err(|_| AppError::field(field, "must be redemption ids, comma-separated"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if ids.len() > max {
+        return Err(AppError::field(field, format!("at most {max} ids")));
+    }
+    Ok(ids)
+}
+
 pub fn nul_error(field: &str) -> AppError {
     AppError::field(printable(field), "must not contain a NUL character")
 }

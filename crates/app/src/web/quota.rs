@@ -26,12 +26,9 @@ pub async fn check(state: &AppState, who: &Principal) -> Result<(), AppError> {
     let mut conn = state.pool.acquire().await?;
     for (window, max) in [(60, per_minute), (3600, per_hour)] {
         let max = i32::try_from(max).unwrap_or(i32::MAX);
-        let d = crate::ratelimit::hit(&mut conn, &key, window, max, now).await?;
-        if !d.allowed {
-            return Err(AppError::RateLimited {
-                retry_after_secs: d.retry_after_secs,
-            });
-        }
+        crate::ratelimit::hit(&mut conn, &key, window, max, now)
+            .await?
+            .or_refuse()?;
     }
     Ok(())
 }
@@ -42,12 +39,7 @@ pub async fn upload(conn: &mut sqlx::PgConnection, state: &AppState, user: uuid:
     let settings = state.settings.get();
     let max = settings.0.security.rate_limiting.file_uploads_per_hour;
     let max = i32::try_from(max).unwrap_or(i32::MAX);
-    let d = crate::ratelimit::hit(conn, &format!("upload:user:{user}"), 3600, max, state.clock.now()).await?;
-    if d.allowed {
-        Ok(())
-    } else {
-        Err(AppError::RateLimited {
-            retry_after_secs: d.retry_after_secs,
-        })
-    }
+    crate::ratelimit::hit(conn, &format!("upload:user:{user}"), 3600, max, state.clock.now())
+        .await?
+        .or_refuse()
 }

@@ -4,7 +4,7 @@
 //! payout retry (`disbursements.retry`, ACCESS.md), and the two-person reversal of a redemption
 //! whose payout failed for good.
 
-use crate::web::extract::{Path, Query};
+use crate::web::extract::{comma_separated_ids, Path, Query};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -95,23 +95,7 @@ async fn live(
             .map_err(|_| AppError::field("since", "must be the cursor an earlier answer gave"))?,
         None => Horizon(0),
     };
-    let mut held = Vec::new();
-    for part in l
-        .ids
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        held.push(
-            part.parse::<Uuid>()
-                .map_err(|_| AppError::field("ids", "must be redemption ids, comma-separated"))?,
-        );
-    }
-    if held.len() > redemptions::LIVE_LIMIT as usize {
-        return Err(AppError::field("ids", "at most 100 ids"));
-    }
+    let held = comma_separated_ids(l.ids.as_deref(), "ids", redemptions::LIVE_LIMIT as usize)?;
     let mut conn = state.pool.acquire().await?;
     let (new, updated, cursor) = redemptions::live(&mut conn, &f, since, &held).await?;
     Ok(Json(json!({
