@@ -24,5 +24,6 @@ pub mod redemption;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
+pub mod unit;
 pub mod ussd;
 pub mod web;

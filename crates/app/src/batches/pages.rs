@@ -31,9 +31,7 @@ pub fn routes() -> Vec<RouteSpec> {
     specs
 }
 
-pub(super) fn html<T: Template>(status: StatusCode, t: &T) -> Result<Response, AppError> {
-    Ok((status, Html(t.render().map_err(|e| AppError::Internal(e.into()))?)).into_response())
-}
+pub(super) use crate::web::pages::html;
 
 pub(super) fn rwf(amount: i64) -> String {
     let digits = amount.to_string();

@@ -34,9 +34,7 @@ pub fn routes() -> Vec<RouteSpec> {
     ]
 }
 
-fn html<T: Template>(status: StatusCode, t: &T) -> Result<Response, AppError> {
-    Ok((status, Html(t.render().map_err(|e| AppError::Internal(e.into()))?)).into_response())
-}
+use crate::web::pages::html;
 
 /// `1234567` → `1,234,567`.
 pub fn thousands(n: i64) -> String {

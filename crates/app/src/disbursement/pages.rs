@@ -44,9 +44,7 @@ pub fn routes() -> Vec<RouteSpec> {
     specs
 }
 
-pub(crate) fn html<T: Template>(status: StatusCode, t: &T) -> Result<Response, AppError> {
-    Ok((status, Html(t.render().map_err(|e| AppError::Internal(e.into()))?)).into_response())
-}
+pub(crate) use crate::web::pages::html;
 
 /// A time exactly as the JSON API writes it, so the live scripts can compare the two as text.
 pub(crate) fn iso(t: chrono::DateTime<chrono::Utc>) -> String {

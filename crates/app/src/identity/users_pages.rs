@@ -47,10 +47,7 @@ pub fn routes() -> Vec<RouteSpec> {
     ]
 }
 
-fn html<T: Template>(status: StatusCode, t: &T) -> Result<Response, AppError> {
-    let out = t.render().map_err(|e| AppError::Internal(e.into()))?;
-    Ok((status, Html(out)).into_response())
-}
+use crate::web::pages::html;
 
 fn shell(state: &AppState, who: &Principal, path: &str) -> Shell {
     Shell::new(who, path, &state.settings.get().0.branding.company_name)

@@ -34,9 +34,7 @@ pub fn routes() -> Vec<RouteSpec> {
 pub const INTERACTION_ROWS: i64 = 100;
 pub const REDEMPTION_ROWS: i64 = 20;
 
-fn html<T: Template>(status: StatusCode, t: &T) -> Result<Response, AppError> {
-    Ok((status, Html(t.render().map_err(|e| AppError::Internal(e.into()))?)).into_response())
-}
+use crate::web::pages::html;
 
 fn session_href(id: &str) -> String {
     format!("/admin/ussd/sessions/{}", urlencode(id))

@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::audit::RequestMeta;
+use crate::unit::Acting;
 use crate::error::{current_request_id, AppError, FieldError};
 
 /// JSON body; a syntax or type error becomes a 400/422 naming the field path.
@@ -75,6 +76,19 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
             user_agent,
             request_id: current_request_id(),
         })
+    }
+}
+
+/// The acting context of a signed-in caller: who (the principal), from where (the request's
+/// metadata) and when (the application clock). Routes open to anonymous callers build theirs
+/// with [`Acting::new`] and [`crate::audit::Actor::Anonymous`].
+impl FromRequestParts<crate::web::AppState> for Acting {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &crate::web::AppState) -> Result<Self, Self::Rejection> {
+        let who = crate::web::auth::Principal::from_request_parts(parts, state).await?;
+        let Ok(meta) = RequestMeta::from_request_parts(parts, state).await;
+        Ok(Acting::new(who.actor(), meta, state.clock.now()))
     }
 }
 

@@ -41,6 +41,13 @@ pub struct AppState {
     pub keys: Arc<crate::crypto::Keys>,
 }
 
+impl AppState {
+    /// Begins a unit of work: one transaction, with its after-commit wake-ups.
+    pub async fn unit(&self) -> Result<crate::unit::Unit, AppError> {
+        crate::unit::Unit::begin(&self.pool).await
+    }
+}
+
 /// Every route of the app, with the access each needs.
 pub fn all_routes() -> Vec<routes::RouteSpec> {
     let mut specs = system::routes();

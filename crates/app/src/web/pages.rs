@@ -8,6 +8,61 @@ use axum::response::{Html, IntoResponse, Response};
 
 use crate::error::{AppError, ErrorPageInfo, FieldError};
 
+/// Renders a page template with a status: the one way every page answers.
+pub fn html<T: Template>(status: StatusCode, t: &T) -> Result<Response, AppError> {
+    let out = t.render().map_err(|e| AppError::Internal(e.into()))?;
+    Ok((status, Html(out)).into_response())
+}
+
+/// What kind of notice a page shows above its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeKind {
+    /// Something the reader asked for was done.
+    Done,
+    /// Something the reader should know.
+    Info,
+    /// The reader's request was refused; the text says why.
+    Refused,
+}
+
+/// A typed notice: its kind and its text, rendered escaped (`{{ notice.text }}`), never `|safe`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub kind: NoticeKind,
+    pub text: String,
+}
+
+impl Notice {
+    pub fn done(text: impl Into<String>) -> Self {
+        Self { kind: NoticeKind::Done, text: text.into() }
+    }
+
+    pub fn info(text: impl Into<String>) -> Self {
+        Self { kind: NoticeKind::Info, text: text.into() }
+    }
+
+    pub fn refused(text: impl Into<String>) -> Self {
+        Self { kind: NoticeKind::Refused, text: text.into() }
+    }
+
+    /// The CSS class of the notice's box (`notice`, `notice info`, `notice refused`).
+    pub fn class(&self) -> &'static str {
+        match self.kind {
+            NoticeKind::Done => "notice",
+            NoticeKind::Info => "notice info",
+            NoticeKind::Refused => "notice refused",
+        }
+    }
+
+    /// `alert` for a refusal (read at once by screen readers), `status` otherwise.
+    pub fn role(&self) -> &'static str {
+        match self.kind {
+            NoticeKind::Refused => "alert",
+            _ => "status",
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {

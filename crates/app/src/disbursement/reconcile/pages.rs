@@ -44,9 +44,7 @@ pub fn routes() -> Vec<RouteSpec> {
     ]
 }
 
-fn html<T: Template>(status: StatusCode, t: &T) -> Result<Response, AppError> {
-    Ok((status, Html(t.render().map_err(|e| AppError::Internal(e.into()))?)).into_response())
-}
+use crate::web::pages::html;
 
 fn shell(state: &AppState, who: &Principal) -> Shell {
     Shell::new(who, HOME, &state.settings.get().0.branding.company_name)
