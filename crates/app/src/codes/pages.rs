@@ -6,7 +6,7 @@ use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use uuid::Uuid;
 
 use super::admin::{self, CodeQuery};
