@@ -6,7 +6,7 @@ use std::time::Instant;
 use askama::Template;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -164,7 +164,7 @@ struct StatusPage<'a> {
 }
 
 /// The public status page: what the system is and whether it is well.
-pub async fn status_page(State(state): State<AppState>) -> Result<Html<String>, AppError> {
+pub async fn status_page(State(state): State<AppState>) -> Result<Response, AppError> {
     let h = health_report(&state).await;
     let jobs = crate::jobs::depth(&state.pool).await.unwrap_or_default();
     let settings = state.settings.get();
@@ -173,7 +173,7 @@ pub async fn status_page(State(state): State<AppState>) -> Result<Html<String>, 
         health: &h,
         jobs: &jobs,
     };
-    Ok(Html(page.render().map_err(|e| AppError::Internal(e.into()))?))
+    super::pages::html(StatusCode::OK, &page)
 }
 
 /// What Home says about the system: the health report's status, made worse by what the health
@@ -226,7 +226,7 @@ struct HomePage<'a> {
 }
 
 /// The signed-in home page.
-pub async fn home(State(state): State<AppState>, who: Principal) -> Result<Html<String>, AppError> {
+pub async fn home(State(state): State<AppState>, who: Principal) -> Result<Response, AppError> {
     let h = health_report(&state).await;
     let mut conn = state.pool.acquire().await?;
     let left = crate::identity::mfa::backup_codes_left(&mut conn, who.user_id).await?;
@@ -256,5 +256,5 @@ pub async fn home(State(state): State<AppState>, who: Principal) -> Result<Html<
         pending_registrations,
         pending_role_requests,
     };
-    Ok(Html(page.render().map_err(|e| AppError::Internal(e.into()))?))
+    super::pages::html(StatusCode::OK, &page)
 }
