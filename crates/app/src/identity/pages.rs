@@ -124,37 +124,10 @@ fn kigali_time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.with_timezone(&kigali()).format("%H:%M").to_string()
 }
 
-async fn sign_in(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    meta: RequestMeta,
-    Form(form): Form<SignInForm>,
-) -> Result<Response, AppError> {
-    let settings = state.settings.get();
-    let security = &settings.0.security;
-    let now = state.clock.now();
-    let mut unit = state.unit().await?;
-    let ctx = signin::Ctx {
-        keys: &state.keys,
-        security,
-        meta: &meta,
-        now,
-    };
-    let pw = SecretString::from(form.password);
-    let outcome = signin::with_password(&mut unit, &ctx, &form.email, &pw).await?;
-    unit.commit().await?;
-    let next = safe_next(form.next.as_deref());
-    let lifetime = i64::from(security.session_timeout_minutes) * 60;
-    let (status, message) = match outcome {
-        Outcome::NeedSecondFactor(created) => {
-            let to = crate::web::routes::with_query("/sign-in/verify", &[("next", &next)]);
-            let cookie = cookie_header(&state, session::COOKIE, &created.token, Some(lifetime));
-            return Ok(with_cookie(Redirect::to(&to).into_response(), cookie));
-        }
-        Outcome::NeedEnrolment(created) => {
-            let cookie = cookie_header(&state, session::COOKIE, &created.token, Some(lifetime));
-            return Ok(with_cookie(Redirect::to("/sign-in/enrol").into_response(), cookie));
-        }
+/// Why the password step was refused, in words for the person, and its status; `None` when it
+/// went on.
+fn password_refusal(outcome: &Outcome) -> Option<(StatusCode, String)> {
+    Some(match outcome {
         Outcome::Invalid => (
             StatusCode::UNAUTHORIZED,
             "The email or password is not right.".to_owned(),
@@ -163,15 +136,53 @@ async fn sign_in(
             StatusCode::LOCKED,
             format!(
                 "Too many failed attempts: this account is locked until {} (Kigali time).",
-                kigali_time(until)
+                kigali_time(*until)
             ),
         ),
         Outcome::Throttled(secs) => (
             StatusCode::TOO_MANY_REQUESTS,
             format!("Too many sign-in attempts from this address. Try again in {secs} seconds."),
         ),
-        Outcome::NotAllowed(why) => (StatusCode::FORBIDDEN, why.to_owned()),
+        Outcome::NotAllowed(why) => (StatusCode::FORBIDDEN, (*why).to_owned()),
+        Outcome::NeedSecondFactor(_) | Outcome::NeedEnrolment(_) | Outcome::SignedIn { .. } => return None,
+    })
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    meta: RequestMeta,
+    Form(form): Form<SignInForm>,
+) -> Result<Response, AppError> {
+    let settings = state.settings.get();
+    let security = &settings.0.security;
+    let mut unit = state.unit().await?;
+    let ctx = signin::Ctx {
+        keys: &state.keys,
+        security,
+        meta: &meta,
+        now: state.clock.now(),
+    };
+    let pw = SecretString::from(form.password);
+    let outcome = signin::with_password(&mut unit, &ctx, &form.email, &pw).await?;
+    unit.commit().await?;
+    let next = safe_next(form.next.as_deref());
+    let lifetime = i64::from(security.session_timeout_minutes) * 60;
+    let session_cookie = |token: &str| cookie_header(&state, session::COOKIE, token, Some(lifetime));
+    let (status, message) = match outcome {
+        Outcome::NeedSecondFactor(created) => {
+            let to = crate::web::routes::with_query("/sign-in/verify", &[("next", &next)]);
+            return Ok(with_cookie(
+                Redirect::to(&to).into_response(),
+                session_cookie(&created.token),
+            ));
+        }
+        Outcome::NeedEnrolment(created) => {
+            let to = Redirect::to("/sign-in/enrol").into_response();
+            return Ok(with_cookie(to, session_cookie(&created.token)));
+        }
         Outcome::SignedIn { .. } => return Ok(Redirect::to(&next).into_response()),
+        refused => password_refusal(&refused).unwrap_or((StatusCode::UNAUTHORIZED, String::new())),
     };
     let (csrf, _) = anon_csrf(&headers);
     let page = SignInPage {
