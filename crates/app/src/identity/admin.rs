@@ -13,14 +13,14 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::api_keys;
+use super::api_keys::{self, NewApiKey};
 use crate::access::Permission::SystemIntegrationsManage;
 use crate::error::{AppError, Denied};
 use crate::route;
 use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::ApiJson;
-use crate::web::pages::{settle, Notice, Outcome};
+use crate::web::pages::Notice;
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::shell::Shell;
 use crate::web::AppState;
@@ -99,11 +99,38 @@ async fn keys_page(State(state): State<AppState>, who: Principal) -> Result<Resp
     render_keys(&state, &who, StatusCode::OK, None, None).await
 }
 
+/// The keys page's form: a name, a role and how many days the key lives.
 #[derive(Deserialize)]
 pub struct KeyForm {
     name: String,
     role_id: Uuid,
     days: String,
+}
+
+impl KeyForm {
+    /// The key to mint, expiring `days` after `now`; `None` unless days is 1 to 366.
+    fn into_new_key(self, now: DateTime<Utc>) -> Option<NewApiKey> {
+        let days = self.days.trim().parse::<i64>().ok().filter(|d| (1..=366).contains(d))?;
+        Some(NewApiKey {
+            name: self.name,
+            role_id: self.role_id,
+            expires_at: now + chrono::Duration::days(days),
+        })
+    }
+}
+
+/// The keys page's words for a refused key; `None` for an error that stays an error page.
+fn key_refusal(e: &AppError) -> Option<(StatusCode, String)> {
+    match e {
+        AppError::Forbidden(Denied::Permission(missing)) => Some((
+            StatusCode::FORBIDDEN,
+            format!(
+                "You cannot create a key for this role: it grants `{}`, which you do not hold.",
+                missing.key()
+            ),
+        )),
+        other => crate::web::pages::refusal_message(other).map(|m| (StatusCode::UNPROCESSABLE_ENTITY, m)),
+    }
 }
 
 async fn create_key_form(
@@ -112,32 +139,20 @@ async fn create_key_form(
     acting: Acting,
     Form(form): Form<KeyForm>,
 ) -> Result<Response, AppError> {
-    let Some(days) = form.days.trim().parse::<i64>().ok().filter(|d| (1..=366).contains(d)) else {
-        return render_keys(
-            &state,
-            &who,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            Some(Notice::refused("Valid for: a whole number of days from 1 to 366.")),
-        )
-        .await;
+    let Some(new) = form.into_new_key(acting.now) else {
+        let notice = Notice::refused("Valid for: a whole number of days from 1 to 366.");
+        return render_keys(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, None, Some(notice)).await;
     };
     let mut unit = state.unit().await?;
-    match api_keys::ensure_can_mint(&mut unit, form.role_id, &who.permissions).await {
-        Ok(()) => {}
-        Err(AppError::Forbidden(Denied::Permission(missing))) => {
-            drop(unit);
-            let key = missing.key();
-            let msg = format!("You cannot create a key for this role: it grants `{key}`, which you do not hold.");
-            return render_keys(&state, &who, StatusCode::FORBIDDEN, None, Some(Notice::refused(msg))).await;
+    match api_keys::mint(&mut unit, who.user_id, &who.permissions, &new, &acting).await {
+        Ok(key) => {
+            unit.commit().await?;
+            render_keys(&state, &who, StatusCode::CREATED, Some(key.key), None).await
         }
-        Err(e) => return Err(e),
-    }
-    let expires_at = acting.now + chrono::Duration::days(days);
-    let r = api_keys::create(&mut unit, who.user_id, &form.name, form.role_id, expires_at, &acting).await;
-    match settle(unit, r).await? {
-        Outcome::Done(key) => render_keys(&state, &who, StatusCode::CREATED, Some(key.key), None).await,
-        Outcome::Refused(n) => render_keys(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, None, Some(n)).await,
+        Err(e) => match key_refusal(&e) {
+            Some((status, text)) => render_keys(&state, &who, status, None, Some(Notice::refused(text))).await,
+            None => Err(e),
+        },
     }
 }
 
@@ -182,31 +197,14 @@ async fn list_keys(State(state): State<AppState>) -> Result<Json<Value>, AppErro
     Ok(Json(json!({"apiKeys": api_keys::list(&mut conn).await?})))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateKey {
-    name: String,
-    role_id: Uuid,
-    expires_at: DateTime<Utc>,
-}
-
 async fn create_key(
     State(state): State<AppState>,
     who: Principal,
     acting: Acting,
-    ApiJson(body): ApiJson<CreateKey>,
+    ApiJson(new): ApiJson<NewApiKey>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let mut unit = state.unit().await?;
-    api_keys::ensure_can_mint(&mut unit, body.role_id, &who.permissions).await?;
-    let key = api_keys::create(
-        &mut unit,
-        who.user_id,
-        &body.name,
-        body.role_id,
-        body.expires_at,
-        &acting,
-    )
-    .await?;
+    let key = api_keys::mint(&mut unit, who.user_id, &who.permissions, &new, &acting).await?;
     unit.commit().await?;
     Ok((
         StatusCode::CREATED,

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -24,6 +24,28 @@ pub struct NewKey {
     /// The whole key, shown once.
     pub key: String,
     pub prefix: String,
+}
+
+/// A key to mint: the API's body, and what the keys page's form is parsed into.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewApiKey {
+    pub name: String,
+    pub role_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Mints `new` for `owner`, who holds `holds`: refused (403, naming the first permission
+/// missing) for a role granting more than that ([`ensure_can_mint`]), then [`create`].
+pub async fn mint(
+    conn: &mut PgConnection,
+    owner: Uuid,
+    holds: &BTreeSet<Permission>,
+    new: &NewApiKey,
+    acting: &Acting,
+) -> Result<NewKey, AppError> {
+    ensure_can_mint(conn, new.role_id, holds).await?;
+    create(conn, owner, &new.name, new.role_id, new.expires_at, acting).await
 }
 
 /// Mints a key for `owner` acting with `role_id` until `expires_at` (shown once: only its hash
