@@ -178,3 +178,42 @@ async fn a_role_request_moves_only_as_its_table_allows() {
             .unwrap();
     assert!(holds, "the approval applied the role");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_retries_only_a_dead_or_cancelled_job() {
+    let db = TestDb::new().await;
+    let pool = &db.pool;
+    let job = mbelyco::jobs::NewJob::new("lifecycle.test", &serde_json::json!({})).unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let id = mbelyco::jobs::enqueue(&mut conn, &job, now()).await.unwrap().unwrap();
+    drop(conn);
+    for from in JobStatus::ALL {
+        sqlx::query("update jobs set status = $2, attempts = 1, locked_by = 'w', lease_expires_at = $3 where id = $1")
+            .bind(id)
+            .bind(from.as_str())
+            .bind(now())
+            .execute(pool)
+            .await
+            .unwrap();
+        let mut tx = pool.begin().await.unwrap();
+        let retried = mbelyco::jobs::retry(&mut tx, id, &Acting::system(now())).await;
+        tx.commit().await.unwrap();
+        let (status, attempts): (JobStatus, i32) = sqlx::query_as("select status, attempts from jobs where id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        if matches!(from, JobStatus::Dead | JobStatus::Cancelled) {
+            assert!(from.can_move_to(JobStatus::Queued));
+            assert_eq!(retried.unwrap().status, JobStatus::Queued, "{from}");
+            assert_eq!((status, attempts), (JobStatus::Queued, 0), "{from}");
+        } else {
+            assert!(matches!(retried, Err(AppError::Conflict { .. })), "{from}: {retried:?}");
+            assert_eq!(
+                (status, attempts),
+                (from, 1),
+                "a refused retry of a {from} job changed it"
+            );
+        }
+    }
+}
