@@ -10,7 +10,6 @@ use std::process::Stdio;
 use anyhow::Context as _;
 use serde_json::json;
 
-use crate::audit::{Actor, RequestMeta};
 use crate::batches::NewBatch;
 use crate::settings::Category;
 use crate::web::AppState;
@@ -45,16 +44,15 @@ pub async fn apply_all_settings(
         return Ok(());
     }
     let mut tx = state.pool.begin().await?;
+    let acting = crate::unit::Acting::system(state.clock.now());
     for (category, patch, reason) in changes {
         crate::settings::update(
             &mut tx,
             state.settings.secrets(),
-            Actor::System,
-            RequestMeta::default(),
             category,
             patch.as_object().cloned().unwrap_or_default(),
             Some(reason),
-            state.clock.now(),
+            &acting,
         )
         .await
         .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;

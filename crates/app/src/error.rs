@@ -11,6 +11,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::access::Permission;
+
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
 tokio::task_local! {
@@ -39,6 +41,82 @@ impl FieldError {
     }
 }
 
+/// Why a request was refused (403): a missing permission, or a rule that no permission lifts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// The caller does not hold this permission.
+    Permission(Permission),
+    /// A state-changing request sent from another site (its `Origin` is not ours).
+    CrossOrigin,
+    /// A state-changing form without this session's CSRF token, or with a stale one.
+    CsrfToken,
+    /// An account page: only its owner, signed in with a browser, acts on it (never an API key).
+    BrowserSessionOnly,
+    /// Self-registration is switched off.
+    RegistrationClosed,
+    /// Role change requests are decided by a Super Administrator only.
+    SuperAdminOnly,
+    /// The person who asked for a role change cannot also decide it.
+    SecondSuperAdmin,
+    /// A route the access table does not declare: denied to everyone.
+    Undeclared,
+}
+
+impl Denied {
+    /// The refusal in words meant for a person (problem+json `detail`, the error page, a notice).
+    pub fn detail(self) -> String {
+        match self {
+            Denied::Permission(p) => format!(
+                "This needs the permission `{}` ({}), which you do not hold.",
+                p.key(),
+                p.description()
+            ),
+            Denied::CrossOrigin => {
+                "This request was sent from another site, so it was refused. Use the forms of this site.".to_owned()
+            }
+            Denied::CsrfToken => {
+                "This form has expired or did not come from this site. Reload the page and try again.".to_owned()
+            }
+            Denied::BrowserSessionOnly => {
+                "Only the account's owner, signed in with a browser, can do this; an API key cannot.".to_owned()
+            }
+            Denied::RegistrationClosed => {
+                "Registration is closed. Ask an administrator to create an account for you.".to_owned()
+            }
+            Denied::SuperAdminOnly => "Only a Super Administrator decides role changes.".to_owned(),
+            Denied::SecondSuperAdmin => {
+                "A second Super Administrator must decide this request: you cannot decide a change you asked for."
+                    .to_owned()
+            }
+            Denied::Undeclared => "This address is not open to anyone.".to_owned(),
+        }
+    }
+
+    /// The permission missing, when that is the reason.
+    pub fn permission(self) -> Option<Permission> {
+        match self {
+            Denied::Permission(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+/// Short, for logs and one-line outcomes: `needs users.read`, or the rule.
+impl std::fmt::Display for Denied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Denied::Permission(p) => write!(f, "needs {}", p.key()),
+            Denied::CrossOrigin => f.write_str("cross-origin request"),
+            Denied::CsrfToken => f.write_str("missing or wrong CSRF token"),
+            Denied::BrowserSessionOnly => f.write_str("needs a signed-in browser session"),
+            Denied::RegistrationClosed => f.write_str("registration is closed"),
+            Denied::SuperAdminOnly => f.write_str("only a Super Administrator decides role changes"),
+            Denied::SecondSuperAdmin => f.write_str("a second Super Administrator must decide"),
+            Denied::Undeclared => f.write_str("undeclared route"),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("validation failed")]
@@ -49,8 +127,8 @@ pub enum AppError {
     UnsupportedMediaType,
     #[error("authentication required")]
     Unauthorized,
-    #[error("permission {0} required")]
-    Forbidden(&'static str),
+    #[error("forbidden: {0}")]
+    Forbidden(Denied),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("no such route")]
@@ -139,7 +217,7 @@ impl AppError {
             AppError::BadRequest(m) => m.clone(),
             AppError::UnsupportedMediaType => "Send the body as application/json.".to_owned(),
             AppError::Unauthorized => "Sign in to continue.".to_owned(),
-            AppError::Forbidden(p) => format!("This needs the permission `{p}`."),
+            AppError::Forbidden(denied) => denied.detail(),
             AppError::NotFound(what) => format!("The {what} does not exist."),
             AppError::RouteNotFound => "There is no page or endpoint at this address.".to_owned(),
             AppError::MethodNotAllowed { allow } => format!("This address answers only {allow}."),

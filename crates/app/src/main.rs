@@ -359,7 +359,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 password: Some(&password),
                 roles: &[mbelyco::access::SUPER_ADMIN],
             };
-            match identity::create_staff(&mut tx, &new, audit::Actor::System, Default::default(), clock.now()).await {
+            match identity::create_staff(&mut tx, &new, &mbelyco::unit::Acting::system(clock.now())).await {
                 Ok(id) => {
                     tx.commit().await?;
                     println!("created Super Administrator {email} ({id})");

@@ -6,6 +6,7 @@
 //! Super Administrator holding every key. A role a Super Admin has edited is never reverted.
 
 mod catalogue;
+pub mod role_requests;
 pub mod roles;
 
 use std::collections::BTreeSet;

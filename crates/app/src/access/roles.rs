@@ -6,14 +6,16 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+pub use super::role_requests::{move_request, RequestStatus};
 use super::{Permission, CUSTOMER, SUPER_ADMIN};
-use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
-use crate::error::AppError;
+use crate::audit::{self, Action};
+use crate::error::{AppError, Denied};
+use crate::unit::Acting;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
@@ -44,10 +46,9 @@ pub async fn set_permissions(
     conn: &mut PgConnection,
     role_id: Uuid,
     keys: &[String],
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
+    acting: &Acting,
 ) -> Result<RoleView, AppError> {
+    let now = acting.now;
     let name: Option<String> = sqlx::query_scalar("select name from roles where id = $1 for update")
         .bind(role_id)
         .fetch_optional(&mut *conn)
@@ -118,11 +119,11 @@ pub async fn set_permissions(
     if !added.is_empty() || !removed.is_empty() {
         audit::record(
             conn,
-            &AuditEvent::new(actor, Action::RolePermissionsChanged, "role", role_id)
+            &acting
+                .audit(Action::RolePermissionsChanged, "role", role_id)
                 .before(json!({"role": name, "permissions": before}))
                 .after(json!({"role": name, "permissions": wanted}))
-                .metadata(json!({"added": added, "removed": removed}))
-                .meta(meta),
+                .metadata(json!({"added": added, "removed": removed})),
             now,
         )
         .await?;
@@ -134,19 +135,26 @@ pub async fn set_permissions(
         .ok_or(AppError::NotFound("role"))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
 #[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum Change {
     Assign,
     Revoke,
 }
 
 impl Change {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Change::Assign => "assign",
             Change::Revoke => "revoke",
         }
+    }
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -219,19 +227,29 @@ async fn apply(
     Ok(())
 }
 
+/// A role change someone asks for: give `role_id` to `user_id`, or take it away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleChange {
+    pub user_id: Uuid,
+    pub role_id: Uuid,
+    pub change: Change,
+}
+
+/// The person acting, who asks for or decides a change (an API key acts for its owner).
+pub(crate) fn person(acting: &Acting) -> Result<Uuid, AppError> {
+    acting.user_id().ok_or(AppError::Unauthorized)
+}
+
 /// Asks for a role change. Applied at once only when the requester is the sole Super
 /// Administrator (flagged in the audit log); otherwise it waits for a second one.
-#[allow(clippy::too_many_arguments)]
-pub async fn request(
-    conn: &mut PgConnection,
-    user_id: Uuid,
-    role_id: Uuid,
-    change: Change,
-    requested_by: Uuid,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<Requested, AppError> {
+pub async fn request(conn: &mut PgConnection, rc: RoleChange, acting: &Acting) -> Result<Requested, AppError> {
+    let RoleChange {
+        user_id,
+        role_id,
+        change,
+    } = rc;
+    let requested_by = person(acting)?;
+    let now = acting.now;
     let target: Option<(String, String)> = sqlx::query_as("select email::text, kind from users where id = $1")
         .bind(user_id)
         .fetch_optional(&mut *conn)
@@ -288,10 +306,10 @@ pub async fn request(
         };
         audit::record(
             conn,
-            &AuditEvent::new(actor, action, "user", user_id)
+            &acting
+                .audit(action, "user", user_id)
                 .after(details)
-                .metadata(json!({"direct": true, "reason": "only one Super Administrator exists: applied without a second approval"}))
-                .meta(meta),
+                .metadata(json!({"direct": true, "reason": "only one Super Administrator exists: applied without a second approval"})),
             now,
         )
         .await?;
@@ -299,11 +317,12 @@ pub async fn request(
     }
     let id: Uuid = sqlx::query_scalar(
         "insert into role_change_requests (user_id, role_id, action, status, requested_by_user_id, created_at) \
-         values ($1, $2, $3, 'pending', $4, $5) returning id",
+         values ($1, $2, $3, $4, $5, $6) returning id",
     )
     .bind(user_id)
     .bind(role_id)
     .bind(change.as_str())
+    .bind(RequestStatus::Pending.as_str())
     .bind(requested_by)
     .bind(now)
     .fetch_one(&mut *conn)
@@ -318,9 +337,9 @@ pub async fn request(
     })?;
     audit::record(
         conn,
-        &AuditEvent::new(actor, Action::RoleChangeRequested, "role_change_request", id)
-            .after(details)
-            .meta(meta),
+        &acting
+            .audit(Action::RoleChangeRequested, "role_change_request", id)
+            .after(details),
         now,
     )
     .await?;
@@ -335,8 +354,8 @@ pub struct RequestView {
     pub user_email: String,
     pub role_id: Uuid,
     pub role: String,
-    pub action: String,
-    pub status: String,
+    pub action: Change,
+    pub status: RequestStatus,
     pub requested_by_user_id: Uuid,
     pub requested_by: String,
     pub created_at: DateTime<Utc>,
@@ -355,75 +374,62 @@ pub async fn pending(conn: &mut PgConnection, user: Option<Uuid>) -> Result<Vec<
     .await
 }
 
+/// A second Super Administrator's answer to a pending request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
+}
+
 /// A second Super Administrator approves or rejects a pending request.
 pub async fn decide(
     conn: &mut PgConnection,
     request_id: Uuid,
-    approve: bool,
-    decided_by: Uuid,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
+    decision: Decision,
+    acting: &Acting,
 ) -> Result<(), AppError> {
-    let row: Option<(Uuid, Uuid, String, String, Uuid)> = sqlx::query_as(
+    let decided_by = person(acting)?;
+    let now = acting.now;
+    let row: Option<(Uuid, Uuid, Change, RequestStatus, Uuid)> = sqlx::query_as(
         "select user_id, role_id, action, status, requested_by_user_id from role_change_requests where id = $1 for update",
     )
     .bind(request_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let (user_id, role_id, action, status, requested_by) = row.ok_or(AppError::NotFound("role change request"))?;
-    if status != "pending" {
-        return Err(AppError::conflict(
-            "status",
-            format!("this request is already {status}"),
-        ));
-    }
+    let (user_id, role_id, change, status, requested_by) = row.ok_or(AppError::NotFound("role change request"))?;
+    let to = match decision {
+        Decision::Approve => RequestStatus::Approved,
+        Decision::Reject => RequestStatus::Rejected,
+    };
+    status.check_move(to)?;
     if requested_by == decided_by {
-        return Err(AppError::Forbidden(
-            "a second Super Administrator must decide this request",
-        ));
+        return Err(AppError::Forbidden(Denied::SecondSuperAdmin));
     }
     if !is_super_admin(conn, decided_by).await? {
-        return Err(AppError::Forbidden("only a Super Administrator decides role changes"));
+        return Err(AppError::Forbidden(Denied::SuperAdminOnly));
     }
-    let change = if action == "assign" {
-        Change::Assign
-    } else {
-        Change::Revoke
-    };
-    if approve {
+    if decision == Decision::Approve {
         apply(conn, user_id, role_id, change, Some(decided_by), now).await?;
     }
-    sqlx::query("update role_change_requests set status = $2, decided_by_user_id = $3, decided_at = $4 where id = $1")
-        .bind(request_id)
-        .bind(if approve { "approved" } else { "rejected" })
-        .bind(decided_by)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    move_request(conn, request_id, to, Some(decided_by), now).await?;
     let role: String = sqlx::query_scalar("select name from roles where id = $1")
         .bind(role_id)
         .fetch_one(&mut *conn)
         .await?;
-    let details = json!({"userId": user_id, "role": role, "change": action, "requestedBy": requested_by});
+    let details = json!({"userId": user_id, "role": role, "change": change.as_str(), "requestedBy": requested_by});
+    let action = match decision {
+        Decision::Approve => Action::RoleChangeApproved,
+        Decision::Reject => Action::RoleChangeRejected,
+    };
     audit::record(
         conn,
-        &AuditEvent::new(
-            actor,
-            if approve {
-                Action::RoleChangeApproved
-            } else {
-                Action::RoleChangeRejected
-            },
-            "role_change_request",
-            request_id,
-        )
-        .after(details.clone())
-        .meta(meta.clone()),
+        &acting
+            .audit(action, "role_change_request", request_id)
+            .after(details.clone()),
         now,
     )
     .await?;
-    if approve {
+    if decision == Decision::Approve {
         let applied = if change == Change::Assign {
             Action::UserRoleAssigned
         } else {
@@ -431,10 +437,10 @@ pub async fn decide(
         };
         audit::record(
             conn,
-            &AuditEvent::new(actor, applied, "user", user_id)
+            &acting
+                .audit(applied, "user", user_id)
                 .after(details)
-                .metadata(json!({"direct": false, "requestId": request_id}))
-                .meta(meta),
+                .metadata(json!({"direct": false, "requestId": request_id})),
             now,
         )
         .await?;

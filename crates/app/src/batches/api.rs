@@ -228,7 +228,7 @@ fn attachment(body: Body, mime: &'static str, file: &str) -> Response {
             }
         })
         .collect();
-    let encoded = crate::web::routes::urlencode(file);
+    let encoded = crate::web::routes::path_segment(file);
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")) {

@@ -413,7 +413,7 @@ pub fn refusal(e: &AppError) -> String {
             .map(|f| format!("{}: {}", f.field, f.message))
             .collect::<Vec<_>>()
             .join("; "),
-        AppError::Forbidden(p) => format!("needs {p}"),
+        AppError::Forbidden(denied) => denied.to_string(),
         AppError::Busy(m) => m.clone(),
         _ => "failed".to_owned(),
     }

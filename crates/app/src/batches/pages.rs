@@ -17,7 +17,7 @@ use crate::error::{AppError, FieldError};
 use crate::route;
 use crate::web::auth::Principal;
 use crate::web::extract::FormPairs;
-use crate::web::routes::{urlencode, Access, RouteSpec};
+use crate::web::routes::{with_query, Access, RouteSpec};
 use crate::web::shell::Shell;
 use crate::web::AppState;
 
@@ -149,12 +149,14 @@ pub(super) async fn render_list(
     let (rows, total) = super::list(&mut conn, &f).await?;
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
     let link = |p: i64| {
-        format!(
-            "/admin/batches?q={}&status={}&sort={}&page={p}",
-            urlencode(q.q.as_deref().unwrap_or("")),
-            urlencode(q.status.as_deref().unwrap_or("")),
-            urlencode(&sort),
-        )
+        let page = p.to_string();
+        let pairs = [
+            ("q", q.q.as_deref().unwrap_or("")),
+            ("status", q.status.as_deref().unwrap_or("")),
+            ("sort", &sort),
+            ("page", &page),
+        ];
+        with_query("/admin/batches", &pairs)
     };
     let batches = rows
         .into_iter()
@@ -413,7 +415,7 @@ async fn render_batch_with(
                 percent: v.percent().unwrap_or(0.0) as i64,
                 done: v.progress_done.unwrap_or(0),
                 total: v.progress_total.unwrap_or(i64::from(batch.total_codes)),
-                status: v.status,
+                status: v.status.to_string(),
             })
         }
         None => None,

@@ -20,7 +20,7 @@ use crate::route;
 use crate::web::auth::Principal;
 use crate::web::extract::FormPairs;
 use crate::web::pages::refusal_message;
-use crate::web::routes::{urlencode, Access, RouteSpec};
+use crate::web::routes::{with_query, Access, RouteSpec};
 use crate::web::shell::Shell;
 use crate::web::AppState;
 
@@ -134,13 +134,15 @@ async fn render_list(state: &AppState, who: &Principal, q: ListQuery, mut extra:
     .await?;
     let mut next_link = None;
     if let Some(cursor) = next {
-        let mut link = format!("/admin/codes?after={cursor}");
-        for (k, v) in [("q", &q.q), ("batchId", &q.batch_id), ("status", &q.status)] {
-            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-                link.push_str(&format!("&{k}={}", urlencode(v)));
-            }
-        }
-        next_link = Some(link);
+        let after = cursor.to_string();
+        let keep = [("q", &q.q), ("batchId", &q.batch_id), ("status", &q.status)];
+        let pairs: Vec<(&str, &str)> = std::iter::once(("after", after.as_str()))
+            .chain(
+                keep.into_iter()
+                    .filter_map(|(k, v)| Some((k, v.as_deref().filter(|v| !v.is_empty())?))),
+            )
+            .collect();
+        next_link = Some(with_query("/admin/codes", &pairs));
     }
     let page = ListPage {
         shell: Shell::new(who, "/admin/codes", &settings.0.branding.company_name),

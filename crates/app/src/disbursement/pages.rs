@@ -123,17 +123,17 @@ pub(crate) fn query_from_form(form: &FormPairs) -> ListQuery {
 
 /// Links to the previous and next page, and "x–y of n".
 pub(crate) fn pager(base: &str, q: &ListQuery, page: Page, total: i64) -> (Option<String>, Option<String>, String) {
-    let mut keep = q.filter_query();
-    for (k, v) in [("sort", &q.sort), ("perPage", &q.per_page)] {
-        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-            keep.push_str(&format!(
-                "{}{k}={}",
-                if keep.is_empty() { "" } else { "&" },
-                crate::web::routes::urlencode(v)
-            ));
+    let link = |p: i64| {
+        let page = p.to_string();
+        let mut pairs = q.filter_pairs();
+        for (k, v) in [("sort", &q.sort), ("perPage", &q.per_page)] {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                pairs.push((k, v));
+            }
         }
-    }
-    let link = |p: i64| format!("{base}?{keep}{}page={p}", if keep.is_empty() { "" } else { "&" });
+        pairs.push(("page", &page));
+        crate::web::routes::with_query(base, &pairs)
+    };
     let first = page.offset() + 1;
     let last = (page.offset() + page.per_page).min(total);
     let prev = (page.page > 1).then(|| link(page.page - 1));

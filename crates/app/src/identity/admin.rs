@@ -6,20 +6,21 @@ use crate::web::extract::Form;
 use crate::web::extract::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::api_keys;
+use super::api_keys::{self, NewApiKey};
 use crate::access::Permission::SystemIntegrationsManage;
-use crate::audit::RequestMeta;
-use crate::error::AppError;
+use crate::error::{AppError, Denied};
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::ApiJson;
+use crate::web::pages::Notice;
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::shell::Shell;
 use crate::web::AppState;
@@ -54,7 +55,7 @@ struct KeysPage {
     keys: Vec<KeyRow>,
     roles: Vec<(Uuid, String)>,
     new_key: Option<String>,
-    error: Option<String>,
+    notice: Option<Notice>,
 }
 
 async fn render_keys(
@@ -62,7 +63,7 @@ async fn render_keys(
     who: &Principal,
     status: StatusCode,
     new_key: Option<String>,
-    error: Option<String>,
+    notice: Option<Notice>,
 ) -> Result<Response, AppError> {
     let mut conn = state.pool.acquire().await?;
     let fmt = |t: Option<DateTime<Utc>>| crate::clock::local_display_or(t, "never");
@@ -89,16 +90,16 @@ async fn render_keys(
         keys,
         roles,
         new_key,
-        error,
+        notice,
     };
-    let html = askama::Template::render(&page).map_err(|e| AppError::Internal(e.into()))?;
-    Ok((status, Html(html)).into_response())
+    crate::web::pages::html(status, &page)
 }
 
 async fn keys_page(State(state): State<AppState>, who: Principal) -> Result<Response, AppError> {
     render_keys(&state, &who, StatusCode::OK, None, None).await
 }
 
+/// The keys page's form: a name, a role and how many days the key lives.
 #[derive(Deserialize)]
 pub struct KeyForm {
     name: String,
@@ -106,51 +107,50 @@ pub struct KeyForm {
     days: String,
 }
 
+impl KeyForm {
+    /// The key to mint, expiring `days` after `now`; `None` unless days is 1 to 366.
+    fn into_new_key(self, now: DateTime<Utc>) -> Option<NewApiKey> {
+        let days = self.days.trim().parse::<i64>().ok().filter(|d| (1..=366).contains(d))?;
+        Some(NewApiKey {
+            name: self.name,
+            role_id: self.role_id,
+            expires_at: now + chrono::Duration::days(days),
+        })
+    }
+}
+
+/// The keys page's words for a refused key; `None` for an error that stays an error page.
+fn key_refusal(e: &AppError) -> Option<(StatusCode, String)> {
+    match e {
+        AppError::Forbidden(Denied::Permission(missing)) => Some((
+            StatusCode::FORBIDDEN,
+            format!(
+                "You cannot create a key for this role: it grants `{}`, which you do not hold.",
+                missing.key()
+            ),
+        )),
+        other => crate::web::pages::refusal_message(other).map(|m| (StatusCode::UNPROCESSABLE_ENTITY, m)),
+    }
+}
+
 async fn create_key_form(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Form(form): Form<KeyForm>,
 ) -> Result<Response, AppError> {
-    let now = state.clock.now();
-    let Some(days) = form.days.trim().parse::<i64>().ok().filter(|d| (1..=366).contains(d)) else {
-        return render_keys(
-            &state,
-            &who,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            Some("Valid for: a whole number of days from 1 to 366.".into()),
-        )
-        .await;
+    let Some(new) = form.into_new_key(acting.now) else {
+        let notice = Notice::refused("Valid for: a whole number of days from 1 to 366.");
+        return render_keys(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, None, Some(notice)).await;
     };
-    let mut tx = state.pool.begin().await?;
-    match api_keys::ensure_can_mint(&mut tx, form.role_id, &who.permissions).await {
-        Ok(()) => {}
-        Err(AppError::Forbidden(missing)) => {
-            drop(tx);
-            let msg = format!("You cannot create a key for this role: it grants `{missing}`, which you do not hold.");
-            return render_keys(&state, &who, StatusCode::FORBIDDEN, None, Some(msg)).await;
-        }
-        Err(e) => return Err(e),
-    }
-    match api_keys::create(
-        &mut tx,
-        who.user_id,
-        &form.name,
-        form.role_id,
-        now + chrono::Duration::days(days),
-        who.actor(),
-        meta,
-        now,
-    )
-    .await
-    {
+    let mut unit = state.unit().await?;
+    match api_keys::mint(&mut unit, who.user_id, &who.permissions, &new, &acting).await {
         Ok(key) => {
-            tx.commit().await?;
+            unit.commit().await?;
             render_keys(&state, &who, StatusCode::CREATED, Some(key.key), None).await
         }
-        Err(e) => match crate::web::pages::refusal_message(&e) {
-            Some(msg) => render_keys(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, None, Some(msg)).await,
+        Err(e) => match key_refusal(&e) {
+            Some((status, text)) => render_keys(&state, &who, status, None, Some(Notice::refused(text))).await,
             None => Err(e),
         },
     }
@@ -158,13 +158,12 @@ async fn create_key_form(
 
 async fn revoke_key_form(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    api_keys::revoke(&mut tx, id, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    api_keys::revoke(&mut unit, id, &acting).await?;
+    unit.commit().await?;
     Ok(Redirect::to("/admin/api-keys").into_response())
 }
 
@@ -181,23 +180,15 @@ async fn me(who: Principal) -> Json<Value> {
 }
 
 /// Ends the calling session (API clients using the session cookie; API keys have no session).
-async fn logout(State(state): State<AppState>, who: Principal, meta: RequestMeta) -> Result<StatusCode, AppError> {
+async fn logout(State(state): State<AppState>, who: Principal, acting: Acting) -> Result<StatusCode, AppError> {
     let Some(id) = who.session_id() else {
         return Err(AppError::BadRequest(
             "an API key has no session to end; revoke the key instead".into(),
         ));
     };
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    super::session::revoke(&mut tx, id, who.user_id, "signed out", now).await?;
-    crate::audit::record(
-        &mut tx,
-        &crate::audit::AuditEvent::new(who.actor(), crate::audit::Action::AuthSignedOut, "user", who.user_id)
-            .meta(meta),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    super::account::sign_out(&mut unit, who.user_id, Some(id), &acting).await?;
+    unit.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -206,35 +197,15 @@ async fn list_keys(State(state): State<AppState>) -> Result<Json<Value>, AppErro
     Ok(Json(json!({"apiKeys": api_keys::list(&mut conn).await?})))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateKey {
-    name: String,
-    role_id: Uuid,
-    expires_at: DateTime<Utc>,
-}
-
 async fn create_key(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
-    ApiJson(body): ApiJson<CreateKey>,
+    acting: Acting,
+    ApiJson(new): ApiJson<NewApiKey>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    api_keys::ensure_can_mint(&mut tx, body.role_id, &who.permissions).await?;
-    let key = api_keys::create(
-        &mut tx,
-        who.user_id,
-        &body.name,
-        body.role_id,
-        body.expires_at,
-        who.actor(),
-        meta,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let key = api_keys::mint(&mut unit, who.user_id, &who.permissions, &new, &acting).await?;
+    unit.commit().await?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -245,12 +216,11 @@ async fn create_key(
 
 async fn revoke_key(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, AppError> {
-    let mut tx = state.pool.begin().await?;
-    api_keys::revoke(&mut tx, id, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    api_keys::revoke(&mut unit, id, &acting).await?;
+    unit.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

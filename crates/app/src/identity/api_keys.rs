@@ -8,15 +8,16 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::access::Permission;
-use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use crate::audit::{self, Action};
 use crate::crypto::{random_token, token_hash};
-use crate::error::AppError;
+use crate::error::{AppError, Denied};
+use crate::unit::Acting;
 
 pub struct NewKey {
     pub id: Uuid,
@@ -25,17 +26,39 @@ pub struct NewKey {
     pub prefix: String,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A key to mint: the API's body, and what the keys page's form is parsed into.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewApiKey {
+    pub name: String,
+    pub role_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Mints `new` for `owner`, who holds `holds`: refused (403, naming the first permission
+/// missing) for a role granting more than that ([`ensure_can_mint`]), then [`create`].
+pub async fn mint(
+    conn: &mut PgConnection,
+    owner: Uuid,
+    holds: &BTreeSet<Permission>,
+    new: &NewApiKey,
+    acting: &Acting,
+) -> Result<NewKey, AppError> {
+    ensure_can_mint(conn, new.role_id, holds).await?;
+    create(conn, owner, &new.name, new.role_id, new.expires_at, acting).await
+}
+
+/// Mints a key for `owner` acting with `role_id` until `expires_at` (shown once: only its hash
+/// is kept). Audited.
 pub async fn create(
     conn: &mut PgConnection,
     owner: Uuid,
     name: &str,
     role_id: Uuid,
     expires_at: DateTime<Utc>,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
+    acting: &Acting,
 ) -> Result<NewKey, AppError> {
+    let now = acting.now;
     let name = name.trim();
     if name.is_empty() || name.len() > 80 {
         return Err(AppError::field("name", "must be 1 to 80 characters"));
@@ -66,15 +89,15 @@ pub async fn create(
     .bind(token_hash(&key))
     .bind(role_id)
     .bind(expires_at)
-    .bind(actor.user_id())
+    .bind(acting.user_id())
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
     audit::record(
         conn,
-        &AuditEvent::new(actor, Action::ApiKeyCreated, "api_key", id)
-            .after(json!({"name": name, "prefix": prefix, "role": role, "expiresAt": expires_at, "owner": owner}))
-            .meta(meta),
+        &acting
+            .audit(Action::ApiKeyCreated, "api_key", id)
+            .after(json!({"name": name, "prefix": prefix, "role": role, "expiresAt": expires_at, "owner": owner})),
         now,
     )
     .await?;
@@ -101,7 +124,7 @@ pub async fn ensure_can_mint(
 ) -> Result<(), AppError> {
     let grants = role_permissions(conn, role_id).await?;
     match grants.difference(minter_holds).next() {
-        Some(missing) => Err(AppError::Forbidden(missing.key())),
+        Some(missing) => Err(AppError::Forbidden(Denied::Permission(*missing))),
         None => Ok(()),
     }
 }
@@ -200,13 +223,8 @@ pub async fn list(conn: &mut PgConnection) -> Result<Vec<KeyView>, sqlx::Error> 
     .await
 }
 
-pub async fn revoke(
-    conn: &mut PgConnection,
-    id: Uuid,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
+pub async fn revoke(conn: &mut PgConnection, id: Uuid, acting: &Acting) -> Result<(), AppError> {
+    let now = acting.now;
     let n = sqlx::query("update api_keys set revoked_at = $2 where id = $1 and revoked_at is null")
         .bind(id)
         .bind(now)
@@ -216,11 +234,6 @@ pub async fn revoke(
     if n == 0 {
         return Err(AppError::NotFound("active API key"));
     }
-    audit::record(
-        conn,
-        &AuditEvent::new(actor, Action::ApiKeyRevoked, "api_key", id).meta(meta),
-        now,
-    )
-    .await?;
+    audit::record(conn, &acting.audit(Action::ApiKeyRevoked, "api_key", id), now).await?;
     Ok(())
 }

@@ -4,6 +4,8 @@
 //! This part holds account creation and the first Super Administrator; sign-in, sessions and
 //! TOTP build on it.
 
+pub mod account;
+pub mod account_pages;
 pub mod admin;
 pub mod api_keys;
 pub mod mail;
@@ -11,7 +13,11 @@ pub mod mfa;
 pub mod pages;
 pub mod password;
 pub mod policy;
+pub mod registrations;
+pub mod registrations_pages;
+pub mod roles_pages;
 pub mod session;
+pub mod setup_links;
 pub mod signin;
 pub mod totp;
 pub mod users;
@@ -25,8 +31,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::access;
-use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use crate::audit::{self, Action, Actor, AuditEvent};
 use crate::error::{on_constraint, AppError};
+use crate::unit::Acting;
 
 pub const DEFAULT_ADMIN_EMAIL: &str = "admin@mbelyco.local";
 
@@ -38,13 +45,8 @@ pub struct NewStaff<'a> {
 }
 
 /// Creates an active, approved staff user with the given roles. Audited (creation and each role).
-pub async fn create_staff(
-    conn: &mut PgConnection,
-    new: &NewStaff<'_>,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<Uuid, AppError> {
+pub async fn create_staff(conn: &mut PgConnection, new: &NewStaff<'_>, acting: &Acting) -> Result<Uuid, AppError> {
+    let now = acting.now;
     let email = new.email.trim().to_lowercase();
     if !email.contains('@') || email.len() > 254 {
         return Err(AppError::field("email", "must be an email address"));
@@ -53,7 +55,7 @@ pub async fn create_staff(
         Some(p) => Some(password::hash(p)?),
         None => None,
     };
-    let id = insert_staff(conn, &email, new.full_name, hash.as_deref(), actor, &meta, now).await?;
+    let id = insert_staff(conn, &email, new.full_name, hash.as_deref(), acting).await?;
     for role in new.roles {
         let role_id = access::role_id(conn, role)
             .await?
@@ -61,16 +63,16 @@ pub async fn create_staff(
         sqlx::query("insert into user_role_assignments (user_id, role_id, assigned_by_user_id, created_at) values ($1, $2, $3, $4)")
             .bind(id)
             .bind(role_id)
-            .bind(actor.user_id())
+            .bind(acting.user_id())
             .bind(now)
             .execute(&mut *conn)
             .await?;
         audit::record(
             conn,
-            &AuditEvent::new(actor, Action::UserRoleAssigned, "user", id)
+            &acting
+                .audit(Action::UserRoleAssigned, "user", id)
                 .after(json!({"role": role}))
-                .metadata(json!({"direct": true, "reason": "account creation"}))
-                .meta(meta.clone()),
+                .metadata(json!({"direct": true, "reason": "account creation"})),
             now,
         )
         .await?;
@@ -95,10 +97,9 @@ pub(crate) async fn insert_staff(
     email: &str,
     full_name: &str,
     password_hash: Option<&str>,
-    actor: Actor,
-    meta: &RequestMeta,
-    now: DateTime<Utc>,
+    acting: &Acting,
 ) -> Result<Uuid, AppError> {
+    let now = acting.now;
     let full_name = full_name.trim();
     let id: Uuid = sqlx::query_scalar(
         "insert into users (kind, email, full_name, password_hash, is_active, is_verified, approval_status, \
@@ -116,11 +117,9 @@ pub(crate) async fn insert_staff(
     .map_err(email_taken)?;
     audit::record(
         conn,
-        &AuditEvent::new(actor, Action::UserCreated, "user", id)
-            .after(
-                json!({"email": email, "fullName": full_name, "kind": "staff", "passwordSet": password_hash.is_some()}),
-            )
-            .meta(meta.clone()),
+        &acting.audit(Action::UserCreated, "user", id).after(
+            json!({"email": email, "fullName": full_name, "kind": "staff", "passwordSet": password_hash.is_some()}),
+        ),
         now,
     )
     .await?;
@@ -172,7 +171,7 @@ pub async fn bootstrap_admin(
         password: pw,
         roles: &[access::SUPER_ADMIN],
     };
-    create_staff(conn, &new, Actor::System, RequestMeta::default(), now).await?;
+    create_staff(conn, &new, &Acting::system(now)).await?;
     audit::record(
         conn,
         &AuditEvent::new(Actor::System, Action::SystemBootstrapped, "user", email)

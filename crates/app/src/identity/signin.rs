@@ -9,6 +9,7 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::registrations::ApprovalStatus;
 use super::session::{self, Created, Stage};
 use super::{mfa, password};
 use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
@@ -179,7 +180,7 @@ pub async fn with_password(
         id: Uuid,
         password_hash: Option<String>,
         is_active: bool,
-        approval_status: String,
+        approval_status: ApprovalStatus,
         lockout_until: Option<DateTime<Utc>>,
         mfa_enabled: bool,
     }
@@ -230,11 +231,11 @@ pub async fn with_password(
         fail(conn, ctx, Some(user_id), "locked", &email).await?;
         return Ok(Outcome::Locked(until));
     }
-    if approval != "approved" || !active {
-        let why = match (approval.as_str(), active) {
-            ("pending", _) => "This account is waiting for an administrator's approval.",
-            ("rejected", _) => "This registration was not approved.",
-            _ => "This account has been deactivated. Ask an administrator.",
+    if approval != ApprovalStatus::Approved || !active {
+        let why = match approval {
+            ApprovalStatus::Pending => "This account is waiting for an administrator's approval.",
+            ApprovalStatus::Rejected => "This registration was not approved.",
+            ApprovalStatus::Approved => "This account has been deactivated. Ask an administrator.",
         };
         fail(conn, ctx, Some(user_id), "not allowed", &email).await?;
         return Ok(Outcome::NotAllowed(why));

@@ -1,19 +1,24 @@
 //! Staff users: list and search, create with a one-time set-up link, edit, deactivate, delete
-//! (only without history), reset two-factor, and registrations (submit, approve, reject).
+//! (only without history), reset two-factor. Registrations live in [`super::registrations`] and
+//! set-up links in [`super::setup_links`] (re-exported here).
 
-use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::{PgConnection, QueryBuilder};
 use uuid::Uuid;
 
-use super::{mfa, password, policy, session};
-use crate::access::roles::{self, Change};
-use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
-use crate::crypto::{random_token, token_hash};
+pub use super::registrations::{
+    approve, pending_count, pending_registrations, register, reject, ApprovalStatus, Registration,
+};
+use super::setup_links::new_setup_link;
+pub use super::setup_links::{setup_link_email, use_setup_link, SetupLink, SETUP_LINK_HOURS};
+use super::{mfa, session};
+use crate::access::roles::{self, Change, RoleChange};
+use crate::audit::{self, Action};
 use crate::error::{AppError, FieldError};
-
-pub const SETUP_LINK_HOURS: i64 = 72;
+use crate::unit::Acting;
+use crate::web::extract::FormPairs;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
@@ -22,7 +27,7 @@ pub struct UserRow {
     pub email: String,
     pub full_name: String,
     pub is_active: bool,
-    pub approval_status: String,
+    pub approval_status: ApprovalStatus,
     pub mfa_enabled: bool,
     pub has_password: bool,
     pub locked: bool,
@@ -114,37 +119,7 @@ pub async fn get(conn: &mut PgConnection, id: Uuid, now: DateTime<Utc>) -> Resul
     .ok_or(AppError::NotFound("user"))
 }
 
-pub struct SetupLink {
-    pub token: String,
-    pub expires_at: DateTime<Utc>,
-}
-
-impl SetupLink {
-    pub fn url(&self, base: &str) -> String {
-        format!("{base}/setup/{}", self.token)
-    }
-}
-
-async fn new_setup_link(conn: &mut PgConnection, user_id: Uuid, now: DateTime<Utc>) -> Result<SetupLink, sqlx::Error> {
-    // only the newest link works
-    sqlx::query("update verifications set consumed_at = $2 where user_id = $1 and type = 'account_setup' and consumed_at is null")
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    let token = random_token(32);
-    let expires_at = now + Duration::hours(SETUP_LINK_HOURS);
-    sqlx::query("insert into verifications (user_id, type, token_hash, expires_at, created_at) values ($1, 'account_setup', $2, $3, $4)")
-        .bind(user_id)
-        .bind(token_hash(&token))
-        .bind(expires_at)
-        .bind(now)
-        .execute(conn)
-        .await?;
-    Ok(SetupLink { token, expires_at })
-}
-
-fn check_email(email: &str) -> Result<String, AppError> {
+pub(crate) fn check_email(email: &str) -> Result<String, AppError> {
     let e = email.trim().to_lowercase();
     let ok = e.len() <= 254
         && e.split_once('@')
@@ -157,7 +132,7 @@ fn check_email(email: &str) -> Result<String, AppError> {
     }
 }
 
-fn check_name(name: &str) -> Result<String, AppError> {
+pub(crate) fn check_name(name: &str) -> Result<String, AppError> {
     let n = name.trim();
     if n.is_empty() || n.chars().count() > 120 {
         return Err(AppError::field("fullName", "must be 1 to 120 characters"));
@@ -165,51 +140,98 @@ fn check_name(name: &str) -> Result<String, AppError> {
     Ok(n.to_owned())
 }
 
+/// A new staff user: the API's body, and what the page's form is parsed into.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewUser {
+    pub email: String,
+    pub full_name: String,
+    #[serde(default)]
+    pub role_ids: Vec<Uuid>,
+}
+
+impl TryFrom<&FormPairs> for NewUser {
+    type Error = AppError;
+
+    fn try_from(form: &FormPairs) -> Result<Self, AppError> {
+        Ok(NewUser {
+            email: form.get("email").unwrap_or_default().to_owned(),
+            full_name: form.get("full_name").unwrap_or_default().to_owned(),
+            role_ids: form.uuids("role_ids")?,
+        })
+    }
+}
+
+/// A change to a staff user (each field optional): the API's body, and what the page's forms
+/// are parsed into.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserChange {
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+    pub is_active: Option<bool>,
+}
+
+impl TryFrom<&FormPairs> for UserChange {
+    type Error = AppError;
+
+    /// The edit form (`full_name`, `email`) or the (de)activation form (`active=true|false`).
+    fn try_from(form: &FormPairs) -> Result<Self, AppError> {
+        let is_active = match form.get("active") {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => return Err(AppError::field("active", "must be true or false")),
+        };
+        Ok(UserChange {
+            full_name: form.get("full_name").map(str::to_owned),
+            email: form.get("email").map(str::to_owned),
+            is_active,
+        })
+    }
+}
+
 /// Creates a staff user without a password; they choose one through the returned set-up link,
 /// then enrol two-factor at their first sign-in. Requested roles go through the approval flow.
-#[allow(clippy::too_many_arguments)]
 pub async fn create(
     conn: &mut PgConnection,
-    email: &str,
-    full_name: &str,
-    role_ids: &[Uuid],
-    by: Uuid,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
+    new: &NewUser,
+    acting: &Acting,
 ) -> Result<(Uuid, SetupLink, Vec<roles::Requested>), AppError> {
-    let email = check_email(email);
-    let name = check_name(full_name);
+    let now = acting.now;
+    let email = check_email(&new.email);
+    let name = check_name(&new.full_name);
     if let (Err(AppError::Validation(a)), Err(AppError::Validation(b))) = (&email, &name) {
         return Err(AppError::Validation(a.iter().chain(b).cloned().collect()));
     }
     let (email, name) = (email?, name?);
-    let id = super::insert_staff(conn, &email, &name, None, actor, &meta, now).await?;
+    let id = super::insert_staff(conn, &email, &name, None, acting).await?;
     let link = new_setup_link(conn, id, now).await?;
     let mut requested = Vec::new();
-    for role_id in role_ids {
-        requested.push(roles::request(conn, id, *role_id, Change::Assign, by, actor, meta.clone(), now).await?);
+    for &role_id in &new.role_ids {
+        let rc = RoleChange {
+            user_id: id,
+            role_id,
+            change: Change::Assign,
+        };
+        requested.push(roles::request(conn, rc, acting).await?);
     }
     Ok((id, link, requested))
 }
 
 /// Edits name and email; deactivates or reactivates. Deactivation ends the user's sessions.
-#[allow(clippy::too_many_arguments)]
 pub async fn update(
     conn: &mut PgConnection,
     id: Uuid,
-    full_name: Option<&str>,
-    email: Option<&str>,
-    is_active: Option<bool>,
-    by: Uuid,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
+    change: &UserChange,
+    acting: &Acting,
 ) -> Result<UserRow, AppError> {
+    let now = acting.now;
+    let is_active = change.is_active;
     let before = get(conn, id, now).await?;
-    let name = full_name.map(check_name).transpose()?;
-    let email = email.map(check_email).transpose()?;
-    if is_active == Some(false) && id == by {
+    let name = change.full_name.as_deref().map(check_name).transpose()?;
+    let email = change.email.as_deref().map(check_email).transpose()?;
+    if is_active == Some(false) && Some(id) == acting.user_id() {
         return Err(AppError::conflict("isActive", "you cannot deactivate your own account"));
     }
     if is_active == Some(false) && before.roles.iter().any(|r| r == crate::access::SUPER_ADMIN) {
@@ -250,10 +272,10 @@ pub async fn update(
     };
     audit::record(
         conn,
-        &AuditEvent::new(actor, action, "user", id)
+        &acting
+            .audit(action, "user", id)
             .before(json!({"email": before.email, "fullName": before.full_name, "isActive": before.is_active}))
-            .after(json!({"email": after.email, "fullName": after.full_name, "isActive": after.is_active}))
-            .meta(meta),
+            .after(json!({"email": after.email, "fullName": after.full_name, "isActive": after.is_active})),
         now,
     )
     .await?;
@@ -262,16 +284,10 @@ pub async fn update(
 
 /// Deletes a user who has done nothing yet; anyone with history is deactivated instead, so the
 /// audit trail keeps its actors. Returns whether the row was deleted.
-pub async fn delete_or_deactivate(
-    conn: &mut PgConnection,
-    id: Uuid,
-    by: Uuid,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<bool, AppError> {
+pub async fn delete_or_deactivate(conn: &mut PgConnection, id: Uuid, acting: &Acting) -> Result<bool, AppError> {
+    let now = acting.now;
     let user = get(conn, id, now).await?;
-    if id == by {
+    if Some(id) == acting.user_id() {
         return Err(AppError::conflict("id", "you cannot delete your own account"));
     }
     let history: bool = sqlx::query_scalar(
@@ -285,7 +301,11 @@ pub async fn delete_or_deactivate(
     .await?;
     if history {
         if user.is_active {
-            update(conn, id, None, None, Some(false), by, actor, meta, now).await?;
+            let deactivate = UserChange {
+                is_active: Some(false),
+                ..UserChange::default()
+            };
+            update(conn, id, &deactivate, acting).await?;
         }
         return Ok(false);
     }
@@ -299,9 +319,9 @@ pub async fn delete_or_deactivate(
         .await?;
     audit::record(
         conn,
-        &AuditEvent::new(actor, Action::UserDeleted, "user", id)
-            .before(json!({"email": user.email, "fullName": user.full_name}))
-            .meta(meta),
+        &acting
+            .audit(Action::UserDeleted, "user", id)
+            .before(json!({"email": user.email, "fullName": user.full_name})),
         now,
     )
     .await?;
@@ -309,283 +329,33 @@ pub async fn delete_or_deactivate(
 }
 
 /// Administrator reset of a user's second factor: they enrol again at their next sign-in.
-pub async fn reset_mfa(
-    conn: &mut PgConnection,
-    id: Uuid,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
+pub async fn reset_mfa(conn: &mut PgConnection, id: Uuid, acting: &Acting) -> Result<(), AppError> {
+    let now = acting.now;
     let user = get(conn, id, now).await?;
     mfa::reset(conn, id, now).await?;
     let ended = session::revoke_all(conn, id, None, "two-factor reset by an administrator", now).await?;
     audit::record(
         conn,
-        &AuditEvent::new(actor, Action::AuthMfaReset, "user", id)
-            .metadata(json!({"by": "administrator", "email": user.email, "sessionsEnded": ended}))
-            .meta(meta),
+        &acting
+            .audit(Action::AuthMfaReset, "user", id)
+            .metadata(json!({"by": "administrator", "email": user.email, "sessionsEnded": ended})),
         now,
     )
     .await?;
     Ok(())
 }
 
-pub async fn revoke_sessions(
-    conn: &mut PgConnection,
-    id: Uuid,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<u64, AppError> {
+pub async fn revoke_sessions(conn: &mut PgConnection, id: Uuid, acting: &Acting) -> Result<u64, AppError> {
+    let now = acting.now;
     get(conn, id, now).await?;
     let n = session::revoke_all(conn, id, None, "revoked by an administrator", now).await?;
     audit::record(
         conn,
-        &AuditEvent::new(actor, Action::SessionRevoked, "user", id)
-            .metadata(json!({"sessions": n, "all": true}))
-            .meta(meta),
+        &acting
+            .audit(Action::SessionRevoked, "user", id)
+            .metadata(json!({"sessions": n, "all": true})),
         now,
     )
     .await?;
     Ok(n)
-}
-
-/// Sets the password through a set-up link (new accounts, approved registrations).
-pub async fn use_setup_link(
-    conn: &mut PgConnection,
-    token: &str,
-    new_password: &str,
-    min_len: u32,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<String, AppError> {
-    let row: Option<(Uuid, Uuid, String, String)> = sqlx::query_as(
-        "select v.id, u.id, u.email::text, u.full_name from verifications v join users u on u.id = v.user_id \
-         where v.token_hash = $1 and v.type = 'account_setup' and v.consumed_at is null and v.expires_at > $2 \
-           and u.is_active and u.approval_status = 'approved' for update of v",
-    )
-    .bind(token_hash(token))
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let (vid, user_id, email, name) =
-        row.ok_or(AppError::NotFound("set-up link (it may have expired or been used)"))?;
-    let local = email.split('@').next().unwrap_or("");
-    policy::check("password", new_password, min_len, &[local, &name]).map_err(|e| AppError::Validation(vec![e]))?;
-    let hash = password::hash(&secrecy::SecretString::from(new_password.to_owned()))?;
-    sqlx::query("update users set password_hash = $2, password_changed_at = $3, is_verified = true, updated_at = $3 where id = $1")
-        .bind(user_id)
-        .bind(hash)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("update verifications set consumed_at = $2 where id = $1")
-        .bind(vid)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    audit::record(
-        conn,
-        &AuditEvent::new(
-            Actor::User {
-                user_id,
-                session_id: None,
-            },
-            Action::PasswordSetUp,
-            "user",
-            user_id,
-        )
-        .meta(meta),
-        now,
-    )
-    .await?;
-    Ok(email)
-}
-
-pub async fn setup_link_email(
-    conn: &mut PgConnection,
-    token: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "select u.email::text from verifications v join users u on u.id = v.user_id \
-         where v.token_hash = $1 and v.type = 'account_setup' and v.consumed_at is null and v.expires_at > $2",
-    )
-    .bind(token_hash(token))
-    .bind(now)
-    .fetch_optional(conn)
-    .await
-}
-
-pub struct Registration<'a> {
-    pub email: &'a str,
-    pub full_name: &'a str,
-    pub phone: Option<&'a str>,
-    pub company: Option<&'a str>,
-    pub department: Option<&'a str>,
-}
-
-/// A self-registration: a pending staff account with no role and no password.
-pub async fn register(
-    conn: &mut PgConnection,
-    r: &Registration<'_>,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<Uuid, AppError> {
-    let email = check_email(r.email)?;
-    let name = check_name(r.full_name)?;
-    let clean = |s: Option<&str>| {
-        s.map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| s.chars().take(120).collect::<String>())
-    };
-    let phone = clean(r.phone);
-    if let Some(p) = &phone {
-        if !p.chars().all(|c| c.is_ascii_digit() || c == '+' || c == ' ') || p.len() < 9 {
-            return Err(AppError::field("phone", "must be a phone number such as +250788123456"));
-        }
-    }
-    let id: Uuid = sqlx::query_scalar(
-        "insert into users (kind, email, full_name, company, department, is_active, approval_status, registered_at, created_at, updated_at) \
-         values ('staff', $1, $2, $3, $4, false, 'pending', $5, $5, $5) returning id",
-    )
-    .bind(&email)
-    .bind(&name)
-    .bind(clean(r.company))
-    .bind(clean(r.department))
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(super::email_taken)?;
-    audit::record(
-        conn,
-        &AuditEvent::new(Actor::Anonymous, Action::RegistrationSubmitted, "user", id)
-            .after(json!({"email": email, "fullName": name, "phone": phone}))
-            .meta(meta),
-        now,
-    )
-    .await?;
-    Ok(id)
-}
-
-pub async fn pending_registrations(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Vec<UserRow>, AppError> {
-    Ok(list(
-        conn,
-        &Filter {
-            status: Some("pending".into()),
-            per_page: 200,
-            ..Default::default()
-        },
-        now,
-    )
-    .await?
-    .0)
-}
-
-pub async fn pending_count(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("select count(*) from users where kind = 'staff' and approval_status = 'pending'")
-        .fetch_one(conn)
-        .await
-}
-
-/// Approves a registration with the chosen roles (assigned by this decision; approving is itself
-/// the second look) and returns the set-up link for the new user.
-pub async fn approve(
-    conn: &mut PgConnection,
-    id: Uuid,
-    role_ids: &[Uuid],
-    by: Uuid,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<SetupLink, AppError> {
-    let status: Option<String> =
-        sqlx::query_scalar("select approval_status from users where id = $1 and kind = 'staff' for update")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    match status.as_deref() {
-        None => return Err(AppError::NotFound("registration")),
-        Some("pending") => {}
-        Some(other) => {
-            return Err(AppError::conflict(
-                "status",
-                format!("this registration is already {other}"),
-            ))
-        }
-    }
-    if role_ids.is_empty() {
-        return Err(AppError::field("roles", "choose at least one role"));
-    }
-    sqlx::query("update users set approval_status = 'approved', is_active = true, decided_by_user_id = $2, decided_at = $3, updated_at = $3 where id = $1")
-        .bind(id)
-        .bind(by)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    let mut names = Vec::new();
-    for role_id in role_ids {
-        let name: Option<String> = sqlx::query_scalar("select name from roles where id = $1")
-            .bind(role_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        let name = name.ok_or_else(|| AppError::field("roles", "no such role"))?;
-        if name == crate::access::CUSTOMER || name == crate::access::SUPER_ADMIN {
-            return Err(AppError::field(
-                "roles",
-                format!("a registration cannot be approved as {name}; assign it later through a role request"),
-            ));
-        }
-        sqlx::query("insert into user_role_assignments (user_id, role_id, assigned_by_user_id, created_at) values ($1, $2, $3, $4) on conflict do nothing")
-            .bind(id)
-            .bind(role_id)
-            .bind(by)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        names.push(name);
-    }
-    let link = new_setup_link(conn, id, now).await?;
-    audit::record(
-        conn,
-        &AuditEvent::new(actor, Action::RegistrationApproved, "user", id)
-            .after(json!({"roles": names}))
-            .meta(meta),
-        now,
-    )
-    .await?;
-    Ok(link)
-}
-
-pub async fn reject(
-    conn: &mut PgConnection,
-    id: Uuid,
-    by: Uuid,
-    reason: Option<&str>,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
-    let n = sqlx::query(
-        "update users set approval_status = 'rejected', is_active = false, decided_by_user_id = $2, decided_at = $3, updated_at = $3 \
-         where id = $1 and kind = 'staff' and approval_status = 'pending'",
-    )
-    .bind(id)
-    .bind(by)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if n == 0 {
-        return Err(AppError::NotFound("pending registration"));
-    }
-    audit::record(
-        conn,
-        &AuditEvent::new(actor, Action::RegistrationRejected, "user", id)
-            .metadata(json!({"reason": reason}))
-            .meta(meta),
-        now,
-    )
-    .await?;
-    Ok(())
 }

@@ -8,13 +8,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::users::{self, Filter};
-use crate::access::roles::{self, Change};
+use super::users::{self, Filter, NewUser, UserChange};
+use crate::access::roles::{self, Change, Decision, RoleChange};
 use crate::access::Permission::*;
-use crate::audit::RequestMeta;
 use crate::error::AppError;
 use crate::route;
-use crate::web::auth::Principal;
+use crate::unit::Acting;
 use crate::web::extract::ApiJson;
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
@@ -70,35 +69,14 @@ async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Resu
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CreateBody {
-    email: String,
-    full_name: String,
-    #[serde(default)]
-    role_ids: Vec<Uuid>,
-}
-
 async fn create(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
-    ApiJson(b): ApiJson<CreateBody>,
+    acting: Acting,
+    ApiJson(new): ApiJson<NewUser>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let (id, link, requested) = users::create(
-        &mut tx,
-        &b.email,
-        &b.full_name,
-        &b.role_ids,
-        who.user_id,
-        who.actor(),
-        meta,
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let (id, link, requested) = users::create(&mut unit, &new, &acting).await?;
+    unit.commit().await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -153,47 +131,22 @@ async fn detail(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<J
     Ok(Json(json!({"user": user, "pendingRoleRequests": requests})))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UpdateBody {
-    full_name: Option<String>,
-    email: Option<String>,
-    is_active: Option<bool>,
-}
-
 async fn update(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
-    ApiJson(b): ApiJson<UpdateBody>,
+    ApiJson(change): ApiJson<UserChange>,
 ) -> Result<Json<Value>, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let user = users::update(
-        &mut tx,
-        id,
-        b.full_name.as_deref(),
-        b.email.as_deref(),
-        b.is_active,
-        who.user_id,
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let user = users::update(&mut unit, id, &change, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!({"user": user})))
 }
 
-async fn delete(
-    State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Value>, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let deleted = users::delete_or_deactivate(&mut tx, id, who.user_id, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
+async fn delete(State(state): State<AppState>, acting: Acting, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+    let mut unit = state.unit().await?;
+    let deleted = users::delete_or_deactivate(&mut unit, id, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!({
         "deleted": deleted,
         "deactivated": !deleted,
@@ -207,27 +160,10 @@ pub struct RoleBody {
     role_id: Uuid,
 }
 
-async fn change_role(
-    state: AppState,
-    who: Principal,
-    meta: RequestMeta,
-    id: Uuid,
-    role_id: Uuid,
-    change: Change,
-) -> Result<(StatusCode, Json<Value>), AppError> {
-    let mut tx = state.pool.begin().await?;
-    let out = roles::request(
-        &mut tx,
-        id,
-        role_id,
-        change,
-        who.user_id,
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await?;
-    tx.commit().await?;
+async fn change_role(state: AppState, acting: Acting, rc: RoleChange) -> Result<(StatusCode, Json<Value>), AppError> {
+    let mut unit = state.unit().await?;
+    let out = roles::request(&mut unit, rc, &acting).await?;
+    unit.commit().await?;
     let code = if matches!(out, roles::Requested::Pending { .. }) {
         StatusCode::ACCEPTED
     } else {
@@ -236,24 +172,32 @@ async fn change_role(
     Ok((code, Json(json!(out))))
 }
 
+impl RoleBody {
+    fn change(self, user_id: Uuid, change: Change) -> RoleChange {
+        RoleChange {
+            user_id,
+            role_id: self.role_id,
+            change,
+        }
+    }
+}
+
 async fn assign_role(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<RoleBody>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    change_role(state, who, meta, id, b.role_id, Change::Assign).await
+    change_role(state, acting, b.change(id, Change::Assign)).await
 }
 
 async fn revoke_role(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<RoleBody>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    change_role(state, who, meta, id, b.role_id, Change::Revoke).await
+    change_role(state, acting, b.change(id, Change::Revoke)).await
 }
 
 async fn permissions(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
@@ -272,15 +216,13 @@ pub struct ApproveBody {
 
 async fn approve(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<ApproveBody>,
 ) -> Result<Json<Value>, AppError> {
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let link = users::approve(&mut tx, id, &b.role_ids, who.user_id, who.actor(), meta, now).await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let link = users::approve(&mut unit, id, &b.role_ids, &acting).await?;
+    unit.commit().await?;
     let url = link.url(&state.config.public_base_url);
     let emailed = super::mail::send_setup_link(&state, id, &url).await;
     Ok(Json(json!({
@@ -299,48 +241,35 @@ pub struct RejectBody {
 
 async fn reject(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<RejectBody>,
 ) -> Result<StatusCode, AppError> {
-    let reason = body.reason;
-    let mut tx = state.pool.begin().await?;
-    users::reject(
-        &mut tx,
-        id,
-        who.user_id,
-        reason.as_deref(),
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    users::reject(&mut unit, id, body.reason.as_deref(), &acting).await?;
+    unit.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn reset_mfa(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, AppError> {
-    let mut tx = state.pool.begin().await?;
-    users::reset_mfa(&mut tx, id, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    users::reset_mfa(&mut unit, id, &acting).await?;
+    unit.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn revoke_sessions(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Value>, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let n = users::revoke_sessions(&mut tx, id, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let n = users::revoke_sessions(&mut unit, id, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!({"revoked": n})))
 }
 
@@ -349,35 +278,27 @@ async fn list_requests(State(state): State<AppState>) -> Result<Json<Value>, App
     Ok(Json(json!({"requests": roles::pending(&mut conn, None).await?})))
 }
 
-async fn decide(
-    state: AppState,
-    who: Principal,
-    meta: RequestMeta,
-    id: Uuid,
-    approve: bool,
-) -> Result<StatusCode, AppError> {
-    let mut tx = state.pool.begin().await?;
-    roles::decide(&mut tx, id, approve, who.user_id, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
+async fn decide(state: AppState, acting: Acting, id: Uuid, decision: Decision) -> Result<StatusCode, AppError> {
+    let mut unit = state.unit().await?;
+    roles::decide(&mut unit, id, decision, &acting).await?;
+    unit.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn approve_request(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, AppError> {
-    decide(state, who, meta, id, true).await
+    decide(state, acting, id, Decision::Approve).await
 }
 
 async fn reject_request(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, AppError> {
-    decide(state, who, meta, id, false).await
+    decide(state, acting, id, Decision::Reject).await
 }
 
 async fn list_roles(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
@@ -393,14 +314,13 @@ pub struct PermissionsBody {
 
 async fn set_role_permissions(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<PermissionsBody>,
 ) -> Result<Json<Value>, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let role = roles::set_permissions(&mut tx, id, &b.permissions, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let role = roles::set_permissions(&mut unit, id, &b.permissions, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!({"role": role})))
 }
 

@@ -1,28 +1,28 @@
-//! Pages: users (list, add, detail and actions), roles, role requests, registrations, the public
-//! registration form and set-up links.
+//! Pages: users (list, add, detail and the actions on one user). Roles and role requests are in
+//! `roles_pages`, registrations and set-up links in `registrations_pages`.
 
-use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::users::{self, Filter};
-use crate::access::roles::{self, Change};
+use super::users::{self, ApprovalStatus, Filter, NewUser, UserChange};
+use crate::access::roles::{self, Change, RoleChange};
 use crate::access::Permission::{self, *};
-use crate::audit::RequestMeta;
 use crate::error::AppError;
 use crate::route;
-use crate::web::auth::{cookie_value, Principal, CSRF_COOKIE};
-use crate::web::extract::FormPairs;
+use crate::unit::Acting;
+use crate::web::auth::Principal;
+use crate::web::extract::{FormPairs, Path, Query};
+use crate::web::pages::{html, settle, status_for, Notice, Outcome};
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::shell::Shell;
 use crate::web::AppState;
 
 pub fn routes() -> Vec<RouteSpec> {
-    vec![
+    let mut specs = vec![
         route!(GET "/admin/users", Access::Permission(UsersRead), users_page),
         route!(POST "/admin/users", Access::Permission(UsersCreate), create_user),
         route!(GET "/admin/users/{id}", Access::Permission(UsersRead), user_page),
@@ -32,32 +32,22 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(POST "/admin/users/{id}/sessions/revoke", Access::Permission(UsersUpdate), revoke_sessions),
         route!(POST "/admin/users/{id}/roles", Access::Permission(UsersRolesAssign), ask_role),
         route!(POST "/admin/users/{id}/delete", Access::Permission(UsersDelete), delete_user),
-        route!(GET "/admin/roles", Access::Permission(RolesManage), roles_page),
-        route!(POST "/admin/roles/{id}", Access::Permission(RolesManage), save_role),
-        route!(GET "/admin/role-requests", Access::Permission(UsersRolesAssign), requests_page),
-        route!(POST "/admin/role-requests/{id}/approve", Access::Permission(UsersRolesAssign), approve_request),
-        route!(POST "/admin/role-requests/{id}/reject", Access::Permission(UsersRolesAssign), reject_request),
-        route!(GET "/admin/registrations", Access::Permission(UsersRegistrationApprove), registrations_page),
-        route!(POST "/admin/registrations/{id}/approve", Access::Permission(UsersRegistrationApprove), approve_registration),
-        route!(POST "/admin/registrations/{id}/reject", Access::Permission(UsersRegistrationApprove), reject_registration),
-        route!(GET "/register", Access::Public, register_page),
-        route!(POST "/register", Access::Public, register),
-        route!(GET "/setup/{token}", Access::Public, setup_page),
-        route!(POST "/setup/{token}", Access::Public, setup),
-    ]
+    ];
+    specs.extend(super::roles_pages::routes());
+    specs.extend(super::registrations_pages::routes());
+    specs
 }
 
-use crate::web::pages::html;
-
-fn shell(state: &AppState, who: &Principal, path: &str) -> Shell {
+pub(super) fn shell(state: &AppState, who: &Principal, path: &str) -> Shell {
     Shell::new(who, path, &state.settings.get().0.branding.company_name)
 }
 
-fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+pub(super) fn when(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     crate::clock::local_display_or(t, "never")
 }
 
-async fn staff_roles(state: &AppState) -> Result<Vec<(Uuid, String)>, AppError> {
+/// The roles a staff member may hold (all but Customer), id and name.
+pub(super) async fn staff_roles(state: &AppState) -> Result<Vec<(Uuid, String)>, AppError> {
     Ok(
         sqlx::query_as("select id, name from roles where name <> $1 order by name")
             .bind(crate::access::CUSTOMER)
@@ -71,7 +61,7 @@ struct UserLine {
     full_name: String,
     email: String,
     roles: String,
-    status: String,
+    status: &'static str,
     mfa: &'static str,
     last_login: String,
 }
@@ -89,8 +79,10 @@ struct UsersPage {
     pending: i64,
     can_approve: bool,
     can_create: bool,
-    message: Option<String>,
-    error: Option<String>,
+    notice: Option<Notice>,
+    /// A set-up link just made, shown once (in a `<code>` the template writes, escaped).
+    setup_link: Option<String>,
+    setup_link_hours: i64,
 }
 
 #[derive(Deserialize, Default)]
@@ -100,15 +92,24 @@ pub struct UsersQuery {
     role: Option<String>,
 }
 
+/// What the list says of a user: their approval, or for an approved one whether they can sign in.
+fn list_status(u: &users::UserRow) -> &'static str {
+    match (u.approval_status, u.is_active) {
+        (ApprovalStatus::Approved, true) if u.locked => "locked",
+        (ApprovalStatus::Approved, true) => "active",
+        (ApprovalStatus::Approved, false) => "deactivated",
+        (other, _) => other.as_str(),
+    }
+}
+
 async fn render_users(
     state: &AppState,
     who: &Principal,
     q: UsersQuery,
     status: StatusCode,
-    message: Option<String>,
-    error: Option<String>,
+    notice: Option<Notice>,
+    setup_link: Option<String>,
 ) -> Result<Response, AppError> {
-    let now = state.clock.now();
     let mut conn = state.pool.acquire().await?;
     let f = Filter {
         q: q.q.clone(),
@@ -117,22 +118,17 @@ async fn render_users(
         page: 0,
         per_page: 200,
     };
-    let (rows, total) = users::list(&mut conn, &f, now).await?;
+    let (rows, total) = users::list(&mut conn, &f, state.clock.now()).await?;
     let users = rows
         .into_iter()
         .map(|u| UserLine {
             id: u.id,
-            status: match (u.approval_status.as_str(), u.is_active) {
-                ("approved", true) if u.locked => "locked".into(),
-                ("approved", true) => "active".into(),
-                ("approved", false) => "deactivated".into(),
-                (other, _) => other.to_owned(),
-            },
-            full_name: u.full_name,
-            email: u.email,
-            roles: u.roles.join(", "),
+            status: list_status(&u),
             mfa: if u.mfa_enabled { "on" } else { "—" },
             last_login: when(u.last_login_at),
+            roles: u.roles.join(", "),
+            full_name: u.full_name,
+            email: u.email,
         })
         .collect();
     let page = UsersPage {
@@ -146,8 +142,9 @@ async fn render_users(
         pending: users::pending_count(&mut conn).await?,
         can_approve: who.can(UsersRegistrationApprove),
         can_create: who.can(UsersCreate),
-        message,
-        error,
+        notice,
+        setup_link,
+        setup_link_hours: users::SETUP_LINK_HOURS,
     };
     html(status, &page)
 }
@@ -160,71 +157,32 @@ async fn users_page(
     render_users(&state, &who, q, StatusCode::OK, None, None).await
 }
 
-fn link_message(url: &str, intro: &str) -> String {
-    let esc = askama::filters::escape(url, askama::filters::Html)
-        .map(|e| e.to_string())
-        .unwrap_or_default();
-    format!("{intro} Hand over this one-time set-up link (valid {} hours): <code class=\"secret\" id=\"setup-link\">{esc}</code>", users::SETUP_LINK_HOURS)
-}
-
 async fn create_user(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     form: FormPairs,
 ) -> Result<Response, AppError> {
-    let role_ids = form.uuids("role_ids")?;
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let result = users::create(
-        &mut tx,
-        form.get("email").unwrap_or(""),
-        form.get("full_name").unwrap_or(""),
-        &role_ids,
-        who.user_id,
-        who.actor(),
-        meta,
-        now,
-    )
-    .await;
-    match result {
-        Ok((_, link, requested)) => {
-            tx.commit().await?;
+    let new = NewUser::try_from(&form)?;
+    let mut unit = state.unit().await?;
+    let created = users::create(&mut unit, &new, &acting).await;
+    let (status, notice, link) = match settle(unit, created).await? {
+        Outcome::Done((_, link, requested)) => {
             let waiting = requested
                 .iter()
                 .filter(|r| matches!(r, roles::Requested::Pending { .. }))
                 .count();
-            let intro = if waiting > 0 {
+            let text = if waiting > 0 {
                 format!("User added; {waiting} role(s) wait for a second Super Administrator.")
             } else {
                 "User added.".to_owned()
             };
-            let msg = link_message(&link.url(&state.config.public_base_url), &intro);
-            render_users(
-                &state,
-                &who,
-                UsersQuery::default(),
-                StatusCode::CREATED,
-                Some(msg),
-                None,
-            )
-            .await
+            let url = link.url(&state.config.public_base_url);
+            (StatusCode::CREATED, Notice::done(text), Some(url))
         }
-        Err(e) => match crate::web::pages::refusal_message(&e) {
-            Some(m) => {
-                render_users(
-                    &state,
-                    &who,
-                    UsersQuery::default(),
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    None,
-                    Some(m),
-                )
-                .await
-            }
-            None => Err(e),
-        },
-    }
+        Outcome::Refused(n) => (StatusCode::UNPROCESSABLE_ENTITY, n, None),
+    };
+    render_users(&state, &who, UsersQuery::default(), status, Some(notice), link).await
 }
 
 #[derive(Template)]
@@ -239,17 +197,15 @@ struct UserPage {
     can_assign: bool,
     can_revoke: bool,
     can_delete: bool,
-    message: Option<String>,
-    error: Option<String>,
+    notice: Option<Notice>,
 }
 
+/// The user page, with `notice` (a refusal answers 422).
 async fn render_user(
     state: &AppState,
     who: &Principal,
     id: Uuid,
-    status: StatusCode,
-    message: Option<String>,
-    error: Option<String>,
+    notice: Option<Notice>,
 ) -> Result<Response, AppError> {
     let mut conn = state.pool.acquire().await?;
     let user = users::get(&mut conn, id, state.clock.now()).await?;
@@ -258,6 +214,7 @@ async fn render_user(
         .into_iter()
         .map(Permission::key)
         .collect();
+    let status = status_for(notice.as_ref());
     let page = UserPage {
         shell: shell(state, who, "/admin/users"),
         requests: roles::pending(&mut conn, Some(id)).await?,
@@ -268,141 +225,84 @@ async fn render_user(
         can_assign: who.can(UsersRolesAssign),
         can_revoke: who.can(UsersRolesRevoke),
         can_delete: who.can(UsersDelete),
-        message,
-        error,
+        notice,
     };
     html(status, &page)
 }
 
 async fn user_page(State(state): State<AppState>, who: Principal, Path(id): Path<Uuid>) -> Result<Response, AppError> {
-    render_user(&state, &who, id, StatusCode::OK, None, None).await
-}
-
-/// Runs a change on a user and shows the user page with its outcome.
-async fn after(
-    state: &AppState,
-    who: &Principal,
-    id: Uuid,
-    result: Result<String, AppError>,
-) -> Result<Response, AppError> {
-    match result {
-        Ok(msg) => render_user(state, who, id, StatusCode::OK, Some(msg), None).await,
-        Err(e) => match crate::web::pages::refusal_message(&e) {
-            Some(m) => render_user(state, who, id, StatusCode::UNPROCESSABLE_ENTITY, None, Some(m)).await,
-            None => Err(e),
-        },
-    }
+    render_user(&state, &who, id, None).await
 }
 
 async fn edit_user(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let r = users::update(
-        &mut tx,
-        id,
-        form.get("full_name"),
-        form.get("email"),
-        None,
-        who.user_id,
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await;
-    let r = match r {
-        Ok(_) => tx.commit().await.map(|_| "Saved.".to_owned()).map_err(AppError::from),
-        Err(e) => Err(e),
+    let change = UserChange {
+        is_active: None,
+        ..UserChange::try_from(&form)?
     };
-    after(&state, &who, id, r).await
+    let mut unit = state.unit().await?;
+    let r = users::update(&mut unit, id, &change, &acting).await;
+    let notice = settle(unit, r).await?.notice(|_| "Saved.".to_owned());
+    render_user(&state, &who, id, Some(notice)).await
 }
 
 async fn set_active(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
     let active = form.get("active") == Some("true");
-    let mut tx = state.pool.begin().await?;
-    let r = match users::update(
-        &mut tx,
-        id,
-        None,
-        None,
-        Some(active),
-        who.user_id,
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await
-    {
-        Ok(_) => tx
-            .commit()
-            .await
-            .map(|_| {
-                if active {
-                    "Reactivated."
-                } else {
-                    "Deactivated; their sessions ended."
-                }
-                .to_owned()
-            })
-            .map_err(AppError::from),
-        Err(e) => Err(e),
+    let change = UserChange {
+        is_active: Some(active),
+        ..UserChange::default()
     };
-    after(&state, &who, id, r).await
+    let mut unit = state.unit().await?;
+    let r = users::update(&mut unit, id, &change, &acting).await;
+    let notice = settle(unit, r).await?.notice(|_| {
+        if active {
+            "Reactivated.".to_owned()
+        } else {
+            "Deactivated; their sessions ended.".to_owned()
+        }
+    });
+    render_user(&state, &who, id, Some(notice)).await
 }
 
 async fn reset_mfa(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let r = match users::reset_mfa(&mut tx, id, who.actor(), meta, state.clock.now()).await {
-        Ok(()) => tx
-            .commit()
-            .await
-            .map(|_| "Two-factor reset: they set it up again at their next sign-in.".to_owned())
-            .map_err(AppError::from),
-        Err(e) => Err(e),
-    };
-    after(&state, &who, id, r).await
+    let mut unit = state.unit().await?;
+    let r = users::reset_mfa(&mut unit, id, &acting).await;
+    let notice = settle(unit, r)
+        .await?
+        .notice(|()| "Two-factor reset: they set it up again at their next sign-in.".to_owned());
+    render_user(&state, &who, id, Some(notice)).await
 }
 
 async fn revoke_sessions(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let r = match users::revoke_sessions(&mut tx, id, who.actor(), meta, state.clock.now()).await {
-        Ok(n) => tx
-            .commit()
-            .await
-            .map(|_| format!("{n} session(s) signed out."))
-            .map_err(AppError::from),
-        Err(e) => Err(e),
-    };
-    after(&state, &who, id, r).await
+    let mut unit = state.unit().await?;
+    let r = users::revoke_sessions(&mut unit, id, &acting).await;
+    let notice = settle(unit, r).await?.notice(|n| format!("{n} session(s) signed out."));
+    render_user(&state, &who, id, Some(notice)).await
 }
 
-async fn ask_role(
-    State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
-    Path(id): Path<Uuid>,
-    form: FormPairs,
-) -> Result<Response, AppError> {
+/// The role form: a role, and whether it is given (`assign`, the default) or taken away.
+fn role_change(user_id: Uuid, form: &FormPairs) -> Result<RoleChange, AppError> {
     let role_id = form
         .uuids("role_id")?
         .into_iter()
@@ -413,550 +313,52 @@ async fn ask_role(
     } else {
         Change::Assign
     };
-    if change == Change::Revoke {
+    Ok(RoleChange {
+        user_id,
+        role_id,
+        change,
+    })
+}
+
+async fn ask_role(
+    State(state): State<AppState>,
+    who: Principal,
+    acting: Acting,
+    Path(id): Path<Uuid>,
+    form: FormPairs,
+) -> Result<Response, AppError> {
+    let rc = role_change(id, &form)?;
+    if rc.change == Change::Revoke {
         who.require(UsersRolesRevoke)?;
     }
-    let mut tx = state.pool.begin().await?;
-    let r = match roles::request(&mut tx, id, role_id, change, who.user_id, who.actor(), meta, state.clock.now()).await {
-        Ok(roles::Requested::Applied) => tx.commit().await.map(|_| "Done (you are the only Super Administrator, so no second approval was possible; this is noted in the audit log).".to_owned()).map_err(AppError::from),
-        Ok(roles::Requested::Pending { .. }) => tx.commit().await.map(|_| "Asked: a second Super Administrator must approve.".to_owned()).map_err(AppError::from),
-        Err(e) => Err(e),
-    };
-    after(&state, &who, id, r).await
+    let mut unit = state.unit().await?;
+    let r = roles::request(&mut unit, rc, &acting).await;
+    let notice = settle(unit, r).await?.notice(|out| match out {
+        roles::Requested::Applied => "Done (you are the only Super Administrator, so no second approval was possible; \
+                                      this is noted in the audit log)."
+            .to_owned(),
+        roles::Requested::Pending { .. } => "Asked: a second Super Administrator must approve.".to_owned(),
+    });
+    render_user(&state, &who, id, Some(notice)).await
 }
 
 async fn delete_user(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    match users::delete_or_deactivate(&mut tx, id, who.user_id, who.actor(), meta, state.clock.now()).await {
-        Ok(true) => {
-            tx.commit().await?;
-            render_users(
-                &state,
-                &who,
-                UsersQuery::default(),
-                StatusCode::OK,
-                Some("User deleted.".into()),
-                None,
-            )
-            .await
+    let mut unit = state.unit().await?;
+    let r = users::delete_or_deactivate(&mut unit, id, &acting).await;
+    match settle(unit, r).await? {
+        Outcome::Done(true) => {
+            let notice = Some(Notice::done("User deleted."));
+            render_users(&state, &who, UsersQuery::default(), StatusCode::OK, notice, None).await
         }
-        Ok(false) => {
-            tx.commit().await?;
-            render_user(
-                &state,
-                &who,
-                id,
-                StatusCode::OK,
-                Some("This user has history, so the account was deactivated instead of deleted.".into()),
-                None,
-            )
-            .await
+        Outcome::Done(false) => {
+            let notice = Notice::done("This user has history, so the account was deactivated instead of deleted.");
+            render_user(&state, &who, id, Some(notice)).await
         }
-        Err(e) => after(&state, &who, id, Err(e)).await,
-    }
-}
-
-#[derive(Template)]
-#[template(path = "roles.html")]
-struct RolesPage {
-    shell: Shell,
-    roles: Vec<roles::RoleView>,
-    catalogue: Vec<(&'static str, Vec<(String, &'static str)>)>,
-    message: Option<String>,
-    error: Option<String>,
-}
-
-async fn render_roles(
-    state: &AppState,
-    who: &Principal,
-    status: StatusCode,
-    message: Option<String>,
-    error: Option<String>,
-) -> Result<Response, AppError> {
-    let mut conn = state.pool.acquire().await?;
-    let mut catalogue: Vec<(&'static str, Vec<(String, &'static str)>)> = Vec::new();
-    for p in Permission::ALL {
-        match catalogue.iter_mut().find(|(c, _)| *c == p.category()) {
-            Some((_, v)) => v.push((p.key().to_owned(), p.description())),
-            None => catalogue.push((p.category(), vec![(p.key().to_owned(), p.description())])),
-        }
-    }
-    let page = RolesPage {
-        shell: shell(state, who, "/admin/roles"),
-        roles: roles::list(&mut conn).await?,
-        catalogue,
-        message,
-        error,
-    };
-    html(status, &page)
-}
-
-async fn roles_page(State(state): State<AppState>, who: Principal) -> Result<Response, AppError> {
-    render_roles(&state, &who, StatusCode::OK, None, None).await
-}
-
-async fn save_role(
-    State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
-    Path(id): Path<Uuid>,
-    form: FormPairs,
-) -> Result<Response, AppError> {
-    let keys: Vec<String> = form.all("permissions").into_iter().map(str::to_owned).collect();
-    let mut tx = state.pool.begin().await?;
-    match roles::set_permissions(&mut tx, id, &keys, who.actor(), meta, state.clock.now()).await {
-        Ok(r) => {
-            tx.commit().await?;
-            render_roles(
-                &state,
-                &who,
-                StatusCode::OK,
-                Some(format!("Saved {}: it applies to its users' next request.", r.name)),
-                None,
-            )
-            .await
-        }
-        Err(e) => match crate::web::pages::refusal_message(&e) {
-            Some(m) => render_roles(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, None, Some(m)).await,
-            None => Err(e),
-        },
-    }
-}
-
-struct RequestLine {
-    id: Uuid,
-    user_email: String,
-    action: String,
-    role: String,
-    requested_by: String,
-    when: String,
-    mine: bool,
-}
-
-#[derive(Template)]
-#[template(path = "role_requests.html")]
-struct RequestsPage {
-    shell: Shell,
-    requests: Vec<RequestLine>,
-    error: Option<String>,
-}
-
-async fn render_requests(
-    state: &AppState,
-    who: &Principal,
-    status: StatusCode,
-    error: Option<String>,
-) -> Result<Response, AppError> {
-    let mut conn = state.pool.acquire().await?;
-    let requests = roles::pending(&mut conn, None)
-        .await?
-        .into_iter()
-        .map(|q| RequestLine {
-            id: q.id,
-            user_email: q.user_email,
-            action: q.action,
-            role: q.role,
-            requested_by: q.requested_by,
-            when: when(Some(q.created_at)),
-            mine: q.requested_by_user_id == who.user_id,
-        })
-        .collect();
-    html(
-        status,
-        &RequestsPage {
-            shell: shell(state, who, "/admin/role-requests"),
-            requests,
-            error,
-        },
-    )
-}
-
-async fn requests_page(State(state): State<AppState>, who: Principal) -> Result<Response, AppError> {
-    render_requests(&state, &who, StatusCode::OK, None).await
-}
-
-async fn decide(
-    state: AppState,
-    who: Principal,
-    meta: RequestMeta,
-    id: Uuid,
-    approve: bool,
-) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    match roles::decide(&mut tx, id, approve, who.user_id, who.actor(), meta, state.clock.now()).await {
-        Ok(()) => {
-            tx.commit().await?;
-            Ok(Redirect::to("/admin/role-requests").into_response())
-        }
-        Err(e) => match crate::web::pages::refusal_message(&e) {
-            Some(m) => render_requests(&state, &who, StatusCode::FORBIDDEN, Some(m)).await,
-            None => Err(e),
-        },
-    }
-}
-
-async fn approve_request(
-    State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
-    Path(id): Path<Uuid>,
-) -> Result<Response, AppError> {
-    decide(state, who, meta, id, true).await
-}
-
-async fn reject_request(
-    State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
-    Path(id): Path<Uuid>,
-) -> Result<Response, AppError> {
-    decide(state, who, meta, id, false).await
-}
-
-struct PendingLine {
-    id: Uuid,
-    full_name: String,
-    email: String,
-    when: String,
-}
-
-#[derive(Template)]
-#[template(path = "registrations.html")]
-struct RegistrationsPage {
-    shell: Shell,
-    pending: Vec<PendingLine>,
-    roles: Vec<(Uuid, String)>,
-    open: bool,
-    message: Option<String>,
-    error: Option<String>,
-}
-
-async fn render_registrations(
-    state: &AppState,
-    who: &Principal,
-    status: StatusCode,
-    message: Option<String>,
-    error: Option<String>,
-) -> Result<Response, AppError> {
-    let mut conn = state.pool.acquire().await?;
-    let pending = users::pending_registrations(&mut conn, state.clock.now())
-        .await?
-        .into_iter()
-        .map(|u| PendingLine {
-            id: u.id,
-            full_name: u.full_name,
-            email: u.email,
-            when: when(Some(u.created_at)),
-        })
-        .collect();
-    let roles = staff_roles(state)
-        .await?
-        .into_iter()
-        .filter(|(_, n)| n != crate::access::SUPER_ADMIN)
-        .collect();
-    let open = state.settings.get().0.security.registration.admin_registration_enabled;
-    html(
-        status,
-        &RegistrationsPage {
-            shell: shell(state, who, "/admin/registrations"),
-            pending,
-            roles,
-            open,
-            message,
-            error,
-        },
-    )
-}
-
-async fn registrations_page(State(state): State<AppState>, who: Principal) -> Result<Response, AppError> {
-    render_registrations(&state, &who, StatusCode::OK, None, None).await
-}
-
-async fn approve_registration(
-    State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
-    Path(id): Path<Uuid>,
-    form: FormPairs,
-) -> Result<Response, AppError> {
-    let role_ids = form.uuids("role_ids")?;
-    let mut tx = state.pool.begin().await?;
-    match users::approve(
-        &mut tx,
-        id,
-        &role_ids,
-        who.user_id,
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await
-    {
-        Ok(link) => {
-            tx.commit().await?;
-            let url = link.url(&state.config.public_base_url);
-            let msg = if super::mail::send_setup_link(&state, id, &url).await {
-                "Approved. The set-up link was emailed to them.".to_owned()
-            } else {
-                link_message(&url, "Approved. Email is not configured, so")
-            };
-            render_registrations(&state, &who, StatusCode::OK, Some(msg), None).await
-        }
-        Err(e) => match crate::web::pages::refusal_message(&e) {
-            Some(m) => render_registrations(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, None, Some(m)).await,
-            None => Err(e),
-        },
-    }
-}
-
-async fn reject_registration(
-    State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
-    Path(id): Path<Uuid>,
-) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    users::reject(&mut tx, id, who.user_id, None, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
-    render_registrations(&state, &who, StatusCode::OK, Some("Rejected.".into()), None).await
-}
-
-#[derive(Template)]
-#[template(path = "register.html")]
-struct RegisterPage<'a> {
-    csrf: &'a str,
-    message: &'a str,
-    done: bool,
-    error: Option<String>,
-    full_name: &'a str,
-    email: &'a str,
-    phone: &'a str,
-    company: &'a str,
-    department: &'a str,
-}
-
-fn anon_csrf(headers: &HeaderMap) -> String {
-    cookie_value(headers, CSRF_COOKIE).unwrap_or_default()
-}
-
-async fn register_page(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
-    let s = state.settings.get();
-    if !s.0.security.registration.admin_registration_enabled {
-        return Err(AppError::Forbidden("registration is closed"));
-    }
-    let csrf = anon_csrf(&headers);
-    if csrf.is_empty() {
-        // the token cookie is set by the sign-in page; start there
-        return Ok(Redirect::to("/sign-in").into_response());
-    }
-    let page = RegisterPage {
-        csrf: &csrf,
-        message: &s.0.security.registration.registration_message,
-        done: false,
-        error: None,
-        full_name: "",
-        email: "",
-        phone: "",
-        company: "",
-        department: "",
-    };
-    html(StatusCode::OK, &page)
-}
-
-async fn register(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    meta: RequestMeta,
-    form: FormPairs,
-) -> Result<Response, AppError> {
-    let s = state.settings.get();
-    let reg = &s.0.security.registration;
-    if !reg.admin_registration_enabled {
-        return Err(AppError::Forbidden("registration is closed"));
-    }
-    let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let ip = meta.ip.map_or_else(|| "unknown".to_owned(), |i| i.to_string());
-    let hour = crate::ratelimit::hit(
-        &mut tx,
-        &format!("register:ip:{ip}"),
-        3600,
-        reg.max_registrations_per_hour as i32,
-        now,
-    )
-    .await?;
-    let day = crate::ratelimit::hit(
-        &mut tx,
-        "register:all",
-        86_400,
-        reg.max_registrations_per_day as i32,
-        now,
-    )
-    .await?;
-    if !hour.allowed || !day.allowed {
-        tx.commit().await?;
-        let wait = if hour.allowed {
-            day.retry_after_secs
-        } else {
-            hour.retry_after_secs
-        };
-        return Err(AppError::RateLimited { retry_after_secs: wait });
-    }
-    let field = |n: &str| form.get(n).unwrap_or("").to_owned();
-    let (full_name, email, phone, company, department) = (
-        field("full_name"),
-        field("email"),
-        field("phone"),
-        field("company"),
-        field("department"),
-    );
-    let r = users::Registration {
-        email: &email,
-        full_name: &full_name,
-        phone: Some(&phone),
-        company: Some(&company),
-        department: Some(&department),
-    };
-    let csrf = anon_csrf(&headers);
-    match users::register(&mut tx, &r, meta, now).await {
-        Ok(_) => {
-            tx.commit().await?;
-            let page = RegisterPage {
-                csrf: &csrf,
-                message: "",
-                done: true,
-                error: None,
-                full_name: "",
-                email: "",
-                phone: "",
-                company: "",
-                department: "",
-            };
-            html(StatusCode::CREATED, &page)
-        }
-        Err(e) => {
-            tx.commit().await?; // keep the rate-limit count
-            let Some(m) = crate::web::pages::refusal_message(&e) else {
-                return Err(e);
-            };
-            let page = RegisterPage {
-                csrf: &csrf,
-                message: &reg.registration_message,
-                done: false,
-                error: Some(m),
-                full_name: &full_name,
-                email: &email,
-                phone: &phone,
-                company: &company,
-                department: &department,
-            };
-            html(StatusCode::UNPROCESSABLE_ENTITY, &page)
-        }
-    }
-}
-
-#[derive(Template)]
-#[template(path = "setup.html")]
-struct SetupPage<'a> {
-    csrf: &'a str,
-    token: &'a str,
-    email: Option<String>,
-    min_len: u32,
-    error: Option<String>,
-}
-
-async fn setup_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-) -> Result<Response, AppError> {
-    let mut conn = state.pool.acquire().await?;
-    let email = users::setup_link_email(&mut conn, &token, state.clock.now()).await?;
-    let (csrf, fresh) = match cookie_value(&headers, CSRF_COOKIE) {
-        Some(c) if c.len() >= 16 => (c, false),
-        _ => (crate::crypto::random_token(24), true),
-    };
-    let status = if email.is_some() {
-        StatusCode::OK
-    } else {
-        StatusCode::NOT_FOUND
-    };
-    let min_len = state.settings.get().0.security.password_min_length;
-    let mut res = html(
-        status,
-        &SetupPage {
-            csrf: &csrf,
-            token: &token,
-            email,
-            min_len,
-            error: None,
-        },
-    )?;
-    if fresh {
-        let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
-        if let Ok(v) = axum::http::HeaderValue::from_str(&format!(
-            "{CSRF_COOKIE}={csrf}; Path=/; HttpOnly; SameSite=Strict{secure}"
-        )) {
-            res.headers_mut().append(axum::http::header::SET_COOKIE, v);
-        }
-    }
-    Ok(res)
-}
-
-async fn setup(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    meta: RequestMeta,
-    Path(token): Path<String>,
-    form: FormPairs,
-) -> Result<Response, AppError> {
-    let now = state.clock.now();
-    let min_len = state.settings.get().0.security.password_min_length;
-    let password = form.get("password").unwrap_or("");
-    let csrf = anon_csrf(&headers);
-    let mut tx = state.pool.begin().await?;
-    let email = users::setup_link_email(&mut tx, &token, now).await?;
-    if form.get("confirm") != Some(password) {
-        return html(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &SetupPage {
-                csrf: &csrf,
-                token: &token,
-                email,
-                min_len,
-                error: Some("The two passwords differ.".into()),
-            },
-        );
-    }
-    match users::use_setup_link(&mut tx, &token, password, min_len, meta, now).await {
-        Ok(_) => {
-            tx.commit().await?;
-            Ok(Redirect::to("/sign-in?notice=password-set").into_response())
-        }
-        Err(e) => {
-            let Some(m) = crate::web::pages::refusal_message(&e) else {
-                return Err(e);
-            };
-            let status = if matches!(e, AppError::NotFound(_)) {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            html(
-                status,
-                &SetupPage {
-                    csrf: &csrf,
-                    token: &token,
-                    email,
-                    min_len,
-                    error: Some(m),
-                },
-            )
-        }
+        Outcome::Refused(n) => render_user(&state, &who, id, Some(n)).await,
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod housekeeping;
 mod runner;
+mod status;
 
 use std::time::Duration;
 
@@ -22,10 +23,12 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 pub use runner::{hostname as runner_hostname, Registry, Worker, WorkerOptions};
+pub use status::JobStatus;
 
-use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use crate::audit::{self, Action};
 use crate::clock::SharedClock;
 use crate::error::AppError;
+use crate::unit::Acting;
 
 pub const READY_CHANNEL: &str = "jobs_ready";
 pub const PROGRESS_CHANNEL: &str = "job_progress";
@@ -117,7 +120,7 @@ pub async fn enqueue(conn: &mut PgConnection, job: &NewJob, now: DateTime<Utc>) 
 pub struct JobView {
     pub id: i64,
     pub kind: String,
-    pub status: String,
+    pub status: JobStatus,
     pub attempts: i32,
     pub max_attempts: i32,
     pub run_at: DateTime<Utc>,
@@ -136,7 +139,7 @@ impl JobView {
     pub fn percent(&self) -> Option<f64> {
         match (self.progress_done, self.progress_total) {
             (Some(d), Some(t)) if t > 0 => Some((d as f64 * 100.0 / t as f64).clamp(0.0, 100.0)),
-            _ if self.status == "succeeded" => Some(100.0),
+            _ if self.status == JobStatus::Succeeded => Some(100.0),
             _ => None,
         }
     }
@@ -163,15 +166,10 @@ pub async fn list_dead(conn: &mut PgConnection, limit: i64) -> Result<Vec<JobVie
 }
 
 /// Puts a dead (or cancelled) job back in the queue with a fresh retry budget. Audited.
-pub async fn retry(
-    conn: &mut PgConnection,
-    id: i64,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<JobView, AppError> {
+pub async fn retry(conn: &mut PgConnection, id: i64, acting: &Acting) -> Result<JobView, AppError> {
+    let now = acting.now;
     let before = get(conn, id).await?;
-    if before.status != "dead" && before.status != "cancelled" {
+    if !matches!(before.status, JobStatus::Dead | JobStatus::Cancelled) {
         return Err(AppError::conflict(
             "status",
             format!(
@@ -180,20 +178,22 @@ pub async fn retry(
             ),
         ));
     }
+    debug_assert!(before.status.can_move_to(JobStatus::Queued));
     sqlx::query(
-        "update jobs set status = 'queued', attempts = 0, run_at = $2, finished_at = null, updated_at = $2 \
+        "update jobs set status = $3, attempts = 0, run_at = $2, finished_at = null, updated_at = $2 \
          where id = $1",
     )
     .bind(id)
     .bind(now)
+    .bind(JobStatus::Queued.as_str())
     .execute(&mut *conn)
     .await?;
     audit::record(
         conn,
-        &AuditEvent::new(actor, Action::JobRetried, "job", id)
+        &acting
+            .audit(Action::JobRetried, "job", id)
             .before(serde_json::json!({"status": before.status, "attempts": before.attempts, "lastError": before.last_error}))
-            .after(serde_json::json!({"status": "queued", "attempts": 0}))
-            .meta(meta),
+            .after(serde_json::json!({"status": JobStatus::Queued, "attempts": 0})),
         now,
     )
     .await?;

@@ -9,10 +9,9 @@ use serde_json::{json, Map, Value};
 
 use super::{rollback, update, versions, view, Category};
 use crate::access::Permission::{DisbursementsConfigure, SystemSettingsRead, SystemSettingsUpdate};
-use crate::audit::RequestMeta;
 use crate::error::AppError;
 use crate::route;
-use crate::web::auth::Principal;
+use crate::unit::Acting;
 use crate::web::extract::ApiJson;
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
@@ -64,26 +63,18 @@ pub struct ChangeBody {
     reason: Option<String>,
 }
 
-async fn change(
-    state: AppState,
-    who: Principal,
-    meta: RequestMeta,
-    c: Category,
-    body: ChangeBody,
-) -> Result<Json<Value>, AppError> {
-    let mut tx = state.pool.begin().await?;
+async fn change(state: AppState, acting: Acting, c: Category, body: ChangeBody) -> Result<Json<Value>, AppError> {
+    let mut unit = state.unit().await?;
     let out = update(
-        &mut tx,
+        &mut unit,
         state.settings.secrets(),
-        who.actor(),
-        meta,
         c,
         body.settings,
         body.reason,
-        state.clock.now(),
+        &acting,
     )
     .await?;
-    tx.commit().await?;
+    unit.commit().await?;
     // this process sees its own change at once; others within seconds
     state.settings.refresh().await?;
     let current = state.settings.get();
@@ -97,22 +88,20 @@ async fn change(
 
 async fn put_one(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<ChangeBody>,
 ) -> Result<Json<Value>, AppError> {
     let c = category(&name)?;
-    change(state, who, meta, c, body).await
+    change(state, acting, c, body).await
 }
 
 async fn put_payments(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     ApiJson(body): ApiJson<ChangeBody>,
 ) -> Result<Json<Value>, AppError> {
-    change(state, who, meta, Category::Payments, body).await
+    change(state, acting, Category::Payments, body).await
 }
 
 #[derive(Deserialize)]
@@ -128,21 +117,12 @@ async fn list_versions(State(state): State<AppState>, Query(q): Query<Limit>) ->
 
 async fn roll_back(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(version): Path<i64>,
 ) -> Result<Json<Value>, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let out = rollback(
-        &mut tx,
-        state.settings.secrets(),
-        who.actor(),
-        meta,
-        version,
-        state.clock.now(),
-    )
-    .await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let out = rollback(&mut unit, state.settings.secrets(), version, &acting).await?;
+    unit.commit().await?;
     state.settings.refresh().await?;
     Ok(Json(
         json!({"version": out.version, "changed": out.changed_keys, "rollbackOf": version}),

@@ -9,9 +9,10 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{build, default_values, load_plain, secret_context, validate, Category, PlainValues, NOTIFY_CHANNEL};
-use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use crate::audit::{self, Action};
 use crate::crypto::{mask, SecretBox};
 use crate::error::{AppError, FieldError};
+use crate::unit::Acting;
 
 const SETTINGS_LOCK: i64 = 0x0073_6574_7473;
 
@@ -72,17 +73,14 @@ fn introduced_problems(current: &PlainValues, next: &PlainValues) -> Vec<FieldEr
 /// Applies `patch` (top-level keys of one category) and records a version and an audit row.
 /// Secret keys: the masked value (as returned by the API) or an absent key leaves the secret as
 /// it is; `null` or `""` clears it.
-#[allow(clippy::too_many_arguments)]
 #[tracing::instrument(skip_all, fields(category = category.as_str()), err(Debug))]
 pub async fn update(
     conn: &mut PgConnection,
     secrets: &SecretBox,
-    actor: Actor,
-    meta: RequestMeta,
     category: Category,
     patch: Map<String, Value>,
     reason: Option<String>,
-    now: DateTime<Utc>,
+    acting: &Acting,
 ) -> Result<ChangeOutcome, AppError> {
     lock(conn).await?;
     let current = load_plain(conn, secrets).await?;
@@ -133,7 +131,7 @@ pub async fn update(
     if !problems.is_empty() {
         return Err(AppError::Validation(problems));
     }
-    apply(conn, secrets, actor, meta, &current, &next, reason, None, now).await
+    apply(conn, secrets, &current, &next, reason, None, acting).await
 }
 
 /// Restores the state recorded by `version`, as a new version.
@@ -141,10 +139,8 @@ pub async fn update(
 pub async fn rollback(
     conn: &mut PgConnection,
     secrets: &SecretBox,
-    actor: Actor,
-    meta: RequestMeta,
     to_version: i64,
-    now: DateTime<Utc>,
+    acting: &Acting,
 ) -> Result<ChangeOutcome, AppError> {
     lock(conn).await?;
     let snapshot: Option<Value> = sqlx::query_scalar("select snapshot from setting_versions where version = $1")
@@ -184,32 +180,19 @@ pub async fn rollback(
         return Err(AppError::Validation(problems));
     }
     let reason = Some(format!("rollback to version {to_version}"));
-    apply(
-        conn,
-        secrets,
-        actor,
-        meta,
-        &current,
-        &target,
-        reason,
-        Some(to_version),
-        now,
-    )
-    .await
+    apply(conn, secrets, &current, &target, reason, Some(to_version), acting).await
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn apply(
     conn: &mut PgConnection,
     secrets: &SecretBox,
-    actor: Actor,
-    meta: RequestMeta,
     current: &PlainValues,
     next: &PlainValues,
     reason: Option<String>,
     rollback_of: Option<i64>,
-    now: DateTime<Utc>,
+    acting: &Acting,
 ) -> Result<ChangeOutcome, AppError> {
+    let now = acting.now;
     let version_now: i64 = sqlx::query_scalar("select coalesce(max(version), 0) from setting_versions")
         .fetch_one(&mut *conn)
         .await?;
@@ -246,7 +229,7 @@ async fn apply(
                     .bind(key)
                     .bind(&stored)
                     .bind(secret)
-                    .bind(actor.user_id())
+                    .bind(acting.user_id())
                     .bind(now)
                     .execute(&mut *conn)
                     .await?;
@@ -286,7 +269,7 @@ async fn apply(
         "insert into setting_versions (changed_by_user_id, changed_at, reason, rollback_of, changes, snapshot) \
          values ($1, $2, $3, $4, $5, $6) returning version",
     )
-    .bind(actor.user_id())
+    .bind(acting.user_id())
     .bind(now)
     .bind(reason.as_deref())
     .bind(rollback_of)
@@ -308,11 +291,11 @@ async fn apply(
                 .collect(),
         )
     };
-    let event = AuditEvent::new(actor, action, "settings", cats.join(","))
+    let event = acting
+        .audit(action, "settings", cats.join(","))
         .before(to_obj(before_by_cat))
         .after(to_obj(after_by_cat))
-        .metadata(json!({"version": version, "rollbackOf": rollback_of, "reason": reason}))
-        .meta(meta);
+        .metadata(json!({"version": version, "rollbackOf": rollback_of, "reason": reason}));
     audit::record(conn, &event, now).await?;
     sqlx::query("select pg_notify($1, $2)")
         .bind(NOTIFY_CHANNEL)

@@ -19,7 +19,7 @@ use crate::error::AppError;
 use crate::route;
 use crate::web::auth::Principal;
 use crate::web::pages::refusal_message;
-use crate::web::routes::{urlencode, Access, RouteSpec};
+use crate::web::routes::{path_segment, query_string, Access, RouteSpec};
 use crate::web::shell::Shell;
 use crate::web::AppState;
 
@@ -37,7 +37,7 @@ pub const REDEMPTION_ROWS: i64 = 20;
 use crate::web::pages::html;
 
 fn session_href(id: &str) -> String {
-    format!("/admin/ussd/sessions/{}", urlencode(id))
+    format!("/admin/ussd/sessions/{}", path_segment(id))
 }
 
 struct HopLine {
@@ -177,21 +177,12 @@ async fn monitor_page(
         Ok((f, rf)) => {
             let hops = views::recent(&mut conn, &f, INTERACTION_ROWS).await?;
             let redemptions = views::recent_redemptions(&mut conn, &rf, REDEMPTION_ROWS).await?;
-            let mut live = String::new();
-            for (k, v) in [
+            let live = query_string(&[
                 ("phone", f.phone.clone()),
                 ("outcome", f.outcome.clone()),
                 ("from", f.from.map(|t| t.to_rfc3339())),
                 ("to", f.to.map(|t| t.to_rfc3339())),
-            ] {
-                if let Some(v) = v {
-                    live.push_str(&format!(
-                        "{}{k}={}",
-                        if live.is_empty() { "" } else { "&" },
-                        urlencode(&v)
-                    ));
-                }
-            }
+            ]);
             (
                 hops,
                 redemptions,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::AppState;
 use crate::access::{self, Permission};
 use crate::audit::Actor;
-use crate::error::AppError;
+use crate::error::{AppError, Denied};
 use crate::identity::session::{self, Stage};
 
 pub const CSRF_COOKIE: &str = "mb_csrf";
@@ -45,7 +45,7 @@ impl Principal {
         if self.can(p) {
             Ok(())
         } else {
-            Err(AppError::Forbidden(p.key()))
+            Err(AppError::Forbidden(Denied::Permission(p)))
         }
     }
 
@@ -245,13 +245,11 @@ pub async fn check_csrf(state: &AppState, caller: &Auth, req: &mut Request) -> R
         Auth::Anonymous => cookie_value(req.headers(), CSRF_COOKIE).unwrap_or_default(),
     };
     if !origin_ok(state, req.headers()) {
-        return Err(AppError::Forbidden("csrf: cross-origin request refused"));
+        return Err(AppError::Forbidden(Denied::CrossOrigin));
     }
     let given = submitted_token(req).await?.unwrap_or_default();
     if expected.is_empty() || !constant_time_eq(&given, &expected) {
-        return Err(AppError::Forbidden(
-            "csrf: missing or wrong CSRF token; reload the page and try again",
-        ));
+        return Err(AppError::Forbidden(Denied::CsrfToken));
     }
     Ok(())
 }

@@ -9,8 +9,8 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::audit::RequestMeta;
-use crate::unit::Acting;
 use crate::error::{current_request_id, AppError, FieldError};
+use crate::unit::Acting;
 
 /// JSON body; a syntax or type error becomes a 400/422 naming the field path.
 pub struct ApiJson<T>(pub T);

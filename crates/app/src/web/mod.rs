@@ -52,6 +52,7 @@ impl AppState {
 pub fn all_routes() -> Vec<routes::RouteSpec> {
     let mut specs = system::routes();
     specs.extend(crate::identity::pages::routes());
+    specs.extend(crate::identity::account_pages::routes());
     specs.extend(crate::settings::api::routes());
     specs.extend(crate::identity::admin::routes());
     specs.extend(crate::identity::users_api::routes());

@@ -6,7 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::error::{AppError, ErrorPageInfo, FieldError};
+use crate::error::{AppError, Denied, ErrorPageInfo, FieldError};
 
 /// Renders a page template with a status: the one way every page answers.
 pub fn html<T: Template>(status: StatusCode, t: &T) -> Result<Response, AppError> {
@@ -34,15 +34,24 @@ pub struct Notice {
 
 impl Notice {
     pub fn done(text: impl Into<String>) -> Self {
-        Self { kind: NoticeKind::Done, text: text.into() }
+        Self {
+            kind: NoticeKind::Done,
+            text: text.into(),
+        }
     }
 
     pub fn info(text: impl Into<String>) -> Self {
-        Self { kind: NoticeKind::Info, text: text.into() }
+        Self {
+            kind: NoticeKind::Info,
+            text: text.into(),
+        }
     }
 
     pub fn refused(text: impl Into<String>) -> Self {
-        Self { kind: NoticeKind::Refused, text: text.into() }
+        Self {
+            kind: NoticeKind::Refused,
+            text: text.into(),
+        }
     }
 
     /// The CSS class of the notice's box (`notice`, `notice info`, `notice refused`).
@@ -122,7 +131,8 @@ pub fn refusal_message(e: &AppError) -> Option<String> {
                 .join("; "),
         ),
         AppError::Conflict { message, .. } => Some(message.clone()),
-        AppError::Forbidden(m) if !m.contains('.') => Some((*m).to_owned()),
+        AppError::Forbidden(Denied::Permission(_)) => None,
+        AppError::Forbidden(denied) => Some(denied.detail()),
         AppError::NotFound(what) => Some(format!("The {what} does not exist.")),
         _ => None,
     }
@@ -143,4 +153,46 @@ pub async fn static_file(Path(file): Path<String>) -> Result<Response, AppError>
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     Ok(res)
+}
+
+/// A command's outcome as a page shows it: done (and committed), or refused for a reason the
+/// person can act on (rolled back), with that reason as a notice.
+#[derive(Debug)]
+pub enum Outcome<T> {
+    Done(T),
+    Refused(Notice),
+}
+
+impl<T> Outcome<T> {
+    /// The notice to show: `done`'s words for the outcome, or the refusal.
+    pub fn notice(self, done: impl FnOnce(T) -> String) -> Notice {
+        match self {
+            Outcome::Done(v) => Notice::done(done(v)),
+            Outcome::Refused(n) => n,
+        }
+    }
+}
+
+/// Commits `unit` when the use case that ran in it succeeded; otherwise rolls it back and turns a
+/// refusal a person can act on ([`refusal_message`]) into [`Outcome::Refused`]. Anything else
+/// stays an error (the error page).
+pub async fn settle<T>(unit: crate::unit::Unit, result: Result<T, AppError>) -> Result<Outcome<T>, AppError> {
+    match result {
+        Ok(v) => {
+            unit.commit().await?;
+            Ok(Outcome::Done(v))
+        }
+        Err(e) => match refusal_message(&e) {
+            Some(m) => Ok(Outcome::Refused(Notice::refused(m))),
+            None => Err(e),
+        },
+    }
+}
+
+/// The status a page answers with when it shows `notice`: 422 for a refusal, 200 otherwise.
+pub fn status_for(notice: Option<&Notice>) -> StatusCode {
+    match notice {
+        Some(n) if n.kind == NoticeKind::Refused => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::OK,
+    }
 }

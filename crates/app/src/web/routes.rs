@@ -15,7 +15,7 @@ use axum::Router;
 use super::auth::{self, Auth};
 use super::AppState;
 use crate::access::Permission;
-use crate::error::AppError;
+use crate::error::{AppError, Denied};
 
 /// What a route needs from the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +126,7 @@ pub async fn authorize(table: Arc<AccessTable>, state: AppState, mut req: Reques
         } else {
             let next_path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
             let next_path = auth::safe_next(Some(next_path));
-            Redirect::to(&format!("/sign-in?next={}", urlencode(&next_path))).into_response()
+            Redirect::to(&with_query("/sign-in", &[("next", next_path)])).into_response()
         }
     };
     match (&access, &caller) {
@@ -138,18 +138,18 @@ pub async fn authorize(table: Arc<AccessTable>, state: AppState, mut req: Reques
         (Access::SignedIn, Auth::Full(_)) => {}
         (Access::OwnAccount, Auth::Full(who)) => {
             if who.session_id().is_none() {
-                return AppError::Forbidden("a signed-in browser session: an API key cannot act on an account")
-                    .into_response();
+                return AppError::Forbidden(Denied::BrowserSessionOnly).into_response();
             }
         }
         (Access::Permission(p), Auth::Full(who)) => {
             if !who.can(*p) {
-                return AppError::Forbidden(p.key()).into_response();
+                return AppError::Forbidden(Denied::Permission(*p)).into_response();
             }
         }
         (Access::AnyOf(ps), Auth::Full(who)) => {
             if !ps.iter().any(|p| who.can(*p)) {
-                return AppError::Forbidden(ps.first().map_or("(none)", |p| p.key())).into_response();
+                let denied = ps.first().map_or(Denied::Undeclared, |p| Denied::Permission(*p));
+                return AppError::Forbidden(denied).into_response();
             }
         }
         (Access::Public | Access::Webhook, _) => {}
@@ -177,7 +177,7 @@ fn method_not_allowed(table: &AccessTable, path: &str, method: &Method) -> Respo
         .collect();
     if methods.is_empty() {
         tracing::error!(%method, %path, "route without a declared access rule: denied");
-        return AppError::Forbidden("(undeclared route)").into_response();
+        return AppError::Forbidden(Denied::Undeclared).into_response();
     }
     if methods.contains(&"GET") {
         methods.push("HEAD");
@@ -189,13 +189,55 @@ fn method_not_allowed(table: &AccessTable, path: &str, method: &Method) -> Respo
     .into_response()
 }
 
-pub fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
+/// `path?query`, the query serialized by `serde_urlencoded` from a struct, a slice of pairs or a
+/// map (a `None` field is left out); `path` alone when nothing is left. A `/` stays readable in
+/// the query (RFC 3986 allows it there: `/sign-in?next=/account`).
+pub fn with_query(path: &str, query: &impl serde::Serialize) -> String {
+    let q = query_string(query);
+    if q.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{q}")
+    }
+}
+
+/// The query string alone (no `?`), as [`with_query`] writes it.
+pub fn query_string(query: &impl serde::Serialize) -> String {
+    match serde_urlencoded::to_string(query) {
+        Ok(q) => q.replace("%2F", "/"),
+        Err(e) => {
+            tracing::error!(error = %e, "a query that does not serialize: left out");
+            String::new()
         }
     }
-    out
+}
+
+/// Everything but the RFC 3986 unreserved characters, escaped.
+const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// One path segment (an id a person may have typed), percent-encoded; also RFC 8187's
+/// `filename*=UTF-8''…` value.
+pub fn path_segment(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, NOT_UNRESERVED).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_serialized_and_empty_ones_left_out() {
+        assert_eq!(
+            with_query("/sign-in", &[("next", "/account")]),
+            "/sign-in?next=/account"
+        );
+        assert_eq!(with_query("/a", &[("q", "x y&z"), ("n", "1")]), "/a?q=x+y%26z&n=1");
+        assert_eq!(with_query("/a", &[("q", None::<&str>)]), "/a");
+        assert_eq!(query_string(&[("a", Some("1")), ("b", None)]), "a=1");
+        assert_eq!(path_segment("ATUid_1/x y"), "ATUid_1%2Fx%20y");
+    }
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 use askama::Template;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -32,10 +32,35 @@ pub fn routes() -> Vec<RouteSpec> {
 /// Workers beat every 5 s; older than this, the worker is reported stale.
 const HEARTBEAT_STALE_SECS: f64 = 30.0;
 
+/// How well the system is, worst last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Ok,
+    Degraded,
+    Down,
+}
+
+impl HealthStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthStatus::Ok => "ok",
+            HealthStatus::Degraded => "degraded",
+            HealthStatus::Down => "down",
+        }
+    }
+}
+
+impl std::fmt::Display for HealthStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
-    pub status: &'static str,
+    pub status: HealthStatus,
     pub version: &'static str,
     pub database: DatabaseHealth,
     pub migrations: Option<crate::db::MigrationStatus>,
@@ -83,11 +108,11 @@ pub async fn health_report(state: &AppState) -> Health {
     let stale = age.is_none_or(|a| a > HEARTBEAT_STALE_SECS);
     let current = migrations.as_ref().is_some_and(|m| m.current);
     let status = if !reachable || !current {
-        "down"
+        HealthStatus::Down
     } else if stale {
-        "degraded"
+        HealthStatus::Degraded
     } else {
-        "ok"
+        HealthStatus::Ok
     };
     Health {
         status,
@@ -107,7 +132,7 @@ pub async fn health_report(state: &AppState) -> Health {
 /// A missing worker is reported as `degraded`, still 200: the web process itself is fine.
 pub async fn health(State(state): State<AppState>) -> Response {
     let h = health_report(&state).await;
-    let code = if h.status == "down" {
+    let code = if h.status == HealthStatus::Down {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK
@@ -164,7 +189,7 @@ struct StatusPage<'a> {
 }
 
 /// The public status page: what the system is and whether it is well.
-pub async fn status_page(State(state): State<AppState>) -> Result<Html<String>, AppError> {
+pub async fn status_page(State(state): State<AppState>) -> Result<Response, AppError> {
     let h = health_report(&state).await;
     let jobs = crate::jobs::depth(&state.pool).await.unwrap_or_default();
     let settings = state.settings.get();
@@ -173,7 +198,7 @@ pub async fn status_page(State(state): State<AppState>) -> Result<Html<String>, 
         health: &h,
         jobs: &jobs,
     };
-    Ok(Html(page.render().map_err(|e| AppError::Internal(e.into()))?))
+    super::pages::html(StatusCode::OK, &page)
 }
 
 /// What Home says about the system: the health report's status, made worse by what the health
@@ -182,7 +207,7 @@ pub async fn status_page(State(state): State<AppState>) -> Result<Html<String>, 
 /// the alerts themselves are in the header for their audience.
 #[derive(Debug)]
 pub struct SystemStatus {
-    pub status: &'static str,
+    pub status: HealthStatus,
     pub reasons: Vec<String>,
 }
 
@@ -208,7 +233,7 @@ pub async fn system_status(conn: &mut sqlx::PgConnection, h: &Health) -> Result<
         reasons.push(format!("{critical} critical alert(s) open."));
     }
     let status = match h.status {
-        "ok" if !reasons.is_empty() => "degraded",
+        HealthStatus::Ok if !reasons.is_empty() => HealthStatus::Degraded,
         s => s,
     };
     Ok(SystemStatus { status, reasons })
@@ -226,7 +251,7 @@ struct HomePage<'a> {
 }
 
 /// The signed-in home page.
-pub async fn home(State(state): State<AppState>, who: Principal) -> Result<Html<String>, AppError> {
+pub async fn home(State(state): State<AppState>, who: Principal) -> Result<Response, AppError> {
     let h = health_report(&state).await;
     let mut conn = state.pool.acquire().await?;
     let left = crate::identity::mfa::backup_codes_left(&mut conn, who.user_id).await?;
@@ -256,5 +281,5 @@ pub async fn home(State(state): State<AppState>, who: Principal) -> Result<Html<
         pending_registrations,
         pending_role_requests,
     };
-    Ok(Html(page.render().map_err(|e| AppError::Internal(e.into()))?))
+    super::pages::html(StatusCode::OK, &page)
 }

@@ -158,7 +158,7 @@ async fn a_batch_is_assigned_only_to_someone_who_may_manage_batches() {
             roles: &[role],
         };
         staff.push(
-            mbelyco::identity::create_staff(&mut tx, &new, Actor::System, Default::default(), now())
+            mbelyco::identity::create_staff(&mut tx, &new, &mbelyco::unit::Acting::system(now()))
                 .await
                 .unwrap(),
         );

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use fantoccini::{Client, Locator};
-use mbelyco::audit::Actor;
 use mbelyco::identity::{self, mfa, totp};
 use serde_json::json;
 
@@ -119,7 +118,7 @@ pub(crate) async fn staff_with_totp(app: &TestApp, email: &str, password: &str, 
         password: Some(&pw),
         roles: &[role],
     };
-    let id = identity::create_staff(&mut tx, &new, Actor::System, Default::default(), now())
+    let id = identity::create_staff(&mut tx, &new, &mbelyco::unit::Acting::system(now()))
         .await
         .unwrap();
     let secret = mfa::pending_secret(&mut tx, &app.state.keys, id, now()).await.unwrap();
@@ -202,15 +201,13 @@ async fn browser_registration_approved_by_a_super_admin() {
     mbelyco::settings::update(
         &mut tx,
         app.state.settings.secrets(),
-        Actor::System,
-        Default::default(),
         mbelyco::settings::Category::Security,
         json!({"registration": {"adminRegistrationEnabled": true}})
             .as_object()
             .unwrap()
             .clone(),
         None,
-        now(),
+        &mbelyco::unit::Acting::system(now()),
     )
     .await
     .unwrap();

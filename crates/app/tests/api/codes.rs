@@ -158,7 +158,7 @@ async fn codes_partial_search_and_keyset_pages_return_every_code_once() {
 }
 
 fn urlencode(s: &str) -> String {
-    mbelyco::web::routes::urlencode(s)
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,6 @@
 //! account; `next` after sign-in stays on this site; sign-in answers never tell which addresses
 //! have accounts.
 
-use mbelyco::audit::Actor;
 use mbelyco::identity::totp;
 use reqwest::Client;
 use serde_json::{json, Value};
@@ -148,7 +147,7 @@ async fn a_key_is_minted_only_for_a_role_the_minter_fully_holds() {
         password: Some(&password),
         roles: &["Integrator"],
     };
-    mbelyco::identity::create_staff(&mut tx, &new, Actor::System, Default::default(), now())
+    mbelyco::identity::create_staff(&mut tx, &new, &mbelyco::unit::Acting::system(now()))
         .await
         .unwrap();
     tx.commit().await.unwrap();

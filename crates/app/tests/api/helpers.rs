@@ -221,9 +221,7 @@ impl TestApp {
             &format!("test {role}"),
             role_id,
             now() + chrono::Duration::days(30),
-            mbelyco::audit::Actor::System,
-            Default::default(),
-            now(),
+            &mbelyco::unit::Acting::system(now()),
         )
         .await
         .unwrap();

@@ -129,7 +129,7 @@ async fn failures_back_off_then_die_and_can_be_retried() {
 
     let mut tx = pool.begin().await.unwrap();
     use mbelyco::clock::Clock;
-    let v = jobs::retry(&mut tx, id, mbelyco::audit::Actor::System, Default::default(), c.now())
+    let v = jobs::retry(&mut tx, id, &mbelyco::unit::Acting::system(c.now()))
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -141,7 +141,7 @@ async fn failures_back_off_then_die_and_can_be_retried() {
     assert_eq!(audited, 1);
     let mut tx = pool.begin().await.unwrap();
     assert!(
-        jobs::retry(&mut tx, id, mbelyco::audit::Actor::System, Default::default(), c.now())
+        jobs::retry(&mut tx, id, &mbelyco::unit::Acting::system(c.now()))
             .await
             .is_err(),
         "only dead jobs"

@@ -3,7 +3,6 @@
 //! API keys held by distinct people (the reversal needs two).
 
 use chrono::{DateTime, Duration, Utc};
-use mbelyco::audit::Actor;
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -241,7 +240,7 @@ pub async fn person_with_key(app: &TestApp, email: &str, role: &str) -> (Uuid, S
         password: None,
         roles: &[role],
     };
-    let user = mbelyco::identity::create_staff(&mut tx, &new, Actor::System, Default::default(), now())
+    let user = mbelyco::identity::create_staff(&mut tx, &new, &mbelyco::unit::Acting::system(now()))
         .await
         .unwrap();
     let role_id = mbelyco::access::role_id(&mut tx, role).await.unwrap().unwrap();
@@ -251,9 +250,7 @@ pub async fn person_with_key(app: &TestApp, email: &str, role: &str) -> (Uuid, S
         &format!("{email} key"),
         role_id,
         now() + Duration::days(30),
-        Actor::System,
-        Default::default(),
-        now(),
+        &mbelyco::unit::Acting::system(now()),
     )
     .await
     .unwrap();

@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use mbelyco::audit::{Actor, RequestMeta};
 use mbelyco::error::AppError;
 use mbelyco::settings::{self, Category, SettingsStore};
 use serde_json::{json, Map, Value};
@@ -36,12 +35,10 @@ async fn a_valid_change_is_versioned_audited_and_applied() {
     let out = settings::update(
         &mut tx,
         state.settings.secrets(),
-        Actor::System,
-        RequestMeta::default(),
         Category::Ussd,
         patch(json!({"maxAttemptsPerMinute": 3, "serviceCode": "*651#"})),
         Some("night shift fraud wave".into()),
-        now(),
+        &mbelyco::unit::Acting::system(now()),
     )
     .await
     .unwrap();
@@ -119,12 +116,10 @@ async fn invalid_values_are_refused_with_their_fields_and_change_nothing() {
         let err = settings::update(
             &mut tx,
             state.settings.secrets(),
-            Actor::System,
-            RequestMeta::default(),
             cat,
             patch(body.clone()),
             None,
-            now(),
+            &mbelyco::unit::Acting::system(now()),
         )
         .await
         .expect_err(&format!("{body} must be refused"));
@@ -149,12 +144,10 @@ async fn secrets_are_encrypted_at_rest_and_never_returned_in_full() {
     settings::update(
         &mut tx,
         state.settings.secrets(),
-        Actor::System,
-        RequestMeta::default(),
         Category::Payments,
         patch(json!({"momoApiKey": secret, "momoTargetEnvironment": "mtnrwanda"})),
         None,
-        now(),
+        &mbelyco::unit::Acting::system(now()),
     )
     .await
     .unwrap();
@@ -190,12 +183,10 @@ async fn secrets_are_encrypted_at_rest_and_never_returned_in_full() {
     let out = settings::update(
         &mut tx,
         state.settings.secrets(),
-        Actor::System,
-        RequestMeta::default(),
         Category::Payments,
         patch(json!({"momoApiKey": "••••••d4e8", "minAmount": 200})),
         None,
-        now(),
+        &mbelyco::unit::Acting::system(now()),
     )
     .await
     .unwrap();
@@ -218,12 +209,10 @@ async fn rollback_restores_a_version_in_one_call() {
             let out = settings::update(
                 &mut tx,
                 secrets,
-                Actor::System,
-                RequestMeta::default(),
                 Category::Payments,
                 patch(body),
                 None,
-                now(),
+                &mbelyco::unit::Acting::system(now()),
             )
             .await
             .unwrap();
@@ -236,7 +225,7 @@ async fn rollback_restores_a_version_in_one_call() {
         change(json!({"approvalThreshold": 75000, "momoApiKey": "second-secret-value", "maxRetryAttempts": 5})).await;
 
     let mut tx = pool.begin().await.unwrap();
-    let out = settings::rollback(&mut tx, secrets, Actor::System, RequestMeta::default(), v1, now())
+    let out = settings::rollback(&mut tx, secrets, v1, &mbelyco::unit::Acting::system(now()))
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -261,7 +250,7 @@ async fn rollback_restores_a_version_in_one_call() {
     assert_eq!(audited, 1);
 
     let mut tx = pool.begin().await.unwrap();
-    let err = settings::rollback(&mut tx, secrets, Actor::System, RequestMeta::default(), 99, now())
+    let err = settings::rollback(&mut tx, secrets, 99, &mbelyco::unit::Acting::system(now()))
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::NotFound(_)));
@@ -285,12 +274,10 @@ async fn a_change_reaches_another_process_within_five_seconds() {
     settings::update(
         &mut tx,
         state.settings.secrets(),
-        Actor::System,
-        RequestMeta::default(),
         Category::Business,
         patch(json!({"lockTimeoutSeconds": 10})),
         None,
-        now(),
+        &mbelyco::unit::Acting::system(now()),
     )
     .await
     .unwrap();

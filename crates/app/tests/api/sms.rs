@@ -224,15 +224,9 @@ async fn a_refused_key_retries_with_backoff_until_dead_and_a_refused_number_dies
         .await
         .unwrap();
     let mut tx = app.pool.begin().await.unwrap();
-    jobs::retry(
-        &mut tx,
-        id,
-        mbelyco::audit::Actor::System,
-        Default::default(),
-        clock.now(),
-    )
-    .await
-    .unwrap();
+    jobs::retry(&mut tx, id, &mbelyco::unit::Acting::system(clock.now()))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     assert_eq!(w.drain().await.unwrap(), 1);
     assert_eq!(sim.sms().messages(Some(ENGLISH), 0).len(), 1);

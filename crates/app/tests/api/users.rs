@@ -475,8 +475,7 @@ async fn with_smtp_configured_the_approved_user_gets_an_email() {
             company: None,
             department: None,
         },
-        Default::default(),
-        now(),
+        &mbelyco::unit::Acting::new(mbelyco::audit::Actor::Anonymous, Default::default(), now()),
     )
     .await
     .unwrap();

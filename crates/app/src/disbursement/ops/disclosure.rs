@@ -20,7 +20,7 @@ use super::query::{Filter, Sort};
 use super::redemptions::{CustomerInfo, PayoutSummary, RedemptionDetail, RedemptionRow};
 use super::views::ReversalView;
 use crate::access::Permission;
-use crate::error::AppError;
+use crate::error::{AppError, Denied};
 use crate::ussd::views::{Interaction, RedemptionRow as MonitorRow};
 use crate::web::auth::Principal;
 
@@ -101,18 +101,18 @@ impl Disclosure {
 
     /// The permission and the reason when `f` or `sort` would reveal what this reader may not
     /// see.
-    pub fn refusal(&self, f: &Filter, sort: Sort) -> Option<(&'static str, &'static str)> {
+    pub fn refusal(&self, f: &Filter, sort: Sort) -> Option<(Permission, &'static str)> {
         let by_amount =
             f.amount_min.is_some() || f.amount_max.is_some() || matches!(sort, Sort::AmountAsc | Sort::AmountDesc);
         if by_amount && !self.money {
             return Some((
-                Permission::DisbursementsRead.key(),
+                Permission::DisbursementsRead,
                 "Filtering or sorting by amount needs disbursements.read.",
             ));
         }
         if f.phone.is_some() && !self.phones {
             return Some((
-                Permission::UsersRead.key(),
+                Permission::UsersRead,
                 "Filtering by phone number needs users.read or disbursements.read.",
             ));
         }
@@ -122,7 +122,7 @@ impl Disclosure {
     /// [`Self::refusal`] as the API's 403.
     pub fn check(&self, f: &Filter, sort: Sort) -> Result<(), AppError> {
         match self.refusal(f, sort) {
-            Some((permission, _)) => Err(AppError::Forbidden(permission)),
+            Some((permission, _)) => Err(AppError::Forbidden(Denied::Permission(permission))),
             None => Ok(()),
         }
     }
@@ -130,7 +130,7 @@ impl Disclosure {
     /// A phone filter is refused to those who see phone numbers masked (403 naming `users.read`).
     pub fn check_phone(&self, filtered: bool) -> Result<(), AppError> {
         if filtered && !self.phones {
-            return Err(AppError::Forbidden(Permission::UsersRead.key()));
+            return Err(AppError::Forbidden(Denied::Permission(Permission::UsersRead)));
         }
         Ok(())
     }

@@ -359,7 +359,11 @@ impl ListQuery {
 
     /// The query string of the filters (not the page or sort), for links and the live script.
     pub fn filter_query(&self) -> String {
-        let mut out = String::new();
+        crate::web::routes::query_string(&self.filter_pairs())
+    }
+
+    /// The filters set (not the page or sort), as query pairs.
+    pub fn filter_pairs(&self) -> Vec<(&'static str, &str)> {
         let pairs = [
             ("from", &self.from),
             ("to", &self.to),
@@ -370,17 +374,10 @@ impl ListQuery {
             ("batchId", &self.batch_id),
             ("q", &self.q),
         ];
-        for (k, v) in pairs {
-            if let Some(v) = non_empty(v) {
-                if !out.is_empty() {
-                    out.push('&');
-                }
-                out.push_str(k);
-                out.push('=');
-                out.push_str(&form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>());
-            }
-        }
-        out
+        pairs
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, non_empty(v)?)))
+            .collect()
     }
 }
 

@@ -23,7 +23,7 @@ use crate::route;
 use crate::web::auth::Principal;
 use crate::web::extract::FormPairs;
 use crate::web::pages::refusal_message;
-use crate::web::routes::{urlencode, Access, RouteSpec};
+use crate::web::routes::{path_segment, Access, RouteSpec};
 use crate::web::shell::Shell;
 use crate::web::AppState;
 
@@ -227,7 +227,7 @@ async fn render(
             .ussd_session_id
             .as_deref()
             .filter(|_| who.can(RedemptionsRead))
-            .map(|s| format!("/admin/ussd/sessions/{}", urlencode(s))),
+            .map(|s| format!("/admin/ussd/sessions/{}", path_segment(s))),
         attempts: detail
             .attempts
             .iter()

@@ -22,7 +22,7 @@ use crate::error::AppError;
 use crate::route;
 use crate::web::auth::Principal;
 use crate::web::extract::FormPairs;
-use crate::web::routes::{urlencode, Access, RouteSpec};
+use crate::web::routes::{with_query, Access, RouteSpec};
 use crate::web::shell::Shell;
 use crate::web::AppState;
 
@@ -390,12 +390,9 @@ async fn run_page(
     let state_filter = q.state.clone().unwrap_or_default();
     let text = q.q.clone().unwrap_or_default();
     let link = |p: i64| {
-        format!(
-            "{HOME}/{id}?kind={}&state={}&q={}&page={p}",
-            urlencode(&kind),
-            urlencode(&state_filter),
-            urlencode(&text)
-        )
+        let page = p.to_string();
+        let pairs = [("kind", &kind), ("state", &state_filter), ("q", &text), ("page", &page)];
+        with_query(&format!("{HOME}/{id}"), &pairs)
     };
     let pages = (total_items + PER_PAGE - 1) / PER_PAGE;
     let prev = (page > 1).then(|| link(page - 1));

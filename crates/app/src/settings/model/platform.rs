@@ -1,0 +1,307 @@
+//! The settings of the platform around the campaign: security and registration, notifications,
+//! analytics, integrations, backups.
+
+use serde::{Deserialize, Serialize};
+
+use super::Secret;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Registration {
+    pub admin_registration_enabled: bool,
+    pub require_approval: bool,
+    pub default_role: String,
+    pub registration_message: String,
+    pub approval_notification_email: String,
+    pub max_registrations_per_hour: u32,
+    pub max_registrations_per_day: u32,
+}
+
+impl Default for Registration {
+    fn default() -> Self {
+        Self {
+            admin_registration_enabled: false,
+            require_approval: true,
+            default_role: "Viewer".into(),
+            registration_message: String::new(),
+            approval_notification_email: String::new(),
+            max_registrations_per_hour: 5,
+            max_registrations_per_day: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct RateLimiting {
+    pub api_requests_per_minute: u32,
+    pub api_requests_per_hour: u32,
+    /// USSD hops per phone, menus included (PRD 2.8); an over-limit dial gets a polite END.
+    pub ussd_requests_per_minute: u32,
+    pub ussd_requests_per_hour: u32,
+    pub login_attempts_per_minute: u32,
+    pub file_uploads_per_hour: u32,
+    pub downloads_per_hour: u32,
+}
+
+impl Default for RateLimiting {
+    fn default() -> Self {
+        Self {
+            api_requests_per_minute: 600,
+            api_requests_per_hour: 20_000,
+            // a person needs a few seconds per screen: 60 a minute is several sessions at once
+            ussd_requests_per_minute: 60,
+            ussd_requests_per_hour: 600,
+            login_attempts_per_minute: 10,
+            file_uploads_per_hour: 30,
+            downloads_per_hour: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct AuditSettings {
+    pub log_failed_attempts: bool,
+    pub retention_days: u32,
+    pub real_time_alerts: bool,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        // 7 years (PRD 5.2)
+        Self {
+            log_failed_attempts: true,
+            retention_days: 2557,
+            real_time_alerts: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SecuritySettings {
+    /// Absolute session lifetime (PRD: 24 h).
+    pub session_timeout_minutes: u32,
+    pub idle_timeout_minutes: u32,
+    pub max_login_attempts: u32,
+    pub lockout_duration_minutes: u32,
+    pub password_min_length: u32,
+    /// 0 = passwords do not expire (NIST SP 800-63B advises against forced rotation).
+    pub password_max_age_days: u32,
+    pub two_factor_required: bool,
+    pub registration: Registration,
+    pub rate_limiting: RateLimiting,
+    pub ip_allowlist: Vec<String>,
+    pub ip_blocklist: Vec<String>,
+    pub audit: AuditSettings,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self {
+            session_timeout_minutes: 24 * 60,
+            idle_timeout_minutes: 30,
+            max_login_attempts: 5,
+            lockout_duration_minutes: 15,
+            password_min_length: 12,
+            password_max_age_days: 0,
+            two_factor_required: true,
+            registration: Registration::default(),
+            rate_limiting: RateLimiting::default(),
+            ip_allowlist: Vec::new(),
+            ip_blocklist: Vec::new(),
+            audit: AuditSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct AlertThreshold {
+    pub enabled: bool,
+    pub threshold: i64,
+    pub recipients: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NotificationSettings {
+    pub email_enabled: bool,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_username: String,
+    pub smtp_password: Secret,
+    /// "starttls", "tls" or "none".
+    pub smtp_security: String,
+    pub from_email: String,
+    pub from_name: String,
+    pub reply_to: String,
+    pub sms_enabled: bool,
+    pub sms_provider: String,
+    pub sms_sender_id: String,
+    pub webhooks_enabled: bool,
+    pub webhook_url: String,
+    pub webhook_secret: Secret,
+    pub webhook_events: Vec<String>,
+    pub webhook_retry_attempts: u32,
+    /// Disbursement account balance (RWF) below which administrators are alerted.
+    pub low_balance_alert: AlertThreshold,
+    /// Payout failure rate (percent) above which administrators are alerted.
+    pub high_failure_rate_alert: AlertThreshold,
+    pub system_down_alert: AlertThreshold,
+}
+
+impl Default for NotificationSettings {
+    fn default() -> Self {
+        Self {
+            email_enabled: false,
+            smtp_host: String::new(),
+            smtp_port: 587,
+            smtp_username: String::new(),
+            smtp_password: Secret::default(),
+            smtp_security: "starttls".into(),
+            from_email: String::new(),
+            from_name: "MBELYCO Promo".into(),
+            reply_to: String::new(),
+            sms_enabled: true,
+            sms_provider: "africas_talking".into(),
+            sms_sender_id: String::new(),
+            webhooks_enabled: false,
+            webhook_url: String::new(),
+            webhook_secret: Secret::default(),
+            webhook_events: Vec::new(),
+            webhook_retry_attempts: 3,
+            low_balance_alert: AlertThreshold {
+                enabled: true,
+                threshold: 500_000,
+                recipients: Vec::new(),
+            },
+            high_failure_rate_alert: AlertThreshold {
+                enabled: true,
+                threshold: 10,
+                recipients: Vec::new(),
+            },
+            system_down_alert: AlertThreshold {
+                enabled: true,
+                threshold: 0,
+                recipients: Vec::new(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AnalyticsSettings {
+    pub default_view: String,
+    /// PRD 2.1: dashboard data refreshes every 30 s.
+    pub refresh_interval_seconds: u32,
+    pub max_data_points: u32,
+    pub redemptions_chart: String,
+    pub disbursements_chart: String,
+    pub batches_chart: String,
+    pub report_default_format: String,
+    pub report_include_charts: bool,
+    pub report_include_raw_data: bool,
+    pub report_branding: bool,
+    pub schedule_daily: bool,
+    pub schedule_weekly: bool,
+    pub schedule_monthly: bool,
+    pub schedule_recipients: Vec<String>,
+    pub raw_data_days: u32,
+    pub aggregated_data_days: u32,
+    pub report_data_days: u32,
+    pub auto_cleanup: bool,
+}
+
+impl Default for AnalyticsSettings {
+    fn default() -> Self {
+        Self {
+            default_view: "overview".into(),
+            refresh_interval_seconds: 30,
+            max_data_points: 500,
+            redemptions_chart: "line".into(),
+            disbursements_chart: "bar".into(),
+            batches_chart: "bar".into(),
+            report_default_format: "pdf".into(),
+            report_include_charts: true,
+            report_include_raw_data: false,
+            report_branding: true,
+            schedule_daily: false,
+            schedule_weekly: false,
+            schedule_monthly: false,
+            schedule_recipients: Vec::new(),
+            raw_data_days: 730,
+            aggregated_data_days: 2557,
+            report_data_days: 365,
+            auto_cleanup: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct IntegrationSettings {
+    pub api_rate_limiting_enabled: bool,
+    pub api_requests_per_minute: u32,
+    pub api_requests_per_hour: u32,
+    pub cors_enabled: bool,
+    pub cors_allowed_origins: Vec<String>,
+    pub outbound_timeout_seconds: u32,
+    pub api_keys_enabled: bool,
+}
+
+impl Default for IntegrationSettings {
+    fn default() -> Self {
+        Self {
+            api_rate_limiting_enabled: true,
+            api_requests_per_minute: 600,
+            api_requests_per_hour: 20_000,
+            cors_enabled: false,
+            cors_allowed_origins: Vec::new(),
+            outbound_timeout_seconds: 30,
+            api_keys_enabled: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BackupSettings {
+    pub database_backup_enabled: bool,
+    pub database_backup_frequency: String,
+    pub database_backup_retention_days: u32,
+    pub database_backup_compression: bool,
+    pub database_backup_encryption: bool,
+    pub storage_type: String,
+    pub storage_path: String,
+    pub maintenance_enabled: bool,
+    pub maintenance_day: String,
+    pub maintenance_time: String,
+    pub monitoring_enabled: bool,
+    pub disk_space_percent: u32,
+    pub memory_usage_percent: u32,
+    pub response_time_ms: u32,
+}
+
+impl Default for BackupSettings {
+    fn default() -> Self {
+        Self {
+            database_backup_enabled: false,
+            database_backup_frequency: "daily".into(),
+            database_backup_retention_days: 30,
+            database_backup_compression: true,
+            database_backup_encryption: true,
+            storage_type: "local".into(),
+            storage_path: "backups".into(),
+            maintenance_enabled: false,
+            maintenance_day: "sunday".into(),
+            maintenance_time: "02:00".into(),
+            monitoring_enabled: true,
+            disk_space_percent: 85,
+            memory_usage_percent: 90,
+            response_time_ms: 2000,
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! Checks of the platform's settings: security, notifications, analytics, integrations, backups.
+
+use super::*;
+
+pub(super) fn security(v: &mut V, s: &SecuritySettings) {
+    v.range(
+        s.session_timeout_minutes,
+        5,
+        7 * 24 * 60,
+        "security.sessionTimeoutMinutes",
+    );
+    v.range(s.idle_timeout_minutes, 1, 24 * 60, "security.idleTimeoutMinutes");
+    v.check(
+        s.idle_timeout_minutes <= s.session_timeout_minutes,
+        "security.idleTimeoutMinutes",
+        "must not exceed the session timeout",
+    );
+    v.range(s.max_login_attempts, 1, 100, "security.maxLoginAttempts");
+    v.range(
+        s.lockout_duration_minutes,
+        1,
+        24 * 60,
+        "security.lockoutDurationMinutes",
+    );
+    v.range(s.password_min_length, 8, 128, "security.passwordMinLength");
+    v.range(s.password_max_age_days, 0, 3650, "security.passwordMaxAgeDays");
+    v.check(
+        s.two_factor_required,
+        "security.twoFactorRequired",
+        "two-factor sign-in is mandatory for staff",
+    );
+    let r = &s.registration;
+    v.check(
+        !r.default_role.trim().is_empty(),
+        "security.registration.defaultRole",
+        "must name a role",
+    );
+    v.check(
+        r.default_role != "Super Administrator",
+        "security.registration.defaultRole",
+        "self-registered accounts cannot default to Super Administrator",
+    );
+    v.email_or_empty(
+        &r.approval_notification_email,
+        "security.registration.approvalNotificationEmail",
+    );
+    v.max_len(
+        &r.registration_message,
+        500,
+        "security.registration.registrationMessage",
+    );
+    v.range(
+        r.max_registrations_per_hour,
+        1,
+        10_000,
+        "security.registration.maxRegistrationsPerHour",
+    );
+    v.range(
+        r.max_registrations_per_day,
+        1,
+        100_000,
+        "security.registration.maxRegistrationsPerDay",
+    );
+    v.check(
+        r.max_registrations_per_day >= r.max_registrations_per_hour,
+        "security.registration.maxRegistrationsPerDay",
+        "must be at least the hourly limit",
+    );
+    let rl = &s.rate_limiting;
+    v.range(
+        rl.api_requests_per_minute,
+        1,
+        1_000_000,
+        "security.rateLimiting.apiRequestsPerMinute",
+    );
+    v.range(
+        rl.api_requests_per_hour,
+        1,
+        10_000_000,
+        "security.rateLimiting.apiRequestsPerHour",
+    );
+    v.check(
+        rl.api_requests_per_hour >= rl.api_requests_per_minute,
+        "security.rateLimiting.apiRequestsPerHour",
+        "must be at least the per-minute limit",
+    );
+    v.range(
+        rl.ussd_requests_per_minute,
+        1,
+        10_000,
+        "security.rateLimiting.ussdRequestsPerMinute",
+    );
+    v.range(
+        rl.ussd_requests_per_hour,
+        1,
+        100_000,
+        "security.rateLimiting.ussdRequestsPerHour",
+    );
+    v.check(
+        rl.ussd_requests_per_hour >= rl.ussd_requests_per_minute,
+        "security.rateLimiting.ussdRequestsPerHour",
+        "must be at least the per-minute limit",
+    );
+    v.range(
+        rl.login_attempts_per_minute,
+        1,
+        1000,
+        "security.rateLimiting.loginAttemptsPerMinute",
+    );
+    v.range(
+        rl.file_uploads_per_hour,
+        1,
+        10_000,
+        "security.rateLimiting.fileUploadsPerHour",
+    );
+    v.range(
+        rl.downloads_per_hour,
+        1,
+        10_000,
+        "security.rateLimiting.downloadsPerHour",
+    );
+    v.ips(&s.ip_allowlist, "security.ipAllowlist");
+    v.ips(&s.ip_blocklist, "security.ipBlocklist");
+    // 7 years is the compliance floor the PRD sets; shorter retention is refused
+    v.range(s.audit.retention_days, 2557, 36_500, "security.audit.retentionDays");
+}
+
+pub(super) fn notifications(v: &mut V, n: &NotificationSettings) {
+    if n.email_enabled {
+        v.check(
+            !n.smtp_host.trim().is_empty(),
+            "notifications.smtpHost",
+            "is required when email is enabled",
+        );
+        v.check(
+            !n.from_email.is_empty(),
+            "notifications.fromEmail",
+            "is required when email is enabled",
+        );
+    }
+    v.check(n.smtp_port != 0, "notifications.smtpPort", "must be from 1 to 65535");
+    v.one_of(
+        &n.smtp_security,
+        &["starttls", "tls", "none"],
+        "notifications.smtpSecurity",
+    );
+    v.email_or_empty(&n.from_email, "notifications.fromEmail");
+    v.email_or_empty(&n.reply_to, "notifications.replyTo");
+    v.one_of(&n.sms_provider, &["africas_talking"], "notifications.smsProvider");
+    v.max_len(&n.sms_sender_id, 11, "notifications.smsSenderId");
+    v.url_or_empty(&n.webhook_url, "notifications.webhookUrl");
+    if n.webhooks_enabled {
+        v.check(
+            !n.webhook_url.is_empty(),
+            "notifications.webhookUrl",
+            "is required when webhooks are enabled",
+        );
+        v.check(
+            n.webhook_secret.is_set(),
+            "notifications.webhookSecret",
+            "is required when webhooks are enabled",
+        );
+    }
+    v.range(n.webhook_retry_attempts, 0, 10, "notifications.webhookRetryAttempts");
+    for (a, f) in [
+        (&n.low_balance_alert, "notifications.lowBalanceAlert"),
+        (&n.high_failure_rate_alert, "notifications.highFailureRateAlert"),
+        (&n.system_down_alert, "notifications.systemDownAlert"),
+    ] {
+        for (i, r) in a.recipients.iter().enumerate() {
+            v.check(is_email(r), &format!("{f}.recipients[{i}]"), "must be an email address");
+        }
+    }
+    v.range(
+        n.low_balance_alert.threshold,
+        0,
+        1_000_000_000,
+        "notifications.lowBalanceAlert.threshold",
+    );
+    v.range(
+        n.high_failure_rate_alert.threshold,
+        1,
+        100,
+        "notifications.highFailureRateAlert.threshold",
+    );
+}
+
+pub(super) fn analytics(v: &mut V, a: &AnalyticsSettings) {
+    v.one_of(
+        &a.default_view,
+        &["overview", "detailed", "custom"],
+        "analytics.defaultView",
+    );
+    v.range(a.refresh_interval_seconds, 5, 3600, "analytics.refreshIntervalSeconds");
+    v.range(a.max_data_points, 10, 10_000, "analytics.maxDataPoints");
+    for (c, f) in [
+        (&a.redemptions_chart, "analytics.redemptionsChart"),
+        (&a.disbursements_chart, "analytics.disbursementsChart"),
+        (&a.batches_chart, "analytics.batchesChart"),
+    ] {
+        v.one_of(c, &["line", "bar", "pie"], f);
+    }
+    v.one_of(
+        &a.report_default_format,
+        &["pdf", "csv"],
+        "analytics.reportDefaultFormat",
+    );
+    for (i, r) in a.schedule_recipients.iter().enumerate() {
+        v.check(
+            is_email(r),
+            &format!("analytics.scheduleRecipients[{i}]"),
+            "must be an email address",
+        );
+    }
+    v.range(a.raw_data_days, 30, 36_500, "analytics.rawDataDays");
+    v.check(
+        a.aggregated_data_days >= a.raw_data_days,
+        "analytics.aggregatedDataDays",
+        "must be at least as long as raw data is kept",
+    );
+    v.range(a.report_data_days, 1, 36_500, "analytics.reportDataDays");
+}
+
+pub(super) fn integrations(v: &mut V, i: &IntegrationSettings) {
+    v.range(
+        i.api_requests_per_minute,
+        1,
+        1_000_000,
+        "integrations.apiRequestsPerMinute",
+    );
+    v.check(
+        i.api_requests_per_hour >= i.api_requests_per_minute,
+        "integrations.apiRequestsPerHour",
+        "must be at least the per-minute limit",
+    );
+    for (n, o) in i.cors_allowed_origins.iter().enumerate() {
+        v.check(
+            is_http_url(o) && !o.ends_with('/'),
+            &format!("integrations.corsAllowedOrigins[{n}]"),
+            "must be an origin such as https://panel.example.rw",
+        );
+    }
+    v.check(
+        !i.cors_enabled || !i.cors_allowed_origins.is_empty(),
+        "integrations.corsAllowedOrigins",
+        "must list at least one origin when CORS is enabled",
+    );
+    v.range(
+        i.outbound_timeout_seconds,
+        1,
+        300,
+        "integrations.outboundTimeoutSeconds",
+    );
+}
+
+pub(super) fn backup(v: &mut V, b: &BackupSettings) {
+    v.one_of(
+        &b.database_backup_frequency,
+        &["hourly", "daily", "weekly"],
+        "backup.databaseBackupFrequency",
+    );
+    v.range(
+        b.database_backup_retention_days,
+        1,
+        3650,
+        "backup.databaseBackupRetentionDays",
+    );
+    v.one_of(&b.storage_type, &["local"], "backup.storageType");
+    v.check(
+        !b.storage_path.trim().is_empty(),
+        "backup.storagePath",
+        "must not be empty",
+    );
+    v.one_of(
+        &b.maintenance_day,
+        &[
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+        ],
+        "backup.maintenanceDay",
+    );
+    let t_ok = b.maintenance_time.len() == 5
+        && b.maintenance_time.as_bytes()[2] == b':'
+        && b.maintenance_time[..2].parse::<u8>().is_ok_and(|h| h < 24)
+        && b.maintenance_time[3..].parse::<u8>().is_ok_and(|m| m < 60);
+    v.check(
+        t_ok,
+        "backup.maintenanceTime",
+        "must be a time such as 02:00 (Africa/Kigali)",
+    );
+    v.range(b.disk_space_percent, 50, 99, "backup.diskSpacePercent");
+    v.range(b.memory_usage_percent, 50, 99, "backup.memoryUsagePercent");
+    v.range(b.response_time_ms, 100, 60_000, "backup.responseTimeMs");
+}
