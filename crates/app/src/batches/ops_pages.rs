@@ -9,12 +9,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use uuid::Uuid;
 
-use super::ops::{self, BatchChanges, BulkAction};
+use super::ops::{self, BatchChanges, BulkAction, Done};
 use super::pages::{render_batch, render_batch_top_up, render_list, EditForm, ListMessages, ListQuery};
 use crate::access::Permission::{self, *};
-use crate::audit::RequestMeta;
 use crate::error::{AppError, FieldError};
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::FormPairs;
 use crate::web::pages::refusal_message;
@@ -40,7 +40,7 @@ fn back_to(id: Uuid) -> Response {
 async fn edit(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
@@ -72,9 +72,9 @@ async fn edit(
     };
     let result = if shown.errors.is_empty() {
         let settings = state.settings.get();
-        let mut tx = state.pool.begin().await?;
-        match ops::update(&mut tx, &settings.0, id, &changes, who.actor(), meta, state.clock.now()).await {
-            Ok(_) => tx.commit().await.map_err(AppError::from),
+        let mut unit = state.unit().await?;
+        match ops::update(&mut unit, &settings.0, id, &changes, &acting).await {
+            Ok(_) => unit.commit().await,
             Err(e) => Err(e),
         }
     } else {
@@ -97,7 +97,7 @@ async fn edit(
 async fn assign(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
@@ -108,10 +108,10 @@ async fn assign(
                 .map_err(|_| AppError::field("userId", "choose a staff member"))?,
         ),
     };
-    let mut tx = state.pool.begin().await?;
-    match ops::assign(&mut tx, id, user, who.actor(), meta, state.clock.now()).await {
+    let mut unit = state.unit().await?;
+    match ops::assign(&mut unit, id, user, &acting).await {
         Ok(_) => {
-            tx.commit().await?;
+            unit.commit().await?;
             Ok(back_to(id))
         }
         Err(e) => refused(&state, &who, id, e).await,
@@ -123,7 +123,7 @@ async fn assign(
 async fn top_up(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
@@ -133,11 +133,11 @@ async fn top_up(
         return render_batch_top_up(&state, &who, id, StatusCode::UNPROCESSABLE_ENTITY, asked, m).await;
     };
     let settings = state.settings.get();
-    let mut tx = state.pool.begin().await?;
+    let mut unit = state.unit().await?;
     let t = super::topup::TopUp { batch_id: id, count };
-    match super::topup::top_up(&mut tx, &settings.0, t, &who, meta, state.clock.now()).await {
+    match super::topup::top_up(&mut unit, &settings.0, t, &acting).await {
         Ok(_) => {
-            tx.commit().await?;
+            unit.commit().await?;
             Ok(back_to(id))
         }
         Err(AppError::Validation(errors)) => {
@@ -156,13 +156,13 @@ async fn top_up(
 async fn delete(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    match ops::delete(&mut tx, id, who.actor(), meta, state.clock.now()).await {
+    let mut unit = state.unit().await?;
+    match ops::delete(&mut unit, id, &acting).await {
         Ok(_) => {
-            tx.commit().await?;
+            unit.commit().await?;
             Ok(Redirect::to("/admin/batches").into_response())
         }
         Err(e) => refused(&state, &who, id, e).await,
@@ -180,7 +180,7 @@ async fn refused(state: &AppState, who: &Principal, id: Uuid, e: AppError) -> Re
 async fn bulk(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     form: FormPairs,
 ) -> Result<Response, AppError> {
     let Some(action) = form.get("action").and_then(BulkAction::parse) else {
@@ -209,14 +209,14 @@ async fn bulk(
         .bind(&ids)
         .fetch_all(&state.pool)
         .await?;
-    let outcomes = ops::bulk(&state.pool, &ids, action, None, who.actor(), meta, state.clock.now()).await?;
+    let outcomes = ops::bulk(&state.pool, &ids, action, None, &acting).await?;
     let name = |id: Uuid| {
         names
             .iter()
             .find(|(i, _)| *i == id)
             .map_or_else(|| id.to_string(), |(_, n)| n.clone())
     };
-    let done = outcomes.iter().filter(|o| o.outcome == "ok").count();
+    let done = outcomes.iter().filter(|o| o.outcome == Done::Ok).count();
     let verb = match action {
         BulkAction::Block => "Blocked",
         BulkAction::Unblock => "Unblocked",
@@ -228,7 +228,7 @@ async fn bulk(
         notice: Some(format!("{verb} {done} of {} batch(es).", outcomes.len())),
         refusals: outcomes
             .iter()
-            .filter(|o| o.outcome != "ok")
+            .filter(|o| o.outcome != Done::Ok)
             .map(|o| format!("{}: {}", name(o.id), o.reason.as_deref().unwrap_or("refused")))
             .collect(),
     };

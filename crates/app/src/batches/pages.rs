@@ -5,16 +5,16 @@ use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{Filter, NewBatch};
 use crate::access::Permission::*;
-use crate::audit::RequestMeta;
 use crate::clock::{kigali, local_display, local_display_or};
 use crate::error::{AppError, FieldError};
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::FormPairs;
 use crate::web::routes::{urlencode, Access, RouteSpec};
@@ -52,7 +52,7 @@ struct Line {
     codes: i32,
     amount: String,
     expires: String,
-    status: String,
+    status: super::BatchStatus,
 }
 
 #[derive(Template)]
@@ -218,7 +218,7 @@ async fn list_page(
 async fn create(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     form: FormPairs,
 ) -> Result<Response, AppError> {
     who.require(PromoCodesGenerate)?;
@@ -243,10 +243,10 @@ async fn create(
         generate: true,
     };
     let settings = state.settings.get();
-    let mut tx = state.pool.begin().await?;
-    match super::create(&mut tx, &settings.0, &new, who.actor(), meta, state.clock.now()).await {
+    let mut unit = state.unit().await?;
+    match super::create(&mut unit, &settings.0, &new, &acting).await {
         Ok((batch, _)) => {
-            tx.commit().await?;
+            unit.commit().await?;
             Ok(Redirect::to(&format!("/admin/batches/{}", batch.id)).into_response())
         }
         Err(e) => match crate::web::pages::refusal_message(&e) {

@@ -13,6 +13,7 @@ use super::format::Alphabet;
 use super::generate;
 use crate::audit::{Actor, RequestMeta};
 use crate::batches::{self, NewBatch};
+use crate::unit::Acting;
 use crate::web::AppState;
 
 /// Finds a batch by id, exact name or batch number.
@@ -52,7 +53,7 @@ pub async fn generate(state: &AppState, target: Target, count: i64) -> anyhow::R
             .with_context(|| format!("no batch with the id, name or number `{key}`"))?,
         Target::New(new) => {
             let mut tx = state.pool.begin().await?;
-            let (batch, _) = batches::create(&mut tx, &settings.0, &new, Actor::System, cli_meta(), now)
+            let (batch, _) = batches::create(&mut tx, &settings.0, &new, &Acting::new(Actor::System, cli_meta(), now))
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
             tx.commit().await?;
@@ -60,17 +61,18 @@ pub async fn generate(state: &AppState, target: Target, count: i64) -> anyhow::R
             batch.id
         }
     };
-    let max = i64::from(settings.0.business.batch_management.max_codes_per_batch);
-    let have: i64 = sqlx::query_scalar("select count(*) from promo_codes where batch_id = $1")
-        .bind(batch_id)
-        .fetch_one(&state.pool)
-        .await?;
-    if count < 1 || have + count > max {
-        anyhow::bail!(
-            "--count must be from 1 to {} (the batch holds {have} of at most {max})",
-            (max - have).max(0)
-        );
+    // the top-up's rules, as the API and the page apply them (the CLI then generates in place)
+    let mut conn = state.pool.acquire().await?;
+    let t = batches::topup::TopUp { batch_id, count };
+    match batches::topup::check(&mut conn, &settings.0, &t).await {
+        Ok(_) => {}
+        Err(crate::error::AppError::Validation(errors)) if errors.iter().any(|e| e.field == "count") => {
+            let why = errors.iter().find(|e| e.field == "count").map(|e| e.message.clone());
+            anyhow::bail!("--count {}", why.unwrap_or_default());
+        }
+        Err(e) => anyhow::bail!("{}", crate::error::describe(&e)),
     }
+    drop(conn);
     let cg = &settings.0.business.code_generation;
     let alphabet = Alphabet::new(&cg.character_set).map_err(anyhow::Error::msg)?;
     let checksum = generate::batch_checks(&state.pool, batch_id).await?;
@@ -123,7 +125,7 @@ pub async fn export(
     let b = batches::get(&mut tx, req.batch_id)
         .await
         .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
-    let count = export::record(&mut tx, &req, None, Actor::System, cli_meta(), now)
+    let count = export::record(&mut tx, &req, &Acting::new(Actor::System, cli_meta(), now))
         .await
         .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
     tx.commit().await?;

@@ -7,7 +7,7 @@ use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 
 use super::query::MonitorQuery;
 use super::views::{self, Feed, Interaction, LastHour, OUTCOMES};

@@ -16,10 +16,11 @@ use super::menu::{self, Next, Retype, State};
 use super::messages::{fill, Lang, Msg};
 use super::screens::{refusal_text, screen, with_footer};
 use super::transcript;
-use crate::audit::AuditEvent;
+use crate::audit::{AppendSql, AuditEvent};
 use crate::codes::format::{Alphabet, PromoCode};
 use crate::redemption::{self, customers, limits, Limited, Msisdn, Refusal};
 use crate::settings::model::Settings;
+use crate::sql::{Binder, Params, Slot};
 
 /// One request from the gateway, as Africa's Talking sends it.
 #[derive(Debug, Clone, Default)]
@@ -241,9 +242,9 @@ async fn answer(
     // codes are stored masked
     let stored = transcript::mask(text);
     let digest = transcript::digest(text);
-    let finish = |sql: &'static str| {
-        sqlx::query(sql)
-            .bind(clip(&hop.session_id))
+    let finish = if audit.is_empty() { &*FINISH } else { &*FINISH_AUDITED };
+    let b = Binder::new(sqlx::query(finish.sql.as_str())).at(finish.own, |b| {
+        b.bind(clip(&hop.session_id))
             .bind(state.as_str())
             .bind(&stored)
             .bind(&a.body)
@@ -256,12 +257,12 @@ async fn answer(
             .bind(started.elapsed().as_millis().min(i32::MAX as u128) as i32)
             .bind(now)
             .bind(&digest)
+    });
+    let b = match &finish.audit {
+        Some(append) => append.bind(b, &audit, now),
+        None => b,
     };
-    let q = if audit.is_empty() {
-        finish(FINISH.as_str())
-    } else {
-        crate::audit::bind_appended(finish(FINISH_AUDITED.as_str()), &audit, now)
-    };
+    let q = b.finish(finish.params);
     q.execute(&mut *tx).await?;
     tx.commit().await?;
     if a.outcome == "redeemed" {
@@ -270,19 +271,45 @@ async fn answer(
     Ok(a)
 }
 
-/// The end of a hop: the session's new state and the interaction log line (parameters 1–13).
-const FINISH_SQL: &str = r#"
+/// The end of a hop: the session's new state and the interaction log line, and, when the hop
+/// audited something, its audit rows ([`crate::audit::AppendSql`]), in one statement.
+struct Finish {
+    sql: String,
+    own: Slot,
+    audit: Option<AppendSql>,
+    params: usize,
+}
+
+impl Finish {
+    fn new(audited: bool) -> Self {
+        let mut p = Params::new();
+        let (
+            own,
+            [session, menu, text, response, outcome, lang, customer, phone, network, service, latency, now, digest],
+        ) = p.take::<13>();
+        let audit = audited.then(|| AppendSql::new(&mut p));
+        let sql = format!(
+            r#"with {audit_items}
            s as (
-             update ussd_sessions set menu_state = $2, last_text = $3, last_response = $4, last_outcome = $5,
-                 language = $6, customer_id = $7, last_text_sha256 = $13
-             where session_id = $1)
+             update ussd_sessions set menu_state = {menu}, last_text = {text}, last_response = {response},
+                 last_outcome = {outcome}, language = {lang}, customer_id = {customer}, last_text_sha256 = {digest}
+             where session_id = {session})
            insert into ussd_interactions (session_id, phone_number, network_code, service_code, input, response,
                                           outcome, latency_ms, created_at)
-           values ($1, $8, $9, $10, $3, $4, $5, $11, $12)"#;
-static FINISH: LazyLock<String> = LazyLock::new(|| format!("with {FINISH_SQL}"));
-/// The same, with the hop's audit rows (parameters 14–27).
-static FINISH_AUDITED: LazyLock<String> =
-    LazyLock::new(|| format!("with {},{FINISH_SQL}", crate::audit::append_sql(14)));
+           values ({session}, {phone}, {network}, {service}, {text}, {response}, {outcome}, {latency}, {now})"#,
+            audit_items = audit.as_ref().map(|a| format!("{},", a.items)).unwrap_or_default(),
+        );
+        Finish {
+            sql,
+            own,
+            audit,
+            params: p.count(),
+        }
+    }
+}
+
+static FINISH: LazyLock<Finish> = LazyLock::new(|| Finish::new(false));
+static FINISH_AUDITED: LazyLock<Finish> = LazyLock::new(|| Finish::new(true));
 
 /// What a hop's handlers share.
 struct HopCtx<'a> {
@@ -430,7 +457,7 @@ fn clip(s: &str) -> &str {
 }
 
 /// Upserts the hop's session (which locks it: a second copy of the hop waits for the first),
-/// finds or registers the caller ([`customers::customer_sql!`]) and counts the phone's recent hops
+/// finds or registers the caller ([`customers::CustomerSql`]) and counts the phone's recent hops
 /// in the interaction log (its `(phone_number, created_at)` index), in one statement.
 async fn session_and_customer(
     conn: &mut PgConnection,
@@ -444,29 +471,35 @@ async fn session_and_customer(
         #[sqlx(flatten)]
         customer: customers::Found,
     }
-    let row: Row = customers::bind_customer!(
-        sqlx::query_as(concat!(
-            "with ",
-            customers::customer_sql!(),
-            r#",
+    static SQL: LazyLock<(String, customers::CustomerSql, Slot, usize)> = LazyLock::new(|| {
+        let mut p = Params::new();
+        let customer = customers::CustomerSql::new(&mut p);
+        let (own, [session, service]) = p.take::<2>();
+        let (phone, now, network) = (&customer.phone, &customer.now, &customer.network_code);
+        let sql = format!(
+            r#"with {items},
            s as (
              insert into ussd_sessions (session_id, phone_number, service_code, network_code, started_at, last_seen_at)
-             values ($6, $1, $7, $4, $2, $2)
+             values ({session}, {phone}, {service}, {network}, {now}, {now})
              on conflict (session_id) do update set last_seen_at = excluded.last_seen_at
              returning menu_state, last_text, last_text_sha256, last_response, (xmax = 0) as inserted),
            hops as (
-             select count(*) filter (where created_at > $2 - interval '1 minute') as minute_hops,
+             select count(*) filter (where created_at > {now} - interval '1 minute') as minute_hops,
                     count(*) as hour_hops
              from ussd_interactions
-             where phone_number = $1 and created_at > $2 - interval '1 hour' and outcome <> 'repeat')
-         select s.*, hops.*, customer.* from s cross join hops left join customer on true"#
-        )),
-        dial
-    )
-    .bind(clip(&hop.session_id))
-    .bind(clip(&hop.service_code))
-    .fetch_one(conn)
-    .await?;
+             where phone_number = {phone} and created_at > {now} - interval '1 hour' and outcome <> 'repeat')
+         select s.*, hops.*, customer.* from s cross join hops left join customer on true"#,
+            items = customer.items,
+        );
+        (sql, customer, own, p.count())
+    });
+    let (sql, customer, own, params) = &*SQL;
+    let b = customer.bind(Binder::new(sqlx::query_as(sql.as_str())), dial);
+    let row: Row = b
+        .at(*own, |b| b.bind(clip(&hop.session_id)).bind(clip(&hop.service_code)))
+        .finish(*params)
+        .fetch_one(conn)
+        .await?;
     Ok((row.session, row.customer))
 }
 
