@@ -159,12 +159,7 @@ pub async fn update(
 }
 
 /// Assigns the batch to a staff member who may manage batches, or clears the assignment.
-pub async fn assign(
-    conn: &mut PgConnection,
-    id: Uuid,
-    user: Option<Uuid>,
-    acting: &Acting,
-) -> Result<Batch, AppError> {
+pub async fn assign(conn: &mut PgConnection, id: Uuid, user: Option<Uuid>, acting: &Acting) -> Result<Batch, AppError> {
     let now = acting.now;
     let before = lock(conn, id).await?;
     check_assignee(conn, user, "userId").await?;
@@ -382,10 +377,7 @@ pub async fn apply_one(
             Ok(None)
         }
         BulkAction::Block => Ok(Some(
-            super::set_status(conn, id, "blocked", &acting)
-                .await?
-                .status
-                .to_string(),
+            super::set_status(conn, id, "blocked", acting).await?.status.to_string(),
         )),
         BulkAction::Unblock => {
             let b = super::get(conn, id).await?;

@@ -9,9 +9,9 @@ use uuid::Uuid;
 
 use super::ops::{self, BatchChanges, BulkAction};
 use crate::access::Permission::{self, *};
-use crate::unit::Acting;
 use crate::error::AppError;
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::ApiJson;
 use crate::web::routes::{Access, RouteSpec};
@@ -76,11 +76,7 @@ async fn assign(
     Ok(Json(json!({"batch": batch})))
 }
 
-async fn delete(
-    State(state): State<AppState>,
-    acting: Acting,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Value>, AppError> {
+async fn delete(State(state): State<AppState>, acting: Acting, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
     let mut unit = state.unit().await?;
     let deleted = ops::delete(&mut unit, id, &acting).await?;
     unit.commit().await?;

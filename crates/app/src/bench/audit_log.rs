@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sqlx::PgPool;
 
+use super::scratch;
 use crate::audit::{self, chain, Action, Actor, AuditEvent};
 use crate::clock::{self, SharedClock};
 use crate::config::Config;
-use super::scratch;
 
 fn event(i: usize) -> AuditEvent {
     AuditEvent::new(Actor::System, Action::SettingsUpdated, "bench", i)
@@ -168,4 +168,3 @@ pub async fn audit(config: &Config, writers: usize, rows: usize, verify_rows: us
     s.drop().await;
     Ok(())
 }
-

@@ -4,10 +4,10 @@ use std::time::Instant;
 
 use sqlx::PgPool;
 
+use super::{peak_rss_mb, scratch};
 use crate::audit::Actor;
 use crate::clock::{self};
 use crate::config::Config;
-use super::{peak_rss_mb, scratch};
 
 pub(super) async fn bench_batch(pool: &PgPool, name: &str, n: i64) -> anyhow::Result<uuid::Uuid> {
     Ok(sqlx::query_scalar(
@@ -154,7 +154,6 @@ pub async fn codes(config: &Config, n: i64) -> anyhow::Result<()> {
     s.drop().await;
     Ok(())
 }
-
 
 /// `mbelyco bench pdf`: lays out `n` codes on A4 sheets the way the export does (page by page,
 /// written out as it goes) and reports the time and the process's peak memory.

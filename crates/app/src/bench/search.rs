@@ -2,12 +2,11 @@
 
 use std::time::Instant;
 
-
+use super::codes::bench_batch;
+use super::{percentile, reopen, scratch};
 use crate::audit::Actor;
 use crate::clock::{self};
 use crate::config::Config;
-use super::codes::bench_batch;
-use super::{percentile, reopen, scratch};
 
 /// `mbelyco bench search`: fills a scratch database with `batches` batches of `per_batch` codes
 /// through the real generation path (and the search-index job's work), then times partial-code
@@ -165,4 +164,3 @@ pub async fn search(
     }
     Ok(())
 }
-

@@ -283,7 +283,7 @@ async fn reversal_payout_and_redemption_moves_follow_the_code_table() {
         // a payout redeems only a used code
         serial += 1;
         let id = code(&db.pool, b, serial, from).await;
-        let moved = code_life::mark_paid(&mut *db.pool.acquire().await.unwrap(), id, now())
+        let moved = code_life::mark_paid(&mut db.pool.acquire().await.unwrap(), id, now())
             .await
             .unwrap();
         assert_eq!(
