@@ -52,33 +52,16 @@ async fn edit(
         amount_per_code: text("amount_per_code"),
         errors: Vec::new(),
     };
-    let amount = match shown.amount_per_code.trim() {
-        "" => None,
-        a => match a.parse::<i64>() {
-            Ok(a) => Some(a),
-            Err(_) => {
-                shown
-                    .errors
-                    .push(FieldError::new("amountPerCode", "must be a whole number of francs"));
-                None
+    let result = match BatchChanges::try_from(&form) {
+        Ok(changes) => {
+            let settings = state.settings.get();
+            let mut unit = state.unit().await?;
+            match ops::update(&mut unit, &settings.0, id, &changes, &acting).await {
+                Ok(_) => unit.commit().await,
+                Err(e) => Err(e),
             }
-        },
-    };
-    let changes = BatchChanges {
-        name: Some(shown.name.clone()),
-        description: Some(shown.description.clone()),
-        expires_at: Some(shown.expires_at.clone()).filter(|e| !e.trim().is_empty()),
-        amount_per_code: amount,
-    };
-    let result = if shown.errors.is_empty() {
-        let settings = state.settings.get();
-        let mut unit = state.unit().await?;
-        match ops::update(&mut unit, &settings.0, id, &changes, &acting).await {
-            Ok(_) => unit.commit().await,
-            Err(e) => Err(e),
         }
-    } else {
-        Err(AppError::Validation(shown.errors.clone()))
+        Err(e) => Err(e),
     };
     match result {
         Ok(()) => Ok(back_to(id)),
@@ -115,6 +98,29 @@ async fn assign(
             Ok(back_to(id))
         }
         Err(e) => refused(&state, &who, id, e).await,
+    }
+}
+
+impl TryFrom<&FormPairs> for BatchChanges {
+    type Error = AppError;
+
+    /// The edit form as the same changes the API's `PUT` takes (every field given; an empty
+    /// expiry or amount leaves it as it is).
+    fn try_from(form: &FormPairs) -> Result<Self, AppError> {
+        let text = |f: &str| form.get(f).unwrap_or("").to_owned();
+        let amount_per_code = match form.get("amount_per_code").unwrap_or("").trim() {
+            "" => None,
+            a => Some(
+                a.parse::<i64>()
+                    .map_err(|_| AppError::field("amountPerCode", "must be a whole number of francs"))?,
+            ),
+        };
+        Ok(BatchChanges {
+            name: Some(text("name")),
+            description: Some(text("description")),
+            expires_at: Some(text("expires_at")).filter(|e| !e.trim().is_empty()),
+            amount_per_code,
+        })
     }
 }
 

@@ -215,6 +215,32 @@ async fn list_page(
     render_list(&state, &who, q, StatusCode::OK, ListMessages::default()).await
 }
 
+impl TryFrom<&FormPairs> for NewBatch {
+    type Error = AppError;
+
+    /// The create form as the same batch the API's `POST` takes (generated at once); the
+    /// batch rules themselves are [`super::create`]'s.
+    fn try_from(form: &FormPairs) -> Result<Self, AppError> {
+        let number = |field: &str| form.get(field).and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
+        let assigned_user_id = match form.get("assigned_user_id").map(str::trim).unwrap_or("") {
+            "" => None,
+            u => Some(
+                u.parse::<Uuid>()
+                    .map_err(|_| AppError::field("assignedUserId", "choose a staff member"))?,
+            ),
+        };
+        Ok(NewBatch {
+            name: form.get("name").unwrap_or("").to_owned(),
+            description: form.get("description").unwrap_or("").to_owned(),
+            total_codes: number("total_codes"),
+            amount_per_code: number("amount_per_code"),
+            expires_at: form.get("expires_at").unwrap_or("").to_owned(),
+            assigned_user_id,
+            generate: true,
+        })
+    }
+}
+
 async fn create(
     State(state): State<AppState>,
     who: Principal,
@@ -222,26 +248,10 @@ async fn create(
     form: FormPairs,
 ) -> Result<Response, AppError> {
     who.require(PromoCodesGenerate)?;
-    let number = |field: &str| form.get(field).and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
-    let assignee = match form.get("assigned_user_id").map(str::trim).unwrap_or("") {
-        "" => None,
-        u => {
-            who.require(BatchesAssign)?;
-            Some(
-                u.parse::<Uuid>()
-                    .map_err(|_| AppError::field("assignedUserId", "choose a staff member"))?,
-            )
-        }
-    };
-    let new = NewBatch {
-        name: form.get("name").unwrap_or("").to_owned(),
-        description: form.get("description").unwrap_or("").to_owned(),
-        total_codes: number("total_codes"),
-        amount_per_code: number("amount_per_code"),
-        expires_at: form.get("expires_at").unwrap_or("").to_owned(),
-        assigned_user_id: assignee,
-        generate: true,
-    };
+    if form.get("assigned_user_id").is_some_and(|u| !u.trim().is_empty()) {
+        who.require(BatchesAssign)?;
+    }
+    let new = NewBatch::try_from(&form)?;
     let settings = state.settings.get();
     let mut unit = state.unit().await?;
     match super::create(&mut unit, &settings.0, &new, &acting).await {

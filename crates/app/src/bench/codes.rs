@@ -52,12 +52,14 @@ pub async fn codes(config: &Config, n: i64) -> anyhow::Result<()> {
     let first = bench_batch(&pool, "existing", n).await?;
     generate::run(
         &pool,
-        first,
+        generate::Spec {
+            batch_id: first,
+            actor: Actor::System,
+            alphabet: alphabet()?,
+            checksum: false,
+            now: clock.now(),
+        },
         n,
-        Actor::System,
-        alphabet()?,
-        false,
-        clock.now(),
         report("existing"),
     )
     .await?;
@@ -68,12 +70,14 @@ pub async fn codes(config: &Config, n: i64) -> anyhow::Result<()> {
     let started = Instant::now();
     let summary = generate::run(
         &pool,
-        second,
+        generate::Spec {
+            batch_id: second,
+            actor: Actor::System,
+            alphabet: alphabet()?,
+            checksum: false,
+            now: clock.now(),
+        },
         n,
-        Actor::System,
-        alphabet()?,
-        false,
-        clock.now(),
         report("generate"),
     )
     .await?;
@@ -230,12 +234,14 @@ pub async fn import(config: &Config, rows: usize, existing: i64) -> anyhow::Resu
     let first = bench_batch(&pool, "existing", existing.max(1)).await?;
     generate::run(
         &pool,
-        first,
+        generate::Spec {
+            batch_id: first,
+            actor: Actor::System,
+            alphabet: alphabet.clone(),
+            checksum: false,
+            now: clock.now(),
+        },
         existing,
-        Actor::System,
-        alphabet.clone(),
-        false,
-        clock.now(),
         |done, total| async move {
             if done == total || done % 200_000 == 0 {
                 println!("  existing: {done:>9} / {total}");

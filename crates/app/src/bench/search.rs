@@ -51,12 +51,14 @@ pub async fn search(
             let t = Instant::now();
             generate::run(
                 &pool,
-                id,
+                generate::Spec {
+                    batch_id: id,
+                    actor: Actor::System,
+                    alphabet: Alphabet::new(&set).map_err(anyhow::Error::msg)?,
+                    checksum: false,
+                    now: clock.now(),
+                },
                 per_batch,
-                Actor::System,
-                Alphabet::new(&set).map_err(anyhow::Error::msg)?,
-                false,
-                clock.now(),
                 |_, _| async { Ok::<(), sqlx::Error>(()) },
             )
             .await?;

@@ -292,9 +292,9 @@ async fn validate(
     let cg = &settings.0.business.code_generation;
     let alphabet = super::Alphabet::new(&cg.character_set)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("character set in settings: {e}")))?;
-    let mut tx = state.pool.begin().await?;
+    let mut unit = state.unit().await?;
     let d = crate::ratelimit::hit(
-        &mut tx,
+        &mut unit,
         &format!("codes.validate:user:{}", who.user_id),
         60,
         VALIDATE_PER_MINUTE,
@@ -302,19 +302,19 @@ async fn validate(
     )
     .await?;
     if !d.allowed {
-        tx.commit().await?;
+        unit.commit().await?;
         return Err(AppError::RateLimited {
             retry_after_secs: d.retry_after_secs,
         });
     }
     let v = super::validate::validate(
-        &mut tx,
+        &mut unit,
         &b.code,
         &alphabet,
         cg.include_checksum,
         who.can(PromoCodesRead),
     )
     .await?;
-    tx.commit().await?;
+    unit.commit().await?;
     Ok(Json(json!(v)))
 }

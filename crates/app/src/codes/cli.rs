@@ -79,12 +79,14 @@ pub async fn generate(state: &AppState, target: Target, count: i64) -> anyhow::R
     let started = Instant::now();
     let summary = generate::run(
         &state.pool,
-        batch_id,
+        generate::Spec {
+            batch_id,
+            actor: Actor::System,
+            alphabet,
+            checksum,
+            now,
+        },
         count,
-        Actor::System,
-        alphabet,
-        checksum,
-        now,
         |done, total| async move {
             println!(
                 "  generated {done:>9} / {total} ({:.0} %) in {:.1} s",

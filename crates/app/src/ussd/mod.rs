@@ -14,4 +14,4 @@ pub mod service;
 pub mod transcript;
 pub mod views;
 
-pub use service::{handle, Answer, Hop};
+pub use service::{handle, Answer, Hop, Outcome};

@@ -32,23 +32,73 @@ pub struct Hop {
     pub text: String,
 }
 
+/// How a hop ended, as the interaction log (`ussd_interactions.outcome`) and the metrics name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A menu screen.
+    Menu,
+    LanguageSet,
+    StarInCode,
+    WrongFormat,
+    /// A character no code has (answered without a lookup).
+    NotACode,
+    Exit,
+    Redeemed,
+    CodeValid,
+    /// The phone is over its dialling limits.
+    TooManyRequests,
+    /// The same hop again: the same answer, nothing done.
+    Repeat,
+    /// A lock wait ran out: try again.
+    Busy,
+    Error,
+    WrongServiceCode,
+    BadPhone,
+    NotMtn,
+    /// A redemption or a check refused.
+    Refused(Refusal),
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Menu => "menu",
+            Outcome::LanguageSet => "language_set",
+            Outcome::StarInCode => "star_in_code",
+            Outcome::WrongFormat => "wrong_format",
+            Outcome::NotACode => "not_a_code",
+            Outcome::Exit => "exit",
+            Outcome::Redeemed => "redeemed",
+            Outcome::CodeValid => "code_valid",
+            Outcome::TooManyRequests => "too_many_requests",
+            Outcome::Repeat => "repeat",
+            Outcome::Busy => "busy",
+            Outcome::Error => "error",
+            Outcome::WrongServiceCode => "wrong_service_code",
+            Outcome::BadPhone => "bad_phone",
+            Outcome::NotMtn => "not_mtn",
+            Outcome::Refused(r) => r.outcome(),
+        }
+    }
+}
+
 /// What the customer sees, and how the hop ended for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     /// `CON …` or `END …`
     pub body: String,
-    pub outcome: &'static str,
+    pub outcome: Outcome,
 }
 
 impl Answer {
-    fn con(text: String, outcome: &'static str) -> Self {
+    fn con(text: String, outcome: Outcome) -> Self {
         Answer {
             body: format!("CON {text}"),
             outcome,
         }
     }
 
-    fn end(text: String, outcome: &'static str) -> Self {
+    fn end(text: String, outcome: Outcome) -> Self {
         Answer {
             body: format!("END {text}"),
             outcome,
@@ -65,10 +115,10 @@ pub async fn handle(pool: &PgPool, settings: &Settings, hop: &Hop, now: DateTime
     let lang = Lang::default_for(&settings.ussd);
     let answer = match answer(pool, settings, hop, now, started).await {
         Ok(a) => return a,
-        Err(e) if is_busy(&e) => Answer::end(Msg::Busy.text(lang, &settings.ussd), "busy"),
+        Err(e) if is_busy(&e) => Answer::end(Msg::Busy.text(lang, &settings.ussd), Outcome::Busy),
         Err(e) => {
             tracing::error!(error = %e, "USSD hop failed");
-            Answer::end(Msg::Error.text(lang, &settings.ussd), "error")
+            Answer::end(Msg::Error.text(lang, &settings.ussd), Outcome::Error)
         }
     };
     // the hop's own transaction is gone: log on a fresh connection, best effort
@@ -115,18 +165,18 @@ async fn answer(
     let mut conn = pool.acquire().await?;
     // requests that cannot be a session of ours are answered and logged, nothing else
     if !service_code_matches(&hop.service_code, &u.service_code) {
-        let a = Answer::end(Msg::Error.text(default_lang, u), "wrong_service_code");
+        let a = Answer::end(Msg::Error.text(default_lang, u), Outcome::WrongServiceCode);
         log(&mut conn, hop, &a, now, started).await?;
         return Ok(a);
     }
     let Ok(phone) = Msisdn::parse(&hop.phone_number) else {
-        let a = Answer::end(Msg::Error.text(default_lang, u), "bad_phone");
+        let a = Answer::end(Msg::Error.text(default_lang, u), Outcome::BadPhone);
         log(&mut conn, hop, &a, now, started).await?;
         return Ok(a);
     };
     if !phone.payable_in(&settings.payments.momo_target_environment) {
         // told before anything is locked: payouts need an MTN MoMo wallet (or, in the sandbox, a test number)
-        let a = Answer::end(Msg::NotMtn.text(default_lang, u), "not_mtn");
+        let a = Answer::end(Msg::NotMtn.text(default_lang, u), Outcome::NotMtn);
         log(&mut conn, hop, &a, now, started).await?;
         return Ok(a);
     }
@@ -152,7 +202,7 @@ async fn answer(
     if let Some(prev) = repeated(&mut tx, hop, &session).await? {
         let a = Answer {
             body: prev,
-            outcome: "repeat",
+            outcome: Outcome::Repeat,
         };
         log(&mut tx, hop, &a, now, started).await?;
         tx.commit().await?;
@@ -212,19 +262,19 @@ async fn answer(
         now,
     };
     let a = match next {
-        _ if over_limit => Answer::end(Msg::TooManyRequests.text(lang, u), "too_many_requests"),
+        _ if over_limit => Answer::end(Msg::TooManyRequests.text(lang, u), Outcome::TooManyRequests),
         Next::Show {
             state: s,
             unknown_choice,
-        } => Answer::con(screen(s, unknown_choice, lang, settings), "menu"),
+        } => Answer::con(screen(s, unknown_choice, lang, settings), Outcome::Menu),
         Next::Retype { state: s, why } => {
             let (text, outcome) = match why {
-                Retype::Star => (Msg::StarInCode.text(lang, u), "star_in_code"),
-                Retype::Format => (Msg::WrongFormat.text(lang, u), "wrong_format"),
+                Retype::Star => (Msg::StarInCode.text(lang, u), Outcome::StarInCode),
+                Retype::Format => (Msg::WrongFormat.text(lang, u), Outcome::WrongFormat),
                 // answered without a lookup, and no guess for the fraud rules
                 Retype::NotACode(c) => (
                     fill(&Msg::NotACode.text(lang, u), &[("char", &c.to_string())]),
-                    "not_a_code",
+                    Outcome::NotACode,
                 ),
             };
             let _ = s;
@@ -232,9 +282,9 @@ async fn answer(
         }
         Next::SetLanguage(l) => {
             customers::set_language(&mut tx, &phone, l.as_str()).await?;
-            Answer::con(screen(State::Home, false, l, settings), "language_set")
+            Answer::con(screen(State::Home, false, l, settings), Outcome::LanguageSet)
         }
-        Next::Exit => Answer::end(Msg::Goodbye.text(lang, u), "exit"),
+        Next::Exit => Answer::end(Msg::Goodbye.text(lang, u), Outcome::Exit),
         Next::Redeem(code) => redeem(&mut tx, &c, &customer, &code, check_fails(&code), &mut audit).await?,
         Next::Check(code) => check(&mut tx, &c, &customer, &code, check_fails(&code), &mut audit).await?,
     };
@@ -248,7 +298,7 @@ async fn answer(
             .bind(state.as_str())
             .bind(&stored)
             .bind(&a.body)
-            .bind(a.outcome)
+            .bind(a.outcome.as_str())
             .bind(lang.as_str())
             .bind(customer.id)
             .bind(phone.e164())
@@ -265,7 +315,7 @@ async fn answer(
     let q = b.finish(finish.params);
     q.execute(&mut *tx).await?;
     tx.commit().await?;
-    if a.outcome == "redeemed" {
+    if a.outcome == Outcome::Redeemed {
         redemption::wake_payouts(pool);
     }
     Ok(a)
@@ -357,7 +407,7 @@ async fn redeem(
                 &Msg::Success.text(lang, u),
                 &[("amount", &r.amount.to_string()), ("currency", &r.currency)],
             );
-            Ok(Answer::end(text, "redeemed"))
+            Ok(Answer::end(text, Outcome::Redeemed))
         }
         Err(refusal) => {
             flag_guesses(tx, settings, customer, refusal, now, audit).await?;
@@ -370,8 +420,8 @@ async fn redeem(
 fn refused(r: Refusal, lang: Lang, settings: &Settings) -> Answer {
     let text = refusal_text(r, lang, settings);
     match r {
-        Refusal::Mistyped => Answer::con(with_footer(text, lang, settings), r.outcome()),
-        _ => Answer::end(text, r.outcome()),
+        Refusal::Mistyped => Answer::con(with_footer(text, lang, settings), Outcome::Refused(r)),
+        _ => Answer::end(text, Outcome::Refused(r)),
     }
 }
 
@@ -404,7 +454,7 @@ async fn check(
                     ("date", &date),
                 ],
             );
-            Answer::end(text, "code_valid")
+            Answer::end(text, Outcome::CodeValid)
         }
         Err(r) => {
             flag_guesses(tx, settings, customer, r, now, audit).await?;
@@ -550,7 +600,7 @@ async fn log(
     .bind(clip(&hop.service_code))
     .bind(transcript::mask(clip(&hop.text)))
     .bind(&a.body)
-    .bind(a.outcome)
+    .bind(a.outcome.as_str())
     .bind(started.elapsed().as_millis().min(i32::MAX as u128) as i32)
     .bind(now)
     .execute(conn)
