@@ -16,8 +16,9 @@ use uuid::Uuid;
 use super::customers::Locked;
 use super::limits::{Limited, LimitedSql};
 use crate::audit::{Action, Actor, AuditEvent};
+use crate::batches::BatchStatus;
 use crate::codes::format::PromoCode;
-use crate::codes::lifecycle::TakeSql;
+use crate::codes::lifecycle::{CodeStatus, TakeSql};
 use crate::settings::model::{PaymentSettings, RedemptionRules, UssdSettings};
 use crate::sql::{Binder, Params, Slot};
 
@@ -307,11 +308,11 @@ pub async fn look(
     now: DateTime<Utc>,
 ) -> Result<Result<CodeState, Refusal>, sqlx::Error> {
     type Row = (
-        Option<String>,
+        Option<CodeStatus>,
         Option<DateTime<Utc>>,
         Option<i64>,
         Option<String>,
-        Option<String>,
+        Option<BatchStatus>,
         Option<DateTime<Utc>>,
         bool,
     );
@@ -334,14 +335,14 @@ pub async fn look(
             Refusal::UnknownCode
         }));
     };
-    let refusal = match status.as_str() {
-        "used" | "redeemed" => Some(Refusal::AlreadyRedeemed),
-        "expired" => Some(Refusal::Expired),
-        "blocked" | "reported" => Some(Refusal::Blocked),
-        _ if expires_at.is_some_and(|e| e <= now) => Some(Refusal::Expired),
-        _ if batch_status == "expired" || batch_expiry <= now => Some(Refusal::Expired),
-        _ if batch_status != "active" => Some(Refusal::CampaignClosed),
-        _ => None,
+    let refusal = match status {
+        CodeStatus::Used | CodeStatus::Redeemed => Some(Refusal::AlreadyRedeemed),
+        CodeStatus::Expired => Some(Refusal::Expired),
+        CodeStatus::Blocked | CodeStatus::Reported => Some(Refusal::Blocked),
+        CodeStatus::Active if expires_at.is_some_and(|e| e <= now) => Some(Refusal::Expired),
+        CodeStatus::Active if batch_status == BatchStatus::Expired || batch_expiry <= now => Some(Refusal::Expired),
+        CodeStatus::Active if batch_status != BatchStatus::Active => Some(Refusal::CampaignClosed),
+        CodeStatus::Active => None,
     };
     Ok(match refusal {
         Some(r) => Err(r),

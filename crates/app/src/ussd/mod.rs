@@ -7,6 +7,7 @@ pub mod api;
 pub mod events;
 pub mod menu;
 pub mod messages;
+mod outcome;
 pub mod pages;
 pub mod query;
 pub mod screens;
