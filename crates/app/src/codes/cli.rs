@@ -52,11 +52,16 @@ pub async fn generate(state: &AppState, target: Target, count: i64) -> anyhow::R
             .await?
             .with_context(|| format!("no batch with the id, name or number `{key}`"))?,
         Target::New(new) => {
-            let mut tx = state.pool.begin().await?;
-            let (batch, _) = batches::create(&mut tx, &settings.0, &new, &Acting::new(Actor::System, cli_meta(), now))
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
-            tx.commit().await?;
+            let mut unit = state.unit().await?;
+            let (batch, _) = batches::create(
+                &mut unit,
+                &settings.0,
+                &new,
+                &Acting::new(Actor::System, cli_meta(), now),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
+            unit.commit().await?;
             println!("created batch {} \"{}\" ({})", batch.batch_number, batch.name, batch.id);
             batch.id
         }
@@ -123,14 +128,14 @@ pub async fn export(
         .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
     let settings = state.settings.get();
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let b = batches::get(&mut tx, req.batch_id)
+    let mut unit = state.unit().await?;
+    let b = batches::get(&mut unit, req.batch_id)
         .await
         .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
-    let count = export::record(&mut tx, &req, &Acting::new(Actor::System, cli_meta(), now))
+    let count = export::record(&mut unit, &req, &Acting::new(Actor::System, cli_meta(), now))
         .await
         .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
-    tx.commit().await?;
+    unit.commit().await?;
     let path = out.unwrap_or_else(|| export::file_name(&b, req.format, now).into());
     let mut file = std::io::BufWriter::new(
         std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?,
