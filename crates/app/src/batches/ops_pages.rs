@@ -17,7 +17,7 @@ use crate::route;
 use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::FormPairs;
-use crate::web::pages::refusal_message;
+use crate::web::pages::{refusal_message, Notice};
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
 
@@ -231,7 +231,7 @@ async fn bulk(
     };
     let messages = ListMessages {
         error: None,
-        notice: Some(format!("{verb} {done} of {} batch(es).", outcomes.len())),
+        notice: Some(Notice::done(format!("{verb} {done} of {} batch(es).", outcomes.len()))),
         refusals: outcomes
             .iter()
             .filter(|o| o.outcome != Done::Ok)

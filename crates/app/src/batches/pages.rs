@@ -32,6 +32,7 @@ pub fn routes() -> Vec<RouteSpec> {
 }
 
 pub(super) use crate::web::pages::html;
+use crate::web::pages::Notice;
 
 pub(super) fn rwf(amount: i64) -> String {
     let digits = amount.to_string();
@@ -77,7 +78,7 @@ struct ListPage {
     min_amount: i64,
     max_amount: i64,
     error: Option<String>,
-    notice: Option<String>,
+    notice: Option<Notice>,
     refusals: Vec<String>,
 }
 
@@ -120,7 +121,7 @@ impl ListQuery {
 #[derive(Default)]
 pub(super) struct ListMessages {
     pub error: Option<String>,
-    pub notice: Option<String>,
+    pub notice: Option<Notice>,
     pub refusals: Vec<String>,
 }
 

@@ -21,7 +21,7 @@ use crate::route;
 use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::FormPairs;
-use crate::web::pages::refusal_message;
+use crate::web::pages::{refusal_message, Notice};
 use crate::web::routes::{urlencode, Access, RouteSpec};
 use crate::web::shell::Shell;
 use crate::web::AppState;
@@ -83,7 +83,7 @@ struct ListPage {
     status: String,
     next: Option<String>,
     error: Option<String>,
-    notice: Option<String>,
+    notice: Option<Notice>,
     confirm: Option<Confirm>,
     can_bulk: bool,
     can_download: bool,
@@ -94,7 +94,7 @@ struct ListPage {
 struct Extra {
     status: StatusCode,
     error: Option<String>,
-    notice: Option<String>,
+    notice: Option<Notice>,
     confirm: Option<Confirm>,
 }
 
@@ -270,11 +270,11 @@ async fn bulk_form(
     match result {
         Ok((o, action)) if !confirmed => {
             if o.changed == 0 {
-                extra.notice = Some(format!(
+                extra.notice = Some(Notice::info(format!(
                     "Nothing to {}: none of the {} matching code(s) can be changed that way.",
                     action.as_str(),
                     thousands(o.matched)
-                ));
+                )));
             } else {
                 // the same form again, with confirm=yes
                 let mut fields: Vec<(String, String)> = form
@@ -300,12 +300,12 @@ async fn bulk_form(
             }
         }
         Ok((o, action)) => {
-            extra.notice = Some(format!(
+            extra.notice = Some(Notice::done(format!(
                 "Done: {} code(s) changed ({}), {} skipped.",
                 thousands(o.changed),
                 action.as_str(),
                 thousands(o.skipped)
-            ));
+            )));
         }
         Err(e) => match refusal_message(&e) {
             Some(m) => {

@@ -76,3 +76,51 @@ impl Answer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redemption::limits::ATTEMPTS;
+    use crate::redemption::Limited;
+
+    #[test]
+    fn the_outcomes_counted_as_attempts_are_outcomes() {
+        let refusals = [
+            Refusal::UnknownCode,
+            Refusal::AlreadyRedeemed,
+            Refusal::Expired,
+            Refusal::Blocked,
+            Refusal::CampaignClosed,
+            Refusal::CustomerLimit,
+            Refusal::TooManyAttempts(Limited::Crossed),
+            Refusal::TooManyAttempts(Limited::Blocked),
+            Refusal::Mistyped,
+        ];
+        let mut all: Vec<Outcome> = vec![
+            Outcome::Menu,
+            Outcome::LanguageSet,
+            Outcome::StarInCode,
+            Outcome::WrongFormat,
+            Outcome::NotACode,
+            Outcome::Exit,
+            Outcome::Redeemed,
+            Outcome::CodeValid,
+            Outcome::TooManyRequests,
+            Outcome::Repeat,
+            Outcome::Busy,
+            Outcome::Error,
+            Outcome::WrongServiceCode,
+            Outcome::BadPhone,
+            Outcome::NotMtn,
+        ];
+        all.extend(refusals.map(Outcome::Refused));
+        let names: Vec<&str> = all.iter().map(|o| o.as_str()).collect();
+        for a in ATTEMPTS {
+            assert!(names.contains(a), "{a} is no hop outcome");
+        }
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "each outcome has its own name");
+    }
+}
