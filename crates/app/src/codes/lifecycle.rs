@@ -151,6 +151,13 @@ pub fn sources(to: CodeStatus, cause: Cause) -> Vec<CodeStatus> {
         .collect()
 }
 
+/// `('a', 'b')`: the statuses `cause` moves to `to` from, for a statement's text (from the table,
+/// so fixed: the `where` of the move is the table's check, without a round trip of its own).
+fn sources_sql(to: CodeStatus, cause: Cause) -> String {
+    let quoted: Vec<String> = sources(to, cause).iter().map(|s| format!("'{s}'")).collect();
+    format!("({})", quoted.join(", "))
+}
+
 /// The statuses a person may set a code in `from` to, in the order the page offers them.
 pub fn staff_targets(from: CodeStatus) -> Vec<CodeStatus> {
     [CodeStatus::Active, CodeStatus::Blocked, CodeStatus::Reported]
@@ -427,12 +434,12 @@ pub struct TakeSql {
 impl TakeSql {
     /// Written with `alias` for `promo_codes`; takes one placeholder (the time).
     pub fn new(p: &mut Params, alias: &str) -> Self {
-        debug_assert!(allows(CodeStatus::Active, CodeStatus::Used, Cause::Redemption));
         let (slot, [at]) = p.take::<1>();
+        let from = sources_sql(CodeStatus::Used, Cause::Redemption);
         TakeSql {
             slot,
             set: format!("status = 'used', used_at = {at}"),
-            guard: format!("{alias}.status = 'active' and ({alias}.expires_at is null or {alias}.expires_at > {at})"),
+            guard: format!("{alias}.status in {from} and ({alias}.expires_at is null or {alias}.expires_at > {at})"),
         }
     }
 
@@ -453,13 +460,13 @@ pub struct PaidSql {
 impl PaidSql {
     /// Takes one placeholder (the time of the payout).
     pub fn new(p: &mut Params, name: &str, source: &str) -> Self {
-        debug_assert!(allows(CodeStatus::Used, CodeStatus::Redeemed, Cause::PayoutSucceeded));
         let (slot, [at]) = p.take::<1>();
+        let from = sources_sql(CodeStatus::Redeemed, Cause::PayoutSucceeded);
         PaidSql {
             slot,
             item: format!(
                 "{name} as (update promo_codes set status = 'redeemed', redeemed_at = {at} \
-                 from {source} where promo_codes.id = {source}.promo_code_id and promo_codes.status = 'used')"
+                 from {source} where promo_codes.id = {source}.promo_code_id and promo_codes.status in {from})"
             ),
         }
     }
@@ -472,15 +479,17 @@ impl PaidSql {
 /// The move used → redeemed of one code whose payout succeeded, on its own (a caller that cannot
 /// fold [`PaidSql`] into its statement). Returns whether the code moved.
 pub async fn mark_paid(conn: &mut PgConnection, code_id: Uuid, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
-    Ok(
-        sqlx::query("update promo_codes set status = 'redeemed', redeemed_at = $2 where id = $1 and status = 'used'")
-            .bind(code_id)
-            .bind(now)
-            .execute(conn)
-            .await?
-            .rows_affected()
-            == 1,
-    )
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let from = sources_sql(CodeStatus::Redeemed, Cause::PayoutSucceeded);
+        format!("update promo_codes set status = 'redeemed', redeemed_at = $2 where id = $1 and status in {from}")
+    });
+    Ok(sqlx::query(SQL.as_str())
+        .bind(code_id)
+        .bind(now)
+        .execute(conn)
+        .await?
+        .rows_affected()
+        == 1)
 }
 
 /// The move active → expired of every active code of some batches, with one event row per code,
@@ -495,17 +504,20 @@ pub struct ExpireSql {
 impl ExpireSql {
     /// Takes four placeholders (time, actor, reason, operation).
     pub fn new(p: &mut Params, name: &str, due: &str) -> Self {
-        debug_assert!(allows(CodeStatus::Active, CodeStatus::Expired, Cause::BatchExpired));
+        // one status expires (its name goes on the event rows), so the `where` is the table's
+        let [from] = sources(CodeStatus::Expired, Cause::BatchExpired)[..] else {
+            unreachable!("the table expires codes from one status")
+        };
         let (slot, [at, actor, reason, operation]) = p.take::<4>();
         ExpireSql {
             slot,
             items: format!(
                 "{name} as ( \
                    update promo_codes c set status = 'expired' from {due} \
-                   where c.batch_id = {due}.id and c.status = 'active' returning c.id, c.batch_id), \
+                   where c.batch_id = {due}.id and c.status = '{from}' returning c.id, c.batch_id), \
                  {name}_events as ( \
                    insert into promo_code_events (promo_code_id, at, from_status, to_status, actor_user_id, reason, operation_id) \
-                   select id, {at}, 'active', 'expired', {actor}::uuid, {reason}::text, {operation}::uuid from {name})"
+                   select id, {at}, '{from}', 'expired', {actor}::uuid, {reason}::text, {operation}::uuid from {name})"
             ),
         }
     }
