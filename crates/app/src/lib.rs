@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod ratelimit;
 pub mod redemption;
 pub mod settings;
+pub mod sql;
 pub mod startup;
 pub mod telemetry;
 pub mod unit;

@@ -16,6 +16,8 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::sql::{Bind, Binder, Params, Slot};
+
 /// Who did it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Actor {
@@ -231,11 +233,18 @@ pub async fn record(conn: &mut PgConnection, event: &AuditEvent, at: DateTime<Ut
 /// transaction: a first-time customer's registration and redemption, say). Same guarantees as
 /// [`record`]: call it inside the transaction that makes the changes.
 pub async fn record_all(conn: &mut PgConnection, events: &[AuditEvent], at: DateTime<Utc>) -> Result<(), sqlx::Error> {
-    static SQL: LazyLock<String> = LazyLock::new(|| format!("with {} select 1", append_sql(1)));
+    static SQL: LazyLock<(String, AppendSql, usize)> = LazyLock::new(|| {
+        let mut p = Params::new();
+        let append = AppendSql::new(&mut p);
+        (format!("with {} select 1", append.items), append, p.count())
+    });
+    let (sql, append, params) = &*SQL;
     match events {
         [] => Ok(()),
         [one] => record(conn, one, at).await.map(|_| ()),
-        _ => bind_appended(sqlx::query(SQL.as_str()), events, at)
+        _ => append
+            .bind(Binder::new(sqlx::query(sql.as_str())), events, at)
+            .finish(*params)
             .execute(conn)
             .await
             .map(|_| ()),
@@ -243,13 +252,20 @@ pub async fn record_all(conn: &mut PgConnection, events: &[AuditEvent], at: Date
 }
 
 /// The `with` items that append events (their rows and their places in the sealing queue), for a
-/// statement that also makes the audited change, and so saves a round trip on a hot path. Their
-/// parameters are `$first` to `$first + 13`: bind them with [`bind_appended`] after the statement's
-/// own. Same guarantees as [`record`].
-pub fn append_sql(first: usize) -> String {
-    let [a, b, c, d, e, f, g, h, i, j, k, l, at, m] = std::array::from_fn(|n| format!("${}", first + n));
-    format!(
-        r#"audit_rows as (
+/// statement that also makes the audited change, and so saves a round trip on a hot path. Bind
+/// them with [`AppendSql::bind`]. Same guarantees as [`record`].
+#[derive(Debug, Clone)]
+pub struct AppendSql {
+    slot: Slot,
+    pub items: String,
+}
+
+impl AppendSql {
+    /// Takes fourteen placeholders.
+    pub fn new(p: &mut Params) -> Self {
+        let (slot, [a, b, c, d, e, f, g, h, i, j, k, l, at, m]) = p.take::<14>();
+        let items = format!(
+            r#"audit_rows as (
              insert into audit_logs
                (id, actor_type, actor_user_id, action, entity_type, entity_id, session_id, ip, user_agent,
                 request_id, before, after, metadata, created_at)
@@ -260,42 +276,42 @@ pub fn append_sql(first: usize) -> String {
              order by t.n
              returning id, seq),
            audit_queued as (insert into audit_pending (seq, id) select seq, id from audit_rows)"#
-    )
-}
+        );
+        AppendSql { slot, items }
+    }
 
-/// Binds `events` (in order) and their time to the parameters of [`append_sql`].
-pub fn bind_appended<'q>(
-    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    events: &[AuditEvent],
-    at: DateTime<Utc>,
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    let col = |f: fn(&AuditEvent) -> Option<String>| events.iter().map(f).collect::<Vec<_>>();
-    let json = |f: fn(&AuditEvent) -> Option<&Value>| {
-        events
-            .iter()
-            .map(|e| f(e).cloned().map(sqlx::types::Json))
-            .collect::<Vec<_>>()
-    };
-    q.bind(col(|e| Some(e.actor.kind().to_owned())))
-        .bind(events.iter().map(|e| e.actor.user_id()).collect::<Vec<_>>())
-        .bind(col(|e| Some(e.action.as_str().to_owned())))
-        .bind(col(|e| Some(e.entity_type.to_owned())))
-        .bind(col(|e| e.entity_id.clone()))
-        .bind(events.iter().map(|e| e.actor.session_id()).collect::<Vec<_>>())
-        .bind(
+    /// Binds `events` (in order) and their time at the fragment's slot.
+    pub fn bind<'q, Q: Bind<'q>>(&self, b: Binder<Q>, events: &[AuditEvent], at: DateTime<Utc>) -> Binder<Q> {
+        let col = |f: fn(&AuditEvent) -> Option<String>| events.iter().map(f).collect::<Vec<_>>();
+        let json = |f: fn(&AuditEvent) -> Option<&Value>| {
             events
                 .iter()
-                .map(|e| e.meta.ip.map(sqlx::types::ipnetwork::IpNetwork::from))
-                .collect::<Vec<_>>(),
-        )
-        .bind(col(|e| e.meta.user_agent.clone()))
-        .bind(col(|e| e.meta.request_id.clone()))
-        .bind(json(|e| e.before.as_ref()))
-        .bind(json(|e| e.after.as_ref()))
-        .bind(json(|e| Some(&e.metadata)))
-        .bind(at)
-        // time-ordered ids, as in `record`
-        .bind(events.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+                .map(|e| f(e).cloned().map(sqlx::types::Json))
+                .collect::<Vec<_>>()
+        };
+        b.at(self.slot, |b| {
+            b.bind(col(|e| Some(e.actor.kind().to_owned())))
+                .bind(events.iter().map(|e| e.actor.user_id()).collect::<Vec<_>>())
+                .bind(col(|e| Some(e.action.as_str().to_owned())))
+                .bind(col(|e| Some(e.entity_type.to_owned())))
+                .bind(col(|e| e.entity_id.clone()))
+                .bind(events.iter().map(|e| e.actor.session_id()).collect::<Vec<_>>())
+                .bind(
+                    events
+                        .iter()
+                        .map(|e| e.meta.ip.map(sqlx::types::ipnetwork::IpNetwork::from))
+                        .collect::<Vec<_>>(),
+                )
+                .bind(col(|e| e.meta.user_agent.clone()))
+                .bind(col(|e| e.meta.request_id.clone()))
+                .bind(json(|e| e.before.as_ref()))
+                .bind(json(|e| e.after.as_ref()))
+                .bind(json(|e| Some(&e.metadata)))
+                .bind(at)
+                // time-ordered ids, as in `record`
+                .bind(events.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+        })
+    }
 }
 
 #[cfg(test)]

@@ -12,9 +12,9 @@ use uuid::Uuid;
 
 use super::{Filter, NewBatch};
 use crate::access::Permission::*;
-use crate::audit::RequestMeta;
 use crate::error::AppError;
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::ApiJson;
 use crate::web::routes::{Access, RouteSpec};
@@ -80,7 +80,7 @@ fn yes() -> bool {
 async fn create(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     ApiJson(b): ApiJson<CreateBody>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     if b.generate {
@@ -99,9 +99,9 @@ async fn create(
         assigned_user_id: b.assigned_user_id,
         generate: b.generate,
     };
-    let mut tx = state.pool.begin().await?;
-    let (batch, job) = super::create(&mut tx, &settings.0, &new, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let (batch, job) = super::create(&mut unit, &settings.0, &new, &acting).await?;
+    unit.commit().await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"batch": batch, "generationJobId": job})),
@@ -117,8 +117,7 @@ pub struct TopUpBody {
 
 async fn top_up(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     ApiJson(b): ApiJson<TopUpBody>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let settings = state.settings.get();
@@ -126,9 +125,9 @@ async fn top_up(
         batch_id: b.batch_id,
         count: b.count,
     };
-    let mut tx = state.pool.begin().await?;
-    let id = super::topup::top_up(&mut tx, &settings.0, t, &who, meta, state.clock.now()).await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let id = super::topup::top_up(&mut unit, &settings.0, t, &acting).await?;
+    unit.commit().await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"jobId": id}))))
 }
 
@@ -153,14 +152,13 @@ pub struct StatusBody {
 
 async fn set_status(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<StatusBody>,
 ) -> Result<Json<Value>, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let batch = super::set_status(&mut tx, id, &b.status, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let batch = super::set_status(&mut unit, id, &b.status, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!({"batch": batch})))
 }
 
@@ -185,25 +183,25 @@ pub struct ExportQuery {
 async fn export(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, AppError> {
     use crate::codes::export::{self, Format};
     let req = export::Request::parse(q.format.as_deref(), q.batch_id, q.serial_from, q.serial_to)?;
-    let now = state.clock.now();
+    let now = acting.now;
     let settings = state.settings.get();
-    let mut tx = state.pool.begin().await?;
-    let batch = super::get(&mut tx, req.batch_id).await?;
+    let mut unit = state.unit().await?;
+    let batch = super::get(&mut unit, req.batch_id).await?;
     let limit = settings.0.security.rate_limiting.downloads_per_hour as i32;
-    let d = crate::ratelimit::hit(&mut tx, &format!("download:user:{}", who.user_id), 3600, limit, now).await?;
+    let d = crate::ratelimit::hit(&mut unit, &format!("download:user:{}", who.user_id), 3600, limit, now).await?;
     if !d.allowed {
-        tx.commit().await?;
+        unit.commit().await?;
         return Err(AppError::RateLimited {
             retry_after_secs: d.retry_after_secs,
         });
     }
-    let count = export::record(&mut tx, &req, Some(who.user_id), who.actor(), meta, now).await?;
-    tx.commit().await?;
+    let count = export::record(&mut unit, &req, &acting).await?;
+    unit.commit().await?;
     let chunks = export::stream(state.pool.clone(), req, export::sheet_info(&settings.0, &batch), count);
     let body = Body::from_stream(futures::stream::unfold(chunks, |mut rx| async move {
         rx.recv().await.map(|c| (c, rx))

@@ -5,6 +5,7 @@
 
 pub mod api;
 mod chart;
+pub mod lifecycle;
 pub mod ops;
 mod ops_api;
 mod ops_pages;
@@ -12,6 +13,7 @@ pub mod pages;
 pub mod refresh;
 pub mod topup;
 
+pub use lifecycle::BatchStatus;
 pub use refresh::refresh_status;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -20,11 +22,12 @@ use serde_json::json;
 use sqlx::{PgConnection, QueryBuilder};
 use uuid::Uuid;
 
-use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use crate::audit::{self, Action};
 use crate::clock::kigali;
 use crate::error::{on_constraint, AppError, FieldError};
 use crate::jobs::{self, NewJob};
 use crate::settings::Settings;
+use crate::unit::Acting;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
@@ -39,7 +42,7 @@ pub struct Batch {
     pub expiration_date: DateTime<Utc>,
     pub assigned_user_id: Option<Uuid>,
     pub created_by_user_id: Option<Uuid>,
-    pub status: String,
+    pub status: BatchStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -163,10 +166,9 @@ pub async fn create(
     conn: &mut PgConnection,
     s: &Settings,
     new: &NewBatch,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
+    acting: &Acting,
 ) -> Result<(Batch, Option<i64>), AppError> {
+    let (actor, now) = (acting.actor, acting.now);
     let expiry = validate(new, s, now)?;
     check_assignee(conn, new.assigned_user_id, "assignedUserId").await?;
     let batch: Batch = sqlx::query_as(&format!(
@@ -190,9 +192,9 @@ pub async fn create(
     .map_err(name_taken)?;
     audit::record(
         conn,
-        &AuditEvent::new(actor, Action::BatchCreated, "batch", batch.id)
-            .after(json!(batch))
-            .meta(meta),
+        &acting
+            .audit(Action::BatchCreated, "batch", batch.id)
+            .after(json!(batch)),
         now,
     )
     .await?;
@@ -234,7 +236,7 @@ pub struct Filter {
 
 pub async fn list(conn: &mut PgConnection, f: &Filter) -> Result<(Vec<Batch>, i64), AppError> {
     if let Some(s) = &f.status {
-        if !["active", "expired", "blocked", "completed"].contains(&s.as_str()) {
+        if BatchStatus::parse(s).is_none() {
             return Err(AppError::field(
                 "status",
                 "must be active, expired, blocked or completed",
@@ -367,85 +369,16 @@ pub async fn redemptions_by_day(
     .await
 }
 
-/// Changes a batch's status by hand. An expired batch stays expired, and a batch is completed
-/// only when none of its codes can still be redeemed.
-pub async fn set_status(
-    conn: &mut PgConnection,
-    id: Uuid,
-    status: &str,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<Batch, AppError> {
-    if !["active", "blocked", "expired", "completed"].contains(&status) {
+/// Changes a batch's status by hand ([`lifecycle::set_by_staff`]). An expired batch stays
+/// expired, and a batch is completed only when none of its codes can still be redeemed.
+pub async fn set_status(conn: &mut PgConnection, id: Uuid, status: &str, acting: &Acting) -> Result<Batch, AppError> {
+    let Some(to) = BatchStatus::parse(status) else {
         return Err(AppError::field(
             "status",
             "must be active, blocked, expired or completed",
         ));
-    }
-    let before: Batch = sqlx::query_as(&format!("select {COLUMNS} from batches where id = $1 for update"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(AppError::NotFound("batch"))?;
-    if before.status == status {
-        return Ok(before);
-    }
-    if status == "active" && before.expiration_date <= now {
-        return Err(AppError::conflict(
-            "status",
-            "this batch has passed its expiry date; extend it first",
-        ));
-    }
-    if status == "blocked" && before.status != "active" {
-        return Err(AppError::conflict(
-            "status",
-            format!("only an active batch can be blocked; this one is {}", before.status),
-        ));
-    }
-    if before.status == "completed" && status == "active" {
-        return Err(AppError::conflict(
-            "status",
-            "a completed batch has no codes left to redeem",
-        ));
-    }
-    if status == "completed" {
-        let open: i64 =
-            sqlx::query_scalar("select count(*) from promo_codes where batch_id = $1 and status in ('active', 'used')")
-                .bind(id)
-                .fetch_one(&mut *conn)
-                .await?;
-        if open > 0 {
-            return Err(AppError::conflict(
-                "status",
-                format!("{open} code(s) can still be redeemed or are being paid"),
-            ));
-        }
-    }
-    if status == "expired" {
-        sqlx::query("update promo_codes set status = 'expired' where batch_id = $1 and status = 'active'")
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
-    }
-    let after: Batch = sqlx::query_as(&format!(
-        "update batches set status = $2, updated_at = $3 where id = $1 returning {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(status)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    audit::record(
-        conn,
-        &AuditEvent::new(actor, Action::BatchStatusChanged, "batch", id)
-            .before(json!({"status": before.status}))
-            .after(json!({"status": after.status}))
-            .meta(meta),
-        now,
-    )
-    .await?;
-    Ok(after)
+    };
+    lifecycle::set_by_staff(conn, id, to, acting).await
 }
 
 /// One download of a batch's codes (chain of custody).

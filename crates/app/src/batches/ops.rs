@@ -1,17 +1,19 @@
 //! Changing a batch after it exists: edit, assign, delete, and bulk operations over many
 //! batches. Each function runs inside the caller's transaction and writes its audit row there.
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{check_amount, check_assignee, check_description, check_expiry, check_name, name_taken, Batch, COLUMNS};
+use super::{
+    check_amount, check_assignee, check_description, check_expiry, check_name, name_taken, Batch, BatchStatus, COLUMNS,
+};
 use crate::access::Permission;
-use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use crate::audit::{self, Action};
 use crate::error::{pg_codes, AppError};
 use crate::settings::Settings;
+use crate::unit::{Acting, Unit};
 
 /// The refusal for deleting a batch that has been redeemed from.
 pub const HAS_REDEMPTIONS: &str = "has redemptions — block it instead";
@@ -49,10 +51,9 @@ pub async fn update(
     s: &Settings,
     id: Uuid,
     changes: &BatchChanges,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
+    acting: &Acting,
 ) -> Result<Batch, AppError> {
+    let now = acting.now;
     let mut errors = Vec::new();
     if let Some(n) = &changes.name {
         check_name(n, &mut errors);
@@ -82,7 +83,7 @@ pub async fn update(
     if name.is_none() && description.is_none() && expiry.is_none() && amount.is_none() {
         return Ok(before);
     }
-    if expiry.is_some() && !["active", "blocked"].contains(&before.status.as_str()) {
+    if expiry.is_some() && ![BatchStatus::Active, BatchStatus::Blocked].contains(&before.status) {
         return Err(AppError::conflict(
             "expiresAt",
             format!("the batch is {}; its codes cannot be brought back", before.status),
@@ -146,11 +147,11 @@ pub async fn update(
     .map_err(name_taken)?;
     audit::record(
         conn,
-        &AuditEvent::new(actor, Action::BatchUpdated, "batch", id)
+        &acting
+            .audit(Action::BatchUpdated, "batch", id)
             .before(Value::Object(old))
             .after(Value::Object(new))
-            .metadata(json!({"codesUpdated": codes_updated}))
-            .meta(meta),
+            .metadata(json!({"codesUpdated": codes_updated})),
         now,
     )
     .await?;
@@ -158,14 +159,8 @@ pub async fn update(
 }
 
 /// Assigns the batch to a staff member who may manage batches, or clears the assignment.
-pub async fn assign(
-    conn: &mut PgConnection,
-    id: Uuid,
-    user: Option<Uuid>,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<Batch, AppError> {
+pub async fn assign(conn: &mut PgConnection, id: Uuid, user: Option<Uuid>, acting: &Acting) -> Result<Batch, AppError> {
+    let now = acting.now;
     let before = lock(conn, id).await?;
     check_assignee(conn, user, "userId").await?;
     if before.assigned_user_id == user {
@@ -181,10 +176,10 @@ pub async fn assign(
     .await?;
     audit::record(
         conn,
-        &AuditEvent::new(actor, Action::BatchAssigned, "batch", id)
+        &acting
+            .audit(Action::BatchAssigned, "batch", id)
             .before(json!({"assignedUserId": before.assigned_user_id}))
-            .after(json!({"assignedUserId": after.assigned_user_id}))
-            .meta(meta),
+            .after(json!({"assignedUserId": after.assigned_user_id})),
         now,
     )
     .await?;
@@ -204,13 +199,8 @@ pub struct Deleted {
 /// in the caller's transaction, audited with the counts. A batch with a redemption or a used or
 /// redeemed code is refused (409: block it instead). A generation still waiting in the queue is
 /// cancelled with it; one already running is refused (409: try again when it has finished).
-pub async fn delete(
-    conn: &mut PgConnection,
-    id: Uuid,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<Deleted, AppError> {
+pub async fn delete(conn: &mut PgConnection, id: Uuid, acting: &Acting) -> Result<Deleted, AppError> {
+    let now = acting.now;
     let before = lock(conn, id).await?;
     let redemptions: i64 = sqlx::query_scalar("select count(*) from redemptions where batch_id = $1")
         .bind(id)
@@ -281,10 +271,10 @@ pub async fn delete(
     };
     audit::record(
         conn,
-        &AuditEvent::new(actor, Action::BatchDeleted, "batch", id)
+        &acting
+            .audit(Action::BatchDeleted, "batch", id)
             .before(json!(before))
-            .metadata(json!(deleted))
-            .meta(meta),
+            .metadata(json!(deleted)),
         now,
     )
     .await?;
@@ -321,13 +311,20 @@ impl BulkAction {
     }
 }
 
+/// Whether a bulk operation changed one batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Done {
+    Ok,
+    Refused,
+}
+
 /// What happened to one batch of a bulk operation.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Outcome {
     pub id: Uuid,
-    /// `ok` or `refused`.
-    pub outcome: &'static str,
+    pub outcome: Done,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -372,17 +369,15 @@ pub async fn apply_one(
     id: Uuid,
     action: BulkAction,
     status: Option<&str>,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
+    acting: &Acting,
 ) -> Result<Option<String>, AppError> {
     match action {
         BulkAction::Delete => {
-            delete(conn, id, actor, meta, now).await?;
+            delete(conn, id, acting).await?;
             Ok(None)
         }
         BulkAction::Block => Ok(Some(
-            super::set_status(conn, id, "blocked", actor, meta, now).await?.status,
+            super::set_status(conn, id, "blocked", acting).await?.status.to_string(),
         )),
         BulkAction::Unblock => {
             let b = super::get(conn, id).await?;
@@ -393,12 +388,12 @@ pub async fn apply_one(
                 ));
             }
             Ok(Some(
-                super::set_status(conn, id, "active", actor, meta, now).await?.status,
+                super::set_status(conn, id, "active", acting).await?.status.to_string(),
             ))
         }
         BulkAction::Status => {
             let s = status.unwrap_or_default();
-            Ok(Some(super::set_status(conn, id, s, actor, meta, now).await?.status))
+            Ok(Some(super::set_status(conn, id, s, acting).await?.status.to_string()))
         }
     }
 }
@@ -426,29 +421,27 @@ pub async fn bulk(
     ids: &[Uuid],
     action: BulkAction,
     status: Option<&str>,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
+    acting: &Acting,
 ) -> Result<Vec<Outcome>, AppError> {
     let mut out = Vec::with_capacity(ids.len());
     for &id in ids {
-        let mut tx = pool.begin().await?;
-        match apply_one(&mut tx, id, action, status, actor, meta.clone(), now).await {
+        let mut unit = Unit::begin(pool).await?;
+        match apply_one(&mut unit, id, action, status, acting).await {
             Ok(status) => {
-                tx.commit().await?;
+                unit.commit().await?;
                 out.push(Outcome {
                     id,
-                    outcome: "ok",
+                    outcome: Done::Ok,
                     status,
                     reason: None,
                 });
             }
             Err(e @ AppError::Internal(_)) => return Err(e),
             Err(e) => {
-                tx.rollback().await?;
+                drop(unit);
                 out.push(Outcome {
                     id,
-                    outcome: "refused",
+                    outcome: Done::Refused,
                     status: None,
                     reason: Some(refusal(&e)),
                 });

@@ -9,9 +9,9 @@ use uuid::Uuid;
 
 use super::ops::{self, BatchChanges, BulkAction};
 use crate::access::Permission::{self, *};
-use crate::audit::RequestMeta;
 use crate::error::AppError;
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::ApiJson;
 use crate::web::routes::{Access, RouteSpec};
@@ -41,8 +41,7 @@ pub struct UpdateBody {
 
 async fn update(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<UpdateBody>,
 ) -> Result<Json<Value>, AppError> {
@@ -53,9 +52,9 @@ async fn update(
         amount_per_code: b.amount_per_code,
     };
     let settings = state.settings.get();
-    let mut tx = state.pool.begin().await?;
-    let batch = ops::update(&mut tx, &settings.0, id, &changes, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let batch = ops::update(&mut unit, &settings.0, id, &changes, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!({"batch": batch})))
 }
 
@@ -67,26 +66,20 @@ pub struct AssignBody {
 
 async fn assign(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<AssignBody>,
 ) -> Result<Json<Value>, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let batch = ops::assign(&mut tx, id, b.user_id, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let batch = ops::assign(&mut unit, id, b.user_id, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!({"batch": batch})))
 }
 
-async fn delete(
-    State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Value>, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let deleted = ops::delete(&mut tx, id, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
+async fn delete(State(state): State<AppState>, acting: Acting, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+    let mut unit = state.unit().await?;
+    let deleted = ops::delete(&mut unit, id, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!({"deleted": id, "removed": deleted})))
 }
 
@@ -101,22 +94,13 @@ pub struct BulkBody {
 async fn bulk(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     ApiJson(b): ApiJson<BulkBody>,
 ) -> Result<Json<Value>, AppError> {
     who.require(b.action.permission())?;
     let ids = ops::check_bulk(&b.ids, b.action, b.status.as_deref())?;
-    let outcomes = ops::bulk(
-        &state.pool,
-        &ids,
-        b.action,
-        b.status.as_deref(),
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await?;
-    let done = outcomes.iter().filter(|o| o.outcome == "ok").count();
+    let outcomes = ops::bulk(&state.pool, &ids, b.action, b.status.as_deref(), &acting).await?;
+    let done = outcomes.iter().filter(|o| o.outcome == ops::Done::Ok).count();
     Ok(Json(json!({
         "action": b.action,
         "done": done,

@@ -9,15 +9,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use uuid::Uuid;
 
-use super::ops::{self, BatchChanges, BulkAction};
+use super::ops::{self, BatchChanges, BulkAction, Done};
 use super::pages::{render_batch, render_batch_top_up, render_list, EditForm, ListMessages, ListQuery};
 use crate::access::Permission::{self, *};
-use crate::audit::RequestMeta;
 use crate::error::{AppError, FieldError};
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::FormPairs;
-use crate::web::pages::refusal_message;
+use crate::web::pages::{refusal_message, Notice};
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
 
@@ -40,7 +40,7 @@ fn back_to(id: Uuid) -> Response {
 async fn edit(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
@@ -52,33 +52,16 @@ async fn edit(
         amount_per_code: text("amount_per_code"),
         errors: Vec::new(),
     };
-    let amount = match shown.amount_per_code.trim() {
-        "" => None,
-        a => match a.parse::<i64>() {
-            Ok(a) => Some(a),
-            Err(_) => {
-                shown
-                    .errors
-                    .push(FieldError::new("amountPerCode", "must be a whole number of francs"));
-                None
+    let result = match BatchChanges::try_from(&form) {
+        Ok(changes) => {
+            let settings = state.settings.get();
+            let mut unit = state.unit().await?;
+            match ops::update(&mut unit, &settings.0, id, &changes, &acting).await {
+                Ok(_) => unit.commit().await,
+                Err(e) => Err(e),
             }
-        },
-    };
-    let changes = BatchChanges {
-        name: Some(shown.name.clone()),
-        description: Some(shown.description.clone()),
-        expires_at: Some(shown.expires_at.clone()).filter(|e| !e.trim().is_empty()),
-        amount_per_code: amount,
-    };
-    let result = if shown.errors.is_empty() {
-        let settings = state.settings.get();
-        let mut tx = state.pool.begin().await?;
-        match ops::update(&mut tx, &settings.0, id, &changes, who.actor(), meta, state.clock.now()).await {
-            Ok(_) => tx.commit().await.map_err(AppError::from),
-            Err(e) => Err(e),
         }
-    } else {
-        Err(AppError::Validation(shown.errors.clone()))
+        Err(e) => Err(e),
     };
     match result {
         Ok(()) => Ok(back_to(id)),
@@ -97,7 +80,7 @@ async fn edit(
 async fn assign(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
@@ -108,13 +91,36 @@ async fn assign(
                 .map_err(|_| AppError::field("userId", "choose a staff member"))?,
         ),
     };
-    let mut tx = state.pool.begin().await?;
-    match ops::assign(&mut tx, id, user, who.actor(), meta, state.clock.now()).await {
+    let mut unit = state.unit().await?;
+    match ops::assign(&mut unit, id, user, &acting).await {
         Ok(_) => {
-            tx.commit().await?;
+            unit.commit().await?;
             Ok(back_to(id))
         }
         Err(e) => refused(&state, &who, id, e).await,
+    }
+}
+
+impl TryFrom<&FormPairs> for BatchChanges {
+    type Error = AppError;
+
+    /// The edit form as the same changes the API's `PUT` takes (every field given; an empty
+    /// expiry or amount leaves it as it is).
+    fn try_from(form: &FormPairs) -> Result<Self, AppError> {
+        let text = |f: &str| form.get(f).unwrap_or("").to_owned();
+        let amount_per_code = match form.get("amount_per_code").unwrap_or("").trim() {
+            "" => None,
+            a => Some(
+                a.parse::<i64>()
+                    .map_err(|_| AppError::field("amountPerCode", "must be a whole number of francs"))?,
+            ),
+        };
+        Ok(BatchChanges {
+            name: Some(text("name")),
+            description: Some(text("description")),
+            expires_at: Some(text("expires_at")).filter(|e| !e.trim().is_empty()),
+            amount_per_code,
+        })
     }
 }
 
@@ -123,7 +129,7 @@ async fn assign(
 async fn top_up(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
@@ -133,11 +139,11 @@ async fn top_up(
         return render_batch_top_up(&state, &who, id, StatusCode::UNPROCESSABLE_ENTITY, asked, m).await;
     };
     let settings = state.settings.get();
-    let mut tx = state.pool.begin().await?;
+    let mut unit = state.unit().await?;
     let t = super::topup::TopUp { batch_id: id, count };
-    match super::topup::top_up(&mut tx, &settings.0, t, &who, meta, state.clock.now()).await {
+    match super::topup::top_up(&mut unit, &settings.0, t, &acting).await {
         Ok(_) => {
-            tx.commit().await?;
+            unit.commit().await?;
             Ok(back_to(id))
         }
         Err(AppError::Validation(errors)) => {
@@ -156,13 +162,13 @@ async fn top_up(
 async fn delete(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    match ops::delete(&mut tx, id, who.actor(), meta, state.clock.now()).await {
+    let mut unit = state.unit().await?;
+    match ops::delete(&mut unit, id, &acting).await {
         Ok(_) => {
-            tx.commit().await?;
+            unit.commit().await?;
             Ok(Redirect::to("/admin/batches").into_response())
         }
         Err(e) => refused(&state, &who, id, e).await,
@@ -180,7 +186,7 @@ async fn refused(state: &AppState, who: &Principal, id: Uuid, e: AppError) -> Re
 async fn bulk(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     form: FormPairs,
 ) -> Result<Response, AppError> {
     let Some(action) = form.get("action").and_then(BulkAction::parse) else {
@@ -209,14 +215,14 @@ async fn bulk(
         .bind(&ids)
         .fetch_all(&state.pool)
         .await?;
-    let outcomes = ops::bulk(&state.pool, &ids, action, None, who.actor(), meta, state.clock.now()).await?;
+    let outcomes = ops::bulk(&state.pool, &ids, action, None, &acting).await?;
     let name = |id: Uuid| {
         names
             .iter()
             .find(|(i, _)| *i == id)
             .map_or_else(|| id.to_string(), |(_, n)| n.clone())
     };
-    let done = outcomes.iter().filter(|o| o.outcome == "ok").count();
+    let done = outcomes.iter().filter(|o| o.outcome == Done::Ok).count();
     let verb = match action {
         BulkAction::Block => "Blocked",
         BulkAction::Unblock => "Unblocked",
@@ -225,10 +231,10 @@ async fn bulk(
     };
     let messages = ListMessages {
         error: None,
-        notice: Some(format!("{verb} {done} of {} batch(es).", outcomes.len())),
+        notice: Some(Notice::done(format!("{verb} {done} of {} batch(es).", outcomes.len()))),
         refusals: outcomes
             .iter()
-            .filter(|o| o.outcome != "ok")
+            .filter(|o| o.outcome != Done::Ok)
             .map(|o| format!("{}: {}", name(o.id), o.reason.as_deref().unwrap_or("refused")))
             .collect(),
     };

@@ -11,10 +11,10 @@ use uuid::Uuid;
 
 use super::{Filter, NewBatch};
 use crate::access::Permission::*;
-use crate::audit::RequestMeta;
 use crate::clock::{kigali, local_display, local_display_or};
 use crate::error::{AppError, FieldError};
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::FormPairs;
 use crate::web::routes::{with_query, Access, RouteSpec};
@@ -32,6 +32,7 @@ pub fn routes() -> Vec<RouteSpec> {
 }
 
 pub(super) use crate::web::pages::html;
+use crate::web::pages::Notice;
 
 pub(super) fn rwf(amount: i64) -> String {
     let digits = amount.to_string();
@@ -52,7 +53,7 @@ struct Line {
     codes: i32,
     amount: String,
     expires: String,
-    status: String,
+    status: super::BatchStatus,
 }
 
 #[derive(Template)]
@@ -77,7 +78,7 @@ struct ListPage {
     min_amount: i64,
     max_amount: i64,
     error: Option<String>,
-    notice: Option<String>,
+    notice: Option<Notice>,
     refusals: Vec<String>,
 }
 
@@ -120,7 +121,7 @@ impl ListQuery {
 #[derive(Default)]
 pub(super) struct ListMessages {
     pub error: Option<String>,
-    pub notice: Option<String>,
+    pub notice: Option<Notice>,
     pub refusals: Vec<String>,
 }
 
@@ -217,38 +218,48 @@ async fn list_page(
     render_list(&state, &who, q, StatusCode::OK, ListMessages::default()).await
 }
 
+impl TryFrom<&FormPairs> for NewBatch {
+    type Error = AppError;
+
+    /// The create form as the same batch the API's `POST` takes (generated at once); the
+    /// batch rules themselves are [`super::create`]'s.
+    fn try_from(form: &FormPairs) -> Result<Self, AppError> {
+        let number = |field: &str| form.get(field).and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
+        let assigned_user_id = match form.get("assigned_user_id").map(str::trim).unwrap_or("") {
+            "" => None,
+            u => Some(
+                u.parse::<Uuid>()
+                    .map_err(|_| AppError::field("assignedUserId", "choose a staff member"))?,
+            ),
+        };
+        Ok(NewBatch {
+            name: form.get("name").unwrap_or("").to_owned(),
+            description: form.get("description").unwrap_or("").to_owned(),
+            total_codes: number("total_codes"),
+            amount_per_code: number("amount_per_code"),
+            expires_at: form.get("expires_at").unwrap_or("").to_owned(),
+            assigned_user_id,
+            generate: true,
+        })
+    }
+}
+
 async fn create(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     form: FormPairs,
 ) -> Result<Response, AppError> {
     who.require(PromoCodesGenerate)?;
-    let number = |field: &str| form.get(field).and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
-    let assignee = match form.get("assigned_user_id").map(str::trim).unwrap_or("") {
-        "" => None,
-        u => {
-            who.require(BatchesAssign)?;
-            Some(
-                u.parse::<Uuid>()
-                    .map_err(|_| AppError::field("assignedUserId", "choose a staff member"))?,
-            )
-        }
-    };
-    let new = NewBatch {
-        name: form.get("name").unwrap_or("").to_owned(),
-        description: form.get("description").unwrap_or("").to_owned(),
-        total_codes: number("total_codes"),
-        amount_per_code: number("amount_per_code"),
-        expires_at: form.get("expires_at").unwrap_or("").to_owned(),
-        assigned_user_id: assignee,
-        generate: true,
-    };
+    if form.get("assigned_user_id").is_some_and(|u| !u.trim().is_empty()) {
+        who.require(BatchesAssign)?;
+    }
+    let new = NewBatch::try_from(&form)?;
     let settings = state.settings.get();
-    let mut tx = state.pool.begin().await?;
-    match super::create(&mut tx, &settings.0, &new, who.actor(), meta, state.clock.now()).await {
+    let mut unit = state.unit().await?;
+    match super::create(&mut unit, &settings.0, &new, &acting).await {
         Ok((batch, _)) => {
-            tx.commit().await?;
+            unit.commit().await?;
             Ok(Redirect::to(&format!("/admin/batches/{}", batch.id)).into_response())
         }
         Err(e) => match crate::web::pages::refusal_message(&e) {

@@ -7,94 +7,30 @@
 //!    `expired`, not completed. Blocked, reported, active and used (being paid) codes keep a batch
 //!    open.
 //!
+//! The moves are [`super::lifecycle`]'s ([`super::lifecycle::Cause::ExpiryPassed`] and
+//! [`super::lifecycle::Cause::NothingLeft`]); the expired codes get an event row each.
+//!
 //! [`refresh_status`] applies both to one batch (the redemption flow calls it after a
 //! redemption); the `batches.refresh_status` job applies the same statements to every batch once
 //! a minute ([`schedule`]). Each automatic change is audited with the system as the actor.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::audit::{self, Action, Actor, AuditEvent};
+use super::BatchStatus;
 use crate::clock::SharedClock;
 use crate::jobs::{JobContext, JobError, JobHandler, NewJob};
 
 pub const KIND: &str = "batches.refresh_status";
 
-/// One automatic status change.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-#[serde(rename_all = "camelCase")]
-pub struct Change {
-    pub batch_id: Uuid,
-    pub from: String,
-    pub to: String,
-    pub codes_expired: i64,
-    pub reason: String,
-}
-
-/// Rule 1, for one batch (`$1`) or all (`$1` null).
-const EXPIRE: &str = "with due as ( \
-       select id, status from batches \
-       where status in ('active', 'blocked') and expiration_date <= $2 and ($1::uuid is null or id = $1) \
-       for update), \
-     codes as ( \
-       update promo_codes c set status = 'expired' from due \
-       where c.batch_id = due.id and c.status = 'active' returning c.batch_id), \
-     upd as ( \
-       update batches b set status = 'expired', updated_at = $2 from due where b.id = due.id \
-       returning b.id, due.status as from_status) \
-     select upd.id as batch_id, upd.from_status as \"from\", 'expired' as \"to\", \
-       (select count(*) from codes where codes.batch_id = upd.id)::int8 as codes_expired, \
-       'the expiry date has passed' as reason \
-     from upd";
-
-/// Rule 2, for one batch (`$1`) or all (`$1` null).
-const SETTLE: &str = "with done as ( \
-       select b.id, b.status from batches b \
-       where b.status in ('active', 'blocked') and ($1::uuid is null or b.id = $1) \
-         and exists (select 1 from promo_codes c where c.batch_id = b.id) \
-         and not exists (select 1 from promo_codes c where c.batch_id = b.id \
-                         and c.status in ('active', 'used', 'blocked', 'reported')) \
-       for update of b), \
-     upd as ( \
-       update batches b set status = case \
-           when exists (select 1 from promo_codes c where c.batch_id = b.id and c.status = 'redeemed') then 'completed' \
-           else 'expired' end, \
-         updated_at = $2 \
-       from done where b.id = done.id \
-       returning b.id, done.status as from_status, b.status as to_status) \
-     select id as batch_id, from_status as \"from\", to_status as \"to\", 0::int8 as codes_expired, \
-       case when to_status = 'completed' then 'every code is redeemed or expired' else 'every code has expired' end as reason \
-     from upd";
+pub use super::lifecycle::Change;
 
 async fn apply(conn: &mut PgConnection, batch: Option<Uuid>, now: DateTime<Utc>) -> Result<Vec<Change>, sqlx::Error> {
-    let mut changes: Vec<Change> = sqlx::query_as(EXPIRE)
-        .bind(batch)
-        .bind(now)
-        .fetch_all(&mut *conn)
-        .await?;
-    let settled: Vec<Change> = sqlx::query_as(SETTLE)
-        .bind(batch)
-        .bind(now)
-        .fetch_all(&mut *conn)
-        .await?;
-    changes.extend(settled);
-    for c in &changes {
-        audit::record(
-            conn,
-            &AuditEvent::new(Actor::System, Action::BatchStatusChanged, "batch", c.batch_id)
-                .before(json!({"status": c.from}))
-                .after(json!({"status": c.to}))
-                .metadata(json!({"automatic": true, "reason": c.reason, "codesExpired": c.codes_expired})),
-            now,
-        )
-        .await?;
-    }
-    Ok(changes)
+    super::lifecycle::refresh(conn, batch, now).await
 }
 
 /// Brings one batch's status in line with its expiry and its codes, in the caller's
@@ -145,10 +81,10 @@ impl JobHandler for RefreshStatus {
         tx.commit().await?;
         let mut conn = ctx.pool.acquire().await?;
         super::compact_counts(&mut conn, 12).await?;
-        let count = |to: &str| changes.iter().filter(|c| c.to == to).count();
+        let count = |to: BatchStatus| changes.iter().filter(|c| c.to == to).count();
         Ok(Some(json!({
-            "expired": count("expired"),
-            "completed": count("completed"),
+            "expired": count(BatchStatus::Expired),
+            "completed": count(BatchStatus::Completed),
             "codesExpired": changes.iter().map(|c| c.codes_expired).sum::<i64>(),
         })))
     }

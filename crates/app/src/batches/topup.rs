@@ -2,41 +2,32 @@
 //! settings, as one queued generation job. The API (`POST /api/v1/admin/batches/generate`) and
 //! the batch page's top-up form both call [`top_up`], so they share every rule.
 
-use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::audit::{self, Action, AuditEvent, RequestMeta};
+use super::BatchStatus;
+use crate::audit::{self, Action};
 use crate::error::AppError;
 use crate::jobs::{self, NewJob};
 use crate::settings::Settings;
-use crate::web::auth::Principal;
+use crate::unit::Acting;
 
 /// A request to add `count` codes to batch `batch_id`.
+#[derive(Debug, Clone, Copy)]
 pub struct TopUp {
     pub batch_id: Uuid,
     pub count: i64,
 }
 
-/// Queues the generation of `count` more codes into active batch `batch_id`, audited as
-/// `batch.topped_up` by `who` in the caller's transaction, and returns the job's id: 422 naming
-/// `count` when the batch maximum would be passed, 409 when the batch is not active or is
-/// already generating.
-pub async fn top_up(
-    conn: &mut PgConnection,
-    s: &Settings,
-    t: TopUp,
-    who: &Principal,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<i64, AppError> {
-    let TopUp { batch_id, count } = t;
-    let requested_by = Some(who.user_id);
+/// The rules every top-up meets, from the API, the page or the CLI: `count` keeps the batch
+/// within the settings' maximum (422 naming `count`), and the batch is active (409). Returns how
+/// many codes the batch holds now.
+pub async fn check(conn: &mut PgConnection, s: &Settings, t: &TopUp) -> Result<i64, AppError> {
     let max = i64::from(s.business.batch_management.max_codes_per_batch);
-    let batch = super::get(conn, batch_id).await?;
-    let have = codes_in(conn, batch_id).await?;
-    if count < 1 || have + count > max {
+    let batch = super::get(conn, t.batch_id).await?;
+    let have = codes_in(conn, t.batch_id).await?;
+    if t.count < 1 || have + t.count > max {
         return Err(AppError::field(
             "count",
             format!(
@@ -45,9 +36,19 @@ pub async fn top_up(
             ),
         ));
     }
-    if batch.status != "active" {
+    if batch.status != BatchStatus::Active {
         return Err(AppError::conflict("batchId", format!("the batch is {}", batch.status)));
     }
+    Ok(have)
+}
+
+/// Queues the generation of `count` more codes into active batch `batch_id` ([`check`]),
+/// audited as `batch.topped_up` in the caller's transaction, and returns the job's id: 409 also
+/// when the batch is already generating.
+pub async fn top_up(conn: &mut PgConnection, s: &Settings, t: TopUp, acting: &Acting) -> Result<i64, AppError> {
+    let have = check(conn, s, &t).await?;
+    let TopUp { batch_id, count } = t;
+    let requested_by = acting.user_id();
     let payload = crate::codes::generate::GenerateJob {
         batch_id,
         count,
@@ -59,13 +60,13 @@ pub async fn top_up(
         .unique(batch_id.to_string())
         .max_attempts(3)
         .created_by(requested_by);
-    let job_id = jobs::enqueue(conn, &job, now)
+    let job_id = jobs::enqueue(conn, &job, acting.now)
         .await?
         .ok_or_else(|| AppError::conflict("batchId", "codes are already being generated for this batch"))?;
-    let event = AuditEvent::new(who.actor(), Action::BatchToppedUp, "batch", batch_id)
-        .after(json!({"count": count, "codesBefore": have, "codesAfter": have + count, "jobId": job_id}))
-        .meta(meta);
-    audit::record(conn, &event, now).await?;
+    let event = acting
+        .audit(Action::BatchToppedUp, "batch", batch_id)
+        .after(json!({"count": count, "codesBefore": have, "codesAfter": have + count, "jobId": job_id}));
+    audit::record(conn, &event, acting.now).await?;
     Ok(job_id)
 }
 

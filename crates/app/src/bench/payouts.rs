@@ -20,9 +20,11 @@ use tokio_util::sync::CancellationToken;
 use super::{percentile, scratch};
 use crate::clock;
 use crate::codes::cli::{generate, Target};
+use crate::codes::lifecycle::TakeSql;
 use crate::config::Config;
 use crate::disbursement::worker::PayoutWorker;
 use crate::settings::Category;
+use crate::sql::{Binder, Params, Slot};
 
 const SIM_USER: &str = "3f6c1b7e-2d4a-4e8b-9c1d-5a6b7c8d9e0f";
 const SIM_KEY: &str = "bench-momo-api-key-0123456789abcd";
@@ -184,32 +186,12 @@ async fn one(config: &Config, r: &Run, seconds: u64) -> anyhow::Result<String> {
         }
         owed -= k as f64;
         let now = clock.now();
-        let n: i64 = sqlx::query_scalar(
-            r#"with c as (
-                 update promo_codes set status = 'used', used_at = $2
-                 where id in (select id from promo_codes where batch_id = $1 and status = 'active'
-                              order by serial limit $3 for update skip locked)
-                 returning id, batch_id, amount, currency, serial),
-               r as (
-                 insert into redemptions (user_id, customer_id, promo_code_id, batch_id, phone_number, amount, currency,
-                                          idempotency_key, created_at)
-                 select $4, $5, c.id, c.batch_id, '+25078' || lpad(c.serial::text, 7, '0'), c.amount, c.currency,
-                        'bench-' || c.id, $2 from c
-                 returning id, phone_number, amount, currency),
-               d as (
-                 insert into disbursements (redemption_id, msisdn, amount, currency, status, max_attempts,
-                                            next_attempt_at, created_at, updated_at)
-                 select r.id, substr(r.phone_number, 2), r.amount, r.currency, 'queued', 4, $2, $2, $2 from r
-                 returning id)
-               select count(*) from d"#,
-        )
-        .bind(batch)
-        .bind(now)
-        .bind(k)
-        .bind(customer.user_id)
-        .bind(customer.id)
-        .fetch_one(&pool)
-        .await?;
+        let (sql, take, own, params) = &*PRODUCE;
+        let b = Binder::new(sqlx::query_scalar(sql.as_str()));
+        let b = take.bind(b, now).at(*own, |b| {
+            b.bind(batch).bind(now).bind(k).bind(customer.user_id).bind(customer.id)
+        });
+        let n: i64 = b.finish(*params).fetch_one(&pool).await?;
         produced += n;
         crate::redemption::wake_payouts(&pool);
     }
@@ -283,3 +265,34 @@ async fn one(config: &Config, r: &Run, seconds: u64) -> anyhow::Result<String> {
         },
     ))
 }
+
+/// The producer's statement: `k` codes of the batch taken for redemption (the code lifecycle's
+/// move to `used`), each with its redemption and queued payout.
+static PRODUCE: std::sync::LazyLock<(String, TakeSql, Slot, usize)> = std::sync::LazyLock::new(|| {
+    let mut p = Params::new();
+    let take = TakeSql::new(&mut p, "c");
+    let (own, [batch, now, k, user, customer]) = p.take::<5>();
+    let sql = format!(
+        r#"with c as (
+             update promo_codes c set {set}
+             where c.id in (select id from promo_codes where batch_id = {batch} and status = 'active'
+                            order by serial limit {k} for update skip locked)
+               and {guard}
+             returning id, batch_id, amount, currency, serial),
+           r as (
+             insert into redemptions (user_id, customer_id, promo_code_id, batch_id, phone_number, amount, currency,
+                                      idempotency_key, created_at)
+             select {user}, {customer}, c.id, c.batch_id, '+25078' || lpad(c.serial::text, 7, '0'), c.amount, c.currency,
+                    'bench-' || c.id, {now} from c
+             returning id, phone_number, amount, currency),
+           d as (
+             insert into disbursements (redemption_id, msisdn, amount, currency, status, max_attempts,
+                                        next_attempt_at, created_at, updated_at)
+             select r.id, substr(r.phone_number, 2), r.amount, r.currency, 'queued', 4, {now}, {now}, {now} from r
+             returning id)
+           select count(*) from d"#,
+        set = take.set,
+        guard = take.guard,
+    );
+    (sql, take, own, p.count())
+});

@@ -11,19 +11,19 @@
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::json;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::format::{self, PromoCode};
-use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use super::lifecycle::{self, Cause, CodeStatus, Refused};
+use crate::audit::Action;
 use crate::error::{AppError, FieldError};
+use crate::unit::Acting;
 
 /// Codes on one printed sheet: page `p` holds serials `12p-11 … 12p`.
 pub const SHEET: i32 = super::pdf::PER_PAGE as i32;
-pub const STATUSES: [&str; 6] = ["active", "used", "expired", "redeemed", "reported", "blocked"];
 /// The statuses staff may set by hand.
-pub const SETTABLE: [&str; 3] = ["active", "blocked", "reported"];
+pub const SETTABLE: [CodeStatus; 3] = [CodeStatus::Active, CodeStatus::Blocked, CodeStatus::Reported];
 pub const MAX_LIMIT: i64 = 200;
 pub const MAX_REASON: usize = 500;
 
@@ -70,20 +70,20 @@ impl CodeQuery {
 #[derive(Debug, Clone, Default)]
 pub struct CodeFilter {
     pub batch_id: Option<Uuid>,
-    pub status: Option<String>,
+    pub status: Option<CodeStatus>,
     pub q: Option<CodeQuery>,
     pub serial_from: Option<i32>,
     pub serial_to: Option<i32>,
 }
 
 impl CodeFilter {
-    pub fn check_status(status: Option<&str>) -> Result<(), AppError> {
+    /// A status filter as typed: none, or one of the six statuses.
+    pub fn check_status(status: Option<&str>) -> Result<Option<CodeStatus>, AppError> {
         match status {
-            Some(s) if !STATUSES.contains(&s) => Err(AppError::field(
-                "status",
-                "must be active, used, expired, redeemed, reported or blocked",
-            )),
-            _ => Ok(()),
+            None => Ok(None),
+            Some(s) => CodeStatus::parse(s).map(Some).ok_or_else(|| {
+                AppError::field("status", "must be active, used, expired, redeemed, reported or blocked")
+            }),
         }
     }
 
@@ -93,7 +93,7 @@ impl CodeFilter {
             qb.push(" and c.batch_id = ").push_bind(b);
         }
         if let Some(s) = &self.status {
-            qb.push(" and c.status = ").push_bind(s.clone());
+            qb.push(" and c.status = ").push_bind(s.as_str());
         }
         match &self.q {
             Some(CodeQuery::Exact(code)) => {
@@ -139,7 +139,7 @@ pub struct CodeRow {
     pub batch_name: String,
     pub amount: i64,
     pub currency: String,
-    pub status: String,
+    pub status: CodeStatus,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub used_at: Option<DateTime<Utc>>,
@@ -344,8 +344,8 @@ pub async fn exists(conn: &mut PgConnection, code: &PromoCode) -> Result<bool, s
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     pub at: DateTime<Utc>,
-    pub from_status: String,
-    pub to_status: String,
+    pub from_status: CodeStatus,
+    pub to_status: CodeStatus,
     pub actor: Option<String>,
     pub reason: String,
     pub operation_id: Uuid,
@@ -401,26 +401,6 @@ pub async fn detail(conn: &mut PgConnection, id: Uuid) -> Result<Detail, AppErro
     })
 }
 
-/// The statuses a code may be in to be set to `to` by staff (DESIGN §3).
-pub fn allowed_from(to: &str) -> &'static [&'static str] {
-    match to {
-        "blocked" => &["active", "reported"],
-        "active" => &["blocked", "reported"],
-        "reported" => &["active"],
-        _ => &[],
-    }
-}
-
-/// Why a code in `status` can no longer be changed by hand, if that is so.
-pub fn frozen(status: &str) -> Option<&'static str> {
-    match status {
-        "used" => Some("this code has been redeemed and its payout is in progress; its status cannot be changed"),
-        "redeemed" => Some("this code has been redeemed and paid; its status cannot be changed"),
-        "expired" => Some("this code has expired; its status cannot be changed"),
-        _ => None,
-    }
-}
-
 pub fn check_reason(reason: &str) -> Result<String, AppError> {
     let r = reason.trim();
     if r.is_empty() || r.chars().count() > MAX_REASON {
@@ -441,26 +421,24 @@ pub struct Changed {
     pub operation_id: Option<Uuid>,
 }
 
-/// Sets one code's status by the rules, with its event row and audit row in the caller's
-/// transaction. Setting the status it already has changes nothing.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one use case: the change, who, why, where from, when"
-)]
+/// Sets one code's status by the rules ([`lifecycle`]), with its event row and audit row in the
+/// caller's transaction. Setting the status it already has changes nothing.
 pub async fn change_status(
     conn: &mut PgConnection,
     id: Uuid,
     to: &str,
     reason: &str,
     action: Action,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
+    acting: &Acting,
 ) -> Result<Changed, AppError> {
     let mut errors = Vec::new();
-    if !SETTABLE.contains(&to) {
-        errors.push(FieldError::new("status", "must be active, blocked or reported"));
-    }
+    let to = match CodeStatus::parse(to) {
+        Some(s) if SETTABLE.contains(&s) => Some(s),
+        _ => {
+            errors.push(FieldError::new("status", "must be active, blocked or reported"));
+            None
+        }
+    };
     let reason = match check_reason(reason) {
         Ok(r) => r,
         Err(AppError::Validation(mut e)) => {
@@ -469,76 +447,27 @@ pub async fn change_status(
         }
         Err(e) => return Err(e),
     };
-    if !errors.is_empty() {
+    let Some(to) = to.filter(|_| errors.is_empty()) else {
         return Err(AppError::Validation(errors));
-    }
-    let (from, expires_at): (String, Option<DateTime<Utc>>) =
-        sqlx::query_as("select status, expires_at from promo_codes where id = $1 for update")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or(AppError::NotFound("promo code"))?;
-    if from == to {
-        return Ok(Changed {
-            code: get(conn, id).await?,
-            changed: false,
-            operation_id: None,
-        });
-    }
-    if let Some(why) = frozen(&from) {
-        return Err(AppError::conflict("status", why));
-    }
-    if !allowed_from(to).contains(&from.as_str()) {
-        return Err(AppError::conflict(
-            "status",
-            format!("a {from} code cannot be made {to}"),
-        ));
-    }
-    if to == "active" && expires_at.is_some_and(|e| e <= now) {
-        return Err(AppError::conflict(
-            "status",
-            "this code is past its expiry date and cannot be made active",
-        ));
-    }
-    let operation_id = Uuid::new_v4();
-    sqlx::query(
-        "update promo_codes set status = $2, \
-           blocked_at = case when $2 = 'blocked' then $3 else blocked_at end, \
-           reported_at = case when $2 = 'reported' then $3 else reported_at end \
-         where id = $1",
-    )
-    .bind(id)
-    .bind(to)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "insert into promo_code_events (promo_code_id, at, from_status, to_status, actor_user_id, reason, operation_id) \
-         values ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(id)
-    .bind(now)
-    .bind(&from)
-    .bind(to)
-    .bind(actor.user_id())
-    .bind(&reason)
-    .bind(operation_id)
-    .execute(&mut *conn)
-    .await?;
-    audit::record(
-        conn,
-        &AuditEvent::new(actor, action, "promo_code", id)
-            .before(json!({"status": from}))
-            .after(json!({"status": to}))
-            .metadata(json!({"reason": reason, "operationId": operation_id}))
-            .meta(meta),
-        now,
-    )
-    .await?;
+    };
+    let m = lifecycle::Move {
+        code_id: id,
+        to,
+        cause: Cause::Staff,
+        reason: &reason,
+        action,
+    };
+    let operation_id = match lifecycle::change(conn, &m, acting)
+        .await?
+        .map_err(Refused::into_error)?
+    {
+        lifecycle::Changed::Already => None,
+        lifecycle::Changed::Moved { operation_id, .. } => Some(operation_id),
+    };
     Ok(Changed {
         code: get(conn, id).await?,
-        changed: true,
-        operation_id: Some(operation_id),
+        changed: operation_id.is_some(),
+        operation_id,
     })
 }
 
@@ -564,15 +493,5 @@ mod tests {
         assert_eq!(decode_cursor(&c).unwrap(), "ABCD-EF26-GH11-JK25");
         assert!(decode_cursor("nope!").is_err());
         assert!(decode_cursor(&encode_cursor("x' or 1=1")).is_err());
-    }
-
-    #[test]
-    fn transitions_follow_the_design() {
-        assert!(allowed_from("blocked").contains(&"active"));
-        assert!(allowed_from("active").contains(&"blocked"));
-        assert!(allowed_from("reported").contains(&"active"));
-        assert!(!allowed_from("reported").contains(&"blocked"));
-        assert!(allowed_from("used").is_empty());
-        assert!(frozen("used").is_some() && frozen("active").is_none());
     }
 }

@@ -14,11 +14,12 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::admin::{self, CodeFilter, CodeQuery};
-use super::bulk::{self, BulkAction, FilterSpec, Target};
+use super::bulk::{self, Bulk, BulkAction, FilterSpec, Target};
 use crate::access::Permission::*;
-use crate::audit::{Action, RequestMeta};
+use crate::audit::Action;
 use crate::error::{AppError, FieldError};
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::ApiJson;
 use crate::web::routes::{Access, RouteSpec};
@@ -66,7 +67,7 @@ pub fn parse_list(q: &ListQuery) -> Result<(CodeFilter, Option<String>, i64), Ap
     }
     if let Some(s) = non_empty(&q.status) {
         match CodeFilter::check_status(Some(s)) {
-            Ok(()) => f.status = Some(s.to_owned()),
+            Ok(status) => f.status = status,
             Err(AppError::Validation(mut e)) => errors.append(&mut e),
             Err(e) => return Err(e),
         }
@@ -160,24 +161,13 @@ pub struct StatusBody {
 
 async fn set_status(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<StatusBody>,
 ) -> Result<Json<Value>, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let out = admin::change_status(
-        &mut tx,
-        id,
-        &b.status,
-        &b.reason,
-        Action::CodeStatusChanged,
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let out = admin::change_status(&mut unit, id, &b.status, &b.reason, Action::CodeStatusChanged, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!(out)))
 }
 
@@ -190,24 +180,13 @@ pub struct ReportBody {
 
 async fn report(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<ReportBody>,
 ) -> Result<Json<Value>, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let out = admin::change_status(
-        &mut tx,
-        id,
-        "reported",
-        &b.reason,
-        Action::CodeReported,
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let out = admin::change_status(&mut unit, id, "reported", &b.reason, Action::CodeReported, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!(out)))
 }
 
@@ -238,49 +217,56 @@ pub struct FilterBody {
 async fn bulk_op(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     ApiJson(b): ApiJson<BulkBody>,
 ) -> Result<Json<Value>, AppError> {
-    let action = BulkAction::parse(&b.action);
-    let target = match (b.ids, b.filter) {
-        (Some(ids), None) => Target::Ids(ids),
-        (None, Some(f)) => Target::Filter(FilterSpec {
-            batch_id: f.batch_id,
-            status: f.status.filter(|s| !s.is_empty()),
-            q: f.q,
-            serial_from: f.serial_from,
-            serial_to: f.serial_to,
-            page_from: f.page_from,
-            page_to: f.page_to,
-        }),
-        _ => {
-            let mut errors = vec![FieldError::new("ids", "give either ids (a selection) or a filter")];
-            if let Err(AppError::Validation(e)) = &action {
-                errors.extend(e.iter().cloned());
-            }
-            return Err(AppError::Validation(errors));
-        }
-    };
-    if let Target::Filter(f) = &target {
-        if f.q.as_deref().is_some_and(format_is_partial) {
-            who.require(PromoCodesSearch)?;
-        }
+    let partial = b
+        .filter
+        .as_ref()
+        .and_then(|f| f.q.as_deref())
+        .is_some_and(format_is_partial);
+    if b.ids.is_none() && partial {
+        who.require(PromoCodesSearch)?;
     }
-    let action = action?;
-    let mut tx = state.pool.begin().await?;
-    let out = bulk::run(
-        &mut tx,
-        &target,
-        action,
-        &b.reason,
-        b.dry_run,
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await?;
-    tx.commit().await?;
+    let cmd = Bulk::try_from(b)?;
+    let mut unit = state.unit().await?;
+    let out = bulk::run(&mut unit, &cmd, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!(out)))
+}
+
+impl TryFrom<BulkBody> for Bulk {
+    type Error = AppError;
+
+    /// The target (a selection or a filter, not both) and the action; all problems at once.
+    fn try_from(b: BulkBody) -> Result<Self, AppError> {
+        let action = BulkAction::parse(&b.action);
+        let target = match (b.ids, b.filter) {
+            (Some(ids), None) => Target::Ids(ids),
+            (None, Some(f)) => Target::Filter(FilterSpec {
+                batch_id: f.batch_id,
+                status: f.status.filter(|s| !s.is_empty()),
+                q: f.q,
+                serial_from: f.serial_from,
+                serial_to: f.serial_to,
+                page_from: f.page_from,
+                page_to: f.page_to,
+            }),
+            _ => {
+                let mut errors = vec![FieldError::new("ids", "give either ids (a selection) or a filter")];
+                if let Err(AppError::Validation(e)) = &action {
+                    errors.extend(e.iter().cloned());
+                }
+                return Err(AppError::Validation(errors));
+            }
+        };
+        Ok(Bulk {
+            target,
+            action: action?,
+            reason: b.reason,
+            dry_run: b.dry_run,
+        })
+    }
 }
 
 fn format_is_partial(q: &str) -> bool {
@@ -306,9 +292,9 @@ async fn validate(
     let cg = &settings.0.business.code_generation;
     let alphabet = super::Alphabet::new(&cg.character_set)
         .map_err(|e| AppError::Internal(anyhow::anyhow!("character set in settings: {e}")))?;
-    let mut tx = state.pool.begin().await?;
+    let mut unit = state.unit().await?;
     let d = crate::ratelimit::hit(
-        &mut tx,
+        &mut unit,
         &format!("codes.validate:user:{}", who.user_id),
         60,
         VALIDATE_PER_MINUTE,
@@ -316,19 +302,19 @@ async fn validate(
     )
     .await?;
     if !d.allowed {
-        tx.commit().await?;
+        unit.commit().await?;
         return Err(AppError::RateLimited {
             retry_after_secs: d.retry_after_secs,
         });
     }
     let v = super::validate::validate(
-        &mut tx,
+        &mut unit,
         &b.code,
         &alphabet,
         cg.include_checksum,
         who.can(PromoCodesRead),
     )
     .await?;
-    tx.commit().await?;
+    unit.commit().await?;
     Ok(Json(json!(v)))
 }

@@ -3,15 +3,16 @@
 //! would change; the real run changes only codes whose current status allows it, in one
 //! statement that also writes one event row per code, plus ONE audit row for the operation.
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::admin::{check_reason, CodeFilter, SHEET};
-use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use super::lifecycle::{self, BulkMove, CodeStatus};
+use crate::audit::Action;
 use crate::error::{AppError, FieldError};
+use crate::unit::Acting;
 
 pub const MAX_IDS: usize = 1000;
 
@@ -44,23 +45,23 @@ impl BulkAction {
     }
 
     /// The status codes get.
-    pub fn to(self) -> &'static str {
+    pub fn to(self) -> CodeStatus {
         match self {
-            Self::Block => "blocked",
-            Self::Unblock | Self::Activate => "active",
-            Self::Report => "reported",
+            Self::Block => CodeStatus::Blocked,
+            Self::Unblock | Self::Activate => CodeStatus::Active,
+            Self::Report => CodeStatus::Reported,
         }
     }
 
-    /// The statuses a code must be in to change.
-    pub fn from(self) -> Vec<String> {
-        let v: &[&str] = match self {
-            Self::Block => &["active", "reported"],
-            Self::Unblock => &["blocked"],
-            Self::Report => &["active"],
-            Self::Activate => &["blocked", "reported"],
-        };
-        v.iter().map(|s| (*s).to_owned()).collect()
+    /// The statuses a code must be in to change (each a staff move of [`lifecycle::TRANSITIONS`]).
+    pub fn from(self) -> &'static [CodeStatus] {
+        use CodeStatus::*;
+        match self {
+            Self::Block => &[Active, Reported],
+            Self::Unblock => &[Blocked],
+            Self::Report => &[Active],
+            Self::Activate => &[Blocked, Reported],
+        }
     }
 }
 
@@ -82,9 +83,14 @@ impl FilterSpec {
     /// a partial code (no accidental "every code"); ranges need a batch.
     pub fn resolve(&self) -> Result<CodeFilter, AppError> {
         let mut errors = Vec::new();
-        if let Err(AppError::Validation(mut e)) = CodeFilter::check_status(self.status.as_deref()) {
-            errors.append(&mut e);
-        }
+        let status = match CodeFilter::check_status(self.status.as_deref()) {
+            Ok(s) => s,
+            Err(AppError::Validation(mut e)) => {
+                errors.append(&mut e);
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let q = match self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             Some(raw) => match super::admin::CodeQuery::parse(raw) {
                 Ok(q) => Some(q),
@@ -132,7 +138,7 @@ impl FilterSpec {
         }
         Ok(CodeFilter {
             batch_id: self.batch_id,
-            status: self.status.clone(),
+            status,
             q,
             serial_from: from,
             serial_to: to,
@@ -180,30 +186,24 @@ fn push_target(qb: &mut QueryBuilder<'_, Postgres>, ids: &Option<Vec<Uuid>>, fil
     }
 }
 
-fn push_eligible(qb: &mut QueryBuilder<'_, Postgres>, action: BulkAction, now: DateTime<Utc>) {
-    qb.push(" and c.status = any(").push_bind(action.from()).push(")");
-    if action.to() == "active" {
-        qb.push(" and (c.expires_at is null or c.expires_at > ")
-            .push_bind(now)
-            .push(")");
-    }
+/// A bulk status change: what, to which codes, why, and whether only to count.
+#[derive(Debug, Clone)]
+pub struct Bulk {
+    pub target: Target,
+    pub action: BulkAction,
+    pub reason: String,
+    pub dry_run: bool,
 }
 
 /// Counts (dry run) or applies the action to the target, in the caller's transaction.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one use case: the change, who, why, where from, when"
-)]
-pub async fn run(
-    conn: &mut PgConnection,
-    target: &Target,
-    action: BulkAction,
-    reason: &str,
-    dry_run: bool,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<Outcome, AppError> {
+pub async fn run(conn: &mut PgConnection, cmd: &Bulk, acting: &Acting) -> Result<Outcome, AppError> {
+    let Bulk {
+        target,
+        action,
+        reason,
+        dry_run,
+    } = cmd;
+    let (action, dry_run) = (*action, *dry_run);
     let mut errors = Vec::new();
     let (ids, filter) = match target {
         Target::Ids(ids) => {
@@ -259,60 +259,37 @@ pub async fn run(
     if dry_run {
         let mut qb = QueryBuilder::new("select count(*) from promo_codes c where true");
         push_target(&mut qb, &ids, &filter);
-        push_eligible(&mut qb, action, now);
+        lifecycle::push_eligible(&mut qb, action.to(), action.from(), acting.now);
         out.changed = qb.build_query_scalar().fetch_one(&mut *conn).await?;
         out.skipped = matched - out.changed;
         return Ok(out);
     }
     let operation_id = Uuid::new_v4();
     let to = action.to();
-    // one statement: lock the eligible rows, change them, and write one event per code
-    let mut qb = QueryBuilder::new("with t as (select c.id, c.status from promo_codes c where true");
-    push_target(&mut qb, &ids, &filter);
-    push_eligible(&mut qb, action, now);
-    qb.push(" for update), u as (update promo_codes p set status = ")
-        .push_bind(to)
-        .push(", blocked_at = case when ")
-        .push_bind(to)
-        .push(" = 'blocked' then ")
-        .push_bind(now)
-        .push(" else p.blocked_at end, reported_at = case when ")
-        .push_bind(to)
-        .push(" = 'reported' then ")
-        .push_bind(now)
-        .push(" else p.reported_at end from t where p.id = t.id returning p.id, t.status as from_status), \
-               e as (insert into promo_code_events (promo_code_id, at, from_status, to_status, actor_user_id, reason, operation_id) \
-               select u.id, ")
-        .push_bind(now)
-        .push(", u.from_status, ")
-        .push_bind(to)
-        .push(", ")
-        .push_bind(actor.user_id())
-        .push(", ")
-        .push_bind(reason.clone())
-        .push(", ")
-        .push_bind(operation_id)
-        .push(" from u returning 1) select count(*) from e");
-    out.changed = qb.build_query_scalar().fetch_one(&mut *conn).await?;
-    out.skipped = matched - out.changed;
-    out.operation_id = Some(operation_id);
-    audit::record(
-        conn,
-        &AuditEvent::new(actor, Action::CodesBulkStatusChanged, "promo_codes", operation_id)
+    let m = BulkMove {
+        to,
+        from: action.from(),
+        reason: &reason,
+        operation_id,
+    };
+    let select = |qb: &mut QueryBuilder<'_, Postgres>| push_target(qb, &ids, &filter);
+    let audit = |changed: i64| {
+        acting
+            .audit(Action::CodesBulkStatusChanged, "promo_codes", operation_id)
             .after(json!({"status": to}))
             .metadata(json!({
                 "action": action.as_str(),
                 "reason": reason,
                 "target": target.describe(),
-                "matched": out.matched,
-                "changed": out.changed,
-                "skipped": out.skipped,
-                "notFound": out.not_found,
+                "matched": matched,
+                "changed": changed,
+                "skipped": matched - changed,
+                "notFound": not_found,
             }))
-            .meta(meta),
-        now,
-    )
-    .await?;
+    };
+    out.changed = lifecycle::change_selected(conn, select, &m, acting, audit).await?;
+    out.skipped = matched - out.changed;
+    out.operation_id = Some(operation_id);
     Ok(out)
 }
 

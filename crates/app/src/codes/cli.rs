@@ -13,6 +13,7 @@ use super::format::Alphabet;
 use super::generate;
 use crate::audit::{Actor, RequestMeta};
 use crate::batches::{self, NewBatch};
+use crate::unit::Acting;
 use crate::web::AppState;
 
 /// Finds a batch by id, exact name or batch number.
@@ -51,38 +52,46 @@ pub async fn generate(state: &AppState, target: Target, count: i64) -> anyhow::R
             .await?
             .with_context(|| format!("no batch with the id, name or number `{key}`"))?,
         Target::New(new) => {
-            let mut tx = state.pool.begin().await?;
-            let (batch, _) = batches::create(&mut tx, &settings.0, &new, Actor::System, cli_meta(), now)
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
-            tx.commit().await?;
+            let mut unit = state.unit().await?;
+            let (batch, _) = batches::create(
+                &mut unit,
+                &settings.0,
+                &new,
+                &Acting::new(Actor::System, cli_meta(), now),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
+            unit.commit().await?;
             println!("created batch {} \"{}\" ({})", batch.batch_number, batch.name, batch.id);
             batch.id
         }
     };
-    let max = i64::from(settings.0.business.batch_management.max_codes_per_batch);
-    let have: i64 = sqlx::query_scalar("select count(*) from promo_codes where batch_id = $1")
-        .bind(batch_id)
-        .fetch_one(&state.pool)
-        .await?;
-    if count < 1 || have + count > max {
-        anyhow::bail!(
-            "--count must be from 1 to {} (the batch holds {have} of at most {max})",
-            (max - have).max(0)
-        );
+    // the top-up's rules, as the API and the page apply them (the CLI then generates in place)
+    let mut conn = state.pool.acquire().await?;
+    let t = batches::topup::TopUp { batch_id, count };
+    match batches::topup::check(&mut conn, &settings.0, &t).await {
+        Ok(_) => {}
+        Err(crate::error::AppError::Validation(errors)) if errors.iter().any(|e| e.field == "count") => {
+            let why = errors.iter().find(|e| e.field == "count").map(|e| e.message.clone());
+            anyhow::bail!("--count {}", why.unwrap_or_default());
+        }
+        Err(e) => anyhow::bail!("{}", crate::error::describe(&e)),
     }
+    drop(conn);
     let cg = &settings.0.business.code_generation;
     let alphabet = Alphabet::new(&cg.character_set).map_err(anyhow::Error::msg)?;
     let checksum = generate::batch_checks(&state.pool, batch_id).await?;
     let started = Instant::now();
     let summary = generate::run(
         &state.pool,
-        batch_id,
+        generate::Spec {
+            batch_id,
+            actor: Actor::System,
+            alphabet,
+            checksum,
+            now,
+        },
         count,
-        Actor::System,
-        alphabet,
-        checksum,
-        now,
         |done, total| async move {
             println!(
                 "  generated {done:>9} / {total} ({:.0} %) in {:.1} s",
@@ -119,14 +128,14 @@ pub async fn export(
         .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
     let settings = state.settings.get();
     let now = state.clock.now();
-    let mut tx = state.pool.begin().await?;
-    let b = batches::get(&mut tx, req.batch_id)
+    let mut unit = state.unit().await?;
+    let b = batches::get(&mut unit, req.batch_id)
         .await
         .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
-    let count = export::record(&mut tx, &req, None, Actor::System, cli_meta(), now)
+    let count = export::record(&mut unit, &req, &Acting::new(Actor::System, cli_meta(), now))
         .await
         .map_err(|e| anyhow::anyhow!("{}", crate::error::describe(&e)))?;
-    tx.commit().await?;
+    unit.commit().await?;
     let path = out.unwrap_or_else(|| export::file_name(&b, req.format, now).into());
     let mut file = std::io::BufWriter::new(
         std::fs::File::create(&path).with_context(|| format!("cannot write {}", path.display()))?,

@@ -13,10 +13,11 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::pdf::{page_content, page_count, Contact, Logo, SheetInfo, Slot, StreamingPdf, PER_PAGE};
-use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use crate::audit::{self, Action};
 use crate::batches::Batch;
 use crate::error::{AppError, FieldError};
 use crate::settings::Settings;
+use crate::unit::Acting;
 
 pub type Chunks = mpsc::Receiver<Result<Bytes, std::io::Error>>;
 
@@ -88,14 +89,8 @@ impl Request {
 }
 
 /// Records the download (chain of custody) and audits it; returns how many codes it holds.
-pub async fn record(
-    conn: &mut PgConnection,
-    req: &Request,
-    user: Option<Uuid>,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<i64, AppError> {
+pub async fn record(conn: &mut PgConnection, req: &Request, acting: &Acting) -> Result<i64, AppError> {
+    let (user, now) = (acting.user_id(), acting.now);
     let (from, to) = req.range();
     let count: i64 =
         sqlx::query_scalar("select count(*) from promo_codes where batch_id = $1 and serial between $2 and $3")
@@ -119,10 +114,10 @@ pub async fn record(
     .await?;
     audit::record(
         conn,
-        &AuditEvent::new(actor, Action::CodesDownloaded, "batch", req.batch_id)
+        &acting
+            .audit(Action::CodesDownloaded, "batch", req.batch_id)
             .metadata(json!({"format": req.format.key(), "serialFrom": req.serial_from,
-                "serialTo": req.serial_to, "codes": count}))
-            .meta(meta),
+                "serialTo": req.serial_to, "codes": count})),
         now,
     )
     .await?;

@@ -270,19 +270,55 @@ async fn finish_round(
     tx.commit().await
 }
 
+/// What a generation run writes with: which batch, by whom, with which alphabet and whether
+/// its codes carry a check character, and when.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub batch_id: Uuid,
+    pub actor: Actor,
+    pub alphabet: Alphabet,
+    pub checksum: bool,
+    pub now: DateTime<Utc>,
+}
+
+/// A run's fixed context, once its alphabet went into the generator.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    pool: &'a PgPool,
+    batch_id: Uuid,
+    actor: Actor,
+    now: DateTime<Utc>,
+}
+
+impl Spec {
+    fn start(self, pool: &PgPool) -> Result<(Ctx<'_>, Generator<rand::rngs::StdRng>), sqlx::Error> {
+        let rng = rand::rngs::StdRng::from_rng(rand::rngs::OsRng)
+            .map_err(|e| sqlx::Error::Protocol(format!("no CSPRNG: {e}")))?;
+        let ctx = Ctx {
+            pool,
+            batch_id: self.batch_id,
+            actor: self.actor,
+            now: self.now,
+        };
+        Ok((ctx, Generator::new(self.alphabet, self.checksum, self.now, rng)))
+    }
+}
+
 /// Finishes a tried round in its turn (a collided one is done again first) and commits it;
 /// returns how many codes were made again.
-#[allow(clippy::too_many_arguments)]
 async fn settle_round(
-    pool: &PgPool,
-    batch_id: Uuid,
+    c: Ctx<'_>,
     round: &Round,
     tried: Tried,
     generator: &mut Generator<rand::rngs::StdRng>,
     taken: &mut HashSet<String>,
-    actor: Actor,
-    now: DateTime<Utc>,
 ) -> Result<i64, sqlx::Error> {
+    let Ctx {
+        pool,
+        batch_id,
+        actor,
+        now,
+    } = c;
     let (tx, remade) = match tried {
         Tried::Staged(tx) => (tx, 0),
         Tried::Collided => redo_round(pool, batch_id, round, generator, taken, now).await?,
@@ -294,26 +330,16 @@ async fn settle_round(
 /// Adds the given codes (made elsewhere) to the batch as one round, as a generation run would:
 /// serials follow on, and any code already stored anywhere is left out and made again by a fresh
 /// generator with these settings.
-#[allow(clippy::too_many_arguments)]
-pub async fn add_round(
-    pool: &PgPool,
-    batch_id: Uuid,
-    codes: Vec<String>,
-    alphabet: Alphabet,
-    checksum: bool,
-    actor: Actor,
-    now: DateTime<Utc>,
-) -> Result<Summary, sqlx::Error> {
-    let rng = rand::rngs::StdRng::from_rng(rand::rngs::OsRng)
-        .map_err(|e| sqlx::Error::Protocol(format!("no CSPRNG: {e}")))?;
-    let mut generator = Generator::new(alphabet, checksum, now, rng);
+pub async fn add_round(pool: &PgPool, spec: Spec, codes: Vec<String>) -> Result<Summary, sqlx::Error> {
+    let (c, mut generator) = spec.start(pool)?;
+    let (batch_id, now) = (c.batch_id, c.now);
     let mut guard = pool.begin().await?;
     sqlx::query(SERIAL_LOCK).bind(batch_id).execute(&mut *guard).await?;
     let first = next_serial(&mut guard, batch_id).await?;
     let mut taken: HashSet<String> = codes.iter().cloned().collect();
     let round = Round { first, codes };
     let tried = try_round(pool, batch_id, &round, now).await?;
-    let remade = settle_round(pool, batch_id, &round, tried, &mut generator, &mut taken, actor, now).await?;
+    let remade = settle_round(c, &round, tried, &mut generator, &mut taken).await?;
     guard.commit().await?;
     Ok(Summary {
         generated: round.codes.len() as i64,
@@ -343,57 +369,32 @@ async fn next_serial(conn: &mut PgConnection, batch_id: Uuid) -> Result<i64, sql
 /// after each round. Rounds are written [`PARALLEL`] at a time on their own connections and
 /// committed in serial order (a failed round rolls back the ones after it), so serials stay
 /// consecutive whatever happens; one run or import per batch at a time (an advisory lock).
-#[allow(clippy::too_many_arguments)]
-pub async fn run<F, Fut>(
-    pool: &PgPool,
-    batch_id: Uuid,
-    count: i64,
-    actor: Actor,
-    alphabet: Alphabet,
-    checksum: bool,
-    now: DateTime<Utc>,
-    mut progress: F,
-) -> Result<Summary, sqlx::Error>
+pub async fn run<F, Fut>(pool: &PgPool, spec: Spec, count: i64, mut progress: F) -> Result<Summary, sqlx::Error>
 where
     F: FnMut(i64, i64) -> Fut,
     Fut: std::future::Future<Output = Result<(), sqlx::Error>>,
 {
-    let rng = rand::rngs::StdRng::from_rng(rand::rngs::OsRng)
-        .map_err(|e| sqlx::Error::Protocol(format!("no CSPRNG: {e}")))?;
-    let mut generator = Generator::new(alphabet, checksum, now, rng);
+    let (c, mut generator) = spec.start(pool)?;
     // the lock's own transaction, open for the whole run (dropped on any exit: the lock goes)
     let mut guard = pool.begin().await?;
-    sqlx::query(SERIAL_LOCK).bind(batch_id).execute(&mut *guard).await?;
-    let summary = generate_locked(
-        pool,
-        &mut guard,
-        batch_id,
-        count,
-        actor,
-        &mut generator,
-        now,
-        &mut progress,
-    )
-    .await?;
+    sqlx::query(SERIAL_LOCK).bind(c.batch_id).execute(&mut *guard).await?;
+    let summary = generate_locked(c, &mut guard, count, &mut generator, &mut progress).await?;
     guard.commit().await?;
     Ok(summary)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn generate_locked<F, Fut>(
-    pool: &PgPool,
+    c: Ctx<'_>,
     guard: &mut PgConnection,
-    batch_id: Uuid,
     count: i64,
-    actor: Actor,
     generator: &mut Generator<rand::rngs::StdRng>,
-    now: DateTime<Utc>,
     progress: &mut F,
 ) -> Result<Summary, sqlx::Error>
 where
     F: FnMut(i64, i64) -> Fut,
     Fut: std::future::Future<Output = Result<(), sqlx::Error>>,
 {
+    let (pool, batch_id, now) = (c.pool, c.batch_id, c.now);
     let next = next_serial(guard, batch_id).await?;
     // a small pool (a test, say) writes one round at a time
     let parallel = if pool.options().get_max_connections() >= 4 {
@@ -425,8 +426,7 @@ where
             open.push(t?);
         }
         for (round, t) in rounds.iter().zip(open) {
-            summary.collisions_regenerated +=
-                settle_round(pool, batch_id, round, t, generator, &mut taken, actor, now).await?;
+            summary.collisions_regenerated += settle_round(c, round, t, generator, &mut taken).await?;
             done += round.codes.len() as i64;
             summary.last_serial = round.first + round.codes.len() as i64 - 1;
             progress(done, count).await?;
@@ -478,23 +478,21 @@ impl JobHandler for Handler {
         }
         let checksum = batch_checks(&ctx.pool, job.batch_id).await?;
         let progress_ctx = ctx.clone();
-        let summary = run(
-            &ctx.pool,
-            job.batch_id,
-            count,
+        let spec = Spec {
+            batch_id: job.batch_id,
             actor,
             alphabet,
             checksum,
-            ctx.clock.now(),
-            |done, total| {
-                let c = progress_ctx.clone();
-                async move {
-                    c.progress(done, total, Some("generating codes"))
-                        .await
-                        .map_err(|e| sqlx::Error::Protocol(e.to_string()))
-                }
-            },
-        )
+            now: ctx.clock.now(),
+        };
+        let summary = run(&ctx.pool, spec, count, |done, total| {
+            let c = progress_ctx.clone();
+            async move {
+                c.progress(done, total, Some("generating codes"))
+                    .await
+                    .map_err(|e| sqlx::Error::Protocol(e.to_string()))
+            }
+        })
         .await?;
         Ok(Some(json!(summary)))
     }

@@ -24,7 +24,7 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-pub use super::import_csv::{clip, parse_csv, Mode, Parsed, Progress, Rejected, Row, Rules};
+pub use super::import_csv::{clip, parse_csv, ImportStatus, Mode, Parsed, Progress, Rejected, Row, Rules};
 use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
 use crate::error::{on_constraint, AppError};
 use crate::settings::Settings;
@@ -40,8 +40,8 @@ pub struct Summary {
     pub batch_id: Uuid,
     pub user_id: Option<Uuid>,
     pub file_name: String,
-    pub mode: String,
-    pub status: String,
+    pub mode: Mode,
+    pub status: ImportStatus,
     pub total_rows: i32,
     pub accepted: i32,
     pub rejected: i32,
@@ -213,11 +213,11 @@ pub async fn import(
     }
     let accepted = if insert { valid } else { 0 };
     let status = if accepted == 0 {
-        "rejected"
+        ImportStatus::Rejected
     } else if rejected.is_empty() {
-        "imported"
+        ImportStatus::Imported
     } else {
-        "partial"
+        ImportStatus::Partial
     };
     let summary: Summary = sqlx::query_as(
         "insert into code_imports (id, batch_id, user_id, file_name, mode, status, total_rows, accepted, rejected, \
@@ -229,7 +229,7 @@ pub async fn import(
     .bind(actor.user_id())
     .bind(up.file_name)
     .bind(up.mode.as_str())
-    .bind(status)
+    .bind(status.as_str())
     .bind(total as i32)
     .bind(accepted as i32)
     .bind(rejected.len() as i32)

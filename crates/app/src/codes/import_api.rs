@@ -18,11 +18,11 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::import::{self, Mode, Summary, Upload, MAX_UPLOAD_BYTES};
+use super::import::{self, ImportStatus, Mode, Summary, Upload, MAX_UPLOAD_BYTES};
 use crate::access::Permission::*;
-use crate::audit::RequestMeta;
 use crate::error::{AppError, FieldError};
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
@@ -160,7 +160,7 @@ fn parse_query(q: &str) -> UploadQuery {
 }
 
 /// Checks the form's fields (all problems at once) and runs the import in one transaction.
-pub async fn run(state: &AppState, who: &Principal, meta: RequestMeta, form: UploadForm) -> Result<Summary, AppError> {
+pub async fn run(state: &AppState, who: &Principal, acting: &Acting, form: UploadForm) -> Result<Summary, AppError> {
     {
         let mut conn = state.pool.acquire().await?;
         crate::web::quota::upload(&mut conn, state, who.user_id).await?;
@@ -213,9 +213,9 @@ pub async fn run(state: &AppState, who: &Principal, meta: RequestMeta, form: Upl
             .unwrap_or("upload.csv"),
     );
     let settings = state.settings.get();
-    let mut tx = state.pool.begin().await?;
+    let mut unit = state.unit().await?;
     let summary = import::import(
-        &mut tx,
+        &mut unit,
         &settings.0,
         Upload {
             batch_id,
@@ -223,13 +223,13 @@ pub async fn run(state: &AppState, who: &Principal, meta: RequestMeta, form: Upl
             mode,
             data: &data,
         },
-        who.actor(),
-        meta,
-        state.clock.now(),
+        acting.actor,
+        acting.meta.clone(),
+        acting.now,
         &mut |_| {},
     )
     .await?;
-    tx.commit().await?;
+    unit.commit().await?;
     Ok(summary)
 }
 
@@ -252,16 +252,16 @@ async fn describe(state: &AppState, s: &Summary) -> Result<Value, AppError> {
 async fn import_handler(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     req: Request,
 ) -> Result<Response, AppError> {
     let form = read_upload(req, &state).await?;
-    let s = run(&state, &who, meta, form).await?;
+    let s = run(&state, &who, &acting, form).await?;
     let mut body = describe(&state, &s).await?;
-    if s.status != "rejected" {
+    if s.status != ImportStatus::Rejected {
         return Ok((StatusCode::CREATED, Json(body)).into_response());
     }
-    let message = if s.mode == Mode::AllOrNothing.as_str() && s.rejected > 0 {
+    let message = if s.mode == Mode::AllOrNothing && s.rejected > 0 {
         format!(
             "{} of {} line(s) rejected; nothing was imported (all or nothing)",
             s.rejected, s.total_rows

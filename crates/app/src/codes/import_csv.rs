@@ -12,8 +12,9 @@ use crate::settings::Settings;
 /// Rejected values are kept this long in the report.
 const MAX_VALUE_CHARS: usize = 100;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum Mode {
     AllOrNothing,
     ValidRows,
@@ -33,6 +34,41 @@ impl Mode {
             Mode::AllOrNothing => "all_or_nothing",
             Mode::ValidRows => "valid_rows",
         }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How an import ended (`code_imports_status_check`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum ImportStatus {
+    /// Every line imported.
+    Imported,
+    /// The valid lines imported, the others rejected.
+    Partial,
+    /// Nothing imported.
+    Rejected,
+}
+
+impl ImportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportStatus::Imported => "imported",
+            ImportStatus::Partial => "partial",
+            ImportStatus::Rejected => "rejected",
+        }
+    }
+}
+
+impl std::fmt::Display for ImportStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

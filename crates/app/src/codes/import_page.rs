@@ -17,10 +17,10 @@ use uuid::Uuid;
 use super::import::{self, Rejected, MAX_UPLOAD_BYTES};
 use super::import_api::{read_upload, report_url, run};
 use crate::access::Permission::*;
-use crate::audit::RequestMeta;
 use crate::clock::local_display;
 use crate::error::AppError;
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::shell::Shell;
@@ -100,8 +100,8 @@ async fn render(
                 batch_id: s.batch_id,
                 batch_name: batch.name,
                 file_name: s.file_name,
-                mode: s.mode.replace('_', " "),
-                status: s.status,
+                mode: s.mode.as_str().replace('_', " "),
+                status: s.status.to_string(),
                 total: s.total_rows,
                 accepted: s.accepted,
                 rejected: s.rejected,
@@ -168,7 +168,7 @@ async fn page(State(state): State<AppState>, who: Principal, Query(q): Query<Pag
 async fn submit(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     req: Request,
 ) -> Result<Response, AppError> {
     let form = read_upload(req, &state).await;
@@ -180,7 +180,7 @@ async fn submit(
         Err(_) => (None, "all_or_nothing".into()),
     };
     let outcome = match form {
-        Ok(form) => run(&state, &who, meta, form).await,
+        Ok(form) => run(&state, &who, &acting, form).await,
         Err(e) => Err(e),
     };
     match outcome {

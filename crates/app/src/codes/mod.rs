@@ -16,6 +16,7 @@ pub mod import;
 pub mod import_api;
 mod import_csv;
 pub mod import_page;
+pub mod lifecycle;
 pub mod pages;
 pub mod pdf;
 mod pdf_logo;

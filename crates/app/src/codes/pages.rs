@@ -11,15 +11,17 @@ use uuid::Uuid;
 
 use super::admin::{self, CodeQuery};
 use super::api::ListQuery;
-use super::bulk::{self, BulkAction, FilterSpec, Target};
+use super::bulk::{self, Bulk, BulkAction, FilterSpec, Target};
+use super::lifecycle::{self, CodeStatus};
 use crate::access::Permission::*;
-use crate::audit::{Action, RequestMeta};
+use crate::audit::Action;
 use crate::clock::{local_display, local_display_or};
 use crate::error::AppError;
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::FormPairs;
-use crate::web::pages::refusal_message;
+use crate::web::pages::{refusal_message, Notice};
 use crate::web::routes::{with_query, Access, RouteSpec};
 use crate::web::shell::Shell;
 use crate::web::AppState;
@@ -61,7 +63,7 @@ struct Line {
     page: i32,
     slot: i32,
     amount: String,
-    status: String,
+    status: &'static str,
 }
 
 /// A bulk operation waiting for the user to confirm its count.
@@ -81,7 +83,7 @@ struct ListPage {
     status: String,
     next: Option<String>,
     error: Option<String>,
-    notice: Option<String>,
+    notice: Option<Notice>,
     confirm: Option<Confirm>,
     can_bulk: bool,
     can_download: bool,
@@ -92,7 +94,7 @@ struct ListPage {
 struct Extra {
     status: StatusCode,
     error: Option<String>,
-    notice: Option<String>,
+    notice: Option<Notice>,
     confirm: Option<Confirm>,
 }
 
@@ -156,7 +158,7 @@ async fn render_list(state: &AppState, who: &Principal, q: ListQuery, mut extra:
                 page: r.page,
                 slot: r.slot,
                 amount: format!("{} {}", thousands(r.amount), r.currency),
-                status: r.status,
+                status: r.status.as_str(),
             })
             .collect(),
         batches: all
@@ -217,12 +219,27 @@ fn form_target(form: &FormPairs) -> Result<Target, AppError> {
     }))
 }
 
+impl TryFrom<&FormPairs> for Bulk {
+    type Error = AppError;
+
+    /// The bulk form as the same command the API takes: step one (no `confirm=yes`) is a dry run.
+    fn try_from(form: &FormPairs) -> Result<Self, AppError> {
+        let target = form_target(form)?;
+        Ok(Bulk {
+            target,
+            action: BulkAction::parse(form.get("action").unwrap_or(""))?,
+            reason: form.get("reason").unwrap_or("").to_owned(),
+            dry_run: form.get("confirm") != Some("yes"),
+        })
+    }
+}
+
 /// Step one counts and asks to confirm ("This will block 1,234 codes — confirm"); step two
 /// (`confirm=yes`) applies.
 async fn bulk_form(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     form: FormPairs,
 ) -> Result<Response, AppError> {
     let back = ListQuery {
@@ -230,9 +247,8 @@ async fn bulk_form(
         ..ListQuery::default()
     };
     let confirmed = form.get("confirm") == Some("yes");
-    let parsed = form_target(&form).and_then(|t| {
-        let a = BulkAction::parse(form.get("action").unwrap_or(""))?;
-        if let Target::Filter(f) = &t {
+    let result = match Bulk::try_from(&form).and_then(|cmd| {
+        if let Target::Filter(f) = &cmd.target {
             if f.q
                 .as_deref()
                 .is_some_and(|q| matches!(CodeQuery::parse(q), Ok(CodeQuery::Partial(_))))
@@ -240,27 +256,15 @@ async fn bulk_form(
                 who.require(PromoCodesSearch)?;
             }
         }
-        Ok((t, a))
-    });
-    let reason = form.get("reason").unwrap_or("").to_owned();
-    let result = match parsed {
-        Ok((target, action)) => {
-            let mut tx = state.pool.begin().await?;
-            let out = bulk::run(
-                &mut tx,
-                &target,
-                action,
-                &reason,
-                !confirmed,
-                who.actor(),
-                meta,
-                state.clock.now(),
-            )
-            .await;
+        Ok(cmd)
+    }) {
+        Ok(cmd) => {
+            let mut unit = state.unit().await?;
+            let out = bulk::run(&mut unit, &cmd, &acting).await;
             if out.is_ok() {
-                tx.commit().await?;
+                unit.commit().await?;
             }
-            out.map(|o| (o, action))
+            out.map(|o| (o, cmd.action))
         }
         Err(e) => Err(e),
     };
@@ -268,11 +272,11 @@ async fn bulk_form(
     match result {
         Ok((o, action)) if !confirmed => {
             if o.changed == 0 {
-                extra.notice = Some(format!(
+                extra.notice = Some(Notice::info(format!(
                     "Nothing to {}: none of the {} matching code(s) can be changed that way.",
                     action.as_str(),
                     thousands(o.matched)
-                ));
+                )));
             } else {
                 // the same form again, with confirm=yes
                 let mut fields: Vec<(String, String)> = form
@@ -298,12 +302,12 @@ async fn bulk_form(
             }
         }
         Ok((o, action)) => {
-            extra.notice = Some(format!(
+            extra.notice = Some(Notice::done(format!(
                 "Done: {} code(s) changed ({}), {} skipped.",
                 thousands(o.changed),
                 action.as_str(),
                 thousands(o.skipped)
-            ));
+            )));
         }
         Err(e) => match refusal_message(&e) {
             Some(m) => {
@@ -328,7 +332,7 @@ struct CodePage {
     redemption: Option<(String, String, String, String)>,
     error: Option<String>,
     can_change: bool,
-    targets: Vec<&'static str>,
+    targets: Vec<CodeStatus>,
     frozen: Option<&'static str>,
 }
 
@@ -342,7 +346,7 @@ async fn render_code(
     let mut conn = state.pool.acquire().await?;
     let d = admin::detail(&mut conn, id).await?;
     let settings = state.settings.get();
-    let current = d.code.status.clone();
+    let current = d.code.status;
     let page = CodePage {
         shell: Shell::new(who, "/admin/codes", &settings.0.branding.company_name),
         amount: format!("{} {}", thousands(d.code.amount), d.code.currency),
@@ -354,8 +358,8 @@ async fn render_code(
             .map(|e| {
                 (
                     local_display(e.at),
-                    e.from_status,
-                    e.to_status,
+                    e.from_status.to_string(),
+                    e.to_status.to_string(),
                     e.actor.unwrap_or_else(|| "system".into()),
                     e.reason,
                 )
@@ -371,11 +375,8 @@ async fn render_code(
         }),
         error,
         can_change: who.can(PromoCodesStatusChange),
-        targets: admin::SETTABLE
-            .into_iter()
-            .filter(|t| admin::allowed_from(t).contains(&current.as_str()))
-            .collect(),
-        frozen: admin::frozen(&current),
+        targets: lifecycle::staff_targets(current),
+        frozen: current.frozen(),
         code: d.code,
     };
     html(status, &page)
@@ -388,22 +389,22 @@ async fn code_page(State(state): State<AppState>, who: Principal, Path(id): Path
 async fn apply(
     state: &AppState,
     who: &Principal,
-    meta: RequestMeta,
+    acting: &Acting,
     id: Uuid,
     to: &str,
     reason: &str,
     action: Action,
 ) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let out = admin::change_status(&mut tx, id, to, reason, action, who.actor(), meta, state.clock.now()).await;
+    let mut unit = state.unit().await?;
+    let out = admin::change_status(&mut unit, id, to, reason, action, acting).await;
     match out {
         Ok(_) => {
-            tx.commit().await?;
+            unit.commit().await?;
             Ok(Redirect::to(&format!("/admin/codes/{id}")).into_response())
         }
         Err(e) => match refusal_message(&e) {
             Some(m) => {
-                drop(tx);
+                drop(unit);
                 let status = if matches!(e, AppError::Conflict { .. }) {
                     StatusCode::CONFLICT
                 } else {
@@ -419,22 +420,22 @@ async fn apply(
 async fn status_form(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
     let to = form.get("status").unwrap_or("").to_owned();
     let reason = form.get("reason").unwrap_or("").to_owned();
-    apply(&state, &who, meta, id, &to, &reason, Action::CodeStatusChanged).await
+    apply(&state, &who, &acting, id, &to, &reason, Action::CodeStatusChanged).await
 }
 
 async fn report_form(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
     let reason = form.get("reason").unwrap_or("").to_owned();
-    apply(&state, &who, meta, id, "reported", &reason, Action::CodeReported).await
+    apply(&state, &who, &acting, id, "reported", &reason, Action::CodeReported).await
 }

@@ -8,6 +8,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::format::{self, Alphabet};
+use super::lifecycle::CodeStatus;
 use crate::error::AppError;
 
 /// The verdict on what a person typed.
@@ -17,18 +18,37 @@ pub struct Validation {
     /// The code in canonical form, when the format is right.
     pub code: Option<String>,
     pub format_valid: bool,
-    /// `ok`, `wrong` (a typo) or `off` (the check character is not in use).
-    pub check_character: &'static str,
+    pub check_character: CheckCharacter,
     pub exists: bool,
-    /// `invalid_format`, `typo`, `unknown` or `exists`.
-    pub verdict: &'static str,
+    pub verdict: Verdict,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<CodeStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<Uuid>,
+}
+
+/// What the check character says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckCharacter {
+    Ok,
+    /// A typo.
+    Wrong,
+    /// The check character is not in use.
+    Off,
+}
+
+/// The validation's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    InvalidFormat,
+    Typo,
+    Unknown,
+    Exists,
 }
 
 /// Parses (keypad-tolerant), checks the check character and looks the code up. Status, batch and
@@ -46,9 +66,13 @@ pub async fn validate(
             return Ok(Validation {
                 code: None,
                 format_valid: false,
-                check_character: if checksum { "wrong" } else { "off" },
+                check_character: if checksum {
+                    CheckCharacter::Wrong
+                } else {
+                    CheckCharacter::Off
+                },
                 exists: false,
-                verdict: "invalid_format",
+                verdict: Verdict::InvalidFormat,
                 message: e.to_string(),
                 status: None,
                 batch: None,
@@ -60,7 +84,7 @@ pub async fn validate(
     // was made); for a code that does not exist, when any batch does
     type Row = (
         Option<Uuid>,
-        Option<String>,
+        Option<CodeStatus>,
         Option<Uuid>,
         Option<i64>,
         Option<String>,
@@ -83,26 +107,26 @@ pub async fn validate(
     };
     let check_ok = !checksum || code.check_ok(alphabet);
     let (verdict, message) = match (&found, check_ok) {
-        (Some(_), _) => ("exists", "this code exists".to_owned()),
+        (Some(_), _) => (Verdict::Exists, "this code exists".to_owned()),
         (None, false) => (
-            "typo",
+            Verdict::Typo,
             "the check character does not match: the code was probably mistyped".to_owned(),
         ),
-        (None, true) => ("unknown", "no such code".to_owned()),
+        (None, true) => (Verdict::Unknown, "no such code".to_owned()),
     };
     let shown = found.filter(|_| may_read);
     Ok(Validation {
         code: Some(code.as_str().to_owned()),
         format_valid: true,
         check_character: match (checksum, check_ok) {
-            (false, _) => "off",
-            (true, true) => "ok",
-            (true, false) => "wrong",
+            (false, _) => CheckCharacter::Off,
+            (true, true) => CheckCharacter::Ok,
+            (true, false) => CheckCharacter::Wrong,
         },
-        exists: verdict == "exists",
+        exists: verdict == Verdict::Exists,
         verdict,
         message,
-        status: shown.as_ref().map(|s| s.1.clone()),
+        status: shown.as_ref().map(|s| s.1),
         batch: shown
             .as_ref()
             .map(|s| json!({"id": s.2, "batchNumber": s.3, "name": s.4})),

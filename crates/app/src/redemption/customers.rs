@@ -1,6 +1,8 @@
 //! Customers: a phone number seen for the first time becomes one (a `customer` user with the
 //! Customer role and no staff access), with a language that sticks to the number.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgConnection;
@@ -8,6 +10,7 @@ use uuid::Uuid;
 
 use super::phone::Msisdn;
 use crate::audit::{Action, Actor, AuditEvent};
+use crate::sql::{Bind, Binder, Params, Slot};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Customer {
@@ -30,7 +33,7 @@ impl std::ops::Deref for Locked {
 }
 
 /// Who is dialling: what finding or registering a customer needs. Built once per hop (or per
-/// script) and handed to [`bind_customer!`], [`Found::locked`] and [`find_or_register`].
+/// script) and handed to [`CustomerSql::bind`], [`Found::locked`] and [`find_or_register`].
 #[derive(Debug, Clone, Copy)]
 pub struct Dial<'a> {
     pub phone: &'a Msisdn,
@@ -50,50 +53,72 @@ async fn find_locked(conn: &mut PgConnection, phone: &Msisdn) -> Result<Option<C
 
 /// Finds the customer for a number and locks their row, or registers them (user, Customer role
 /// and customer row), as `with` items ending in `customer`: one row or none, with the columns of
-/// [`Found`]. Parameters `$1` to `$5`, bound by [`bind_customer!`]. A statement that also does
-/// something else (the USSD hop's session upsert) runs it as its own items, and so saves a round
-/// trip; a number registered by a concurrent first dial (or a staff member's own number) yields no
-/// row, and [`Found::locked`] takes the slower path.
-macro_rules! customer_sql {
-    () => {
-        r#"found as (select id, user_id, msisdn, language from customers where msisdn = $1 for update),
+/// [`Found`]. A statement that also does something else (the USSD hop's session upsert) runs them
+/// as its own items, and so saves a round trip; a number registered by a concurrent first dial (or
+/// a staff member's own number) yields no row, and [`Found::locked`] takes the slower path. The
+/// placeholders of the number, the time and the network code are public, for the statement around
+/// the items to use too.
+#[derive(Debug, Clone)]
+pub struct CustomerSql {
+    slot: Slot,
+    pub items: String,
+    /// The number's placeholder (E.164).
+    pub phone: String,
+    /// The time's placeholder.
+    pub now: String,
+    /// The gateway's network code's placeholder (text, may be null).
+    pub network_code: String,
+}
+
+impl CustomerSql {
+    /// Takes five placeholders.
+    pub fn new(p: &mut Params) -> Self {
+        let (slot, [phone, now, language, network_code, role]) = p.take::<5>();
+        let items = format!(
+            r#"found as (select id, user_id, msisdn, language from customers where msisdn = {phone} for update),
            u as (
              insert into users (kind, phone_number, is_verified, created_at, updated_at)
-             select 'customer', $1, true, $2, $2 where not exists (select 1 from found)
+             select 'customer', {phone}, true, {now}, {now} where not exists (select 1 from found)
              on conflict (phone_number) do nothing
              returning id),
            c as (
              insert into customers (user_id, msisdn, language, network_code, first_seen_at, last_seen_at)
-             select id, $1, $3, $4, $2, $2 from u
+             select id, {phone}, {language}, {network_code}, {now}, {now} from u
              returning id, user_id, msisdn, language),
            ra as (
              insert into user_role_assignments (user_id, role_id, created_at)
-             select u.id, r.id, $2 from u, roles r where r.name = $5),
+             select u.id, r.id, {now} from u, roles r where r.name = {role}),
            customer as (
              select id as customer_id, user_id as customer_user_id, msisdn as customer_msisdn,
                     language as customer_language, false as customer_created
              from found
              union all
              select id, user_id, msisdn, language, true from c)"#
-    };
-}
-pub(crate) use customer_sql;
+        );
+        CustomerSql {
+            slot,
+            items,
+            phone,
+            now,
+            network_code,
+        }
+    }
 
-/// Binds the parameters of [`customer_sql!`] from a [`Dial`]: the number, the time, the language
-/// a new customer starts with and the network code the gateway gave.
-macro_rules! bind_customer {
-    ($q:expr, $dial:expr) => {{
-        let d: &$crate::redemption::customers::Dial<'_> = $dial;
-        $q.bind(d.phone.e164())
-            .bind(d.now)
-            .bind(d.language)
-            .bind(d.network_code)
-            .bind($crate::access::CUSTOMER)
-    }};
+    /// Binds a [`Dial`] at the fragment's slot: the number, the time, the language a new customer
+    /// starts with, the network code the gateway gave and the Customer role.
+    pub fn bind<'q, Q: Bind<'q>>(&self, b: Binder<Q>, dial: &Dial<'q>) -> Binder<Q> {
+        let phone: &'q Msisdn = dial.phone;
+        b.at(self.slot, |b| {
+            b.bind(phone.e164())
+                .bind(dial.now)
+                .bind(dial.language)
+                .bind(dial.network_code)
+                .bind(crate::access::CUSTOMER)
+        })
+    }
 }
-pub(crate) use bind_customer;
 
-/// The columns of [`customer_sql!`]'s `customer`, all null when it yielded no row.
+/// The columns of [`CustomerSql`]'s `customer`, all null when it yielded no row.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Found {
     customer_id: Option<Uuid>,
@@ -136,23 +161,28 @@ impl Found {
 }
 
 /// The customer for this number, locked for the rest of the caller's transaction, registered on
-/// first sight ([`customer_sql!`]). A registration's audit event is pushed to `audit` for the
+/// first sight ([`CustomerSql`]). A registration's audit event is pushed to `audit` for the
 /// caller to record in the same transaction ([`crate::audit::record_all`]).
 pub async fn find_or_register(
     conn: &mut PgConnection,
     dial: &Dial<'_>,
     audit: &mut Vec<AuditEvent>,
 ) -> Result<Locked, sqlx::Error> {
-    let found: Found = bind_customer!(
-        sqlx::query_as(concat!(
-            "with ",
-            customer_sql!(),
-            " select customer.* from (values (1)) one (x) left join customer on true"
-        )),
-        dial
-    )
-    .fetch_one(&mut *conn)
-    .await?;
+    static SQL: LazyLock<(String, CustomerSql, usize)> = LazyLock::new(|| {
+        let mut p = Params::new();
+        let customer = CustomerSql::new(&mut p);
+        let sql = format!(
+            "with {} select customer.* from (values (1)) one (x) left join customer on true",
+            customer.items
+        );
+        (sql, customer, p.count())
+    });
+    let (sql, customer, params) = &*SQL;
+    let found: Found = customer
+        .bind(Binder::new(sqlx::query_as(sql.as_str())), dial)
+        .finish(*params)
+        .fetch_one(&mut *conn)
+        .await?;
     found.locked(conn, dial, audit).await
 }
 

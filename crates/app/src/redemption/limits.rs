@@ -6,10 +6,13 @@
 //! and keypad slips (a `*`, a wrong length) are not. Crossing the minute, hour or day limit refuses the attempt and
 //! starts a block of `blockDurationMinutes`, which further attempts inside it do not extend.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 use crate::settings::model::UssdSettings;
+use crate::sql::{Bind, Binder, Params, Slot};
 
 /// Interaction outcomes that count as attempts.
 pub const ATTEMPTS: &[&str] = &[
@@ -35,42 +38,65 @@ pub enum Limited {
 }
 
 /// The attempt limits of one phone as a query of one row and one column, `limited`: `'blocked'`,
-/// `'crossed'` or null. Its parameters are `$1` to `$7`; bind them with [`bind_limits!`] first.
-/// The redemption statement runs it as a `with` item, and so refuses in the same round trip.
-macro_rules! limited_sql {
-    () => {
-        r#"select case
-                    when max(created_at) filter (where outcome = 'rate_limited') + make_interval(mins => $4) > $2
+/// `'crossed'` or null. The redemption statement runs it as a `with` item, and so refuses in the
+/// same round trip; its placeholders for the phone and the time are public, for the statement
+/// around it to use too.
+#[derive(Debug, Clone)]
+pub struct LimitedSql {
+    slot: Slot,
+    pub query: String,
+    /// The phone's placeholder (E.164).
+    pub phone: String,
+    /// The time's placeholder.
+    pub now: String,
+}
+
+impl LimitedSql {
+    /// Takes seven placeholders.
+    pub fn new(p: &mut Params) -> Self {
+        let (slot, [phone, now, attempts, block, minute, hour, day]) = p.take::<7>();
+        let query = format!(
+            r#"select case
+                    when max(created_at) filter (where outcome = 'rate_limited') + make_interval(mins => {block}) > {now}
                       then 'blocked'
-                    when count(*) filter (where created_at > $2 - interval '1 minute' and outcome = any($3)) >= $5
-                      or count(*) filter (where created_at > $2 - interval '1 hour' and outcome = any($3)) >= $6
-                      or count(*) filter (where outcome = any($3)) >= $7
+                    when count(*) filter (where created_at > {now} - interval '1 minute' and outcome = any({attempts})) >= {minute}
+                      or count(*) filter (where created_at > {now} - interval '1 hour' and outcome = any({attempts})) >= {hour}
+                      or count(*) filter (where outcome = any({attempts})) >= {day}
                       then 'crossed'
                   end as limited
            from ussd_interactions
-           where phone_number = $1 and created_at > $2 - interval '1 day'"#
-    };
-}
-pub(crate) use limited_sql;
+           where phone_number = {phone} and created_at > {now} - interval '1 day'"#
+        );
+        LimitedSql {
+            slot,
+            query,
+            phone,
+            now,
+        }
+    }
 
-/// Binds the parameters of [`limited_sql!`]: `$q.bind(…)` for the phone (E.164), the time and the
-/// settings.
-macro_rules! bind_limits {
-    ($q:expr, $phone:expr, $now:expr, $s:expr) => {{
-        let s: &$crate::settings::model::UssdSettings = $s;
-        $q.bind($phone)
-            .bind($now)
-            .bind($crate::redemption::limits::ATTEMPTS)
-            .bind(s.block_duration_minutes as i32)
-            .bind(i64::from(s.max_attempts_per_minute))
-            .bind(i64::from(s.max_attempts_per_hour))
-            .bind(i64::from(s.max_attempts_per_day))
-    }};
+    /// Binds the phone (E.164), the time and the settings' limits at the fragment's slot.
+    pub fn bind<'q, Q: Bind<'q>>(
+        &self,
+        b: Binder<Q>,
+        phone: &'q str,
+        now: DateTime<Utc>,
+        s: &UssdSettings,
+    ) -> Binder<Q> {
+        b.at(self.slot, |b| {
+            b.bind(phone)
+                .bind(now)
+                .bind(ATTEMPTS)
+                .bind(s.block_duration_minutes as i32)
+                .bind(i64::from(s.max_attempts_per_minute))
+                .bind(i64::from(s.max_attempts_per_hour))
+                .bind(i64::from(s.max_attempts_per_day))
+        })
+    }
 }
-pub(crate) use bind_limits;
 
 impl Limited {
-    /// The value of [`limited_sql!`]'s column.
+    /// The value of [`LimitedSql`]'s column.
     pub(crate) fn parse(limited: Option<&str>) -> Option<Limited> {
         match limited? {
             "blocked" => Some(Limited::Blocked),
@@ -85,7 +111,14 @@ pub async fn check(
     now: DateTime<Utc>,
     s: &UssdSettings,
 ) -> Result<Option<Limited>, sqlx::Error> {
-    let limited: Option<String> = bind_limits!(sqlx::query_scalar(limited_sql!()), phone, now, s)
+    static SQL: LazyLock<(LimitedSql, usize)> = LazyLock::new(|| {
+        let mut p = Params::new();
+        (LimitedSql::new(&mut p), p.count())
+    });
+    let (sql, params) = &*SQL;
+    let limited: Option<String> = sql
+        .bind(Binder::new(sqlx::query_scalar(sql.query.as_str())), phone, now, s)
+        .finish(*params)
         .fetch_one(conn)
         .await?;
     Ok(Limited::parse(limited.as_deref()))

@@ -6,16 +6,21 @@
 //! audit, and wake the payout worker. MoMo is never called here. A refusal rolls back with the
 //! transaction and leaves nothing but the interaction log.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::customers::Locked;
-use super::limits::Limited;
+use super::limits::{Limited, LimitedSql};
 use crate::audit::{Action, Actor, AuditEvent};
+use crate::batches::BatchStatus;
 use crate::codes::format::PromoCode;
+use crate::codes::lifecycle::{CodeStatus, TakeSql};
 use crate::settings::model::{PaymentSettings, RedemptionRules, UssdSettings};
+use crate::sql::{Binder, Params, Slot};
 
 /// A redemption that was accepted (or had already been accepted for the same request).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +104,73 @@ struct Taken {
     batch_id: Option<Uuid>,
 }
 
+/// The redemption statement, assembled once: the phone's attempt limits ([`LimitedSql`]), the
+/// code's move to `used` ([`TakeSql`], the code lifecycle's), and its own parameters.
+struct RedeemSql {
+    sql: String,
+    limited: LimitedSql,
+    take: TakeSql,
+    own: Slot,
+    params: usize,
+}
+
+static REDEEM: LazyLock<RedeemSql> = LazyLock::new(|| {
+    let mut p = Params::new();
+    let limited = LimitedSql::new(&mut p);
+    let take = TakeSql::new(&mut p, "c");
+    let (
+        own,
+        [code, user, customer, day, month, once, per_day, cooldown, day_limit, month_limit, key, session, msisdn, manual, threshold, attempts],
+    ) = p.take::<16>();
+    let (phone, now) = (&limited.phone, &limited.now);
+    let sql = format!(
+        r#"with limited as ({limited_query}),
+           sums as (
+             select coalesce(sum(amount) filter (where created_at >= {day}), 0)::int8 as today,
+                    coalesce(sum(amount) filter (where created_at >= {month}), 0)::int8 as month,
+                    count(*) filter (where created_at >= {day}) as today_count,
+                    count(*) as ever,
+                    max(created_at) as last
+             from redemptions where user_id = {user} and status <> 'reversed'),
+           code as (
+             update promo_codes c set {set}
+             from batches b, sums s, limited l
+             where c.code = {code} and {guard}
+               and b.id = c.batch_id and b.status = 'active' and b.expiration_date > {now}
+               and l.limited is null
+               and not ({once} and s.ever > 0)
+               and not ({per_day} > 0 and s.today_count >= {per_day})
+               and (s.last is null or s.last + make_interval(mins => {cooldown}) <= {now})
+               and s.today + c.amount <= {day_limit} and s.month + c.amount <= {month_limit}
+             returning c.id, c.batch_id, c.amount, c.currency),
+           r as (
+             insert into redemptions (user_id, customer_id, promo_code_id, batch_id, phone_number, amount, currency,
+                                      idempotency_key, ussd_session_id, created_at)
+             select {user}, {customer}, code.id, code.batch_id, {phone}, code.amount, code.currency, {key}, {session}, {now} from code
+             returning id, amount, currency, promo_code_id, batch_id),
+           d as (
+             insert into disbursements (redemption_id, msisdn, amount, currency, status, max_attempts,
+                                        next_attempt_at, created_at, updated_at)
+             select r.id, {msisdn}, r.amount, r.currency,
+                    case when {manual} and r.amount > {threshold} then 'awaiting_approval' else 'queued' end, {attempts}, {now}, {now}, {now}
+             from r
+             returning id, status)
+         select l.limited, r.id as redemption_id, d.id as disbursement_id, r.amount, r.currency, d.status,
+                r.promo_code_id, r.batch_id
+         from limited l left join (r cross join d) on true"#,
+        limited_query = limited.query,
+        set = take.set,
+        guard = take.guard,
+    );
+    RedeemSql {
+        sql,
+        limited,
+        take,
+        own,
+        params: p.count(),
+    }
+});
+
 /// Redeems in the caller's transaction. Nothing changes unless the redemption is accepted, so a
 /// refusal needs no rollback; an error (a lock timeout, say) aborts the caller's transaction. The
 /// audit event is pushed to `audit`, for the caller to record before it commits.
@@ -117,67 +189,35 @@ pub async fn redeem(
     audit: &mut Vec<AuditEvent>,
 ) -> Result<Result<Redeemed, Refusal>, sqlx::Error> {
     let (day_start, month_start) = kigali_day_and_month(a.now);
-    let t: Taken = super::limits::bind_limits!(
-        sqlx::query_as(concat!(
-            "with limited as (",
-            super::limits::limited_sql!(),
-            r#"),
-           sums as (
-             select coalesce(sum(amount) filter (where created_at >= $11), 0)::int8 as today,
-                    coalesce(sum(amount) filter (where created_at >= $12), 0)::int8 as month,
-                    count(*) filter (where created_at >= $11) as today_count,
-                    count(*) as ever,
-                    max(created_at) as last
-             from redemptions where user_id = $9 and status <> 'reversed'),
-           code as (
-             update promo_codes c set status = 'used', used_at = $2
-             from batches b, sums s, limited l
-             where c.code = $8 and c.status = 'active' and (c.expires_at is null or c.expires_at > $2)
-               and b.id = c.batch_id and b.status = 'active' and b.expiration_date > $2
-               and l.limited is null
-               and not ($13 and s.ever > 0)
-               and not ($14 > 0 and s.today_count >= $14)
-               and (s.last is null or s.last + make_interval(mins => $15) <= $2)
-               and s.today + c.amount <= $16 and s.month + c.amount <= $17
-             returning c.id, c.batch_id, c.amount, c.currency),
-           r as (
-             insert into redemptions (user_id, customer_id, promo_code_id, batch_id, phone_number, amount, currency,
-                                      idempotency_key, ussd_session_id, created_at)
-             select $9, $10, code.id, code.batch_id, $1, code.amount, code.currency, $18, $19, $2 from code
-             returning id, amount, currency, promo_code_id, batch_id),
-           d as (
-             insert into disbursements (redemption_id, msisdn, amount, currency, status, max_attempts,
-                                        next_attempt_at, created_at, updated_at)
-             select r.id, $20, r.amount, r.currency,
-                    case when $21 and r.amount > $22 then 'awaiting_approval' else 'queued' end, $23, $2, $2, $2
-             from r
-             returning id, status)
-         select l.limited, r.id as redemption_id, d.id as disbursement_id, r.amount, r.currency, d.status,
-                r.promo_code_id, r.batch_id
-         from limited l left join (r cross join d) on true"#
-        )),
-        &a.customer.msisdn,
-        a.now,
-        a.limits
-    )
-    .bind(a.code.as_str())
-    .bind(a.customer.user_id)
-    .bind(a.customer.id)
-    .bind(day_start)
-    .bind(month_start)
-    .bind(!rules.allow_multiple_redemptions)
-    .bind(rules.max_redemptions_per_user as i32)
-    .bind(rules.cooldown_period_minutes as i32)
-    .bind(pay.per_user_daily_limit)
-    .bind(pay.per_user_monthly_limit)
-    .bind(a.idempotency_key)
-    .bind(a.ussd_session_id)
-    .bind(a.customer.msisdn.trim_start_matches('+'))
-    .bind(pay.manual_approval_required)
-    .bind(pay.approval_threshold)
-    .bind((pay.max_retry_attempts.min(5) + 1) as i32)
-    .fetch_one(&mut *conn)
-    .await?;
+    let RedeemSql {
+        sql,
+        limited,
+        take,
+        own,
+        params,
+    } = &*REDEEM;
+    let b = Binder::new(sqlx::query_as(sql.as_str()));
+    let b = limited.bind(b, &a.customer.msisdn, a.now, a.limits);
+    let b = take.bind(b, a.now);
+    let b = b.at(*own, |b| {
+        b.bind(a.code.as_str())
+            .bind(a.customer.user_id)
+            .bind(a.customer.id)
+            .bind(day_start)
+            .bind(month_start)
+            .bind(!rules.allow_multiple_redemptions)
+            .bind(rules.max_redemptions_per_user as i32)
+            .bind(rules.cooldown_period_minutes as i32)
+            .bind(pay.per_user_daily_limit)
+            .bind(pay.per_user_monthly_limit)
+            .bind(a.idempotency_key)
+            .bind(a.ussd_session_id)
+            .bind(a.customer.msisdn.trim_start_matches('+'))
+            .bind(pay.manual_approval_required)
+            .bind(pay.approval_threshold)
+            .bind((pay.max_retry_attempts.min(5) + 1) as i32)
+    });
+    let t: Taken = b.finish(*params).fetch_one(&mut *conn).await?;
     if let Some(limited) = Limited::parse(t.limited.as_deref()) {
         return Ok(Err(Refusal::TooManyAttempts(limited)));
     }
@@ -268,11 +308,11 @@ pub async fn look(
     now: DateTime<Utc>,
 ) -> Result<Result<CodeState, Refusal>, sqlx::Error> {
     type Row = (
-        Option<String>,
+        Option<CodeStatus>,
         Option<DateTime<Utc>>,
         Option<i64>,
         Option<String>,
-        Option<String>,
+        Option<BatchStatus>,
         Option<DateTime<Utc>>,
         bool,
     );
@@ -295,14 +335,14 @@ pub async fn look(
             Refusal::UnknownCode
         }));
     };
-    let refusal = match status.as_str() {
-        "used" | "redeemed" => Some(Refusal::AlreadyRedeemed),
-        "expired" => Some(Refusal::Expired),
-        "blocked" | "reported" => Some(Refusal::Blocked),
-        _ if expires_at.is_some_and(|e| e <= now) => Some(Refusal::Expired),
-        _ if batch_status == "expired" || batch_expiry <= now => Some(Refusal::Expired),
-        _ if batch_status != "active" => Some(Refusal::CampaignClosed),
-        _ => None,
+    let refusal = match status {
+        CodeStatus::Used | CodeStatus::Redeemed => Some(Refusal::AlreadyRedeemed),
+        CodeStatus::Expired => Some(Refusal::Expired),
+        CodeStatus::Blocked | CodeStatus::Reported => Some(Refusal::Blocked),
+        CodeStatus::Active if expires_at.is_some_and(|e| e <= now) => Some(Refusal::Expired),
+        CodeStatus::Active if batch_status == BatchStatus::Expired || batch_expiry <= now => Some(Refusal::Expired),
+        CodeStatus::Active if batch_status != BatchStatus::Active => Some(Refusal::CampaignClosed),
+        CodeStatus::Active => None,
     };
     Ok(match refusal {
         Some(r) => Err(r),

@@ -109,7 +109,7 @@ async fn handle(
         return plain(StatusCode::OK, format!("END {text}"));
     };
     let answer = service::handle(&state.pool, &settings.0, &hop, state.clock.now()).await;
-    state.metrics.ussd_hop(answer.outcome);
+    state.metrics.ussd_hop(answer.outcome.as_str());
     plain(StatusCode::OK, answer.body)
 }
 

@@ -7,6 +7,7 @@ pub mod api;
 pub mod events;
 pub mod menu;
 pub mod messages;
+mod outcome;
 pub mod pages;
 pub mod query;
 pub mod screens;
@@ -14,4 +15,4 @@ pub mod service;
 pub mod transcript;
 pub mod views;
 
-pub use service::{handle, Answer, Hop};
+pub use service::{handle, Answer, Hop, Outcome};

@@ -14,12 +14,14 @@ use sqlx::{Connection, PgConnection, PgPool};
 
 use super::menu::{self, Next, Retype, State};
 use super::messages::{fill, Lang, Msg};
+pub use super::outcome::{Answer, Outcome};
 use super::screens::{refusal_text, screen, with_footer};
 use super::transcript;
-use crate::audit::AuditEvent;
+use crate::audit::{AppendSql, AuditEvent};
 use crate::codes::format::{Alphabet, PromoCode};
 use crate::redemption::{self, customers, limits, Limited, Msisdn, Refusal};
 use crate::settings::model::Settings;
+use crate::sql::{Binder, Params, Slot};
 
 /// One request from the gateway, as Africa's Talking sends it.
 #[derive(Debug, Clone, Default)]
@@ -31,30 +33,6 @@ pub struct Hop {
     pub text: String,
 }
 
-/// What the customer sees, and how the hop ended for the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Answer {
-    /// `CON …` or `END …`
-    pub body: String,
-    pub outcome: &'static str,
-}
-
-impl Answer {
-    fn con(text: String, outcome: &'static str) -> Self {
-        Answer {
-            body: format!("CON {text}"),
-            outcome,
-        }
-    }
-
-    fn end(text: String, outcome: &'static str) -> Self {
-        Answer {
-            body: format!("END {text}"),
-            outcome,
-        }
-    }
-}
-
 /// The longest `sessionId` and `text` kept; longer input is cut (the gateway never sends it).
 const MAX_FIELD: usize = 400;
 
@@ -64,10 +42,10 @@ pub async fn handle(pool: &PgPool, settings: &Settings, hop: &Hop, now: DateTime
     let lang = Lang::default_for(&settings.ussd);
     let answer = match answer(pool, settings, hop, now, started).await {
         Ok(a) => return a,
-        Err(e) if is_busy(&e) => Answer::end(Msg::Busy.text(lang, &settings.ussd), "busy"),
+        Err(e) if is_busy(&e) => Answer::end(Msg::Busy.text(lang, &settings.ussd), Outcome::Busy),
         Err(e) => {
             tracing::error!(error = %e, "USSD hop failed");
-            Answer::end(Msg::Error.text(lang, &settings.ussd), "error")
+            Answer::end(Msg::Error.text(lang, &settings.ussd), Outcome::Error)
         }
     };
     // the hop's own transaction is gone: log on a fresh connection, best effort
@@ -114,18 +92,18 @@ async fn answer(
     let mut conn = pool.acquire().await?;
     // requests that cannot be a session of ours are answered and logged, nothing else
     if !service_code_matches(&hop.service_code, &u.service_code) {
-        let a = Answer::end(Msg::Error.text(default_lang, u), "wrong_service_code");
+        let a = Answer::end(Msg::Error.text(default_lang, u), Outcome::WrongServiceCode);
         log(&mut conn, hop, &a, now, started).await?;
         return Ok(a);
     }
     let Ok(phone) = Msisdn::parse(&hop.phone_number) else {
-        let a = Answer::end(Msg::Error.text(default_lang, u), "bad_phone");
+        let a = Answer::end(Msg::Error.text(default_lang, u), Outcome::BadPhone);
         log(&mut conn, hop, &a, now, started).await?;
         return Ok(a);
     };
     if !phone.payable_in(&settings.payments.momo_target_environment) {
         // told before anything is locked: payouts need an MTN MoMo wallet (or, in the sandbox, a test number)
-        let a = Answer::end(Msg::NotMtn.text(default_lang, u), "not_mtn");
+        let a = Answer::end(Msg::NotMtn.text(default_lang, u), Outcome::NotMtn);
         log(&mut conn, hop, &a, now, started).await?;
         return Ok(a);
     }
@@ -151,7 +129,7 @@ async fn answer(
     if let Some(prev) = repeated(&mut tx, hop, &session).await? {
         let a = Answer {
             body: prev,
-            outcome: "repeat",
+            outcome: Outcome::Repeat,
         };
         log(&mut tx, hop, &a, now, started).await?;
         tx.commit().await?;
@@ -211,19 +189,19 @@ async fn answer(
         now,
     };
     let a = match next {
-        _ if over_limit => Answer::end(Msg::TooManyRequests.text(lang, u), "too_many_requests"),
+        _ if over_limit => Answer::end(Msg::TooManyRequests.text(lang, u), Outcome::TooManyRequests),
         Next::Show {
             state: s,
             unknown_choice,
-        } => Answer::con(screen(s, unknown_choice, lang, settings), "menu"),
+        } => Answer::con(screen(s, unknown_choice, lang, settings), Outcome::Menu),
         Next::Retype { state: s, why } => {
             let (text, outcome) = match why {
-                Retype::Star => (Msg::StarInCode.text(lang, u), "star_in_code"),
-                Retype::Format => (Msg::WrongFormat.text(lang, u), "wrong_format"),
+                Retype::Star => (Msg::StarInCode.text(lang, u), Outcome::StarInCode),
+                Retype::Format => (Msg::WrongFormat.text(lang, u), Outcome::WrongFormat),
                 // answered without a lookup, and no guess for the fraud rules
                 Retype::NotACode(c) => (
                     fill(&Msg::NotACode.text(lang, u), &[("char", &c.to_string())]),
-                    "not_a_code",
+                    Outcome::NotACode,
                 ),
             };
             let _ = s;
@@ -231,9 +209,9 @@ async fn answer(
         }
         Next::SetLanguage(l) => {
             customers::set_language(&mut tx, &phone, l.as_str()).await?;
-            Answer::con(screen(State::Home, false, l, settings), "language_set")
+            Answer::con(screen(State::Home, false, l, settings), Outcome::LanguageSet)
         }
-        Next::Exit => Answer::end(Msg::Goodbye.text(lang, u), "exit"),
+        Next::Exit => Answer::end(Msg::Goodbye.text(lang, u), Outcome::Exit),
         Next::Redeem(code) => redeem(&mut tx, &c, &customer, &code, check_fails(&code), &mut audit).await?,
         Next::Check(code) => check(&mut tx, &c, &customer, &code, check_fails(&code), &mut audit).await?,
     };
@@ -241,13 +219,13 @@ async fn answer(
     // codes are stored masked
     let stored = transcript::mask(text);
     let digest = transcript::digest(text);
-    let finish = |sql: &'static str| {
-        sqlx::query(sql)
-            .bind(clip(&hop.session_id))
+    let finish = if audit.is_empty() { &*FINISH } else { &*FINISH_AUDITED };
+    let b = Binder::new(sqlx::query(finish.sql.as_str())).at(finish.own, |b| {
+        b.bind(clip(&hop.session_id))
             .bind(state.as_str())
             .bind(&stored)
             .bind(&a.body)
-            .bind(a.outcome)
+            .bind(a.outcome.as_str())
             .bind(lang.as_str())
             .bind(customer.id)
             .bind(phone.e164())
@@ -256,33 +234,59 @@ async fn answer(
             .bind(started.elapsed().as_millis().min(i32::MAX as u128) as i32)
             .bind(now)
             .bind(&digest)
+    });
+    let b = match &finish.audit {
+        Some(append) => append.bind(b, &audit, now),
+        None => b,
     };
-    let q = if audit.is_empty() {
-        finish(FINISH.as_str())
-    } else {
-        crate::audit::bind_appended(finish(FINISH_AUDITED.as_str()), &audit, now)
-    };
+    let q = b.finish(finish.params);
     q.execute(&mut *tx).await?;
     tx.commit().await?;
-    if a.outcome == "redeemed" {
+    if a.outcome == Outcome::Redeemed {
         redemption::wake_payouts(pool);
     }
     Ok(a)
 }
 
-/// The end of a hop: the session's new state and the interaction log line (parameters 1–13).
-const FINISH_SQL: &str = r#"
+/// The end of a hop: the session's new state and the interaction log line, and, when the hop
+/// audited something, its audit rows ([`crate::audit::AppendSql`]), in one statement.
+struct Finish {
+    sql: String,
+    own: Slot,
+    audit: Option<AppendSql>,
+    params: usize,
+}
+
+impl Finish {
+    fn new(audited: bool) -> Self {
+        let mut p = Params::new();
+        let (
+            own,
+            [session, menu, text, response, outcome, lang, customer, phone, network, service, latency, now, digest],
+        ) = p.take::<13>();
+        let audit = audited.then(|| AppendSql::new(&mut p));
+        let sql = format!(
+            r#"with {audit_items}
            s as (
-             update ussd_sessions set menu_state = $2, last_text = $3, last_response = $4, last_outcome = $5,
-                 language = $6, customer_id = $7, last_text_sha256 = $13
-             where session_id = $1)
+             update ussd_sessions set menu_state = {menu}, last_text = {text}, last_response = {response},
+                 last_outcome = {outcome}, language = {lang}, customer_id = {customer}, last_text_sha256 = {digest}
+             where session_id = {session})
            insert into ussd_interactions (session_id, phone_number, network_code, service_code, input, response,
                                           outcome, latency_ms, created_at)
-           values ($1, $8, $9, $10, $3, $4, $5, $11, $12)"#;
-static FINISH: LazyLock<String> = LazyLock::new(|| format!("with {FINISH_SQL}"));
-/// The same, with the hop's audit rows (parameters 14–27).
-static FINISH_AUDITED: LazyLock<String> =
-    LazyLock::new(|| format!("with {},{FINISH_SQL}", crate::audit::append_sql(14)));
+           values ({session}, {phone}, {network}, {service}, {text}, {response}, {outcome}, {latency}, {now})"#,
+            audit_items = audit.as_ref().map(|a| format!("{},", a.items)).unwrap_or_default(),
+        );
+        Finish {
+            sql,
+            own,
+            audit,
+            params: p.count(),
+        }
+    }
+}
+
+static FINISH: LazyLock<Finish> = LazyLock::new(|| Finish::new(false));
+static FINISH_AUDITED: LazyLock<Finish> = LazyLock::new(|| Finish::new(true));
 
 /// What a hop's handlers share.
 struct HopCtx<'a> {
@@ -330,7 +334,7 @@ async fn redeem(
                 &Msg::Success.text(lang, u),
                 &[("amount", &r.amount.to_string()), ("currency", &r.currency)],
             );
-            Ok(Answer::end(text, "redeemed"))
+            Ok(Answer::end(text, Outcome::Redeemed))
         }
         Err(refusal) => {
             flag_guesses(tx, settings, customer, refusal, now, audit).await?;
@@ -343,8 +347,8 @@ async fn redeem(
 fn refused(r: Refusal, lang: Lang, settings: &Settings) -> Answer {
     let text = refusal_text(r, lang, settings);
     match r {
-        Refusal::Mistyped => Answer::con(with_footer(text, lang, settings), r.outcome()),
-        _ => Answer::end(text, r.outcome()),
+        Refusal::Mistyped => Answer::con(with_footer(text, lang, settings), Outcome::Refused(r)),
+        _ => Answer::end(text, Outcome::Refused(r)),
     }
 }
 
@@ -377,7 +381,7 @@ async fn check(
                     ("date", &date),
                 ],
             );
-            Answer::end(text, "code_valid")
+            Answer::end(text, Outcome::CodeValid)
         }
         Err(r) => {
             flag_guesses(tx, settings, customer, r, now, audit).await?;
@@ -430,7 +434,7 @@ fn clip(s: &str) -> &str {
 }
 
 /// Upserts the hop's session (which locks it: a second copy of the hop waits for the first),
-/// finds or registers the caller ([`customers::customer_sql!`]) and counts the phone's recent hops
+/// finds or registers the caller ([`customers::CustomerSql`]) and counts the phone's recent hops
 /// in the interaction log (its `(phone_number, created_at)` index), in one statement.
 async fn session_and_customer(
     conn: &mut PgConnection,
@@ -444,29 +448,35 @@ async fn session_and_customer(
         #[sqlx(flatten)]
         customer: customers::Found,
     }
-    let row: Row = customers::bind_customer!(
-        sqlx::query_as(concat!(
-            "with ",
-            customers::customer_sql!(),
-            r#",
+    static SQL: LazyLock<(String, customers::CustomerSql, Slot, usize)> = LazyLock::new(|| {
+        let mut p = Params::new();
+        let customer = customers::CustomerSql::new(&mut p);
+        let (own, [session, service]) = p.take::<2>();
+        let (phone, now, network) = (&customer.phone, &customer.now, &customer.network_code);
+        let sql = format!(
+            r#"with {items},
            s as (
              insert into ussd_sessions (session_id, phone_number, service_code, network_code, started_at, last_seen_at)
-             values ($6, $1, $7, $4, $2, $2)
+             values ({session}, {phone}, {service}, {network}, {now}, {now})
              on conflict (session_id) do update set last_seen_at = excluded.last_seen_at
              returning menu_state, last_text, last_text_sha256, last_response, (xmax = 0) as inserted),
            hops as (
-             select count(*) filter (where created_at > $2 - interval '1 minute') as minute_hops,
+             select count(*) filter (where created_at > {now} - interval '1 minute') as minute_hops,
                     count(*) as hour_hops
              from ussd_interactions
-             where phone_number = $1 and created_at > $2 - interval '1 hour' and outcome <> 'repeat')
-         select s.*, hops.*, customer.* from s cross join hops left join customer on true"#
-        )),
-        dial
-    )
-    .bind(clip(&hop.session_id))
-    .bind(clip(&hop.service_code))
-    .fetch_one(conn)
-    .await?;
+             where phone_number = {phone} and created_at > {now} - interval '1 hour' and outcome <> 'repeat')
+         select s.*, hops.*, customer.* from s cross join hops left join customer on true"#,
+            items = customer.items,
+        );
+        (sql, customer, own, p.count())
+    });
+    let (sql, customer, own, params) = &*SQL;
+    let b = customer.bind(Binder::new(sqlx::query_as(sql.as_str())), dial);
+    let row: Row = b
+        .at(*own, |b| b.bind(clip(&hop.session_id)).bind(clip(&hop.service_code)))
+        .finish(*params)
+        .fetch_one(conn)
+        .await?;
     Ok((row.session, row.customer))
 }
 
@@ -517,7 +527,7 @@ async fn log(
     .bind(clip(&hop.service_code))
     .bind(transcript::mask(clip(&hop.text)))
     .bind(&a.body)
-    .bind(a.outcome)
+    .bind(a.outcome.as_str())
     .bind(started.elapsed().as_millis().min(i32::MAX as u128) as i32)
     .bind(now)
     .execute(conn)

@@ -166,12 +166,14 @@ async fn a_colliding_code_is_made_again_and_serials_stay_consecutive() {
     let alphabet = mbelyco::codes::format::Alphabet::new("ABCDEFGHJKLMNPQRSTUVWXYZ23456789").unwrap();
     let summary = mbelyco::codes::generate::add_round(
         &app.pool,
-        batch,
+        mbelyco::codes::generate::Spec {
+            batch_id: batch,
+            actor: mbelyco::audit::Actor::System,
+            alphabet,
+            checksum: false,
+            now: crate::helpers::now(),
+        },
         round,
-        alphabet,
-        false,
-        mbelyco::audit::Actor::System,
-        crate::helpers::now(),
     )
     .await
     .unwrap();
@@ -226,12 +228,14 @@ async fn a_retried_generation_job_makes_only_the_missing_codes() {
     let alphabet = || mbelyco::codes::format::Alphabet::new("ABCDEFGHJKLMNPQRSTUVWXYZ23456789").unwrap();
     mbelyco::codes::generate::run(
         &app.pool,
-        batch,
+        mbelyco::codes::generate::Spec {
+            batch_id: batch,
+            actor: mbelyco::audit::Actor::System,
+            alphabet: alphabet(),
+            checksum: false,
+            now: crate::helpers::now(),
+        },
         300,
-        mbelyco::audit::Actor::System,
-        alphabet(),
-        false,
-        crate::helpers::now(),
         |_, _| async { Ok::<(), sqlx::Error>(()) },
     )
     .await

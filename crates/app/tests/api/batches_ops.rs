@@ -391,7 +391,7 @@ async fn batch_status_follows_expiry_and_redemptions() {
             assigned_user_id: None,
             generate: false,
         };
-        let (b, _) = mbelyco::batches::create(&mut tx, &settings.0, &new, Actor::System, Default::default(), t0)
+        let (b, _) = mbelyco::batches::create(&mut tx, &settings.0, &new, &mbelyco::unit::Acting::system(t0))
             .await
             .unwrap();
         ids.push(b.id);

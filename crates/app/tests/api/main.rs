@@ -22,6 +22,7 @@ mod hardening_views;
 mod helpers;
 mod jobs;
 mod lifecycle_identity;
+mod lifecycle_codes;
 mod payout_fixtures;
 mod payouts;
 mod payouts_faults;
