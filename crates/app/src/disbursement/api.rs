@@ -22,6 +22,7 @@ use crate::access::Permission::*;
 use crate::audit::RequestMeta;
 use crate::error::{AppError, FieldError};
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::ApiJson;
 use crate::web::routes::{Access, RouteSpec};
@@ -84,60 +85,37 @@ async fn detail(State(state): State<AppState>, who: Principal, Path(id): Path<Uu
     Ok(Json(json!({"data": d, "history": history})))
 }
 
-async fn approve(
-    State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Value>, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let d = ops::approve(&mut tx, id, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
-    crate::redemption::wake_payouts(&state.pool);
+async fn approve(State(state): State<AppState>, acting: Acting, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+    let mut unit = state.unit().await?;
+    let d = ops::approve(&mut unit, id, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!({"data": d})))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ReasonBody {
-    #[serde(default)]
-    reason: String,
-}
+pub(crate) use ops::ReasonCmd as ReasonBody;
 
 async fn reject(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<ReasonBody>,
 ) -> Result<Json<Value>, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let d = ops::reject(&mut tx, id, &b.reason, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let d = ops::reject(&mut unit, id, &b.reason, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!({"data": d})))
 }
 
 async fn retry(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<ReasonBody>,
 ) -> Result<Json<Value>, AppError> {
     let settings = state.settings.get();
-    let mut tx = state.pool.begin().await?;
-    let d = ops::retry(
-        &mut tx,
-        id,
-        &b.reason,
-        &settings.0.payments,
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await?;
-    tx.commit().await?;
-    crate::redemption::wake_payouts(&state.pool);
+    let mut unit = state.unit().await?;
+    let d = ops::retry(&mut unit, id, &b.reason, &settings.0.payments, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!({"data": d})))
 }
 
@@ -153,63 +131,32 @@ pub struct BulkBody {
 /// the others are reported (`refused` with the reason, or `not_found`).
 async fn bulk_retry(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     ApiJson(b): ApiJson<BulkBody>,
 ) -> Result<Json<Value>, AppError> {
     let settings = state.settings.get();
-    let mut tx = state.pool.begin().await?;
-    let outcomes = ops::bulk_retry(
-        &mut tx,
-        &b.ids,
-        &b.reason,
-        &settings.0.payments,
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await?;
-    tx.commit().await?;
-    let retried = outcomes.iter().filter(|o| o.outcome == "retried").count();
-    if retried > 0 {
-        crate::redemption::wake_payouts(&state.pool);
-    }
+    let mut unit = state.unit().await?;
+    let outcomes = ops::bulk_retry(&mut unit, &b.ids, &b.reason, &settings.0.payments, &acting).await?;
+    unit.commit().await?;
+    let retried = outcomes
+        .iter()
+        .filter(|o| o.outcome == ops::BulkResult::Retried)
+        .count();
     Ok(Json(json!({"retried": retried, "outcomes": outcomes})))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PayeeBody {
-    #[serde(default)]
-    msisdn: String,
-    #[serde(default)]
-    reason: String,
 }
 
 /// `PUT /api/v1/admin/disbursements/{id}/payee` `{msisdn, reason}`: another MTN number for a
 /// payout whose payee has no MoMo wallet.
 async fn payee(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
-    ApiJson(b): ApiJson<PayeeBody>,
+    ApiJson(b): ApiJson<ops::NewPayee>,
 ) -> Result<Json<Value>, AppError> {
     let settings = state.settings.get();
-    let mut tx = state.pool.begin().await?;
-    let d = ops::change_payee(
-        &mut tx,
-        id,
-        &b.msisdn,
-        &b.reason,
-        &settings.0.payments,
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await?;
-    tx.commit().await?;
-    crate::redemption::wake_payouts(&state.pool);
+    let mut unit = state.unit().await?;
+    let d = ops::change_payee(&mut unit, id, &b, &settings.0.payments, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!({"data": d})))
 }
 

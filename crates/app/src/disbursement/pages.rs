@@ -14,7 +14,7 @@ use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use uuid::Uuid;
 
 use super::ops::query::{Kind, ListQuery, Page, PAYOUT_STATUSES};
@@ -25,6 +25,7 @@ use crate::clock::local_display;
 use crate::codes::pages::thousands;
 use crate::error::AppError;
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::FormPairs;
 use crate::web::pages::refusal_message;
@@ -362,7 +363,7 @@ async fn list_page(
 async fn bulk_retry_form(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     form: FormPairs,
 ) -> Result<Response, AppError> {
     let q = query_from_form(&form);
@@ -376,30 +377,21 @@ async fn bulk_retry_form(
             return render_list(&state, &who, q, StatusCode::UNPROCESSABLE_ENTITY, m).await;
         }
     };
-    let settings = state.settings.get();
-    let mut tx = state.pool.begin().await?;
-    let result = ops::bulk_retry(
-        &mut tx,
-        &ids,
-        form.get("reason").unwrap_or(""),
-        &settings.0.payments,
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await;
+    let (cmd, settings) = (ops::ReasonCmd::from(&form), state.settings.get());
+    let mut unit = state.unit().await?;
+    let result = ops::bulk_retry(&mut unit, &ids, &cmd.reason, &settings.0.payments, &acting).await;
     match result {
         Ok(outcomes) => {
-            tx.commit().await?;
-            let retried = outcomes.iter().filter(|o| o.outcome == "retried").count();
-            if retried > 0 {
-                crate::redemption::wake_payouts(&state.pool);
-            }
+            unit.commit().await?;
+            let retried = outcomes
+                .iter()
+                .filter(|o| o.outcome == ops::BulkResult::Retried)
+                .count();
             let m = Messages {
                 notice: Some(format!("Retried {retried} of {} payout(s).", outcomes.len())),
                 refusals: outcomes
                     .iter()
-                    .filter(|o| o.outcome != "retried")
+                    .filter(|o| o.outcome != ops::BulkResult::Retried)
                     .map(|o| format!("{}: {}", o.id, o.reason.as_deref().unwrap_or("refused")))
                     .collect(),
                 ..Messages::default()

@@ -21,6 +21,7 @@ mod hardening_ussd;
 mod hardening_views;
 mod helpers;
 mod jobs;
+mod lifecycle_payouts;
 mod payout_fixtures;
 mod payouts;
 mod payouts_faults;

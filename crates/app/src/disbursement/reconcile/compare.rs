@@ -8,7 +8,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::model::Kind;
-use crate::disbursement::status;
+use crate::disbursement::state::PayoutStatus;
 
 /// Our side: a disbursement and its redemption, as the run reads them.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -233,10 +233,10 @@ pub fn classify(
     threshold: Duration,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    let completed = p.status == status::COMPLETED;
+    let completed = p.status == PayoutStatus::Completed.as_str();
     let unfinished = matches!(
-        p.status.as_str(),
-        status::QUEUED | status::PROCESSING | status::RETRY_SCHEDULED
+        PayoutStatus::parse(&p.status),
+        Some(PayoutStatus::Queued | PayoutStatus::Processing | PayoutStatus::RetryScheduled)
     );
 
     // Rule R: the redemption and its disbursement agree with each other.
@@ -451,7 +451,7 @@ pub fn classify(
         ));
     }
     // Rule U: the payee has no active MoMo wallet, so nothing was paid and the prize is owed.
-    if p.status == status::PAYEE_INVALID && !out.iter().any(|f| f.kind == Kind::SuccessfulAtMomoNotHere) {
+    if p.status == PayoutStatus::PayeeInvalid.as_str() && !out.iter().any(|f| f.kind == Kind::SuccessfulAtMomoNotHere) {
         out.push(Finding::new(
             Kind::UnpaidPayeeInvalid,
             p.momo_reference,

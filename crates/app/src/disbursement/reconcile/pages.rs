@@ -6,7 +6,7 @@ use crate::web::extract::{Path, Query};
 use askama::Template;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{Method, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::Value;
 use uuid::Uuid;
 
