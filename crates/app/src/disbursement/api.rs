@@ -19,7 +19,6 @@ use uuid::Uuid;
 
 use super::ops::{self, export, query::Kind, query::ListQuery, stats, views};
 use crate::access::Permission::*;
-use crate::audit::RequestMeta;
 use crate::error::{AppError, FieldError};
 use crate::route;
 use crate::unit::Acting;
@@ -163,10 +162,10 @@ async fn payee(
 async fn export_payouts(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, AppError> {
-    export_response(&state, &who, meta, &q, Kind::Payouts).await
+    export_response(&state, &who, &acting, &q, Kind::Payouts).await
 }
 
 /// Checks the format and filters (all problems at once), counts the caller's downloads against
@@ -174,7 +173,7 @@ async fn export_payouts(
 pub(crate) async fn export_response(
     state: &AppState,
     who: &Principal,
-    meta: RequestMeta,
+    acting: &Acting,
     q: &ListQuery,
     kind: Kind,
 ) -> Result<Response, AppError> {
@@ -200,19 +199,25 @@ pub(crate) async fn export_response(
     };
     let disclosure = crate::disbursement::ops::disclosure::Disclosure::of(who);
     disclosure.check(&filter, sort)?;
-    let now = state.clock.now();
     let settings = state.settings.get();
-    let mut tx = state.pool.begin().await?;
+    let mut unit = state.unit().await?;
     let limit = settings.0.security.rate_limiting.downloads_per_hour as i32;
-    let d = crate::ratelimit::hit(&mut tx, &format!("download:user:{}", who.user_id), 3600, limit, now).await?;
+    let key = format!("download:user:{}", who.user_id);
+    let d = crate::ratelimit::hit(&mut unit, &key, 3600, limit, acting.now).await?;
     if !d.allowed {
-        tx.commit().await?;
+        unit.commit().await?;
         return Err(AppError::RateLimited {
             retry_after_secs: d.retry_after_secs,
         });
     }
-    let e = export::record(&mut tx, kind, format, filter, sort, who.actor(), meta, now).await?;
-    tx.commit().await?;
+    let req = export::ExportRequest {
+        kind,
+        format,
+        filter,
+        sort,
+    };
+    let e = export::record(&mut unit, req, acting).await?;
+    unit.commit().await?;
     let name = export::file_name(&e);
     let mime = match format {
         crate::codes::export::Format::Csv => "text/csv; charset=utf-8",

@@ -20,7 +20,6 @@ use uuid::Uuid;
 use super::ops::query::{Kind, ListQuery, Page, PAYOUT_STATUSES};
 use super::ops::{self, views};
 use crate::access::Permission::*;
-use crate::audit::RequestMeta;
 use crate::clock::local_display;
 use crate::codes::pages::thousands;
 use crate::error::AppError;
@@ -413,20 +412,12 @@ async fn bulk_retry_form(
 async fn acknowledge_form(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let done = crate::alerts::acknowledge(
-        &mut tx,
-        id,
-        &alert_audiences(&who),
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let done = crate::alerts::acknowledge(&mut unit, id, &alert_audiences(&who), &acting).await?;
+    unit.commit().await?;
     if !done {
         return Err(AppError::NotFound("open alert"));
     }

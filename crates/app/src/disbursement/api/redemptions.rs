@@ -15,7 +15,6 @@ use uuid::Uuid;
 
 use super::{export_response, ReasonBody};
 use crate::access::Permission::*;
-use crate::audit::RequestMeta;
 use crate::disbursement::ops::disclosure::Disclosure;
 use crate::disbursement::ops::query::{Kind, ListQuery};
 use crate::disbursement::ops::{self, redemptions, stats, Decision};
@@ -146,13 +145,13 @@ async fn statistics(
 async fn export(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, AppError> {
     if q.q.as_deref().is_some_and(|s| !s.trim().is_empty()) {
         who.require(RedemptionsSearch)?;
     }
-    export_response(&state, &who, meta, &q, Kind::Redemptions).await
+    export_response(&state, &who, &acting, &q, Kind::Redemptions).await
 }
 
 /// `GET /api/v1/admin/redemptions/{id}`: the redemption, its customer, code, payout and reversals

@@ -25,10 +25,10 @@ use super::run::{daily_job_for, guarded, DailyJob, DAILY_KIND};
 use super::service::{self, RunStatus};
 use crate::access::Permission;
 use crate::alerts::{self, NewAlert, Severity};
-use crate::audit::Actor;
 use crate::clock::{kigali, SharedClock};
 use crate::jobs::{JobContext, JobError, JobHandler};
 use crate::settings::SettingsStore;
+use crate::unit::Acting;
 
 /// How many days back a scheduler pass looks for days without their daily run.
 pub const CATCH_UP_DAYS: u64 = 31;
@@ -78,9 +78,7 @@ impl JobHandler for DailyHandler {
                         scheduled: true,
                         job_id: Some(ctx.id),
                     },
-                    Actor::System,
-                    Default::default(),
-                    now,
+                    &Acting::system(now),
                 )
                 .await;
                 match created {

@@ -16,10 +16,10 @@ use super::service::{self, StartRequest};
 use super::statement::MAX_STATEMENT_BYTES;
 use super::views::{self, ItemFilter, KindCount, RunView, StatementView};
 use crate::access::Permission::{self, *};
-use crate::audit::RequestMeta;
 use crate::clock::{kigali, local_display, local_display_or};
 use crate::error::AppError;
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::FormPairs;
 use crate::web::routes::{urlencode, Access, RouteSpec};
@@ -167,7 +167,7 @@ async fn home(State(state): State<AppState>, who: Principal) -> Result<Response,
 async fn start(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     req: Request,
 ) -> Result<Response, AppError> {
     let mut form = StartRequest {
@@ -199,15 +199,8 @@ async fn start(
                     let name = clean_file_name(field.file_name());
                     let mut conn = state.pool.acquire().await?;
                     crate::web::quota::upload(&mut conn, &state, who.user_id).await?;
-                    let stored = service::store_statement(
-                        &mut conn,
-                        Box::pin(field_stream(field)),
-                        &name,
-                        who.actor(),
-                        meta.clone(),
-                        state.clock.now(),
-                    )
-                    .await;
+                    let stored =
+                        service::store_statement(&mut conn, Box::pin(field_stream(field)), &name, &acting).await;
                     match stored {
                         Ok(id) => form.statement_id = Some(id.to_string()),
                         Err(e) => {
@@ -233,7 +226,7 @@ async fn start(
         form.query_momo = Some(pairs.get("queryMomo") == Some("on"));
         form.statement_id = pairs.get("statementId").map(str::to_owned);
     }
-    match super::api::start(&state, &who, meta, &form).await {
+    match super::api::start(&state, &acting, &form).await {
         Ok(id) => Ok(Redirect::to(&format!("{HOME}/{id}")).into_response()),
         Err(AppError::Validation(errors)) => {
             let message = errors
@@ -733,24 +726,24 @@ async fn item_page(State(state): State<AppState>, who: Principal, Path(id): Path
 async fn resolve(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
-    let note = form.get("note").unwrap_or("").to_owned();
-    let mut tx = state.pool.begin().await?;
-    match service::resolve(&mut tx, id, &note, who.actor(), meta, state.clock.now()).await {
+    let note = service::ResolveCmd::from(&form).note;
+    let mut unit = state.unit().await?;
+    match service::resolve(&mut unit, id, &note, &acting).await {
         Ok(()) => {
-            tx.commit().await?;
+            unit.commit().await?;
             Ok(Redirect::to(&format!("{HOME}/items/{id}")).into_response())
         }
         Err(AppError::Validation(errors)) => {
-            drop(tx);
+            drop(unit);
             let message = errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ");
             render_item(&state, &who, id, StatusCode::UNPROCESSABLE_ENTITY, &note, Some(message)).await
         }
         Err(AppError::Conflict { message, .. }) => {
-            drop(tx);
+            drop(unit);
             render_item(&state, &who, id, StatusCode::CONFLICT, &note, Some(message)).await
         }
         Err(e) => Err(e),

@@ -11,11 +11,12 @@ use uuid::Uuid;
 use super::model::Kind;
 use super::run::{RunJob, KIND, MAX_JOB_ATTEMPTS};
 use super::statement::{Line, LineError, Parser, MAX_STATEMENT_BYTES};
-use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use crate::audit::{self, Action, Actor, AuditEvent};
 use crate::clock::kigali;
 use crate::error::{AppError, FieldError};
 use crate::jobs::{self, NewJob};
 use crate::settings::Settings;
+use crate::unit::Acting;
 
 /// The longest period one run covers.
 pub const MAX_PERIOD_DAYS: i64 = 93;
@@ -201,13 +202,8 @@ pub async fn abandon_stale(conn: &mut PgConnection, now: DateTime<Utc>) -> Resul
 }
 
 /// Inserts a running run and audits its start (same transaction).
-pub async fn insert_run(
-    conn: &mut PgConnection,
-    run: &NewRun,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<Uuid, InsertRunError> {
+pub async fn insert_run(conn: &mut PgConnection, run: &NewRun, acting: &Acting) -> Result<Uuid, InsertRunError> {
+    let (actor, now) = (acting.actor, acting.now);
     let source = match (run.query_momo, run.statement_id.is_some()) {
         (true, true) => "status_query_and_statement",
         (false, _) => "statement",
@@ -234,7 +230,8 @@ pub async fn insert_run(
     sp.commit().await?;
     audit::record(
         conn,
-        &AuditEvent::new(actor, Action::ReconciliationStarted, "reconciliation_run", id)
+        &acting
+            .audit(Action::ReconciliationStarted, "reconciliation_run", id)
             .after(json!({
                 "periodFrom": run.from,
                 "periodTo": run.to,
@@ -242,8 +239,7 @@ pub async fn insert_run(
                 "queryMomo": run.query_momo,
                 "source": source,
                 "trigger": if run.scheduled { "scheduled" } else { "manual" },
-            }))
-            .meta(meta),
+            })),
         now,
     )
     .await?;
@@ -252,13 +248,8 @@ pub async fn insert_run(
 
 /// Starts a run: the run row, its job and the audit row commit together. 409 while another run
 /// is in progress; 422 for a statement that does not exist.
-pub async fn start(
-    conn: &mut PgConnection,
-    run: NewRun,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<(Uuid, i64), AppError> {
+pub async fn start(conn: &mut PgConnection, run: NewRun, acting: &Acting) -> Result<(Uuid, i64), AppError> {
+    let (actor, now) = (acting.actor, acting.now);
     if let Some(sid) = run.statement_id {
         let exists: bool = sqlx::query_scalar("select exists (select 1 from reconciliation_statements where id = $1)")
             .bind(sid)
@@ -269,7 +260,7 @@ pub async fn start(
         }
     }
     super::daily::abandon_stale(conn, now).await?;
-    let id = match insert_run(conn, &run, actor, meta, now).await {
+    let id = match insert_run(conn, &run, acting).await {
         Ok(id) => id,
         Err(InsertRunError::Busy) => {
             return Err(AppError::conflict(
@@ -295,15 +286,24 @@ pub async fn start(
     Ok((id, job_id))
 }
 
+/// `{note}`: what was done about a discrepancy (the API's body, the page's form).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveCmd {
+    pub note: String,
+}
+
+impl From<&crate::web::extract::FormPairs> for ResolveCmd {
+    fn from(form: &crate::web::extract::FormPairs) -> Self {
+        ResolveCmd {
+            note: form.get("note").unwrap_or_default().to_owned(),
+        }
+    }
+}
+
 /// Resolves a discrepancy with a note (audited).
-pub async fn resolve(
-    conn: &mut PgConnection,
-    item_id: Uuid,
-    note: &str,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
+pub async fn resolve(conn: &mut PgConnection, item_id: Uuid, note: &str, acting: &Acting) -> Result<(), AppError> {
+    let (actor, meta, now) = (acting.actor, acting.meta.clone(), acting.now);
     let note = note.trim();
     if note.chars().count() < 3 {
         return Err(AppError::field("note", "say what was done (at least 3 characters)"));
@@ -416,14 +416,13 @@ pub async fn store_statement<S, E>(
     conn: &mut PgConnection,
     mut body: S,
     file_name: &str,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
+    acting: &Acting,
 ) -> Result<Uuid, UploadError>
 where
     S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
+    let (actor, meta, now) = (acting.actor, acting.meta.clone(), acting.now);
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let id: Uuid = sqlx::query_scalar(
         "insert into reconciliation_statements (uploaded_by_user_id, file_name, layout, sha256, line_count, created_at) \
