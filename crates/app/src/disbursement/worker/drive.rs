@@ -6,9 +6,10 @@ use uuid::Uuid;
 
 use super::claim::Claim;
 use super::{Outcome, Pacing, PayoutWorker};
-use crate::audit::{self, Action, Actor, AuditEvent};
+use crate::audit::{self, Action};
 use crate::disbursement::state::{AttemptStatus, HeldReason};
 use crate::settings::model::PaymentSettings;
+use crate::unit::Acting;
 
 /// In MoMo's `sandbox`, MTN's test numbers go straight to the transfer: their account-holder
 /// answers (A12) would stop most of them before their documented transfer outcome.
@@ -189,13 +190,15 @@ impl PayoutWorker {
         };
         audit::record(
             &mut tx,
-            &AuditEvent::new(Actor::System, Action::DisbursementAttempted, "disbursement", c.id).after(json!({
-                "attemptNo": no,
-                "referenceId": reference,
-                "amount": c.amount,
-                "currency": c.currency,
-                "msisdn": c.msisdn,
-            })),
+            &Acting::system(now)
+                .audit(Action::DisbursementAttempted, "disbursement", c.id)
+                .after(json!({
+                    "attemptNo": no,
+                    "referenceId": reference,
+                    "amount": c.amount,
+                    "currency": c.currency,
+                    "msisdn": c.msisdn,
+                })),
             now,
         )
         .await?;

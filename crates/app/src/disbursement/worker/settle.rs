@@ -12,9 +12,10 @@ use uuid::Uuid;
 
 use super::claim::{Claim, Leave};
 use super::{alerts, Outcome, Pacing, PayoutWorker, HOLD_FOR, MAX_POLL_WAIT_SECS, TRANSIENT_RETRY};
-use crate::audit::{self, Action, Actor, AuditEvent};
+use crate::audit::{self, Action};
 use crate::disbursement::state::{self, Completion, HeldReason, MoveError, PayoutStatus};
 use crate::redemption::lifecycle as redemption_lifecycle;
+use crate::unit::Acting;
 
 /// What MoMo's FAILED reason means for the payout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +80,8 @@ impl PayoutWorker {
         };
         audit::record(
             &mut tx,
-            &AuditEvent::new(Actor::System, Action::DisbursementCompleted, "disbursement", c.id)
+            &Acting::system(now)
+                .audit(Action::DisbursementCompleted, "disbursement", c.id)
                 .before(json!({"status": PayoutStatus::Processing}))
                 .after(json!({
                     "status": PayoutStatus::Completed,
@@ -231,12 +233,12 @@ impl PayoutWorker {
             error: Some((code, message)),
             held: None,
             uncount: false,
-            audit: vec![
-                AuditEvent::new(Actor::System, Action::DisbursementRetryScheduled, "disbursement", c.id).after(
+            audit: vec![Acting::system(now)
+                .audit(Action::DisbursementRetryScheduled, "disbursement", c.id)
+                .after(
                     json!({"status": PayoutStatus::RetryScheduled, "reason": code, "message": message,
                     "nextAttemptAt": at}),
-                ),
-            ],
+                )],
         };
         if !self.release(tx, c, leave, now).await? {
             return Ok(Outcome::LostLease);
@@ -271,13 +273,15 @@ impl PayoutWorker {
             })?;
         audit::record(
             tx,
-            &AuditEvent::new(Actor::System, Action::DisbursementFailed, "disbursement", c.id).after(json!({
-                "status": PayoutStatus::Failed,
-                "reason": code,
-                "message": message,
-                "attempts": c.attempts + 1,
-                "redemptionId": c.redemption_id,
-            })),
+            &Acting::system(now)
+                .audit(Action::DisbursementFailed, "disbursement", c.id)
+                .after(json!({
+                    "status": PayoutStatus::Failed,
+                    "reason": code,
+                    "message": message,
+                    "attempts": c.attempts + 1,
+                    "redemptionId": c.redemption_id,
+                })),
             now,
         )
         .await?;
@@ -299,14 +303,14 @@ impl PayoutWorker {
             error: Some((code, message)),
             held: None,
             uncount: false,
-            audit: vec![
-                AuditEvent::new(Actor::System, Action::DisbursementPayeeInvalid, "disbursement", c.id).after(json!({
+            audit: vec![Acting::system(now)
+                .audit(Action::DisbursementPayeeInvalid, "disbursement", c.id)
+                .after(json!({
                     "status": PayoutStatus::PayeeInvalid,
                     "msisdn": c.msisdn,
                     "reason": code,
                     "message": message,
-                })),
-            ],
+                }))],
         };
         if !self.release(tx, c, leave, now).await? {
             return Ok(Outcome::LostLease);
@@ -331,13 +335,13 @@ impl PayoutWorker {
             error,
             held: Some(reason),
             uncount,
-            audit: vec![
-                AuditEvent::new(Actor::System, Action::DisbursementHeld, "disbursement", c.id).after(json!({
+            audit: vec![Acting::system(now)
+                .audit(Action::DisbursementHeld, "disbursement", c.id)
+                .after(json!({
                     "status": PayoutStatus::Queued,
                     "heldReason": reason.as_str(),
                     "error": error.map(|(code, _)| code),
-                })),
-            ],
+                }))],
         };
         if !self.release(tx, c, leave, now).await? {
             return Ok(Outcome::LostLease);
