@@ -108,6 +108,10 @@ impl AttemptStatus {
         }
     }
 
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
     /// Not resolved yet: the same reference is asked about (or posted again) before any other.
     pub fn unresolved(self) -> bool {
         matches!(

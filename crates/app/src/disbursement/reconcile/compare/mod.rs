@@ -8,7 +8,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::model::Kind;
-use crate::disbursement::state::PayoutStatus;
+use crate::disbursement::state::{AttemptStatus, PayoutStatus};
+use crate::redemption::lifecycle::RedemptionStatus;
 
 /// Our side: a disbursement and its redemption, as the run reads them.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -16,7 +17,7 @@ use crate::disbursement::state::PayoutStatus;
 pub struct OurPayout {
     pub disbursement_id: Uuid,
     pub redemption_id: Uuid,
-    pub status: String,
+    pub status: PayoutStatus,
     pub amount: i64,
     pub currency: String,
     pub msisdn: String,
@@ -26,7 +27,7 @@ pub struct OurPayout {
     pub error_code: Option<String>,
     pub created_at: DateTime<Utc>,
     pub disbursed_at: Option<DateTime<Utc>>,
-    pub redemption_status: String,
+    pub redemption_status: RedemptionStatus,
     pub redemption_amount: i64,
     pub redemption_currency: String,
     pub phone_number: String,
@@ -43,7 +44,7 @@ pub struct OurAttempt {
     pub disbursement_id: Uuid,
     pub attempt_no: i32,
     pub reference_id: Uuid,
-    pub status: String,
+    pub status: AttemptStatus,
     pub http_status: Option<i32>,
     pub momo_status: Option<String>,
     pub financial_transaction_id: Option<String>,
@@ -233,10 +234,10 @@ pub fn classify(
     threshold: Duration,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    let completed = p.status == PayoutStatus::Completed.as_str();
+    let completed = p.status == PayoutStatus::Completed;
     let unfinished = matches!(
-        PayoutStatus::parse(&p.status),
-        Some(PayoutStatus::Queued | PayoutStatus::Processing | PayoutStatus::RetryScheduled)
+        p.status,
+        PayoutStatus::Queued | PayoutStatus::Processing | PayoutStatus::RetryScheduled
     );
 
     // Rule R: the redemption and its disbursement agree with each other.
@@ -250,17 +251,19 @@ pub fn classify(
             ),
         ));
     }
-    match (p.redemption_status.as_str(), completed) {
-        ("completed", false) => out.push(Finding::new(
+    match (p.redemption_status, completed) {
+        (RedemptionStatus::Completed, false) => out.push(Finding::new(
             Kind::StatusMismatch,
             None,
             format!("the redemption is completed but its payout is {}", p.status),
         )),
-        (r @ ("pending" | "failed" | "reversed"), true) => out.push(Finding::new(
-            Kind::StatusMismatch,
-            None,
-            format!("the payout completed but the redemption is {r}"),
-        )),
+        (r @ (RedemptionStatus::Pending | RedemptionStatus::Failed | RedemptionStatus::Reversed), true) => {
+            out.push(Finding::new(
+                Kind::StatusMismatch,
+                None,
+                format!("the payout completed but the redemption is {r}"),
+            ))
+        }
         _ => {}
     }
 
@@ -268,10 +271,10 @@ pub fn classify(
     for c in checks {
         let a = &c.attempt;
         let r = a.reference_id;
-        let paid_here = a.status == "successful" || (completed && p.momo_reference == Some(r));
+        let paid_here = a.status == AttemptStatus::Successful || (completed && p.momo_reference == Some(r));
         paid_here_any |= paid_here;
         // MoMo acknowledged this reference at some point: it answered 202, a status or a ledger id.
-        let acknowledged = matches!(a.status.as_str(), "pending" | "successful")
+        let acknowledged = matches!(a.status, AttemptStatus::Pending | AttemptStatus::Successful)
             || a.http_status == Some(202)
             || a.momo_status.is_some()
             || a.financial_transaction_id.is_some();
@@ -349,7 +352,7 @@ pub fn classify(
                         t.reason.as_deref().map(|x| format!(" ({x})")).unwrap_or_default()
                     ),
                 )),
-                "FAILED" if a.status != "failed" => out.push(Finding::new(
+                "FAILED" if a.status != AttemptStatus::Failed => out.push(Finding::new(
                     // Rule S3: final there, still open here.
                     Kind::StatusMismatch,
                     Some(r),
@@ -362,7 +365,7 @@ pub fn classify(
                     Some(r),
                     format!("we count reference {r} as paid; {} says {other}", t.describe()),
                 )),
-                other if a.status == "failed" => out.push(Finding::new(
+                other if a.status == AttemptStatus::Failed => out.push(Finding::new(
                     // Rule S4: given up here while MoMo may still pay.
                     Kind::StatusMismatch,
                     Some(r),
@@ -451,7 +454,7 @@ pub fn classify(
         ));
     }
     // Rule U: the payee has no active MoMo wallet, so nothing was paid and the prize is owed.
-    if p.status == PayoutStatus::PayeeInvalid.as_str() && !out.iter().any(|f| f.kind == Kind::SuccessfulAtMomoNotHere) {
+    if p.status == PayoutStatus::PayeeInvalid && !out.iter().any(|f| f.kind == Kind::SuccessfulAtMomoNotHere) {
         out.push(Finding::new(
             Kind::UnpaidPayeeInvalid,
             p.momo_reference,

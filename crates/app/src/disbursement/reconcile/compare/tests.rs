@@ -8,7 +8,7 @@ fn payout(status: &str) -> OurPayout {
     OurPayout {
         disbursement_id: Uuid::from_u128(1),
         redemption_id: Uuid::from_u128(2),
-        status: status.to_owned(),
+        status: PayoutStatus::parse(status).unwrap(),
         amount: 1000,
         currency: "RWF".into(),
         msisdn: "250788000001".into(),
@@ -18,7 +18,11 @@ fn payout(status: &str) -> OurPayout {
         error_code: None,
         created_at: t0(),
         disbursed_at: None,
-        redemption_status: if status == "completed" { "completed" } else { "pending" }.into(),
+        redemption_status: if status == "completed" {
+            RedemptionStatus::Completed
+        } else {
+            RedemptionStatus::Pending
+        },
         redemption_amount: 1000,
         redemption_currency: "RWF".into(),
         phone_number: "+250788000001".into(),
@@ -34,7 +38,7 @@ fn attempt(status: &str) -> OurAttempt {
         disbursement_id: Uuid::from_u128(1),
         attempt_no: 1,
         reference_id: Uuid::from_u128(10),
-        status: status.to_owned(),
+        status: AttemptStatus::parse(status).unwrap(),
         http_status: None,
         momo_status: None,
         financial_transaction_id: None,
@@ -190,7 +194,7 @@ fn a_second_successful_reference_is_a_double_payout() {
 #[test]
 fn the_redemption_must_agree_with_its_disbursement() {
     let (mut p, a) = paid();
-    p.redemption_status = "pending".into();
+    p.redemption_status = RedemptionStatus::Pending;
     assert_eq!(kinds(&p, a, momo("SUCCESSFUL", "1000"), 5), [Kind::StatusMismatch]);
 }
 
