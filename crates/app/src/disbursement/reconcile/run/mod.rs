@@ -123,7 +123,7 @@ pub async fn fail(pool: &PgPool, run_id: Uuid, error: &str, now: DateTime<Utc>) 
 
 #[derive(sqlx::FromRow)]
 struct RunRow {
-    status: String,
+    status: RunStatus,
     period_from: DateTime<Utc>,
     period_to: DateTime<Utc>,
     statement_id: Option<Uuid>,
@@ -338,7 +338,7 @@ pub async fn execute(ctx: &JobContext, settings: &SettingsStore, run_id: Uuid) -
     .fetch_optional(pool)
     .await?
     .ok_or_else(|| JobError::Permanent(anyhow::anyhow!("reconciliation run {run_id} does not exist")))?;
-    if run.status != RunStatus::Running.as_str() {
+    if run.status != RunStatus::Running {
         return Ok(Some(json!({"runId": run_id, "skipped": run.status})));
     }
     let snapshot = settings.get();

@@ -24,7 +24,10 @@ pub const MAX_PERIOD_DAYS: i64 = 93;
 /// Statement lines written per statement.
 const LINE_BATCH: usize = 1000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `reconciliation_runs.status` (`reconciliation_runs_status_check`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize, serde::Deserialize)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Running,
     Completed,
@@ -312,7 +315,14 @@ pub async fn resolve(conn: &mut PgConnection, item_id: Uuid, note: &str, acting:
     if note.chars().count() > 2000 {
         return Err(AppError::field("note", "at most 2000 characters"));
     }
-    type Row = (Uuid, String, Option<DateTime<Utc>>, Option<Uuid>, Option<Uuid>, String);
+    type Row = (
+        Uuid,
+        String,
+        Option<DateTime<Utc>>,
+        Option<Uuid>,
+        Option<Uuid>,
+        RunStatus,
+    );
     let row: Option<Row> = sqlx::query_as(
         "select i.run_id, i.kind, i.resolved_at, i.disbursement_id, i.reference_id, r.status \
          from reconciliation_items i join reconciliation_runs r on r.id = i.run_id where i.id = $1 for update of i",
@@ -332,7 +342,7 @@ pub async fn resolve(conn: &mut PgConnection, item_id: Uuid, note: &str, acting:
             format!("this item was already resolved on {}", crate::clock::local_display(at)),
         ));
     }
-    if run_status == RunStatus::Running.as_str() {
+    if run_status == RunStatus::Running {
         return Err(AppError::conflict("note", "the run is still in progress"));
     }
     sqlx::query(
