@@ -14,6 +14,8 @@
 
 mod status;
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::postgres::PgRow;
@@ -357,15 +359,9 @@ pub struct Paid {
     pub batch_id: Uuid,
 }
 
-/// The completion in one statement: the attempt `successful`, the payout `completed` (from any
-/// state the table allows, see [`TRANSITIONS`]), its redemption `completed` (through
-/// [`redemption_lifecycle`]) and the code `redeemed` ([`super::code_status::code_redeemed`]).
-/// `None`: the payout was completed already (a duplicate resolution), nothing was written. The
-/// caller writes the audit row (it needs what this returns).
-pub async fn complete(conn: &mut PgConnection, c: Completion<'_>) -> Result<Option<Paid>, MoveError> {
-    let from = sources(Completed, Trigger::Success);
-    let redemption_from = redemption_lifecycle::sources(RedemptionStatus::Completed);
-    let sql = format!(
+/// The completion statement (built once).
+static COMPLETE: LazyLock<String> = LazyLock::new(|| {
+    format!(
         r#"with d as (
              update disbursements set status = 'completed', momo_transaction_id = $3, momo_reference = $5,
                     disbursed_at = $2, updated_at = $2, lease_owner = null, lease_expires_at = null,
@@ -384,8 +380,18 @@ pub async fn complete(conn: &mut PgConnection, c: Completion<'_>) -> Result<Opti
            {code}
            select r.id as redemption_id, r.promo_code_id, r.batch_id from r"#,
         code = super::code_status::code_redeemed(),
-    );
-    Ok(sqlx::query_as(&sql)
+    )
+});
+
+/// The completion in one statement: the attempt `successful`, the payout `completed` (from any
+/// state the table allows, see [`TRANSITIONS`]), its redemption `completed` (through
+/// [`redemption_lifecycle`]) and the code `redeemed` ([`super::code_status::code_redeemed`]).
+/// `None`: the payout was completed already (a duplicate resolution), nothing was written. The
+/// caller writes the audit row (it needs what this returns).
+pub async fn complete(conn: &mut PgConnection, c: Completion<'_>) -> Result<Option<Paid>, MoveError> {
+    let from = sources(Completed, Trigger::Success);
+    let redemption_from = redemption_lifecycle::sources(RedemptionStatus::Completed);
+    Ok(sqlx::query_as(COMPLETE.as_str())
         .bind(c.id)
         .bind(c.now)
         .bind(c.financial_transaction_id)
