@@ -189,10 +189,9 @@ pub async fn acknowledge(
     conn: &mut PgConnection,
     id: Uuid,
     audiences: &[&str],
-    actor: crate::audit::Actor,
-    meta: crate::audit::RequestMeta,
-    now: DateTime<Utc>,
+    acting: &crate::unit::Acting,
 ) -> Result<bool, sqlx::Error> {
+    let now = acting.now;
     let row: Option<(String, String)> = sqlx::query_as(
         "update alerts set acknowledged_at = $3, acknowledged_by = $4 \
          where id = $1 and acknowledged_at is null and audience = any($2) returning kind, title",
@@ -200,7 +199,7 @@ pub async fn acknowledge(
     .bind(id)
     .bind(audiences)
     .bind(now)
-    .bind(actor.user_id())
+    .bind(acting.user_id())
     .fetch_optional(&mut *conn)
     .await?;
     let Some((kind, title)) = row else {
@@ -208,10 +207,10 @@ pub async fn acknowledge(
     };
     crate::audit::record(
         conn,
-        &crate::audit::AuditEvent::new(actor, crate::audit::Action::AlertAcknowledged, "alert", id)
+        &acting
+            .audit(crate::audit::Action::AlertAcknowledged, "alert", id)
             .after(serde_json::json!({"acknowledged": true}))
-            .metadata(serde_json::json!({"kind": kind, "title": title}))
-            .meta(meta),
+            .metadata(serde_json::json!({"kind": kind, "title": title})),
         now,
     )
     .await?;

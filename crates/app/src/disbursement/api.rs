@@ -19,9 +19,9 @@ use uuid::Uuid;
 
 use super::ops::{self, export, query::Kind, query::ListQuery, stats, views};
 use crate::access::Permission::*;
-use crate::audit::RequestMeta;
 use crate::error::{AppError, FieldError};
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::ApiJson;
 use crate::web::routes::{Access, RouteSpec};
@@ -84,60 +84,37 @@ async fn detail(State(state): State<AppState>, who: Principal, Path(id): Path<Uu
     Ok(Json(json!({"data": d, "history": history})))
 }
 
-async fn approve(
-    State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
-    Path(id): Path<Uuid>,
-) -> Result<Json<Value>, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let d = ops::approve(&mut tx, id, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
-    crate::redemption::wake_payouts(&state.pool);
+async fn approve(State(state): State<AppState>, acting: Acting, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+    let mut unit = state.unit().await?;
+    let d = ops::approve(&mut unit, id, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!({"data": d})))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ReasonBody {
-    #[serde(default)]
-    reason: String,
-}
+pub(crate) use ops::ReasonCmd as ReasonBody;
 
 async fn reject(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<ReasonBody>,
 ) -> Result<Json<Value>, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let d = ops::reject(&mut tx, id, &b.reason, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let d = ops::reject(&mut unit, id, &b.reason, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!({"data": d})))
 }
 
 async fn retry(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<ReasonBody>,
 ) -> Result<Json<Value>, AppError> {
     let settings = state.settings.get();
-    let mut tx = state.pool.begin().await?;
-    let d = ops::retry(
-        &mut tx,
-        id,
-        &b.reason,
-        &settings.0.payments,
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await?;
-    tx.commit().await?;
-    crate::redemption::wake_payouts(&state.pool);
+    let mut unit = state.unit().await?;
+    let d = ops::retry(&mut unit, id, &b.reason, &settings.0.payments, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!({"data": d})))
 }
 
@@ -153,73 +130,42 @@ pub struct BulkBody {
 /// the others are reported (`refused` with the reason, or `not_found`).
 async fn bulk_retry(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     ApiJson(b): ApiJson<BulkBody>,
 ) -> Result<Json<Value>, AppError> {
     let settings = state.settings.get();
-    let mut tx = state.pool.begin().await?;
-    let outcomes = ops::bulk_retry(
-        &mut tx,
-        &b.ids,
-        &b.reason,
-        &settings.0.payments,
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await?;
-    tx.commit().await?;
-    let retried = outcomes.iter().filter(|o| o.outcome == "retried").count();
-    if retried > 0 {
-        crate::redemption::wake_payouts(&state.pool);
-    }
+    let mut unit = state.unit().await?;
+    let outcomes = ops::bulk_retry(&mut unit, &b.ids, &b.reason, &settings.0.payments, &acting).await?;
+    unit.commit().await?;
+    let retried = outcomes
+        .iter()
+        .filter(|o| o.outcome == ops::BulkResult::Retried)
+        .count();
     Ok(Json(json!({"retried": retried, "outcomes": outcomes})))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PayeeBody {
-    #[serde(default)]
-    msisdn: String,
-    #[serde(default)]
-    reason: String,
 }
 
 /// `PUT /api/v1/admin/disbursements/{id}/payee` `{msisdn, reason}`: another MTN number for a
 /// payout whose payee has no MoMo wallet.
 async fn payee(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
-    ApiJson(b): ApiJson<PayeeBody>,
+    ApiJson(b): ApiJson<ops::NewPayee>,
 ) -> Result<Json<Value>, AppError> {
     let settings = state.settings.get();
-    let mut tx = state.pool.begin().await?;
-    let d = ops::change_payee(
-        &mut tx,
-        id,
-        &b.msisdn,
-        &b.reason,
-        &settings.0.payments,
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await?;
-    tx.commit().await?;
-    crate::redemption::wake_payouts(&state.pool);
+    let mut unit = state.unit().await?;
+    let d = ops::change_payee(&mut unit, id, &b, &settings.0.payments, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!({"data": d})))
 }
 
 async fn export_payouts(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, AppError> {
-    export_response(&state, &who, meta, &q, Kind::Payouts).await
+    export_response(&state, &who, &acting, &q, Kind::Payouts).await
 }
 
 /// Checks the format and filters (all problems at once), counts the caller's downloads against
@@ -227,7 +173,7 @@ async fn export_payouts(
 pub(crate) async fn export_response(
     state: &AppState,
     who: &Principal,
-    meta: RequestMeta,
+    acting: &Acting,
     q: &ListQuery,
     kind: Kind,
 ) -> Result<Response, AppError> {
@@ -253,19 +199,25 @@ pub(crate) async fn export_response(
     };
     let disclosure = crate::disbursement::ops::disclosure::Disclosure::of(who);
     disclosure.check(&filter, sort)?;
-    let now = state.clock.now();
     let settings = state.settings.get();
-    let mut tx = state.pool.begin().await?;
+    let mut unit = state.unit().await?;
     let limit = settings.0.security.rate_limiting.downloads_per_hour as i32;
-    let d = crate::ratelimit::hit(&mut tx, &format!("download:user:{}", who.user_id), 3600, limit, now).await?;
+    let key = format!("download:user:{}", who.user_id);
+    let d = crate::ratelimit::hit(&mut unit, &key, 3600, limit, acting.now).await?;
     if !d.allowed {
-        tx.commit().await?;
+        unit.commit().await?;
         return Err(AppError::RateLimited {
             retry_after_secs: d.retry_after_secs,
         });
     }
-    let e = export::record(&mut tx, kind, format, filter, sort, who.actor(), meta, now).await?;
-    tx.commit().await?;
+    let req = export::ExportRequest {
+        kind,
+        format,
+        filter,
+        sort,
+    };
+    let e = export::record(&mut unit, req, acting).await?;
+    unit.commit().await?;
     let name = export::file_name(&e);
     let mime = match format {
         crate::codes::export::Format::Csv => "text/csv; charset=utf-8",

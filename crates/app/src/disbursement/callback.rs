@@ -12,10 +12,10 @@ use crate::web::extract::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::route;
+use crate::unit::{Unit, Wake};
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
 
@@ -37,8 +37,9 @@ pub enum Knock {
     Woke,
 }
 
-/// Records a callback for `attempt_ref` (see the module docs).
-pub async fn knock(pool: &PgPool, attempt_ref: &str, now: DateTime<Utc>) -> Result<Knock, sqlx::Error> {
+/// Records a callback for `attempt_ref` (see the module docs); asks the unit to wake the worker
+/// when the payout's status query became due.
+pub async fn knock(unit: &mut Unit, attempt_ref: &str, now: DateTime<Utc>) -> Result<Knock, sqlx::Error> {
     let Some((reference, secret)) = attempt_ref.split_once('.') else {
         return Ok(Knock::Refused);
     };
@@ -65,23 +66,28 @@ pub async fn knock(pool: &PgPool, attempt_ref: &str, now: DateTime<Utc>) -> Resu
     .bind(reference)
     .bind(now)
     .bind(crate::crypto::token_hash(secret))
-    .fetch_one(pool)
+    .fetch_one(&mut **unit)
     .await?;
     Ok(match (matched, woke) {
         (0, _) => Knock::Refused,
         (_, 0) => Knock::Recorded,
-        _ => Knock::Woke,
+        _ => {
+            unit.wake(Wake::Payouts);
+            Knock::Woke
+        }
     })
 }
 
 async fn callback(State(state): State<AppState>, Path(attempt_ref): Path<String>) -> StatusCode {
-    match knock(&state.pool, &attempt_ref, state.clock.now()).await {
+    let knocked = async {
+        let mut unit = state.unit().await.map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        let knock = knock(&mut unit, &attempt_ref, state.clock.now()).await?;
+        unit.commit().await.map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        Ok::<_, sqlx::Error>(knock)
+    };
+    match knocked.await {
         Ok(Knock::Refused) => StatusCode::FORBIDDEN,
-        Ok(Knock::Recorded) => StatusCode::OK,
-        Ok(Knock::Woke) => {
-            crate::redemption::wake_payouts(&state.pool);
-            StatusCode::OK
-        }
+        Ok(Knock::Recorded | Knock::Woke) => StatusCode::OK,
         Err(e) => {
             // MoMo retries on its schedule (or not at all); the worker polls regardless
             tracing::warn!(error = %e, "could not record a MoMo callback");

@@ -9,15 +9,18 @@
 //!   a redemption (second person) — plus the read models behind the pages.
 //! - [`api`], [`pages`]: the `/api/v1/admin/disbursements` and `/redemptions` trees and pages.
 //! - [`reconcile`]: comparing our payouts with MoMo's (status queries and the statement file).
+//! - [`state`]: the payout state machine, the one writer of `disbursements.status`.
 //! - [`budget`]: the status-query budget the worker's polls and reconciliation share, across
 //!   processes.
 
 pub mod api;
 pub mod budget;
 pub mod callback;
+mod code_status;
 pub mod ops;
 pub mod pages;
 pub mod reconcile;
+pub mod state;
 pub mod worker;
 
 use std::time::Duration;
@@ -26,17 +29,6 @@ use crate::settings::model::PaymentSettings;
 
 /// NOTIFY channel that wakes the worker (redemptions, approvals, retries, callbacks).
 pub const WAKE_CHANNEL: &str = "disbursements";
-
-/// Disbursement states (DESIGN.md §3).
-pub mod status {
-    pub const AWAITING_APPROVAL: &str = "awaiting_approval";
-    pub const QUEUED: &str = "queued";
-    pub const PROCESSING: &str = "processing";
-    pub const RETRY_SCHEDULED: &str = "retry_scheduled";
-    pub const COMPLETED: &str = "completed";
-    pub const FAILED: &str = "failed";
-    pub const PAYEE_INVALID: &str = "payee_invalid";
-}
 
 /// The MoMo client the payment settings describe; `None` when MoMo is not configured yet.
 pub fn momo_client(p: &PaymentSettings) -> Option<momo::Client> {

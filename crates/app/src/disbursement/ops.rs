@@ -1,8 +1,9 @@
 //! What people do with payouts, and what they read about them (issue #6, PRD 2.6 and 4).
 //!
-//! Every operation runs in the caller's transaction and writes its audit rows there, so the
-//! change and its record commit together; the caller wakes the payout worker
-//! ([`crate::redemption::wake_payouts`]) after committing anything that made a payout due.
+//! Every operation runs in the caller's unit of work ([`crate::unit::Unit`]) and writes its audit
+//! rows there, so the change and its record commit together; one that makes a payout due asks the
+//! unit to wake the payout worker once it has committed. The moves themselves are
+//! [`super::state`]'s.
 //! Handlers check permissions; these functions check the state machine (DESIGN.md §3): a
 //! transition not allowed from the current state is a 409 naming `status`, bad input a 422
 //! naming the field, and nothing changes.
@@ -29,10 +30,12 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-pub use actions::{approve, bulk_retry, change_payee, reject, retry, BulkOutcome};
+pub use actions::{approve, bulk_retry, change_payee, reject, retry, BulkOutcome, BulkResult, NewPayee};
 pub use reversal::{decide_reversal, request_reversal, Decision};
 
+use crate::disbursement::state::PayoutStatus;
 use crate::error::AppError;
+use crate::web::extract::FormPairs;
 
 /// A disbursement row as the operations and the detail view read it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -44,7 +47,7 @@ pub struct Disbursement {
     pub msisdn: String,
     pub amount: i64,
     pub currency: String,
-    pub status: String,
+    pub status: PayoutStatus,
     pub attempts: i32,
     pub max_attempts: i32,
     pub next_attempt_at: DateTime<Utc>,
@@ -109,8 +112,49 @@ pub fn check_reason(field: &'static str, reason: &str) -> Result<String, AppErro
     Ok(r.to_owned())
 }
 
+/// `{reason}`: why a person acts (reject, retry, ask for a reversal), from the API's body or a
+/// page's form.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReasonCmd {
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// `{note?}`: what a person deciding on a reversal adds.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NoteCmd {
+    pub note: Option<String>,
+}
+
+impl From<&FormPairs> for ReasonCmd {
+    fn from(form: &FormPairs) -> Self {
+        ReasonCmd {
+            reason: form.get("reason").unwrap_or_default().to_owned(),
+        }
+    }
+}
+
+impl From<&FormPairs> for NoteCmd {
+    fn from(form: &FormPairs) -> Self {
+        NoteCmd {
+            note: form.get("note").map(str::to_owned),
+        }
+    }
+}
+
+impl From<&FormPairs> for NewPayee {
+    fn from(form: &FormPairs) -> Self {
+        NewPayee {
+            msisdn: form.get("msisdn").unwrap_or_default().to_owned(),
+            reason: form.get("reason").unwrap_or_default().to_owned(),
+        }
+    }
+}
+
 /// A 409 for a transition the state machine does not allow from `status`.
-pub(crate) fn not_from(status: &str, what: &str) -> AppError {
+pub(crate) fn not_from(status: PayoutStatus, what: &str) -> AppError {
     AppError::conflict("status", format!("a payout that is {status} cannot be {what}"))
 }
 

@@ -20,11 +20,11 @@ use uuid::Uuid;
 use super::ops::query::{Kind, ListQuery, Page, PAYOUT_STATUSES};
 use super::ops::{self, views};
 use crate::access::Permission::*;
-use crate::audit::RequestMeta;
 use crate::clock::local_display;
 use crate::codes::pages::thousands;
 use crate::error::AppError;
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::FormPairs;
 use crate::web::pages::refusal_message;
@@ -362,7 +362,7 @@ async fn list_page(
 async fn bulk_retry_form(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     form: FormPairs,
 ) -> Result<Response, AppError> {
     let q = query_from_form(&form);
@@ -376,30 +376,21 @@ async fn bulk_retry_form(
             return render_list(&state, &who, q, StatusCode::UNPROCESSABLE_ENTITY, m).await;
         }
     };
-    let settings = state.settings.get();
-    let mut tx = state.pool.begin().await?;
-    let result = ops::bulk_retry(
-        &mut tx,
-        &ids,
-        form.get("reason").unwrap_or(""),
-        &settings.0.payments,
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await;
+    let (cmd, settings) = (ops::ReasonCmd::from(&form), state.settings.get());
+    let mut unit = state.unit().await?;
+    let result = ops::bulk_retry(&mut unit, &ids, &cmd.reason, &settings.0.payments, &acting).await;
     match result {
         Ok(outcomes) => {
-            tx.commit().await?;
-            let retried = outcomes.iter().filter(|o| o.outcome == "retried").count();
-            if retried > 0 {
-                crate::redemption::wake_payouts(&state.pool);
-            }
+            unit.commit().await?;
+            let retried = outcomes
+                .iter()
+                .filter(|o| o.outcome == ops::BulkResult::Retried)
+                .count();
             let m = Messages {
                 notice: Some(format!("Retried {retried} of {} payout(s).", outcomes.len())),
                 refusals: outcomes
                     .iter()
-                    .filter(|o| o.outcome != "retried")
+                    .filter(|o| o.outcome != ops::BulkResult::Retried)
                     .map(|o| format!("{}: {}", o.id, o.reason.as_deref().unwrap_or("refused")))
                     .collect(),
                 ..Messages::default()
@@ -421,20 +412,12 @@ async fn bulk_retry_form(
 async fn acknowledge_form(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
 ) -> Result<Response, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let done = crate::alerts::acknowledge(
-        &mut tx,
-        id,
-        &alert_audiences(&who),
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let done = crate::alerts::acknowledge(&mut unit, id, &alert_audiences(&who), &acting).await?;
+    unit.commit().await?;
     if !done {
         return Err(AppError::NotFound("open alert"));
     }

@@ -3,6 +3,7 @@
 //! (the ussd module writes the log through its service; the limits read it here).
 
 pub mod customers;
+pub mod lifecycle;
 pub mod limits;
 pub mod phone;
 mod redeem;

@@ -23,6 +23,7 @@ mod helpers;
 mod jobs;
 mod lifecycle_identity;
 mod lifecycle_codes;
+mod lifecycle_payouts;
 mod payout_fixtures;
 mod payouts;
 mod payouts_faults;

@@ -15,12 +15,12 @@ use uuid::Uuid;
 
 use super::{export_response, ReasonBody};
 use crate::access::Permission::*;
-use crate::audit::RequestMeta;
 use crate::disbursement::ops::disclosure::Disclosure;
 use crate::disbursement::ops::query::{Kind, ListQuery};
 use crate::disbursement::ops::{self, redemptions, stats, Decision};
 use crate::error::AppError;
 use crate::route;
+use crate::unit::Acting;
 use crate::ussd::views::Horizon;
 use crate::web::auth::Principal;
 use crate::web::extract::ApiJson;
@@ -145,13 +145,13 @@ async fn statistics(
 async fn export(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, AppError> {
     if q.q.as_deref().is_some_and(|s| !s.trim().is_empty()) {
         who.require(RedemptionsSearch)?;
     }
-    export_response(&state, &who, meta, &q, Kind::Redemptions).await
+    export_response(&state, &who, &acting, &q, Kind::Redemptions).await
 }
 
 /// `GET /api/v1/admin/redemptions/{id}`: the redemption, its customer, code, payout and reversals
@@ -165,59 +165,40 @@ async fn detail(State(state): State<AppState>, who: Principal, Path(id): Path<Uu
 /// `POST /api/v1/admin/redemptions/{id}/retry` `{reason}`: retries the redemption's payout.
 async fn retry(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<ReasonBody>,
 ) -> Result<Json<Value>, AppError> {
     let settings = state.settings.get();
-    let mut tx = state.pool.begin().await?;
-    let did = ops::id_for_redemption(&mut tx, id).await?;
-    let d = ops::retry(
-        &mut tx,
-        did,
-        &b.reason,
-        &settings.0.payments,
-        who.actor(),
-        meta,
-        state.clock.now(),
-    )
-    .await?;
-    tx.commit().await?;
-    crate::redemption::wake_payouts(&state.pool);
+    let mut unit = state.unit().await?;
+    let did = ops::id_for_redemption(&mut unit, id).await?;
+    let d = ops::retry(&mut unit, did, &b.reason, &settings.0.payments, &acting).await?;
+    unit.commit().await?;
     Ok(Json(json!({"data": d})))
 }
 
 async fn request_reversal(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<ReasonBody>,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
-    let mut tx = state.pool.begin().await?;
-    let r = ops::request_reversal(&mut tx, id, &b.reason, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let r = ops::request_reversal(&mut unit, id, &b.reason, &acting).await?;
+    unit.commit().await?;
     Ok((StatusCode::CREATED, Json(json!({"data": r}))))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NoteBody {
-    note: Option<String>,
 }
 
 async fn decide(
     state: &AppState,
-    who: &Principal,
-    meta: RequestMeta,
+    acting: &Acting,
     id: Uuid,
     decision: Decision,
     note: Option<&str>,
 ) -> Result<Json<Value>, AppError> {
-    let mut tx = state.pool.begin().await?;
-    let r = ops::decide_reversal(&mut tx, id, decision, note, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let r = ops::decide_reversal(&mut unit, id, decision, note, acting).await?;
+    unit.commit().await?;
     Ok(Json(json!({"data": r})))
 }
 
@@ -225,21 +206,19 @@ async fn decide(
 /// person who asked.
 async fn approve_reversal(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
-    ApiJson(b): ApiJson<NoteBody>,
+    ApiJson(b): ApiJson<ops::NoteCmd>,
 ) -> Result<Json<Value>, AppError> {
-    decide(&state, &who, meta, id, Decision::Approve, b.note.as_deref()).await
+    decide(&state, &acting, id, Decision::Approve, b.note.as_deref()).await
 }
 
 /// `POST /api/v1/admin/redemptions/{id}/reversal/reject` `{note}`.
 async fn reject_reversal(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
-    ApiJson(b): ApiJson<NoteBody>,
+    ApiJson(b): ApiJson<ops::NoteCmd>,
 ) -> Result<Json<Value>, AppError> {
-    decide(&state, &who, meta, id, Decision::Reject, b.note.as_deref()).await
+    decide(&state, &acting, id, Decision::Reject, b.note.as_deref()).await
 }

@@ -4,18 +4,19 @@
 //! touches the MoMo reference: the worker makes a fresh reference only after MoMo has said FAILED
 //! for the previous one, so putting a payout back in the queue can never pay it twice.
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 use sqlx::{Acquire, PgConnection};
 use uuid::Uuid;
 
-use super::{check_reason, lock, not_from, Disbursement, COLUMNS, REJECTED};
-use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
-use crate::disbursement::status;
+use super::{check_reason, lock, not_from, Disbursement, REJECTED};
+use crate::audit::{Action, Actor};
+use crate::disbursement::state::{self, Change, Move, PayoutStatus};
 use crate::error::{AppError, FieldError};
+use crate::redemption::lifecycle::{self as redemption_lifecycle, RedemptionStatus};
 use crate::redemption::Msisdn;
 use crate::settings::model::PaymentSettings;
+use crate::unit::{Acting, Unit, Wake};
 
 /// How many attempts a payout put back in the queue gets: the first plus the retries the
 /// settings allow (at most 5 retries).
@@ -29,40 +30,39 @@ fn person(actor: &Actor) -> Result<Uuid, AppError> {
         .ok_or_else(|| AppError::conflict("actor", "a person must do this"))
 }
 
-/// `awaiting_approval → queued`, due now, with who approved it and when.
-pub async fn approve(
-    conn: &mut PgConnection,
-    id: Uuid,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<Disbursement, AppError> {
-    let approver = person(&actor)?;
+/// `awaiting_approval → queued`, due now, with who approved it and when; wakes the worker.
+pub async fn approve(unit: &mut Unit, id: Uuid, acting: &Acting) -> Result<Disbursement, AppError> {
+    let conn: &mut PgConnection = unit;
+    let approver = person(&acting.actor)?;
     let d = lock(conn, id).await?;
-    if d.status != status::AWAITING_APPROVAL {
-        return Err(not_from(&d.status, "approved: only a payout awaiting approval can be"));
+    if d.status != PayoutStatus::AwaitingApproval {
+        return Err(not_from(d.status, "approved: only a payout awaiting approval can be"));
     }
-    let after: Disbursement = sqlx::query_as(&format!(
-        "update disbursements set status = 'queued', next_attempt_at = $2, approved_by_user_id = $3, \
-           approved_at = $2, held_reason = null, updated_at = $2 \
-         where id = $1 returning {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(now)
-    .bind(approver)
-    .fetch_one(&mut *conn)
-    .await?;
-    audit::record(
-        conn,
-        &AuditEvent::new(actor, Action::DisbursementApproved, "disbursement", id)
-            .before(json!({"status": d.status}))
-            .after(json!({"status": after.status, "approvedBy": approver}))
-            .metadata(json!({"redemptionId": d.redemption_id, "amount": d.amount, "currency": d.currency}))
-            .meta(meta),
-        now,
-    )
-    .await?;
+    let audit = acting
+        .audit(Action::DisbursementApproved, "disbursement", id)
+        .before(json!({"status": d.status}))
+        .after(json!({"status": PayoutStatus::Queued, "approvedBy": approver}))
+        .metadata(json!({"redemptionId": d.redemption_id, "amount": d.amount, "currency": d.currency}));
+    let after = moved(
+        state::transition(
+            conn,
+            Move {
+                id,
+                from: &[d.status],
+                change: Change::Approve { approver },
+                audit: vec![audit],
+                now: acting.now,
+            },
+        )
+        .await?,
+    )?;
+    unit.wake(Wake::Payouts);
     Ok(after)
+}
+
+/// The row was locked and checked: a move that finds it elsewhere is a bug, said as a conflict.
+fn moved(after: Option<Disbursement>) -> Result<Disbursement, AppError> {
+    after.ok_or_else(|| AppError::conflict("status", "the payout changed meanwhile; look at it again"))
 }
 
 /// `awaiting_approval → failed` with `error_code = 'rejected'`; the redemption fails with it and
@@ -71,44 +71,39 @@ pub async fn reject(
     conn: &mut PgConnection,
     id: Uuid,
     reason: &str,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
+    acting: &Acting,
 ) -> Result<Disbursement, AppError> {
     let reason = check_reason("reason", reason)?;
     let d = lock(conn, id).await?;
-    if d.status != status::AWAITING_APPROVAL {
-        return Err(not_from(&d.status, "rejected: only a payout awaiting approval can be"));
+    if d.status != PayoutStatus::AwaitingApproval {
+        return Err(not_from(d.status, "rejected: only a payout awaiting approval can be"));
     }
-    let after: Disbursement = sqlx::query_as(&format!(
-        "update disbursements set status = 'failed', error_code = $2, error_message = $3, held_reason = null, \
-           updated_at = $4 where id = $1 returning {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(REJECTED)
-    .bind(&reason)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    sqlx::query("update redemptions set status = 'failed', error_code = $2, error_message = $3 where id = $1")
-        .bind(d.redemption_id)
-        .bind(REJECTED)
-        .bind(&reason)
-        .execute(&mut *conn)
-        .await?;
-    audit::record(
-        conn,
-        &AuditEvent::new(actor, Action::DisbursementRejected, "disbursement", id)
-            .before(json!({"status": d.status}))
-            .after(
-                json!({"status": after.status, "errorCode": REJECTED, "redemptionStatus": "failed",
-                "codeStatus": "used"}),
-            )
-            .metadata(json!({"reason": reason, "redemptionId": d.redemption_id, "amount": d.amount}))
-            .meta(meta),
-        now,
-    )
-    .await?;
+    let audit = acting
+        .audit(Action::DisbursementRejected, "disbursement", id)
+        .before(json!({"status": d.status}))
+        .after(
+            json!({"status": PayoutStatus::Failed, "errorCode": REJECTED, "redemptionStatus": RedemptionStatus::Failed,
+            "codeStatus": "used"}),
+        )
+        .metadata(json!({"reason": reason, "redemptionId": d.redemption_id, "amount": d.amount}));
+    let after = moved(
+        state::transition(
+            conn,
+            Move {
+                id,
+                from: &[d.status],
+                change: Change::Reject {
+                    code: REJECTED,
+                    message: &reason,
+                },
+                audit: Vec::new(),
+                now: acting.now,
+            },
+        )
+        .await?,
+    )?;
+    redemption_lifecycle::fail(conn, d.redemption_id, REJECTED, &reason, acting.now).await?;
+    crate::audit::record(conn, &audit, acting.now).await?;
     Ok(after)
 }
 
@@ -125,11 +120,11 @@ async fn reversal_pending(conn: &mut PgConnection, redemption_id: Uuid) -> Resul
 
 /// Refusals shared by retry and payee change: a reversed redemption, or one being reversed.
 async fn check_redemption_open(conn: &mut PgConnection, d: &Disbursement) -> Result<(), AppError> {
-    let r_status: String = sqlx::query_scalar("select status from redemptions where id = $1 for update")
+    let r_status: RedemptionStatus = sqlx::query_scalar("select status from redemptions where id = $1 for update")
         .bind(d.redemption_id)
         .fetch_one(&mut *conn)
         .await?;
-    if r_status == "reversed" {
+    if r_status == RedemptionStatus::Reversed {
         return Err(AppError::conflict(
             "status",
             "the redemption was reversed: its payout is never made",
@@ -145,37 +140,49 @@ async fn check_redemption_open(conn: &mut PgConnection, d: &Disbursement) -> Res
 }
 
 /// `failed → queued`, due now, with a fresh retry budget and the error cleared; the redemption
-/// goes back to `pending`. A payout an approver rejected is never retried.
+/// goes back to `pending`; wakes the worker. A payout an approver rejected is never retried.
 pub async fn retry(
-    conn: &mut PgConnection,
+    unit: &mut Unit,
     id: Uuid,
     reason: &str,
     pay: &PaymentSettings,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
+    acting: &Acting,
 ) -> Result<Disbursement, AppError> {
     let reason = check_reason("reason", reason)?;
-    retry_checked(conn, id, &reason, attempt_budget(pay), None, actor, meta, now).await
+    let after = retry_checked(
+        unit,
+        Retry {
+            id,
+            reason: &reason,
+            budget: attempt_budget(pay),
+            operation: None,
+        },
+        acting,
+    )
+    .await?;
+    unit.wake(Wake::Payouts);
+    Ok(after)
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the retry, its reason, budget, bulk operation and audit context"
-)]
-async fn retry_checked(
-    conn: &mut PgConnection,
+/// One retry, its reason checked: the payout, why, its attempt budget and the bulk operation it
+/// belongs to.
+struct Retry<'a> {
     id: Uuid,
-    reason: &str,
+    reason: &'a str,
     budget: i32,
     operation: Option<Uuid>,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<Disbursement, AppError> {
+}
+
+async fn retry_checked(conn: &mut PgConnection, r: Retry<'_>, acting: &Acting) -> Result<Disbursement, AppError> {
+    let Retry {
+        id,
+        reason,
+        budget,
+        operation,
+    } = r;
     let d = lock(conn, id).await?;
-    if d.status != status::FAILED {
-        return Err(not_from(&d.status, "retried: only a failed payout can be"));
+    if d.status != PayoutStatus::Failed {
+        return Err(not_from(d.status, "retried: only a failed payout can be"));
     }
     if d.error_code.as_deref() == Some(REJECTED) {
         return Err(AppError::conflict(
@@ -184,37 +191,36 @@ async fn retry_checked(
         ));
     }
     check_redemption_open(conn, &d).await?;
-    let after: Disbursement = sqlx::query_as(&format!(
-        "update disbursements set status = 'queued', attempts = 0, max_attempts = $2, next_attempt_at = $3, \
-           error_code = null, error_message = null, held_reason = null, lease_owner = null, \
-           lease_expires_at = null, updated_at = $3 \
-         where id = $1 returning {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(budget)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    sqlx::query("update redemptions set status = 'pending', error_code = null, error_message = null where id = $1")
-        .bind(d.redemption_id)
-        .execute(&mut *conn)
-        .await?;
+    let after = moved(
+        state::transition(
+            conn,
+            Move {
+                id,
+                from: &[d.status],
+                change: Change::Requeue { max_attempts: budget },
+                audit: Vec::new(),
+                now: acting.now,
+            },
+        )
+        .await?,
+    )?;
+    redemption_lifecycle::requeue(conn, d.redemption_id, acting.now).await?;
     let mut metadata = json!({"reason": reason, "redemptionId": d.redemption_id, "amount": d.amount});
     if let Some(op) = operation {
         metadata["operationId"] = json!(op);
     }
-    audit::record(
+    crate::audit::record(
         conn,
-        &AuditEvent::new(actor, Action::DisbursementRetried, "disbursement", id)
+        &acting
+            .audit(Action::DisbursementRetried, "disbursement", id)
             .before(
                 json!({"status": d.status, "attempts": d.attempts, "maxAttempts": d.max_attempts,
                 "errorCode": d.error_code, "errorMessage": d.error_message}),
             )
             .after(json!({"status": after.status, "attempts": 0, "maxAttempts": budget,
-                "redemptionStatus": "pending"}))
-            .metadata(metadata)
-            .meta(meta),
-        now,
+                "redemptionStatus": RedemptionStatus::Pending}))
+            .metadata(metadata),
+        acting.now,
     )
     .await?;
     Ok(after)
@@ -225,10 +231,18 @@ async fn retry_checked(
 #[serde(rename_all = "camelCase")]
 pub struct BulkOutcome {
     pub id: Uuid,
-    /// `retried`, `refused` or `not_found`.
-    pub outcome: &'static str,
+    pub outcome: BulkResult,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// What a bulk retry did with one payout (`retried`, `refused` or `not_found` on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkResult {
+    Retried,
+    Refused,
+    NotFound,
 }
 
 /// Most payouts one bulk retry takes.
@@ -238,13 +252,11 @@ pub const BULK_MAX: usize = 500;
 /// failed, rejected, reversed…) is skipped and reported, the others are retried. Every audit row
 /// carries the same `operationId`.
 pub async fn bulk_retry(
-    conn: &mut PgConnection,
+    unit: &mut Unit,
     ids: &[Uuid],
     reason: &str,
     pay: &PaymentSettings,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
+    acting: &Acting,
 ) -> Result<Vec<BulkOutcome>, AppError> {
     let mut errors = Vec::new();
     let mut unique = ids.to_vec();
@@ -268,23 +280,30 @@ pub async fn bulk_retry(
     };
     let operation = Uuid::new_v4();
     let budget = attempt_budget(pay);
+    let conn: &mut PgConnection = unit;
     let mut out = Vec::with_capacity(ids.len());
     for &id in ids {
         let mut sp = Acquire::begin(&mut *conn).await?;
-        match retry_checked(&mut sp, id, &reason, budget, Some(operation), actor, meta.clone(), now).await {
+        let one = Retry {
+            id,
+            reason: &reason,
+            budget,
+            operation: Some(operation),
+        };
+        match retry_checked(&mut sp, one, acting).await {
             Ok(_) => {
                 sp.commit().await?;
                 out.push(BulkOutcome {
                     id,
-                    outcome: "retried",
+                    outcome: BulkResult::Retried,
                     reason: None,
                 });
             }
             Err(e) => {
                 sp.rollback().await?;
                 let (outcome, reason) = match e {
-                    AppError::NotFound(_) => ("not_found", "no such payout".to_owned()),
-                    AppError::Conflict { message, .. } => ("refused", message),
+                    AppError::NotFound(_) => (BulkResult::NotFound, "no such payout".to_owned()),
+                    AppError::Conflict { message, .. } => (BulkResult::Refused, message),
                     other => return Err(other),
                 };
                 out.push(BulkOutcome {
@@ -295,25 +314,25 @@ pub async fn bulk_retry(
             }
         }
     }
+    if out.iter().any(|o| o.outcome == BulkResult::Retried) {
+        unit.wake(Wake::Payouts);
+    }
     Ok(out)
 }
 
 /// The payee of a `payee_invalid` payout becomes another MTN Rwanda number the customer gave:
-/// `payee_invalid → queued`, due now, the payee check to be made again, a fresh retry budget.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the payout, the new number, why, and the audit context"
-)]
+/// `payee_invalid → queued`, due now, the payee check to be made again, a fresh retry budget;
+/// wakes the worker.
 pub async fn change_payee(
-    conn: &mut PgConnection,
+    unit: &mut Unit,
     id: Uuid,
-    msisdn: &str,
-    reason: &str,
+    payee: &NewPayee,
     pay: &PaymentSettings,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
+    acting: &Acting,
 ) -> Result<Disbursement, AppError> {
+    let (msisdn, reason) = (payee.msisdn.as_str(), payee.reason.as_str());
+    let now = acting.now;
+    let conn: &mut PgConnection = unit;
     let mut errors = Vec::new();
     let number = match Msisdn::parse(msisdn) {
         Ok(m) if m.payable_in(&pay.momo_target_environment) => Some(m),
@@ -344,9 +363,9 @@ pub async fn change_payee(
         return Err(AppError::Validation(errors));
     };
     let d = lock(conn, id).await?;
-    if d.status != status::PAYEE_INVALID {
+    if d.status != PayoutStatus::PayeeInvalid {
         return Err(not_from(
-            &d.status,
+            d.status,
             "given another payee: only a payout whose payee has no MoMo wallet can be",
         ));
     }
@@ -357,36 +376,47 @@ pub async fn change_payee(
         ));
     }
     check_redemption_open(conn, &d).await?;
-    let after: Disbursement = sqlx::query_as(&format!(
-        "update disbursements set msisdn = $2, payee_checked_at = null, status = 'queued', next_attempt_at = $3, \
-           attempts = 0, max_attempts = $4, error_code = null, error_message = null, held_reason = null, \
-           lease_owner = null, lease_expires_at = null, updated_at = $3 \
-         where id = $1 returning {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(number.momo())
-    .bind(now)
-    .bind(attempt_budget(pay))
-    .fetch_one(&mut *conn)
-    .await?;
-    sqlx::query(
-        "update redemptions set status = 'pending', error_code = null, error_message = null \
-         where id = $1 and status = 'failed'",
-    )
-    .bind(d.redemption_id)
-    .execute(&mut *conn)
-    .await?;
+    let momo = number.momo();
+    let after = moved(
+        state::transition(
+            conn,
+            Move {
+                id,
+                from: &[d.status],
+                change: Change::NewPayee {
+                    msisdn: momo,
+                    max_attempts: attempt_budget(pay),
+                },
+                audit: Vec::new(),
+                now,
+            },
+        )
+        .await?,
+    )?;
+    redemption_lifecycle::requeue(conn, d.redemption_id, now).await?;
     // the alert that asked for another number has its answer
-    let alert_closed = crate::alerts::close(conn, &format!("payout.payee_invalid:{id}"), actor.user_id(), now).await?;
-    audit::record(
+    let alert_closed = crate::alerts::close(conn, &format!("payout.payee_invalid:{id}"), acting.user_id(), now).await?;
+    crate::audit::record(
         conn,
-        &AuditEvent::new(actor, Action::DisbursementPayeeChanged, "disbursement", id)
+        &acting
+            .audit(Action::DisbursementPayeeChanged, "disbursement", id)
             .before(json!({"msisdn": d.msisdn, "status": d.status, "errorCode": d.error_code}))
             .after(json!({"msisdn": after.msisdn, "status": after.status}))
-            .metadata(json!({"reason": reason, "redemptionId": d.redemption_id, "alertClosed": alert_closed}))
-            .meta(meta),
+            .metadata(json!({"reason": reason, "redemptionId": d.redemption_id, "alertClosed": alert_closed})),
         now,
     )
     .await?;
+    unit.wake(Wake::Payouts);
     Ok(after)
+}
+
+/// Another number for a `payee_invalid` payout, and why: the API's body (`{msisdn, reason}`,
+/// nothing else) and the page's form, parsed at the edge.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewPayee {
+    #[serde(default)]
+    pub msisdn: String,
+    #[serde(default)]
+    pub reason: String,
 }

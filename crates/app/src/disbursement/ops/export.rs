@@ -16,11 +16,12 @@ use super::disclosure::{Disclosure, Need};
 use super::query::{Filter, Kind, Search, Sort};
 use super::redemptions::RedemptionRow;
 use super::views::{push_filter, PayoutRow};
-use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use crate::audit::{self, Action};
 use crate::codes::export::{Chunks, Format};
 use crate::codes::pdf::StreamingPdf;
 use crate::csv_out::CsvOut;
 use crate::error::AppError;
+use crate::unit::Acting;
 
 mod table;
 use table::table_page;
@@ -59,18 +60,24 @@ fn describe(f: &Filter) -> serde_json::Value {
     })
 }
 
+/// What is exported: which rows, in which format, filtered and sorted how.
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    pub kind: Kind,
+    pub format: Format,
+    pub filter: Filter,
+    pub sort: Sort,
+}
+
 /// Counts the rows and audits the export in the caller's transaction.
-#[expect(clippy::too_many_arguments, reason = "what is exported, and the audit context")]
-pub async fn record(
-    conn: &mut PgConnection,
-    kind: Kind,
-    format: Format,
-    filter: Filter,
-    sort: Sort,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<Export, AppError> {
+pub async fn record(conn: &mut PgConnection, req: ExportRequest, acting: &Acting) -> Result<Export, AppError> {
+    let ExportRequest {
+        kind,
+        format,
+        filter,
+        sort,
+    } = req;
+    let now = acting.now;
     let (count_sql, t, action, entity) = match kind {
         Kind::Payouts => (
             "select count(*) from disbursements d join redemptions r on r.id = d.redemption_id \
@@ -96,9 +103,9 @@ pub async fn record(
             format!("{rows} rows are too many for a PDF (at most {PDF_MAX_ROWS}); narrow the filters or choose CSV"),
         ));
     }
-    let mut event = AuditEvent::new(actor, action, entity, "export")
-        .metadata(json!({"format": format.key(), "filters": describe(&filter), "sort": sort.key(), "rows": rows}))
-        .meta(meta);
+    let mut event = acting
+        .audit(action, entity, "export")
+        .metadata(json!({"format": format.key(), "filters": describe(&filter), "sort": sort.key(), "rows": rows}));
     event.entity_id = None;
     audit::record(conn, &event, now).await?;
     Ok(Export {

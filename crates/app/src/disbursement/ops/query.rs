@@ -8,22 +8,28 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::clock::{kigali, parse_local};
-use crate::disbursement::status;
+use crate::disbursement::state::PayoutStatus;
 use crate::error::{AppError, FieldError};
+use crate::redemption::lifecycle::RedemptionStatus;
 
 /// Every payout state, in the order filters offer them.
 pub const PAYOUT_STATUSES: &[&str] = &[
-    status::AWAITING_APPROVAL,
-    status::QUEUED,
-    status::PROCESSING,
-    status::RETRY_SCHEDULED,
-    status::COMPLETED,
-    status::FAILED,
-    status::PAYEE_INVALID,
+    PayoutStatus::AwaitingApproval.as_str(),
+    PayoutStatus::Queued.as_str(),
+    PayoutStatus::Processing.as_str(),
+    PayoutStatus::RetryScheduled.as_str(),
+    PayoutStatus::Completed.as_str(),
+    PayoutStatus::Failed.as_str(),
+    PayoutStatus::PayeeInvalid.as_str(),
 ];
 
 /// Every redemption state.
-pub const REDEMPTION_STATUSES: &[&str] = &["pending", "completed", "failed", "reversed"];
+pub const REDEMPTION_STATUSES: &[&str] = &[
+    RedemptionStatus::Pending.as_str(),
+    RedemptionStatus::Completed.as_str(),
+    RedemptionStatus::Failed.as_str(),
+    RedemptionStatus::Reversed.as_str(),
+];
 
 /// What is listed: the statuses a filter may name differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

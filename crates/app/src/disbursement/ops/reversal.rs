@@ -11,9 +11,12 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{check_reason, id_for_redemption, lock, Disbursement};
-use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
-use crate::disbursement::status;
+use crate::audit::{self, Action};
+use crate::disbursement::code_status::{code_blocked, CodeBlocked};
+use crate::disbursement::state::{self, Change, Move, PayoutStatus, ReversalStatus};
 use crate::error::{on_constraint, AppError};
+use crate::redemption::lifecycle::{self as redemption_lifecycle, RedemptionStatus};
+use crate::unit::Acting;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
@@ -22,7 +25,7 @@ pub struct Reversal {
     pub redemption_id: Uuid,
     pub requested_by_user_id: Uuid,
     pub reason: String,
-    pub status: String,
+    pub status: ReversalStatus,
     pub decided_by_user_id: Option<Uuid>,
     pub decision_note: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -56,15 +59,18 @@ fn already_pending() -> AppError {
 /// Whether the payout failed for good: `failed`, or `payee_invalid` (the customer has no other
 /// MTN number to give).
 fn failed_for_good(d: &Disbursement) -> bool {
-    d.status == status::FAILED || d.status == status::PAYEE_INVALID
+    d.status.failed_for_good()
 }
 
 /// Locks the redemption's payout and the redemption (in that order, as every operation here
 /// does) and returns the payout and the redemption's status and code.
-async fn lock_both(conn: &mut PgConnection, redemption_id: Uuid) -> Result<(Disbursement, String, Uuid), AppError> {
+async fn lock_both(
+    conn: &mut PgConnection,
+    redemption_id: Uuid,
+) -> Result<(Disbursement, RedemptionStatus, Uuid), AppError> {
     let did = id_for_redemption(conn, redemption_id).await?;
     let d = lock(conn, did).await?;
-    let (r_status, code_id): (String, Uuid) =
+    let (r_status, code_id): (RedemptionStatus, Uuid) =
         sqlx::query_as("select status, promo_code_id from redemptions where id = $1 for update")
             .bind(redemption_id)
             .fetch_one(&mut *conn)
@@ -77,16 +83,15 @@ pub async fn request_reversal(
     conn: &mut PgConnection,
     redemption_id: Uuid,
     reason: &str,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
+    acting: &Acting,
 ) -> Result<Reversal, AppError> {
+    let now = acting.now;
     let reason = check_reason("reason", reason)?;
-    let who = actor
+    let who = acting
         .user_id()
         .ok_or_else(|| AppError::conflict("actor", "a person must ask"))?;
     let (d, r_status, _) = lock_both(conn, redemption_id).await?;
-    if r_status == "reversed" {
+    if r_status == RedemptionStatus::Reversed {
         return Err(AppError::conflict("status", "the redemption is already reversed"));
     }
     if !failed_for_good(&d) {
@@ -120,13 +125,13 @@ pub async fn request_reversal(
     .map_err(|e| on_constraint(e, &[("redemption_reversals_pending_idx", already_pending)]))?;
     audit::record(
         conn,
-        &AuditEvent::new(actor, Action::RedemptionReversalRequested, "redemption", redemption_id)
-            .after(json!({"reversalId": r.id, "reversalStatus": "pending"}))
+        &acting
+            .audit(Action::RedemptionReversalRequested, "redemption", redemption_id)
+            .after(json!({"reversalId": r.id, "reversalStatus": ReversalStatus::Pending}))
             .metadata(
                 json!({"reason": reason, "disbursementId": d.id, "disbursementStatus": d.status,
                 "amount": d.amount}),
-            )
-            .meta(meta),
+            ),
         now,
     )
     .await?;
@@ -140,16 +145,15 @@ pub async fn decide_reversal(
     redemption_id: Uuid,
     decision: Decision,
     note: Option<&str>,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
+    acting: &Acting,
 ) -> Result<Reversal, AppError> {
+    let now = acting.now;
     let note = match (decision, note.map(str::trim).filter(|n| !n.is_empty())) {
         (_, Some(n)) => Some(check_reason("note", n)?),
         (Decision::Reject, None) => return Err(AppError::field("note", "say why the reversal is rejected")),
         (Decision::Approve, None) => None,
     };
-    let who = actor
+    let who = acting
         .user_id()
         .ok_or_else(|| AppError::conflict("actor", "a person must decide"))?;
     let (d, r_status, code_id) = lock_both(conn, redemption_id).await?;
@@ -169,7 +173,7 @@ pub async fn decide_reversal(
         return Err(second_person());
     }
     if decision == Decision::Approve {
-        if !failed_for_good(&d) || r_status == "reversed" {
+        if !failed_for_good(&d) || r_status == RedemptionStatus::Reversed {
             return Err(AppError::conflict(
                 "status",
                 format!(
@@ -180,14 +184,14 @@ pub async fn decide_reversal(
         }
         approve_reversal(
             conn,
-            &pending,
-            &d,
-            &r_status,
-            code_id,
-            note.as_deref(),
-            actor,
-            &meta,
-            now,
+            Approval {
+                pending: &pending,
+                d: &d,
+                r_status,
+                code_id,
+                note: note.as_deref(),
+            },
+            acting,
         )
         .await?;
     }
@@ -197,8 +201,8 @@ pub async fn decide_reversal(
     ))
     .bind(pending.id)
     .bind(match decision {
-        Decision::Approve => "approved",
-        Decision::Reject => "rejected",
+        Decision::Approve => ReversalStatus::Approved.as_str(),
+        Decision::Reject => ReversalStatus::Rejected.as_str(),
     })
     .bind(who)
     .bind(note.as_deref())
@@ -209,12 +213,12 @@ pub async fn decide_reversal(
     if decision == Decision::Reject {
         audit::record(
             conn,
-            &AuditEvent::new(actor, Action::RedemptionReversalRejected, "redemption", redemption_id)
-                .before(json!({"reversalId": pending.id, "reversalStatus": "pending"}))
-                .after(json!({"reversalId": pending.id, "reversalStatus": "rejected"}))
+            &acting
+                .audit(Action::RedemptionReversalRejected, "redemption", redemption_id)
+                .before(json!({"reversalId": pending.id, "reversalStatus": ReversalStatus::Pending}))
+                .after(json!({"reversalId": pending.id, "reversalStatus": ReversalStatus::Rejected}))
                 .metadata(json!({"note": note, "reason": pending.reason,
-                    "requestedBy": pending.requested_by_user_id}))
-                .meta(meta),
+                    "requestedBy": pending.requested_by_user_id})),
             now,
         )
         .await?;
@@ -222,23 +226,26 @@ pub async fn decide_reversal(
     Ok(decided)
 }
 
+/// An approved reversal: the pending request, the payout and the redemption (locked), its code.
+struct Approval<'a> {
+    pending: &'a Reversal,
+    d: &'a Disbursement,
+    r_status: RedemptionStatus,
+    code_id: Uuid,
+    note: Option<&'a str>,
+}
+
 /// The approved reversal's changes: redemption `reversed`, code `blocked` (with why, in its
 /// metadata and history), a `payee_invalid` payout closed as `failed`; audited.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the reversal, the rows it changes, and the audit context"
-)]
-async fn approve_reversal(
-    conn: &mut PgConnection,
-    pending: &Reversal,
-    d: &Disbursement,
-    r_status: &str,
-    code_id: Uuid,
-    note: Option<&str>,
-    actor: Actor,
-    meta: &RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
+async fn approve_reversal(conn: &mut PgConnection, a: Approval<'_>, acting: &Acting) -> Result<(), AppError> {
+    let Approval {
+        pending,
+        d,
+        r_status,
+        code_id,
+        note,
+    } = a;
+    let now = acting.now;
     let code_status: String = sqlx::query_scalar("select status from promo_codes where id = $1 for update")
         .bind(code_id)
         .fetch_one(&mut *conn)
@@ -249,62 +256,50 @@ async fn approve_reversal(
             "the code is redeemed: its payout succeeded, so the redemption stands",
         ));
     }
-    sqlx::query("update redemptions set status = 'reversed' where id = $1")
-        .bind(pending.redemption_id)
-        .execute(&mut *conn)
+    redemption_lifecycle::reverse(conn, pending.redemption_id, Vec::new(), now).await?;
+    if d.status == PayoutStatus::PayeeInvalid {
+        state::transition(
+            conn,
+            Move {
+                id: d.id,
+                from: &[d.status],
+                change: Change::Close,
+                audit: Vec::new(),
+                now,
+            },
+        )
         .await?;
-    if d.status == status::PAYEE_INVALID {
-        sqlx::query("update disbursements set status = 'failed', updated_at = $2 where id = $1")
-            .bind(d.id)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
     }
     let why = format!("Redemption reversed: {}", pending.reason);
-    let mut events = vec![
-        AuditEvent::new(actor, Action::RedemptionReversed, "redemption", pending.redemption_id)
-            .before(json!({"status": r_status, "codeStatus": code_status, "disbursementStatus": d.status}))
-            .after(
-                json!({"status": "reversed", "codeStatus": "blocked", "disbursementStatus": "failed",
-            "reversalId": pending.id}),
-            )
-            .metadata(
-                json!({"reason": pending.reason, "note": note, "requestedBy": pending.requested_by_user_id,
+    let mut events = vec![acting
+        .audit(Action::RedemptionReversed, "redemption", pending.redemption_id)
+        .before(json!({"status": r_status, "codeStatus": code_status, "disbursementStatus": d.status}))
+        .after(json!({"status": RedemptionStatus::Reversed, "codeStatus": "blocked",
+            "disbursementStatus": PayoutStatus::Failed, "reversalId": pending.id}))
+        .metadata(
+            json!({"reason": pending.reason, "note": note, "requestedBy": pending.requested_by_user_id,
             "disbursementId": d.id, "amount": d.amount}),
-            )
-            .meta(meta.clone()),
-    ];
+        )];
     if code_status != "blocked" {
-        sqlx::query(
-            "update promo_codes set status = 'blocked', blocked_at = $2, \
-               metadata = metadata || jsonb_build_object('blockedBecause', 'redemption reversed', \
-                 'reversalId', $3::text, 'redemptionId', $4::text) \
-             where id = $1",
+        code_blocked(
+            conn,
+            CodeBlocked {
+                code_id,
+                from_status: &code_status,
+                reversal_id: pending.id,
+                redemption_id: pending.redemption_id,
+                actor_user_id: acting.user_id(),
+                why: &why,
+                now,
+            },
         )
-        .bind(code_id)
-        .bind(now)
-        .bind(pending.id.to_string())
-        .bind(pending.redemption_id.to_string())
-        .execute(&mut *conn)
-        .await?;
-        sqlx::query(
-            "insert into promo_code_events (promo_code_id, at, from_status, to_status, actor_user_id, reason, \
-               operation_id) values ($1, $2, $3, 'blocked', $4, $5, $6)",
-        )
-        .bind(code_id)
-        .bind(now)
-        .bind(&code_status)
-        .bind(actor.user_id())
-        .bind(&why)
-        .bind(pending.id)
-        .execute(&mut *conn)
         .await?;
         events.push(
-            AuditEvent::new(actor, Action::CodeStatusChanged, "promo_code", code_id)
+            acting
+                .audit(Action::CodeStatusChanged, "promo_code", code_id)
                 .before(json!({"status": code_status}))
                 .after(json!({"status": "blocked"}))
-                .metadata(json!({"reason": why, "operationId": pending.id}))
-                .meta(meta.clone()),
+                .metadata(json!({"reason": why, "operationId": pending.id})),
         );
     }
     audit::record_all(conn, &events, now).await?;

@@ -14,12 +14,12 @@ use uuid::Uuid;
 
 use super::{html, money};
 use crate::access::Permission::*;
-use crate::audit::RequestMeta;
 use crate::clock::{local_display_or, local_display_seconds};
-use crate::disbursement::ops::{self, views, Decision, REJECTED};
-use crate::disbursement::status;
+use crate::disbursement::ops::{self, views, Decision, NewPayee, NoteCmd, ReasonCmd, REJECTED};
+use crate::disbursement::state::PayoutStatus;
 use crate::error::AppError;
 use crate::route;
+use crate::unit::{Acting, Unit};
 use crate::web::auth::Principal;
 use crate::web::extract::FormPairs;
 use crate::web::pages::refusal_message;
@@ -196,7 +196,7 @@ async fn render(
     let r = detail.redemption;
     let pending = detail.reversals.iter().find(|v| v.status == "pending");
     let open = r.status != "reversed" && pending.is_none();
-    let failed_for_good = d.status == status::FAILED || d.status == status::PAYEE_INVALID;
+    let failed_for_good = d.status.failed_for_good();
     let page = DetailPage {
         shell: Shell::new(who, "/admin/disbursements", &settings.0.branding.company_name),
         updated_iso: super::iso(d.updated_at),
@@ -264,12 +264,12 @@ async fn render(
         pending_mine: pending.is_some_and(|p| p.requested_by_user_id == who.user_id),
         pending: pending.map(ReversalLine::from),
         history,
-        show_approve: d.status == status::AWAITING_APPROVAL && who.can(DisbursementsApprove),
-        show_retry: d.status == status::FAILED
+        show_approve: d.status == PayoutStatus::AwaitingApproval && who.can(DisbursementsApprove),
+        show_retry: d.status == PayoutStatus::Failed
             && d.error_code.as_deref() != Some(REJECTED)
             && open
             && who.can(DisbursementsRetry),
-        show_payee: d.status == status::PAYEE_INVALID && open && who.can(DisbursementsPayeeUpdate),
+        show_payee: d.status == PayoutStatus::PayeeInvalid && open && who.can(DisbursementsPayeeUpdate),
         show_request_reversal: failed_for_good && open && who.can(DisbursementsRetry),
         show_decide_reversal: who.can(DisbursementsApprove),
         live: who.can(DisbursementsMonitor),
@@ -314,101 +314,77 @@ fn echo(form: &FormPairs, which: &'static str) -> Echo {
     }
 }
 
-/// Runs `op` in a transaction: commits and redirects with a notice, or shows the refusal.
-macro_rules! act {
-    ($state:expr, $who:expr, $id:expr, $form:expr, $which:literal, $wake:expr, |$tx:ident| $op:expr) => {{
-        let mut $tx = $state.pool.begin().await?;
-        match $op.await {
-            Ok(_) => {
-                $tx.commit().await?;
-                if $wake {
-                    crate::redemption::wake_payouts(&$state.pool);
-                }
-                Ok(done($id, $which))
-            }
-            Err(e) => refused(&$state, &$who, $id, e, echo(&$form, $which)).await,
+/// The end of every form: a use case that succeeded commits its unit (which wakes what it asked
+/// for) and redirects with a notice; a refused one is rolled back and the page shows why.
+async fn finish<T>(
+    state: &AppState,
+    who: &Principal,
+    id: Uuid,
+    unit: Unit,
+    out: Result<T, AppError>,
+    echo: Echo,
+) -> Result<Response, AppError> {
+    match out {
+        Ok(_) => {
+            unit.commit().await?;
+            Ok(done(id, echo.form))
         }
-    }};
+        Err(e) => {
+            drop(unit);
+            refused(state, who, id, e, echo).await
+        }
+    }
 }
 
 async fn approve_form(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
-    let now = state.clock.now();
-    act!(state, who, id, form, "approved", true, |tx| ops::approve(
-        &mut tx,
-        id,
-        who.actor(),
-        meta,
-        now
-    ))
+    let mut unit = state.unit().await?;
+    let out = ops::approve(&mut unit, id, &acting).await;
+    finish(&state, &who, id, unit, out, echo(&form, "approved")).await
 }
 
 async fn reject_form(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
-    let now = state.clock.now();
-    let reason = form.get("reason").unwrap_or("").to_owned();
-    act!(state, who, id, form, "rejected", false, |tx| ops::reject(
-        &mut tx,
-        id,
-        &reason,
-        who.actor(),
-        meta,
-        now
-    ))
+    let cmd = ReasonCmd::from(&form);
+    let mut unit = state.unit().await?;
+    let out = ops::reject(&mut unit, id, &cmd.reason, &acting).await;
+    finish(&state, &who, id, unit, out, echo(&form, "rejected")).await
 }
 
 async fn retry_form(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
-    let now = state.clock.now();
-    let settings = state.settings.get();
-    let reason = form.get("reason").unwrap_or("").to_owned();
-    act!(state, who, id, form, "retried", true, |tx| ops::retry(
-        &mut tx,
-        id,
-        &reason,
-        &settings.0.payments,
-        who.actor(),
-        meta,
-        now
-    ))
+    let (cmd, settings) = (ReasonCmd::from(&form), state.settings.get());
+    let mut unit = state.unit().await?;
+    let out = ops::retry(&mut unit, id, &cmd.reason, &settings.0.payments, &acting).await;
+    finish(&state, &who, id, unit, out, echo(&form, "retried")).await
 }
 
 async fn payee_form(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
-    let now = state.clock.now();
-    let settings = state.settings.get();
-    let msisdn = form.get("msisdn").unwrap_or("").to_owned();
-    let reason = form.get("reason").unwrap_or("").to_owned();
-    act!(state, who, id, form, "payee", true, |tx| ops::change_payee(
-        &mut tx,
-        id,
-        &msisdn,
-        &reason,
-        &settings.0.payments,
-        who.actor(),
-        meta,
-        now
-    ))
+    let (cmd, settings) = (NewPayee::from(&form), state.settings.get());
+    let mut unit = state.unit().await?;
+    let out = ops::change_payee(&mut unit, id, &cmd, &settings.0.payments, &acting).await;
+    finish(&state, &who, id, unit, out, echo(&form, "payee")).await
 }
 
 async fn redemption_of(state: &AppState, id: Uuid) -> Result<Uuid, AppError> {
@@ -419,55 +395,50 @@ async fn redemption_of(state: &AppState, id: Uuid) -> Result<Uuid, AppError> {
 async fn reversal_form(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
-    let now = state.clock.now();
-    let rid = redemption_of(&state, id).await?;
-    let reason = form.get("reason").unwrap_or("").to_owned();
-    act!(state, who, id, form, "reversal-requested", false, |tx| {
-        ops::request_reversal(&mut tx, rid, &reason, who.actor(), meta, now)
-    })
+    let (cmd, rid) = (ReasonCmd::from(&form), redemption_of(&state, id).await?);
+    let mut unit = state.unit().await?;
+    let out = ops::request_reversal(&mut unit, rid, &cmd.reason, &acting).await;
+    finish(&state, &who, id, unit, out, echo(&form, "reversal-requested")).await
 }
 
 async fn decide(
     state: AppState,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     id: Uuid,
     form: FormPairs,
     decision: Decision,
 ) -> Result<Response, AppError> {
-    let now = state.clock.now();
-    let rid = redemption_of(&state, id).await?;
-    let note = form.get("note").map(str::to_owned);
-    match decision {
-        Decision::Approve => act!(state, who, id, form, "reversal-approved", false, |tx| {
-            ops::decide_reversal(&mut tx, rid, decision, note.as_deref(), who.actor(), meta, now)
-        }),
-        Decision::Reject => act!(state, who, id, form, "reversal-rejected", false, |tx| {
-            ops::decide_reversal(&mut tx, rid, decision, note.as_deref(), who.actor(), meta, now)
-        }),
-    }
+    let (cmd, rid) = (NoteCmd::from(&form), redemption_of(&state, id).await?);
+    let which = match decision {
+        Decision::Approve => "reversal-approved",
+        Decision::Reject => "reversal-rejected",
+    };
+    let mut unit = state.unit().await?;
+    let out = ops::decide_reversal(&mut unit, rid, decision, cmd.note.as_deref(), &acting).await;
+    finish(&state, &who, id, unit, out, echo(&form, which)).await
 }
 
 async fn reversal_approve_form(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
-    decide(state, who, meta, id, form, Decision::Approve).await
+    decide(state, who, acting, id, form, Decision::Approve).await
 }
 
 async fn reversal_reject_form(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
-    decide(state, who, meta, id, form, Decision::Reject).await
+    decide(state, who, acting, id, form, Decision::Reject).await
 }

@@ -11,13 +11,14 @@ use uuid::Uuid;
 
 use super::{batch_choices, html, money, pager, FormValues, SORTS};
 use crate::access::Permission::*;
-use crate::audit::RequestMeta;
 use crate::clock::{local_display, local_display_or, local_display_seconds};
 use crate::disbursement::ops::disclosure::{Disclosure, RedemptionDetailView, RedemptionView};
 use crate::disbursement::ops::query::{Kind, ListQuery, Page, Sort, REDEMPTION_STATUSES};
-use crate::disbursement::ops::redemptions;
+use crate::disbursement::ops::{self, redemptions, NewPayee};
+use crate::disbursement::state::PayoutStatus;
 use crate::error::AppError;
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::FormPairs;
 use crate::web::pages::refusal_message;
@@ -222,37 +223,22 @@ async fn detail_page(
 async fn payee_form(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
-    let now = state.clock.now();
-    let settings = state.settings.get();
-    let msisdn = form.get("msisdn").unwrap_or("").to_owned();
-    let reason = form.get("reason").unwrap_or("").to_owned();
-    let mut tx = state.pool.begin().await?;
-    let payout = crate::disbursement::ops::id_for_redemption(&mut tx, id).await?;
-    let changed = crate::disbursement::ops::change_payee(
-        &mut tx,
-        payout,
-        &msisdn,
-        &reason,
-        &settings.0.payments,
-        who.actor(),
-        meta,
-        now,
-    )
-    .await;
-    match changed {
+    let (cmd, settings) = (NewPayee::from(&form), state.settings.get());
+    let mut unit = state.unit().await?;
+    let payout = ops::id_for_redemption(&mut unit, id).await?;
+    match ops::change_payee(&mut unit, payout, &cmd, &settings.0.payments, &acting).await {
         Ok(_) => {
-            tx.commit().await?;
-            crate::redemption::wake_payouts(&state.pool);
+            unit.commit().await?;
             Ok(Redirect::to(&format!("/admin/redemptions/{id}?done=payee")).into_response())
         }
         Err(e) => match refusal_message(&e) {
             Some(m) if !matches!(e, AppError::NotFound(_)) => {
-                drop(tx);
-                render_detail(&state, &who, id, e.status(), Some(m), None, (msisdn, reason)).await
+                drop(unit);
+                render_detail(&state, &who, id, e.status(), Some(m), None, (cmd.msisdn, cmd.reason)).await
             }
             _ => Err(e),
         },
@@ -276,7 +262,7 @@ async fn render_detail(
     let payee = x
         .disbursement
         .as_ref()
-        .filter(|d| d.status == crate::disbursement::status::PAYEE_INVALID && who.can(DisbursementsPayeeUpdate))
+        .filter(|d| d.status == PayoutStatus::PayeeInvalid.as_str() && who.can(DisbursementsPayeeUpdate))
         .map(|d| d.msisdn.clone());
     let x = Disclosure::of(who).detail(x);
     let r = &x.redemption;

@@ -19,9 +19,10 @@ use super::service::{self, StartRequest, UploadError};
 use super::statement::MAX_STATEMENT_BYTES;
 use super::views::{self, ItemFilter};
 use crate::access::Permission::*;
-use crate::audit::{self, Action, AuditEvent, RequestMeta};
+use crate::audit::{self, Action};
 use crate::error::AppError;
 use crate::route;
+use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::ApiJson;
 use crate::web::routes::{Access, RouteSpec};
@@ -106,8 +107,7 @@ struct StartBody {
 /// the run and its job. 409 while another run is in progress.
 async fn start_run(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     ApiJson(body): ApiJson<StartBody>,
 ) -> Result<Response, AppError> {
     let req = StartRequest {
@@ -116,18 +116,17 @@ async fn start_run(
         statement_id: body.statement_id,
         query_momo: body.query_momo,
     };
-    let id = start(&state, &who, meta, &req).await?;
+    let id = start(&state, &acting, &req).await?;
     let body = describe_run(&state, id).await?;
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
 /// Checks and starts a run in one transaction (shared with the page).
-pub async fn start(state: &AppState, who: &Principal, meta: RequestMeta, req: &StartRequest) -> Result<Uuid, AppError> {
-    let now = state.clock.now();
-    let run = req.check(&state.settings.get().0, now)?;
-    let mut tx = state.pool.begin().await?;
-    let (id, _job) = service::start(&mut tx, run, who.actor(), meta, now).await?;
-    tx.commit().await?;
+pub async fn start(state: &AppState, acting: &Acting, req: &StartRequest) -> Result<Uuid, AppError> {
+    let run = req.check(&state.settings.get().0, acting.now)?;
+    let mut unit = state.unit().await?;
+    let (id, _job) = service::start(&mut unit, run, acting).await?;
+    unit.commit().await?;
     Ok(id)
 }
 
@@ -170,22 +169,15 @@ async fn get_item(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result
     Ok(Json(json!({ "data": item })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ResolveBody {
-    note: String,
-}
-
 async fn resolve_item(
     State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     Path(id): Path<Uuid>,
-    ApiJson(body): ApiJson<ResolveBody>,
+    ApiJson(body): ApiJson<service::ResolveCmd>,
 ) -> Result<Json<Value>, AppError> {
-    let mut tx = state.pool.begin().await?;
-    service::resolve(&mut tx, id, &body.note, who.actor(), meta, state.clock.now()).await?;
-    tx.commit().await?;
+    let mut unit = state.unit().await?;
+    service::resolve(&mut unit, id, &body.note, &acting).await?;
+    unit.commit().await?;
     let mut conn = state.pool.acquire().await?;
     Ok(Json(json!({ "data": views::item(&mut conn, id).await? })))
 }
@@ -236,10 +228,9 @@ pub fn field_stream<'a>(
 async fn upload_statement(
     State(state): State<AppState>,
     who: Principal,
-    meta: RequestMeta,
+    acting: Acting,
     req: Request,
 ) -> Result<Response, AppError> {
-    let now = state.clock.now();
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -268,7 +259,7 @@ async fn upload_statement(
             }
             let name = clean_file_name(field.file_name().or(query_name.as_deref()));
             let body = Box::pin(field_stream(field));
-            result = Some(service::store_statement(&mut conn, body, &name, who.actor(), meta.clone(), now).await);
+            result = Some(service::store_statement(&mut conn, body, &name, &acting).await);
             break;
         }
         result.ok_or_else(|| AppError::field("file", "choose MoMo's statement file (CSV)"))?
@@ -290,7 +281,7 @@ async fn upload_statement(
         }
         let name = clean_file_name(query_name.as_deref());
         let body = req.into_body().into_data_stream().map(|c| c.map_err(|e| e.to_string()));
-        service::store_statement(&mut conn, Box::pin(body), &name, who.actor(), meta, now).await
+        service::store_statement(&mut conn, Box::pin(body), &name, &acting).await
     };
     match stored {
         Ok(id) => {
@@ -303,25 +294,19 @@ async fn upload_statement(
 }
 
 /// The run's items as CSV (every kind, gravest first), streamed. Audited as an export.
-async fn export_csv(
-    State(state): State<AppState>,
-    who: Principal,
-    meta: RequestMeta,
-    Path(id): Path<Uuid>,
-) -> Result<Response, AppError> {
-    let now = state.clock.now();
+async fn export_csv(State(state): State<AppState>, acting: Acting, Path(id): Path<Uuid>) -> Result<Response, AppError> {
     {
-        let mut tx = state.pool.begin().await?;
-        let run = views::run(&mut tx, id).await?;
+        let mut unit = state.unit().await?;
+        let run = views::run(&mut unit, id).await?;
         audit::record(
-            &mut tx,
-            &AuditEvent::new(who.actor(), Action::DisbursementsExported, "reconciliation_run", id)
-                .after(json!({"format": "csv", "what": "reconciliation items", "status": run.status}))
-                .meta(meta),
-            now,
+            &mut unit,
+            &acting
+                .audit(Action::DisbursementsExported, "reconciliation_run", id)
+                .after(json!({"format": "csv", "what": "reconciliation items", "status": run.status})),
+            acting.now,
         )
         .await?;
-        tx.commit().await?;
+        unit.commit().await?;
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
     let pool = state.pool.clone();

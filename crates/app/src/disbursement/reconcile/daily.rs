@@ -25,10 +25,10 @@ use super::run::{daily_job_for, guarded, DailyJob, DAILY_KIND};
 use super::service::{self, RunStatus};
 use crate::access::Permission;
 use crate::alerts::{self, NewAlert, Severity};
-use crate::audit::Actor;
 use crate::clock::{kigali, SharedClock};
 use crate::jobs::{JobContext, JobError, JobHandler};
 use crate::settings::SettingsStore;
+use crate::unit::Acting;
 
 /// How many days back a scheduler pass looks for days without their daily run.
 pub const CATCH_UP_DAYS: u64 = 31;
@@ -56,15 +56,15 @@ impl JobHandler for DailyHandler {
         }
         let (from, to) = service::kigali_day(job.day);
         let now = ctx.clock.now();
-        let existing: Option<(Uuid, String)> = sqlx::query_as(
+        let existing: Option<(Uuid, RunStatus)> = sqlx::query_as(
             "select id, status from reconciliation_runs where trigger = 'scheduled' and period_from = $1",
         )
         .bind(from)
         .fetch_optional(&ctx.pool)
         .await?;
         let run_id = match existing {
-            Some((id, status)) if status == RunStatus::Running.as_str() => id,
-            Some((id, status)) => return Ok(Some(json!({"runId": id, "skipped": status}))),
+            Some((id, RunStatus::Running)) => id,
+            Some((id, status)) => return Ok(Some(json!({"runId": id, "skipped": status.as_str()}))),
             None => {
                 let mut tx = ctx.pool.begin().await?;
                 abandon_stale(&mut tx, now).await?;
@@ -78,9 +78,7 @@ impl JobHandler for DailyHandler {
                         scheduled: true,
                         job_id: Some(ctx.id),
                     },
-                    Actor::System,
-                    Default::default(),
-                    now,
+                    &Acting::system(now),
                 )
                 .await;
                 match created {

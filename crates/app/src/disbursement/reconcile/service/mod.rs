@@ -1,28 +1,33 @@
 //! The use cases behind the API and pages: store an uploaded statement (streamed, checked line by
 //! line), start a run, resolve an item. Each owns its transaction and audits in it.
 
+mod upload;
+
+pub use upload::{store_statement, upload_message, upload_problem, UploadError};
+
 use chrono::{DateTime, NaiveDate, Utc};
-use futures::{Stream, StreamExt};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::model::Kind;
 use super::run::{RunJob, KIND, MAX_JOB_ATTEMPTS};
-use super::statement::{Line, LineError, Parser, MAX_STATEMENT_BYTES};
-use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
+use crate::audit::{self, Action, Actor, AuditEvent};
 use crate::clock::kigali;
 use crate::error::{AppError, FieldError};
 use crate::jobs::{self, NewJob};
 use crate::settings::Settings;
+use crate::unit::Acting;
 
 /// The longest period one run covers.
 pub const MAX_PERIOD_DAYS: i64 = 93;
 /// Statement lines written per statement.
 const LINE_BATCH: usize = 1000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `reconciliation_runs.status` (`reconciliation_runs_status_check`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize, serde::Deserialize)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Running,
     Completed,
@@ -201,13 +206,8 @@ pub async fn abandon_stale(conn: &mut PgConnection, now: DateTime<Utc>) -> Resul
 }
 
 /// Inserts a running run and audits its start (same transaction).
-pub async fn insert_run(
-    conn: &mut PgConnection,
-    run: &NewRun,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<Uuid, InsertRunError> {
+pub async fn insert_run(conn: &mut PgConnection, run: &NewRun, acting: &Acting) -> Result<Uuid, InsertRunError> {
+    let (actor, now) = (acting.actor, acting.now);
     let source = match (run.query_momo, run.statement_id.is_some()) {
         (true, true) => "status_query_and_statement",
         (false, _) => "statement",
@@ -234,7 +234,8 @@ pub async fn insert_run(
     sp.commit().await?;
     audit::record(
         conn,
-        &AuditEvent::new(actor, Action::ReconciliationStarted, "reconciliation_run", id)
+        &acting
+            .audit(Action::ReconciliationStarted, "reconciliation_run", id)
             .after(json!({
                 "periodFrom": run.from,
                 "periodTo": run.to,
@@ -242,8 +243,7 @@ pub async fn insert_run(
                 "queryMomo": run.query_momo,
                 "source": source,
                 "trigger": if run.scheduled { "scheduled" } else { "manual" },
-            }))
-            .meta(meta),
+            })),
         now,
     )
     .await?;
@@ -252,13 +252,8 @@ pub async fn insert_run(
 
 /// Starts a run: the run row, its job and the audit row commit together. 409 while another run
 /// is in progress; 422 for a statement that does not exist.
-pub async fn start(
-    conn: &mut PgConnection,
-    run: NewRun,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<(Uuid, i64), AppError> {
+pub async fn start(conn: &mut PgConnection, run: NewRun, acting: &Acting) -> Result<(Uuid, i64), AppError> {
+    let (actor, now) = (acting.actor, acting.now);
     if let Some(sid) = run.statement_id {
         let exists: bool = sqlx::query_scalar("select exists (select 1 from reconciliation_statements where id = $1)")
             .bind(sid)
@@ -269,7 +264,7 @@ pub async fn start(
         }
     }
     super::daily::abandon_stale(conn, now).await?;
-    let id = match insert_run(conn, &run, actor, meta, now).await {
+    let id = match insert_run(conn, &run, acting).await {
         Ok(id) => id,
         Err(InsertRunError::Busy) => {
             return Err(AppError::conflict(
@@ -295,15 +290,24 @@ pub async fn start(
     Ok((id, job_id))
 }
 
+/// `{note}`: what was done about a discrepancy (the API's body, the page's form).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveCmd {
+    pub note: String,
+}
+
+impl From<&crate::web::extract::FormPairs> for ResolveCmd {
+    fn from(form: &crate::web::extract::FormPairs) -> Self {
+        ResolveCmd {
+            note: form.get("note").unwrap_or_default().to_owned(),
+        }
+    }
+}
+
 /// Resolves a discrepancy with a note (audited).
-pub async fn resolve(
-    conn: &mut PgConnection,
-    item_id: Uuid,
-    note: &str,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<(), AppError> {
+pub async fn resolve(conn: &mut PgConnection, item_id: Uuid, note: &str, acting: &Acting) -> Result<(), AppError> {
+    let (actor, meta, now) = (acting.actor, acting.meta.clone(), acting.now);
     let note = note.trim();
     if note.chars().count() < 3 {
         return Err(AppError::field("note", "say what was done (at least 3 characters)"));
@@ -311,7 +315,14 @@ pub async fn resolve(
     if note.chars().count() > 2000 {
         return Err(AppError::field("note", "at most 2000 characters"));
     }
-    type Row = (Uuid, String, Option<DateTime<Utc>>, Option<Uuid>, Option<Uuid>, String);
+    type Row = (
+        Uuid,
+        String,
+        Option<DateTime<Utc>>,
+        Option<Uuid>,
+        Option<Uuid>,
+        RunStatus,
+    );
     let row: Option<Row> = sqlx::query_as(
         "select i.run_id, i.kind, i.resolved_at, i.disbursement_id, i.reference_id, r.status \
          from reconciliation_items i join reconciliation_runs r on r.id = i.run_id where i.id = $1 for update of i",
@@ -331,7 +342,7 @@ pub async fn resolve(
             format!("this item was already resolved on {}", crate::clock::local_display(at)),
         ));
     }
-    if run_status == RunStatus::Running.as_str() {
+    if run_status == RunStatus::Running {
         return Err(AppError::conflict("note", "the run is still in progress"));
     }
     sqlx::query(
@@ -359,233 +370,6 @@ pub async fn resolve(
     )
     .await?;
     Ok(())
-}
-
-/// Why an upload was refused.
-#[derive(Debug)]
-pub enum UploadError {
-    /// The file was read to its end and these lines are not valid (`total` of them in all).
-    Lines {
-        errors: Vec<LineError>,
-        total: usize,
-    },
-    /// The file is larger than the cap.
-    TooLarge,
-    /// The body could not be read.
-    Read(String),
-    Db(sqlx::Error),
-}
-
-impl From<sqlx::Error> for UploadError {
-    fn from(e: sqlx::Error) -> Self {
-        UploadError::Db(e)
-    }
-}
-
-async fn write_lines(conn: &mut PgConnection, statement_id: Uuid, lines: &mut Vec<Line>) -> Result<(), sqlx::Error> {
-    if lines.is_empty() {
-        return Ok(());
-    }
-    let mut qb = sqlx::QueryBuilder::new(
-        "insert into reconciliation_statement_lines (statement_id, line, occurred_at, reference_id, \
-         financial_transaction_id, external_id, external_uuid, msisdn, amount, currency, status, reason) ",
-    );
-    qb.push_values(lines.iter(), |mut b, l| {
-        b.push_bind(statement_id)
-            .push_bind(l.line as i32)
-            .push_bind(l.occurred_at)
-            .push_bind(l.reference_id)
-            .push_bind(l.financial_transaction_id.clone())
-            .push_bind(l.external_id.clone())
-            .push_bind(l.external_id.as_deref().and_then(|e| e.parse::<Uuid>().ok()))
-            .push_bind(l.msisdn.clone())
-            .push_bind(l.amount)
-            .push_bind(l.currency.clone())
-            .push_bind(l.status)
-            .push_bind(l.reason.clone());
-    });
-    qb.build().execute(conn).await?;
-    lines.clear();
-    Ok(())
-}
-
-/// Reads a statement from `body` as it streams in, checking each line and writing the good ones
-/// in batches inside one transaction (`conn` is the caller's); when any line is bad, nothing is
-/// kept and every bad line is reported. Audited on success.
-pub async fn store_statement<S, E>(
-    conn: &mut PgConnection,
-    mut body: S,
-    file_name: &str,
-    actor: Actor,
-    meta: RequestMeta,
-    now: DateTime<Utc>,
-) -> Result<Uuid, UploadError>
-where
-    S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let id: Uuid = sqlx::query_scalar(
-        "insert into reconciliation_statements (uploaded_by_user_id, file_name, layout, sha256, line_count, created_at) \
-         values ($1, $2, 'simulator', '', 0, $3) returning id",
-    )
-    .bind(actor.user_id())
-    .bind(file_name)
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    let mut parser = Parser::new();
-    let mut hash = Sha256::new();
-    let mut size = 0usize;
-    let mut batch: Vec<Line> = Vec::new();
-    let (mut first, mut last): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
-    let mut take = |lines: Vec<Line>, batch: &mut Vec<Line>| {
-        for l in lines {
-            first = Some(first.map_or(l.occurred_at, |f| f.min(l.occurred_at)));
-            last = Some(last.map_or(l.occurred_at, |f| f.max(l.occurred_at)));
-            batch.push(l);
-        }
-    };
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| UploadError::Read(e.to_string()))?;
-        size += chunk.len();
-        if size > MAX_STATEMENT_BYTES {
-            return Err(UploadError::TooLarge);
-        }
-        hash.update(&chunk);
-        let lines = parser.feed(&chunk);
-        if parser.error_count() == 0 {
-            take(lines, &mut batch);
-            if batch.len() >= LINE_BATCH {
-                write_lines(&mut tx, id, &mut batch).await?;
-            }
-        }
-    }
-    let lines = parser.finish();
-    if parser.error_count() > 0 {
-        return Err(UploadError::Lines {
-            errors: parser.errors().to_vec(),
-            total: parser.error_count(),
-        });
-    }
-    take(lines, &mut batch);
-    write_lines(&mut tx, id, &mut batch).await?;
-    let sha = hex::encode(hash.finalize());
-    let layout = parser.layout().map_or("simulator", |l| l.as_str());
-    sqlx::query(
-        "update reconciliation_statements set layout = $2, sha256 = $3, line_count = $4, first_at = $5, last_at = $6 \
-         where id = $1",
-    )
-    .bind(id)
-    .bind(layout)
-    .bind(&sha)
-    .bind(parser.line_count() as i32)
-    .bind(first)
-    .bind(last)
-    .execute(&mut *tx)
-    .await?;
-    audit::record(
-        &mut tx,
-        &AuditEvent::new(
-            actor,
-            Action::ReconciliationStatementUploaded,
-            "reconciliation_statement",
-            id,
-        )
-        .after(json!({
-            "fileName": file_name,
-            "layout": layout,
-            "sha256": sha,
-            "lines": parser.line_count(),
-            "bytes": size,
-            "firstAt": first,
-            "lastAt": last,
-        }))
-        .meta(meta),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(id)
-}
-
-/// The problem details of a refused upload: 422 naming each bad line (field `file`, with `line`).
-pub fn upload_problem(err: UploadError) -> axum::response::Response {
-    use axum::http::{header, HeaderValue, StatusCode};
-    use axum::response::IntoResponse;
-    match err {
-        UploadError::Lines { errors, total } => {
-            let first = errors
-                .first()
-                .map(|e| format!("line {}: {}", e.line, e.message))
-                .unwrap_or_default();
-            let detail = if total > 1 {
-                format!("{total} lines of the statement are not valid, the first at {first}. Nothing was stored.")
-            } else {
-                format!("The statement is not valid at {first}. Nothing was stored.")
-            };
-            let body = json!({
-                "type": "urn:mbelyco:problem:validation",
-                "title": "The statement is not valid",
-                "status": 422,
-                "detail": detail,
-                "requestId": crate::error::current_request_id(),
-                "invalidLines": total,
-                "errors": errors
-                    .iter()
-                    .map(|e| json!({"field": "file", "line": e.line, "message": format!("line {}: {}", e.line, e.message)}))
-                    .collect::<Vec<_>>(),
-            });
-            let mut res = (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response();
-            res.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/problem+json"),
-            );
-            res.extensions_mut().insert(crate::error::ErrorPageInfo {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                title: "The statement is not valid",
-                detail,
-                request_id: crate::error::current_request_id(),
-                errors: errors
-                    .iter()
-                    .map(|e| FieldError::new("file", format!("line {}: {}", e.line, e.message)))
-                    .collect(),
-            });
-            res
-        }
-        UploadError::TooLarge => AppError::field(
-            "file",
-            format!("the file is larger than {} MB", MAX_STATEMENT_BYTES / (1024 * 1024)),
-        )
-        .into_response(),
-        UploadError::Read(e) => AppError::BadRequest(format!("the upload could not be read: {e}")).into_response(),
-        UploadError::Db(e) => AppError::from(e).into_response(),
-    }
-}
-
-/// A refused upload as one sentence (for pages).
-pub fn upload_message(err: &UploadError) -> String {
-    match err {
-        UploadError::Lines { errors, total } => {
-            let shown: Vec<String> = errors
-                .iter()
-                .take(5)
-                .map(|e| format!("line {}: {}", e.line, e.message))
-                .collect();
-            let more = if *total > shown.len() {
-                format!(" (and {} more)", total - shown.len())
-            } else {
-                String::new()
-            };
-            format!("The statement was not stored — {}{more}.", shown.join("; "))
-        }
-        UploadError::TooLarge => format!(
-            "The statement is larger than {} MB.",
-            MAX_STATEMENT_BYTES / (1024 * 1024)
-        ),
-        UploadError::Read(e) => format!("The upload could not be read: {e}"),
-        UploadError::Db(_) => "The statement could not be stored; try again.".to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 //! A run that is interrupted (worker stopped, lease lost) starts again from the beginning on the
 //! job's next attempt: its items are deleted first, so a run never holds half of two passes.
 
+mod items;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -16,10 +18,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::compare::{self, Asked, AttemptCheck, Finding, OurAttempt, OurPayout, Source, TheirTransfer};
+use self::items::{insert_items, item_for, missing_here_item, ItemRow};
+use super::compare::{self, Asked, AttemptCheck, OurAttempt, OurPayout, Source, TheirTransfer};
 use super::model::Kind;
 use super::service::{self, RunStatus};
 use crate::access::Permission;
@@ -120,7 +123,7 @@ pub async fn fail(pool: &PgPool, run_id: Uuid, error: &str, now: DateTime<Utc>) 
 
 #[derive(sqlx::FromRow)]
 struct RunRow {
-    status: String,
+    status: RunStatus,
     period_from: DateTime<Utc>,
     period_to: DateTime<Utc>,
     statement_id: Option<Uuid>,
@@ -325,162 +328,6 @@ impl Pass<'_> {
     }
 }
 
-/// An item row to store.
-struct ItemRow {
-    disbursement_id: Option<Uuid>,
-    redemption_id: Option<Uuid>,
-    reference_id: Option<Uuid>,
-    kind: Kind,
-    ours: Option<Value>,
-    theirs: Value,
-    findings: Vec<Finding>,
-    amount: Option<i64>,
-    msisdn: Option<String>,
-    statement_line: Option<i32>,
-}
-
-/// MoMo's side of the principal reference, for lists and the CSV.
-fn principal_view(checks: &[AttemptCheck], reference: Option<Uuid>, loose: &[TheirTransfer]) -> Value {
-    let Some(c) = checks.iter().find(|c| Some(c.attempt.reference_id) == reference) else {
-        return loose.first().map_or(Value::Null, |t| json!(t));
-    };
-    match (&c.query, c.lines.first()) {
-        (Asked::Found { transfer }, _) => json!(transfer),
-        (_, Some(line)) => json!(line),
-        (Asked::Failed { error }, None) => json!({"status": "UNCHECKED", "error": error}),
-        (Asked::NotFound, None) => json!({"status": "NOT_FOUND", "source": "status_query"}),
-        (Asked::NotAsked, None) => json!({"status": "NOT_FOUND", "source": "statement"}),
-    }
-}
-
-fn item_for(p: &OurPayout, checks: &[AttemptCheck], loose: &[TheirTransfer], findings: Vec<Finding>) -> ItemRow {
-    let reference = compare::principal_reference(p, checks, &findings);
-    let attempts: Vec<&OurAttempt> = checks.iter().map(|c| &c.attempt).collect();
-    let ours = json!({
-        "redemption": {
-            "id": p.redemption_id,
-            "status": p.redemption_status,
-            "amount": p.redemption_amount,
-            "currency": p.redemption_currency,
-            "phoneNumber": p.phone_number,
-            "code": p.code,
-            "batchId": p.batch_id,
-            "createdAt": p.redemption_created_at,
-            "completedAt": p.redemption_completed_at,
-        },
-        "disbursement": {
-            "id": p.disbursement_id,
-            "status": p.status,
-            "amount": p.amount,
-            "currency": p.currency,
-            "msisdn": p.msisdn,
-            "attempts": p.attempts,
-            "momoReference": p.momo_reference,
-            "momoTransactionId": p.momo_transaction_id,
-            "errorCode": p.error_code,
-            "createdAt": p.created_at,
-            "disbursedAt": p.disbursed_at,
-        },
-        "attempts": attempts,
-    });
-    let transfers: Vec<Value> = checks
-        .iter()
-        .map(|c| {
-            json!({
-                "referenceId": c.attempt.reference_id,
-                "attemptNo": c.attempt.attempt_no,
-                "query": c.query,
-                "statementLines": c.lines,
-            })
-        })
-        .collect();
-    let theirs = json!({
-        "momo": principal_view(checks, reference, loose),
-        "transfers": transfers,
-        "looseLines": loose,
-    });
-    ItemRow {
-        disbursement_id: Some(p.disbursement_id),
-        redemption_id: Some(p.redemption_id),
-        reference_id: reference,
-        kind: compare::kind_of(&findings),
-        ours: Some(ours),
-        theirs,
-        findings,
-        amount: Some(p.amount),
-        msisdn: Some(p.msisdn.clone()),
-        statement_line: checks
-            .iter()
-            .find(|c| Some(c.attempt.reference_id) == reference)
-            .and_then(|c| c.lines.first())
-            .and_then(|l| l.line),
-    }
-}
-
-fn missing_here_item(l: &LineRow) -> ItemRow {
-    let t = l.transfer();
-    let message = format!(
-        "MoMo's statement (line {}) has a {} transfer of {} {} to {} ({}) that matches nothing here",
-        l.line,
-        l.status,
-        l.amount,
-        l.currency.as_deref().unwrap_or(""),
-        l.msisdn.as_deref().unwrap_or("an unknown number"),
-        match (&l.reference_id, &l.financial_transaction_id) {
-            (Some(r), _) => format!("reference {r}"),
-            (None, Some(f)) => format!("MoMo transaction {f}"),
-            (None, None) => format!("external id {}", l.external_id.as_deref().unwrap_or("?")),
-        }
-    );
-    ItemRow {
-        disbursement_id: None,
-        redemption_id: None,
-        reference_id: l.reference_id,
-        kind: Kind::MissingHere,
-        ours: None,
-        theirs: json!({"momo": t, "transfers": [], "looseLines": [t]}),
-        findings: vec![Finding {
-            kind: Kind::MissingHere,
-            reference_id: l.reference_id,
-            message,
-        }],
-        amount: Some(l.amount),
-        msisdn: l.msisdn.clone(),
-        statement_line: Some(l.line),
-    }
-}
-
-async fn insert_items(
-    conn: &mut PgConnection,
-    run_id: Uuid,
-    rows: &[ItemRow],
-    now: DateTime<Utc>,
-) -> Result<(), sqlx::Error> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut qb = sqlx::QueryBuilder::new(
-        "insert into reconciliation_items (run_id, disbursement_id, redemption_id, reference_id, kind, ours, theirs, \
-         findings, amount, msisdn, statement_line, created_at) ",
-    );
-    qb.push_values(rows, |mut b, r| {
-        b.push_bind(run_id)
-            .push_bind(r.disbursement_id)
-            .push_bind(r.redemption_id)
-            .push_bind(r.reference_id)
-            .push_bind(r.kind.as_str())
-            .push_bind(r.ours.clone())
-            .push_bind(r.theirs.clone())
-            .push_bind(json!(r.findings))
-            .push_bind(r.amount)
-            .push_bind(r.msisdn.clone())
-            .push_bind(r.statement_line)
-            .push_bind(now);
-    });
-    qb.build().execute(conn).await?;
-    Ok(())
-}
-
 /// Does the run: compares, stores items, completes. Returns the job's result summary.
 pub async fn execute(ctx: &JobContext, settings: &SettingsStore, run_id: Uuid) -> Result<Option<Value>, JobError> {
     let pool = &ctx.pool;
@@ -491,7 +338,7 @@ pub async fn execute(ctx: &JobContext, settings: &SettingsStore, run_id: Uuid) -
     .fetch_optional(pool)
     .await?
     .ok_or_else(|| JobError::Permanent(anyhow::anyhow!("reconciliation run {run_id} does not exist")))?;
-    if run.status != RunStatus::Running.as_str() {
+    if run.status != RunStatus::Running {
         return Ok(Some(json!({"runId": run_id, "skipped": run.status})));
     }
     let snapshot = settings.get();
