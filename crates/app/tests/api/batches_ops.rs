@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use mbelyco::audit::Actor;
 use mbelyco::clock::{Clock, ManualClock};
 use mbelyco::jobs::{Worker, WorkerOptions};
 use serde_json::{json, Value};

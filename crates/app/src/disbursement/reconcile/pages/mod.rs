@@ -9,7 +9,6 @@ use askama::Template;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::api::{clean_file_name, field_stream, ItemsQuery};
