@@ -32,6 +32,7 @@ mod seed;
 mod settings;
 mod signin;
 mod sms;
+mod state_machines_doc;
 mod system;
 mod users;
 mod ussd;

@@ -1,0 +1,196 @@
+//! The command line: every `mbelyco` command and its arguments (clap). `main.rs` runs them.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "mbelyco",
+    version,
+    about = "MBELYCO Promo: promo codes, USSD redemption, MoMo payouts"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Web server and worker in one process (the default).
+    Run,
+    /// Web server only.
+    Serve,
+    /// Background worker only (jobs, audit sealing, schedules).
+    Worker,
+    /// Create the database if missing and apply migrations, then exit.
+    Migrate,
+    /// Create a staff user with the Super Administrator role.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+        /// Read the password from standard input (otherwise ADMIN_PASSWORD, otherwise generated).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Promo code tools.
+    Codes {
+        #[command(subcommand)]
+        command: CodesCommand,
+    },
+    /// Run a gateway simulator (the development run starts it beside the app).
+    Simulate {
+        #[command(subcommand)]
+        command: SimulateCommand,
+    },
+    /// Benchmarks that print their figures.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SimulateCommand {
+    /// Africa's Talking USSD gateway with a web phone (AT_SIM_APP_URL, AT_SIM_EVENTS_URL).
+    At {
+        #[arg(long, default_value_t = mbelyco::devrun::AT_SIM_PORT)]
+        port: u16,
+    },
+    /// MTN MoMo Disbursement API (MOMO_SIM_API_USER, MOMO_SIM_API_KEY, MOMO_SIM_DATA_DIR).
+    Momo {
+        #[arg(long, default_value_t = mbelyco::devrun::MOMO_SIM_PORT)]
+        port: u16,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain; exit 1 and name the first broken row if it was tampered with.
+    Verify,
+    /// Seal pending rows into the chain now.
+    Seal,
+}
+
+#[derive(Subcommand)]
+pub enum CodesCommand {
+    /// Generate codes into a batch (`--batch`), or into a new batch (`--new-batch` with
+    /// `--amount` and `--expires`), with a progress line per round.
+    Generate {
+        /// An existing batch: its id, name or number (a top-up within the batch maximum).
+        #[arg(long, conflicts_with = "new_batch")]
+        batch: Option<String>,
+        /// The name of a new batch to create first.
+        #[arg(long, requires_all = ["amount", "expires"])]
+        new_batch: Option<String>,
+        /// Amount per code in whole RWF (new batch).
+        #[arg(long)]
+        amount: Option<i64>,
+        /// Expiry date (new batch), e.g. 2027-06-30 (end of that day, Kigali time).
+        #[arg(long)]
+        expires: Option<String>,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long)]
+        count: i64,
+    },
+    /// Export a batch's codes as CSV or printable PDF sheets, in serial order (recorded in the
+    /// batch's chain of custody).
+    Export {
+        /// The batch: its id, name or number.
+        #[arg(long)]
+        batch: String,
+        #[arg(long, default_value = "csv")]
+        format: String,
+        #[arg(long)]
+        serial_from: Option<i32>,
+        #[arg(long)]
+        serial_to: Option<i32>,
+        /// Output file (default `<Batch Name>_<timestamp>.<ext>` here).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Import codes from a CSV file (header `code`, optional `amount`) into an active batch.
+    /// Exits 1 when nothing was imported.
+    Import {
+        /// The batch: its id, name or number.
+        #[arg(long)]
+        batch: String,
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// `all_or_nothing` (any bad line: import nothing) or `valid_rows`.
+        #[arg(long, default_value = "all_or_nothing")]
+        mode: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Audit append throughput with concurrent writers, and `audit verify` over many rows.
+    /// Runs in a scratch database that it drops afterwards.
+    Audit {
+        #[arg(long, default_value_t = 32)]
+        writers: usize,
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        verify_rows: usize,
+    },
+    /// Sustained USSD redemptions over HTTP, and the same load on /api/health.
+    Ussd {
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
+    /// Payouts end to end (redemption committed → SUCCESSFUL recorded) through the worker and
+    /// the MoMo simulator: at once, then with 200 ms MoMo latency and default settings.
+    Payouts {
+        #[arg(long, default_value_t = 30)]
+        seconds: u64,
+        /// redemptions committed per second in the first run
+        #[arg(long, default_value_t = 330)]
+        rate: u32,
+        /// … and in the second (200 ms) run
+        #[arg(long, default_value_t = 115)]
+        slow_rate: u32,
+    },
+    /// Code generation next to existing codes (vs a plain COPY) and the CSV export.
+    Codes {
+        #[arg(long, default_value_t = 1_000_000)]
+        codes: i64,
+    },
+    /// Partial-code search p50/p95 and one batch's statistics with many codes stored
+    /// (default 10 batches of 1,000,000), filled through the real generation path.
+    Search {
+        #[arg(long, default_value_t = 10)]
+        batches: i64,
+        #[arg(long, default_value_t = 1_000_000)]
+        per_batch: i64,
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        /// keep the filled scratch database afterwards (its name is printed)
+        #[arg(long)]
+        keep: bool,
+        /// time the searches in a database an earlier `--keep` run filled, instead of filling one
+        #[arg(long, value_name = "DATABASE")]
+        reuse: Option<String>,
+    },
+    /// The PDF layout of printable sheets: time and peak memory.
+    Pdf {
+        #[arg(long, default_value_t = 100_000)]
+        codes: usize,
+    },
+    /// A CSV import with full validation into a database that already holds codes.
+    Import {
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        existing: i64,
+    },
+}
