@@ -378,7 +378,8 @@ static COMPLETE: LazyLock<String> = LazyLock::new(|| {
              from d where redemptions.id = d.redemption_id and redemptions.status = any($7)
              returning redemptions.id, redemptions.promo_code_id, redemptions.batch_id),
            {code}
-           select r.id as redemption_id, r.promo_code_id, r.batch_id from r"#,
+           select x.id as redemption_id, x.promo_code_id, x.batch_id
+           from d join redemptions x on x.id = d.redemption_id"#,
         code = super::code_status::code_redeemed(),
     )
 });
@@ -386,8 +387,10 @@ static COMPLETE: LazyLock<String> = LazyLock::new(|| {
 /// The completion in one statement: the attempt `successful`, the payout `completed` (from any
 /// state the table allows, see [`TRANSITIONS`]), its redemption `completed` (through
 /// [`redemption_lifecycle`]) and the code `redeemed` ([`super::code_status::code_redeemed`]).
-/// `None`: the payout was completed already (a duplicate resolution), nothing was written. The
-/// caller writes the audit row (it needs what this returns).
+/// MoMo paid, so the payout's completion never waits on its redemption: a redemption in a state
+/// its table does not move to `completed` is left as it is (and so is its code). `None`: the
+/// payout was completed already (a duplicate resolution), nothing was written. The caller
+/// writes the audit row (it needs what this returns).
 pub async fn complete(conn: &mut PgConnection, c: Completion<'_>) -> Result<Option<Paid>, MoveError> {
     let from = sources(Completed, Trigger::Success);
     let redemption_from = redemption_lifecycle::sources(RedemptionStatus::Completed);
