@@ -16,7 +16,6 @@
 pub mod api;
 pub mod budget;
 pub mod callback;
-mod code_status;
 pub mod ops;
 pub mod pages;
 pub mod reconcile;

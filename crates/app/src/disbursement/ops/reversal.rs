@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{check_reason, id_for_redemption, lock, Disbursement};
 use crate::audit::{self, Action};
-use crate::disbursement::code_status::{code_blocked, CodeBlocked};
+use crate::codes::lifecycle::{self as code_lifecycle, CodeStatus, ReversalBlock};
 use crate::disbursement::state::{self, Change, Move, PayoutStatus, ReversalStatus};
 use crate::error::{on_constraint, AppError};
 use crate::redemption::lifecycle::{self as redemption_lifecycle, RedemptionStatus};
@@ -246,11 +246,11 @@ async fn approve_reversal(conn: &mut PgConnection, a: Approval<'_>, acting: &Act
         note,
     } = a;
     let now = acting.now;
-    let code_status: String = sqlx::query_scalar("select status from promo_codes where id = $1 for update")
+    let code_status: CodeStatus = sqlx::query_scalar("select status from promo_codes where id = $1 for update")
         .bind(code_id)
         .fetch_one(&mut *conn)
         .await?;
-    if code_status == "redeemed" {
+    if code_status == CodeStatus::Redeemed {
         return Err(AppError::conflict(
             "status",
             "the code is redeemed: its payout succeeded, so the redemption stands",
@@ -280,28 +280,19 @@ async fn approve_reversal(conn: &mut PgConnection, a: Approval<'_>, acting: &Act
             json!({"reason": pending.reason, "note": note, "requestedBy": pending.requested_by_user_id,
             "disbursementId": d.id, "amount": d.amount}),
         )];
-    if code_status != "blocked" {
-        code_blocked(
-            conn,
-            CodeBlocked {
-                code_id,
-                from_status: &code_status,
-                reversal_id: pending.id,
-                redemption_id: pending.redemption_id,
-                actor_user_id: acting.user_id(),
-                why: &why,
-                now,
-            },
-        )
-        .await?;
-        events.push(
-            acting
-                .audit(Action::CodeStatusChanged, "promo_code", code_id)
-                .before(json!({"status": code_status}))
-                .after(json!({"status": "blocked"}))
-                .metadata(json!({"reason": why, "operationId": pending.id})),
-        );
-    }
+    code_lifecycle::block_reversed(
+        conn,
+        &ReversalBlock {
+            code_id,
+            from: code_status,
+            reversal_id: pending.id,
+            redemption_id: pending.redemption_id,
+            reason: &why,
+        },
+        acting,
+        &mut events,
+    )
+    .await?;
     audit::record_all(conn, &events, now).await?;
     Ok(())
 }

@@ -24,8 +24,10 @@ use uuid::Uuid;
 
 use super::ops::{Disbursement, COLUMNS};
 use crate::audit::{self, AuditEvent};
+use crate::codes::lifecycle::PaidSql;
 use crate::error::AppError;
 use crate::redemption::lifecycle::{self as redemption_lifecycle, RedemptionStatus};
+use crate::sql::{Binder, Params, Slot};
 
 pub use status::{AttemptStatus, HeldReason, PayoutStatus, ReversalStatus};
 
@@ -359,34 +361,51 @@ pub struct Paid {
     pub batch_id: Uuid,
 }
 
-/// The completion statement (built once).
-static COMPLETE: LazyLock<String> = LazyLock::new(|| {
-    format!(
+/// The completion statement (built once): its own parameters `$1`–`$7`, then the code's move to
+/// `redeemed`, whose fragment and binding belong to the code lifecycle ([`PaidSql`]).
+struct CompleteSql {
+    sql: String,
+    own: Slot,
+    paid: PaidSql,
+    params: usize,
+}
+
+static COMPLETE: LazyLock<CompleteSql> = LazyLock::new(|| {
+    let mut p = Params::new();
+    let (own, [id, now, tx_id, response, reference, from, redemption_from]) = p.take::<7>();
+    let paid = PaidSql::new(&mut p, "code", "r");
+    let sql = format!(
         r#"with d as (
-             update disbursements set status = 'completed', momo_transaction_id = $3, momo_reference = $5,
-                    disbursed_at = $2, updated_at = $2, lease_owner = null, lease_expires_at = null,
+             update disbursements set status = 'completed', momo_transaction_id = {tx_id}, momo_reference = {reference},
+                    disbursed_at = {now}, updated_at = {now}, lease_owner = null, lease_expires_at = null,
                     error_code = null, error_message = null, held_reason = null
-             where id = $1 and status = any($6)
+             where id = {id} and status = any({from})
              returning redemption_id),
            a as (
              update disbursement_attempts set status = 'successful', momo_status = 'SUCCESSFUL',
-                    financial_transaction_id = $3, resolved_at = $2, response = $4, last_polled_at = $2,
+                    financial_transaction_id = {tx_id}, resolved_at = {now}, response = {response}, last_polled_at = {now},
                     polls = polls + 1
-             from d where reference_id = $5),
+             from d where reference_id = {reference}),
            r as (
-             update redemptions set status = 'completed', completed_at = $2, error_code = null, error_message = null
-             from d where redemptions.id = d.redemption_id and redemptions.status = any($7)
+             update redemptions set status = 'completed', completed_at = {now}, error_code = null, error_message = null
+             from d where redemptions.id = d.redemption_id and redemptions.status = any({redemption_from})
              returning redemptions.id, redemptions.promo_code_id, redemptions.batch_id),
            {code}
            select x.id as redemption_id, x.promo_code_id, x.batch_id
            from d join redemptions x on x.id = d.redemption_id"#,
-        code = super::code_status::code_redeemed(),
-    )
+        code = paid.item,
+    );
+    CompleteSql {
+        sql,
+        own,
+        paid,
+        params: p.count(),
+    }
 });
 
 /// The completion in one statement: the attempt `successful`, the payout `completed` (from any
 /// state the table allows, see [`TRANSITIONS`]), its redemption `completed` (through
-/// [`redemption_lifecycle`]) and the code `redeemed` ([`super::code_status::code_redeemed`]).
+/// [`redemption_lifecycle`]) and the code `redeemed` (the code lifecycle's [`PaidSql`]).
 /// MoMo paid, so the payout's completion never waits on its redemption: a redemption in a state
 /// its table does not move to `completed` is left as it is (and so is its code). `None`: the
 /// payout was completed already (a duplicate resolution), nothing was written. The caller
@@ -394,16 +413,17 @@ static COMPLETE: LazyLock<String> = LazyLock::new(|| {
 pub async fn complete(conn: &mut PgConnection, c: Completion<'_>) -> Result<Option<Paid>, MoveError> {
     let from = sources(Completed, Trigger::Success);
     let redemption_from = redemption_lifecycle::sources(RedemptionStatus::Completed);
-    Ok(sqlx::query_as(COMPLETE.as_str())
-        .bind(c.id)
-        .bind(c.now)
-        .bind(c.financial_transaction_id)
-        .bind(c.response)
-        .bind(c.reference)
-        .bind(names(&from))
-        .bind(redemption_lifecycle::names(&redemption_from))
-        .fetch_optional(&mut *conn)
-        .await?)
+    let CompleteSql { sql, own, paid, params } = &*COMPLETE;
+    let b = Binder::new(sqlx::query_as(sql.as_str())).at(*own, |b| {
+        b.bind(c.id)
+            .bind(c.now)
+            .bind(c.financial_transaction_id)
+            .bind(c.response)
+            .bind(c.reference)
+            .bind(names(&from))
+            .bind(redemption_lifecycle::names(&redemption_from))
+    });
+    Ok(paid.bind(b, c.now).finish(*params).fetch_optional(&mut *conn).await?)
 }
 
 #[cfg(test)]
