@@ -34,6 +34,7 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(GET "/api/v1/admin/promo-codes/search", Access::Permission(PromoCodesSearch), search),
         route!(POST "/api/v1/admin/promo-codes/validate", Access::Permission(PromoCodesValidate), validate),
         route!(POST "/api/v1/admin/promo-codes/bulk", Access::Permission(PromoCodesBulkOperations), bulk_op),
+        route!(GET "/api/v1/admin/promo-codes/stats", Access::Permission(PromoCodesRead), stats),
         route!(GET "/api/v1/admin/promo-codes/{id}", Access::Permission(PromoCodesRead), detail),
         route!(PUT "/api/v1/admin/promo-codes/{id}/status", Access::Permission(PromoCodesStatusChange), set_status),
         route!(POST "/api/v1/admin/promo-codes/{id}/report", Access::Permission(PromoCodesStatusChange), report),
@@ -144,6 +145,31 @@ async fn search(
             "type a whole code (16 letters and digits); listing codes needs promo-codes.read",
         )),
     }
+}
+
+/// `?batchId=` narrows the statistics to one batch.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsQuery {
+    pub batch_id: Option<String>,
+}
+
+impl StatsQuery {
+    /// The batch asked for, if any; 422 naming `batchId` when it is not an id.
+    pub fn batch(&self) -> Result<Option<Uuid>, AppError> {
+        non_empty(&self.batch_id)
+            .map(|b| {
+                b.parse::<Uuid>()
+                    .map_err(|_| AppError::field("batchId", "is not a batch id"))
+            })
+            .transpose()
+    }
+}
+
+async fn stats(State(state): State<AppState>, Query(q): Query<StatsQuery>) -> Result<Json<Value>, AppError> {
+    let batch = q.batch()?;
+    let mut conn = state.pool.acquire().await?;
+    Ok(Json(json!(super::stats::code_stats(&mut conn, batch).await?)))
 }
 
 async fn detail(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {

@@ -23,6 +23,7 @@ mod pdf_logo;
 mod pdf_stream;
 mod pdf_text;
 pub mod search_index;
+pub mod stats;
 pub mod validate;
 
 pub use format::{parse, Alphabet, PromoCode};

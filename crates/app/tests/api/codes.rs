@@ -811,3 +811,122 @@ async fn codes_page_forms_in_a_session_carry_and_need_the_csrf_token() {
     let confirm = &html[html.find(r#"id="bulk-confirm""#).unwrap()..];
     assert!(confirm.contains(&format!(r#"name="_csrf" value="{csrf}""#)));
 }
+
+/// `GET /api/v1/admin/promo-codes/stats` agrees with a recount of the codes themselves, over all
+/// batches and for one, after status changes; bad and unknown batch ids are told apart, and it
+/// needs `promo-codes.read`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_stats_by_status_and_batch_agree_with_a_recount() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let key = app.api_key("Batch Manager").await;
+    let a = batch_with_codes(&app, &key, "Stats A", 30).await;
+    let b = batch_with_codes(&app, &key, "Stats B", 12).await;
+    for serial in [3, 4, 5] {
+        let (id, _) = code_at(&app, &a, serial).await;
+        let res = send(
+            &app,
+            &key,
+            reqwest::Method::PUT,
+            &format!("/api/v1/admin/promo-codes/{id}/status"),
+            json!({"status": "blocked", "reason": "lost in transit"}),
+        )
+        .await;
+        assert_eq!(res.status(), 200);
+    }
+    let (reported, _) = code_at(&app, &b, 7).await;
+    let res = send(
+        &app,
+        &key,
+        reqwest::Method::POST,
+        &format!("/api/v1/admin/promo-codes/{reported}/report"),
+        json!({"reason": "scratched off in the shop"}),
+    )
+    .await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+
+    let recount = |batch: Option<String>| {
+        let pool = app.pool.clone();
+        async move {
+            let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+                "select status, count(*), sum(amount)::int8 from promo_codes \
+                 where ($1::uuid is null or batch_id = $1::uuid) group by status",
+            )
+            .bind(batch)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            rows
+        }
+    };
+    let by_status = |v: &Value| -> Vec<(String, i64, i64)> {
+        let mut out: Vec<(String, i64, i64)> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["codes"].as_i64().unwrap() != 0)
+            .map(|s| {
+                (
+                    s["status"].as_str().unwrap().to_owned(),
+                    s["codes"].as_i64().unwrap(),
+                    s["amount"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+
+    let res = app.get_as(&key, "/api/v1/admin/promo-codes/stats").await;
+    assert_eq!(res.status(), 200);
+    let all: Value = res.json().await.unwrap();
+    let mut want = recount(None).await;
+    want.sort();
+    assert_eq!(by_status(&all["byStatus"]), want, "{all}");
+    assert_eq!(all["codes"], 42);
+    assert_eq!(
+        all["byStatus"].as_array().unwrap().len(),
+        6,
+        "every status, zero included"
+    );
+    let batches = all["batches"].as_array().unwrap();
+    assert_eq!(batches.len(), 2);
+    for batch in [&a, &b] {
+        let row = batches.iter().find(|x| x["batchId"] == batch.as_str()).unwrap();
+        let mut want = recount(Some(batch.clone())).await;
+        want.sort();
+        assert_eq!(by_status(&row["byStatus"]), want, "{row}");
+    }
+    let row_a = batches.iter().find(|x| x["batchId"] == a.as_str()).unwrap();
+    assert_eq!(
+        (row_a["codes"].as_i64(), row_a["name"].as_str()),
+        (Some(30), Some("Stats A"))
+    );
+
+    // one batch
+    let res = app
+        .get_as(&key, &format!("/api/v1/admin/promo-codes/stats?batchId={b}"))
+        .await;
+    assert_eq!(res.status(), 200);
+    let one: Value = res.json().await.unwrap();
+    assert_eq!(one["codes"], 12);
+    assert_eq!(one["batches"].as_array().unwrap().len(), 1);
+    let mut want = recount(Some(b.clone())).await;
+    want.sort();
+    assert_eq!(by_status(&one["byStatus"]), want);
+
+    // a bad id names its field; an unknown batch is 404; nothing without promo-codes.read
+    let res = app.get_as(&key, "/api/v1/admin/promo-codes/stats?batchId=nope").await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(first_field(&res.json::<Value>().await.unwrap()), "batchId");
+    let res = app
+        .get_as(
+            &key,
+            &format!("/api/v1/admin/promo-codes/stats?batchId={}", uuid::Uuid::new_v4()),
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+    let finance = app.api_key("Financial Administrator").await;
+    let res = app.get_as(&finance, "/api/v1/admin/promo-codes/stats").await;
+    assert_eq!(res.status(), 403);
+}
