@@ -359,7 +359,7 @@ pub struct Redemption {
     pub phone_number: String,
     pub amount: i64,
     pub currency: String,
-    pub status: String,
+    pub status: crate::redemption::lifecycle::RedemptionStatus,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
 }

@@ -370,7 +370,7 @@ async fn render_code(
                 local_display(r.created_at),
                 r.phone_number,
                 format!("{} {}", thousands(r.amount), r.currency),
-                r.status,
+                r.status.to_string(),
             )
         }),
         error,
