@@ -359,7 +359,7 @@ pub struct Redemption {
     pub phone_number: String,
     pub amount: i64,
     pub currency: String,
-    pub status: String,
+    pub status: crate::redemption::lifecycle::RedemptionStatus,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
 }
@@ -421,41 +421,64 @@ pub struct Changed {
     pub operation_id: Option<Uuid>,
 }
 
+/// A staff change of one code's status, the one command the API's body and the page's form both
+/// become: the status is one staff may set and the reason is given (checked here, once).
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    pub to: CodeStatus,
+    pub reason: String,
+    pub action: Action,
+}
+
+impl StatusChange {
+    /// A change to `to` as sent (`active`, `blocked` or `reported`), saying why.
+    pub fn new(to: &str, reason: &str) -> Result<Self, AppError> {
+        Self::checked(to, reason, Action::CodeStatusChanged)
+    }
+
+    /// A report: the code moves to `reported`, saying why.
+    pub fn report(reason: &str) -> Result<Self, AppError> {
+        Self::checked("reported", reason, Action::CodeReported)
+    }
+
+    fn checked(to: &str, reason: &str, action: Action) -> Result<Self, AppError> {
+        let mut errors = Vec::new();
+        let to = match CodeStatus::parse(to) {
+            Some(s) if SETTABLE.contains(&s) => Some(s),
+            _ => {
+                errors.push(FieldError::new("status", "must be active, blocked or reported"));
+                None
+            }
+        };
+        let reason = match check_reason(reason) {
+            Ok(r) => r,
+            Err(AppError::Validation(mut e)) => {
+                errors.append(&mut e);
+                String::new()
+            }
+            Err(e) => return Err(e),
+        };
+        match to.filter(|_| errors.is_empty()) {
+            Some(to) => Ok(StatusChange { to, reason, action }),
+            None => Err(AppError::Validation(errors)),
+        }
+    }
+}
+
 /// Sets one code's status by the rules ([`lifecycle`]), with its event row and audit row in the
 /// caller's transaction. Setting the status it already has changes nothing.
 pub async fn change_status(
     conn: &mut PgConnection,
     id: Uuid,
-    to: &str,
-    reason: &str,
-    action: Action,
+    cmd: &StatusChange,
     acting: &Acting,
 ) -> Result<Changed, AppError> {
-    let mut errors = Vec::new();
-    let to = match CodeStatus::parse(to) {
-        Some(s) if SETTABLE.contains(&s) => Some(s),
-        _ => {
-            errors.push(FieldError::new("status", "must be active, blocked or reported"));
-            None
-        }
-    };
-    let reason = match check_reason(reason) {
-        Ok(r) => r,
-        Err(AppError::Validation(mut e)) => {
-            errors.append(&mut e);
-            String::new()
-        }
-        Err(e) => return Err(e),
-    };
-    let Some(to) = to.filter(|_| errors.is_empty()) else {
-        return Err(AppError::Validation(errors));
-    };
     let m = lifecycle::Move {
         code_id: id,
-        to,
+        to: cmd.to,
         cause: Cause::Staff,
-        reason: &reason,
-        action,
+        reason: &cmd.reason,
+        action: cmd.action,
     };
     let operation_id = match lifecycle::change(conn, &m, acting)
         .await?

@@ -13,10 +13,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::admin::{self, CodeFilter, CodeQuery};
+use super::admin::{self, CodeFilter, CodeQuery, StatusChange};
 use super::bulk::{self, Bulk, BulkAction, FilterSpec, Target};
 use crate::access::Permission::*;
-use crate::audit::Action;
 use crate::error::{AppError, FieldError};
 use crate::route;
 use crate::unit::Acting;
@@ -191,8 +190,9 @@ async fn set_status(
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<StatusBody>,
 ) -> Result<Json<Value>, AppError> {
+    let cmd = StatusChange::try_from(b)?;
     let mut unit = state.unit().await?;
-    let out = admin::change_status(&mut unit, id, &b.status, &b.reason, Action::CodeStatusChanged, &acting).await?;
+    let out = admin::change_status(&mut unit, id, &cmd, &acting).await?;
     unit.commit().await?;
     Ok(Json(json!(out)))
 }
@@ -204,14 +204,31 @@ pub struct ReportBody {
     reason: String,
 }
 
+impl TryFrom<StatusBody> for StatusChange {
+    type Error = AppError;
+
+    fn try_from(b: StatusBody) -> Result<Self, AppError> {
+        StatusChange::new(&b.status, &b.reason)
+    }
+}
+
+impl TryFrom<ReportBody> for StatusChange {
+    type Error = AppError;
+
+    fn try_from(b: ReportBody) -> Result<Self, AppError> {
+        StatusChange::report(&b.reason)
+    }
+}
+
 async fn report(
     State(state): State<AppState>,
     acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<ReportBody>,
 ) -> Result<Json<Value>, AppError> {
+    let cmd = StatusChange::try_from(b)?;
     let mut unit = state.unit().await?;
-    let out = admin::change_status(&mut unit, id, "reported", &b.reason, Action::CodeReported, &acting).await?;
+    let out = admin::change_status(&mut unit, id, &cmd, &acting).await?;
     unit.commit().await?;
     Ok(Json(json!(out)))
 }

@@ -9,12 +9,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use uuid::Uuid;
 
-use super::admin::{self, CodeQuery};
+use super::admin::{self, CodeQuery, StatusChange};
 use super::api::ListQuery;
 use super::bulk::{self, Bulk, BulkAction, FilterSpec, Target};
 use super::lifecycle::{self, CodeStatus};
 use crate::access::Permission::*;
-use crate::audit::Action;
 use crate::clock::{local_display, local_display_or};
 use crate::error::AppError;
 use crate::route;
@@ -370,7 +369,7 @@ async fn render_code(
                 local_display(r.created_at),
                 r.phone_number,
                 format!("{} {}", thousands(r.amount), r.currency),
-                r.status,
+                r.status.to_string(),
             )
         }),
         error,
@@ -391,12 +390,13 @@ async fn apply(
     who: &Principal,
     acting: &Acting,
     id: Uuid,
-    to: &str,
-    reason: &str,
-    action: Action,
+    cmd: Result<StatusChange, AppError>,
 ) -> Result<Response, AppError> {
     let mut unit = state.unit().await?;
-    let out = admin::change_status(&mut unit, id, to, reason, action, acting).await;
+    let out = match cmd {
+        Ok(cmd) => admin::change_status(&mut unit, id, &cmd, acting).await,
+        Err(e) => Err(e),
+    };
     match out {
         Ok(_) => {
             unit.commit().await?;
@@ -417,6 +417,15 @@ async fn apply(
     }
 }
 
+impl TryFrom<&FormPairs> for StatusChange {
+    type Error = AppError;
+
+    /// The status form as the same command the API takes.
+    fn try_from(form: &FormPairs) -> Result<Self, AppError> {
+        StatusChange::new(form.get("status").unwrap_or(""), form.get("reason").unwrap_or(""))
+    }
+}
+
 async fn status_form(
     State(state): State<AppState>,
     who: Principal,
@@ -424,9 +433,7 @@ async fn status_form(
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
-    let to = form.get("status").unwrap_or("").to_owned();
-    let reason = form.get("reason").unwrap_or("").to_owned();
-    apply(&state, &who, &acting, id, &to, &reason, Action::CodeStatusChanged).await
+    apply(&state, &who, &acting, id, StatusChange::try_from(&form)).await
 }
 
 async fn report_form(
@@ -436,6 +443,12 @@ async fn report_form(
     Path(id): Path<Uuid>,
     form: FormPairs,
 ) -> Result<Response, AppError> {
-    let reason = form.get("reason").unwrap_or("").to_owned();
-    apply(&state, &who, &acting, id, "reported", &reason, Action::CodeReported).await
+    apply(
+        &state,
+        &who,
+        &acting,
+        id,
+        StatusChange::report(form.get("reason").unwrap_or("")),
+    )
+    .await
 }

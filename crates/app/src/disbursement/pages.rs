@@ -205,7 +205,7 @@ impl From<views::PayoutRow> for PayoutLine {
                 (None, _, Some(h)) => format!("held: {h}"),
                 _ => String::new(),
             },
-            status: r.status,
+            status: r.status.to_string(),
         }
     }
 }

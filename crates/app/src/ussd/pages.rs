@@ -91,7 +91,7 @@ impl From<MonitorRedemptionView> for RedemptionLine {
             time: local_display_seconds(r.created_at),
             phone: r.phone_number,
             code: r.code,
-            status: r.status,
+            status: r.status.to_string(),
             money: r.money.map(|m| {
                 (
                     format!("{} {}", thousands(m.amount), m.currency),

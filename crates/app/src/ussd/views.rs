@@ -220,7 +220,7 @@ pub struct RedemptionRow {
     pub code: String,
     pub amount: i64,
     pub currency: String,
-    pub status: String,
+    pub status: crate::redemption::lifecycle::RedemptionStatus,
     pub disbursement_status: Option<String>,
     pub ussd_session_id: Option<String>,
     pub created_at: DateTime<Utc>,

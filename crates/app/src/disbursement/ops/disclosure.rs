@@ -231,7 +231,7 @@ impl Disclosure {
 pub struct RedemptionView {
     pub id: Uuid,
     pub phone_number: String,
-    pub status: String,
+    pub status: crate::redemption::lifecycle::RedemptionStatus,
     /// Its state may still change (pending, or failed and retried): live lists ask for it again.
     pub open: bool,
     pub created_at: DateTime<Utc>,
@@ -274,13 +274,13 @@ pub struct RedemptionInfoView {
     pub id: Uuid,
     pub customer_id: Uuid,
     pub phone_number: String,
-    pub status: String,
+    pub status: crate::redemption::lifecycle::RedemptionStatus,
     pub ussd_session_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
     pub promo_code_id: Uuid,
     pub code: String,
-    pub code_status: String,
+    pub code_status: crate::codes::lifecycle::CodeStatus,
     pub batch_id: Uuid,
     pub batch_number: i64,
     pub batch_name: String,
@@ -305,7 +305,7 @@ pub struct MonitorRedemptionView {
     pub promo_code_id: Uuid,
     pub phone_number: String,
     pub code: String,
-    pub status: String,
+    pub status: crate::redemption::lifecycle::RedemptionStatus,
     /// Its state may still change: the live monitor asks for it again.
     pub open: bool,
     pub ussd_session_id: Option<String>,

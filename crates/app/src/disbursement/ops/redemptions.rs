@@ -19,7 +19,7 @@ pub struct RedemptionRow {
     pub phone_number: String,
     pub amount: i64,
     pub currency: String,
-    pub status: String,
+    pub status: crate::redemption::lifecycle::RedemptionStatus,
     pub error_code: Option<String>,
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
@@ -129,7 +129,7 @@ pub struct CustomerInfo {
 #[serde(rename_all = "camelCase")]
 pub struct PayoutSummary {
     pub id: Uuid,
-    pub status: String,
+    pub status: crate::disbursement::state::PayoutStatus,
     pub msisdn: String,
     pub attempts: i32,
     pub max_attempts: i32,
@@ -178,7 +178,7 @@ pub async fn detail(conn: &mut PgConnection, id: Uuid) -> Result<RedemptionDetai
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
 pub struct Count {
-    pub status: String,
+    pub status: crate::redemption::lifecycle::RedemptionStatus,
     pub count: i64,
     pub amount: i64,
 }

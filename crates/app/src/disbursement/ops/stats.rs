@@ -17,7 +17,7 @@ pub const DEFAULT_DAYS: i64 = 30;
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusCount {
-    pub status: String,
+    pub status: crate::disbursement::state::PayoutStatus,
     pub count: i64,
     pub amount: i64,
 }
@@ -115,7 +115,7 @@ pub async fn stats(conn: &mut PgConnection, from: DateTime<Utc>, to: DateTime<Ut
     .fetch_all(&mut *conn)
     .await?;
     let sum = |pred: &dyn Fn(&str) -> bool, f: &dyn Fn(&StatusCount) -> i64| -> i64 {
-        by_status.iter().filter(|s| pred(&s.status)).map(f).sum()
+        by_status.iter().filter(|s| pred(s.status.as_str())).map(f).sum()
     };
     let completed = sum(&|s| s == "completed", &|s| s.count);
     let failed = sum(&|s| s == "failed", &|s| s.count);

@@ -70,7 +70,7 @@ struct ReversalLine {
 impl From<&views::ReversalView> for ReversalLine {
     fn from(v: &views::ReversalView) -> Self {
         ReversalLine {
-            status: v.status.clone(),
+            status: v.status.to_string(),
             reason: v.reason.clone(),
             requested_by: v.requested_by.clone(),
             requested_at: local_display_seconds(v.created_at),
@@ -234,7 +234,7 @@ async fn render(
             .map(|a| AttemptLine {
                 no: a.attempt_no,
                 reference: a.reference_id.to_string(),
-                status: a.status.clone(),
+                status: a.status.to_string(),
                 created: local_display_seconds(a.created_at),
                 sent: local_display_or(a.sent_at, "—"),
                 resolved: local_display_or(a.resolved_at, "—"),

@@ -58,7 +58,7 @@ impl From<RedemptionView> for Line {
             created: local_display(r.created_at),
             phone: r.phone_number,
             code: r.code,
-            status: r.status,
+            status: r.status.to_string(),
             money: r.money.map(|m| {
                 (
                     money(m.amount, &m.currency),
@@ -304,7 +304,7 @@ async fn render_detail(
             .flatten()
             .map(|v| {
                 (
-                    v.status.clone(),
+                    v.status.to_string(),
                     v.reason.clone(),
                     format!("{}, {}", v.requested_by, local_display(v.created_at)),
                     v.decided_by.clone().unwrap_or_default(),

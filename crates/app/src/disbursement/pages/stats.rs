@@ -121,7 +121,7 @@ pub(super) async fn stats_page(
         by_status: s
             .by_status
             .iter()
-            .map(|b| (b.status.clone(), b.count, money(b.amount, &currency)))
+            .map(|b| (b.status.to_string(), b.count, money(b.amount, &currency)))
             .collect(),
         days: charts::per_day(&s.per_day),
         day_rows: s

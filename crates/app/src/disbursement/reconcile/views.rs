@@ -15,7 +15,7 @@ use crate::error::AppError;
 #[serde(rename_all = "camelCase")]
 pub struct RunView {
     pub id: Uuid,
-    pub status: String,
+    pub status: crate::disbursement::reconcile::service::RunStatus,
     pub source: String,
     pub trigger: String,
     pub period_from: DateTime<Utc>,
@@ -235,7 +235,7 @@ fn kind_order(column: &str) -> String {
 pub struct ItemDetail {
     pub id: Uuid,
     pub run_id: Uuid,
-    pub run_status: String,
+    pub run_status: crate::disbursement::reconcile::service::RunStatus,
     pub kind: String,
     pub disbursement_id: Option<Uuid>,
     pub redemption_id: Option<Uuid>,

@@ -127,6 +127,12 @@ impl fmt::Display for AttemptStatus {
     }
 }
 
+impl PartialEq<&str> for AttemptStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// `redemption_reversals.status` (`redemption_reversals_status_check`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, Serialize, Deserialize)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]

@@ -85,7 +85,7 @@ impl RunLine {
             period: period(r.period_from, r.period_to),
             trigger: r.trigger.clone(),
             source: r.source.replace('_', " "),
-            status: r.status.clone(),
+            status: r.status.to_string(),
             checked: r.checked_count,
             discrepancies: r.discrepancy_count,
             by: r.started_by.clone().unwrap_or_else(|| "schedule".to_owned()),
