@@ -25,12 +25,16 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(GET "/api/v1/admin/batches", Access::Permission(BatchesRead), list),
         route!(POST "/api/v1/admin/batches", Access::Permission(BatchesCreate), create),
         route!(POST "/api/v1/admin/batches/generate", Access::Permission(PromoCodesGenerate), top_up),
+        // the PRD names the same top-up under the codes tree too
+        route!(POST "/api/v1/admin/promo-codes/generate", Access::Permission(PromoCodesGenerate), top_up),
         route!(GET "/api/v1/admin/batches/{id}", Access::Permission(BatchesRead), detail),
         route!(GET "/api/v1/admin/batches/{id}/stats", Access::Permission(BatchesRead), stats),
         route!(PUT "/api/v1/admin/batches/{id}/status", Access::Permission(BatchesStatusChange), set_status),
         route!(GET "/api/v1/admin/jobs/{id}", Access::Permission(BatchesRead), job),
         route!(GET "/api/v1/admin/promo-codes/export", Access::Permission(PromoCodesDownload), export),
         route!(GET "/api/v1/admin/promo-codes/download", Access::Permission(PromoCodesDownload), export),
+        // and the same download under the batches tree (ACCESS.md: one operation, one key)
+        route!(GET "/api/v1/admin/batches/download", Access::Permission(PromoCodesDownload), export),
     ];
     specs.extend(super::ops_api::routes());
     specs

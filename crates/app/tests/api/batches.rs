@@ -589,3 +589,95 @@ async fn batch_statistics_stay_exact_through_every_kind_of_change() {
         (json!(7), json!(7))
     );
 }
+
+/// The PRD names the top-up `POST /promo-codes/generate` as well as `/batches/generate`, and the
+/// download `GET /batches/download` as well as `/promo-codes/download|export`: the same operations
+/// (the same rules, job, audit row and chain-of-custody record), not copies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_prd_names_of_top_up_and_download_are_the_same_operations() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let key = app.api_key("Batch Manager").await;
+    let body: Value = create(&app, &key, batch_body("Both trees", 24))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = body["batch"]["id"].as_str().unwrap().to_owned();
+    app.worker("w").drain().await.unwrap();
+
+    let res = app
+        .post_json(
+            &key,
+            "/api/v1/admin/promo-codes/generate",
+            &json!({"batchId": id, "count": 6}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let job = res.json::<Value>().await.unwrap()["jobId"].to_string();
+    app.worker("w").drain().await.unwrap();
+    let (max, n): (i32, i64) =
+        sqlx::query_as("select max(serial), count(*) from promo_codes where batch_id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!((max, n), (30, 30), "the top-up continued the serials");
+    let audited: i64 =
+        sqlx::query_scalar("select count(*) from audit_logs where action = 'batch.topped_up' and entity_id = $1")
+            .bind(&id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(audited, 1, "audited like the batches route (job {job})");
+    // the same rules: beyond the batch maximum or a bad count is refused naming the field
+    let res = app
+        .post_json(
+            &key,
+            "/api/v1/admin/promo-codes/generate",
+            &json!({"batchId": id, "count": 0}),
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+
+    let one = app
+        .get_as(
+            &key,
+            &format!("/api/v1/admin/promo-codes/export?format=csv&batchId={id}"),
+        )
+        .await;
+    assert_eq!(one.status(), 200);
+    let one = one.text().await.unwrap();
+    let other = app
+        .get_as(&key, &format!("/api/v1/admin/batches/download?format=csv&batchId={id}"))
+        .await;
+    assert_eq!(other.status(), 200);
+    assert_eq!(other.headers()["content-type"], "text/csv; charset=utf-8");
+    let other = other.text().await.unwrap();
+    assert_eq!(one.lines().count(), 31, "a header and 30 codes");
+    assert_eq!(one, other, "the same file");
+    let recorded: i64 = sqlx::query_scalar("select count(*) from code_downloads where batch_id = $1::uuid")
+        .bind(&id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 2, "each download is in the batch's chain of custody");
+
+    // and the same key: a Viewer (no promo-codes.download / .generate) gets neither
+    let viewer = app.api_key("Viewer").await;
+    let res = app
+        .get_as(
+            &viewer,
+            &format!("/api/v1/admin/batches/download?format=csv&batchId={id}"),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    let res = app
+        .post_json(
+            &viewer,
+            "/api/v1/admin/promo-codes/generate",
+            &json!({"batchId": id, "count": 1}),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+}
