@@ -55,15 +55,23 @@ fn non_empty(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// The `batchId` query parameter: absent or empty is none; anything but an id names the field.
+fn batch_id(raw: &Option<String>) -> Result<Option<Uuid>, FieldError> {
+    non_empty(raw)
+        .map(|b| {
+            b.parse::<Uuid>()
+                .map_err(|_| FieldError::new("batchId", "is not a batch id"))
+        })
+        .transpose()
+}
+
 /// The filter, cursor and limit of a list request; all problems at once.
 pub fn parse_list(q: &ListQuery) -> Result<(CodeFilter, Option<String>, i64), AppError> {
     let mut errors: Vec<FieldError> = Vec::new();
     let mut f = CodeFilter::default();
-    if let Some(b) = non_empty(&q.batch_id) {
-        match b.parse::<Uuid>() {
-            Ok(id) => f.batch_id = Some(id),
-            Err(_) => errors.push(FieldError::new("batchId", "is not a batch id")),
-        }
+    match batch_id(&q.batch_id) {
+        Ok(id) => f.batch_id = id,
+        Err(e) => errors.push(e),
     }
     if let Some(s) = non_empty(&q.status) {
         match CodeFilter::check_status(Some(s)) {
@@ -156,12 +164,7 @@ pub struct StatsQuery {
 impl StatsQuery {
     /// The batch asked for, if any; 422 naming `batchId` when it is not an id.
     pub fn batch(&self) -> Result<Option<Uuid>, AppError> {
-        non_empty(&self.batch_id)
-            .map(|b| {
-                b.parse::<Uuid>()
-                    .map_err(|_| AppError::field("batchId", "is not a batch id"))
-            })
-            .transpose()
+        batch_id(&self.batch_id).map_err(|e| AppError::Validation(vec![e]))
     }
 }
 
