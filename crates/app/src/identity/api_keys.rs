@@ -104,6 +104,40 @@ pub async fn create(
     Ok(NewKey { id, key, prefix })
 }
 
+/// Mints a key for the staff member with `email`, acting with their role named `role`, for
+/// `days` days (the command line's `create-api-key`). Audited as the system.
+pub async fn create_for(
+    conn: &mut PgConnection,
+    email: &str,
+    name: &str,
+    role: &str,
+    days: i64,
+    acting: &Acting,
+) -> Result<NewKey, AppError> {
+    let found: Option<(Uuid, Uuid)> = sqlx::query_as(
+        "select u.id, r.id from users u join user_role_assignments a on a.user_id = u.id \
+         join roles r on r.id = a.role_id where lower(u.email) = lower($1) and r.name = $2",
+    )
+    .bind(email.trim())
+    .bind(role)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (owner, role_id) =
+        found.ok_or_else(|| AppError::field("email", format!("no staff member {email} with the role {role}")))?;
+    if !(1..=366).contains(&days) {
+        return Err(AppError::field("days", "must be from 1 to 366"));
+    }
+    create(
+        conn,
+        owner,
+        name,
+        role_id,
+        acting.now + chrono::Duration::days(days),
+        acting,
+    )
+    .await
+}
+
 /// The permissions a role grants.
 async fn role_permissions(conn: &mut PgConnection, role_id: Uuid) -> Result<BTreeSet<Permission>, sqlx::Error> {
     let keys: Vec<String> = sqlx::query_scalar(

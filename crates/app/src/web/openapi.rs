@@ -34,6 +34,8 @@ pub const SESSION: &str = "sessionCookie";
 pub const WEBHOOK: &str = "webhookSecret";
 
 type Schemas = Vec<(String, RefOr<Schema>)>;
+/// A media type and the schema of its body.
+type Body = (&'static str, RefOr<Schema>);
 
 /// A JSON object whose fields this document does not spell out (the document itself, a
 /// provider's raw answer kept for support).
@@ -53,8 +55,8 @@ pub struct Doc {
     summary: &'static str,
     description: Option<&'static str>,
     params: Vec<Parameter>,
-    body: Option<(&'static str, RefOr<Schema>)>,
-    responses: Vec<(u16, &'static str, Option<(&'static str, RefOr<Schema>)>)>,
+    body: Option<Body>,
+    responses: Vec<(u16, &'static str, Option<Body>)>,
     problems: Vec<u16>,
     schemas: Schemas,
 }
