@@ -40,7 +40,7 @@ pub fn routes() -> Vec<RouteSpec> {
             Doc::new("List API keys, newest first")
                 .describe("Revoked and expired keys are listed too. The keys themselves are never shown again.")
                 .query::<PageQuery>()
-                .ok::<Page<KeyView>>()),
+                .page::<KeyView>()),
         route!(POST "/api/v1/admin/api-keys", Access::Permission(SystemIntegrationsManage), create_key,
             Doc::new("Create an API key (shown once)")
                 .describe("Only for a role whose every permission you hold (403 naming the one you lack).")

@@ -25,7 +25,7 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(GET "/api/v1/admin/role-requests", Access::Permission(UsersRolesAssign), list_requests,
             Doc::new("List role changes waiting for a second Super Administrator, oldest first")
                 .query::<PageQuery>()
-                .ok::<Page<RequestView>>()),
+                .page::<RequestView>()),
         route!(POST "/api/v1/admin/role-requests/{id}/approve", Access::Permission(UsersRolesAssign), approve_request,
             Doc::new("Approve a role change (applies it)")
                 .describe("Only a Super Administrator other than the one who asked (403 otherwise); 409 when it is no longer pending.")
@@ -39,7 +39,7 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(GET "/api/v1/admin/settings/roles", Access::Permission(RolesManage), list_roles,
             Doc::new("List roles with their permissions, system roles first")
                 .query::<PageQuery>()
-                .ok::<Page<RoleView>>()),
+                .page::<RoleView>()),
         route!(PUT "/api/v1/admin/settings/roles/{id}/permissions", Access::Permission(RolesManage), set_role_permissions,
             Doc::new("Replace the permissions a role grants")
                 .describe("The Super Administrator always holds every permission and the Customer role none (409).")
@@ -49,7 +49,7 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(GET "/api/v1/admin/settings/permissions", Access::Permission(RolesManage), catalogue,
             Doc::new("List every permission there is, by area")
                 .query::<PageQuery>()
-                .ok::<Page<PermissionInfo>>()),
+                .page::<PermissionInfo>()),
     ]
 }
 

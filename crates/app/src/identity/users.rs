@@ -73,7 +73,7 @@ pub struct ListQuery {
     /// Part of the email or the name.
     pub q: Option<String>,
     /// Only users whose account is here.
-    #[param(value_type = Option<ListStatus>)]
+    #[param(inline, value_type = Option<ListStatus>)]
     pub status: Option<String>,
     /// Only holders of the role of this name.
     pub role: Option<String>,

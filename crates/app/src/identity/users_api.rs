@@ -28,7 +28,7 @@ pub fn routes() -> Vec<RouteSpec> {
             Doc::new("List staff users, newest first")
                 .query::<ListQuery>()
                 .query::<PageQuery>()
-                .ok::<Page<UserRow>>()),
+                .page::<UserRow>()),
         route!(POST "/api/v1/admin/users", Access::Permission(UsersCreate), create,
             Doc::new("Add a staff user (answers a one-time set-up link)")
                 .describe("The user has no password until they use the set-up link. Each role asked for is a role change request a second Super Administrator approves (applied at once while you are the only one).")
@@ -41,7 +41,7 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(GET "/api/v1/admin/users/pending", Access::Permission(UsersRegistrationApprove), pending,
             Doc::new("List registrations waiting for review, newest first")
                 .query::<PageQuery>()
-                .ok::<Page<UserRow>>()),
+                .page::<UserRow>()),
         route!(GET "/api/v1/admin/users/registration-status", Access::Permission(UsersRegistrationApprove), registration_status,
             Doc::new("Whether self-registration is open, and how many registrations wait")
                 .ok::<RegistrationStatus>()),
