@@ -105,6 +105,14 @@ impl Doc {
         self.returns::<R>(200, "OK")
     }
 
+    /// 200 with a page of `R` rows ([`Page<R>`](super::paging::Page)), `R`'s own schema put in
+    /// the components: the derive on a generic collects only the schemas `R` refers to, not `R`'s,
+    /// so `.ok::<Page<R>>()` alone leaves a dangling `$ref` unless another route names `R`.
+    pub fn page<R: ToSchema>(mut self) -> Self {
+        self.schemas.push((R::name().into_owned(), R::schema()));
+        self.ok::<super::paging::Page<R>>()
+    }
+
     /// 201 with the created resource.
     pub fn created<R: ToSchema>(self) -> Self {
         self.returns::<R>(201, "Created")
