@@ -105,11 +105,8 @@ impl Doc {
         self.returns::<R>(200, "OK")
     }
 
-    /// 200 with a page of `R` rows ([`Page<R>`](super::paging::Page)), `R`'s own schema put in
-    /// the components: the derive on a generic collects only the schemas `R` refers to, not `R`'s,
-    /// so `.ok::<Page<R>>()` alone leaves a dangling `$ref` unless another route names `R`.
-    pub fn page<R: ToSchema>(mut self) -> Self {
-        self.schemas.push((R::name().into_owned(), R::schema()));
+    /// 200 with a page of `R` rows ([`Page<R>`](super::paging::Page)).
+    pub fn page<R: ToSchema>(self) -> Self {
         self.ok::<super::paging::Page<R>>()
     }
 
@@ -390,7 +387,8 @@ pub fn document(specs: &[RouteSpec]) -> OpenApi {
         SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
             crate::identity::session::COOKIE,
             "The panel's session cookie. A request that changes something also sends the \
-             `mb_csrf` cookie's value in the `x-csrf-token` header.",
+             session's CSRF token (`csrfToken` of /api/v1/auth/login/verify) in the \
+             `x-csrf-token` header.",
         ))),
     );
     components.add_security_scheme(
