@@ -174,7 +174,11 @@ async fn me(who: Principal) -> Json<Value> {
         "id": who.user_id,
         "email": who.email,
         "name": who.name,
-        "via": match who.via { crate::web::auth::Via::Session { .. } => "session", crate::web::auth::Via::ApiKey { .. } => "api_key" },
+        "via": match who.via {
+            crate::web::auth::Via::Session { bearer: false, .. } => "session",
+            crate::web::auth::Via::Session { bearer: true, .. } => "session_token",
+            crate::web::auth::Via::ApiKey { .. } => "api_key",
+        },
         "permissions": perms,
     }))
 }

@@ -710,7 +710,7 @@ async fn edge_every_route_with_hostile_values_gives_no_5xx_and_stores_nothing() 
         let method = spec.method.clone();
         let has_params = spec.path.contains('{');
         let has_body = matches!(method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE");
-        let open = matches!(spec.access, Access::Public | Access::Webhook);
+        let open = matches!(spec.access, Access::Public | Access::PublicJson | Access::Webhook);
         let callers: &[Caller] = &[Caller::Key, Caller::Session, Caller::Anonymous];
         for &caller in callers {
             // anonymous callers of a protected route are turned away before any input is read:
