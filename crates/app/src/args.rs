@@ -48,6 +48,8 @@ pub enum Command {
         #[command(subcommand)]
         command: SimulateCommand,
     },
+    /// Print the OpenAPI 3.1 document of the API (what `/api/v1/openapi.json` serves).
+    Openapi,
     /// Benchmarks that print their figures.
     Bench {
         #[command(subcommand)]

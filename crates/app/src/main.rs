@@ -122,6 +122,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let _ = watcher.await;
             Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
+        Command::Openapi => {
+            println!("{}", *mbelyco::web::openapi::DOCUMENT_JSON);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Simulate {
             command: SimulateCommand::At { port },
         } => {

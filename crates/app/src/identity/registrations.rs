@@ -23,7 +23,7 @@ use crate::unit::Acting;
 use crate::web::extract::FormPairs;
 
 /// Where a staff account's approval is (`users.approval_status`, its CHECK constraint's set).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, sqlx::Type, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum ApprovalStatus {

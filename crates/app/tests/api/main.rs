@@ -25,6 +25,7 @@ mod jobs;
 mod lifecycle_codes;
 mod lifecycle_identity;
 mod lifecycle_payouts;
+mod openapi;
 mod payout_fixtures;
 mod payouts;
 mod payouts_faults;
