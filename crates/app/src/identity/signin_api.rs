@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::pages::{cookie_header, with_cookie};
 use super::registrations::{self, Registration};
@@ -25,16 +25,93 @@ use crate::route;
 use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::ApiJson;
+use crate::web::openapi::Doc;
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
 
 pub fn routes() -> Vec<RouteSpec> {
     vec![
-        route!(POST "/api/v1/auth/login", Access::PublicJson, login),
-        route!(POST "/api/v1/auth/login/verify", Access::PublicJson, verify),
-        route!(POST "/api/v1/auth/refresh", Access::OwnAccount, refresh),
-        route!(POST "/api/v1/auth/register", Access::PublicJson, register),
+        route!(POST "/api/v1/auth/login", Access::PublicJson, login,
+            Doc::new("Sign in with email and password: a TOTP challenge, or \"enrol first\"")
+                .describe("401 for a wrong email or password (one message whatever was wrong); five failures lock \
+                           the account (423, said only with the right password); too many attempts from one \
+                           address: 429. An account without two-factor gets `enrolment_required`, no token, and \
+                           the form's half-signed-in cookie for the enrolment page.")
+                .body::<LoginBody>()
+                .ok::<LoginAnswer>()
+                .problems(&[401, 403, 423, 429])),
+        route!(POST "/api/v1/auth/login/verify", Access::PublicJson, verify,
+            Doc::new("Complete sign-in with the challenge and a TOTP or backup code")
+                .describe("Answers a bearer session token (`Authorization: Bearer mbs_…`) and sets the session \
+                           cookie. A wrong code counts toward the lockout.")
+                .body::<VerifyBody>()
+                .ok::<SignedIn>()
+                .problems(&[401, 423])),
+        route!(POST "/api/v1/auth/refresh", Access::OwnAccount, refresh,
+            Doc::new("Extend the calling session, within its absolute lifetime")
+                .ok::<SessionExpiry>()),
+        route!(POST "/api/v1/auth/register", Access::PublicJson, register,
+            Doc::new("Ask for a staff account (while registration is open)")
+                .describe("403 while registration is closed; the registration page's rules, limits and audit.")
+                .body::<RegisterBody>()
+                .created::<Registered>()
+                .problems(&[403, 409, 429])),
     ]
+}
+
+/// The password step's answer: the second factor is owed, or must be set up first.
+#[derive(Serialize, ToSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum LoginAnswer {
+    TotpRequired {
+        /// For `/api/v1/auth/login/verify` (not a bearer token).
+        challenge: String,
+        #[serde(rename = "challengeExpiresAt")]
+        challenge_expires_at: DateTime<Utc>,
+        verify: String,
+        detail: String,
+    },
+    EnrolmentRequired {
+        #[serde(rename = "enrolUrl")]
+        enrol_url: String,
+        #[serde(rename = "signInUrl")]
+        sign_in_url: String,
+        detail: String,
+    },
+}
+
+/// A complete session: its bearer token and when it ends.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedIn {
+    /// `signed_in`
+    status: String,
+    /// `Authorization: Bearer <token>`; the same session as the cookie set with this answer.
+    token: String,
+    token_type: String,
+    /// The idle deadline: each call (or a refresh) moves it, never past `absoluteExpiresAt`.
+    expires_at: DateTime<Utc>,
+    absolute_expires_at: DateTime<Utc>,
+    /// The `x-csrf-token` a cookie (not bearer) call that changes something sends.
+    csrf_token: String,
+    via_backup_code: bool,
+    backup_codes_left: i64,
+}
+
+/// When the calling session now ends.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionExpiry {
+    expires_at: DateTime<Utc>,
+    absolute_expires_at: DateTime<Utc>,
+}
+
+/// A registration received.
+#[derive(Serialize, ToSchema)]
+pub struct Registered {
+    /// `pending`
+    status: String,
+    detail: String,
 }
 
 /// Each named field must be there and not blank; the field errors otherwise.
@@ -52,7 +129,7 @@ fn required(fields: &[(&str, &Option<String>)]) -> Result<(), AppError> {
 }
 
 /// `POST /api/v1/auth/login`'s body.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginBody {
     email: Option<String>,
     password: Option<String>,
@@ -104,24 +181,25 @@ async fn login(
     let now = state.clock.now();
     let lifetime = i64::from(state.settings.get().0.security.session_timeout_minutes) * 60;
     match outcome {
-        Outcome::NeedSecondFactor(created) => Ok(Json(json!({
-            "status": "totp_required",
-            "challenge": format!("{}{}", session::CHALLENGE_PREFIX, created.token),
-            "challengeExpiresAt": (now + idle(&state)).min(now + Duration::seconds(lifetime)),
-            "verify": "/api/v1/auth/login/verify",
-            "detail": "Send the challenge with a code from the authenticator app (or a backup code) to the verify endpoint.",
-        }))
+        Outcome::NeedSecondFactor(created) => Ok(Json(LoginAnswer::TotpRequired {
+            challenge: format!("{}{}", session::CHALLENGE_PREFIX, created.token),
+            challenge_expires_at: (now + idle(&state)).min(now + Duration::seconds(lifetime)),
+            verify: "/api/v1/auth/login/verify".into(),
+            detail:
+                "Send the challenge with a code from the authenticator app (or a backup code) to the verify endpoint."
+                    .into(),
+        })
         .into_response()),
         // as the form: the half-signed-in cookie, for a browser to go on to the enrolment page;
         // no token a script could use
         Outcome::NeedEnrolment(created) => {
-            let body = Json(json!({
-                "status": "enrolment_required",
-                "enrolUrl": "/sign-in/enrol",
-                "signInUrl": "/sign-in",
-                "detail": "This account has no two-factor authentication yet, so no session is given. \
-                           Sign in once on the sign-in page in a browser and set up an authenticator app.",
-            }));
+            let body = Json(LoginAnswer::EnrolmentRequired {
+                enrol_url: "/sign-in/enrol".into(),
+                sign_in_url: "/sign-in".into(),
+                detail: "This account has no two-factor authentication yet, so no session is given. \
+                         Sign in once on the sign-in page in a browser and set up an authenticator app."
+                    .into(),
+            });
             let cookie = cookie_header(&state, session::COOKIE, &created.token, Some(lifetime));
             Ok(with_cookie(body.into_response(), cookie))
         }
@@ -131,7 +209,7 @@ async fn login(
 
 /// `POST /api/v1/auth/login/verify`'s body: the challenge and a TOTP code or a backup code
 /// (`code`, or `backupCode`).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyBody {
     challenge: Option<String>,
@@ -197,16 +275,16 @@ async fn verify(
         } => {
             let now = state.clock.now();
             let max_age = (r.expiry.absolute_expires_at - now).num_seconds().max(0);
-            let body = Json(json!({
-                "status": "signed_in",
-                "token": format!("{}{}", session::BEARER_PREFIX, r.token),
-                "tokenType": "Bearer",
-                "expiresAt": r.expiry.expires_at,
-                "absoluteExpiresAt": r.expiry.absolute_expires_at,
-                "csrfToken": s.csrf_token,
-                "viaBackupCode": via_backup_code,
-                "backupCodesLeft": backup_codes_left,
-            }));
+            let body = Json(SignedIn {
+                status: "signed_in".into(),
+                token: format!("{}{}", session::BEARER_PREFIX, r.token),
+                token_type: "Bearer".into(),
+                expires_at: r.expiry.expires_at,
+                absolute_expires_at: r.expiry.absolute_expires_at,
+                csrf_token: s.csrf_token.clone(),
+                via_backup_code,
+                backup_codes_left,
+            });
             let cookie = cookie_header(&state, session::COOKIE, &r.token, Some(max_age));
             let mut res = with_cookie(body.into_response(), cookie);
             res.headers_mut()
@@ -217,24 +295,22 @@ async fn verify(
     }
 }
 
-/// When the calling session (cookie or bearer token) now ends.
-fn expiry_json(idle_at: DateTime<Utc>, absolute: DateTime<Utc>) -> Json<serde_json::Value> {
-    Json(json!({"expiresAt": idle_at, "absoluteExpiresAt": absolute}))
-}
-
 /// Extends the calling session's idle deadline, never past its absolute lifetime.
-async fn refresh(State(state): State<AppState>, who: Principal) -> Result<Json<serde_json::Value>, AppError> {
+async fn refresh(State(state): State<AppState>, who: Principal) -> Result<Json<SessionExpiry>, AppError> {
     let id = who.session_id().ok_or(AppError::Unauthorized)?;
     let mut unit = state.unit().await?;
     let expiry = session::refresh(&mut unit, id, idle(&state), state.clock.now())
         .await?
         .ok_or(AppError::Unauthorized)?;
     unit.commit().await?;
-    Ok(expiry_json(expiry.expires_at, expiry.absolute_expires_at))
+    Ok(Json(SessionExpiry {
+        expires_at: expiry.expires_at,
+        absolute_expires_at: expiry.absolute_expires_at,
+    }))
 }
 
 /// `POST /api/v1/auth/register`'s body: the registration page's fields.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterBody {
     email: Option<String>,
@@ -265,7 +341,7 @@ async fn register(
     State(state): State<AppState>,
     meta: RequestMeta,
     ApiJson(body): ApiJson<RegisterBody>,
-) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+) -> Result<(StatusCode, Json<Registered>), AppError> {
     let r = Registration::try_from(&body)?;
     let settings = state.settings.get();
     let acting = Acting::new(Actor::Anonymous, meta, state.clock.now());
@@ -275,9 +351,11 @@ async fn register(
     outcome?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "status": "pending",
-            "detail": "Registration received. An administrator will review it; if approved, a set-up link follows by email.",
-        })),
+        Json(Registered {
+            status: "pending".into(),
+            detail:
+                "Registration received. An administrator will review it; if approved, a set-up link follows by email."
+                    .into(),
+        }),
     ))
 }
