@@ -193,7 +193,8 @@ pub struct Me {
     id: Uuid,
     email: String,
     name: String,
-    /// How the call was authenticated: `session` or `api_key`.
+    /// How the call was authenticated: `session` (the cookie), `session_token` (a bearer
+    /// session token from sign-in) or `api_key`.
     via: &'static str,
     /// The permission keys the caller holds, sorted.
     permissions: Vec<&'static str>,
@@ -207,7 +208,8 @@ async fn me(who: Principal) -> Json<Me> {
         email: who.email,
         name: who.name,
         via: match who.via {
-            crate::web::auth::Via::Session { .. } => "session",
+            crate::web::auth::Via::Session { bearer: false, .. } => "session",
+            crate::web::auth::Via::Session { bearer: true, .. } => "session_token",
             crate::web::auth::Via::ApiKey { .. } => "api_key",
         },
         permissions: perms,

@@ -20,6 +20,7 @@ pub mod roles_pages;
 pub mod session;
 pub mod setup_links;
 pub mod signin;
+pub mod signin_api;
 pub mod totp;
 pub mod users;
 pub mod users_api;

@@ -193,7 +193,7 @@ fn implied_path_params(path: &str, described: &[Parameter]) -> Vec<Parameter> {
 /// The problem answers every route with this access and input can give, and what they mean.
 fn implied_problems(access: Access, doc: &Doc, has_path_params: bool) -> Vec<u16> {
     let mut out = doc.problems.clone();
-    let staff = !matches!(access, Access::Public | Access::Webhook);
+    let staff = !matches!(access, Access::Public | Access::PublicJson | Access::Webhook);
     if staff {
         out.extend([401, 403, 429]);
     }
@@ -234,10 +234,15 @@ fn problem_description(status: u16) -> &'static str {
 fn access_words(access: Access) -> String {
     match access {
         Access::Public => "Public.".to_owned(),
+        Access::PublicJson => {
+            "Public, JSON bodies only (pre-auth: sign-in and registration; decision 0030).".to_owned()
+        }
         Access::Webhook => "Gateway or provider callback, authenticated by its secret.".to_owned(),
         Access::PartialSession => "A session half way through sign-in.".to_owned(),
         Access::SignedIn => "Any signed-in staff member or API key.".to_owned(),
-        Access::OwnAccount => "The signed-in person's own browser session (not an API key).".to_owned(),
+        Access::OwnAccount => {
+            "The signed-in person's own session: its cookie or its bearer token (`mbs_…`), not an API key.".to_owned()
+        }
         Access::Permission(p) => format!("Needs `{}`.", p.key()),
         Access::AnyOf(ps) => {
             let keys: Vec<String> = ps.iter().map(|p| format!("`{}`", p.key())).collect();
@@ -252,8 +257,10 @@ fn security(access: Access, path: &str) -> Vec<SecurityRequirement> {
         // the MoMo callback's secret is part of its path (`{attempt_ref}`)
         Access::Webhook if path.contains("/momo/") => vec![SecurityRequirement::default()],
         Access::Webhook => vec![scheme(WEBHOOK)],
-        Access::Public => vec![SecurityRequirement::default()],
-        Access::PartialSession | Access::OwnAccount => vec![scheme(SESSION)],
+        Access::Public | Access::PublicJson => vec![SecurityRequirement::default()],
+        Access::PartialSession => vec![scheme(SESSION)],
+        // a session, by its cookie or its bearer token (the bearer scheme's `mbs_…`)
+        Access::OwnAccount => vec![scheme(API_KEY), scheme(SESSION)],
         Access::SignedIn | Access::Permission(_) | Access::AnyOf(_) => vec![scheme(API_KEY), scheme(SESSION)],
     }
 }

@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod auth_api;
 mod batches;
 mod batches_ops;
 mod browser;
