@@ -1,5 +1,6 @@
 //! `/api/v1/admin/promo-codes` (PRD tree): list and search with keyset pagination, detail with
-//! history, status changes, fraud reports, bulk operations and validation.
+//! history, amount and expiry edits and deletion of unused codes, status changes, fraud reports,
+//! bulk operations and validation.
 //!
 //! Who learns what: listing and detail need `promo-codes.read`; a partial code (`q` that is not a
 //! whole code) needs `promo-codes.search` as well (ACCESS.md). `/search` needs
@@ -15,6 +16,7 @@ use uuid::Uuid;
 
 use super::admin::{self, CodeFilter, CodeQuery, StatusChange};
 use super::bulk::{self, Bulk, BulkAction, FilterSpec, Target};
+use super::edit::{self, CodeEdit};
 use crate::access::Permission::*;
 use crate::error::{AppError, FieldError};
 use crate::route;
@@ -35,6 +37,8 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(POST "/api/v1/admin/promo-codes/bulk", Access::Permission(PromoCodesBulkOperations), bulk_op),
         route!(GET "/api/v1/admin/promo-codes/stats", Access::Permission(PromoCodesRead), stats),
         route!(GET "/api/v1/admin/promo-codes/{id}", Access::Permission(PromoCodesRead), detail),
+        route!(PUT "/api/v1/admin/promo-codes/{id}", Access::Permission(PromoCodesUpdate), update),
+        route!(DELETE "/api/v1/admin/promo-codes/{id}", Access::Permission(PromoCodesDelete), delete),
         route!(PUT "/api/v1/admin/promo-codes/{id}/status", Access::Permission(PromoCodesStatusChange), set_status),
         route!(POST "/api/v1/admin/promo-codes/{id}/report", Access::Permission(PromoCodesStatusChange), report),
     ]
@@ -177,6 +181,44 @@ async fn stats(State(state): State<AppState>, Query(q): Query<StatsQuery>) -> Re
 async fn detail(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
     let mut conn = state.pool.acquire().await?;
     Ok(Json(json!(admin::detail(&mut conn, id).await?)))
+}
+
+/// `PUT /promo-codes/{id}`: a new amount (whole francs), a new expiry, or both.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EditBody {
+    amount: Option<i64>,
+    expires_at: Option<String>,
+    reason: Option<String>,
+}
+
+impl TryFrom<EditBody> for CodeEdit {
+    type Error = AppError;
+
+    fn try_from(b: EditBody) -> Result<Self, AppError> {
+        CodeEdit::parse(b.amount, b.expires_at.as_deref(), b.reason.as_deref())
+    }
+}
+
+async fn update(
+    State(state): State<AppState>,
+    acting: Acting,
+    Path(id): Path<Uuid>,
+    ApiJson(b): ApiJson<EditBody>,
+) -> Result<Json<Value>, AppError> {
+    let cmd = CodeEdit::try_from(b)?;
+    let settings = state.settings.get();
+    let mut unit = state.unit().await?;
+    let out = edit::update(&mut unit, &settings.0, id, &cmd, &acting).await?;
+    unit.commit().await?;
+    Ok(Json(json!(out)))
+}
+
+async fn delete(State(state): State<AppState>, acting: Acting, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+    let mut unit = state.unit().await?;
+    let out = edit::delete(&mut unit, id, &acting).await?;
+    unit.commit().await?;
+    Ok(Json(json!(out)))
 }
 
 #[derive(Deserialize)]

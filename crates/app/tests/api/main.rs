@@ -9,6 +9,7 @@ mod batches_ops;
 mod browser;
 mod cli;
 mod codes;
+mod codes_edit;
 mod codes_import;
 mod disbursements_ops;
 mod disbursements_views;
