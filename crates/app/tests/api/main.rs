@@ -33,6 +33,7 @@ mod seed;
 mod settings;
 mod signin;
 mod sms;
+mod sms_delivery;
 mod state_machines_doc;
 mod system;
 mod users;
