@@ -26,7 +26,7 @@ pub fn current_request_id() -> Option<String> {
 
 /// One field that failed validation. `field` is a dotted path into the request body
 /// (`payments.maxRetryAttempts`, `items[2].code`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -234,7 +234,7 @@ impl AppError {
 }
 
 /// RFC 9457 problem details.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
     #[serde(rename = "type")]

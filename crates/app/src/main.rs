@@ -122,6 +122,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let _ = watcher.await;
             Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
+        Command::Openapi => {
+            println!("{}", *mbelyco::web::openapi::DOCUMENT_JSON);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Simulate {
             command: SimulateCommand::At { port },
         } => {
@@ -180,6 +184,27 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                             secrecy::ExposeSecret::expose_secret(&password)
                         );
                     }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("mbelyco: {}", mbelyco::error::describe(&e));
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::CreateApiKey {
+            email,
+            name,
+            role,
+            days,
+        } => {
+            let pool = mbelyco::db::connect(&config).await?;
+            let acting = mbelyco::unit::Acting::system(clock.now());
+            let mut tx = pool.begin().await?;
+            match identity::api_keys::create_for(&mut tx, &email, &name, &role, days, &acting).await {
+                Ok(key) => {
+                    tx.commit().await?;
+                    println!("{}", key.key);
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {

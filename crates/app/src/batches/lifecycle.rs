@@ -31,7 +31,7 @@ use crate::sql::{Binder, Params, Slot};
 use crate::unit::Acting;
 
 /// A batch's status (`batches_status_check`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum BatchStatus {
@@ -76,7 +76,7 @@ impl PartialEq<&str> for BatchStatus {
 }
 
 /// What moves a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, utoipa::ToSchema)]
 pub enum Cause {
     /// A person set the status (one batch, or a bulk action over batches).
     Staff,

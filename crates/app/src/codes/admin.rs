@@ -125,7 +125,7 @@ impl CodeFilter {
 }
 
 /// One code as lists and the detail show it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CodeRow {
     pub id: Uuid,
@@ -153,13 +153,13 @@ const ROW: &str = "select c.id, c.code, c.serial, ((c.serial + 11) / 12)::int4 a
      c.currency, c.status, c.created_at, c.expires_at, c.used_at, c.redeemed_at, c.blocked_at, c.reported_at \
      from promo_codes c join batches b on b.id = c.batch_id where true";
 
-/// The opaque `after` cursor: the last code of the previous page.
+/// The opaque `cursor`: the last code of the previous page.
 pub fn encode_cursor(code: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("c1:{code}"))
 }
 
 pub fn decode_cursor(cursor: &str) -> Result<String, AppError> {
-    let bad = || AppError::field("after", "is not a cursor this server gave out");
+    let bad = || AppError::field("cursor", "is not a cursor this server gave out");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor.trim())
         .map_err(|_| bad())?;
@@ -340,7 +340,7 @@ pub async fn exists(conn: &mut PgConnection, code: &PromoCode) -> Result<bool, s
 }
 
 /// One status change, or one edit of amount and expiry ([`super::edit`]), in a code's history.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     pub at: DateTime<Utc>,
@@ -351,11 +351,12 @@ pub struct Event {
     pub operation_id: Uuid,
     /// An edit's amount and expiry, before and after (status unchanged); none for a status move.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::edit::EditChange>)]
     pub change: Option<sqlx::types::Json<super::edit::EditChange>>,
 }
 
 /// The code's redemption, if it has one (phone number masked).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Redemption {
     pub id: Uuid,
@@ -367,7 +368,7 @@ pub struct Redemption {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Detail {
     #[serde(flatten)]
@@ -416,7 +417,7 @@ pub fn check_reason(reason: &str) -> Result<String, AppError> {
 }
 
 /// What a status change did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Changed {
     pub code: CodeRow,

@@ -9,20 +9,25 @@
 
 use crate::web::extract::{Path, Query};
 use axum::extract::State;
+use axum::http::Uri;
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::admin::{self, CodeFilter, CodeQuery, StatusChange};
+use super::admin::{self, CodeFilter, CodeQuery, CodeRow, StatusChange};
 use super::bulk::{self, Bulk, BulkAction, FilterSpec, Target};
 use super::edit::{self, CodeEdit};
+use super::lifecycle::CodeStatus;
 use crate::access::Permission::*;
 use crate::error::{AppError, FieldError};
 use crate::route;
 use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::ApiJson;
+use crate::web::openapi::Doc;
+use crate::web::paging::Page;
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
 
@@ -31,27 +36,83 @@ pub const VALIDATE_PER_MINUTE: i32 = 30;
 
 pub fn routes() -> Vec<RouteSpec> {
     vec![
-        route!(GET "/api/v1/admin/promo-codes", Access::Permission(PromoCodesRead), list),
-        route!(GET "/api/v1/admin/promo-codes/search", Access::Permission(PromoCodesSearch), search),
-        route!(POST "/api/v1/admin/promo-codes/validate", Access::Permission(PromoCodesValidate), validate),
-        route!(POST "/api/v1/admin/promo-codes/bulk", Access::Permission(PromoCodesBulkOperations), bulk_op),
-        route!(GET "/api/v1/admin/promo-codes/stats", Access::Permission(PromoCodesRead), stats),
-        route!(GET "/api/v1/admin/promo-codes/{id}", Access::Permission(PromoCodesRead), detail),
-        route!(PUT "/api/v1/admin/promo-codes/{id}", Access::Permission(PromoCodesUpdate), update),
-        route!(DELETE "/api/v1/admin/promo-codes/{id}", Access::Permission(PromoCodesDelete), delete),
-        route!(PUT "/api/v1/admin/promo-codes/{id}/status", Access::Permission(PromoCodesStatusChange), set_status),
-        route!(POST "/api/v1/admin/promo-codes/{id}/report", Access::Permission(PromoCodesStatusChange), report),
+        route!(GET "/api/v1/admin/promo-codes", Access::Permission(PromoCodesRead), list,
+            Doc::new("List codes, in code order")
+                .describe("A partial code in `q` (3 characters or more) needs `promo-codes.search` as well.")
+                .query::<ListQuery>()
+                .ok::<Page<CodeRow>>()),
+        route!(GET "/api/v1/admin/promo-codes/search", Access::Permission(PromoCodesSearch), search,
+            Doc::new("Search codes")
+                .describe("With `promo-codes.read`, the same page as the list; without it, whether one whole code exists.")
+                .query::<ListQuery>()
+                .ok::<SearchAnswer>()),
+        route!(POST "/api/v1/admin/promo-codes/validate", Access::Permission(PromoCodesValidate), validate,
+            Doc::new("Check a code's format and whether it can be redeemed")
+                .body::<ValidateBody>()
+                .ok::<super::validate::Validation>()),
+        route!(POST "/api/v1/admin/promo-codes/bulk", Access::Permission(PromoCodesBulkOperations), bulk_op,
+            Doc::new("Change the status of many codes (a selection or a filter)")
+                .body::<BulkBody>()
+                .ok::<bulk::Outcome>()
+                .problems(&[409])),
+        route!(GET "/api/v1/admin/promo-codes/stats", Access::Permission(PromoCodesRead), stats,
+            Doc::new("Codes by status, in all and per batch")
+                .query::<StatsQuery>()
+                .ok::<super::stats::CodeStats>()
+                .problems(&[404])),
+        route!(GET "/api/v1/admin/promo-codes/{id}", Access::Permission(PromoCodesRead), detail,
+            Doc::new("One code with its history and redemption").ok::<admin::Detail>()),
+        route!(PUT "/api/v1/admin/promo-codes/{id}", Access::Permission(PromoCodesUpdate), update,
+            Doc::new("Change the amount or expiry of a code nobody has used")
+                .describe("Batch creation's rules (amount and expiry bounds from the settings; no later than the batch's expiry). A used or expired code is refused (409). Audited, with a history row holding before and after.")
+                .body::<EditBody>()
+                .ok::<edit::Updated>()
+                .problems(&[409])),
+        route!(DELETE "/api/v1/admin/promo-codes/{id}", Access::Permission(PromoCodesDelete), delete,
+            Doc::new("Delete a code nobody has used")
+                .describe("Only a code with no redemption ever (409 otherwise). The audit row keeps its last state, masked; the batch's counts drop by one.")
+                .ok::<edit::Deleted>()
+                .problems(&[409])),
+        route!(PUT "/api/v1/admin/promo-codes/{id}/status", Access::Permission(PromoCodesStatusChange), set_status,
+            Doc::new("Change a code's status")
+                .body::<StatusBody>()
+                .ok::<admin::Changed>()
+                .problems(&[409])),
+        route!(POST "/api/v1/admin/promo-codes/{id}/report", Access::Permission(PromoCodesStatusChange), report,
+            Doc::new("Report a code as stolen or misused (blocks it)")
+                .body::<ReportBody>()
+                .ok::<admin::Changed>()
+                .problems(&[409])),
     ]
 }
 
+/// `/search`'s answer: a page of codes (with `promo-codes.read`) or whether one code exists.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SearchAnswer {
+    Codes(Page<CodeRow>),
+    Exists { code: String, exists: bool },
+}
+
 /// Query parameters as text, so a bad value is a 422 naming its field (not a bare 400).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only this batch's codes.
+    #[param(value_type = Option<Uuid>)]
     pub batch_id: Option<String>,
+    /// Only codes in this status.
+    #[param(value_type = Option<CodeStatus>)]
     pub status: Option<String>,
+    /// A whole code, or 3 or more of its characters.
+    #[param(max_length = 64)]
     pub q: Option<String>,
-    pub after: Option<String>,
+    /// The `nextCursor` of the previous page.
+    #[param(max_length = 512)]
+    pub cursor: Option<String>,
+    /// Rows per page, 1 to 200 (default 50).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
 }
 
@@ -94,7 +155,7 @@ pub fn parse_list(q: &ListQuery) -> Result<(CodeFilter, Option<String>, i64), Ap
         errors.push(FieldError::new("q", "type at least 3 characters of the code"));
     }
     let mut after = None;
-    if let Some(a) = non_empty(&q.after) {
+    if let Some(a) = non_empty(&q.cursor) {
         match admin::decode_cursor(a) {
             Ok(c) => after = Some(c),
             Err(AppError::Validation(mut e)) => errors.append(&mut e),
@@ -123,33 +184,38 @@ pub fn parse_list(q: &ListQuery) -> Result<(CodeFilter, Option<String>, i64), Ap
 async fn list(
     State(state): State<AppState>,
     who: Principal,
+    uri: Uri,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Page<CodeRow>>, AppError> {
     let (f, after, limit) = parse_list(&q)?;
     if matches!(f.q, Some(CodeQuery::Partial(_))) {
         who.require(PromoCodesSearch)?;
     }
     let mut conn = state.pool.acquire().await?;
     let (codes, next) = admin::list(&mut conn, &f, after.as_deref(), limit).await?;
-    Ok(Json(json!({"codes": codes, "nextCursor": next})))
+    Ok(Json(Page::for_request(codes, next, &uri)))
 }
 
 async fn search(
     State(state): State<AppState>,
     who: Principal,
+    uri: Uri,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<SearchAnswer>, AppError> {
     let (f, after, limit) = parse_list(&q)?;
     let mut conn = state.pool.acquire().await?;
     if who.can(PromoCodesRead) {
         let (codes, next) = admin::list(&mut conn, &f, after.as_deref(), limit).await?;
-        return Ok(Json(json!({"codes": codes, "nextCursor": next})));
+        return Ok(Json(SearchAnswer::Codes(Page::for_request(codes, next, &uri))));
     }
     // search without read: whether one whole code exists, nothing more
     match &f.q {
         Some(CodeQuery::Exact(code)) => {
             let exists = admin::exists(&mut conn, code).await?;
-            Ok(Json(json!({"code": code.as_str(), "exists": exists})))
+            Ok(Json(SearchAnswer::Exists {
+                code: code.as_str().to_owned(),
+                exists,
+            }))
         }
         _ => Err(AppError::field(
             "q",
@@ -159,9 +225,12 @@ async fn search(
 }
 
 /// `?batchId=` narrows the statistics to one batch.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct StatsQuery {
+    /// Only this batch.
+    #[param(value_type = Option<Uuid>)]
     pub batch_id: Option<String>,
 }
 
@@ -184,11 +253,15 @@ async fn detail(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<J
 }
 
 /// `PUT /promo-codes/{id}`: a new amount (whole francs), a new expiry, or both.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EditBody {
+    /// The new amount, whole francs within the payment settings' bounds.
     amount: Option<i64>,
+    /// The new expiry: a date (`2027-03-31`, the end of that day in Kigali) or an RFC 3339 instant.
     expires_at: Option<String>,
+    /// Why (kept in the code's history and the audit log).
+    #[schema(max_length = 500)]
     reason: Option<String>,
 }
 
@@ -221,12 +294,36 @@ async fn delete(State(state): State<AppState>, acting: Acting, Path(id): Path<Uu
     Ok(Json(json!(out)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StatusBody {
+    #[schema(value_type = SettableStatus)]
     status: String,
+    /// Why (kept in the code's history and the audit log).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 500)]
     reason: String,
+}
+
+/// The statuses staff may set on a code.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // documents the `status` field
+enum SettableStatus {
+    Active,
+    Blocked,
+    Reported,
+}
+
+/// What a bulk operation does to each code.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // documents the `action` field
+enum BulkActionName {
+    Block,
+    Unblock,
+    Report,
+    Activate,
 }
 
 async fn set_status(
@@ -242,10 +339,12 @@ async fn set_status(
     Ok(Json(json!(out)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReportBody {
+    /// What happened (kept in the code's history and the audit log).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 500)]
     reason: String,
 }
 
@@ -278,19 +377,21 @@ async fn report(
     Ok(Json(json!(out)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkBody {
     ids: Option<Vec<Uuid>>,
     filter: Option<FilterBody>,
+    #[schema(value_type = BulkActionName)]
     action: String,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 500)]
     reason: String,
     #[serde(default)]
     dry_run: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FilterBody {
     batch_id: Option<Uuid>,
@@ -361,7 +462,7 @@ fn format_is_partial(q: &str) -> bool {
     matches!(CodeQuery::parse(q), Ok(CodeQuery::Partial(_)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ValidateBody {
     code: String,

@@ -91,21 +91,28 @@ impl CodeEdit {
     }
 }
 
-/// One field's value before and after an edit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BeforeAfter<T> {
-    pub before: T,
-    pub after: T,
+/// The amount before and after an edit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AmountChange {
+    pub before: i64,
+    pub after: i64,
+}
+
+/// The expiry before and after an edit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExpiryChange {
+    pub before: Option<DateTime<Utc>>,
+    pub after: Option<DateTime<Utc>>,
 }
 
 /// What an edit changed (the `change` of its history row).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EditChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amount: Option<BeforeAfter<i64>>,
+    pub amount: Option<AmountChange>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<BeforeAfter<Option<DateTime<Utc>>>>,
+    pub expires_at: Option<ExpiryChange>,
 }
 
 impl EditChange {
@@ -164,7 +171,7 @@ async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Locked, AppError> {
 }
 
 /// What [`update`] did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Updated {
     pub code: CodeRow,
@@ -204,14 +211,14 @@ pub async fn update(
         ));
     }
     let change = EditChange {
-        amount: cmd.amount.filter(|a| *a != code.amount).map(|after| BeforeAfter {
+        amount: cmd.amount.filter(|a| *a != code.amount).map(|after| AmountChange {
             before: code.amount,
             after,
         }),
         expires_at: cmd
             .expires_at
             .filter(|t| Some(*t) != code.expires_at)
-            .map(|t| BeforeAfter {
+            .map(|t| ExpiryChange {
                 before: code.expires_at,
                 after: Some(t),
             }),
@@ -263,7 +270,7 @@ pub async fn update(
 }
 
 /// What [`delete`] removed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Deleted {
     pub deleted: Uuid,
@@ -331,7 +338,7 @@ mod tests {
     #[test]
     fn a_change_names_only_what_changed() {
         let c = EditChange {
-            amount: Some(BeforeAfter {
+            amount: Some(AmountChange {
                 before: 1000,
                 after: 1500,
             }),

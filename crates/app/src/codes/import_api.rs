@@ -36,6 +36,7 @@ pub fn routes() -> Vec<RouteSpec> {
         path,
         access: Access::Permission(PromoCodesImport),
         router: axum::routing::post(import_handler).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        doc: None,
     };
     vec![
         upload("/api/v1/admin/promo-codes/import"),

@@ -34,6 +34,7 @@ pub fn routes() -> Vec<RouteSpec> {
             path: "/admin/codes/import",
             access: Access::Permission(PromoCodesImport),
             router: axum::routing::post(submit).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+            doc: None,
         },
     ]
 }

@@ -31,7 +31,7 @@ use crate::sql::{Bind, Binder, Params, Slot};
 use crate::unit::Acting;
 
 /// A code's status (`promo_codes_status_check`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum CodeStatus {
@@ -94,7 +94,7 @@ impl PartialEq<&str> for CodeStatus {
 }
 
 /// What moves a code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, utoipa::ToSchema)]
 pub enum Cause {
     /// A customer's redemption was accepted (the redemption statement).
     Redemption,

@@ -137,7 +137,7 @@ async fn render_list(state: &AppState, who: &Principal, q: ListQuery, mut extra:
     if let Some(cursor) = next {
         let after = cursor.to_string();
         let keep = [("q", &q.q), ("batchId", &q.batch_id), ("status", &q.status)];
-        let pairs: Vec<(&str, &str)> = std::iter::once(("after", after.as_str()))
+        let pairs: Vec<(&str, &str)> = std::iter::once(("cursor", after.as_str()))
             .chain(
                 keep.into_iter()
                     .filter_map(|(k, v)| Some((k, v.as_deref().filter(|v| !v.is_empty())?))),

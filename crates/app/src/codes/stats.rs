@@ -12,7 +12,7 @@ use crate::batches::lifecycle::BatchStatus;
 use crate::error::AppError;
 
 /// Codes in one status and their face value (RWF).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusCount {
     pub status: CodeStatus,
@@ -21,7 +21,7 @@ pub struct StatusCount {
 }
 
 /// One batch's codes by status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchCounts {
     pub batch_id: Uuid,
@@ -35,7 +35,7 @@ pub struct BatchCounts {
 }
 
 /// All batches' codes by status (or one batch's, when asked for).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CodeStats {
     pub codes: i64,

@@ -12,7 +12,7 @@ use super::lifecycle::CodeStatus;
 use crate::error::AppError;
 
 /// The verdict on what a person typed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Validation {
     /// The code in canonical form, when the format is right.
@@ -31,7 +31,7 @@ pub struct Validation {
 }
 
 /// What the check character says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckCharacter {
     Ok,
@@ -42,7 +42,7 @@ pub enum CheckCharacter {
 }
 
 /// The validation's verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     InvalidFormat,

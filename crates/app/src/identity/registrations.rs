@@ -16,14 +16,14 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::setup_links::{new_setup_link, SetupLink};
-use super::users::{check_email, check_name, list, Filter, UserRow};
+use super::users::{check_email, check_name, list, Filter, ListStatus, Position, UserRow};
 use crate::audit::{self, Action};
 use crate::error::AppError;
 use crate::unit::Acting;
 use crate::web::extract::FormPairs;
 
 /// Where a staff account's approval is (`users.approval_status`, its CHECK constraint's set).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, sqlx::Type, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum ApprovalStatus {
@@ -126,18 +126,18 @@ pub async fn register(conn: &mut PgConnection, r: &Registration<'_>, acting: &Ac
     Ok(id)
 }
 
-pub async fn pending_registrations(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Vec<UserRow>, AppError> {
-    Ok(list(
-        conn,
-        &Filter {
-            status: Some("pending".into()),
-            per_page: 200,
-            ..Default::default()
-        },
-        now,
-    )
-    .await?
-    .0)
+/// Registrations waiting for review, newest first: `limit` of them after `after`.
+pub async fn pending_registrations(
+    conn: &mut PgConnection,
+    after: Option<Position>,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<UserRow>, AppError> {
+    let pending = Filter {
+        status: Some(ListStatus::Pending),
+        ..Filter::default()
+    };
+    list(conn, &pending, after, limit, now).await
 }
 
 pub async fn pending_count(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {

@@ -20,7 +20,7 @@ use crate::audit::{self, AuditEvent};
 use crate::error::AppError;
 
 /// `redemptions.status` (`redemptions_status_check`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, Serialize, Deserialize, utoipa::ToSchema)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum RedemptionStatus {

@@ -8,7 +8,10 @@ mod edge;
 pub mod extract;
 pub mod metrics;
 mod middleware;
+pub mod openapi;
+mod openapi_pages;
 pub mod pages;
+pub mod paging;
 pub mod quota;
 pub mod routes;
 pub mod shell;
@@ -51,6 +54,7 @@ impl AppState {
 /// Every route of the app, with the access each needs.
 pub fn all_routes() -> Vec<routes::RouteSpec> {
     let mut specs = system::routes();
+    specs.extend(openapi_pages::routes());
     specs.extend(crate::identity::pages::routes());
     specs.extend(crate::identity::account_pages::routes());
     specs.extend(crate::settings::api::routes());

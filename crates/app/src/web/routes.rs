@@ -42,17 +42,27 @@ pub struct RouteSpec {
     pub path: &'static str,
     pub access: Access,
     pub router: MethodRouter<AppState>,
+    /// The OpenAPI description (every `/api/v1` route has one; see `web::openapi`).
+    pub doc: Option<super::openapi::Doc>,
 }
 
-/// `route!(GET "/path", access, handler)`.
+/// `route!(GET "/path", access, handler)`; API routes add their documentation,
+/// `route!(GET "/api/v1/…", access, handler, Doc::new("…").query::<Q>().ok::<R>())`.
 #[macro_export]
 macro_rules! route {
     ($method:ident $path:literal, $access:expr, $handler:expr) => {
+        $crate::route!(@spec $method $path, $access, $handler, None)
+    };
+    ($method:ident $path:literal, $access:expr, $handler:expr, $doc:expr) => {
+        $crate::route!(@spec $method $path, $access, $handler, Some($doc))
+    };
+    (@spec $method:ident $path:literal, $access:expr, $handler:expr, $doc:expr) => {
         $crate::web::routes::RouteSpec {
             method: ::axum::http::Method::$method,
             path: $path,
             access: $access,
             router: ::axum::routing::on(::axum::routing::MethodFilter::$method, $handler),
+            doc: $doc,
         }
     };
 }

@@ -56,7 +56,7 @@ async fn codes_partial_search_and_keyset_pages_return_every_code_once() {
         .await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
-    let found = body["codes"].as_array().unwrap();
+    let found = body["data"].as_array().unwrap();
     assert!(found.iter().any(|c| c["id"] == id.as_str()), "{body}");
     assert!(found.iter().all(|c| c["code"].as_str().unwrap().contains(&code[0..5])));
     let hit = found.iter().find(|c| c["id"] == id.as_str()).unwrap();
@@ -69,7 +69,7 @@ async fn codes_partial_search_and_keyset_pages_return_every_code_once() {
         .get_as(&key, &format!("/api/v1/admin/promo-codes?q={}", code.replace('-', "")))
         .await;
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["codes"].as_array().unwrap().len(), 1);
+    assert_eq!(body["data"].as_array().unwrap().len(), 1);
     // /search answers the same for a caller who may read
     let res = app
         .get_as(&key, &format!("/api/v1/admin/promo-codes/search?q={}", &code[0..5]))
@@ -88,7 +88,7 @@ async fn codes_partial_search_and_keyset_pages_return_every_code_once() {
     }
     for (path, field) in [
         ("/api/v1/admin/promo-codes?limit=201", "limit"),
-        ("/api/v1/admin/promo-codes?after=garbage!", "after"),
+        ("/api/v1/admin/promo-codes?cursor=garbage!", "cursor"),
         ("/api/v1/admin/promo-codes?status=lost", "status"),
         ("/api/v1/admin/promo-codes?batchId=7", "batchId"),
         ("/api/v1/admin/promo-codes?q=AB%25", "q"),
@@ -98,24 +98,28 @@ async fn codes_partial_search_and_keyset_pages_return_every_code_once() {
         assert_eq!(first_field(&res.json::<Value>().await.unwrap()), field, "{path}");
     }
 
-    // keyset pages of 40 over the batch: every code exactly once, in code order
+    // keyset pages of 40 over the batch, following the `next` links: every code exactly once,
+    // in code order, the filter kept from page to page
     let mut seen = Vec::new();
-    let mut after: Option<String> = None;
+    let mut path = format!("/api/v1/admin/promo-codes?batchId={batch}&limit=40");
     let mut pages = 0;
     loop {
-        let mut path = format!("/api/v1/admin/promo-codes?batchId={batch}&limit=40");
-        if let Some(a) = &after {
-            path.push_str(&format!("&after={a}"));
-        }
         let body: Value = app.get_as(&key, &path).await.json().await.unwrap();
         pages += 1;
-        for c in body["codes"].as_array().unwrap() {
+        for c in body["data"].as_array().unwrap() {
             assert_eq!(c["batchId"], batch.as_str());
             seen.push(c["code"].as_str().unwrap().to_owned());
         }
-        match body["nextCursor"].as_str() {
-            Some(n) => after = Some(n.to_owned()),
-            None => break,
+        match body["next"].as_str() {
+            Some(next) => {
+                let cursor = body["nextCursor"].as_str().unwrap();
+                assert!(next.ends_with(&format!("cursor={cursor}")), "{next}");
+                path = next.to_owned();
+            }
+            None => {
+                assert!(body["nextCursor"].is_null());
+                break;
+            }
         }
         assert!(pages < 10);
     }
@@ -132,7 +136,7 @@ async fn codes_partial_search_and_keyset_pages_return_every_code_once() {
         .json()
         .await
         .unwrap();
-    assert_eq!(body["codes"].as_array().unwrap().len(), 170);
+    assert_eq!(body["data"].as_array().unwrap().len(), 170);
     assert!(body["nextCursor"].is_null());
     let body: Value = app
         .get_as(
@@ -143,7 +147,7 @@ async fn codes_partial_search_and_keyset_pages_return_every_code_once() {
         .json()
         .await
         .unwrap();
-    assert_eq!(body["codes"].as_array().unwrap().len(), 20);
+    assert_eq!(body["data"].as_array().unwrap().len(), 20);
 
     // a Viewer reads but has no promo-codes.search: whole codes only, no partial search
     let manager = app.api_key("Viewer").await;

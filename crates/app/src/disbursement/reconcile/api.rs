@@ -46,6 +46,7 @@ pub fn routes() -> Vec<RouteSpec> {
             path: "/api/v1/admin/disbursements/reconcile/statements",
             access: Access::Permission(DisbursementsReconcile),
             router: axum::routing::post(upload_statement).layer(DefaultBodyLimit::max(MAX_STATEMENT_BYTES)),
+            doc: None,
         },
     ]
 }

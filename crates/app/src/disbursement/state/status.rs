@@ -6,7 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// `disbursements.status` (`disbursements_status_check`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, Serialize, Deserialize, utoipa::ToSchema)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum PayoutStatus {
@@ -71,7 +71,7 @@ impl PartialEq<str> for PayoutStatus {
 }
 
 /// `disbursement_attempts.status` (`disbursement_attempts_status_check`): one MoMo reference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, Serialize, Deserialize, utoipa::ToSchema)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum AttemptStatus {
@@ -134,7 +134,7 @@ impl PartialEq<&str> for AttemptStatus {
 }
 
 /// `redemption_reversals.status` (`redemption_reversals_status_check`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, Serialize, Deserialize, utoipa::ToSchema)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum ReversalStatus {
@@ -172,7 +172,7 @@ impl PartialEq<&str> for ReversalStatus {
 }
 
 /// Why a `queued` payout is held back (`disbursements.held_reason`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, utoipa::ToSchema)]
 pub enum HeldReason {
     /// MoMo said NOT_ENOUGH_FUNDS.
     InsufficientFunds,

@@ -38,6 +38,7 @@ pub fn routes() -> Vec<RouteSpec> {
             path: "/admin/disbursements/reconcile",
             access: Access::Permission(DisbursementsReconcile),
             router: axum::routing::post(start).layer(DefaultBodyLimit::max(MAX_STATEMENT_BYTES)),
+            doc: None,
         },
         route!(GET "/admin/disbursements/reconcile/{id}", Access::Permission(DisbursementsRead), run_page),
         route!(GET "/admin/disbursements/reconcile/items/{id}", Access::Permission(DisbursementsRead), item::item_page),
