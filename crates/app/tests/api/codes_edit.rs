@@ -281,7 +281,7 @@ async fn deleting_an_unused_code_leaves_the_batch_one_fewer_and_an_audit_row() {
         .json()
         .await
         .unwrap();
-    assert_eq!(list["codes"].as_array().unwrap().len(), 2);
+    assert_eq!(list["data"].as_array().unwrap().len(), 2);
     let stats: Value = app.get_as(&key, &stats_path).await.json().await.unwrap();
     assert_eq!((stats["codes"].as_i64(), stats["blocked"].as_i64()), (Some(2), Some(0)));
     let v: Value = app
