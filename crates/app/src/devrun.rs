@@ -151,7 +151,8 @@ pub async fn prepare(state: &AppState, base: &str) -> anyhow::Result<(String, St
 }
 
 /// The `AT_SIM_*` variables the development run starts the Africa's Talking simulator with: the
-/// app's USSD callbacks, and the USSD settings' AT username and API key for its SMS API.
+/// app's USSD callbacks and SMS delivery-report URL, and the USSD settings' AT username and API
+/// key for its SMS API.
 pub fn at_sim_env(
     state: &AppState,
     app_url: &str,
@@ -163,6 +164,11 @@ pub fn at_sim_env(
     vec![
         ("AT_SIM_APP_URL", app_url.to_owned()),
         ("AT_SIM_EVENTS_URL", events_url.to_owned()),
+        // the delivery reports go beside the session notifications, with the same secret
+        (
+            "AT_SIM_SMS_DELIVERY_URL",
+            events_url.replacen("/webhooks/ussd/status", "/webhooks/ussd/delivery", 1),
+        ),
         ("AT_SIM_SERVICE_CODE", service_code.to_owned()),
         ("AT_SIM_SMS_USERNAME", u.africas_talking_username.clone()),
         (
@@ -262,6 +268,9 @@ pub fn at_sim_config(var: impl Fn(&str) -> Option<String>) -> simulators::at::Ga
         var("AT_SIM_SMS_USERNAME", AT_SIM_SMS_USERNAME),
         var("AT_SIM_SMS_API_KEY", simulators::at::SmsConfig::DEFAULT_API_KEY),
     );
+    let delivery = var("AT_SIM_SMS_DELIVERY_URL", "");
+    config.sms.delivery_reports_url = (!delivery.is_empty()).then_some(delivery);
+    config.sms.delivery_status = var("AT_SIM_SMS_DELIVERY_STATUS", "Success");
     config
 }
 

@@ -17,10 +17,12 @@
 //! ```
 
 mod client;
+pub mod delivery;
 mod error;
 pub mod types;
 
 pub use client::{Client, ClientConfig};
+pub use delivery::{DeliveryReport, DeliveryStatus};
 pub use error::{ErrorClass, SmsError};
 pub use types::{MessageData, Recipient, SendRequest, SendResponse, Status};
 

@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod sms;
+pub mod sms_delivery;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -7,8 +7,9 @@
 //! `africasTalkingUsername`, `africasTalkingBaseUrl`) and the sender ID of the notification
 //! settings. Failures AT or the network may get over retry with the queue's backoff; failures only
 //! a person can fix (the key, the sender ID, the balance) retry too and raise an alert; a number or
-//! text AT refused for good ends the job at once. Nothing here is audited: an SMS changes no money
-//! or code; outcomes are logged.
+//! text AT refused for good ends the job at once. A message AT accepted is recorded with its
+//! `messageId` ([`super::sms_delivery`]) for AT's delivery reports. Nothing here is audited: an SMS
+//! changes no money or code; outcomes are logged.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -196,6 +197,25 @@ impl JobHandler for Handler {
         match client.send_one(&job.to, &job.message, sender).await {
             Ok(sent) => {
                 tracing::info!(%to, message_id = sent.message_id().unwrap_or(""), cost = sent.cost.as_deref().unwrap_or(""), redemption = ?job.redemption_id, "SMS sent");
+                if let Some(message_id) = sent.message_id() {
+                    // kept for the delivery reports; the SMS is out, so a failure here is logged,
+                    // never retried (a retry would send it again)
+                    let recorded = async {
+                        let mut conn = ctx.pool.acquire().await?;
+                        super::sms_delivery::record_sent(
+                            &mut conn,
+                            message_id,
+                            job.redemption_id,
+                            &job.to,
+                            ctx.clock.now(),
+                        )
+                        .await
+                    }
+                    .await;
+                    if let Err(e) = recorded {
+                        tracing::error!(%to, message_id, error = %e, "SMS sent but its messageId was not recorded");
+                    }
+                }
                 Ok(Some(json!({
                     "messageId": sent.message_id(),
                     "status": sent.outcome().name(),

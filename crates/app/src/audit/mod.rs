@@ -118,6 +118,8 @@ actions! {
     CodesDownloaded => "codes.downloaded",
     CodeStatusChanged => "code.status_changed",
     CodeReported => "code.reported",
+    CodeUpdated => "code.updated",
+    CodeDeleted => "code.deleted",
     CodesBulkStatusChanged => "codes.bulk_status_changed",
     CustomerRegistered => "customer.registered",
     CustomerFlagged => "customer.flagged",

@@ -50,6 +50,9 @@ pub struct Batch {
 const COLUMNS: &str = "id, batch_number, name, description, total_codes, amount_per_code, currency, expiration_date, \
      assigned_user_id, created_by_user_id, status, created_at, updated_at";
 
+/// What an expiry that [`parse_expiry`] cannot read is told.
+pub const EXPIRY_FORMAT: &str = "must be a date such as 2027-03-31";
+
 /// A date (`2027-03-31`, the end of that day in Kigali) or an RFC 3339 instant.
 pub fn parse_expiry(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s.trim()) {
@@ -105,12 +108,30 @@ fn check_description(description: &str, errors: &mut Vec<FieldError>) {
 }
 
 fn check_amount(amount: i64, s: &Settings, errors: &mut Vec<FieldError>) {
+    if let Some(m) = amount_problem(amount, s) {
+        errors.push(FieldError::new("amountPerCode", m));
+    }
+}
+
+/// What is wrong with an amount a code would carry, by the payment settings' bounds (the rule of
+/// a batch's amount per code, and of one code's amount: `codes::edit`).
+pub(crate) fn amount_problem(amount: i64, s: &Settings) -> Option<String> {
     let (min_a, max_a) = (s.payments.min_amount, s.payments.max_amount);
-    if !(min_a..=max_a).contains(&amount) {
-        errors.push(FieldError::new(
-            "amountPerCode",
-            format!("must be whole francs from {min_a} to {max_a}"),
-        ));
+    (!(min_a..=max_a).contains(&amount)).then(|| format!("must be whole francs from {min_a} to {max_a}"))
+}
+
+/// What is wrong with an expiry: it must be in the future, within the settings' minimum and
+/// maximum days (the rule of a batch's expiry, and of one code's: `codes::edit`).
+pub(crate) fn expiry_problem(t: DateTime<Utc>, s: &Settings, now: DateTime<Utc>) -> Option<String> {
+    let e = &s.business.expiration;
+    if t <= now {
+        Some("must be in the future".to_owned())
+    } else if t > now + Duration::days(i64::from(e.max_expiration_days)) {
+        Some(format!("must be within {} days", e.max_expiration_days))
+    } else if t < now + Duration::days(i64::from(e.min_expiration_days)) {
+        Some(format!("must be at least {} day(s) away", e.min_expiration_days))
+    } else {
+        None
     }
 }
 
@@ -121,20 +142,12 @@ fn check_expiry(
     now: DateTime<Utc>,
     errors: &mut Vec<FieldError>,
 ) -> Option<DateTime<Utc>> {
-    let e = &s.business.expiration;
-    let expiry = parse_expiry(expires_at);
-    match expiry {
-        None => errors.push(FieldError::new("expiresAt", "must be a date such as 2027-03-31")),
-        Some(t) if t <= now => errors.push(FieldError::new("expiresAt", "must be in the future")),
-        Some(t) if t > now + Duration::days(i64::from(e.max_expiration_days)) => errors.push(FieldError::new(
-            "expiresAt",
-            format!("must be within {} days", e.max_expiration_days),
-        )),
-        Some(t) if t < now + Duration::days(i64::from(e.min_expiration_days)) => errors.push(FieldError::new(
-            "expiresAt",
-            format!("must be at least {} day(s) away", e.min_expiration_days),
-        )),
-        Some(_) => return expiry,
+    match parse_expiry(expires_at) {
+        None => errors.push(FieldError::new("expiresAt", EXPIRY_FORMAT)),
+        Some(t) => match expiry_problem(t, s, now) {
+            Some(m) => errors.push(FieldError::new("expiresAt", m)),
+            None => return Some(t),
+        },
     }
     None
 }

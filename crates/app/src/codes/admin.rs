@@ -339,7 +339,7 @@ pub async fn exists(conn: &mut PgConnection, code: &PromoCode) -> Result<bool, s
         .await
 }
 
-/// One status change in a code's history.
+/// One status change, or one edit of amount and expiry ([`super::edit`]), in a code's history.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
@@ -349,6 +349,10 @@ pub struct Event {
     pub actor: Option<String>,
     pub reason: String,
     pub operation_id: Uuid,
+    /// An edit's amount and expiry, before and after (status unchanged); none for a status move.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<super::edit::EditChange>)]
+    pub change: Option<sqlx::types::Json<super::edit::EditChange>>,
 }
 
 /// The code's redemption, if it has one (phone number masked).
@@ -376,7 +380,7 @@ pub struct Detail {
 pub async fn detail(conn: &mut PgConnection, id: Uuid) -> Result<Detail, AppError> {
     let code = get(conn, id).await?;
     let history = sqlx::query_as(
-        "select e.at, e.from_status, e.to_status, u.email::text as actor, e.reason, e.operation_id \
+        "select e.at, e.from_status, e.to_status, u.email::text as actor, e.reason, e.operation_id, e.change \
          from promo_code_events e left join users u on u.id = e.actor_user_id \
          where e.promo_code_id = $1 order by e.at desc, e.id",
     )

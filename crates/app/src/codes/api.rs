@@ -1,5 +1,6 @@
 //! `/api/v1/admin/promo-codes` (PRD tree): list and search with keyset pagination, detail with
-//! history, status changes, fraud reports, bulk operations and validation.
+//! history, amount and expiry edits and deletion of unused codes, status changes, fraud reports,
+//! bulk operations and validation.
 //!
 //! Who learns what: listing and detail need `promo-codes.read`; a partial code (`q` that is not a
 //! whole code) needs `promo-codes.search` as well (ACCESS.md). `/search` needs
@@ -17,6 +18,7 @@ use uuid::Uuid;
 
 use super::admin::{self, CodeFilter, CodeQuery, CodeRow, StatusChange};
 use super::bulk::{self, Bulk, BulkAction, FilterSpec, Target};
+use super::edit::{self, CodeEdit};
 use super::lifecycle::CodeStatus;
 use crate::access::Permission::*;
 use crate::error::{AppError, FieldError};
@@ -60,6 +62,17 @@ pub fn routes() -> Vec<RouteSpec> {
                 .problems(&[404])),
         route!(GET "/api/v1/admin/promo-codes/{id}", Access::Permission(PromoCodesRead), detail,
             Doc::new("One code with its history and redemption").ok::<admin::Detail>()),
+        route!(PUT "/api/v1/admin/promo-codes/{id}", Access::Permission(PromoCodesUpdate), update,
+            Doc::new("Change the amount or expiry of a code nobody has used")
+                .describe("Batch creation's rules (amount and expiry bounds from the settings; no later than the batch's expiry). A used or expired code is refused (409). Audited, with a history row holding before and after.")
+                .body::<EditBody>()
+                .ok::<edit::Updated>()
+                .problems(&[409])),
+        route!(DELETE "/api/v1/admin/promo-codes/{id}", Access::Permission(PromoCodesDelete), delete,
+            Doc::new("Delete a code nobody has used")
+                .describe("Only a code with no redemption ever (409 otherwise). The audit row keeps its last state, masked; the batch's counts drop by one.")
+                .ok::<edit::Deleted>()
+                .problems(&[409])),
         route!(PUT "/api/v1/admin/promo-codes/{id}/status", Access::Permission(PromoCodesStatusChange), set_status,
             Doc::new("Change a code's status")
                 .body::<StatusBody>()
@@ -237,6 +250,48 @@ async fn stats(State(state): State<AppState>, Query(q): Query<StatsQuery>) -> Re
 async fn detail(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
     let mut conn = state.pool.acquire().await?;
     Ok(Json(json!(admin::detail(&mut conn, id).await?)))
+}
+
+/// `PUT /promo-codes/{id}`: a new amount (whole francs), a new expiry, or both.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EditBody {
+    /// The new amount, whole francs within the payment settings' bounds.
+    amount: Option<i64>,
+    /// The new expiry: a date (`2027-03-31`, the end of that day in Kigali) or an RFC 3339 instant.
+    expires_at: Option<String>,
+    /// Why (kept in the code's history and the audit log).
+    #[schema(max_length = 500)]
+    reason: Option<String>,
+}
+
+impl TryFrom<EditBody> for CodeEdit {
+    type Error = AppError;
+
+    fn try_from(b: EditBody) -> Result<Self, AppError> {
+        CodeEdit::parse(b.amount, b.expires_at.as_deref(), b.reason.as_deref())
+    }
+}
+
+async fn update(
+    State(state): State<AppState>,
+    acting: Acting,
+    Path(id): Path<Uuid>,
+    ApiJson(b): ApiJson<EditBody>,
+) -> Result<Json<Value>, AppError> {
+    let cmd = CodeEdit::try_from(b)?;
+    let settings = state.settings.get();
+    let mut unit = state.unit().await?;
+    let out = edit::update(&mut unit, &settings.0, id, &cmd, &acting).await?;
+    unit.commit().await?;
+    Ok(Json(json!(out)))
+}
+
+async fn delete(State(state): State<AppState>, acting: Acting, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+    let mut unit = state.unit().await?;
+    let out = edit::delete(&mut unit, id, &acting).await?;
+    unit.commit().await?;
+    Ok(Json(json!(out)))
 }
 
 #[derive(Deserialize, ToSchema)]

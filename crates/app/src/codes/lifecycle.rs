@@ -13,7 +13,9 @@
 //! | active → expired | [`Cause::BatchExpired`] ([`ExpireSql`], [`expire_batch`]) | `promo_code_events`, one per code | `batch.status_changed` (by the batch) |
 //! | active → blocked, reported → blocked, blocked → active, reported → active, active → reported | [`Cause::Staff`] ([`change`], [`change_selected`]) | `promo_code_events` | `code.status_changed` / `code.reported` per code, `codes.bulk_status_changed` per bulk operation |
 //!
-//! A staff move to `active` also needs the code's own expiry date to be ahead.
+//! A staff move to `active` also needs the code's own expiry date to be ahead. The rest of one
+//! code's row — its amount and expiry, and deleting a code nobody has used — is [`super::edit`]'s,
+//! which moves no status (its history rows keep from = to).
 
 use std::fmt;
 

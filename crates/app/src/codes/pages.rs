@@ -327,7 +327,8 @@ struct CodePage {
     amount: String,
     created: String,
     expires: String,
-    history: Vec<(String, String, String, String, String)>,
+    /// When, from, to, by, reason, and what an edit changed (amount, expiry).
+    history: Vec<(String, String, String, String, String, String)>,
     redemption: Option<(String, String, String, String)>,
     error: Option<String>,
     can_change: bool,
@@ -361,6 +362,7 @@ async fn render_code(
                     e.to_status.to_string(),
                     e.actor.unwrap_or_else(|| "system".into()),
                     e.reason,
+                    e.change.map_or_else(String::new, |c| change_text(&c, &d.code.currency)),
                 )
             })
             .collect(),
@@ -379,6 +381,26 @@ async fn render_code(
         code: d.code,
     };
     html(status, &page)
+}
+
+/// An edit as the history shows it: `amount 1,000 → 1,500 RWF; expiry … → …`.
+fn change_text(c: &super::edit::EditChange, currency: &str) -> String {
+    let mut parts = Vec::new();
+    if let Some(a) = &c.amount {
+        parts.push(format!(
+            "amount {} → {} {currency}",
+            thousands(a.before),
+            thousands(a.after)
+        ));
+    }
+    if let Some(e) = &c.expires_at {
+        parts.push(format!(
+            "expiry {} → {}",
+            local_display_or(e.before, "never"),
+            local_display_or(e.after, "never")
+        ));
+    }
+    parts.join("; ")
 }
 
 async fn code_page(State(state): State<AppState>, who: Principal, Path(id): Path<Uuid>) -> Result<Response, AppError> {

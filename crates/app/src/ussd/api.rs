@@ -1,5 +1,6 @@
-//! The Africa's Talking endpoints (session callback and end-of-session notification), and the
-//! staff's read-only view of sessions, service health and the live traffic the monitor page polls.
+//! The Africa's Talking endpoints (session callback, end-of-session notification and SMS delivery
+//! reports), and the staff's read-only view of sessions, service health and the live traffic the
+//! monitor page polls.
 //!
 //! The gateway authenticates with the secret in the URL (`?secret=…`, settings
 //! `ussd.endpointSecret`) and, when settings list any, its address: a wrong secret gets 403 and
@@ -8,6 +9,7 @@
 use std::net::IpAddr;
 
 use crate::web::extract::{Path, Query};
+use africastalking::sms::DeliveryReport;
 use africastalking::ussd::{SessionEvent, UssdRequest, RESPONSE_CONTENT_TYPE};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -21,6 +23,7 @@ use super::query::MonitorQuery;
 use super::service::{self, Hop};
 use super::views::{Feed, Interaction};
 use crate::access::Permission::*;
+use crate::alerts::sms_delivery;
 use crate::audit::RequestMeta;
 use crate::disbursement::ops::disclosure::Disclosure;
 use crate::error::AppError;
@@ -34,6 +37,7 @@ pub fn routes() -> Vec<RouteSpec> {
     vec![
         route!(POST "/api/v1/ussd/handle", Access::Webhook, handle),
         route!(POST "/api/v1/webhooks/ussd/status", Access::Webhook, session_event),
+        route!(POST "/api/v1/webhooks/ussd/delivery", Access::Webhook, delivery_report),
         route!(GET "/api/v1/ussd/session/{id}", Access::Permission(RedemptionsRead), session),
         route!(GET "/api/v1/ussd/status", Access::Permission(RedemptionsMonitor), status),
         route!(GET "/api/v1/ussd/interactions", Access::Permission(RedemptionsMonitor), interactions),
@@ -134,6 +138,29 @@ async fn session_event(
         Err(e) => tracing::warn!(error = %e, "unreadable USSD session event acknowledged and dropped"),
     }
     plain(StatusCode::OK, "OK".into())
+}
+
+/// `POST /api/v1/webhooks/ussd/delivery`: an SMS delivery report (form-encoded `id`, `status`,
+/// `phoneNumber`, `networkCode`, `failureReason`, `retryCount`), authenticated like the other AT
+/// callbacks. 200 for every report read, known message or not (AT retries anything else); 422
+/// problem for a body without an id or a known status.
+async fn delivery_report(
+    State(state): State<AppState>,
+    Query(q): Query<SecretQuery>,
+    meta: RequestMeta,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let settings = state.settings.get();
+    if !gateway_allowed(&settings.0.ussd, q.secret.as_deref(), meta.ip) {
+        return Ok(plain(StatusCode::FORBIDDEN, "Forbidden".into()));
+    }
+    let form = serde_urlencoded::from_bytes::<DeliveryReport>(&body)
+        .map_err(|_| AppError::field("body", "must be a form-encoded delivery report"))?;
+    let report = sms_delivery::Report::try_from(form)?;
+    let mut unit = state.unit().await?;
+    sms_delivery::apply_report(&mut unit, &report, state.clock.now()).await?;
+    unit.commit().await?;
+    Ok(plain(StatusCode::OK, "OK".into()))
 }
 
 /// `GET /api/v1/ussd/session/{id}`: one session with every hop.

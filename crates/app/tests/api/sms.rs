@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::helpers::{now, spawn_app, TestApp, TestDb};
 
 const KEY: &str = "at-sim-test-key";
-const ENGLISH: &str = "+250788123456";
+pub(crate) const ENGLISH: &str = "+250788123456";
 const KINYARWANDA: &str = "+250791000001";
 const PENDING: &str = "+250788000222";
 
@@ -30,7 +30,7 @@ async fn at_simulator() -> (Gateway, String) {
 }
 
 /// Points the app's AT settings at `base` with `key`, sending as `MBELYCO`.
-async fn configure_sms(app: &TestApp, base: &str, key: &str) {
+pub(crate) async fn configure_sms(app: &TestApp, base: &str, key: &str) {
     app.set_settings(
         Category::Ussd,
         json!({"africasTalkingApiKey": key, "africasTalkingUsername": "sandbox", "africasTalkingBaseUrl": base}),
@@ -42,7 +42,7 @@ async fn configure_sms(app: &TestApp, base: &str, key: &str) {
 
 /// Redeems `code` over USSD from `phone` (in English first when `english`), and returns the
 /// redemption's id.
-async fn redeem(app: &TestApp, phone: &str, code: &str, english: bool) -> Uuid {
+pub(crate) async fn redeem(app: &TestApp, phone: &str, code: &str, english: bool) -> Uuid {
     if english {
         let s = format!("lang-{phone}");
         app.hop(&s, phone, "").await;
@@ -63,7 +63,7 @@ async fn redeem(app: &TestApp, phone: &str, code: &str, english: bool) -> Uuid {
 
 /// What the payout worker does before it calls `queue_payout_sms`: the payout is completed with
 /// MoMo's transaction id.
-async fn complete_payout(app: &TestApp, redemption: Uuid, momo_id: &str) {
+pub(crate) async fn complete_payout(app: &TestApp, redemption: Uuid, momo_id: &str) {
     sqlx::query(
         "update disbursements set status = 'completed', momo_transaction_id = $2, disbursed_at = $3, updated_at = $3 \
          where redemption_id = $1",
@@ -77,7 +77,7 @@ async fn complete_payout(app: &TestApp, redemption: Uuid, momo_id: &str) {
 }
 
 /// `queue_payout_sms` in its own transaction, as the worker's completion transaction would call it.
-async fn queue(app: &TestApp, ids: &[Uuid]) -> u64 {
+pub(crate) async fn queue(app: &TestApp, ids: &[Uuid]) -> u64 {
     let mut tx = app.pool.begin().await.unwrap();
     let n = queue_payout_sms(&mut tx, ids, now()).await.unwrap();
     tx.commit().await.unwrap();
@@ -92,7 +92,7 @@ async fn sms_jobs(app: &TestApp) -> Vec<(String, i32, Option<String>, Value, Opt
 }
 
 /// A worker with the app's job registry on a clock the test moves.
-fn worker(app: &TestApp, clock: Arc<ManualClock>) -> Worker {
+pub(crate) fn worker(app: &TestApp, clock: Arc<ManualClock>) -> Worker {
     Worker::new(
         app.pool.clone(),
         mbelyco::startup::registry(&app.state),

@@ -60,10 +60,19 @@ pub struct SmsConfig {
     pub currency: String,
     /// Price of one SMS part, in whole units of `currency`.
     pub price_per_part: u32,
+    /// Where delivery reports go (AT's dashboard: SMS → SMS Callback URLs → Delivery Reports);
+    /// `None` sends none.
+    pub delivery_reports_url: Option<String>,
+    /// How long after a send its delivery report is posted.
+    pub delivery_delay: Duration,
+    /// The status every delivery report gives (AT's text: `Success`, `Failed`, `Rejected`, …);
+    /// the `deliveryStatus` fault switch overrides it while set.
+    pub delivery_status: String,
 }
 
 impl Default for SmsConfig {
-    /// Username `sandbox`, API key [`SmsConfig::DEFAULT_API_KEY`], any sender, 20 RWF a part.
+    /// Username `sandbox`, API key [`SmsConfig::DEFAULT_API_KEY`], any sender, 20 RWF a part; no
+    /// delivery reports until `delivery_reports_url` is set (then `Success` after 200 ms).
     fn default() -> Self {
         Self {
             username: "sandbox".to_owned(),
@@ -71,6 +80,9 @@ impl Default for SmsConfig {
             sender_ids: Vec::new(),
             currency: "RWF".to_owned(),
             price_per_part: 20,
+            delivery_reports_url: None,
+            delivery_delay: Duration::from_millis(200),
+            delivery_status: "Success".to_owned(),
         }
     }
 }
@@ -78,6 +90,12 @@ impl Default for SmsConfig {
 impl SmsConfig {
     /// The API key a simulator accepts unless told otherwise.
     pub const DEFAULT_API_KEY: &'static str = "at-sim-api-key";
+
+    /// The same settings with delivery reports posted to `url`.
+    pub fn with_delivery_reports(mut self, url: impl Into<String>) -> Self {
+        self.delivery_reports_url = Some(url.into());
+        self
+    }
 
     /// The defaults with these credentials.
     pub fn new(username: impl Into<String>, api_key: impl Into<String>) -> Self {

@@ -6,14 +6,17 @@
 //! sent), and answers 201 with each number's status: 101 `Success` with a cost and an `ATXid_…`
 //! for an E.164 number, 403 `InvalidPhoneNumber` with cost `0` and messageId `None` for anything
 //! else. Every number's outcome is recorded; handsets (the web phone, tests) read their inbox from
-//! the record and can wait for the next message.
+//! the record and can wait for the next message. When a delivery-report URL is configured, each
+//! sent message's report (`Success` unless configured or switched otherwise) is posted there
+//! shortly after, as AT posts them.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use africastalking::gsm7::{self, Encoding};
-use africastalking::sms::{is_e164, MessageData, Recipient, SendRequest, SendResponse, Status};
+use africastalking::sms::{is_e164, DeliveryReport, MessageData, Recipient, SendRequest, SendResponse, Status};
+use africastalking::ussd::FORM_CONTENT_TYPE;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -59,6 +62,9 @@ pub struct SmsFaults {
     pub recipient_status: Option<u16>,
     /// Wait this long before answering.
     pub latency_ms: u64,
+    /// Give every delivery report this status (e.g. `Failed`, `Rejected`, `Buffered`) instead of
+    /// the configured one.
+    pub delivery_status: Option<String>,
 }
 
 /// What a send gets, before HTTP framing.
@@ -77,6 +83,7 @@ pub enum SmsAnswer {
 /// The simulated SMS service: configuration, the record and its watchers.
 pub struct SmsCenter {
     config: SmsConfig,
+    client: reqwest::Client,
     state: Mutex<State>,
     latest: watch::Sender<u64>,
 }
@@ -101,6 +108,7 @@ impl SmsCenter {
     pub fn new(config: SmsConfig) -> Self {
         Self {
             config,
+            client: reqwest::Client::new(),
             state: Mutex::new(State::default()),
             latest: watch::channel(0).0,
         }
@@ -162,6 +170,7 @@ impl SmsCenter {
         let fault = self.faults().recipient_status;
         let now = clock::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let mut recipients = Vec::new();
+        let mut reports = Vec::new();
         let mut sent = 0u64;
         let mut total_cost = 0u64;
         {
@@ -192,6 +201,9 @@ impl SmsCenter {
                     message_id: Some(message_id.clone().unwrap_or_else(|| "None".to_owned())),
                     message_parts: Some(u16::try_from(parts).unwrap_or(u16::MAX)),
                 });
+                if let Some(id) = &message_id {
+                    reports.push((id.clone(), number.to_owned()));
+                }
                 state.next_seq += 1;
                 let seq = state.next_seq;
                 state.messages.push_back(SmsMessage {
@@ -215,6 +227,7 @@ impl SmsCenter {
             }
             self.latest.send_replace(state.next_seq);
         }
+        self.report_later(reports);
         let total = recipients.len();
         let summary = if sent == 0 {
             format!("Sent to 0/{total} Total Cost: 0")
@@ -229,6 +242,41 @@ impl SmsCenter {
                 message: Some(summary),
                 recipients,
             },
+        }
+    }
+
+    /// Posts each sent message's delivery report to the configured URL after the configured
+    /// delay, as AT does (form-encoded; a few attempts while the app does not answer 200).
+    fn report_later(&self, sent: Vec<(String, String)>) {
+        let Some(url) = self.config.delivery_reports_url.clone() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let status = self
+            .faults()
+            .delivery_status
+            .unwrap_or_else(|| self.config.delivery_status.clone());
+        let failure_reason = match status.as_str() {
+            "Failed" => Some("UserIsInactive".to_owned()),
+            "Rejected" => Some("DeliveryFailure".to_owned()),
+            _ => None,
+        };
+        for (id, number) in sent {
+            let report = DeliveryReport {
+                id: Some(id),
+                status: Some(status.clone()),
+                phone_number: Some(number),
+                network_code: Some("63510".to_owned()),
+                failure_reason: failure_reason.clone(),
+                retry_count: Some("0".to_owned()),
+            };
+            let (client, url, delay) = (self.client.clone(), url.clone(), self.config.delivery_delay);
+            runtime.spawn(async move {
+                tokio::time::sleep(delay).await;
+                post_report(&client, &url, &report).await;
+            });
         }
     }
 
@@ -264,6 +312,34 @@ impl SmsCenter {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One delivery report, tried up to three times (250 ms, then 500 ms apart) until a 200.
+async fn post_report(client: &reqwest::Client, url: &str, report: &DeliveryReport) {
+    let body = report.to_form();
+    let mut backoff = Duration::from_millis(250);
+    for attempt in 0..3 {
+        if attempt > 0 {
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+        }
+        let sent = client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, FORM_CONTENT_TYPE)
+            .body(body.clone())
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().as_u16() == 200 => return,
+            Ok(r) => tracing::warn!(
+                attempt,
+                status = r.status().as_u16(),
+                "SMS delivery report not acknowledged"
+            ),
+            Err(e) => tracing::warn!(attempt, error = %e.without_url(), "SMS delivery report not delivered"),
+        }
     }
 }
 

@@ -97,6 +97,13 @@ struct GatewayArgs {
     /// A sender ID or short code `from` may name (repeat for more); none accepts any.
     #[arg(long = "sms-sender-id")]
     sms_sender_ids: Vec<String>,
+    /// Where SMS delivery reports go (the app's /api/v1/webhooks/ussd/delivery?secret=…); none
+    /// sends none.
+    #[arg(long, env = "AT_SIM_SMS_DELIVERY_URL")]
+    sms_delivery_url: Option<String>,
+    /// The status every delivery report gives: Success, Failed, Rejected, Buffered, …
+    #[arg(long, env = "AT_SIM_SMS_DELIVERY_STATUS", default_value = "Success")]
+    sms_delivery_status: String,
 }
 
 impl GatewayArgs {
@@ -115,6 +122,8 @@ impl GatewayArgs {
         }
         config.sms = SmsConfig {
             sender_ids: self.sms_sender_ids,
+            delivery_reports_url: self.sms_delivery_url.filter(|u| !u.is_empty()),
+            delivery_status: self.sms_delivery_status,
             ..SmsConfig::new(self.sms_username, self.sms_api_key)
         };
         config

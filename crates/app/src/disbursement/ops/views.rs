@@ -269,6 +269,8 @@ pub struct Detail {
     pub redemption: RedemptionInfo,
     pub attempts: Vec<Attempt>,
     pub reversals: Vec<ReversalView>,
+    /// The payout's confirmation SMS and what Africa's Talking last reported of it.
+    pub confirmation_sms: Option<crate::alerts::sms_delivery::SmsView>,
 }
 
 pub(crate) async fn redemption_info(conn: &mut PgConnection, id: Uuid) -> Result<RedemptionInfo, AppError> {
@@ -323,12 +325,14 @@ pub async fn detail(conn: &mut PgConnection, id: Uuid) -> Result<Detail, AppErro
     .fetch_all(&mut *conn)
     .await?;
     let reversals = reversals(conn, disbursement.redemption_id).await?;
+    let confirmation_sms = crate::alerts::sms_delivery::for_redemption(conn, disbursement.redemption_id).await?;
     Ok(Detail {
         disbursement,
         approved_by,
         redemption,
         attempts,
         reversals,
+        confirmation_sms,
     })
 }
 

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{html, money};
 use crate::access::Permission::*;
-use crate::clock::{local_display_or, local_display_seconds};
+use crate::clock::{local_display, local_display_or, local_display_seconds};
 use crate::disbursement::ops::{self, views, Decision, NewPayee, NoteCmd, ReasonCmd, REJECTED};
 use crate::disbursement::state::PayoutStatus;
 use crate::error::AppError;
@@ -128,6 +128,8 @@ struct DetailPage {
     show_request_reversal: bool,
     show_decide_reversal: bool,
     live: bool,
+    /// "Success at 2026-12-07 10:02", when a confirmation SMS was sent.
+    sms: Option<String>,
 }
 
 fn notice_for(done: &str) -> Option<&'static str> {
@@ -197,7 +199,15 @@ async fn render(
     let pending = detail.reversals.iter().find(|v| v.status == "pending");
     let open = r.status != "reversed" && pending.is_none();
     let failed_for_good = d.status.failed_for_good();
+    let sms = detail.confirmation_sms.as_ref().map(|m| {
+        let at = local_display(m.status_at);
+        match &m.failure_reason {
+            Some(why) => format!("{} at {at} ({why})", m.status),
+            None => format!("{} at {at}", m.status),
+        }
+    });
     let page = DetailPage {
+        sms,
         shell: Shell::new(who, "/admin/disbursements", &settings.0.branding.company_name),
         updated_iso: super::iso(d.updated_at),
         error,
