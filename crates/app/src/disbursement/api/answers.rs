@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::{ObjectBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 use uuid::Uuid;
 
 use crate::disbursement::ops::disclosure::RedemptionView;
@@ -13,9 +15,26 @@ use crate::disbursement::ops::views::{Detail, HistoryEntry, PayoutRow};
 use crate::disbursement::ops::BulkOutcome;
 
 /// `{data}`: one record or figure set.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
 pub struct Data<T> {
     pub data: T,
+}
+
+// By hand: the derive refers to `T` without putting `T`'s schema among the components.
+impl<T: ToSchema> PartialSchema for Data<T> {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .property("data", Ref::from_schema_name(T::name()))
+            .required("data")
+            .into()
+    }
+}
+
+impl<T: ToSchema> ToSchema for Data<T> {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(schemas);
+    }
 }
 
 impl<T> Data<T> {
@@ -125,7 +144,7 @@ pub enum SortKey {
 pub struct SortParam {
     /// The order (default `-createdAt`, newest first; `-amount`/`amount` need
     /// `disbursements.read`). A cursor serves only the order it was given in.
-    #[param(value_type = Option<SortKey>)]
+    #[param(value_type = Option<SortKey>, inline)]
     sort: Option<String>,
 }
 
@@ -164,7 +183,7 @@ pub enum FileFormat {
 #[allow(dead_code)]
 pub struct FormatParam {
     /// `csv` (default) or `pdf`.
-    #[param(value_type = Option<FileFormat>)]
+    #[param(value_type = Option<FileFormat>, inline)]
     format: Option<String>,
 }
 

@@ -212,6 +212,7 @@ pub async fn detail(conn: &mut PgConnection, id: Uuid) -> Result<RedemptionDetai
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = RedemptionStatusCount)]
 #[serde(rename_all = "camelCase")]
 pub struct Count {
     pub status: crate::redemption::lifecycle::RedemptionStatus,
@@ -222,6 +223,7 @@ pub struct Count {
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = RedemptionDay)]
 #[serde(rename_all = "camelCase")]
 pub struct Day {
     pub day: NaiveDate,

@@ -15,6 +15,7 @@ pub const MAX_DAYS: i64 = 366;
 pub const DEFAULT_DAYS: i64 = 30;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = PayoutStatusCount)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusCount {
     pub status: crate::disbursement::state::PayoutStatus,
@@ -23,6 +24,7 @@ pub struct StatusCount {
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = PayoutFailureCount)]
 #[serde(rename_all = "camelCase")]
 pub struct ReasonCount {
     pub reason: String,
@@ -30,6 +32,7 @@ pub struct ReasonCount {
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = PayoutDay)]
 #[serde(rename_all = "camelCase")]
 pub struct DayStats {
     pub day: NaiveDate,
@@ -41,6 +44,7 @@ pub struct DayStats {
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = PayoutTimeBucket)]
 #[serde(rename_all = "camelCase")]
 pub struct Bucket {
     pub label: &'static str,
@@ -48,6 +52,7 @@ pub struct Bucket {
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = PayoutStats)]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
     pub from: DateTime<Utc>,

@@ -219,6 +219,7 @@ pub async fn changes(
 
 /// One MoMo attempt and what MoMo answered (the callback secret never leaves the table).
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = PayoutAttempt)]
 #[serde(rename_all = "camelCase")]
 pub struct Attempt {
     pub id: Uuid,
@@ -282,6 +283,7 @@ pub struct ReversalView {
 
 /// One audit row about the payout or its redemption.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = PayoutHistoryEntry)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
     pub at: DateTime<Utc>,
@@ -293,6 +295,7 @@ pub struct HistoryEntry {
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = DisbursementDetail)]
 #[serde(rename_all = "camelCase")]
 pub struct Detail {
     pub disbursement: Disbursement,
