@@ -34,6 +34,8 @@ pub const SESSION: &str = "sessionCookie";
 pub const WEBHOOK: &str = "webhookSecret";
 
 type Schemas = Vec<(String, RefOr<Schema>)>;
+/// One documented answer: status, description, and its media type and schema if it has a body.
+type Answer = (u16, &'static str, Option<(&'static str, RefOr<Schema>)>);
 
 /// A JSON object whose fields this document does not spell out (the document itself, a
 /// provider's raw answer kept for support).
@@ -54,7 +56,7 @@ pub struct Doc {
     description: Option<&'static str>,
     params: Vec<Parameter>,
     body: Option<(&'static str, RefOr<Schema>)>,
-    responses: Vec<(u16, &'static str, Option<(&'static str, RefOr<Schema>)>)>,
+    responses: Vec<Answer>,
     problems: Vec<u16>,
     schemas: Schemas,
 }

@@ -160,10 +160,7 @@ async fn payouts_are_filtered_searched_sorted_and_paged() {
         .await;
     assert_eq!(res.status(), 422);
     let v: Value = res.json().await.unwrap();
-    assert_eq!(
-        error_fields(&v),
-        ["from", "status", "amountMin", "q", "sort", "limit"]
-    );
+    assert_eq!(error_fields(&v), ["from", "status", "amountMin", "q", "sort", "limit"]);
     // the list needs disbursements.read
     let viewer = app.api_key("Viewer").await;
     assert_eq!(app.get_as(&viewer, base).await.status(), 403);

@@ -188,7 +188,11 @@ async fn statistics(
     let (from, to) = stats::period(f.from, f.to, state.clock.now())?;
     let mut conn = state.pool.acquire().await?;
     let s = redemptions::stats(&mut conn, from, to).await?;
-    Ok(Data::of(if who.can(DisbursementsRead) { s } else { s.without_money() }))
+    Ok(Data::of(if who.can(DisbursementsRead) {
+        s
+    } else {
+        s.without_money()
+    }))
 }
 
 async fn export(
@@ -205,7 +209,11 @@ async fn export(
 
 /// `GET /api/v1/admin/redemptions/{id}`: the redemption, its customer, code, payout and reversals
 /// (as the caller may see them: [`Disclosure`]).
-async fn detail(State(state): State<AppState>, who: Principal, Path(id): Path<Uuid>) -> Result<Json<Data<RedemptionDetailView>>, AppError> {
+async fn detail(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Data<RedemptionDetailView>>, AppError> {
     let mut conn = state.pool.acquire().await?;
     let x = redemptions::detail(&mut conn, id).await?;
     Ok(Data::of(Disclosure::of(&who).detail(x)))

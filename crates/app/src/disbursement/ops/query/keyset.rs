@@ -106,12 +106,7 @@ impl Default for Keyset {
 
 impl Keyset {
     /// `cursor` and `limit` as they arrive; a cursor from another sort (or not ours) names `cursor`.
-    pub(super) fn parse(
-        cursor: Option<&str>,
-        limit: Option<&str>,
-        sort: Sort,
-        errors: &mut Vec<FieldError>,
-    ) -> Keyset {
+    pub(super) fn parse(cursor: Option<&str>, limit: Option<&str>, sort: Sort, errors: &mut Vec<FieldError>) -> Keyset {
         let bad_cursor = || FieldError::new("cursor", "is not a cursor this list gave out for this sort");
         let after = cursor.and_then(|c| match paging::decode::<Position>(c) {
             Ok(p) if c.len() <= 512 && p.fits(sort) => Some(p),
