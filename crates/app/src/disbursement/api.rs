@@ -39,7 +39,7 @@ pub fn routes() -> Vec<RouteSpec> {
                 .query::<FilterParams>()
                 .query::<SortParam>()
                 .query::<PageQuery>()
-                .ok::<Page<PayoutRow>>()),
+                .page::<PayoutRow>()),
         route!(GET "/api/v1/admin/disbursements/changes", Access::Permission(DisbursementsMonitor), changes,
             Doc::new("Payouts that appeared or changed since a moment (what the live page polls)")
                 .describe("At most 200 a poll, oldest change first; rows may come again within 10 seconds of the cursor.")

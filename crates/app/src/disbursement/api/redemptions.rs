@@ -49,7 +49,7 @@ fn list_doc(summary: &'static str, describe: &'static str) -> Doc {
         .query::<FilterParams>()
         .query::<SortParam>()
         .query::<PageQuery>()
-        .ok::<Page<RedemptionView>>()
+        .page::<RedemptionView>()
 }
 
 pub fn routes() -> Vec<RouteSpec> {
