@@ -5,90 +5,149 @@
 //! tree is in [`redemptions`]. Every route names its permission; the state machine lives in
 //! [`super::ops`], which answers 409 for a transition not allowed from the current state.
 
+mod answers;
 mod redemptions;
 
 use crate::web::extract::{Path, Query};
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::ops::{self, export, query::Kind, query::ListQuery, stats, views};
+use self::answers::{BulkBody, BulkRetried, Changes, Data, FilterParams, FormatParam, PayoutDetail, PeriodParams};
+use self::answers::{SinceParam, SortParam};
+use super::ops::views::PayoutRow;
+use super::ops::{self, export, query::Kind, query::ListQuery, stats, views, Disbursement, NewPayee};
 use crate::access::Permission::*;
 use crate::error::{AppError, FieldError};
 use crate::route;
 use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::ApiJson;
+use crate::web::openapi::Doc;
+use crate::web::paging::{Page, PageQuery};
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
 
 pub fn routes() -> Vec<RouteSpec> {
     let mut specs = vec![
-        route!(GET "/api/v1/admin/disbursements", Access::Permission(DisbursementsRead), list),
-        route!(GET "/api/v1/admin/disbursements/changes", Access::Permission(DisbursementsMonitor), changes),
-        route!(GET "/api/v1/admin/disbursements/stats", Access::Permission(DisbursementsRead), statistics),
-        route!(GET "/api/v1/admin/disbursements/export", Access::Permission(DisbursementsExport), export_payouts),
-        route!(POST "/api/v1/admin/disbursements/bulk/retry", Access::Permission(DisbursementsRetry), bulk_retry),
-        route!(GET "/api/v1/admin/disbursements/{id}", Access::Permission(DisbursementsRead), detail),
-        route!(POST "/api/v1/admin/disbursements/{id}/approve", Access::Permission(DisbursementsApprove), approve),
-        route!(POST "/api/v1/admin/disbursements/{id}/reject", Access::Permission(DisbursementsApprove), reject),
-        route!(POST "/api/v1/admin/disbursements/{id}/retry", Access::Permission(DisbursementsRetry), retry),
-        route!(PUT "/api/v1/admin/disbursements/{id}/payee", Access::Permission(DisbursementsPayeeUpdate), payee),
+        route!(GET "/api/v1/admin/disbursements", Access::Permission(DisbursementsRead), list,
+            Doc::new("List payouts, filtered, searched and sorted")
+                .describe("Pages by cursor: follow `next` (it keeps the filters and the sort).")
+                .query::<FilterParams>()
+                .query::<SortParam>()
+                .query::<PageQuery>()
+                .page::<PayoutRow>()),
+        route!(GET "/api/v1/admin/disbursements/changes", Access::Permission(DisbursementsMonitor), changes,
+            Doc::new("Payouts that appeared or changed since a moment (what the live page polls)")
+                .describe("At most 200 a poll, oldest change first; rows may come again within 10 seconds of the cursor.")
+                .query::<FilterParams>()
+                .query::<SinceParam>()
+                .ok::<Changes>()),
+        route!(GET "/api/v1/admin/disbursements/stats", Access::Permission(DisbursementsRead), statistics,
+            Doc::new("Payout figures over a period (default: the last 30 days)")
+                .query::<PeriodParams>()
+                .ok::<Data<stats::Stats>>()),
+        route!(GET "/api/v1/admin/disbursements/export", Access::Permission(DisbursementsExport), export_payouts,
+            Doc::new("Download the payouts the filters select, as CSV or PDF")
+                .describe("Audited, and counted against the hourly download limit (shared with code downloads).")
+                .query::<FilterParams>()
+                .query::<SortParam>()
+                .query::<FormatParam>()
+                .file("text/csv", "The payouts (CSV, `format=csv`), or …")
+                .file("application/pdf", "… the payouts (PDF, `format=pdf`)")),
+        route!(POST "/api/v1/admin/disbursements/bulk/retry", Access::Permission(DisbursementsRetry), bulk_retry,
+            Doc::new("Retry many failed payouts")
+                .describe("Each failed payout is retried; the others are reported (`refused` with the reason, or `not_found`).")
+                .body::<BulkBody>()
+                .ok::<BulkRetried>()
+                .problems(&[409])),
+        route!(GET "/api/v1/admin/disbursements/{id}", Access::Permission(DisbursementsRead), detail,
+            Doc::new("One payout with its redemption, every attempt and MoMo's answers")
+                .describe("`history` (the audit rows) only for readers of the audit log.")
+                .ok::<PayoutDetail>()),
+        route!(POST "/api/v1/admin/disbursements/{id}/approve", Access::Permission(DisbursementsApprove), approve,
+            Doc::new("Approve a held payout").ok::<Data<Disbursement>>().problems(&[409])),
+        route!(POST "/api/v1/admin/disbursements/{id}/reject", Access::Permission(DisbursementsApprove), reject,
+            Doc::new("Reject a held payout (it is never paid)")
+                .body::<ReasonBody>()
+                .ok::<Data<Disbursement>>()
+                .problems(&[409])),
+        route!(POST "/api/v1/admin/disbursements/{id}/retry", Access::Permission(DisbursementsRetry), retry,
+            Doc::new("Retry a failed payout")
+                .body::<ReasonBody>()
+                .ok::<Data<Disbursement>>()
+                .problems(&[409])),
+        route!(PUT "/api/v1/admin/disbursements/{id}/payee", Access::Permission(DisbursementsPayeeUpdate), payee,
+            Doc::new("Pay a `payee_invalid` payout to another MTN number")
+                .body::<NewPayee>()
+                .ok::<Data<Disbursement>>()
+                .problems(&[409])),
     ];
     specs.extend(redemptions::routes());
     specs
 }
 
-/// `GET /api/v1/admin/disbursements?from=&to=&status=&amountMin=&amountMax=&phone=&batchId=&q=&sort=&page=&perPage=`
-async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, AppError> {
-    let (f, sort, page) = q.list(Kind::Payouts)?;
+/// `GET /api/v1/admin/disbursements?from=&to=&status=&amountMin=&amountMax=&phone=&batchId=&q=&sort=&cursor=&limit=`
+async fn list(
+    State(state): State<AppState>,
+    uri: Uri,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Page<PayoutRow>>, AppError> {
+    let (f, sort, keyset) = q.keyset(Kind::Payouts)?;
     let mut conn = state.pool.acquire().await?;
-    let (rows, total) = views::list(&mut conn, &f, sort, page).await?;
-    Ok(Json(json!({
-        "data": rows, "total": total, "page": page.page, "perPage": page.per_page, "sort": sort.key(),
-    })))
+    let (rows, next) = views::page(&mut conn, &f, sort, &keyset).await?;
+    Ok(Json(Page::for_request(rows, next, &uri)))
 }
 
 /// `GET /api/v1/admin/disbursements/changes?since=&…filters`: payouts that appeared or changed
 /// since the cursor (oldest change first), and the cursor for the next poll.
-async fn changes(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, AppError> {
+async fn changes(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Changes>, AppError> {
     let (f, since) = q.changes(Kind::Payouts, state.clock.now())?;
     let mut conn = state.pool.acquire().await?;
-    let (rows, cursor) = views::changes(&mut conn, &f, since).await?;
-    Ok(Json(json!({"data": rows, "cursor": cursor})))
+    let (data, cursor) = views::changes(&mut conn, &f, since).await?;
+    Ok(Json(Changes { data, cursor }))
 }
 
 /// `GET /api/v1/admin/disbursements/stats?from=&to=` (default: the last 30 days).
-async fn statistics(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, AppError> {
+async fn statistics(
+    State(state): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Data<stats::Stats>>, AppError> {
     let f = q.filter(Kind::Payouts)?;
     let (from, to) = stats::period(f.from, f.to, state.clock.now())?;
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(json!({"data": stats::stats(&mut conn, from, to).await?})))
+    Ok(Data::of(stats::stats(&mut conn, from, to).await?))
 }
 
 /// `GET /api/v1/admin/disbursements/{id}`: the payout, its redemption, every attempt with MoMo's
 /// answer, reversal requests, and (for readers of the audit log) its history.
-async fn detail(State(state): State<AppState>, who: Principal, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+async fn detail(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Json<PayoutDetail>, AppError> {
     let mut conn = state.pool.acquire().await?;
-    let d = views::detail(&mut conn, id).await?;
+    let data = views::detail(&mut conn, id).await?;
     let history = if who.can(AuditLogsRead) {
-        Some(views::history(&mut conn, id, d.redemption.id).await?)
+        Some(views::history(&mut conn, id, data.redemption.id).await?)
     } else {
         None
     };
-    Ok(Json(json!({"data": d, "history": history})))
+    Ok(Json(PayoutDetail { data, history }))
 }
 
-async fn approve(State(state): State<AppState>, acting: Acting, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+async fn approve(
+    State(state): State<AppState>,
+    acting: Acting,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Data<Disbursement>>, AppError> {
     let mut unit = state.unit().await?;
     let d = ops::approve(&mut unit, id, &acting).await?;
     unit.commit().await?;
-    Ok(Json(json!({"data": d})))
+    Ok(Data::of(d))
 }
 
 pub(crate) use ops::ReasonCmd as ReasonBody;
@@ -98,11 +157,11 @@ async fn reject(
     acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<ReasonBody>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Data<Disbursement>>, AppError> {
     let mut unit = state.unit().await?;
     let d = ops::reject(&mut unit, id, &b.reason, &acting).await?;
     unit.commit().await?;
-    Ok(Json(json!({"data": d})))
+    Ok(Data::of(d))
 }
 
 async fn retry(
@@ -110,20 +169,12 @@ async fn retry(
     acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<ReasonBody>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Data<Disbursement>>, AppError> {
     let settings = state.settings.get();
     let mut unit = state.unit().await?;
     let d = ops::retry(&mut unit, id, &b.reason, &settings.0.payments, &acting).await?;
     unit.commit().await?;
-    Ok(Json(json!({"data": d})))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct BulkBody {
-    ids: Vec<Uuid>,
-    #[serde(default)]
-    reason: String,
+    Ok(Data::of(d))
 }
 
 /// `POST /api/v1/admin/disbursements/bulk/retry` `{ids, reason}`: each failed payout is retried;
@@ -132,7 +183,7 @@ async fn bulk_retry(
     State(state): State<AppState>,
     acting: Acting,
     ApiJson(b): ApiJson<BulkBody>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<BulkRetried>, AppError> {
     let settings = state.settings.get();
     let mut unit = state.unit().await?;
     let outcomes = ops::bulk_retry(&mut unit, &b.ids, &b.reason, &settings.0.payments, &acting).await?;
@@ -141,7 +192,7 @@ async fn bulk_retry(
         .iter()
         .filter(|o| o.outcome == ops::BulkResult::Retried)
         .count();
-    Ok(Json(json!({"retried": retried, "outcomes": outcomes})))
+    Ok(Json(BulkRetried { retried, outcomes }))
 }
 
 /// `PUT /api/v1/admin/disbursements/{id}/payee` `{msisdn, reason}`: another MTN number for a
@@ -150,13 +201,13 @@ async fn payee(
     State(state): State<AppState>,
     acting: Acting,
     Path(id): Path<Uuid>,
-    ApiJson(b): ApiJson<ops::NewPayee>,
-) -> Result<Json<Value>, AppError> {
+    ApiJson(b): ApiJson<NewPayee>,
+) -> Result<Json<Data<Disbursement>>, AppError> {
     let settings = state.settings.get();
     let mut unit = state.unit().await?;
     let d = ops::change_payee(&mut unit, id, &b, &settings.0.payments, &acting).await?;
     unit.commit().await?;
-    Ok(Json(json!({"data": d})))
+    Ok(Data::of(d))
 }
 
 async fn export_payouts(

@@ -16,13 +16,29 @@ use uuid::Uuid;
 
 use crate::route;
 use crate::unit::{Unit, Wake};
+use crate::web::openapi::Doc;
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
 
+fn doc() -> Doc {
+    Doc::new("MoMo's callback for one payout attempt")
+        .describe(
+            "The body is never read: a valid knock makes the payout's status query due now, and the \
+             worker asks MoMo. Repeated, late and out-of-order callbacks change nothing but the count.",
+        )
+        .path::<String>(
+            "attempt_ref",
+            "`<X-Reference-Id>.<secret>`, as the `X-Callback-Url` of the attempt gave it; a wrong \
+             reference or secret gets 403",
+        )
+        .empty(200, "Recorded")
+        .problems(&[503])
+}
+
 pub fn routes() -> Vec<RouteSpec> {
     vec![
-        route!(POST "/api/v1/webhooks/momo/disbursements/{attempt_ref}", Access::Webhook, callback),
-        route!(PUT "/api/v1/webhooks/momo/disbursements/{attempt_ref}", Access::Webhook, callback),
+        route!(POST "/api/v1/webhooks/momo/disbursements/{attempt_ref}", Access::Webhook, callback, doc()),
+        route!(PUT "/api/v1/webhooks/momo/disbursements/{attempt_ref}", Access::Webhook, callback, doc()),
     ]
 }
 

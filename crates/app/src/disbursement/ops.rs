@@ -38,7 +38,7 @@ use crate::error::AppError;
 use crate::web::extract::FormPairs;
 
 /// A disbursement row as the operations and the detail view read it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Disbursement {
     pub id: Uuid,
@@ -114,7 +114,7 @@ pub fn check_reason(field: &'static str, reason: &str) -> Result<String, AppErro
 
 /// `{reason}`: why a person acts (reject, retry, ask for a reversal), from the API's body or a
 /// page's form.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReasonCmd {
     #[serde(default)]
@@ -122,7 +122,7 @@ pub struct ReasonCmd {
 }
 
 /// `{note?}`: what a person deciding on a reversal adds.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NoteCmd {
     pub note: Option<String>,

@@ -116,6 +116,8 @@ pub(crate) fn query_from_form(form: &FormPairs) -> ListQuery {
         sort: text("sort"),
         page: text("page"),
         per_page: text("perPage"),
+        cursor: None,
+        limit: None,
         since: None,
         format: None,
     }

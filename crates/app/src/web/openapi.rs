@@ -134,7 +134,14 @@ impl Doc {
         self
     }
 
-    /// 200 with a file (a download) or plain text of this media type.
+    /// An answer without a body (a callback's bare 200).
+    pub fn empty(mut self, status: u16, description: &'static str) -> Self {
+        self.responses.push((status, description, None));
+        self
+    }
+
+    /// 200 with a file (a download) or plain text of this media type; call it once per media
+    /// type a route can answer with (the first call's description is the answer's).
     pub fn file(mut self, media_type: &'static str, description: &'static str) -> Self {
         let schema = Object::builder()
             .schema_type(Type::String)
@@ -334,10 +341,18 @@ fn operation(spec: &RouteSpec, doc: &Doc) -> Operation {
                 .build(),
         ));
     }
-    for (status, description, body) in &doc.responses {
+    let mut answered: Vec<u16> = Vec::new();
+    for (status, description, _) in &doc.responses {
+        if answered.contains(status) {
+            continue;
+        }
+        answered.push(*status);
+        // every media type of this status (a download as CSV or PDF) in one answer
         let mut r = Response::builder().description(*description);
-        if let Some((media_type, schema)) = body {
-            r = r.content(*media_type, Content::new(Some(schema.clone())));
+        for (_, _, body) in doc.responses.iter().filter(|(s, ..)| s == status) {
+            if let Some((media_type, schema)) = body {
+                r = r.content(*media_type, Content::new(Some(schema.clone())));
+            }
         }
         op = op.response(status.to_string(), r.build());
     }

@@ -61,7 +61,7 @@ async fn viewers_and_batch_managers_see_no_money_or_full_phone_numbers_financial
         let key = app.api_key(role).await;
         let (status, v) = get_json(&app, &key, list).await;
         assert_eq!(status, 200, "{role}");
-        assert_eq!(v["total"], 1);
+        assert_eq!(v["data"].as_array().unwrap().len(), 1);
         let row = &v["data"][0];
         assert_eq!(row["phoneNumber"], MASKED, "{role}: the phone is masked");
         assert_eq!(row["status"], "completed", "{role}: the redemption's own state stays");

@@ -227,7 +227,7 @@ async fn retry_checked(conn: &mut PgConnection, r: Retry<'_>, acting: &Acting) -
 }
 
 /// What happened to one payout of a bulk retry.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BulkOutcome {
     pub id: Uuid,
@@ -237,7 +237,7 @@ pub struct BulkOutcome {
 }
 
 /// What a bulk retry did with one payout (`retried`, `refused` or `not_found` on the wire).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BulkResult {
     Retried,
@@ -412,7 +412,7 @@ pub async fn change_payee(
 
 /// Another number for a `payee_invalid` payout, and why: the API's body (`{msisdn, reason}`,
 /// nothing else) and the page's form, parsed at the edge.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewPayee {
     #[serde(default)]

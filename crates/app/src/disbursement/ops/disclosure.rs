@@ -226,7 +226,7 @@ impl Disclosure {
 
 /// A redemption in a list, as the reader may see it (`amount`, `currency`, `errorCode` and the
 /// payout's `disbursementId`, `disbursementStatus`, `momoTransactionId` only with money).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RedemptionView {
     pub id: Uuid,
@@ -245,19 +245,27 @@ pub struct RedemptionView {
     pub money: Option<RedemptionMoney>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The money of a redemption in a list: present only for readers of payouts (so none of it is
+/// required in the schema).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RedemptionMoney {
+    #[schema(required = false)]
     pub amount: i64,
+    #[schema(required = false)]
     pub currency: String,
+    #[schema(required = false)]
     pub error_code: Option<String>,
+    #[schema(required = false)]
     pub disbursement_id: Option<Uuid>,
+    #[schema(required = false)]
     pub disbursement_status: Option<String>,
+    #[schema(required = false)]
     pub momo_transaction_id: Option<String>,
 }
 
 /// One redemption, as the reader may see it: without money, no payout and no reversals.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RedemptionDetailView {
     pub redemption: RedemptionInfoView,
@@ -268,7 +276,7 @@ pub struct RedemptionDetailView {
     pub reversals: Option<Vec<ReversalView>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RedemptionInfoView {
     pub id: Uuid,
@@ -288,12 +296,17 @@ pub struct RedemptionInfoView {
     pub money: Option<InfoMoney>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The money of one redemption: present only for readers of payouts.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InfoMoney {
+    #[schema(required = false)]
     pub amount: i64,
+    #[schema(required = false)]
     pub currency: String,
+    #[schema(required = false)]
     pub error_code: Option<String>,
+    #[schema(required = false)]
     pub error_message: Option<String>,
 }
 

@@ -1,7 +1,12 @@
 //! The list filters as they arrive in a query string, shared by the pages' GET forms, the JSON
 //! API, the live-update endpoint and the exports: every value arrives as text and is parsed
 //! here, each bad one reported as a field error naming it (422), so the read models only see a
-//! [`Filter`], a [`Sort`] and a [`Page`].
+//! [`Filter`], a [`Sort`] and a [`Page`] (the pages' numbered pages) or a [`Keyset`] (the API's
+//! cursor pages, [`keyset`]).
+
+mod keyset;
+
+pub use keyset::{Keyset, Position, RowKey};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Deserialize;
@@ -63,8 +68,13 @@ pub struct ListQuery {
     pub batch_id: Option<String>,
     pub q: Option<String>,
     pub sort: Option<String>,
+    /// The pages' page number (the API pages with `cursor` and `limit` instead).
     pub page: Option<String>,
     pub per_page: Option<String>,
+    /// The API's page: the `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+    /// The API's page size, 1 to 200.
+    pub limit: Option<String>,
     /// The live-update cursor (`changes`): an RFC 3339 time.
     pub since: Option<String>,
     /// Export format (`csv` or `pdf`).
@@ -136,15 +146,34 @@ impl Sort {
         }
     }
 
+    /// The columns a list is ordered by, each descending or not; the last is the id, so the
+    /// order is total (pages never overlap, and a keyset position names one place in it).
+    pub fn keys(self) -> &'static [(&'static str, bool)] {
+        match self {
+            Sort::NewestFirst => &[("created_at", true), ("id", true)],
+            Sort::OldestFirst => &[("created_at", false), ("id", false)],
+            Sort::AmountDesc => &[("amount", true), ("created_at", true), ("id", true)],
+            Sort::AmountAsc => &[("amount", false), ("created_at", true), ("id", true)],
+            Sort::RecentlyChanged => &[("updated_at", true), ("id", true)],
+            Sort::Status => &[("status", false), ("created_at", true), ("id", true)],
+        }
+    }
+
     /// `order by` for table alias `t` (ties broken by id, so pages never overlap).
     pub fn order_by(self, t: &str) -> String {
-        match self {
-            Sort::NewestFirst => format!("{t}.created_at desc, {t}.id desc"),
-            Sort::OldestFirst => format!("{t}.created_at asc, {t}.id asc"),
-            Sort::AmountDesc => format!("{t}.amount desc, {t}.created_at desc, {t}.id desc"),
-            Sort::AmountAsc => format!("{t}.amount asc, {t}.created_at desc, {t}.id desc"),
-            Sort::RecentlyChanged => format!("{t}.updated_at desc, {t}.id desc"),
-            Sort::Status => format!("{t}.status asc, {t}.created_at desc, {t}.id desc"),
+        self.keys()
+            .iter()
+            .map(|(c, desc)| format!("{t}.{c} {}", if *desc { "desc" } else { "asc" }))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The sort as `kind` has it: redemptions have no `updated_at`, so "recently changed" lists
+    /// the newest.
+    pub fn of(self, kind: Kind) -> Sort {
+        match (kind, self) {
+            (Kind::Redemptions, Sort::RecentlyChanged) => Sort::NewestFirst,
+            (_, s) => s,
         }
     }
 }
@@ -316,11 +345,8 @@ impl ListQuery {
         }
     }
 
-    /// The filter, the sort and the page.
-    pub fn list(&self, kind: Kind) -> Result<(Filter, Sort, Page), AppError> {
-        let mut errors = Vec::new();
-        let f = self.filter_into(kind, &mut errors);
-        let sort = match non_empty(&self.sort) {
+    fn sort_into(&self, errors: &mut Vec<FieldError>) -> Sort {
+        match non_empty(&self.sort) {
             None => Sort::default(),
             Some(s) => Sort::parse(s).unwrap_or_else(|| {
                 errors.push(FieldError::new(
@@ -329,7 +355,14 @@ impl ListQuery {
                 ));
                 Sort::default()
             }),
-        };
+        }
+    }
+
+    /// The filter, the sort and the page (the pages' numbered pages).
+    pub fn list(&self, kind: Kind) -> Result<(Filter, Sort, Page), AppError> {
+        let mut errors = Vec::new();
+        let f = self.filter_into(kind, &mut errors);
+        let sort = self.sort_into(&mut errors);
         let mut number = |name: &'static str, v: &Option<String>, max: i64, default: i64| match non_empty(v) {
             None => default,
             Some(s) => match s.parse::<i64>() {
@@ -344,6 +377,21 @@ impl ListQuery {
             page: number("page", &self.page, 100_000, 1),
             per_page: number("perPage", &self.per_page, Page::MAX_PER_PAGE, 50),
         };
+        done(errors, (f, sort, page))
+    }
+
+    /// The filter, the sort (as `kind` has it) and the keyset page of the API's lists:
+    /// `cursor` (a position in the same sort) and `limit`. Page numbers are refused, naming them.
+    pub fn keyset(&self, kind: Kind) -> Result<(Filter, Sort, Keyset), AppError> {
+        let mut errors = Vec::new();
+        let f = self.filter_into(kind, &mut errors);
+        let sort = self.sort_into(&mut errors).of(kind);
+        for (name, v) in [("page", &self.page), ("perPage", &self.per_page)] {
+            if non_empty(v).is_some() {
+                errors.push(FieldError::new(name, "this list pages with cursor and limit"));
+            }
+        }
+        let page = Keyset::parse(non_empty(&self.cursor), non_empty(&self.limit), sort, &mut errors);
         done(errors, (f, sort, page))
     }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, QueryBuilder};
 use uuid::Uuid;
 
-use super::query::{Filter, Page, Sort};
+use super::query::{Filter, Keyset, Page, RowKey, Sort};
 use super::views::{push_filter, redemption_info, reversals, RedemptionInfo, ReversalView};
 use crate::error::AppError;
 use crate::ussd::views::{mask_code, Horizon};
@@ -33,6 +33,18 @@ pub struct RedemptionRow {
     pub momo_transaction_id: Option<String>,
 }
 
+impl RedemptionRow {
+    fn key(&self) -> RowKey<'_> {
+        RowKey {
+            id: self.id,
+            created_at: self.created_at,
+            updated_at: self.created_at,
+            amount: self.amount,
+            status: self.status.as_str(),
+        }
+    }
+}
+
 pub(crate) const ROW: &str =
     "select r.id, r.phone_number, r.amount, r.currency, r.status, r.error_code, r.created_at, \
      r.completed_at, c.code, r.promo_code_id, b.id as batch_id, b.batch_number, b.name as batch_name, \
@@ -42,6 +54,30 @@ pub(crate) const ROW: &str =
 
 const COUNT: &str = "select count(*) from redemptions r join promo_codes c on c.id = r.promo_code_id";
 
+/// One keyset page of redemptions (the API's list; `sort` as redemptions have it,
+/// [`Sort::of`]) and the cursor of the next, if any.
+pub async fn page(
+    conn: &mut PgConnection,
+    f: &Filter,
+    sort: Sort,
+    k: &Keyset,
+) -> Result<(Vec<RedemptionRow>, Option<String>), sqlx::Error> {
+    let mut qb = QueryBuilder::new(ROW);
+    push_filter(&mut qb, f, "r");
+    if let Some(after) = &k.after {
+        after.push_after(&mut qb, "r", sort);
+    }
+    qb.push(format!(" order by {} limit ", sort.order_by("r")))
+        .push_bind(k.fetch());
+    let rows: Vec<RedemptionRow> = qb.build_query_as().fetch_all(conn).await?;
+    let (mut rows, next) = k.cut(rows, sort, RedemptionRow::key);
+    for r in &mut rows {
+        r.code = mask_code(&r.code);
+    }
+    Ok((rows, next))
+}
+
+/// One numbered page of redemptions (the panel's list) and how many match in all.
 pub async fn list(
     conn: &mut PgConnection,
     f: &Filter,
@@ -112,7 +148,7 @@ pub async fn live(
 }
 
 /// The customer who redeemed.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CustomerInfo {
     pub id: Uuid,
@@ -125,7 +161,7 @@ pub struct CustomerInfo {
 }
 
 /// The payout of a redemption, in short.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PayoutSummary {
     pub id: Uuid,
@@ -175,23 +211,29 @@ pub async fn detail(conn: &mut PgConnection, id: Uuid) -> Result<RedemptionDetai
     })
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = RedemptionStatusCount)]
 #[serde(rename_all = "camelCase")]
 pub struct Count {
     pub status: crate::redemption::lifecycle::RedemptionStatus,
     pub count: i64,
-    pub amount: i64,
+    /// The francs redeemed (only for readers of payouts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = RedemptionDay)]
 #[serde(rename_all = "camelCase")]
 pub struct Day {
     pub day: NaiveDate,
     pub count: i64,
-    pub amount: i64,
+    /// The francs redeemed (only for readers of payouts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RedemptionStats {
     pub from: DateTime<Utc>,
@@ -200,6 +242,15 @@ pub struct RedemptionStats {
     pub by_status: Vec<Count>,
     pub per_day: Vec<Day>,
     pub distinct_customers: i64,
+}
+
+impl RedemptionStats {
+    /// The counts without the amounts (a reader who may not see money flows, decision 0025).
+    pub fn without_money(mut self) -> Self {
+        self.by_status.iter_mut().for_each(|c| c.amount = None);
+        self.per_day.iter_mut().for_each(|d| d.amount = None);
+        self
+    }
 }
 
 pub async fn stats(

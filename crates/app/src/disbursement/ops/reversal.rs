@@ -18,7 +18,7 @@ use crate::error::{on_constraint, AppError};
 use crate::redemption::lifecycle::{self as redemption_lifecycle, RedemptionStatus};
 use crate::unit::Acting;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Reversal {
     pub id: Uuid,

@@ -14,7 +14,8 @@ pub const MAX_DAYS: i64 = 366;
 /// The period when none is given.
 pub const DEFAULT_DAYS: i64 = 30;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = PayoutStatusCount)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusCount {
     pub status: crate::disbursement::state::PayoutStatus,
@@ -22,14 +23,16 @@ pub struct StatusCount {
     pub amount: i64,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = PayoutFailureCount)]
 #[serde(rename_all = "camelCase")]
 pub struct ReasonCount {
     pub reason: String,
     pub count: i64,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = PayoutDay)]
 #[serde(rename_all = "camelCase")]
 pub struct DayStats {
     pub day: NaiveDate,
@@ -40,14 +43,16 @@ pub struct DayStats {
     pub paid_amount: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = PayoutTimeBucket)]
 #[serde(rename_all = "camelCase")]
 pub struct Bucket {
     pub label: &'static str,
     pub count: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = PayoutStats)]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
     pub from: DateTime<Utc>,

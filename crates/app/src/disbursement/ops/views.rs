@@ -9,13 +9,13 @@ use serde_json::Value;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::query::{Filter, Page, Search, Sort};
+use super::query::{Filter, Keyset, Page, RowKey, Search, Sort};
 use super::Disbursement;
 use crate::error::AppError;
 use crate::ussd::views::mask_code;
 
 /// One payout as lists show it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PayoutRow {
     pub id: Uuid,
@@ -43,6 +43,18 @@ pub struct PayoutRow {
     pub batch_id: Uuid,
     pub batch_number: i64,
     pub batch_name: String,
+}
+
+impl PayoutRow {
+    fn key(&self) -> RowKey<'_> {
+        RowKey {
+            id: self.id,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            amount: self.amount,
+            status: self.status.as_str(),
+        }
+    }
 }
 
 pub(crate) const ROW: &str =
@@ -141,7 +153,26 @@ fn masked(mut rows: Vec<PayoutRow>) -> Vec<PayoutRow> {
     rows
 }
 
-/// One page of payouts and how many match in all.
+/// One keyset page of payouts (the API's list) and the cursor of the next, if any.
+pub async fn page(
+    conn: &mut PgConnection,
+    f: &Filter,
+    sort: Sort,
+    k: &Keyset,
+) -> Result<(Vec<PayoutRow>, Option<String>), sqlx::Error> {
+    let mut qb = QueryBuilder::new(ROW);
+    push_filter(&mut qb, f, "d");
+    if let Some(after) = &k.after {
+        after.push_after(&mut qb, "d", sort);
+    }
+    qb.push(format!(" order by {} limit ", sort.order_by("d")))
+        .push_bind(k.fetch());
+    let rows: Vec<PayoutRow> = qb.build_query_as().fetch_all(conn).await?;
+    let (rows, next) = k.cut(rows, sort, PayoutRow::key);
+    Ok((masked(rows), next))
+}
+
+/// One numbered page of payouts (the panel's list) and how many match in all.
 pub async fn list(
     conn: &mut PgConnection,
     f: &Filter,
@@ -187,7 +218,8 @@ pub async fn changes(
 }
 
 /// One MoMo attempt and what MoMo answered (the callback secret never leaves the table).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = PayoutAttempt)]
 #[serde(rename_all = "camelCase")]
 pub struct Attempt {
     pub id: Uuid,
@@ -211,7 +243,7 @@ pub struct Attempt {
 }
 
 /// The redemption behind a payout.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RedemptionInfo {
     pub id: Uuid,
@@ -234,7 +266,7 @@ pub struct RedemptionInfo {
 }
 
 /// A reversal request with the names of the people involved.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReversalView {
     pub id: Uuid,
@@ -250,7 +282,8 @@ pub struct ReversalView {
 }
 
 /// One audit row about the payout or its redemption.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = PayoutHistoryEntry)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
     pub at: DateTime<Utc>,
@@ -261,7 +294,8 @@ pub struct HistoryEntry {
     pub metadata: Value,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = DisbursementDetail)]
 #[serde(rename_all = "camelCase")]
 pub struct Detail {
     pub disbursement: Disbursement,
