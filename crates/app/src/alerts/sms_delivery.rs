@@ -136,7 +136,7 @@ pub async fn apply_report(conn: &mut PgConnection, r: &Report, now: DateTime<Utc
 }
 
 /// A payout confirmation SMS as the payout's detail shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SmsView {
     pub message_id: String,
