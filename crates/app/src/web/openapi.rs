@@ -53,7 +53,8 @@ pub struct Doc {
     summary: &'static str,
     description: Option<&'static str>,
     params: Vec<Parameter>,
-    body: Option<(&'static str, RefOr<Schema>)>,
+    /// The request body, in each media type the route reads.
+    body: Vec<(&'static str, RefOr<Schema>)>,
     responses: Vec<(u16, &'static str, Option<(&'static str, RefOr<Schema>)>)>,
     problems: Vec<u16>,
     schemas: Schemas,
@@ -88,13 +89,32 @@ impl Doc {
 
     /// A JSON request body.
     pub fn body<B: ToSchema>(mut self) -> Self {
-        self.body = Some(("application/json", self.schema_of::<B>()));
+        let schema = self.schema_of::<B>();
+        self.body.push(("application/json", schema));
         self
     }
 
     /// A form-encoded request body (gateway callbacks).
     pub fn form<B: ToSchema>(mut self) -> Self {
-        self.body = Some(("application/x-www-form-urlencoded", self.schema_of::<B>()));
+        let schema = self.schema_of::<B>();
+        self.body.push(("application/x-www-form-urlencoded", schema));
+        self
+    }
+
+    /// A `multipart/form-data` body (uploads); `B`'s fields are the form's parts.
+    pub fn multipart<B: ToSchema>(mut self) -> Self {
+        let schema = self.schema_of::<B>();
+        self.body.push(("multipart/form-data", schema));
+        self
+    }
+
+    /// A body that is a file of this media type (a raw upload), read as it is.
+    pub fn raw(mut self, media_type: &'static str) -> Self {
+        let schema = Object::builder()
+            .schema_type(Type::String)
+            .content_media_type(media_type)
+            .build();
+        self.body.push((media_type, schema.into()));
         self
     }
 
@@ -193,7 +213,7 @@ fn implied_problems(access: Access, doc: &Doc, has_path_params: bool) -> Vec<u16
     if access == Access::Webhook {
         out.push(403);
     }
-    if doc.body.is_some() {
+    if !doc.body.is_empty() {
         out.extend([400, 413, 415, 422]);
     }
     if has_path_params {
@@ -312,13 +332,12 @@ fn operation(spec: &RouteSpec, doc: &Doc) -> Operation {
         }))
         .parameters(Some(params))
         .securities(Some(security(spec.access, spec.path)));
-    if let Some((media_type, schema)) = &doc.body {
-        op = op.request_body(Some(
-            RequestBody::builder()
-                .content(*media_type, Content::new(Some(schema.clone())))
-                .required(Some(Required::True))
-                .build(),
-        ));
+    if !doc.body.is_empty() {
+        let mut body = RequestBody::builder().required(Some(Required::True));
+        for (media_type, schema) in &doc.body {
+            body = body.content(*media_type, Content::new(Some(schema.clone())));
+        }
+        op = op.request_body(Some(body.build()));
     }
     for (status, description, body) in &doc.responses {
         let mut r = Response::builder().description(*description);

@@ -298,7 +298,7 @@ pub struct InfoMoney {
 }
 
 /// A redemption on the USSD monitor, as the reader may see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MonitorRedemptionView {
     pub id: Uuid,
@@ -314,7 +314,7 @@ pub struct MonitorRedemptionView {
     pub money: Option<MonitorMoney>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MonitorMoney {
     pub amount: i64,
