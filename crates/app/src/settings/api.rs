@@ -36,7 +36,8 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(GET "/api/v1/admin/settings/versions", Access::Permission(SystemSettingsRead), list_versions,
             Doc::new("Settings versions, newest first, with what each changed")
                 .query::<PageQuery>()
-                .ok::<Page<VersionSummary>>()),
+                .ok::<Page<VersionSummary>>()
+                .component::<VersionSummary>()),
         route!(POST "/api/v1/admin/settings/versions/{version}/rollback", Access::Permission(SystemSettingsUpdate), roll_back,
             Doc::new("Put every setting back as it was in a version (a new version)")
                 .describe("409 when a secret of that version can no longer be opened.")
@@ -44,23 +45,28 @@ pub fn routes() -> Vec<RouteSpec> {
                 .ok::<RolledBack>()
                 .problems(&[409])),
         route!(GET "/api/v1/admin/settings/payments", Access::AnyOf(PAYMENTS_READ), get_payments,
-            Doc::new("The payment settings (secrets masked)").ok::<CategoryAnswer<PaymentSettings>>()),
+            Doc::new("The payment settings (secrets masked)")
+                .ok::<CategoryAnswer<PaymentSettings>>()
+                .component::<PaymentSettings>()),
         route!(PUT "/api/v1/admin/settings/payments", Access::AnyOf(PAYMENTS_UPDATE), put_payments,
             Doc::new("Change payment settings")
                 .describe("Only the keys to change; every bad value is a 422 naming `payments.<key>`.")
                 .body::<ChangeBody<PaymentSettings>>()
-                .ok::<Changed<PaymentSettings>>()),
+                .ok::<Changed<PaymentSettings>>()
+                .component::<PaymentSettings>()),
         route!(GET "/api/v1/admin/settings/{category}", Access::Permission(SystemSettingsRead), get_one,
             Doc::new("One settings category (secrets masked)")
                 .path::<Category>("category", CATEGORY)
-                .ok::<CategoryAnswer<AnyCategory>>()),
+                .ok::<CategoryAnswer<AnyCategory>>()
+                .component::<AnyCategory>()),
         route!(PUT "/api/v1/admin/settings/{category}", Access::Permission(SystemSettingsUpdate), put_one,
             Doc::new("Change settings of one category")
                 .describe("Only the keys to change, as the category's settings name them; every bad value is a \
                            422 naming `<category>.<key>`.")
                 .path::<Category>("category", CATEGORY)
                 .body::<ChangeBody<AnyCategory>>()
-                .ok::<Changed<AnyCategory>>()),
+                .ok::<Changed<AnyCategory>>()
+                .component::<AnyCategory>()),
     ]
 }
 
@@ -178,7 +184,12 @@ pub struct Changed<S> {
     pub settings: S,
 }
 
-async fn change(state: AppState, acting: Acting, c: Category, body: ChangeBody) -> Result<Json<Changed<Value>>, AppError> {
+async fn change(
+    state: AppState,
+    acting: Acting,
+    c: Category,
+    body: ChangeBody,
+) -> Result<Json<Changed<Value>>, AppError> {
     let mut unit = state.unit().await?;
     let out = update(
         &mut unit,

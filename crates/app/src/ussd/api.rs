@@ -49,17 +49,20 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(GET "/api/v1/ussd/session/{id}", Access::Permission(RedemptionsRead), session,
             Doc::new("One USSD session with every hop")
                 .path::<String>("id", "The gateway's session id (`ATUid_…`)")
-                .ok::<Data<SessionView>>()),
+                .ok::<Data<SessionView>>()
+                .component::<SessionView>()),
         route!(GET "/api/v1/ussd/status", Access::Permission(RedemptionsMonitor), status,
             Doc::new("Whether the USSD service is configured and answering, and its last hour")
-                .ok::<Data<UssdStatus>>()),
+                .ok::<Data<UssdStatus>>()
+                .component::<UssdStatus>()),
         route!(GET "/api/v1/ussd/interactions", Access::Permission(RedemptionsMonitor), interactions,
             Doc::new("The USSD interaction log, newest first")
                 .describe("Pages back with `cursor`; `since` (an answer's `cursor` field) asks only for hops \
                            logged since that answer began, for live updates. Phone numbers as the caller may see them.")
                 .query::<MonitorQuery>()
                 .query::<PageQuery>()
-                .ok::<Feed<Interaction>>()),
+                .ok::<Feed<Interaction>>()
+                .component::<Interaction>()),
         route!(GET "/api/v1/ussd/redemptions", Access::Permission(RedemptionsMonitor), redemptions,
             Doc::new("Redemptions newest first, as the USSD monitor shows them (codes masked)")
                 .describe("Pages and follows like the interaction log; `updates` holds the current state of the \

@@ -164,6 +164,14 @@ impl Doc {
         self
     }
 
+    /// Puts `T` in the document's components. Needed for the type argument of a generic answer
+    /// (`Page<T>`, `Data<T>`): utoipa refers to it by name but does not collect it.
+    pub fn component<T: ToSchema>(mut self) -> Self {
+        self.schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(&mut self.schemas);
+        self
+    }
+
     /// `T`'s schema inline, the schemas it refers to collected for the components.
     fn schema_of<T: ToSchema>(&mut self) -> RefOr<Schema> {
         T::schemas(&mut self.schemas);

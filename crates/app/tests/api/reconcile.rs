@@ -654,6 +654,43 @@ async fn every_kind_is_found_by_status_query_and_statement_at_the_paced_rate() {
     );
     assert_eq!(kinds(&app, &key, &id3).await, expected(&w, true));
 
+    // the runs page one at a time here, each once; the statement is listed
+    let mut runs = Vec::new();
+    let mut url = format!("{API}?limit=1");
+    loop {
+        let v: Value = app.get_as(&key, &url).await.json().await.unwrap();
+        runs.extend(
+            v["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_owned()),
+        );
+        match v["next"].as_str() {
+            Some(next) => url = next.to_owned(),
+            None => break,
+        }
+    }
+    // (newest first by creation time, then id: runs made in the same instant come in id order)
+    runs.sort();
+    let mut made = vec![id.clone(), id2.clone(), id3.clone()];
+    made.sort();
+    assert_eq!(runs, made, "every run once");
+    let v: Value = app
+        .get_as(&key, &format!("{API}/statements"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (v["data"][0]["id"].as_str(), v["next"].as_str()),
+        (Some(statement_id.as_str()), None)
+    );
+    assert_eq!(
+        app.get_as(&key, &format!("{API}/statements?cursor=x")).await.status(),
+        422
+    );
+
     // the results as CSV: a header and one line per item, gravest first
     let res = app.get_as(&key, &format!("{API}/{id2}/export.csv")).await;
     assert_eq!(res.status(), 200);

@@ -314,10 +314,13 @@ pub struct MonitorRedemptionView {
     pub money: Option<MonitorMoney>,
 }
 
+/// A redemption's amount and payout state, in its row only for a reader who may see amounts.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MonitorMoney {
+    #[schema(required = false)]
     pub amount: i64,
+    #[schema(required = false)]
     pub currency: String,
     pub disbursement_status: Option<String>,
 }

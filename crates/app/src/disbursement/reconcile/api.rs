@@ -39,7 +39,8 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(GET "/api/v1/admin/disbursements/reconcile", Access::Permission(DisbursementsRead), list_runs,
             Doc::new("List reconciliation runs, newest first")
                 .query::<PageQuery>()
-                .ok::<Page<RunView>>()),
+                .ok::<Page<RunView>>()
+                .component::<RunView>()),
         route!(POST "/api/v1/admin/disbursements/reconcile", Access::Permission(DisbursementsReconcile), start_run,
             Doc::new("Start a reconciliation run with MoMo")
                 .describe("Compares our payouts of `from`–`to` (days in Kigali, `to` included, or RFC 3339 instants) \
@@ -55,24 +56,31 @@ pub fn routes() -> Vec<RouteSpec> {
                 .describe("Discrepancies only unless `kind` says otherwise.")
                 .query::<ItemsQuery>()
                 .query::<PageQuery>()
-                .ok::<Page<ItemLine>>()),
+                .ok::<Page<ItemLine>>()
+                .component::<ItemLine>()),
         route!(GET "/api/v1/admin/disbursements/reconcile/{id}/export.csv", Access::Permission(DisbursementsExport), export_csv,
             Doc::new("A run's items as CSV (audited as an export)")
                 .file("text/csv", "Every item of the run, matches included, gravest kind first")),
         route!(GET "/api/v1/admin/disbursements/reconcile/items/{id}", Access::Permission(DisbursementsRead), get_item,
-            Doc::new("One item: our records, MoMo's and what differs").ok::<Data<ItemDetail>>()),
+            Doc::new("One item: our records, MoMo's and what differs")
+                .ok::<Data<ItemDetail>>()
+                .component::<ItemDetail>()),
         route!(POST "/api/v1/admin/disbursements/reconcile/items/{id}/resolve", Access::Permission(DisbursementsReconcile), resolve_item,
             Doc::new("Resolve a discrepancy with a note saying what was done")
                 .describe("409 for a matched item, one already resolved, or while its run is in progress.")
                 .body::<service::ResolveCmd>()
                 .ok::<Data<ItemDetail>>()
+                .component::<ItemDetail>()
                 .problems(&[409])),
         route!(GET "/api/v1/admin/disbursements/reconcile/statements", Access::Permission(DisbursementsRead), list_statements,
             Doc::new("List uploaded MoMo statements, newest first")
                 .query::<PageQuery>()
-                .ok::<Page<StatementView>>()),
+                .ok::<Page<StatementView>>()
+                .component::<StatementView>()),
         route!(GET "/api/v1/admin/disbursements/reconcile/statements/{id}", Access::Permission(DisbursementsRead), get_statement,
-            Doc::new("One uploaded statement").ok::<Data<StatementView>>()),
+            Doc::new("One uploaded statement")
+                .ok::<Data<StatementView>>()
+                .component::<StatementView>()),
         RouteSpec {
             method: Method::POST,
             path: "/api/v1/admin/disbursements/reconcile/statements",
@@ -80,13 +88,16 @@ pub fn routes() -> Vec<RouteSpec> {
             router: axum::routing::post(upload_statement).layer(DefaultBodyLimit::max(MAX_STATEMENT_BYTES)),
             doc: Some(
                 Doc::new("Upload MoMo's statement (CSV) to reconcile with")
-                    .describe("The file as a raw `text/csv` body (name it with `?fileName=`) or as \
+                    .describe(
+                        "The file as a raw `text/csv` body (name it with `?fileName=`) or as \
                                `multipart/form-data` with the field `file`; read and checked as it streams in. \
-                               A bad statement is a 422 naming every bad line, and nothing is stored.")
+                               A bad statement is a 422 naming every bad line, and nothing is stored.",
+                    )
                     .query::<UploadQuery>()
                     .raw("text/csv")
                     .multipart::<UploadForm>()
-                    .created::<Data<StatementView>>(),
+                    .created::<Data<StatementView>>()
+                    .component::<StatementView>(),
             ),
         },
     ]
