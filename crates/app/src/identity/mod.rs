@@ -15,6 +15,7 @@ pub mod password;
 pub mod policy;
 pub mod registrations;
 pub mod registrations_pages;
+pub mod roles_api;
 pub mod roles_pages;
 pub mod session;
 pub mod setup_links;

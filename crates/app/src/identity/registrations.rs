@@ -16,7 +16,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::setup_links::{new_setup_link, SetupLink};
-use super::users::{check_email, check_name, list, Filter, UserRow};
+use super::users::{check_email, check_name, list, Filter, ListStatus, Position, UserRow};
 use crate::audit::{self, Action};
 use crate::error::AppError;
 use crate::unit::Acting;
@@ -126,18 +126,18 @@ pub async fn register(conn: &mut PgConnection, r: &Registration<'_>, acting: &Ac
     Ok(id)
 }
 
-pub async fn pending_registrations(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Vec<UserRow>, AppError> {
-    Ok(list(
-        conn,
-        &Filter {
-            status: Some("pending".into()),
-            per_page: 200,
-            ..Default::default()
-        },
-        now,
-    )
-    .await?
-    .0)
+/// Registrations waiting for review, newest first: `limit` of them after `after`.
+pub async fn pending_registrations(
+    conn: &mut PgConnection,
+    after: Option<Position>,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<UserRow>, AppError> {
+    let pending = Filter {
+        status: Some(ListStatus::Pending),
+        ..Filter::default()
+    };
+    list(conn, &pending, after, limit, now).await
 }
 
 pub async fn pending_count(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {

@@ -60,7 +60,7 @@ async fn render_registrations(
     setup_link: Option<String>,
 ) -> Result<Response, AppError> {
     let mut conn = state.pool.acquire().await?;
-    let pending = users::pending_registrations(&mut conn, state.clock.now())
+    let pending = users::pending_registrations(&mut conn, None, 200, state.clock.now())
         .await?
         .into_iter()
         .map(|u| PendingLine {

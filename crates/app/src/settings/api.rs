@@ -36,8 +36,7 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(GET "/api/v1/admin/settings/versions", Access::Permission(SystemSettingsRead), list_versions,
             Doc::new("Settings versions, newest first, with what each changed")
                 .query::<PageQuery>()
-                .ok::<Page<VersionSummary>>()
-                .component::<VersionSummary>()),
+                .page::<VersionSummary>()),
         route!(POST "/api/v1/admin/settings/versions/{version}/rollback", Access::Permission(SystemSettingsUpdate), roll_back,
             Doc::new("Put every setting back as it was in a version (a new version)")
                 .describe("409 when a secret of that version can no longer be opened.")

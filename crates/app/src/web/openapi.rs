@@ -34,6 +34,8 @@ pub const SESSION: &str = "sessionCookie";
 pub const WEBHOOK: &str = "webhookSecret";
 
 type Schemas = Vec<(String, RefOr<Schema>)>;
+/// A media type and the schema of its body.
+type Body = (&'static str, RefOr<Schema>);
 
 /// A JSON object whose fields this document does not spell out (the document itself, a
 /// provider's raw answer kept for support).
@@ -54,8 +56,8 @@ pub struct Doc {
     description: Option<&'static str>,
     params: Vec<Parameter>,
     /// The request body, in each media type the route reads.
-    body: Vec<(&'static str, RefOr<Schema>)>,
-    responses: Vec<(u16, &'static str, Option<(&'static str, RefOr<Schema>)>)>,
+    body: Vec<Body>,
+    responses: Vec<(u16, &'static str, Option<Body>)>,
     problems: Vec<u16>,
     schemas: Schemas,
 }
@@ -121,6 +123,11 @@ impl Doc {
     /// 200 with a JSON body.
     pub fn ok<R: ToSchema>(self) -> Self {
         self.returns::<R>(200, "OK")
+    }
+
+    /// 200 with a page of `R` rows ([`Page<R>`](super::paging::Page)).
+    pub fn page<R: ToSchema>(self) -> Self {
+        self.ok::<super::paging::Page<R>>()
     }
 
     /// 201 with the created resource.
@@ -407,7 +414,8 @@ pub fn document(specs: &[RouteSpec]) -> OpenApi {
         SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
             crate::identity::session::COOKIE,
             "The panel's session cookie. A request that changes something also sends the \
-             `mb_csrf` cookie's value in the `x-csrf-token` header.",
+             session's CSRF token (`csrfToken` of /api/v1/auth/login/verify) in the \
+             `x-csrf-token` header.",
         ))),
     );
     components.add_security_scheme(

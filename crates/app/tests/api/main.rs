@@ -36,6 +36,7 @@ mod sms;
 mod state_machines_doc;
 mod system;
 mod users;
+mod users_lists;
 mod ussd;
 mod ussd_concurrency;
 mod ussd_pages;

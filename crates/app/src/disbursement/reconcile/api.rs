@@ -39,8 +39,7 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(GET "/api/v1/admin/disbursements/reconcile", Access::Permission(DisbursementsRead), list_runs,
             Doc::new("List reconciliation runs, newest first")
                 .query::<PageQuery>()
-                .ok::<Page<RunView>>()
-                .component::<RunView>()),
+                .page::<RunView>()),
         route!(POST "/api/v1/admin/disbursements/reconcile", Access::Permission(DisbursementsReconcile), start_run,
             Doc::new("Start a reconciliation run with MoMo")
                 .describe("Compares our payouts of `from`–`to` (days in Kigali, `to` included, or RFC 3339 instants) \
@@ -56,8 +55,7 @@ pub fn routes() -> Vec<RouteSpec> {
                 .describe("Discrepancies only unless `kind` says otherwise.")
                 .query::<ItemsQuery>()
                 .query::<PageQuery>()
-                .ok::<Page<ItemLine>>()
-                .component::<ItemLine>()),
+                .page::<ItemLine>()),
         route!(GET "/api/v1/admin/disbursements/reconcile/{id}/export.csv", Access::Permission(DisbursementsExport), export_csv,
             Doc::new("A run's items as CSV (audited as an export)")
                 .file("text/csv", "Every item of the run, matches included, gravest kind first")),
@@ -75,8 +73,7 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(GET "/api/v1/admin/disbursements/reconcile/statements", Access::Permission(DisbursementsRead), list_statements,
             Doc::new("List uploaded MoMo statements, newest first")
                 .query::<PageQuery>()
-                .ok::<Page<StatementView>>()
-                .component::<StatementView>()),
+                .page::<StatementView>()),
         route!(GET "/api/v1/admin/disbursements/reconcile/statements/{id}", Access::Permission(DisbursementsRead), get_statement,
             Doc::new("One uploaded statement")
                 .ok::<Data<StatementView>>()
