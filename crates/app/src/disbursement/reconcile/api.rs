@@ -44,10 +44,10 @@ pub fn routes() -> Vec<RouteSpec> {
             Doc::new("Start a reconciliation run with MoMo")
                 .describe("Compares our payouts of `from`–`to` (days in Kigali, `to` included, or RFC 3339 instants) \
                            with MoMo's status answers and/or an uploaded statement. A job does the work; follow it on \
-                           the run. 409 while another run is in progress; 404 when `statementId` names no statement.")
+                           the run. 409 while another run is in progress.")
                 .body::<StartBody>()
                 .accepted::<RunAnswer>()
-                .problems(&[404, 409])),
+                .problems(&[409])),
         route!(GET "/api/v1/admin/disbursements/reconcile/{id}", Access::Permission(DisbursementsRead), get_run,
             Doc::new("One run with its counts per kind and its job's progress").ok::<RunAnswer>()),
         route!(GET "/api/v1/admin/disbursements/reconcile/{id}/items", Access::Permission(DisbursementsRead), list_items,
