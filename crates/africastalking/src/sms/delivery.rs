@@ -94,11 +94,14 @@ impl fmt::Display for DeliveryStatus {
 /// One delivery report as AT posts it, every field optional and kept as text.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryReport {
     /// The `messageId` AT gave the send (`ATXid_…`).
     #[serde(deserialize_with = "opt_string", skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     #[serde(deserialize_with = "opt_string", skip_serializing_if = "Option::is_none")]
+    /// `Sent`, `Submitted`, `Buffered`, `Rejected`, `Success` or `Failed` (`AbsentSubscriber` and
+    /// `Expired` are read as `Failed`).
     pub status: Option<String>,
     #[serde(deserialize_with = "opt_string", skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,

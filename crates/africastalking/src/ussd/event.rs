@@ -62,6 +62,7 @@ fn opt_status<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Sessi
 
 /// AT's end-of-session notification, every field optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", default)]
 pub struct SessionEvent {
     /// `yyyy-MM-dd HH:mm:ss`.
@@ -76,7 +77,9 @@ pub struct SessionEvent {
     /// `+…`.
     #[serde(deserialize_with = "opt_string", skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
+    /// `Incomplete`, `Success` or `Failed` (another value is kept as sent).
     #[serde(deserialize_with = "opt_status", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub status: Option<SessionStatus>,
     /// Currency and amount, e.g. `RWF 0.00`; the format varies.
     #[serde(deserialize_with = "opt_string", skip_serializing_if = "Option::is_none")]

@@ -12,6 +12,7 @@ pub const USER_AGENT: &str = "at-ussd-api/1.0";
 /// Deserialise it with any serde form decoder (axum's `Form`); a missing `text` is the empty first
 /// hop. Fields are declared in the order of a captured AT body so [`UssdRequest::to_form`] matches it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UssdRequest {
     /// E.164 with the leading `+`, e.g. `+250788123456`.

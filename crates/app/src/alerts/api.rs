@@ -6,12 +6,13 @@
 use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
-use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use crate::access::Permission::{self, *};
 use crate::error::AppError;
 use crate::route;
 use crate::web::auth::Principal;
+use crate::web::openapi::Doc;
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
 
@@ -29,17 +30,32 @@ pub const AUDIENCES: &[Permission] = &[
 const SHELL_LIST: i64 = 10;
 
 pub fn routes() -> Vec<RouteSpec> {
-    vec![route!(GET "/api/v1/alerts/open", Access::AnyOf(AUDIENCES), open)]
+    vec![route!(GET "/api/v1/alerts/open", Access::AnyOf(AUDIENCES), open,
+        Doc::new("The open alerts the caller may see: how many, and the newest ten")
+            .describe("What the panel's header badge and alert list show (every page polls it).")
+            .ok::<OpenAlerts>())]
 }
 
 /// One open alert as the shell lists it, with a link to what it is about when the reader may
 /// open that page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ShellAlert {
+pub struct ShellAlert {
     #[serde(flatten)]
     alert: super::Alert,
+    /// The panel page of what it is about, when the reader may open it.
     href: Option<String>,
+}
+
+/// The open alerts of the caller's audiences.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAlerts {
+    /// How many are open.
+    pub count: i64,
+    /// How many of them are critical.
+    pub critical: i64,
+    /// The newest ten.
+    pub data: Vec<ShellAlert>,
 }
 
 fn href(who: &Principal, a: &super::Alert) -> Option<String> {
@@ -55,7 +71,7 @@ fn href(who: &Principal, a: &super::Alert) -> Option<String> {
     }
 }
 
-async fn open(State(state): State<AppState>, who: Principal) -> Result<Json<Value>, AppError> {
+async fn open(State(state): State<AppState>, who: Principal) -> Result<Json<OpenAlerts>, AppError> {
     let audiences = super::audiences(who.permissions.iter());
     let mut conn = state.pool.acquire().await?;
     let (count, critical) = super::open_counts(&mut conn, &audiences).await?;
@@ -67,5 +83,5 @@ async fn open(State(state): State<AppState>, who: Principal) -> Result<Json<Valu
             alert,
         })
         .collect();
-    Ok(Json(json!({"count": count, "critical": critical, "data": data})))
+    Ok(Json(OpenAlerts { count, critical, data }))
 }

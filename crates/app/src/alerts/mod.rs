@@ -144,7 +144,7 @@ pub async fn close(
 }
 
 /// An open (unacknowledged) alert as pages show it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
     pub id: Uuid,

@@ -1,69 +1,194 @@
 //! Settings over HTTP: read (secrets masked), change one category, list versions, roll back.
 //! Payment settings are also open to `disbursements.configure` (ACCESS.md).
 
-use crate::web::extract::{Path, Query};
+use crate::web::extract::Path;
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::openapi::schema::{OneOfBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
+use super::model::{self, PaymentSettings, Settings};
+use super::service::VersionSummary;
 use super::{rollback, update, versions, view, Category};
 use crate::access::Permission::{DisbursementsConfigure, SystemSettingsRead, SystemSettingsUpdate};
 use crate::error::AppError;
 use crate::route;
 use crate::unit::Acting;
 use crate::web::extract::ApiJson;
+use crate::web::openapi::Doc;
+use crate::web::paging::{Page, PageQuery, Paging};
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
 
 const PAYMENTS_READ: &[crate::access::Permission] = &[SystemSettingsRead, DisbursementsConfigure];
 const PAYMENTS_UPDATE: &[crate::access::Permission] = &[SystemSettingsUpdate, DisbursementsConfigure];
 
+const CATEGORY: &str = "The settings category: branding, ussd, payments, business, security, notifications, \
+                        analytics, integrations or backup";
+
 pub fn routes() -> Vec<RouteSpec> {
     vec![
-        route!(GET "/api/v1/admin/settings", Access::Permission(SystemSettingsRead), all),
-        route!(GET "/api/v1/admin/settings/versions", Access::Permission(SystemSettingsRead), list_versions),
-        route!(POST "/api/v1/admin/settings/versions/{version}/rollback", Access::Permission(SystemSettingsUpdate), roll_back),
-        route!(GET "/api/v1/admin/settings/payments", Access::AnyOf(PAYMENTS_READ), get_payments),
-        route!(PUT "/api/v1/admin/settings/payments", Access::AnyOf(PAYMENTS_UPDATE), put_payments),
-        route!(GET "/api/v1/admin/settings/{category}", Access::Permission(SystemSettingsRead), get_one),
-        route!(PUT "/api/v1/admin/settings/{category}", Access::Permission(SystemSettingsUpdate), put_one),
+        route!(GET "/api/v1/admin/settings", Access::Permission(SystemSettingsRead), all,
+            Doc::new("Every settings category (secrets masked)").ok::<AllSettings>()),
+        route!(GET "/api/v1/admin/settings/versions", Access::Permission(SystemSettingsRead), list_versions,
+            Doc::new("Settings versions, newest first, with what each changed")
+                .query::<PageQuery>()
+                .page::<VersionSummary>()),
+        route!(POST "/api/v1/admin/settings/versions/{version}/rollback", Access::Permission(SystemSettingsUpdate), roll_back,
+            Doc::new("Put every setting back as it was in a version (a new version)")
+                .describe("409 when a secret of that version can no longer be opened.")
+                .path::<i64>("version", "The version to go back to")
+                .ok::<RolledBack>()
+                .problems(&[409])),
+        route!(GET "/api/v1/admin/settings/payments", Access::AnyOf(PAYMENTS_READ), get_payments,
+            Doc::new("The payment settings (secrets masked)")
+                .ok::<CategoryAnswer<PaymentSettings>>()
+                .component::<PaymentSettings>()),
+        route!(PUT "/api/v1/admin/settings/payments", Access::AnyOf(PAYMENTS_UPDATE), put_payments,
+            Doc::new("Change payment settings")
+                .describe("Only the keys to change; every bad value is a 422 naming `payments.<key>`.")
+                .body::<ChangeBody<PaymentSettings>>()
+                .ok::<Changed<PaymentSettings>>()
+                .component::<PaymentSettings>()),
+        route!(GET "/api/v1/admin/settings/{category}", Access::Permission(SystemSettingsRead), get_one,
+            Doc::new("One settings category (secrets masked)")
+                .path::<Category>("category", CATEGORY)
+                .ok::<CategoryAnswer<AnyCategory>>()
+                .component::<AnyCategory>()),
+        route!(PUT "/api/v1/admin/settings/{category}", Access::Permission(SystemSettingsUpdate), put_one,
+            Doc::new("Change settings of one category")
+                .describe("Only the keys to change, as the category's settings name them; every bad value is a \
+                           422 naming `<category>.<key>`.")
+                .path::<Category>("category", CATEGORY)
+                .body::<ChangeBody<AnyCategory>>()
+                .ok::<Changed<AnyCategory>>()
+                .component::<AnyCategory>()),
     ]
+}
+
+/// The settings of one category, whichever it is (in the document: one of the category types).
+pub struct AnyCategory;
+
+impl PartialSchema for AnyCategory {
+    fn schema() -> RefOr<Schema> {
+        let mut any = OneOfBuilder::new();
+        for name in CATEGORY_SCHEMAS {
+            any = any.item(Ref::from_schema_name(name));
+        }
+        // every field of a category is optional, so an object can fit several: any of them
+        let one = any.build();
+        Schema::AnyOf(utoipa::openapi::schema::AnyOf {
+            items: one.items,
+            description: Some("The settings of the category named in the path".to_owned()),
+            ..Default::default()
+        })
+        .into()
+    }
+}
+
+const CATEGORY_SCHEMAS: [&str; 9] = [
+    "BrandingSettings",
+    "UssdSettings",
+    "PaymentSettings",
+    "BusinessSettings",
+    "SecuritySettings",
+    "NotificationSettings",
+    "AnalyticsSettings",
+    "IntegrationSettings",
+    "BackupSettings",
+];
+
+impl ToSchema for AnyCategory {
+    fn schemas(out: &mut Vec<(String, RefOr<Schema>)>) {
+        fn add<T: ToSchema>(out: &mut Vec<(String, RefOr<Schema>)>) {
+            out.push((T::name().into_owned(), T::schema()));
+            T::schemas(out);
+        }
+        add::<model::BrandingSettings>(out);
+        add::<model::UssdSettings>(out);
+        add::<model::PaymentSettings>(out);
+        add::<model::BusinessSettings>(out);
+        add::<model::SecuritySettings>(out);
+        add::<model::NotificationSettings>(out);
+        add::<model::AnalyticsSettings>(out);
+        add::<model::IntegrationSettings>(out);
+        add::<model::BackupSettings>(out);
+    }
 }
 
 fn category(name: &str) -> Result<Category, AppError> {
     Category::parse(name).ok_or(AppError::NotFound("settings category"))
 }
 
-async fn all(State(state): State<AppState>) -> Json<Value> {
-    let current = state.settings.get();
-    let mut out = Map::new();
-    for c in Category::ALL {
-        out.insert(c.as_str().to_owned(), view(&current.0, c));
-    }
-    Json(json!({"version": current.1, "settings": out}))
+/// Every category and the version they are at.
+#[derive(Serialize, ToSchema)]
+pub struct AllSettings {
+    pub version: i64,
+    pub settings: Settings,
 }
 
-async fn get_one(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, AppError> {
+async fn all(State(state): State<AppState>) -> Json<AllSettings> {
+    let current = state.settings.get();
+    Json(AllSettings {
+        version: current.1,
+        settings: current.0.clone(),
+    })
+}
+
+/// One category's settings and the version they are at.
+#[derive(Serialize, ToSchema)]
+pub struct CategoryAnswer<S> {
+    pub version: i64,
+    pub category: Category,
+    pub settings: S,
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<CategoryAnswer<Value>>, AppError> {
     let c = category(&name)?;
     let current = state.settings.get();
-    Ok(Json(
-        json!({"version": current.1, "category": c.as_str(), "settings": view(&current.0, c)}),
-    ))
+    Ok(Json(CategoryAnswer {
+        version: current.1,
+        category: c,
+        settings: view(&current.0, c),
+    }))
 }
 
-async fn get_payments(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+async fn get_payments(State(state): State<AppState>) -> Result<Json<CategoryAnswer<Value>>, AppError> {
     get_one(State(state), Path("payments".to_owned())).await
 }
 
 /// `{"settings": {key: value, …}, "reason": "…"}` — only the keys to change.
-#[derive(Deserialize)]
-pub struct ChangeBody {
-    settings: Map<String, Value>,
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeBody<S = Map<String, Value>> {
+    /// The keys to change and their new values.
+    settings: S,
+    /// Why, for the version and the audit log.
     reason: Option<String>,
 }
 
-async fn change(state: AppState, acting: Acting, c: Category, body: ChangeBody) -> Result<Json<Value>, AppError> {
+/// What a change did: the new version (the current one when nothing changed), the keys it
+/// changed, and the category as it now is.
+#[derive(Serialize, ToSchema)]
+pub struct Changed<S> {
+    pub version: i64,
+    pub changed: Vec<String>,
+    pub category: Category,
+    pub settings: S,
+}
+
+async fn change(
+    state: AppState,
+    acting: Acting,
+    c: Category,
+    body: ChangeBody,
+) -> Result<Json<Changed<Value>>, AppError> {
     let mut unit = state.unit().await?;
     let out = update(
         &mut unit,
@@ -78,12 +203,12 @@ async fn change(state: AppState, acting: Acting, c: Category, body: ChangeBody) 
     // this process sees its own change at once; others within seconds
     state.settings.refresh().await?;
     let current = state.settings.get();
-    Ok(Json(json!({
-        "version": out.version,
-        "changed": out.changed_keys,
-        "category": c.as_str(),
-        "settings": view(&current.0, c),
-    })))
+    Ok(Json(Changed {
+        version: out.version,
+        changed: out.changed_keys,
+        category: c,
+        settings: view(&current.0, c),
+    }))
 }
 
 async fn put_one(
@@ -91,7 +216,7 @@ async fn put_one(
     acting: Acting,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<ChangeBody>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Changed<Value>>, AppError> {
     let c = category(&name)?;
     change(state, acting, c, body).await
 }
@@ -100,31 +225,39 @@ async fn put_payments(
     State(state): State<AppState>,
     acting: Acting,
     ApiJson(body): ApiJson<ChangeBody>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Changed<Value>>, AppError> {
     change(state, acting, Category::Payments, body).await
 }
 
-#[derive(Deserialize)]
-pub struct Limit {
-    limit: Option<i64>,
+async fn list_versions(State(state): State<AppState>, paging: Paging) -> Result<Json<Page<VersionSummary>>, AppError> {
+    let before = paging.position::<i64>()?;
+    let mut conn = state.pool.acquire().await?;
+    let list = versions(&mut conn, before, paging.fetch()).await?;
+    Ok(Json(paging.page(list, |v| v.version)))
 }
 
-async fn list_versions(State(state): State<AppState>, Query(q): Query<Limit>) -> Result<Json<Value>, AppError> {
-    let mut conn = state.pool.acquire().await?;
-    let list = versions(&mut conn, q.limit.unwrap_or(50).clamp(1, 500)).await?;
-    Ok(Json(json!({"versions": list})))
+/// What a rollback did: the new version and the keys it changed back.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolledBack {
+    pub version: i64,
+    pub changed: Vec<String>,
+    /// The version the settings were put back to.
+    pub rollback_of: i64,
 }
 
 async fn roll_back(
     State(state): State<AppState>,
     acting: Acting,
     Path(version): Path<i64>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<RolledBack>, AppError> {
     let mut unit = state.unit().await?;
     let out = rollback(&mut unit, state.settings.secrets(), version, &acting).await?;
     unit.commit().await?;
     state.settings.refresh().await?;
-    Ok(Json(
-        json!({"version": out.version, "changed": out.changed_keys, "rollbackOf": version}),
-    ))
+    Ok(Json(RolledBack {
+        version: out.version,
+        changed: out.changed_keys,
+        rollback_of: version,
+    }))
 }

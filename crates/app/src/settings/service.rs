@@ -24,7 +24,7 @@ pub struct ChangeOutcome {
     pub changed_keys: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VersionSummary {
     pub version: i64,
@@ -32,6 +32,7 @@ pub struct VersionSummary {
     pub changed_at: DateTime<Utc>,
     pub reason: Option<String>,
     pub rollback_of: Option<i64>,
+    /// What changed: `[{category, key, before, after}]`, secrets masked.
     pub changes: Value,
 }
 
@@ -305,11 +306,17 @@ async fn apply(
     Ok(ChangeOutcome { version, changed_keys })
 }
 
-pub async fn versions(conn: &mut PgConnection, limit: i64) -> Result<Vec<VersionSummary>, sqlx::Error> {
+/// Versions newest first, older than `before` (the last one of the previous page) when given.
+pub async fn versions(
+    conn: &mut PgConnection,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<VersionSummary>, sqlx::Error> {
     sqlx::query_as(
         "select version, changed_by_user_id, changed_at, reason, rollback_of, changes \
-         from setting_versions order by version desc limit $1",
+         from setting_versions where $1::bigint is null or version < $1 order by version desc limit $2",
     )
+    .bind(before)
     .bind(limit)
     .fetch_all(conn)
     .await

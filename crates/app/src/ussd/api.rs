@@ -16,33 +16,105 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::query::MonitorQuery;
 use super::service::{self, Hop};
-use super::views::{Feed, Interaction};
+use super::views::{Interaction, LastHour, RedemptionAfter, SessionView};
 use crate::access::Permission::*;
 use crate::alerts::sms_delivery;
 use crate::audit::RequestMeta;
-use crate::disbursement::ops::disclosure::Disclosure;
+use crate::disbursement::ops::disclosure::{Disclosure, MonitorRedemptionView};
 use crate::error::AppError;
 use crate::route;
 use crate::settings::model::UssdSettings;
 use crate::web::auth::Principal;
+use crate::web::openapi::Doc;
+use crate::web::paging::{PageQuery, Paging};
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
 
 pub fn routes() -> Vec<RouteSpec> {
     vec![
-        route!(POST "/api/v1/ussd/handle", Access::Webhook, handle),
-        route!(POST "/api/v1/webhooks/ussd/status", Access::Webhook, session_event),
-        route!(POST "/api/v1/webhooks/ussd/delivery", Access::Webhook, delivery_report),
-        route!(GET "/api/v1/ussd/session/{id}", Access::Permission(RedemptionsRead), session),
-        route!(GET "/api/v1/ussd/status", Access::Permission(RedemptionsMonitor), status),
-        route!(GET "/api/v1/ussd/interactions", Access::Permission(RedemptionsMonitor), interactions),
-        route!(GET "/api/v1/ussd/redemptions", Access::Permission(RedemptionsMonitor), redemptions),
+        route!(POST "/api/v1/ussd/handle", Access::Webhook, handle,
+            Doc::new("Africa's Talking's USSD session callback")
+                .describe("One hop of a session, as the gateway posts it. Always 200 for the gateway: the screen \
+                           to show, starting `CON ` (more input expected) or `END ` (the session ends).")
+                .form::<UssdRequest>()
+                .file("text/plain", "The screen: `CON …` or `END …`")),
+        route!(POST "/api/v1/webhooks/ussd/status", Access::Webhook, session_event,
+            Doc::new("Africa's Talking's end-of-session notification")
+                .describe("Stored on the session. Lenient: whatever the body, the gateway gets 200 `OK`.")
+                .form::<SessionEvent>()
+                .file("text/plain", "`OK`")),
+        route!(POST "/api/v1/webhooks/ussd/delivery", Access::Webhook, delivery_report,
+            Doc::new("Africa's Talking's SMS delivery report")
+                .describe("Recorded on the payout's confirmation SMS; a status only moves forward and a final \
+                           one (Success, Failed, Rejected) stays. 200 `OK` for every report read, known message \
+                           or not (the gateway retries anything else).")
+                .form::<DeliveryReport>()
+                .file("text/plain", "`OK`")),
+        route!(GET "/api/v1/ussd/session/{id}", Access::Permission(RedemptionsRead), session,
+            Doc::new("One USSD session with every hop")
+                .path::<String>("id", "The gateway's session id (`ATUid_…`)")
+                .ok::<Data<SessionView>>()
+                .component::<SessionView>()),
+        route!(GET "/api/v1/ussd/status", Access::Permission(RedemptionsMonitor), status,
+            Doc::new("Whether the USSD service is configured and answering, and its last hour")
+                .ok::<Data<UssdStatus>>()
+                .component::<UssdStatus>()),
+        route!(GET "/api/v1/ussd/interactions", Access::Permission(RedemptionsMonitor), interactions,
+            Doc::new("The USSD interaction log, newest first")
+                .describe("Pages back with `cursor`; `since` (an answer's `cursor` field) asks only for hops \
+                           logged since that answer began, for live updates. Phone numbers as the caller may see them.")
+                .query::<MonitorQuery>()
+                .query::<PageQuery>()
+                .ok::<Feed<Interaction>>()
+                .component::<Interaction>()),
+        route!(GET "/api/v1/ussd/redemptions", Access::Permission(RedemptionsMonitor), redemptions,
+            Doc::new("Redemptions newest first, as the USSD monitor shows them (codes masked)")
+                .describe("Pages and follows like the interaction log; `updates` holds the current state of the \
+                           redemptions named in `ids`. Amounts, payout states and phone numbers as the caller may see them.")
+                .query::<MonitorQuery>()
+                .query::<HeldRows>()
+                .query::<PageQuery>()
+                .ok::<RedemptionFeed>()),
     ]
+}
+
+/// An answer holding one record.
+#[derive(Serialize, ToSchema)]
+pub struct Data<T> {
+    pub data: T,
+}
+
+/// A page of a live list: the rows, the link and cursor to the page after (older rows), and the
+/// `cursor` to poll with for rows written since.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Feed<T> {
+    pub data: Vec<T>,
+    /// The link to the next (older) page; absent on the last page.
+    pub next: Option<String>,
+    /// The paging cursor of the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+    /// Pass as `since` on the next poll to get the rows written since this answer began.
+    pub cursor: String,
+}
+
+/// The redemptions feed: a [`Feed`] and the current state of the rows asked for again.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RedemptionFeed {
+    pub data: Vec<MonitorRedemptionView>,
+    /// The redemptions named in `ids`, as they are now.
+    pub updates: Vec<MonitorRedemptionView>,
+    pub next: Option<String>,
+    pub next_cursor: Option<String>,
+    /// Pass as `since` on the next poll.
+    pub cursor: String,
 }
 
 #[derive(Deserialize)]
@@ -164,58 +236,79 @@ async fn delivery_report(
 }
 
 /// `GET /api/v1/ussd/session/{id}`: one session with every hop.
-async fn session(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+async fn session(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Data<SessionView>>, AppError> {
     let mut conn = state.pool.acquire().await?;
     let view = super::views::session(&mut conn, &id).await?;
-    Ok(Json(json!({ "data": view })))
+    Ok(Json(Data { data: view }))
+}
+
+/// The USSD service's state.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UssdStatus {
+    pub service_code: String,
+    /// Whether the gateway's secret is set (without it the callback is closed).
+    pub configured: bool,
+    /// How many gateway addresses are allowed (0: any).
+    pub ip_allowlist: usize,
+    pub last_request_at: Option<DateTime<Utc>>,
+    pub last_hour: LastHour,
 }
 
 /// `GET /api/v1/ussd/status`: whether the service is configured and answering, and what it
 /// answered over the last hour.
-async fn status(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+async fn status(State(state): State<AppState>) -> Result<Json<Data<UssdStatus>>, AppError> {
     let settings = state.settings.get();
     let u = &settings.0.ussd;
     let mut conn = state.pool.acquire().await?;
     let h = super::views::last_hour(&mut conn, state.clock.now()).await?;
-    Ok(Json(json!({
-        "data": {
-            "serviceCode": u.service_code,
-            "configured": u.endpoint_secret.is_set(),
-            "ipAllowlist": u.ip_allowlist.len(),
-            "lastRequestAt": h.last_request_at,
-            "lastHour": h,
-        }
-    })))
+    Ok(Json(Data {
+        data: UssdStatus {
+            service_code: u.service_code.clone(),
+            configured: u.endpoint_secret.is_set(),
+            ip_allowlist: u.ip_allowlist.len(),
+            last_request_at: h.last_request_at,
+            last_hour: h,
+        },
+    }))
 }
 
-/// `GET /api/v1/ussd/interactions?since=&phone=&outcome=&from=&to=`: the interaction log, newest
-/// first (at most the monitor's 100 rows), and a `cursor`; with `since` (the previous answer's
-/// cursor), only hops logged since that answer began, some of which the caller may already have.
-/// Phone numbers as the caller may see them (decision 0025).
+/// `GET /api/v1/ussd/interactions?since=&phone=&outcome=&from=&to=&cursor=&limit=`: the
+/// interaction log, newest first, a page at a time, and a `cursor`; with `since` (an earlier
+/// answer's cursor), only hops logged since that answer began, some of which the caller may
+/// already have. Phone numbers as the caller may see them (decision 0025).
 async fn interactions(
     State(state): State<AppState>,
     who: Principal,
     Query(q): Query<MonitorQuery>,
+    paging: Paging,
 ) -> Result<Json<Feed<Interaction>>, AppError> {
     let f = q.interactions()?;
     let d = Disclosure::of(&who);
     d.check_phone(f.phone.is_some())?;
+    let before = paging.position::<i64>()?;
     let mut conn = state.pool.acquire().await?;
-    let feed = super::views::recent(&mut conn, &f, super::pages::INTERACTION_ROWS).await?;
+    let feed = super::views::recent(&mut conn, &f, before, paging.fetch()).await?;
+    let page = paging.page(feed.data, |r| r.id);
     Ok(Json(Feed {
-        data: d.interactions(feed.data),
+        data: d.interactions(page.data),
+        next: page.next,
+        next_cursor: page.next_cursor,
         cursor: feed.cursor,
     }))
 }
 
-#[derive(Deserialize)]
-struct HeldRows {
-    /// The rows the monitor shows whose payout is still in flight, comma-separated.
+/// `?ids=`: the rows the monitor shows whose payout is still in flight.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HeldRows {
+    /// Redemption ids, comma-separated (at most 20): their current state comes back in `updates`.
+    #[param(max_length = 800)]
     ids: Option<String>,
 }
 
-/// `GET /api/v1/ussd/redemptions?since=&ids=&phone=&from=&to=`: redemptions newest first (codes
-/// masked, at most the monitor's 20 rows) and a `cursor`, as for interactions; `updates` holds
+/// `GET /api/v1/ussd/redemptions?since=&ids=&phone=&from=&to=&cursor=&limit=`: redemptions newest
+/// first (codes masked) a page at a time, and a `cursor`, as for interactions; `updates` holds
 /// the current state of the redemptions named in `ids` (at most 20), so a row whose payout
 /// completes changes in place. Amounts, payout states and phone numbers as the caller may see
 /// them (decision 0025).
@@ -224,21 +317,28 @@ async fn redemptions(
     who: Principal,
     Query(q): Query<MonitorQuery>,
     Query(held): Query<HeldRows>,
-) -> Result<Json<Value>, AppError> {
+    paging: Paging,
+) -> Result<Json<RedemptionFeed>, AppError> {
     let f = q.redemptions()?;
     let d = Disclosure::of(&who);
     d.check_phone(f.phone.is_some())?;
     let ids =
         crate::web::extract::comma_separated_ids(held.ids.as_deref(), "ids", super::pages::REDEMPTION_ROWS as usize)?;
+    let after = paging.position::<RedemptionAfter>()?;
     let mut conn = state.pool.acquire().await?;
-    let feed = super::views::recent_redemptions(&mut conn, &f, super::pages::REDEMPTION_ROWS).await?;
+    let feed = super::views::recent_redemptions(&mut conn, &f, after, paging.fetch()).await?;
     let updates = super::views::redemptions_by_id(&mut conn, &ids).await?;
+    let page = paging.page(feed.data, |r| (r.created_at, r.id));
     let view = |rows: Vec<super::views::RedemptionRow>| -> Vec<_> {
         rows.into_iter().map(|r| d.monitor_redemption(r)).collect()
     };
-    Ok(Json(json!({
-        "data": view(feed.data), "updates": view(updates), "cursor": feed.cursor,
-    })))
+    Ok(Json(RedemptionFeed {
+        data: view(page.data),
+        updates: view(updates),
+        next: page.next,
+        next_cursor: page.next_cursor,
+        cursor: feed.cursor,
+    }))
 }
 
 #[cfg(test)]

@@ -175,8 +175,8 @@ async fn monitor_page(
         .and_then(|(f, rf)| d.check_phone(f.phone.is_some()).map(|()| (f, rf)));
     let (hops, redemptions, live_query, from, to) = match parsed {
         Ok((f, rf)) => {
-            let hops = views::recent(&mut conn, &f, INTERACTION_ROWS).await?;
-            let redemptions = views::recent_redemptions(&mut conn, &rf, REDEMPTION_ROWS).await?;
+            let hops = views::recent(&mut conn, &f, None, INTERACTION_ROWS).await?;
+            let redemptions = views::recent_redemptions(&mut conn, &rf, None, REDEMPTION_ROWS).await?;
             let live = query_string(&[
                 ("phone", f.phone.clone()),
                 ("outcome", f.outcome.clone()),

@@ -3,6 +3,7 @@
 //! it (422), so the services only see [`Filter`] and [`RedemptionFilter`].
 
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::views::{Filter, Horizon, RedemptionFilter, OUTCOMES};
 use crate::clock::parse_local;
@@ -11,12 +12,24 @@ use crate::error::{AppError, FieldError};
 /// Query parameters as text: `phone` (digits, part of a number), `outcome`, `from`/`to` (Kigali
 /// local time as a `datetime-local` input sends it, or RFC 3339) and `since` (the cursor the
 /// previous answer gave: only rows written since then).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MonitorQuery {
+    /// Digits of the phone number (part of it will do; needs `users.read`).
+    #[param(max_length = 16)]
     pub phone: Option<String>,
+    /// Only hops with this outcome (the interaction log only).
+    #[param(max_length = 32)]
     pub outcome: Option<String>,
+    /// From this time (`2026-11-26T14:05`, Kigali, or RFC 3339).
+    #[param(max_length = 40)]
     pub from: Option<String>,
+    /// Until this time, excluded.
+    #[param(max_length = 40)]
     pub to: Option<String>,
+    /// The `cursor` of an earlier answer: only rows written since that answer began (live
+    /// updates; some may be rows the caller already has).
+    #[param(max_length = 20, pattern = "^[0-9]+$")]
     pub since: Option<String>,
 }
 

@@ -51,7 +51,7 @@ pub const REFUSALS: &[&str] = &[
     "not_mtn",
 ];
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Interaction {
     pub id: i64,
@@ -65,7 +65,7 @@ pub struct Interaction {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     pub session_id: String,
@@ -86,7 +86,7 @@ pub struct Session {
     pub ended_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionView {
     #[serde(flatten)]
@@ -182,8 +182,14 @@ pub struct Filter {
     pub since: Option<Horizon>,
 }
 
-/// The newest interactions matching the filter, newest first.
-pub async fn recent(conn: &mut PgConnection, f: &Filter, limit: i64) -> Result<Feed<Interaction>, sqlx::Error> {
+/// The newest interactions matching the filter, newest first; older than the interaction `before`
+/// (the last one of the previous page) when given.
+pub async fn recent(
+    conn: &mut PgConnection,
+    f: &Filter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Feed<Interaction>, sqlx::Error> {
     let cursor = Horizon::now(&mut *conn).await?;
     let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(INTERACTION);
     qb.push(" where true");
@@ -202,6 +208,9 @@ pub async fn recent(conn: &mut PgConnection, f: &Filter, limit: i64) -> Result<F
     if let Some(h) = f.since {
         h.push(&mut qb, "tx");
     }
+    if let Some(id) = before {
+        qb.push(" and id < ").push_bind(id);
+    }
     qb.push(" order by id desc limit ").push_bind(limit);
     Ok(Feed {
         data: qb.build_query_as().fetch_all(conn).await?,
@@ -211,7 +220,7 @@ pub async fn recent(conn: &mut PgConnection, f: &Filter, limit: i64) -> Result<F
 
 /// A redemption as the monitor lists it: the code is masked (`ABCD-…-JK25`) before it leaves
 /// this module.
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RedemptionRow {
     pub id: uuid::Uuid,
@@ -245,10 +254,15 @@ pub struct RedemptionFilter {
     pub since: Option<Horizon>,
 }
 
-/// The newest redemptions matching the filter, newest first.
+/// A redemption list's keyset position: the last one shown, by `(created_at, id)`.
+pub type RedemptionAfter = (DateTime<Utc>, uuid::Uuid);
+
+/// The newest redemptions matching the filter, newest first; after `after` (the last one of the
+/// previous page) when given.
 pub async fn recent_redemptions(
     conn: &mut PgConnection,
     f: &RedemptionFilter,
+    after: Option<RedemptionAfter>,
     limit: i64,
 ) -> Result<Feed<RedemptionRow>, sqlx::Error> {
     let cursor = Horizon::now(&mut *conn).await?;
@@ -269,6 +283,13 @@ pub async fn recent_redemptions(
     }
     if let Some(t) = f.to {
         qb.push(" and r.created_at < ").push_bind(t);
+    }
+    if let Some((at, id)) = after {
+        qb.push(" and (r.created_at, r.id) < (")
+            .push_bind(at)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
     }
     qb.push(" order by r.created_at desc, r.id desc limit ")
         .push_bind(limit);
@@ -325,7 +346,7 @@ pub async fn session_redemption(
 }
 
 /// The last hour of traffic, for the monitor's header and the status endpoint.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LastHour {
     pub hops: i64,
@@ -338,7 +359,7 @@ pub struct LastHour {
     pub outcomes: Vec<OutcomeCount>,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
+#[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OutcomeCount {
     pub outcome: String,

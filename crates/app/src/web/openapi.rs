@@ -55,7 +55,8 @@ pub struct Doc {
     summary: &'static str,
     description: Option<&'static str>,
     params: Vec<Parameter>,
-    body: Option<Body>,
+    /// The request body, in each media type the route reads.
+    body: Vec<Body>,
     responses: Vec<(u16, &'static str, Option<Body>)>,
     problems: Vec<u16>,
     schemas: Schemas,
@@ -90,13 +91,32 @@ impl Doc {
 
     /// A JSON request body.
     pub fn body<B: ToSchema>(mut self) -> Self {
-        self.body = Some(("application/json", self.schema_of::<B>()));
+        let schema = self.schema_of::<B>();
+        self.body.push(("application/json", schema));
         self
     }
 
     /// A form-encoded request body (gateway callbacks).
     pub fn form<B: ToSchema>(mut self) -> Self {
-        self.body = Some(("application/x-www-form-urlencoded", self.schema_of::<B>()));
+        let schema = self.schema_of::<B>();
+        self.body.push(("application/x-www-form-urlencoded", schema));
+        self
+    }
+
+    /// A `multipart/form-data` body (uploads); `B`'s fields are the form's parts.
+    pub fn multipart<B: ToSchema>(mut self) -> Self {
+        let schema = self.schema_of::<B>();
+        self.body.push(("multipart/form-data", schema));
+        self
+    }
+
+    /// A body that is a file of this media type (a raw upload), read as it is.
+    pub fn raw(mut self, media_type: &'static str) -> Self {
+        let schema = Object::builder()
+            .schema_type(Type::String)
+            .content_media_type(media_type)
+            .build();
+        self.body.push((media_type, schema.into()));
         self
     }
 
@@ -158,6 +178,14 @@ impl Doc {
         self
     }
 
+    /// Puts `T` in the document's components. Needed for the type argument of a generic answer
+    /// (`Page<T>`, `Data<T>`): utoipa refers to it by name but does not collect it.
+    pub fn component<T: ToSchema>(mut self) -> Self {
+        self.schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(&mut self.schemas);
+        self
+    }
+
     /// `T`'s schema inline, the schemas it refers to collected for the components.
     fn schema_of<T: ToSchema>(&mut self) -> RefOr<Schema> {
         T::schemas(&mut self.schemas);
@@ -207,7 +235,7 @@ fn implied_problems(access: Access, doc: &Doc, has_path_params: bool) -> Vec<u16
     if access == Access::Webhook {
         out.push(403);
     }
-    if doc.body.is_some() {
+    if !doc.body.is_empty() {
         out.extend([400, 413, 415, 422]);
     }
     if has_path_params {
@@ -333,13 +361,12 @@ fn operation(spec: &RouteSpec, doc: &Doc) -> Operation {
         }))
         .parameters(Some(params))
         .securities(Some(security(spec.access, spec.path)));
-    if let Some((media_type, schema)) = &doc.body {
-        op = op.request_body(Some(
-            RequestBody::builder()
-                .content(*media_type, Content::new(Some(schema.clone())))
-                .required(Some(Required::True))
-                .build(),
-        ));
+    if !doc.body.is_empty() {
+        let mut body = RequestBody::builder().required(Some(Required::True));
+        for (media_type, schema) in &doc.body {
+            body = body.content(*media_type, Content::new(Some(schema.clone())));
+        }
+        op = op.request_body(Some(body.build()));
     }
     let mut answered: Vec<u16> = Vec::new();
     for (status, description, _) in &doc.responses {

@@ -71,7 +71,7 @@ async fn edge_nul_bytes_and_huge_pages_are_refused_naming_the_field() {
     for path in [
         "/api/v1/admin/batches?page=9223372036854775807",
         "/api/v1/admin/users?limit=9223372036854775807",
-        "/api/v1/admin/disbursements/reconcile/00000000-0000-4000-8000-000000000000/items?page=9223372036854775807",
+        "/api/v1/admin/disbursements/reconcile/00000000-0000-4000-8000-000000000000/items?limit=9223372036854775807",
     ] {
         let res = app.get_as(&key, path).await;
         assert!(res.status().is_client_error(), "{path}: {}", res.status());

@@ -289,3 +289,47 @@ async fn a_change_reaches_another_process_within_five_seconds() {
     stop.cancel();
     watcher.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_versions_page_newest_first_by_cursor() {
+    let db = TestDb::new().await;
+    let app = crate::helpers::spawn_app(db.pool.clone()).await;
+    let admin = app.api_key("Super Administrator").await;
+    for n in 3..=5 {
+        let res = app
+            .put_json(
+                &admin,
+                "/api/v1/admin/settings/ussd",
+                &json!({"settings": {"maxAttemptsPerMinute": n}, "reason": format!("step {n}")}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    let mut versions = Vec::new();
+    let mut path = "/api/v1/admin/settings/versions?limit=2".to_owned();
+    let mut pages = 0;
+    loop {
+        let res = app.get_as(&admin, &path).await;
+        assert_eq!(res.status(), 200);
+        let v: Value = res.json().await.unwrap();
+        let page = v["data"].as_array().unwrap();
+        assert!(page.len() <= 2, "{v}");
+        versions.extend(page.iter().map(|r| r["version"].as_i64().unwrap()));
+        pages += 1;
+        match v["next"].as_str() {
+            Some(next) => path = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(
+        (versions, pages),
+        (vec![3, 2, 1], 2),
+        "every version once, newest first"
+    );
+    let res = app
+        .get_as(&admin, "/api/v1/admin/settings/versions?cursor=not-ours")
+        .await;
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(crate::helpers::error_fields(&body), ["cursor"]);
+}

@@ -355,3 +355,44 @@ async fn redemptions_are_listed_masked_with_their_payout_and_the_session_shows_e
     assert_eq!(status, 404);
     assert!(html.contains("USSD session"), "{html}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_interaction_log_pages_back_with_next_links_each_hop_once() {
+    let db = TestDb::new().await;
+    let (app, key) = ready(&db).await;
+    traffic(&app).await;
+    let (_, all) = feed(&app, &key, "/api/v1/ussd/interactions").await;
+    let everything = interaction_ids(&all);
+    assert_eq!(everything.len(), 4);
+    assert!(all["next"].is_null(), "one page holds them: {all}");
+
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/ussd/interactions?limit=3".to_owned();
+    let mut pages = 0;
+    loop {
+        let (status, body) = feed(&app, &key, &path).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["data"].as_array().unwrap().len() <= 3);
+        assert!(body["cursor"].is_string(), "the live cursor on every page: {body}");
+        seen.extend(interaction_ids(&body));
+        pages += 1;
+        match body["next"].as_str() {
+            Some(next) => path = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 2);
+    assert_eq!(seen, everything, "every hop once, newest first");
+
+    // redemptions page the same way; a cursor that is not ours names the field
+    for path in [
+        "/api/v1/ussd/interactions?cursor=nope",
+        "/api/v1/ussd/redemptions?cursor=nope",
+        "/api/v1/ussd/redemptions?limit=201",
+    ] {
+        let (status, body) = feed(&app, &key, path).await;
+        assert_eq!(status, 422, "{path}: {body}");
+        let field = if path.contains("limit") { "limit" } else { "cursor" };
+        assert_eq!(error_fields(&body), [field], "{path}");
+    }
+}

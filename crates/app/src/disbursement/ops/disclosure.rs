@@ -311,7 +311,7 @@ pub struct InfoMoney {
 }
 
 /// A redemption on the USSD monitor, as the reader may see it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MonitorRedemptionView {
     pub id: Uuid,
@@ -327,10 +327,13 @@ pub struct MonitorRedemptionView {
     pub money: Option<MonitorMoney>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A redemption's amount and payout state, in its row only for a reader who may see amounts.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MonitorMoney {
+    #[schema(required = false)]
     pub amount: i64,
+    #[schema(required = false)]
     pub currency: String,
     pub disbursement_status: Option<String>,
 }

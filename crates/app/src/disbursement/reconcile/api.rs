@@ -11,20 +11,24 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::{Stream, StreamExt};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::service::{self, StartRequest, UploadError};
 use super::statement::MAX_STATEMENT_BYTES;
-use super::views::{self, ItemFilter};
+use super::views::{self, ItemDetail, ItemFilter, ItemLine, KindCount, RunView, StatementView};
 use crate::access::Permission::*;
 use crate::audit::{self, Action};
 use crate::error::AppError;
+use crate::jobs::JobView;
 use crate::route;
 use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::ApiJson;
+use crate::web::openapi::Doc;
+use crate::web::paging::{Page, PageQuery, Paging};
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
 
@@ -32,36 +36,111 @@ pub const BASE: &str = "/api/v1/admin/disbursements/reconcile";
 
 pub fn routes() -> Vec<RouteSpec> {
     vec![
-        route!(GET "/api/v1/admin/disbursements/reconcile", Access::Permission(DisbursementsRead), list_runs),
-        route!(POST "/api/v1/admin/disbursements/reconcile", Access::Permission(DisbursementsReconcile), start_run),
-        route!(GET "/api/v1/admin/disbursements/reconcile/{id}", Access::Permission(DisbursementsRead), get_run),
-        route!(GET "/api/v1/admin/disbursements/reconcile/{id}/items", Access::Permission(DisbursementsRead), list_items),
-        route!(GET "/api/v1/admin/disbursements/reconcile/{id}/export.csv", Access::Permission(DisbursementsExport), export_csv),
-        route!(GET "/api/v1/admin/disbursements/reconcile/items/{id}", Access::Permission(DisbursementsRead), get_item),
-        route!(POST "/api/v1/admin/disbursements/reconcile/items/{id}/resolve", Access::Permission(DisbursementsReconcile), resolve_item),
-        route!(GET "/api/v1/admin/disbursements/reconcile/statements", Access::Permission(DisbursementsRead), list_statements),
-        route!(GET "/api/v1/admin/disbursements/reconcile/statements/{id}", Access::Permission(DisbursementsRead), get_statement),
+        route!(GET "/api/v1/admin/disbursements/reconcile", Access::Permission(DisbursementsRead), list_runs,
+            Doc::new("List reconciliation runs, newest first")
+                .query::<PageQuery>()
+                .page::<RunView>()),
+        route!(POST "/api/v1/admin/disbursements/reconcile", Access::Permission(DisbursementsReconcile), start_run,
+            Doc::new("Start a reconciliation run with MoMo")
+                .describe("Compares our payouts of `from`–`to` (days in Kigali, `to` included, or RFC 3339 instants) \
+                           with MoMo's status answers and/or an uploaded statement. A job does the work; follow it on \
+                           the run. 409 while another run is in progress.")
+                .body::<StartBody>()
+                .accepted::<RunAnswer>()
+                .problems(&[409])),
+        route!(GET "/api/v1/admin/disbursements/reconcile/{id}", Access::Permission(DisbursementsRead), get_run,
+            Doc::new("One run with its counts per kind and its job's progress").ok::<RunAnswer>()),
+        route!(GET "/api/v1/admin/disbursements/reconcile/{id}/items", Access::Permission(DisbursementsRead), list_items,
+            Doc::new("A run's items, gravest kind first")
+                .describe("Discrepancies only unless `kind` says otherwise.")
+                .query::<ItemsQuery>()
+                .query::<PageQuery>()
+                .page::<ItemLine>()),
+        route!(GET "/api/v1/admin/disbursements/reconcile/{id}/export.csv", Access::Permission(DisbursementsExport), export_csv,
+            Doc::new("A run's items as CSV (audited as an export)")
+                .file("text/csv", "Every item of the run, matches included, gravest kind first")),
+        route!(GET "/api/v1/admin/disbursements/reconcile/items/{id}", Access::Permission(DisbursementsRead), get_item,
+            Doc::new("One item: our records, MoMo's and what differs")
+                .ok::<Data<ItemDetail>>()
+                .component::<ItemDetail>()),
+        route!(POST "/api/v1/admin/disbursements/reconcile/items/{id}/resolve", Access::Permission(DisbursementsReconcile), resolve_item,
+            Doc::new("Resolve a discrepancy with a note saying what was done")
+                .describe("409 for a matched item, one already resolved, or while its run is in progress.")
+                .body::<service::ResolveCmd>()
+                .ok::<Data<ItemDetail>>()
+                .component::<ItemDetail>()
+                .problems(&[409])),
+        route!(GET "/api/v1/admin/disbursements/reconcile/statements", Access::Permission(DisbursementsRead), list_statements,
+            Doc::new("List uploaded MoMo statements, newest first")
+                .query::<PageQuery>()
+                .page::<StatementView>()),
+        route!(GET "/api/v1/admin/disbursements/reconcile/statements/{id}", Access::Permission(DisbursementsRead), get_statement,
+            Doc::new("One uploaded statement")
+                .ok::<Data<StatementView>>()
+                .component::<StatementView>()),
         RouteSpec {
             method: Method::POST,
             path: "/api/v1/admin/disbursements/reconcile/statements",
             access: Access::Permission(DisbursementsReconcile),
             router: axum::routing::post(upload_statement).layer(DefaultBodyLimit::max(MAX_STATEMENT_BYTES)),
-            doc: None,
+            doc: Some(
+                Doc::new("Upload MoMo's statement (CSV) to reconcile with")
+                    .describe(
+                        "The file as a raw `text/csv` body (name it with `?fileName=`) or as \
+                               `multipart/form-data` with the field `file`; read and checked as it streams in. \
+                               A bad statement is a 422 naming every bad line, and nothing is stored.",
+                    )
+                    .query::<UploadQuery>()
+                    .raw("text/csv")
+                    .multipart::<UploadForm>()
+                    .created::<Data<StatementView>>()
+                    .component::<StatementView>(),
+            ),
         },
     ]
 }
 
-fn links(id: Uuid) -> Value {
-    json!({
-        "self": format!("{BASE}/{id}"),
-        "items": format!("{BASE}/{id}/items"),
-        "csv": format!("{BASE}/{id}/export.csv"),
-        "page": format!("/admin/disbursements/reconcile/{id}"),
-    })
+/// An answer holding one record.
+#[derive(Serialize, ToSchema)]
+pub struct Data<T> {
+    pub data: T,
+}
+
+/// Where to read a run and its results.
+#[derive(Serialize, ToSchema)]
+pub struct RunLinks {
+    #[serde(rename = "self")]
+    pub this: String,
+    pub items: String,
+    pub csv: String,
+    /// The run's page in the panel.
+    pub page: String,
+}
+
+fn links(id: Uuid) -> RunLinks {
+    RunLinks {
+        this: format!("{BASE}/{id}"),
+        items: format!("{BASE}/{id}/items"),
+        csv: format!("{BASE}/{id}/export.csv"),
+        page: format!("/admin/disbursements/reconcile/{id}"),
+    }
+}
+
+/// A run, its items per kind, its job and how far it is.
+#[derive(Serialize, ToSchema)]
+pub struct RunAnswer {
+    pub data: RunView,
+    /// Every kind, gravest first, with how many items (and open ones) the run found.
+    pub counts: Vec<KindCount>,
+    /// The job doing the run (absent once it has been cleaned away).
+    pub job: Option<JobView>,
+    /// How far the run is, 0 to 100, when known.
+    pub percent: Option<f64>,
+    pub links: RunLinks,
 }
 
 /// The run with its counts and its job's progress.
-pub async fn describe_run(state: &AppState, id: Uuid) -> Result<Value, AppError> {
+pub async fn describe_run(state: &AppState, id: Uuid) -> Result<RunAnswer, AppError> {
     let mut conn = state.pool.acquire().await?;
     let run = views::run(&mut conn, id).await?;
     let counts = views::kind_counts(&mut conn, id).await?;
@@ -74,33 +153,35 @@ pub async fn describe_run(state: &AppState, id: Uuid) -> Result<Value, AppError>
         (Some(j), _) => j.percent(),
         _ => None,
     };
-    Ok(json!({
-        "data": run,
-        "counts": counts,
-        "job": job,
-        "percent": percent,
-        "links": links(id),
-    }))
+    Ok(RunAnswer {
+        data: run,
+        counts,
+        job,
+        percent,
+        links: links(id),
+    })
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct ListQuery {
-    limit: Option<i64>,
-}
-
-async fn list_runs(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Value>, AppError> {
+async fn list_runs(State(state): State<AppState>, paging: Paging) -> Result<Json<Page<RunView>>, AppError> {
+    let after = paging.position::<views::After>()?;
     let mut conn = state.pool.acquire().await?;
-    let runs = views::runs(&mut conn, q.limit.unwrap_or(50).clamp(1, 200)).await?;
-    Ok(Json(json!({ "data": runs })))
+    let runs = views::runs(&mut conn, after, paging.fetch()).await?;
+    Ok(Json(paging.page(runs, |r| (r.created_at, r.id))))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct StartBody {
+pub struct StartBody {
+    /// First day (`2026-12-01`, Kigali) or instant (RFC 3339).
+    #[schema(examples("2026-12-01"))]
     from: Option<String>,
+    /// Last day, included (`2026-12-06`), or the instant the period ends (RFC 3339).
+    #[schema(examples("2026-12-06"))]
     to: Option<String>,
+    /// A statement uploaded before, to compare with.
+    #[schema(value_type = Option<Uuid>)]
     statement_id: Option<String>,
+    /// Ask MoMo for each payout's status (default true; needs MoMo configured).
     query_momo: Option<bool>,
 }
 
@@ -131,43 +212,44 @@ pub async fn start(state: &AppState, acting: &Acting, req: &StartRequest) -> Res
     Ok(id)
 }
 
-async fn get_run(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+async fn get_run(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<RunAnswer>, AppError> {
     Ok(Json(describe_run(&state, id).await?))
 }
 
-#[derive(Deserialize, Default)]
+/// Which items of a run to list (the API and the run's page).
+#[derive(Deserialize, Default, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct ItemsQuery {
+    /// One kind, `discrepancies` (everything but matches; the default) or `all`.
+    #[param(max_length = 64)]
     pub kind: Option<String>,
+    /// `open`, `resolved` or `any`.
+    #[param(max_length = 16)]
     pub state: Option<String>,
+    /// Part of a phone number, a reference, a disbursement id or MoMo's transaction id.
+    #[param(max_length = 100)]
     pub q: Option<String>,
-    pub page: Option<i64>,
-    pub per_page: Option<i64>,
 }
 
 async fn list_items(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
     Query(q): Query<ItemsQuery>,
-) -> Result<Json<Value>, AppError> {
+    paging: Paging,
+) -> Result<Json<Page<ItemLine>>, AppError> {
     let filter = ItemFilter::parse(q.kind.as_deref(), q.state.as_deref(), q.q.as_deref())?;
-    let per_page = q.per_page.unwrap_or(50).clamp(1, 500);
-    let page = q.page.unwrap_or(1).max(1);
+    let after = paging.position::<views::ItemAfter>()?;
     let mut conn = state.pool.acquire().await?;
     views::run(&mut conn, id).await?;
-    let (items, total) = views::items(&mut conn, id, &filter, per_page, (page - 1).saturating_mul(per_page)).await?;
-    Ok(Json(json!({
-        "data": items,
-        "total": total,
-        "page": page,
-        "perPage": per_page,
-    })))
+    let items = views::items_after(&mut conn, id, &filter, after, paging.fetch()).await?;
+    Ok(Json(paging.page(items, views::item_key)))
 }
 
-async fn get_item(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+async fn get_item(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Data<ItemDetail>>, AppError> {
     let mut conn = state.pool.acquire().await?;
     let item = views::item(&mut conn, id).await?;
-    Ok(Json(json!({ "data": item })))
+    Ok(Json(Data { data: item }))
 }
 
 async fn resolve_item(
@@ -175,22 +257,49 @@ async fn resolve_item(
     acting: Acting,
     Path(id): Path<Uuid>,
     ApiJson(body): ApiJson<service::ResolveCmd>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Data<ItemDetail>>, AppError> {
     let mut unit = state.unit().await?;
     service::resolve(&mut unit, id, &body.note, &acting).await?;
     unit.commit().await?;
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(json!({ "data": views::item(&mut conn, id).await? })))
+    Ok(Json(Data {
+        data: views::item(&mut conn, id).await?,
+    }))
 }
 
-async fn list_statements(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+async fn list_statements(State(state): State<AppState>, paging: Paging) -> Result<Json<Page<StatementView>>, AppError> {
+    let after = paging.position::<views::After>()?;
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(json!({ "data": views::statements(&mut conn, 50).await? })))
+    let list = views::statements(&mut conn, after, paging.fetch()).await?;
+    Ok(Json(paging.page(list, |s| (s.created_at, s.id))))
 }
 
-async fn get_statement(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+async fn get_statement(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Data<StatementView>>, AppError> {
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(json!({ "data": views::statement(&mut conn, id).await? })))
+    Ok(Json(Data {
+        data: views::statement(&mut conn, id).await?,
+    }))
+}
+
+/// `?fileName=` names a statement sent as a raw body.
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// The statement's file name, as shown later (raw bodies; a form's file has its own).
+    #[param(max_length = 200)]
+    pub file_name: Option<String>,
+}
+
+/// The upload form.
+#[derive(ToSchema)]
+pub struct UploadForm {
+    /// MoMo's statement (CSV).
+    #[schema(value_type = String, content_media_type = "text/csv")]
+    pub file: Vec<u8>,
 }
 
 /// A file name as it can be stored and shown.
@@ -238,11 +347,11 @@ async fn upload_statement(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let query_name = req.uri().query().and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "fileName")
-            .map(|(_, v)| v.into_owned())
-    });
+    let query_name = req
+        .uri()
+        .query()
+        .and_then(|q| serde_urlencoded::from_str::<UploadQuery>(q).ok())
+        .and_then(|q| q.file_name);
     let mut conn = state.pool.acquire().await?;
     crate::web::quota::upload(&mut conn, &state, who.user_id).await?;
     let stored = if content_type.starts_with("multipart/form-data") {
@@ -287,7 +396,7 @@ async fn upload_statement(
     match stored {
         Ok(id) => {
             let view = views::statement(&mut conn, id).await?;
-            Ok((StatusCode::CREATED, Json(json!({ "data": view }))).into_response())
+            Ok((StatusCode::CREATED, Json(Data { data: view })).into_response())
         }
         Err(UploadError::Read(e)) if e.contains("length limit") => Ok(service::upload_problem(UploadError::TooLarge)),
         Err(e) => Ok(service::upload_problem(e)),

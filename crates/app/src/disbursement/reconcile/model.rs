@@ -4,7 +4,7 @@ use serde::Serialize;
 
 /// The kind of a reconciliation item. An item is one disbursement (or one MoMo transaction we
 /// have no record of); its kind is the gravest of its findings ([`Kind::rank`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// MoMo paid a reference we do not count as paid (a failed or pending payout here, or a

@@ -5,13 +5,14 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool, QueryBuilder};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::model::Kind;
 use crate::error::AppError;
 
 /// A run as pages and the API show it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunView {
     pub id: Uuid,
@@ -26,6 +27,7 @@ pub struct RunView {
     pub checked_count: i32,
     pub discrepancy_count: i32,
     pub queries_made: i32,
+    /// Items per kind, as the run counted them (`{kind: count}`).
     pub counts: Value,
     pub error: Option<String>,
     pub started_by: Option<String>,
@@ -43,10 +45,17 @@ const RUN_COLUMNS: &str = "r.id, r.status, r.source, r.trigger, r.period_from, r
 const RUN_FROM: &str = "from reconciliation_runs r left join reconciliation_statements s on s.id = r.statement_id \
      left join users u on u.id = r.started_by_user_id";
 
-pub async fn runs(conn: &mut PgConnection, limit: i64) -> Result<Vec<RunView>, sqlx::Error> {
+/// A list's keyset position: the last row shown, by `(created_at, id)`.
+pub type After = (DateTime<Utc>, Uuid);
+
+/// Runs newest first, after the position `after` (the last run of the previous page).
+pub async fn runs(conn: &mut PgConnection, after: Option<After>, limit: i64) -> Result<Vec<RunView>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "select {RUN_COLUMNS} {RUN_FROM} order by r.created_at desc limit $1"
+        "select {RUN_COLUMNS} {RUN_FROM} where $1::timestamptz is null or (r.created_at, r.id) < ($1, $2) \
+         order by r.created_at desc, r.id desc limit $3"
     ))
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
     .bind(limit)
     .fetch_all(conn)
     .await
@@ -61,7 +70,7 @@ pub async fn run(conn: &mut PgConnection, id: Uuid) -> Result<RunView, AppError>
 }
 
 /// Items per kind (all, open) in a run, gravest kind first, every kind listed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KindCount {
     pub kind: Kind,
@@ -171,11 +180,12 @@ impl ItemFilter {
 }
 
 /// One line of the item list.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemLine {
     pub id: Uuid,
     pub run_id: Uuid,
+    #[schema(value_type = Kind)]
     pub kind: String,
     pub disbursement_id: Option<Uuid>,
     pub redemption_id: Option<Uuid>,
@@ -220,6 +230,41 @@ pub async fn items(
     Ok((rows, total))
 }
 
+/// An item list's keyset position: the last item shown, by (gravity, `created_at`, id).
+pub type ItemAfter = (i32, DateTime<Utc>, Uuid);
+
+/// The position of `item` in its list.
+pub fn item_key(item: &ItemLine) -> ItemAfter {
+    let rank = Kind::parse(&item.kind).map_or(99, Kind::rank) as i32;
+    (rank, item.created_at, item.id)
+}
+
+/// Up to `limit` items after `after`, gravest kind first (the API's keyset pages).
+pub async fn items_after(
+    conn: &mut PgConnection,
+    run_id: Uuid,
+    filter: &ItemFilter,
+    after: Option<ItemAfter>,
+    limit: i64,
+) -> Result<Vec<ItemLine>, sqlx::Error> {
+    let mut qb = QueryBuilder::new(format!("select {ITEM_COLUMNS} from reconciliation_items i"));
+    filter.push_where(&mut qb, run_id);
+    if let Some((rank, at, id)) = after {
+        qb.push(format!(" and ({}, i.created_at, i.id) > (", kind_order("i.kind")))
+            .push_bind(rank)
+            .push(", ")
+            .push_bind(at)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    qb.push(" order by ")
+        .push(kind_order("i.kind"))
+        .push(", i.created_at, i.id limit ")
+        .push_bind(limit);
+    qb.build_query_as().fetch_all(conn).await
+}
+
 /// `case kind when … then 0 … end`: the gravest kind first.
 fn kind_order(column: &str) -> String {
     let arms: String = Kind::ALL
@@ -230,12 +275,13 @@ fn kind_order(column: &str) -> String {
 }
 
 /// One item with everything the three-way view shows.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemDetail {
     pub id: Uuid,
     pub run_id: Uuid,
     pub run_status: crate::disbursement::reconcile::service::RunStatus,
+    #[schema(value_type = Kind)]
     pub kind: String,
     pub disbursement_id: Option<Uuid>,
     pub redemption_id: Option<Uuid>,
@@ -243,8 +289,11 @@ pub struct ItemDetail {
     pub amount: Option<i64>,
     pub msisdn: Option<String>,
     pub statement_line: Option<i32>,
+    /// Our records of the payout (disbursement, redemption) as the run read them.
     pub ours: Option<Value>,
+    /// MoMo's side (its status answer, the statement line).
     pub theirs: Option<Value>,
+    /// What the comparison found, gravest first (`[{kind, message, …}]`).
     pub findings: Value,
     pub resolved_at: Option<DateTime<Utc>>,
     pub resolution: Option<String>,
@@ -267,7 +316,7 @@ pub async fn item(conn: &mut PgConnection, id: Uuid) -> Result<ItemDetail, AppEr
 }
 
 /// A stored statement.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatementView {
     pub id: Uuid,
@@ -293,11 +342,21 @@ pub async fn statement(conn: &mut PgConnection, id: Uuid) -> Result<StatementVie
         .ok_or(AppError::NotFound("statement"))
 }
 
-pub async fn statements(conn: &mut PgConnection, limit: i64) -> Result<Vec<StatementView>, sqlx::Error> {
-    sqlx::query_as(&format!("{STATEMENT_SELECT} order by s.created_at desc limit $1"))
-        .bind(limit)
-        .fetch_all(conn)
-        .await
+/// Statements newest first, after the position `after` (the last one of the previous page).
+pub async fn statements(
+    conn: &mut PgConnection,
+    after: Option<After>,
+    limit: i64,
+) -> Result<Vec<StatementView>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "{STATEMENT_SELECT} where $1::timestamptz is null or (s.created_at, s.id) < ($1, $2) \
+         order by s.created_at desc, s.id desc limit $3"
+    ))
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
 }
 
 /// The CSV's columns.

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Localized, Secret};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BrandingSettings {
     pub company_name: String,
@@ -69,7 +69,7 @@ impl Default for BrandingSettings {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct UssdSettings {
     pub service_code: String,
@@ -130,7 +130,7 @@ impl Default for UssdSettings {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct PaymentSettings {
     pub momo_base_url: String,
@@ -202,7 +202,7 @@ impl Default for PaymentSettings {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct CodeGeneration {
     /// Characters for the random X positions; the default leaves out 0/O and 1/I.
@@ -220,7 +220,7 @@ impl Default for CodeGeneration {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Expiration {
     pub default_expiration_days: u32,
@@ -242,7 +242,7 @@ impl Default for Expiration {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct BatchManagement {
     pub max_codes_per_batch: u32,
@@ -261,7 +261,7 @@ impl Default for BatchManagement {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct RedemptionRules {
     /// May one customer redeem more than one code?
@@ -286,7 +286,7 @@ impl Default for RedemptionRules {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BusinessSettings {
     pub code_generation: CodeGeneration,

@@ -35,6 +35,23 @@ impl Serialize for Secret {
     }
 }
 
+/// In the API document: a string sent to set the secret (empty or null clears it); answers show
+/// only a mask of it, or null when unset.
+impl utoipa::PartialSchema for Secret {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .write_only(true)
+            .description(Some(
+                "A secret: write-only. Send the value to set it (empty or null clears it); answers show a mask of it, or null when unset.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Secret {}
+
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v: Option<String> = Option::deserialize(d)?;
@@ -42,7 +59,7 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Localized {
     pub en: String,
@@ -65,7 +82,7 @@ pub use campaign::*;
 pub use platform::*;
 
 /// Every category, as the running process sees it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Settings {
     pub branding: BrandingSettings,
@@ -79,7 +96,7 @@ pub struct Settings {
     pub backup: BackupSettings,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     Branding,

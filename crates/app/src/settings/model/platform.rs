@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Secret;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Registration {
     pub admin_registration_enabled: bool,
@@ -31,7 +31,7 @@ impl Default for Registration {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct RateLimiting {
     pub api_requests_per_minute: u32,
@@ -59,7 +59,7 @@ impl Default for RateLimiting {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct AuditSettings {
     pub log_failed_attempts: bool,
@@ -78,7 +78,7 @@ impl Default for AuditSettings {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SecuritySettings {
     /// Absolute session lifetime (PRD: 24 h).
@@ -116,7 +116,7 @@ impl Default for SecuritySettings {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct AlertThreshold {
     pub enabled: bool,
@@ -124,7 +124,7 @@ pub struct AlertThreshold {
     pub recipients: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct NotificationSettings {
     pub email_enabled: bool,
@@ -191,7 +191,7 @@ impl Default for NotificationSettings {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct AnalyticsSettings {
     pub default_view: String,
@@ -240,7 +240,7 @@ impl Default for AnalyticsSettings {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct IntegrationSettings {
     pub api_rate_limiting_enabled: bool,
@@ -266,7 +266,7 @@ impl Default for IntegrationSettings {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default)]
 pub struct BackupSettings {
     pub database_backup_enabled: bool,

@@ -133,8 +133,8 @@ async fn render_home(
     error: Option<String>,
 ) -> Result<Response, AppError> {
     let mut conn = state.pool.acquire().await?;
-    let runs = views::runs(&mut conn, 50).await?;
-    let statements = views::statements(&mut conn, 20).await?;
+    let runs = views::runs(&mut conn, None, 50).await?;
+    let statements = views::statements(&mut conn, None, 20).await?;
     let yesterday = (state.clock.now().with_timezone(&kigali()).date_naive() - chrono::Duration::days(1))
         .format("%Y-%m-%d")
         .to_string();
@@ -355,14 +355,21 @@ fn money(amount: Option<i64>) -> String {
     })
 }
 
+/// The page's `?page=` (the API pages with a cursor instead).
+#[derive(serde::Deserialize, Default)]
+struct PageNumber {
+    page: Option<i64>,
+}
+
 async fn run_page(
     State(state): State<AppState>,
     who: Principal,
     Path(id): Path<Uuid>,
     Query(q): Query<ItemsQuery>,
+    Query(n): Query<PageNumber>,
 ) -> Result<Response, AppError> {
     let filter = ItemFilter::parse(q.kind.as_deref(), q.state.as_deref(), q.q.as_deref())?;
-    let page = q.page.unwrap_or(1).max(1);
+    let page = n.page.unwrap_or(1).max(1);
     let mut conn = state.pool.acquire().await?;
     let run = views::run(&mut conn, id).await?;
     let counts = views::kind_counts(&mut conn, id).await?;

@@ -25,7 +25,7 @@ pub const MAX_PERIOD_DAYS: i64 = 93;
 const LINE_BATCH: usize = 1000;
 
 /// `reconciliation_runs.status` (`reconciliation_runs_status_check`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -303,9 +303,10 @@ pub async fn start(conn: &mut PgConnection, run: NewRun, acting: &Acting) -> Res
 }
 
 /// `{note}`: what was done about a discrepancy (the API's body, the page's form).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveCmd {
+    /// What was done about it (3 to 2000 characters).
     pub note: String,
 }
 
