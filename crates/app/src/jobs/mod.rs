@@ -115,7 +115,7 @@ pub async fn enqueue(conn: &mut PgConnection, job: &NewJob, now: DateTime<Utc>) 
 }
 
 /// What a page or API shows of a job.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobView {
     pub id: i64,

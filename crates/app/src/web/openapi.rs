@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use axum::http::Method;
+use utoipa::openapi::link::Link;
 use utoipa::openapi::path::{HttpMethod, Operation, Parameter, ParameterIn};
 use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::response::Response;
@@ -53,9 +54,12 @@ pub struct Doc {
     summary: &'static str,
     description: Option<&'static str>,
     params: Vec<Parameter>,
-    body: Option<(&'static str, RefOr<Schema>)>,
+    /// The request body, by media type (one entry per media type the route reads).
+    body: Vec<(&'static str, RefOr<Schema>)>,
     responses: Vec<(u16, &'static str, Option<(&'static str, RefOr<Schema>)>)>,
     problems: Vec<u16>,
+    /// Links from an answer (status, link name) to another operation (stateful testing).
+    links: Vec<(u16, &'static str, Link)>,
     schemas: Schemas,
 }
 
@@ -88,13 +92,34 @@ impl Doc {
 
     /// A JSON request body.
     pub fn body<B: ToSchema>(mut self) -> Self {
-        self.body = Some(("application/json", self.schema_of::<B>()));
+        let schema = self.schema_of::<B>();
+        self.body.push(("application/json", schema));
         self
     }
 
     /// A form-encoded request body (gateway callbacks).
     pub fn form<B: ToSchema>(mut self) -> Self {
-        self.body = Some(("application/x-www-form-urlencoded", self.schema_of::<B>()));
+        let schema = self.schema_of::<B>();
+        self.body.push(("application/x-www-form-urlencoded", schema));
+        self
+    }
+
+    /// A `multipart/form-data` request body (uploads): `B`'s fields are the form's parts (a file
+    /// part is a string field with `format = Binary`).
+    pub fn multipart<B: ToSchema>(mut self) -> Self {
+        let schema = self.schema_of::<B>();
+        self.body.push(("multipart/form-data", schema));
+        self
+    }
+
+    /// A raw request body of this media type (an uploaded file sent as the body itself). Beside
+    /// [`Doc::multipart`], the route reads either.
+    pub fn raw(mut self, media_type: &'static str) -> Self {
+        let schema = Object::builder()
+            .schema_type(Type::String)
+            .content_media_type(media_type)
+            .build();
+        self.body.push((media_type, schema.into()));
         self
     }
 
@@ -135,6 +160,18 @@ impl Doc {
             .build();
         self.responses
             .push((200, description, Some((media_type, schema.into()))));
+        self
+    }
+
+    /// A link from the `status` answer to the operation `operation_id` (see [`operation_id`]):
+    /// its parameter `parameter` is the runtime expression `value` (`$response.body#/batch/id`).
+    /// Schemathesis's stateful tests follow them.
+    pub fn link(mut self, status: u16, name: &'static str, operation_id: &str, parameter: &str, value: &str) -> Self {
+        let link = Link::builder()
+            .operation_id(operation_id)
+            .parameter(parameter, value)
+            .build();
+        self.links.push((status, name, link));
         self
     }
 
@@ -193,7 +230,7 @@ fn implied_problems(access: Access, doc: &Doc, has_path_params: bool) -> Vec<u16
     if access == Access::Webhook {
         out.push(403);
     }
-    if doc.body.is_some() {
+    if !doc.body.is_empty() {
         out.extend([400, 413, 415, 422]);
     }
     if has_path_params {
@@ -312,18 +349,30 @@ fn operation(spec: &RouteSpec, doc: &Doc) -> Operation {
         }))
         .parameters(Some(params))
         .securities(Some(security(spec.access, spec.path)));
-    if let Some((media_type, schema)) = &doc.body {
-        op = op.request_body(Some(
-            RequestBody::builder()
-                .content(*media_type, Content::new(Some(schema.clone())))
-                .required(Some(Required::True))
-                .build(),
-        ));
+    if !doc.body.is_empty() {
+        let mut body = RequestBody::builder().required(Some(Required::True));
+        for (media_type, schema) in &doc.body {
+            body = body.content(*media_type, Content::new(Some(schema.clone())));
+        }
+        op = op.request_body(Some(body.build()));
     }
-    for (status, description, body) in &doc.responses {
-        let mut r = Response::builder().description(*description);
-        if let Some((media_type, schema)) = body {
-            r = r.content(*media_type, Content::new(Some(schema.clone())));
+    // answers of the same status (a file in several media types) are one response
+    let mut statuses: Vec<u16> = Vec::new();
+    for (status, ..) in &doc.responses {
+        if !statuses.contains(status) {
+            statuses.push(*status);
+        }
+    }
+    for status in statuses {
+        let mut r = Response::builder();
+        for (_, description, body) in doc.responses.iter().filter(|r| r.0 == status) {
+            r = r.description(*description);
+            if let Some((media_type, schema)) = body {
+                r = r.content(*media_type, Content::new(Some(schema.clone())));
+            }
+        }
+        for (_, name, link) in doc.links.iter().filter(|l| l.0 == status) {
+            r = r.link(*name, link.clone());
         }
         op = op.response(status.to_string(), r.build());
     }
@@ -411,6 +460,117 @@ pub static DOCUMENT_JSON: LazyLock<String> =
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+
+    /// The schema `pointer` (a response body's JSON pointer) leads to inside `schema`, following
+    /// `$ref`s into the components, `properties` for names and `items` for array indexes.
+    fn schema_at<'a>(doc: &'a Value, mut schema: &'a Value, pointer: &str) -> Option<&'a Value> {
+        let resolve = |s: &'a Value| match s["$ref"].as_str() {
+            Some(r) => doc.pointer(&r.replacen('#', "", 1)),
+            None => Some(s),
+        };
+        for step in pointer.split('/').filter(|s| !s.is_empty()) {
+            schema = resolve(schema)?;
+            schema = if step.parse::<usize>().is_ok() {
+                schema.get("items")?
+            } else {
+                schema.get("properties")?.get(step)?
+            };
+        }
+        resolve(schema)
+    }
+
+    #[test]
+    fn links_lead_to_operations_and_parameters_of_the_document() {
+        let doc = serde_json::to_value(&*DOCUMENT).unwrap();
+        let mut operations: BTreeMap<String, &Value> = BTreeMap::new();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                operations.insert(op["operationId"].as_str().unwrap().to_owned(), op);
+            }
+        }
+        let mut found: Vec<(String, String)> = Vec::new();
+        for (from, op) in &operations {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                let Some(links) = response["links"].as_object() else {
+                    continue;
+                };
+                for (name, link) in links {
+                    let to = link["operationId"].as_str().unwrap();
+                    let target = operations
+                        .get(to)
+                        .unwrap_or_else(|| panic!("{from} {status} link {name}: no operation {to}"));
+                    for (param, value) in link["parameters"].as_object().unwrap() {
+                        let param = param.rsplit('.').next().unwrap();
+                        assert!(
+                            target["parameters"]
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .any(|p| p["name"] == param),
+                            "{from} {status} link {name}: {to} has no parameter {param}"
+                        );
+                        let pointer = value
+                            .as_str()
+                            .and_then(|v| v.strip_prefix("$response.body#"))
+                            .unwrap_or_else(|| panic!("{from} link {name}: {value} is not a body expression"));
+                        let body = response["content"]["application/json"]["schema"].clone();
+                        assert!(
+                            schema_at(&doc, &body, pointer).is_some(),
+                            "{from} {status} link {name}: the answer has nothing at {pointer}"
+                        );
+                    }
+                    found.push((from.clone(), to.to_owned()));
+                }
+            }
+        }
+        for (from, to) in [
+            ("postAdminBatches", "getAdminBatchesId"),
+            ("postAdminBatches", "getAdminBatchesIdStats"),
+            ("postAdminBatches", "putAdminBatchesIdStatus"),
+            ("postAdminBatches", "getAdminPromoCodes"),
+            ("getAdminPromoCodes", "getAdminPromoCodesId"),
+            ("getAdminPromoCodes", "putAdminPromoCodesIdStatus"),
+        ] {
+            assert!(
+                found.contains(&(from.to_owned(), to.to_owned())),
+                "no link {from} → {to}: {found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_two_schemas_share_a_name() {
+        let mut seen: BTreeMap<String, Value> = BTreeMap::new();
+        for spec in super::super::all_routes() {
+            let Some(doc) = &spec.doc else { continue };
+            for (name, schema) in &doc.schemas {
+                let schema = serde_json::to_value(schema).unwrap();
+                if let Some(other) = seen.insert(name.clone(), schema.clone()) {
+                    assert_eq!(
+                        other, schema,
+                        "two types are called {name} in the document ({})",
+                        spec.path
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_in_two_media_types_is_one_answer_and_an_upload_reads_two() {
+        let doc = serde_json::to_value(&*DOCUMENT).unwrap();
+        let export = &doc["paths"]["/api/v1/admin/promo-codes/export"]["get"]["responses"]["200"]["content"];
+        assert!(
+            export["text/csv"].is_object() && export["application/pdf"].is_object(),
+            "{export}"
+        );
+        let upload = &doc["paths"]["/api/v1/admin/promo-codes/import"]["post"]["requestBody"]["content"];
+        assert!(
+            upload["multipart/form-data"].is_object() && upload["text/csv"].is_object(),
+            "{upload}"
+        );
+    }
 
     #[test]
     fn operation_ids_and_tags_come_from_the_path() {

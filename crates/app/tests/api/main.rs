@@ -5,6 +5,7 @@
 mod access;
 mod audit;
 mod batches;
+mod batches_list;
 mod batches_ops;
 mod browser;
 mod cli;
