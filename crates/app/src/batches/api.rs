@@ -131,6 +131,9 @@ impl TryFrom<ListQuery> for Filter {
                 "this list pages with `cursor` and `limit`: follow `next`",
             ));
         }
+        if q.q.as_deref().is_some_and(|q| q.chars().count() > 120) {
+            return Err(AppError::field("q", "a batch name is at most 120 characters"));
+        }
         Ok(Filter {
             status: q.status,
             q: q.q,
@@ -155,13 +158,17 @@ async fn list(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateBody {
     /// 1 to 120 characters, unique among batches.
+    #[schema(min_length = 1, max_length = 120)]
     name: String,
     /// At most 1000 characters.
     #[serde(default)]
+    #[schema(max_length = 1000)]
     description: String,
     /// How many codes, 1 to the settings' maximum per batch.
+    #[schema(minimum = 1)]
     total_codes: i64,
     /// Whole francs each code pays, within the settings' payout limits.
+    #[schema(minimum = 1)]
     amount_per_code: i64,
     /// A date (`2027-03-31`, the end of that day in Kigali) or an RFC 3339 instant, within the
     /// settings' minimum and maximum days.
@@ -255,6 +262,7 @@ pub struct TopUpBody {
     /// An active batch.
     batch_id: Uuid,
     /// At least 1; the batch stays within the settings' maximum per batch.
+    #[schema(minimum = 1)]
     count: i64,
 }
 
@@ -311,7 +319,9 @@ async fn set_status(
     Ok(Json(BatchAnswer { batch }))
 }
 
-async fn job(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<JobAnswer>, AppError> {
+/// The job `id` (a number; any other text is a 422 naming `id`, not axum's bare 400).
+async fn job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<JobAnswer>, AppError> {
+    let id: i64 = id.parse().map_err(|_| AppError::field("id", "is not a job number"))?;
     let mut conn = state.pool.acquire().await?;
     let job = crate::jobs::get(&mut conn, id).await?;
     let percent = job.percent();

@@ -56,12 +56,15 @@ pub fn routes() -> Vec<RouteSpec> {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateBody {
     /// 1 to 120 characters, unique among batches.
+    #[schema(min_length = 1, max_length = 120)]
     name: Option<String>,
     /// At most 1000 characters.
+    #[schema(max_length = 1000)]
     description: Option<String>,
     /// A date (`2027-03-31`, the end of that day in Kigali) or an RFC 3339 instant.
     expires_at: Option<String>,
     /// Whole francs each code pays.
+    #[schema(minimum = 1)]
     amount_per_code: Option<i64>,
 }
 
@@ -127,6 +130,7 @@ async fn delete(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BulkBody {
     /// 1 to 500 batches.
+    #[schema(min_items = 1, max_items = 500)]
     ids: Vec<Uuid>,
     action: BulkAction,
     /// The status to set (with `action: status`).

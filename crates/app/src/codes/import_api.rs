@@ -15,7 +15,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -81,18 +81,21 @@ pub struct UploadQuery {
     pub file_name: Option<String>,
 }
 
+// documentation only: `read_upload` reads the parts
 /// The parts of a `multipart/form-data` upload.
-#[derive(ToSchema)]
-#[schema(rename_all = "camelCase")]
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UploadFields {
     /// The batch the codes go into (an active batch not past its expiry).
     pub batch_id: Uuid,
     /// `all_or_nothing` (default) or `valid_rows`.
-    pub mode: Option<Mode>,
+    #[schema(value_type = Mode, required = false)]
+    pub mode: Option<String>,
     /// The CSV: one code per line, or a header row and columns (see the import guide).
     #[schema(value_type = String, format = Binary, content_media_type = "text/csv")]
     pub file: Vec<u8>,
     /// The file's name, when the `file` part has none.
+    #[schema(value_type = String, required = false, max_length = 255)]
     pub file_name: Option<String>,
 }
 

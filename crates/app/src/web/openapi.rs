@@ -35,6 +35,8 @@ pub const SESSION: &str = "sessionCookie";
 pub const WEBHOOK: &str = "webhookSecret";
 
 type Schemas = Vec<(String, RefOr<Schema>)>;
+/// A body's media type and schema.
+type Media = (&'static str, RefOr<Schema>);
 
 /// A JSON object whose fields this document does not spell out (the document itself, a
 /// provider's raw answer kept for support).
@@ -55,8 +57,8 @@ pub struct Doc {
     description: Option<&'static str>,
     params: Vec<Parameter>,
     /// The request body, by media type (one entry per media type the route reads).
-    body: Vec<(&'static str, RefOr<Schema>)>,
-    responses: Vec<(u16, &'static str, Option<(&'static str, RefOr<Schema>)>)>,
+    body: Vec<Media>,
+    responses: Vec<(u16, &'static str, Option<Media>)>,
     problems: Vec<u16>,
     /// Links from an answer (status, link name) to another operation (stateful testing).
     links: Vec<(u16, &'static str, Link)>,

@@ -107,10 +107,25 @@ async fn the_batch_list_follows_next_through_every_batch_once_in_the_chosen_sort
         ("/api/v1/admin/batches?perPage=10".to_owned(), "perPage"),
         ("/api/v1/admin/batches?limit=201".to_owned(), "limit"),
         ("/api/v1/admin/batches?sort=size".to_owned(), "sort"),
+        (format!("/api/v1/admin/batches?q={}", "x".repeat(121)), "q"),
     ] {
         let res = app.get_as(&key, &path).await;
         assert_eq!(res.status(), 422, "{path}");
         let body: Value = res.json().await.unwrap();
         assert_eq!(error_fields(&body), [field], "{path}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_number_out_of_range_is_refused_naming_id() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let key = app.api_key("Super Administrator").await;
+    for path in ["/api/v1/admin/jobs/9223372036854775808", "/api/v1/admin/jobs/two"] {
+        let res = app.get_as(&key, path).await;
+        assert_eq!(res.status(), 422, "{path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(error_fields(&body), ["id"], "{path}");
+    }
+    assert_eq!(app.get_as(&key, "/api/v1/admin/jobs/424242").await.status(), 404);
 }
