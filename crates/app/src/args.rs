@@ -33,6 +33,22 @@ pub enum Command {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Mint an API key for a staff member (shown once), acting with one of their roles: for
+    /// scripts and integrations set up from the server (the panel's API keys page does the same).
+    CreateApiKey {
+        /// The owner's e-mail.
+        #[arg(long)]
+        email: String,
+        /// What the key is for.
+        #[arg(long)]
+        name: String,
+        /// The role the key acts with (one the owner holds).
+        #[arg(long, default_value = "Super Administrator")]
+        role: String,
+        /// Days until it expires (at most 366).
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+    },
     /// Audit log tools.
     Audit {
         #[command(subcommand)]

@@ -192,6 +192,27 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::CreateApiKey {
+            email,
+            name,
+            role,
+            days,
+        } => {
+            let pool = mbelyco::db::connect(&config).await?;
+            let acting = mbelyco::unit::Acting::system(clock.now());
+            let mut tx = pool.begin().await?;
+            match identity::api_keys::create_for(&mut tx, &email, &name, &role, days, &acting).await {
+                Ok(key) => {
+                    tx.commit().await?;
+                    println!("{}", key.key);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("mbelyco: {}", mbelyco::error::describe(&e));
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
         Command::Audit { command } => {
             let pool = mbelyco::db::connect(&config).await?;
             match command {

@@ -17,27 +17,47 @@ use crate::audit::{self, Action};
 use crate::error::{AppError, Denied};
 use crate::unit::Acting;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleView {
     pub id: Uuid,
     pub name: String,
     pub description: String,
+    /// One of the roles the system seeds (its name cannot change).
     pub is_system: bool,
+    /// How many users hold it.
     pub users: i64,
+    /// The permission keys it grants.
     pub permissions: Vec<String>,
 }
 
-pub async fn list(conn: &mut PgConnection) -> Result<Vec<RoleView>, sqlx::Error> {
+/// A place in the role list: the last role shown's `is_system` and name.
+pub type RolePosition = (bool, String);
+
+/// The roles, system roles first then by name: `limit` of them (all when `None`) after `after`.
+pub async fn list_page(
+    conn: &mut PgConnection,
+    after: Option<&RolePosition>,
+    limit: Option<i64>,
+) -> Result<Vec<RoleView>, sqlx::Error> {
     sqlx::query_as(
         "select r.id, r.name, r.description, r.is_system, \
            (select count(*) from user_role_assignments a where a.role_id = r.id) as users, \
            coalesce(array(select p.key from role_permissions rp join permissions p on p.id = rp.permission_id \
                           where rp.role_id = r.id order by p.key), '{}') as permissions \
-         from roles r order by r.is_system desc, r.name",
+         from roles r where $1::bool is null or (not r.is_system, r.name) > (not $1::bool, $2::text) \
+         order by not r.is_system, r.name limit $3",
     )
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1.as_str()))
+    .bind(limit)
     .fetch_all(conn)
     .await
+}
+
+/// Every role, system roles first then by name.
+pub async fn list(conn: &mut PgConnection) -> Result<Vec<RoleView>, sqlx::Error> {
+    list_page(conn, None, None).await
 }
 
 /// Replaces a role's permissions. The Super Administrator keeps every key and the Customer role
@@ -135,7 +155,7 @@ pub async fn set_permissions(
         .ok_or(AppError::NotFound("role"))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum Change {
@@ -159,11 +179,15 @@ impl std::fmt::Display for Change {
 }
 
 /// What became of a requested role change.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "outcome")]
 pub enum Requested {
     /// Waiting for a second Super Administrator.
-    Pending { request_id: Uuid },
+    Pending {
+        // spelled out: the schema derive does not read `rename_all_fields`
+        #[serde(rename = "requestId")]
+        request_id: Uuid,
+    },
     /// Applied at once: the requester is the only Super Administrator.
     Applied,
 }
@@ -346,32 +370,55 @@ pub async fn request(conn: &mut PgConnection, rc: RoleChange, acting: &Acting) -
     Ok(Requested::Pending { request_id: id })
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestView {
     pub id: Uuid,
     pub user_id: Uuid,
     pub user_email: String,
     pub role_id: Uuid,
+    /// The role's name.
     pub role: String,
+    /// Give the role (`assign`) or take it away (`revoke`).
     pub action: Change,
     pub status: RequestStatus,
     pub requested_by_user_id: Uuid,
+    /// The requester's email.
     pub requested_by: String,
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn pending(conn: &mut PgConnection, user: Option<Uuid>) -> Result<Vec<RequestView>, sqlx::Error> {
+/// A place in the list of waiting requests: the last one shown's creation time and id.
+pub type RequestPosition = (DateTime<Utc>, Uuid);
+
+/// Requests waiting for a decision (all, or one user's), oldest first: `limit` of them (all when
+/// `None`) after `after`.
+pub async fn pending_page(
+    conn: &mut PgConnection,
+    user: Option<Uuid>,
+    after: Option<RequestPosition>,
+    limit: Option<i64>,
+) -> Result<Vec<RequestView>, sqlx::Error> {
     sqlx::query_as(
         "select q.id, q.user_id, u.email::text as user_email, q.role_id, r.name as role, q.action, q.status, \
            q.requested_by_user_id, b.email::text as requested_by, q.created_at \
          from role_change_requests q join users u on u.id = q.user_id join roles r on r.id = q.role_id \
            join users b on b.id = q.requested_by_user_id \
-         where q.status = 'pending' and ($1::uuid is null or q.user_id = $1) order by q.created_at",
+         where q.status = 'pending' and ($1::uuid is null or q.user_id = $1) \
+           and ($2::timestamptz is null or (q.created_at, q.id) > ($2, $3::uuid)) \
+         order by q.created_at, q.id limit $4",
     )
     .bind(user)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit)
     .fetch_all(conn)
     .await
+}
+
+/// Every request waiting for a decision (all, or one user's), oldest first.
+pub async fn pending(conn: &mut PgConnection, user: Option<Uuid>) -> Result<Vec<RequestView>, sqlx::Error> {
+    pending_page(conn, user, None, None).await
 }
 
 /// A second Super Administrator's answer to a pending request.

@@ -58,7 +58,8 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(GET "/api/v1/admin/promo-codes/stats", Access::Permission(PromoCodesRead), stats,
             Doc::new("Codes by status, in all and per batch")
                 .query::<StatsQuery>()
-                .ok::<super::stats::CodeStats>()),
+                .ok::<super::stats::CodeStats>()
+                .problems(&[404])),
         route!(GET "/api/v1/admin/promo-codes/{id}", Access::Permission(PromoCodesRead), detail,
             Doc::new("One code with its history and redemption").ok::<admin::Detail>()),
         route!(PUT "/api/v1/admin/promo-codes/{id}/status", Access::Permission(PromoCodesStatusChange), set_status,
@@ -243,9 +244,33 @@ async fn detail(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<J
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StatusBody {
+    #[schema(value_type = SettableStatus)]
     status: String,
+    /// Why (kept in the code's history and the audit log).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 500)]
     reason: String,
+}
+
+/// The statuses staff may set on a code.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // documents the `status` field
+enum SettableStatus {
+    Active,
+    Blocked,
+    Reported,
+}
+
+/// What a bulk operation does to each code.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // documents the `action` field
+enum BulkActionName {
+    Block,
+    Unblock,
+    Report,
+    Activate,
 }
 
 async fn set_status(
@@ -264,7 +289,9 @@ async fn set_status(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ReportBody {
+    /// What happened (kept in the code's history and the audit log).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 500)]
     reason: String,
 }
 
@@ -302,8 +329,10 @@ async fn report(
 pub struct BulkBody {
     ids: Option<Vec<Uuid>>,
     filter: Option<FilterBody>,
+    #[schema(value_type = BulkActionName)]
     action: String,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 500)]
     reason: String,
     #[serde(default)]
     dry_run: bool,

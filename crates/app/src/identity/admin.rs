@@ -9,29 +9,47 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::api_keys::{self, NewApiKey};
+use super::api_keys::{self, KeyView, NewApiKey};
 use crate::access::Permission::SystemIntegrationsManage;
 use crate::error::{AppError, Denied};
 use crate::route;
 use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::ApiJson;
+use crate::web::openapi::Doc;
 use crate::web::pages::Notice;
+use crate::web::paging::{Page, PageQuery, Paging};
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::shell::Shell;
 use crate::web::AppState;
 
 pub fn routes() -> Vec<RouteSpec> {
     vec![
-        route!(GET "/api/v1/auth/me", Access::SignedIn, me),
-        route!(POST "/api/v1/auth/logout", Access::OwnAccount, logout),
-        route!(GET "/api/v1/admin/api-keys", Access::Permission(SystemIntegrationsManage), list_keys),
-        route!(POST "/api/v1/admin/api-keys", Access::Permission(SystemIntegrationsManage), create_key),
-        route!(DELETE "/api/v1/admin/api-keys/{id}", Access::Permission(SystemIntegrationsManage), revoke_key),
+        route!(GET "/api/v1/auth/me", Access::SignedIn, me,
+            Doc::new("Who is calling, and what they may do").ok::<Me>()),
+        route!(POST "/api/v1/auth/logout", Access::OwnAccount, logout,
+            Doc::new("End the calling session")
+                .describe("An API key has no session to end (400): revoke the key instead.")
+                .no_content()
+                .problems(&[400])),
+        route!(GET "/api/v1/admin/api-keys", Access::Permission(SystemIntegrationsManage), list_keys,
+            Doc::new("List API keys, newest first")
+                .describe("Revoked and expired keys are listed too. The keys themselves are never shown again.")
+                .query::<PageQuery>()
+                .page::<KeyView>()),
+        route!(POST "/api/v1/admin/api-keys", Access::Permission(SystemIntegrationsManage), create_key,
+            Doc::new("Create an API key (shown once)")
+                .describe("Only for a role whose every permission you hold (403 naming the one you lack).")
+                .body::<NewApiKey>()
+                .created::<CreatedKey>()),
+        route!(DELETE "/api/v1/admin/api-keys/{id}", Access::Permission(SystemIntegrationsManage), revoke_key,
+            Doc::new("Revoke an API key")
+                .describe("404 when there is no such key or it is already revoked.")
+                .no_content()),
         route!(GET "/admin/api-keys", Access::Permission(SystemIntegrationsManage), keys_page),
         route!(POST "/admin/api-keys", Access::Permission(SystemIntegrationsManage), create_key_form),
         route!(POST "/admin/api-keys/{id}/revoke", Access::Permission(SystemIntegrationsManage), revoke_key_form),
@@ -67,7 +85,7 @@ async fn render_keys(
 ) -> Result<Response, AppError> {
     let mut conn = state.pool.acquire().await?;
     let fmt = |t: Option<DateTime<Utc>>| crate::clock::local_display_or(t, "never");
-    let keys = api_keys::list(&mut conn)
+    let keys = api_keys::list(&mut conn, None, None)
         .await?
         .into_iter()
         .map(|k| KeyRow {
@@ -167,16 +185,35 @@ async fn revoke_key_form(
     Ok(Redirect::to("/admin/api-keys").into_response())
 }
 
-async fn me(who: Principal) -> Json<Value> {
+/// `/auth/me`'s answer: the caller.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    /// The user's id (an API key answers for its owner).
+    id: Uuid,
+    email: String,
+    name: String,
+    /// How the call was authenticated: `session` (the cookie), `session_token` (a bearer
+    /// session token from sign-in) or `api_key`.
+    via: &'static str,
+    /// The permission keys the caller holds, sorted.
+    permissions: Vec<&'static str>,
+}
+
+async fn me(who: Principal) -> Json<Me> {
     let mut perms: Vec<&str> = who.permissions.iter().map(|p| p.key()).collect();
     perms.sort_unstable();
-    Json(json!({
-        "id": who.user_id,
-        "email": who.email,
-        "name": who.name,
-        "via": match who.via { crate::web::auth::Via::Session { .. } => "session", crate::web::auth::Via::ApiKey { .. } => "api_key" },
-        "permissions": perms,
-    }))
+    Json(Me {
+        id: who.user_id,
+        email: who.email,
+        name: who.name,
+        via: match who.via {
+            crate::web::auth::Via::Session { bearer: false, .. } => "session",
+            crate::web::auth::Via::Session { bearer: true, .. } => "session_token",
+            crate::web::auth::Via::ApiKey { .. } => "api_key",
+        },
+        permissions: perms,
+    })
 }
 
 /// Ends the calling session (API clients using the session cookie; API keys have no session).
@@ -192,9 +229,23 @@ async fn logout(State(state): State<AppState>, who: Principal, acting: Acting) -
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list_keys(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+async fn list_keys(State(state): State<AppState>, paging: Paging) -> Result<Json<Page<KeyView>>, AppError> {
+    let after = paging.position()?;
     let mut conn = state.pool.acquire().await?;
-    Ok(Json(json!({"apiKeys": api_keys::list(&mut conn).await?})))
+    let keys = api_keys::list(&mut conn, after, Some(paging.fetch())).await?;
+    Ok(Json(paging.page(keys, |k| (k.created_at, k.id))))
+}
+
+/// A new key: the only time the key itself is shown.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedKey {
+    id: Uuid,
+    /// The visible part, by which the list names the key.
+    prefix: String,
+    /// The whole key, for `Authorization: Bearer …`. Store it now.
+    key: String,
+    note: &'static str,
 }
 
 async fn create_key(
@@ -202,15 +253,18 @@ async fn create_key(
     who: Principal,
     acting: Acting,
     ApiJson(new): ApiJson<NewApiKey>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
+) -> Result<(StatusCode, Json<CreatedKey>), AppError> {
     let mut unit = state.unit().await?;
     let key = api_keys::mint(&mut unit, who.user_id, &who.permissions, &new, &acting).await?;
     unit.commit().await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({"id": key.id, "prefix": key.prefix, "key": key.key, "note": "This key is shown once. Store it now."}),
-        ),
+        Json(CreatedKey {
+            id: key.id,
+            prefix: key.prefix,
+            key: key.key,
+            note: "This key is shown once. Store it now.",
+        }),
     ))
 }
 

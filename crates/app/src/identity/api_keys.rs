@@ -27,11 +27,14 @@ pub struct NewKey {
 }
 
 /// A key to mint: the API's body, and what the keys page's form is parsed into.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewApiKey {
+    /// What the key is for, 1 to 80 characters.
     pub name: String,
+    /// The role it acts with (you must hold every permission it grants).
     pub role_id: Uuid,
+    /// When it stops working: in the future, within a year.
     pub expires_at: DateTime<Utc>,
 }
 
@@ -102,6 +105,40 @@ pub async fn create(
     )
     .await?;
     Ok(NewKey { id, key, prefix })
+}
+
+/// Mints a key for the staff member with `email`, acting with their role named `role`, for
+/// `days` days (the command line's `create-api-key`). Audited as the system.
+pub async fn create_for(
+    conn: &mut PgConnection,
+    email: &str,
+    name: &str,
+    role: &str,
+    days: i64,
+    acting: &Acting,
+) -> Result<NewKey, AppError> {
+    let found: Option<(Uuid, Uuid)> = sqlx::query_as(
+        "select u.id, r.id from users u join user_role_assignments a on a.user_id = u.id \
+         join roles r on r.id = a.role_id where lower(u.email) = lower($1) and r.name = $2",
+    )
+    .bind(email.trim())
+    .bind(role)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (owner, role_id) =
+        found.ok_or_else(|| AppError::field("email", format!("no staff member {email} with the role {role}")))?;
+    if !(1..=366).contains(&days) {
+        return Err(AppError::field("days", "must be from 1 to 366"));
+    }
+    create(
+        conn,
+        owner,
+        name,
+        role_id,
+        acting.now + chrono::Duration::days(days),
+        acting,
+    )
+    .await
 }
 
 /// The permissions a role grants.
@@ -199,12 +236,14 @@ pub async fn authenticate(
     }))
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyView {
     pub id: Uuid,
     pub name: String,
+    /// The visible part of the key (`mbk_<prefix>_…`).
     pub prefix: String,
+    /// The name of the role it acts with.
     pub role: String,
     pub owner_email: String,
     pub created_at: DateTime<Utc>,
@@ -213,12 +252,25 @@ pub struct KeyView {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-pub async fn list(conn: &mut PgConnection) -> Result<Vec<KeyView>, sqlx::Error> {
+/// A place in the key list: the last key shown's creation time and id.
+pub type Position = (DateTime<Utc>, Uuid);
+
+/// The keys, newest first: `limit` of them (all when `None`) after `after`.
+pub async fn list(
+    conn: &mut PgConnection,
+    after: Option<Position>,
+    limit: Option<i64>,
+) -> Result<Vec<KeyView>, sqlx::Error> {
     sqlx::query_as(
         "select k.id, k.name, k.prefix, r.name as role, u.email::text as owner_email, k.created_at, k.expires_at, \
            k.last_used_at, k.revoked_at \
-         from api_keys k join roles r on r.id = k.role_id join users u on u.id = k.user_id order by k.created_at desc",
+         from api_keys k join roles r on r.id = k.role_id join users u on u.id = k.user_id \
+         where $1::timestamptz is null or (k.created_at, k.id) < ($1, $2::uuid) \
+         order by k.created_at desc, k.id desc limit $3",
     )
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit)
     .fetch_all(conn)
     .await
 }

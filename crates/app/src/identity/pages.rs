@@ -13,7 +13,6 @@ use super::session::{self, Stage};
 use super::signin::{self, Outcome};
 use super::{mfa, totp};
 use crate::audit::{self, Action, AuditEvent, RequestMeta};
-use crate::clock::kigali;
 use crate::crypto::random_token;
 use crate::error::AppError;
 use crate::route;
@@ -36,7 +35,9 @@ pub fn routes() -> Vec<RouteSpec> {
     ]
 }
 
-fn cookie_header(state: &AppState, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+/// A `Set-Cookie` value as every sign-in sets it (page and API): httpOnly, SameSite=Strict,
+/// Secure outside development.
+pub(crate) fn cookie_header(state: &AppState, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
     let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
     let age = match max_age {
         Some(s) => format!("; Max-Age={s}"),
@@ -48,7 +49,7 @@ fn cookie_header(state: &AppState, name: &str, value: &str, max_age: Option<i64>
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-fn with_cookie(mut res: Response, cookie: HeaderValue) -> Response {
+pub(crate) fn with_cookie(mut res: Response, cookie: HeaderValue) -> Response {
     res.headers_mut().append(header::SET_COOKIE, cookie);
     res
 }
@@ -120,34 +121,6 @@ pub struct SignInForm {
     next: Option<String>,
 }
 
-fn kigali_time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.with_timezone(&kigali()).format("%H:%M").to_string()
-}
-
-/// Why the password step was refused, in words for the person, and its status; `None` when it
-/// went on.
-fn password_refusal(outcome: &Outcome) -> Option<(StatusCode, String)> {
-    Some(match outcome {
-        Outcome::Invalid => (
-            StatusCode::UNAUTHORIZED,
-            "The email or password is not right.".to_owned(),
-        ),
-        Outcome::Locked(until) => (
-            StatusCode::LOCKED,
-            format!(
-                "Too many failed attempts: this account is locked until {} (Kigali time).",
-                kigali_time(*until)
-            ),
-        ),
-        Outcome::Throttled(secs) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("Too many sign-in attempts from this address. Try again in {secs} seconds."),
-        ),
-        Outcome::NotAllowed(why) => (StatusCode::FORBIDDEN, (*why).to_owned()),
-        Outcome::NeedSecondFactor(_) | Outcome::NeedEnrolment(_) | Outcome::SignedIn { .. } => return None,
-    })
-}
-
 async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -156,16 +129,11 @@ async fn sign_in(
 ) -> Result<Response, AppError> {
     let settings = state.settings.get();
     let security = &settings.0.security;
-    let mut unit = state.unit().await?;
-    let ctx = signin::Ctx {
-        keys: &state.keys,
-        security,
-        meta: &meta,
-        now: state.clock.now(),
+    let cmd = signin::Credentials {
+        email: form.email.clone(),
+        password: SecretString::from(form.password),
     };
-    let pw = SecretString::from(form.password);
-    let outcome = signin::with_password(&mut unit, &ctx, &form.email, &pw).await?;
-    unit.commit().await?;
+    let outcome = signin::password_step(&state, &meta, &cmd).await?;
     let next = safe_next(form.next.as_deref());
     let lifetime = i64::from(security.session_timeout_minutes) * 60;
     let session_cookie = |token: &str| cookie_header(&state, session::COOKIE, token, Some(lifetime));
@@ -182,7 +150,7 @@ async fn sign_in(
             return Ok(with_cookie(to, session_cookie(&created.token)));
         }
         Outcome::SignedIn { .. } => return Ok(Redirect::to(&next).into_response()),
-        refused => password_refusal(&refused).unwrap_or((StatusCode::UNAUTHORIZED, String::new())),
+        refused => refused.refusal().unwrap_or((StatusCode::UNAUTHORIZED, String::new())),
     };
     let (csrf, _) = anon_csrf(&headers);
     let page = SignInPage {
@@ -233,30 +201,22 @@ async fn verify(
     if s.stage != Stage::Password {
         return Ok(Redirect::to("/sign-in/enrol").into_response());
     }
-    let settings = state.settings.get();
-    let now = state.clock.now();
-    let mut unit = state.unit().await?;
-    let ctx = signin::Ctx {
-        keys: &state.keys,
-        security: &settings.0.security,
-        meta: &meta,
-        now,
+    let cmd = signin::SecondFactor {
+        session: &s,
+        code: &form.code,
+        new_token: false,
     };
-    let outcome = signin::with_second_factor(&mut unit, &ctx, &s, &form.code).await?;
-    unit.commit().await?;
+    let outcome = signin::second_factor_step(&state, &meta, &cmd).await?;
     let next = safe_next(form.next.as_deref());
     match outcome {
         Outcome::SignedIn { .. } => Ok(Redirect::to(&next).into_response()),
-        Outcome::Locked(until) => {
+        locked @ Outcome::Locked(_) => {
             let (csrf, _) = anon_csrf(&HeaderMap::new());
             let page = SignInPage {
                 csrf: &csrf,
                 next: "/",
                 email: &s.email,
-                notice: Some(Notice::refused(format!(
-                    "Too many failed attempts: this account is locked until {} (Kigali time).",
-                    kigali_time(until)
-                ))),
+                notice: locked.refusal().map(|(_, text)| Notice::refused(text)),
                 registration_open: false,
             };
             let res = render(StatusCode::LOCKED, &page)?;
@@ -268,7 +228,7 @@ async fn verify(
             &VerifyPage {
                 csrf: &s.csrf_token,
                 next: &next,
-                notice: Some(Notice::refused("That code is not right, or it was already used.")),
+                notice: Some(Notice::refused(signin::CODE_REFUSED)),
             },
         ),
     }

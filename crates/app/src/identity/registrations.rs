@@ -16,9 +16,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::setup_links::{new_setup_link, SetupLink};
-use super::users::{check_email, check_name, list, Filter, UserRow};
+use super::users::{check_email, check_name, list, Filter, ListStatus, Position, UserRow};
 use crate::audit::{self, Action};
-use crate::error::AppError;
+use crate::error::{AppError, Denied};
 use crate::unit::Acting;
 use crate::web::extract::FormPairs;
 
@@ -86,6 +86,43 @@ impl<'a> From<&'a FormPairs> for Registration<'a> {
     }
 }
 
+/// A self-registration as the page and the API take it: refused while registration is closed,
+/// counted against the hourly (per address) and daily limits, then [`register`]. The caller
+/// commits whatever the outcome: a refusal still counts against the limits.
+pub async fn submit(
+    conn: &mut PgConnection,
+    settings: &crate::settings::model::Registration,
+    r: &Registration<'_>,
+    acting: &Acting,
+) -> Result<Uuid, AppError> {
+    if !settings.admin_registration_enabled {
+        return Err(AppError::Forbidden(Denied::RegistrationClosed));
+    }
+    if let Some(wait) = registration_limit(conn, settings, acting).await? {
+        return Err(AppError::RateLimited { retry_after_secs: wait });
+    }
+    register(conn, r, acting).await
+}
+
+/// Counts this registration against the hourly (per address) and daily limits; the wait when
+/// either is reached.
+async fn registration_limit(
+    conn: &mut sqlx::PgConnection,
+    reg: &crate::settings::model::Registration,
+    acting: &Acting,
+) -> Result<Option<u64>, AppError> {
+    let ip = acting.meta.ip.map_or_else(|| "unknown".to_owned(), |i| i.to_string());
+    let hourly = reg.max_registrations_per_hour as i32;
+    let hour = crate::ratelimit::hit(conn, &format!("register:ip:{ip}"), 3600, hourly, acting.now).await?;
+    let daily = reg.max_registrations_per_day as i32;
+    let day = crate::ratelimit::hit(conn, "register:all", 86_400, daily, acting.now).await?;
+    Ok(match (hour.allowed, day.allowed) {
+        (true, true) => None,
+        (false, _) => Some(hour.retry_after_secs),
+        (true, false) => Some(day.retry_after_secs),
+    })
+}
+
 /// A self-registration: a pending staff account with no role and no password.
 pub async fn register(conn: &mut PgConnection, r: &Registration<'_>, acting: &Acting) -> Result<Uuid, AppError> {
     let now = acting.now;
@@ -126,18 +163,18 @@ pub async fn register(conn: &mut PgConnection, r: &Registration<'_>, acting: &Ac
     Ok(id)
 }
 
-pub async fn pending_registrations(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Vec<UserRow>, AppError> {
-    Ok(list(
-        conn,
-        &Filter {
-            status: Some("pending".into()),
-            per_page: 200,
-            ..Default::default()
-        },
-        now,
-    )
-    .await?
-    .0)
+/// Registrations waiting for review, newest first: `limit` of them after `after`.
+pub async fn pending_registrations(
+    conn: &mut PgConnection,
+    after: Option<Position>,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<UserRow>, AppError> {
+    let pending = Filter {
+        status: Some(ListStatus::Pending),
+        ..Filter::default()
+    };
+    list(conn, &pending, after, limit, now).await
 }
 
 pub async fn pending_count(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {

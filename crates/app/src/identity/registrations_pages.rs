@@ -60,7 +60,7 @@ async fn render_registrations(
     setup_link: Option<String>,
 ) -> Result<Response, AppError> {
     let mut conn = state.pool.acquire().await?;
-    let pending = users::pending_registrations(&mut conn, state.clock.now())
+    let pending = users::pending_registrations(&mut conn, None, 200, state.clock.now())
         .await?
         .into_iter()
         .map(|u| PendingLine {
@@ -169,25 +169,6 @@ async fn register_page(State(state): State<AppState>, headers: HeaderMap) -> Res
     html(StatusCode::OK, &page)
 }
 
-/// Counts this registration against the hourly (per address) and daily limits; the wait when
-/// either is reached.
-async fn registration_limit(
-    conn: &mut sqlx::PgConnection,
-    reg: &crate::settings::model::Registration,
-    acting: &Acting,
-) -> Result<Option<u64>, AppError> {
-    let ip = acting.meta.ip.map_or_else(|| "unknown".to_owned(), |i| i.to_string());
-    let hourly = reg.max_registrations_per_hour as i32;
-    let hour = crate::ratelimit::hit(conn, &format!("register:ip:{ip}"), 3600, hourly, acting.now).await?;
-    let daily = reg.max_registrations_per_day as i32;
-    let day = crate::ratelimit::hit(conn, "register:all", 86_400, daily, acting.now).await?;
-    Ok(match (hour.allowed, day.allowed) {
-        (true, true) => None,
-        (false, _) => Some(hour.retry_after_secs),
-        (true, false) => Some(day.retry_after_secs),
-    })
-}
-
 async fn register(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -196,17 +177,10 @@ async fn register(
 ) -> Result<Response, AppError> {
     let s = state.settings.get();
     let reg = &s.0.security.registration;
-    if !reg.admin_registration_enabled {
-        return Err(AppError::Forbidden(Denied::RegistrationClosed));
-    }
     let acting = Acting::new(Actor::Anonymous, meta, state.clock.now());
-    let mut unit = state.unit().await?;
-    if let Some(wait) = registration_limit(&mut unit, reg, &acting).await? {
-        unit.commit().await?;
-        return Err(AppError::RateLimited { retry_after_secs: wait });
-    }
     let r = Registration::from(&form);
-    let outcome = users::register(&mut unit, &r, &acting).await;
+    let mut unit = state.unit().await?;
+    let outcome = super::registrations::submit(&mut unit, reg, &r, &acting).await;
     unit.commit().await?; // a refusal still counts against the limits
     let csrf = anon_csrf(&headers);
     match outcome {
@@ -220,6 +194,8 @@ async fn register(
             };
             html(StatusCode::CREATED, &page)
         }
+        // closed, or over the limits: the error page, as before any field is looked at
+        Err(e @ (AppError::Forbidden(_) | AppError::RateLimited { .. })) => Err(e),
         Err(e) => {
             let Some(m) = refusal_message(&e) else {
                 return Err(e);

@@ -13,6 +13,14 @@ use crate::crypto::{random_token, token_hash};
 
 pub const COOKIE: &str = "mb_session";
 
+/// What a script puts before a session token in `Authorization: Bearer` (decision 0030): the
+/// same session as the cookie, told apart from an API key (`mbk_`) at a glance.
+pub const BEARER_PREFIX: &str = "mbs_";
+
+/// What the sign-in API puts before a partial session's token it hands out as a TOTP challenge:
+/// never accepted as a bearer token.
+pub const CHALLENGE_PREFIX: &str = "mbc_";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
     Password,
@@ -150,6 +158,50 @@ pub async fn lookup(
         csrf_token,
         mfa_enabled,
     }))
+}
+
+/// When a session ends: at its idle deadline (last seen + idle timeout) unless used again, and
+/// at its absolute deadline whatever happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expiry {
+    pub expires_at: DateTime<Utc>,
+    pub absolute_expires_at: DateTime<Utc>,
+}
+
+/// Extends a live session's idle deadline from `now`, never past its absolute lifetime; `None`
+/// when the session is no longer live (revoked, or past either deadline).
+pub async fn refresh(
+    conn: &mut PgConnection,
+    id: Uuid,
+    idle: Duration,
+    now: DateTime<Utc>,
+) -> Result<Option<Expiry>, sqlx::Error> {
+    let absolute: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "update sessions set last_seen_at = $2, updated_at = $2 \
+         where id = $1 and revoked_at is null and expires_at > $2 and last_seen_at > $2 - $3 returning expires_at",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(idle)
+    .fetch_optional(conn)
+    .await?;
+    Ok(absolute.map(|absolute_expires_at| Expiry {
+        expires_at: (now + idle).min(absolute_expires_at),
+        absolute_expires_at,
+    }))
+}
+
+/// Gives a session a new token (its old one stops working) and returns it: the sign-in API's
+/// challenge is not the token of the full session it turns into.
+pub async fn rotate_token(conn: &mut PgConnection, id: Uuid, now: DateTime<Utc>) -> Result<String, sqlx::Error> {
+    let token = random_token(32);
+    sqlx::query("update sessions set token_hash = $2, updated_at = $3 where id = $1")
+        .bind(id)
+        .bind(token_hash(&token))
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(token)
 }
 
 pub async fn set_stage(conn: &mut PgConnection, id: Uuid, stage: Stage, now: DateTime<Utc>) -> Result<(), sqlx::Error> {

@@ -9,12 +9,16 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use axum::http::StatusCode;
+
 use super::registrations::ApprovalStatus;
 use super::session::{self, Created, Stage};
 use super::{mfa, password};
 use crate::audit::{self, Action, Actor, AuditEvent, RequestMeta};
 use crate::crypto::Keys;
+use crate::error::AppError;
 use crate::settings::model::SecuritySettings;
+use crate::web::AppState;
 
 /// What a sign-in step ended in.
 #[derive(Debug)]
@@ -23,10 +27,11 @@ pub enum Outcome {
     NeedSecondFactor(Created),
     /// Password accepted, no second factor yet: a session that must enrol one first.
     NeedEnrolment(Created),
-    /// Second factor accepted: the session is complete.
+    /// Second factor accepted: the session is complete (with its new token, when asked for).
     SignedIn {
         via_backup_code: bool,
         backup_codes_left: i64,
+        renewed: Option<Renewed>,
     },
     /// Wrong email, password or code (deliberately not saying which).
     Invalid,
@@ -37,6 +42,20 @@ pub enum Outcome {
     Throttled(u64),
     /// Right password, but the account cannot sign in (deactivated, awaiting approval, rejected).
     NotAllowed(&'static str),
+}
+
+/// A completed session's new token and when it ends (the sign-in API's answer).
+pub struct Renewed {
+    pub token: String,
+    pub expiry: session::Expiry,
+}
+
+impl std::fmt::Debug for Renewed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renewed")
+            .field("expiry", &self.expiry)
+            .finish_non_exhaustive()
+    }
 }
 
 pub struct Ctx<'a> {
@@ -293,6 +312,7 @@ pub async fn with_second_factor(
     Ok(Outcome::SignedIn {
         via_backup_code: via_backup,
         backup_codes_left: left,
+        renewed: None,
     })
 }
 
@@ -321,4 +341,99 @@ pub async fn complete(
     .metadata(json!({"method": method}))
     .meta(ctx.meta.clone());
     audit::record(conn, &event, ctx.now).await.map(|_| ())
+}
+
+/// The password step's command, as the sign-in form and the sign-in API both give it.
+pub struct Credentials {
+    pub email: String,
+    pub password: SecretString,
+}
+
+/// The password step in one unit of work, for the form and the API alike: the failure counters,
+/// throttling windows and audit rows are committed whatever the outcome.
+pub async fn password_step(state: &AppState, meta: &RequestMeta, cmd: &Credentials) -> Result<Outcome, AppError> {
+    let settings = state.settings.get();
+    let ctx = Ctx {
+        keys: &state.keys,
+        security: &settings.0.security,
+        meta,
+        now: state.clock.now(),
+    };
+    let mut unit = state.unit().await?;
+    let outcome = with_password(&mut unit, &ctx, &cmd.email, &cmd.password).await?;
+    unit.commit().await?;
+    Ok(outcome)
+}
+
+/// The second step's command: the session it completes and the TOTP or backup code.
+/// `new_token` gives the completed session a new token (the API's challenge, once used, is
+/// worth nothing); the form keeps its cookie.
+pub struct SecondFactor<'a> {
+    pub session: &'a session::Current,
+    pub code: &'a str,
+    pub new_token: bool,
+}
+
+/// The second step in one unit of work, for the form and the API alike.
+pub async fn second_factor_step(
+    state: &AppState,
+    meta: &RequestMeta,
+    cmd: &SecondFactor<'_>,
+) -> Result<Outcome, AppError> {
+    let settings = state.settings.get();
+    let security = &settings.0.security;
+    let now = state.clock.now();
+    let ctx = Ctx {
+        keys: &state.keys,
+        security,
+        meta,
+        now,
+    };
+    let mut unit = state.unit().await?;
+    let mut outcome = with_second_factor(&mut unit, &ctx, cmd.session, cmd.code).await?;
+    if let Outcome::SignedIn { renewed, .. } = &mut outcome {
+        if cmd.new_token {
+            let token = session::rotate_token(&mut unit, cmd.session.id, now).await?;
+            let idle = Duration::minutes(i64::from(security.idle_timeout_minutes));
+            let expiry = session::refresh(&mut unit, cmd.session.id, idle, now)
+                .await?
+                .ok_or(AppError::Unauthorized)?;
+            *renewed = Some(Renewed { token, expiry });
+        }
+    }
+    unit.commit().await?;
+    Ok(outcome)
+}
+
+/// The words for a code that did not work, on the page and in the API.
+pub const CODE_REFUSED: &str = "That code is not right, or it was already used.";
+
+fn kigali_time(t: DateTime<Utc>) -> String {
+    t.with_timezone(&crate::clock::kigali()).format("%H:%M").to_string()
+}
+
+impl Outcome {
+    /// Why a step was refused, in words for the person, and its status; `None` when it went on.
+    /// The page shows the words, the API answers them as a problem.
+    pub fn refusal(&self) -> Option<(StatusCode, String)> {
+        Some(match self {
+            Outcome::Invalid => (
+                StatusCode::UNAUTHORIZED,
+                "The email or password is not right.".to_owned(),
+            ),
+            Outcome::Locked(until) => (
+                StatusCode::LOCKED,
+                format!(
+                    "Too many failed attempts: this account is locked until {} (Kigali time).",
+                    kigali_time(*until)
+                ),
+            ),
+            Outcome::Throttled(secs) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many sign-in attempts from this address. Try again in {secs} seconds."),
+            ),
+            Outcome::NotAllowed(why) => (StatusCode::FORBIDDEN, (*why).to_owned()),
+            Outcome::NeedSecondFactor(_) | Outcome::NeedEnrolment(_) | Outcome::SignedIn { .. } => return None,
+        })
+    }
 }

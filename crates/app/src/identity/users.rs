@@ -16,11 +16,11 @@ pub use super::setup_links::{setup_link_email, use_setup_link, SetupLink, SETUP_
 use super::{mfa, session};
 use crate::access::roles::{self, Change, RoleChange};
 use crate::audit::{self, Action};
-use crate::error::{AppError, FieldError};
+use crate::error::AppError;
 use crate::unit::Acting;
 use crate::web::extract::FormPairs;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserRow {
     pub id: Uuid,
@@ -29,83 +29,155 @@ pub struct UserRow {
     pub is_active: bool,
     pub approval_status: ApprovalStatus,
     pub mfa_enabled: bool,
+    /// Whether they have chosen a password (a new user has not until they use the set-up link).
     pub has_password: bool,
+    /// Locked out after failed sign-ins, for now.
     pub locked: bool,
     pub last_login_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The names of the roles they hold.
     pub roles: Vec<String>,
 }
 
+/// Which users a list shows, by where their account is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ListStatus {
+    /// Approved and able to sign in.
+    Active,
+    /// Approved, then deactivated.
+    Deactivated,
+    /// A registration waiting for review.
+    Pending,
+    /// A registration turned down.
+    Rejected,
+}
+
+impl ListStatus {
+    fn parse(s: &str) -> Option<ListStatus> {
+        Some(match s {
+            "active" => ListStatus::Active,
+            "deactivated" => ListStatus::Deactivated,
+            "pending" => ListStatus::Pending,
+            "rejected" => ListStatus::Rejected,
+            _ => return None,
+        })
+    }
+}
+
+/// The user list's filters as the API and the page take them (`?q=&status=&role=`), as text so
+/// that a bad value is a 422 naming its field.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Part of the email or the name.
+    pub q: Option<String>,
+    /// Only users whose account is here.
+    #[param(inline, value_type = Option<ListStatus>)]
+    pub status: Option<String>,
+    /// Only holders of the role of this name.
+    pub role: Option<String>,
+}
+
+/// Which staff users a list shows.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     /// Part of the email or name.
     pub q: Option<String>,
-    /// `active`, `deactivated`, `pending`, `rejected`.
-    pub status: Option<String>,
+    pub status: Option<ListStatus>,
+    /// A role's name.
     pub role: Option<String>,
-    pub page: i64,
-    pub per_page: i64,
 }
+
+impl TryFrom<&ListQuery> for Filter {
+    type Error = AppError;
+
+    fn try_from(q: &ListQuery) -> Result<Self, AppError> {
+        let given = |s: &Option<String>| s.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+        let status = match given(&q.status) {
+            None => None,
+            Some(s) => Some(
+                ListStatus::parse(&s)
+                    .ok_or_else(|| AppError::field("status", "must be active, deactivated, pending or rejected"))?,
+            ),
+        };
+        Ok(Filter {
+            q: given(&q.q),
+            status,
+            role: given(&q.role),
+        })
+    }
+}
+
+/// A place in the user list: the last row shown's creation time and id.
+pub type Position = (DateTime<Utc>, Uuid);
 
 const USER_COLUMNS: &str = "u.id, u.email::text as email, u.full_name, u.is_active, u.approval_status, u.mfa_enabled, \
      u.password_hash is not null as has_password, coalesce(u.lockout_until > $1, false) as locked, u.last_login_at, u.created_at, \
      coalesce(array(select r.name from user_role_assignments a join roles r on r.id = a.role_id where a.user_id = u.id order by r.name), '{}') as roles";
 
-pub async fn list(conn: &mut PgConnection, f: &Filter, now: DateTime<Utc>) -> Result<(Vec<UserRow>, i64), AppError> {
-    let mut errors = Vec::new();
-    if let Some(s) = &f.status {
-        if !["active", "deactivated", "pending", "rejected"].contains(&s.as_str()) {
-            errors.push(FieldError::new(
-                "status",
-                "must be active, deactivated, pending or rejected",
-            ));
-        }
+/// ` from users u where …`: the staff users `f` lets through.
+fn push_filter<'a>(qb: &mut QueryBuilder<'a, sqlx::Postgres>, f: &Filter) {
+    qb.push(" from users u where u.kind = 'staff'");
+    if let Some(q) = f.q.as_deref() {
+        let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        qb.push(" and (u.email::text ilike ")
+            .push_bind(like.clone())
+            .push(" or u.full_name ilike ")
+            .push_bind(like)
+            .push(")");
     }
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
+    match f.status {
+        Some(ListStatus::Active) => {
+            qb.push(" and u.is_active and u.approval_status = 'approved'");
+        }
+        Some(ListStatus::Deactivated) => {
+            qb.push(" and not u.is_active and u.approval_status = 'approved'");
+        }
+        Some(ListStatus::Pending) => {
+            qb.push(" and u.approval_status = 'pending'");
+        }
+        Some(ListStatus::Rejected) => {
+            qb.push(" and u.approval_status = 'rejected'");
+        }
+        None => {}
     }
-    let build = |qb: &mut QueryBuilder<'_, sqlx::Postgres>| {
-        qb.push(" from users u where u.kind = 'staff'");
-        if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-            qb.push(" and (u.email::text ilike ")
-                .push_bind(like.clone())
-                .push(" or u.full_name ilike ")
-                .push_bind(like)
-                .push(")");
-        }
-        match f.status.as_deref() {
-            Some("active") => {
-                qb.push(" and u.is_active and u.approval_status = 'approved'");
-            }
-            Some("deactivated") => {
-                qb.push(" and not u.is_active and u.approval_status = 'approved'");
-            }
-            Some(s @ ("pending" | "rejected")) => {
-                qb.push(" and u.approval_status = ").push_bind(s.to_owned());
-            }
-            _ => {}
-        }
-        if let Some(role) = f.role.as_deref().filter(|r| !r.is_empty()) {
-            qb.push(" and exists (select 1 from user_role_assignments a join roles r on r.id = a.role_id where a.user_id = u.id and r.name = ")
-                .push_bind(role.to_owned())
-                .push(")");
-        }
-    };
-    let mut count = QueryBuilder::new("select count(*)");
-    build(&mut count);
-    let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
+    if let Some(role) = f.role.as_deref() {
+        qb.push(" and exists (select 1 from user_role_assignments a join roles r on r.id = a.role_id where a.user_id = u.id and r.name = ")
+            .push_bind(role.to_owned())
+            .push(")");
+    }
+}
+
+/// The staff users `f` lets through, newest first: `limit` of them after `after`.
+pub async fn list(
+    conn: &mut PgConnection,
+    f: &Filter,
+    after: Option<Position>,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<UserRow>, AppError> {
     let (head, tail) = USER_COLUMNS.split_once("> $1").unwrap_or((USER_COLUMNS, ""));
-    let mut qb2: QueryBuilder<'_, sqlx::Postgres> = QueryBuilder::new("select ");
-    qb2.push(head).push("> ").push_bind(now).push(tail);
-    build(&mut qb2);
-    let per_page = f.per_page.clamp(1, 200);
-    qb2.push(" order by u.created_at desc limit ")
-        .push_bind(per_page)
-        .push(" offset ")
-        .push_bind(f.page.max(0).saturating_mul(per_page));
-    let rows = qb2.build_query_as::<UserRow>().fetch_all(&mut *conn).await?;
-    Ok((rows, total))
+    let mut qb: QueryBuilder<'_, sqlx::Postgres> = QueryBuilder::new("select ");
+    qb.push(head).push("> ").push_bind(now).push(tail);
+    push_filter(&mut qb, f);
+    if let Some((created_at, id)) = after {
+        qb.push(" and (u.created_at, u.id) < (")
+            .push_bind(created_at)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    qb.push(" order by u.created_at desc, u.id desc limit ")
+        .push_bind(limit);
+    Ok(qb.build_query_as::<UserRow>().fetch_all(&mut *conn).await?)
+}
+
+/// How many staff users `f` lets through (the users page says it; there are few).
+pub async fn count(conn: &mut PgConnection, f: &Filter) -> Result<i64, AppError> {
+    let mut qb = QueryBuilder::new("select count(*)");
+    push_filter(&mut qb, f);
+    Ok(qb.build_query_scalar().fetch_one(&mut *conn).await?)
 }
 
 pub async fn get(conn: &mut PgConnection, id: Uuid, now: DateTime<Utc>) -> Result<UserRow, AppError> {
@@ -141,11 +213,12 @@ pub(crate) fn check_name(name: &str) -> Result<String, AppError> {
 }
 
 /// A new staff user: the API's body, and what the page's form is parsed into.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewUser {
     pub email: String,
     pub full_name: String,
+    /// Roles to ask for: each is a role change request a second Super Administrator approves.
     #[serde(default)]
     pub role_ids: Vec<Uuid>,
 }
@@ -164,11 +237,12 @@ impl TryFrom<&FormPairs> for NewUser {
 
 /// A change to a staff user (each field optional): the API's body, and what the page's forms
 /// are parsed into.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserChange {
     pub full_name: Option<String>,
     pub email: Option<String>,
+    /// `false` deactivates (their sessions end), `true` reactivates.
     pub is_active: Option<bool>,
 }
 

@@ -5,10 +5,9 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Deserialize;
 use uuid::Uuid;
 
-use super::users::{self, ApprovalStatus, Filter, NewUser, UserChange};
+use super::users::{self, ApprovalStatus, Filter, ListQuery as UsersQuery, NewUser, UserChange};
 use crate::access::roles::{self, Change, RoleChange};
 use crate::access::Permission::{self, *};
 use crate::error::AppError;
@@ -85,13 +84,6 @@ struct UsersPage {
     setup_link_hours: i64,
 }
 
-#[derive(Deserialize, Default)]
-pub struct UsersQuery {
-    q: Option<String>,
-    status: Option<String>,
-    role: Option<String>,
-}
-
 /// What the list says of a user: their approval, or for an approved one whether they can sign in.
 fn list_status(u: &users::UserRow) -> &'static str {
     match (u.approval_status, u.is_active) {
@@ -111,14 +103,9 @@ async fn render_users(
     setup_link: Option<String>,
 ) -> Result<Response, AppError> {
     let mut conn = state.pool.acquire().await?;
-    let f = Filter {
-        q: q.q.clone(),
-        status: q.status.clone().filter(|s| !s.is_empty()),
-        role: q.role.clone().filter(|s| !s.is_empty()),
-        page: 0,
-        per_page: 200,
-    };
-    let (rows, total) = users::list(&mut conn, &f, state.clock.now()).await?;
+    let f = Filter::try_from(&q)?;
+    let rows = users::list(&mut conn, &f, None, 200, state.clock.now()).await?;
+    let total = users::count(&mut conn, &f).await?;
     let users = rows
         .into_iter()
         .map(|u| UserLine {

@@ -1,5 +1,6 @@
-//! Who is calling: a session cookie (full or half-way through sign-in), an API key, or nobody;
-//! and CSRF protection for browser requests that change state.
+//! Who is calling: a session cookie (full or half-way through sign-in), a session's bearer token
+//! (`mbs_…`, decision 0030), an API key, or nobody; and CSRF protection for browser requests
+//! that change state.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -32,8 +33,16 @@ pub struct Principal {
 
 #[derive(Debug, Clone)]
 pub enum Via {
-    Session { id: Uuid, csrf_token: String },
-    ApiKey { id: Uuid },
+    /// A signed-in session: its cookie (a browser), or its token in `Authorization: Bearer`
+    /// (`bearer`, a script; not ambient, so no CSRF token is asked of it).
+    Session {
+        id: Uuid,
+        csrf_token: String,
+        bearer: bool,
+    },
+    ApiKey {
+        id: Uuid,
+    },
 }
 
 impl Principal {
@@ -127,15 +136,26 @@ fn is_local_path(s: &str) -> bool {
         && s.len() <= 2048
 }
 
-/// Resolves the caller from the `Authorization: Bearer` API key or the session cookie.
+/// Resolves the caller from `Authorization: Bearer` (a session token or an API key) or the
+/// session cookie.
 pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Auth, AppError> {
     let now = state.clock.now();
     let mut conn = state.pool.acquire().await?;
+    let idle = Duration::minutes(i64::from(state.settings.get().0.security.idle_timeout_minutes));
     if let Some(key) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
     {
+        if let Some(token) = key.trim().strip_prefix(session::BEARER_PREFIX) {
+            // only a complete session: a challenge or an enrolment session is no bearer
+            return match session::lookup(&mut conn, token, idle, now).await? {
+                Some(current) if current.stage == Stage::Full => {
+                    Ok(Auth::Full(session_principal(&mut conn, current, true).await?))
+                }
+                _ => Err(AppError::Unauthorized),
+            };
+        }
         return match crate::identity::api_keys::authenticate(&mut conn, key.trim(), now).await? {
             Some(k) => Ok(Auth::Full(Principal {
                 user_id: k.user_id,
@@ -151,24 +171,34 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Auth, AppE
     let Some(token) = cookie_value(headers, session::COOKIE) else {
         return Ok(Auth::Anonymous);
     };
-    let idle = Duration::minutes(i64::from(state.settings.get().0.security.idle_timeout_minutes));
     let Some(current) = session::lookup(&mut conn, &token, idle, now).await? else {
         return Ok(Auth::Anonymous);
     };
     if current.stage != Stage::Full {
         return Ok(Auth::Partial(current));
     }
-    let permissions = access::effective_permissions(&mut conn, current.user_id).await?;
-    Ok(Auth::Full(Principal {
+    Ok(Auth::Full(session_principal(&mut conn, current, false).await?))
+}
+
+/// The principal of a complete session, with its user's permissions now: the same for its
+/// cookie and its bearer token.
+async fn session_principal(
+    conn: &mut sqlx::PgConnection,
+    current: session::Current,
+    bearer: bool,
+) -> Result<Principal, AppError> {
+    let permissions = access::effective_permissions(conn, current.user_id).await?;
+    Ok(Principal {
         user_id: current.user_id,
         email: current.email,
         name: current.full_name,
         via: Via::Session {
             id: current.id,
             csrf_token: current.csrf_token,
+            bearer,
         },
         permissions: Arc::new(permissions),
-    }))
+    })
 }
 
 fn is_unsafe(m: &Method) -> bool {
@@ -231,14 +261,15 @@ fn form_value(raw: &[u8], name: &str) -> Option<String> {
 
 /// Browser requests that change state must come from our own pages: the Origin must be ours and
 /// the request must carry the session's CSRF token (or, before sign-in, the token in the
-/// `mb_csrf` cookie). API-key calls are not browser requests and are exempt.
+/// `mb_csrf` cookie). API-key and bearer-session calls are not browser requests (a browser never
+/// adds an `Authorization` header on its own) and are exempt.
 pub async fn check_csrf(state: &AppState, caller: &Auth, req: &mut Request) -> Result<(), AppError> {
     if !is_unsafe(req.method()) {
         return Ok(());
     }
     let expected = match caller {
         Auth::Full(p) => match &p.via {
-            Via::ApiKey { .. } => return Ok(()),
+            Via::ApiKey { .. } | Via::Session { bearer: true, .. } => return Ok(()),
             Via::Session { csrf_token, .. } => csrf_token.clone(),
         },
         Auth::Partial(s) => s.csrf_token.clone(),
@@ -250,6 +281,27 @@ pub async fn check_csrf(state: &AppState, caller: &Auth, req: &mut Request) -> R
     let given = submitted_token(req).await?.unwrap_or_default();
     if expected.is_empty() || !constant_time_eq(&given, &expected) {
         return Err(AppError::Forbidden(Denied::CsrfToken));
+    }
+    Ok(())
+}
+
+/// The guard of the pre-auth JSON API (sign-in, registration), in place of the anonymous
+/// double-submit token a script cannot have (decision 0030): a state-changing call must be
+/// `application/json` — a page of another site can send that only after a CORS preflight this
+/// app never answers — and, when a browser names its Origin, that Origin must be ours.
+pub fn check_public_json(state: &AppState, method: &Method, headers: &HeaderMap) -> Result<(), AppError> {
+    if !is_unsafe(method) {
+        return Ok(());
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    if !origin_ok(state, headers) {
+        return Err(AppError::Forbidden(Denied::CrossOrigin));
     }
     Ok(())
 }

@@ -35,8 +35,8 @@ pub const SESSION: &str = "sessionCookie";
 pub const WEBHOOK: &str = "webhookSecret";
 
 type Schemas = Vec<(String, RefOr<Schema>)>;
-/// A body's media type and schema.
-type Media = (&'static str, RefOr<Schema>);
+/// A media type and the schema of its body.
+type Body = (&'static str, RefOr<Schema>);
 
 /// A JSON object whose fields this document does not spell out (the document itself, a
 /// provider's raw answer kept for support).
@@ -57,8 +57,8 @@ pub struct Doc {
     description: Option<&'static str>,
     params: Vec<Parameter>,
     /// The request body, by media type (one entry per media type the route reads).
-    body: Vec<Media>,
-    responses: Vec<(u16, &'static str, Option<Media>)>,
+    body: Vec<Body>,
+    responses: Vec<(u16, &'static str, Option<Body>)>,
     problems: Vec<u16>,
     /// Links from an answer (status, link name) to another operation (stateful testing).
     links: Vec<(u16, &'static str, Link)>,
@@ -128,6 +128,11 @@ impl Doc {
     /// 200 with a JSON body.
     pub fn ok<R: ToSchema>(self) -> Self {
         self.returns::<R>(200, "OK")
+    }
+
+    /// 200 with a page of `R` rows ([`Page<R>`](super::paging::Page)).
+    pub fn page<R: ToSchema>(self) -> Self {
+        self.ok::<super::paging::Page<R>>()
     }
 
     /// 201 with the created resource.
@@ -225,7 +230,7 @@ fn implied_path_params(path: &str, described: &[Parameter]) -> Vec<Parameter> {
 /// The problem answers every route with this access and input can give, and what they mean.
 fn implied_problems(access: Access, doc: &Doc, has_path_params: bool) -> Vec<u16> {
     let mut out = doc.problems.clone();
-    let staff = !matches!(access, Access::Public | Access::Webhook);
+    let staff = !matches!(access, Access::Public | Access::PublicJson | Access::Webhook);
     if staff {
         out.extend([401, 403, 429]);
     }
@@ -266,10 +271,15 @@ fn problem_description(status: u16) -> &'static str {
 fn access_words(access: Access) -> String {
     match access {
         Access::Public => "Public.".to_owned(),
+        Access::PublicJson => {
+            "Public, JSON bodies only (pre-auth: sign-in and registration; decision 0030).".to_owned()
+        }
         Access::Webhook => "Gateway or provider callback, authenticated by its secret.".to_owned(),
         Access::PartialSession => "A session half way through sign-in.".to_owned(),
         Access::SignedIn => "Any signed-in staff member or API key.".to_owned(),
-        Access::OwnAccount => "The signed-in person's own browser session (not an API key).".to_owned(),
+        Access::OwnAccount => {
+            "The signed-in person's own session: its cookie or its bearer token (`mbs_…`), not an API key.".to_owned()
+        }
         Access::Permission(p) => format!("Needs `{}`.", p.key()),
         Access::AnyOf(ps) => {
             let keys: Vec<String> = ps.iter().map(|p| format!("`{}`", p.key())).collect();
@@ -284,8 +294,10 @@ fn security(access: Access, path: &str) -> Vec<SecurityRequirement> {
         // the MoMo callback's secret is part of its path (`{attempt_ref}`)
         Access::Webhook if path.contains("/momo/") => vec![SecurityRequirement::default()],
         Access::Webhook => vec![scheme(WEBHOOK)],
-        Access::Public => vec![SecurityRequirement::default()],
-        Access::PartialSession | Access::OwnAccount => vec![scheme(SESSION)],
+        Access::Public | Access::PublicJson => vec![SecurityRequirement::default()],
+        Access::PartialSession => vec![scheme(SESSION)],
+        // a session, by its cookie or its bearer token (the bearer scheme's `mbs_…`)
+        Access::OwnAccount => vec![scheme(API_KEY), scheme(SESSION)],
         Access::SignedIn | Access::Permission(_) | Access::AnyOf(_) => vec![scheme(API_KEY), scheme(SESSION)],
     }
 }
@@ -431,7 +443,8 @@ pub fn document(specs: &[RouteSpec]) -> OpenApi {
         SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
             crate::identity::session::COOKIE,
             "The panel's session cookie. A request that changes something also sends the \
-             `mb_csrf` cookie's value in the `x-csrf-token` header.",
+             session's CSRF token (`csrfToken` of /api/v1/auth/login/verify) in the \
+             `x-csrf-token` header.",
         ))),
     );
     components.add_security_scheme(

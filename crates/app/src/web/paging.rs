@@ -7,6 +7,10 @@ use axum::http::request::Parts;
 use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+use utoipa::openapi::schema::{Array, Object, Schema, SchemaType, Type};
+use utoipa::openapi::{Ref, RefOr};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{AppError, FieldError};
@@ -112,7 +116,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
 }
 
 /// One page of a list.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     /// The rows of this page.
@@ -121,6 +125,47 @@ pub struct Page<T> {
     pub next: Option<String>,
     /// The cursor of the next page (what `next` carries); absent on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// Written by hand: utoipa's derive on a generic collects the schemas `T` refers to but not
+/// `T`'s own, which the `data` items point at.
+impl<T: ToSchema> utoipa::__dev::ComposeSchema for Page<T> {
+    fn compose(_generics: Vec<RefOr<Schema>>) -> RefOr<Schema> {
+        let text_or_null = |description: &str| {
+            Object::builder()
+                .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                .description(Some(description))
+        };
+        Object::builder()
+            .description(Some("One page of a list."))
+            .property(
+                "data",
+                Array::builder()
+                    .items(Ref::from_schema_name(T::name()))
+                    .description(Some("The rows of this page.")),
+            )
+            .required("data")
+            .property(
+                "next",
+                text_or_null("The link to the next page; absent on the last page."),
+            )
+            .property(
+                "nextCursor",
+                text_or_null("The cursor of the next page (what `next` carries)."),
+            )
+            .into()
+    }
+}
+
+impl<T: ToSchema> ToSchema for Page<T> {
+    fn name() -> Cow<'static, str> {
+        Cow::Owned(format!("Page_{}", T::name()))
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(schemas);
+    }
 }
 
 impl<T> Page<T> {

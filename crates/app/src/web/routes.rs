@@ -22,6 +22,10 @@ use crate::error::{AppError, Denied};
 pub enum Access {
     /// Anyone (sign-in page, health, static files).
     Public,
+    /// Anyone, through the pre-auth JSON API (sign-in, registration): a state-changing call must
+    /// be `application/json` and any browser Origin ours, in place of the anonymous form's
+    /// double-submit token (decision 0030).
+    PublicJson,
     /// A gateway or provider callback, authenticated by a secret in its URL (no session, no CSRF).
     Webhook,
     /// A signed-in staff member half way through sign-in (second factor owed or being enrolled).
@@ -123,6 +127,12 @@ pub async fn authorize(table: Arc<AccessTable>, state: AppState, mut req: Reques
             }
             return next.run(req).await;
         }
+        Access::PublicJson => {
+            if let Err(e) = auth::check_public_json(&state, req.method(), req.headers()) {
+                return e.into_response();
+            }
+            return next.run(req).await;
+        }
         _ => {}
     }
     let caller = match auth::resolve(&state, req.headers()).await {
@@ -162,7 +172,7 @@ pub async fn authorize(table: Arc<AccessTable>, state: AppState, mut req: Reques
                 return AppError::Forbidden(denied).into_response();
             }
         }
-        (Access::Public | Access::Webhook, _) => {}
+        (Access::Public | Access::PublicJson | Access::Webhook, _) => {}
     }
     if let Err(e) = auth::check_csrf(&state, &caller, &mut req).await {
         return e.into_response();

@@ -182,6 +182,7 @@ fn permissions_doc_is_current() {
                 .collect::<Vec<_>>()
                 .join(" or "),
             Access::Public => "public".into(),
+            Access::PublicJson => "public, JSON only (pre-auth API)".into(),
             Access::Webhook => "webhook secret".into(),
             Access::PartialSession => "sign-in in progress".into(),
             Access::SignedIn => "any signed-in staff".into(),

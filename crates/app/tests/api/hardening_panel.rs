@@ -504,6 +504,7 @@ async fn browser_panel_charts_keep_their_shape_and_no_page_scrolls_sideways_on_a
         format!("/admin/disbursements/reconcile/items/{}", w.item),
         "/admin/ussd/sessions/ATUid_phone_width_check".to_owned(),
         format!("/admin/users/{admin}"),
+        "/api/docs".to_owned(),
     ]);
     for page in &pages {
         assert_fits(c, &app, page).await;

@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod auth_api;
 mod batches;
 mod batches_list;
 mod batches_ops;
@@ -37,6 +38,7 @@ mod sms;
 mod state_machines_doc;
 mod system;
 mod users;
+mod users_lists;
 mod ussd;
 mod ussd_concurrency;
 mod ussd_pages;

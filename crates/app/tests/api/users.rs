@@ -141,6 +141,14 @@ async fn role_changes_need_a_second_super_administrator() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["outcome"], "pending");
     let request_id = body["requestId"].as_str().unwrap().to_owned();
+    let waiting: Value = app
+        .get_as(&admin, "/api/v1/admin/role-requests")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(waiting["data"][0]["id"], request_id.as_str(), "{waiting}");
+    assert_eq!(waiting["data"][0]["userEmail"], "clerk@mbelyco.test");
     let perms: Value = app
         .get_as(&admin, &format!("/api/v1/admin/users/{clerk}/permissions"))
         .await
@@ -280,7 +288,7 @@ async fn deactivation_and_role_edits_act_on_the_next_request() {
         .json()
         .await
         .unwrap();
-    assert_eq!(list["total"], 1);
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
     let bad = app.get_as(&admin, "/api/v1/admin/users?status=sleepy").await;
     assert_eq!(bad.status(), 422);
 }
@@ -363,7 +371,7 @@ async fn registration_is_a_switch_and_needs_approval() {
         .json()
         .await
         .unwrap();
-    let id = pending["registrations"][0]["id"].as_str().unwrap().to_owned();
+    let id = pending["data"][0]["id"].as_str().unwrap().to_owned();
     // a pending account cannot sign in
     let viewer = role_id(&app, "Viewer").await;
     let res = post(
