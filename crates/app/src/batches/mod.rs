@@ -6,6 +6,7 @@
 pub mod api;
 mod chart;
 pub mod lifecycle;
+mod list;
 pub mod ops;
 mod ops_api;
 mod ops_pages;
@@ -14,12 +15,13 @@ pub mod refresh;
 pub mod topup;
 
 pub use lifecycle::BatchStatus;
+pub use list::{list, Filter};
 pub use refresh::refresh_status;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::json;
-use sqlx::{PgConnection, QueryBuilder};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::audit::{self, Action};
@@ -29,7 +31,7 @@ use crate::jobs::{self, NewJob};
 use crate::settings::Settings;
 use crate::unit::Acting;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Batch {
     pub id: Uuid,
@@ -238,65 +240,9 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Batch, AppError> {
         .ok_or(AppError::NotFound("batch"))
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Filter {
-    pub status: Option<String>,
-    pub q: Option<String>,
-    pub sort: Option<String>,
-    pub page: i64,
-    pub per_page: i64,
-}
-
-pub async fn list(conn: &mut PgConnection, f: &Filter) -> Result<(Vec<Batch>, i64), AppError> {
-    if let Some(s) = &f.status {
-        if BatchStatus::parse(s).is_none() {
-            return Err(AppError::field(
-                "status",
-                "must be active, expired, blocked or completed",
-            ));
-        }
-    }
-    let order = match f.sort.as_deref().unwrap_or("-created") {
-        "name" => "name asc",
-        "-name" => "name desc",
-        "created" => "created_at asc",
-        "-created" => "created_at desc",
-        "expires" => "expiration_date asc",
-        "-expires" => "expiration_date desc",
-        "amount" => "amount_per_code asc",
-        "-amount" => "amount_per_code desc",
-        _ => {
-            return Err(AppError::field(
-                "sort",
-                "must be one of name, created, expires, amount (prefix - for descending)",
-            ))
-        }
-    };
-    let filters = |qb: &mut QueryBuilder<'_, sqlx::Postgres>| {
-        qb.push(" from batches where true");
-        if let Some(s) = &f.status {
-            qb.push(" and status = ").push_bind(s.clone());
-        }
-        if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-            qb.push(" and name ilike ").push_bind(like);
-        }
-    };
-    let mut count = QueryBuilder::new("select count(*)");
-    filters(&mut count);
-    let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await?;
-    let mut qb = QueryBuilder::new(format!("select {COLUMNS}"));
-    filters(&mut qb);
-    let per_page = f.per_page.clamp(1, 200);
-    qb.push(format!(" order by {order} limit "))
-        .push_bind(per_page)
-        .push(" offset ")
-        .push_bind(f.page.max(0).saturating_mul(per_page));
-    Ok((qb.build_query_as::<Batch>().fetch_all(&mut *conn).await?, total))
-}
-
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BatchStats)]
 pub struct Stats {
     pub codes: i64,
     pub active: i64,
@@ -316,8 +262,9 @@ pub struct Stats {
 }
 
 /// Redemptions accepted on one day (Africa/Kigali).
-#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BatchDayCount)]
 pub struct DayCount {
     pub day: NaiveDate,
     pub redemptions: i64,
@@ -395,8 +342,9 @@ pub async fn set_status(conn: &mut PgConnection, id: Uuid, status: &str, acting:
 }
 
 /// One download of a batch's codes (chain of custody).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BatchDownload)]
 pub struct Download {
     pub format: String,
     pub codes: i32,

@@ -187,8 +187,9 @@ pub async fn assign(conn: &mut PgConnection, id: Uuid, user: Option<Uuid>, actin
 }
 
 /// What a deletion removed.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BatchDeleted)]
 pub struct Deleted {
     pub codes: u64,
     pub downloads: u64,
@@ -282,8 +283,9 @@ pub async fn delete(conn: &mut PgConnection, id: Uuid, acting: &Acting) -> Resul
 }
 
 /// A bulk operation over batches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BatchBulkAction)]
 pub enum BulkAction {
     Block,
     Unblock,
@@ -312,16 +314,18 @@ impl BulkAction {
 }
 
 /// Whether a bulk operation changed one batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BatchBulkDone)]
 pub enum Done {
     Ok,
     Refused,
 }
 
 /// What happened to one batch of a bulk operation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BatchBulkOutcome)]
 pub struct Outcome {
     pub id: Uuid,
     pub outcome: Done,

@@ -40,7 +40,9 @@ pub fn routes() -> Vec<RouteSpec> {
             Doc::new("List codes, in code order")
                 .describe("A partial code in `q` (3 characters or more) needs `promo-codes.search` as well.")
                 .query::<ListQuery>()
-                .ok::<Page<CodeRow>>()),
+                .ok::<Page<CodeRow>>()
+                .link(200, "firstCode", "getAdminPromoCodesId", "id", "$response.body#/data/0/id")
+                .link(200, "setFirstCodeStatus", "putAdminPromoCodesIdStatus", "id", "$response.body#/data/0/id")),
         route!(GET "/api/v1/admin/promo-codes/search", Access::Permission(PromoCodesSearch), search,
             Doc::new("Search codes")
                 .describe("With `promo-codes.read`, the same page as the list; without it, whether one whole code exists.")

@@ -33,8 +33,9 @@ use crate::settings::Settings;
 pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 
 /// What an import did.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ImportSummary)]
 pub struct Summary {
     pub id: Uuid,
     pub batch_id: Uuid,

@@ -15,15 +15,18 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::StreamExt;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::import::{self, ImportStatus, Mode, Summary, Upload, MAX_UPLOAD_BYTES};
+use super::import::{self, ImportStatus, Mode, Rejected, Summary, Upload, MAX_UPLOAD_BYTES};
 use crate::access::Permission::*;
 use crate::error::{AppError, FieldError};
 use crate::route;
 use crate::unit::Acting;
 use crate::web::auth::Principal;
+use crate::web::openapi::Doc;
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
 
@@ -36,22 +39,74 @@ pub fn routes() -> Vec<RouteSpec> {
         path,
         access: Access::Permission(PromoCodesImport),
         router: axum::routing::post(import_handler).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
-        doc: None,
+        doc: Some(
+            Doc::new("Import codes from a CSV file into a batch")
+                .describe(
+                    "Send `multipart/form-data` (parts `batchId`, `mode`, `file`), or the file itself as a \
+                     `text/csv` body with `?batchId=…&mode=…&fileName=…`. Up to 64 MB. `all_or_nothing` (the \
+                     default) imports nothing when a line is wrong; `valid_rows` imports the valid lines. \
+                     When nothing is imported the answer is a 422 problem that also carries `import`, \
+                     `errorReport` and `rejectedLines`. Counts against `security.rateLimiting.fileUploadsPerHour`.",
+                )
+                .query::<UploadQuery>()
+                .multipart::<UploadFields>()
+                .raw("text/csv")
+                .created::<ImportAnswer>()
+                .problems(&[409]),
+        ),
     };
     vec![
         upload("/api/v1/admin/promo-codes/import"),
         upload("/api/v1/admin/batches/import"),
-        route!(GET "/api/v1/admin/promo-codes/imports/{id}", Access::Permission(PromoCodesImport), summary),
-        route!(GET "/api/v1/admin/promo-codes/imports/{id}/errors.csv", Access::Permission(PromoCodesImport), errors_csv),
+        route!(GET "/api/v1/admin/promo-codes/imports/{id}", Access::Permission(PromoCodesImport), summary,
+            Doc::new("An import's summary and its first 100 rejected lines").ok::<ImportAnswer>()),
+        route!(GET "/api/v1/admin/promo-codes/imports/{id}/errors.csv", Access::Permission(PromoCodesImport), errors_csv,
+            Doc::new("An import's rejected lines as CSV (`line,value,reason`)")
+                .file("text/csv", "The error report (an attachment)")),
     ]
 }
 
 /// Query parameters of a raw `text/csv` upload (multipart fields of the same names win).
-#[derive(Debug, Default)]
-struct UploadQuery {
-    batch_id: Option<String>,
-    mode: Option<String>,
-    file_name: Option<String>,
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+pub struct UploadQuery {
+    /// The batch the codes go into (required, here or as a form part).
+    #[param(value_type = Option<Uuid>)]
+    pub batch_id: Option<String>,
+    /// `all_or_nothing` (default) or `valid_rows`.
+    #[param(value_type = Option<Mode>)]
+    pub mode: Option<String>,
+    /// The file's name, for the import's record (default `upload.csv`).
+    #[param(max_length = 255)]
+    pub file_name: Option<String>,
+}
+
+// documentation only: `read_upload` reads the parts
+/// The parts of a `multipart/form-data` upload.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UploadFields {
+    /// The batch the codes go into (an active batch not past its expiry).
+    pub batch_id: Uuid,
+    /// `all_or_nothing` (default) or `valid_rows`.
+    #[schema(value_type = Mode, required = false)]
+    pub mode: Option<String>,
+    /// The CSV: one code per line, or a header row and columns (see the import guide).
+    #[schema(value_type = String, format = Binary, content_media_type = "text/csv")]
+    pub file: Vec<u8>,
+    /// The file's name, when the `file` part has none.
+    #[schema(value_type = String, required = false, max_length = 255)]
+    pub file_name: Option<String>,
+}
+
+/// An import: its summary, the link to its error report (when a line was rejected) and the
+/// first rejected lines.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportAnswer {
+    import: Summary,
+    error_report: Option<String>,
+    rejected_lines: Vec<Rejected>,
 }
 
 /// The upload as sent, before validation.
@@ -238,14 +293,14 @@ pub fn report_url(id: Uuid) -> String {
     format!("/api/v1/admin/promo-codes/imports/{id}/errors.csv")
 }
 
-async fn describe(state: &AppState, s: &Summary) -> Result<Value, AppError> {
+async fn describe(state: &AppState, s: Summary) -> Result<ImportAnswer, AppError> {
     let mut conn = state.pool.acquire().await?;
-    let lines = import::errors(&mut conn, s.id, INLINE_ERRORS).await?;
-    Ok(json!({
-        "import": s,
-        "errorReport": (s.rejected > 0).then(|| report_url(s.id)),
-        "rejectedLines": lines,
-    }))
+    let rejected_lines = import::errors(&mut conn, s.id, INLINE_ERRORS).await?;
+    Ok(ImportAnswer {
+        error_report: (s.rejected > 0).then(|| report_url(s.id)),
+        import: s,
+        rejected_lines,
+    })
 }
 
 /// 201 with the summary when codes were imported; 422 (problem details naming `file`, plus the
@@ -258,10 +313,11 @@ async fn import_handler(
 ) -> Result<Response, AppError> {
     let form = read_upload(req, &state).await?;
     let s = run(&state, &who, &acting, form).await?;
-    let mut body = describe(&state, &s).await?;
+    let answer = describe(&state, s.clone()).await?;
     if s.status != ImportStatus::Rejected {
-        return Ok((StatusCode::CREATED, Json(body)).into_response());
+        return Ok((StatusCode::CREATED, Json(answer)).into_response());
     }
+    let mut body = serde_json::to_value(answer).map_err(|e| AppError::Internal(e.into()))?;
     let message = if s.mode == Mode::AllOrNothing && s.rejected > 0 {
         format!(
             "{} of {} line(s) rejected; nothing was imported (all or nothing)",
@@ -285,12 +341,12 @@ async fn import_handler(
     Ok(res)
 }
 
-async fn summary(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<Value>, AppError> {
+async fn summary(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<ImportAnswer>, AppError> {
     let s = {
         let mut conn = state.pool.acquire().await?;
         import::get(&mut conn, id).await?
     };
-    Ok(Json(describe(&state, &s).await?))
+    Ok(Json(describe(&state, s).await?))
 }
 
 /// The rejected lines as CSV (`line,value,reason`), streamed in line order through

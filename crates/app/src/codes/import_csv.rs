@@ -12,9 +12,10 @@ use crate::settings::Settings;
 /// Rejected values are kept this long in the report.
 const MAX_VALUE_CHARS: usize = 100;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
+#[schema(as = ImportMode)]
 pub enum Mode {
     AllOrNothing,
     ValidRows,
@@ -44,7 +45,7 @@ impl std::fmt::Display for Mode {
 }
 
 /// How an import ended (`code_imports_status_check`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum ImportStatus {
@@ -73,7 +74,8 @@ impl std::fmt::Display for ImportStatus {
 }
 
 /// One rejected line of the file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = ImportRejectedLine)]
 pub struct Rejected {
     pub line: u64,
     pub value: String,

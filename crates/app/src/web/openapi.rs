@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use axum::http::Method;
+use utoipa::openapi::link::Link;
 use utoipa::openapi::path::{HttpMethod, Operation, Parameter, ParameterIn};
 use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::response::Response;
@@ -55,10 +56,12 @@ pub struct Doc {
     summary: &'static str,
     description: Option<&'static str>,
     params: Vec<Parameter>,
-    /// The request body, in each media type the route reads.
+    /// The request body, by media type (one entry per media type the route reads).
     body: Vec<Body>,
     responses: Vec<(u16, &'static str, Option<Body>)>,
     problems: Vec<u16>,
+    /// Links from an answer (status, link name) to another operation (stateful testing).
+    links: Vec<(u16, &'static str, Link)>,
     schemas: Schemas,
 }
 
@@ -103,14 +106,16 @@ impl Doc {
         self
     }
 
-    /// A `multipart/form-data` body (uploads); `B`'s fields are the form's parts.
+    /// A `multipart/form-data` request body (uploads): `B`'s fields are the form's parts (a file
+    /// part is a string field with `format = Binary`).
     pub fn multipart<B: ToSchema>(mut self) -> Self {
         let schema = self.schema_of::<B>();
         self.body.push(("multipart/form-data", schema));
         self
     }
 
-    /// A body that is a file of this media type (a raw upload), read as it is.
+    /// A raw request body of this media type (an uploaded file sent as the body itself). Beside
+    /// [`Doc::multipart`], the route reads either.
     pub fn raw(mut self, media_type: &'static str) -> Self {
         let schema = Object::builder()
             .schema_type(Type::String)
@@ -169,6 +174,18 @@ impl Doc {
             .build();
         self.responses
             .push((200, description, Some((media_type, schema.into()))));
+        self
+    }
+
+    /// A link from the `status` answer to the operation `operation_id` (see [`operation_id`]):
+    /// its parameter `parameter` is the runtime expression `value` (`$response.body#/batch/id`).
+    /// Schemathesis's stateful tests follow them.
+    pub fn link(mut self, status: u16, name: &'static str, operation_id: &str, parameter: &str, value: &str) -> Self {
+        let link = Link::builder()
+            .operation_id(operation_id)
+            .parameter(parameter, value)
+            .build();
+        self.links.push((status, name, link));
         self
     }
 
@@ -368,18 +385,23 @@ fn operation(spec: &RouteSpec, doc: &Doc) -> Operation {
         }
         op = op.request_body(Some(body.build()));
     }
-    let mut answered: Vec<u16> = Vec::new();
-    for (status, description, _) in &doc.responses {
-        if answered.contains(status) {
-            continue;
+    // answers of the same status (a file in several media types) are one response
+    let mut statuses: Vec<u16> = Vec::new();
+    for (status, ..) in &doc.responses {
+        if !statuses.contains(status) {
+            statuses.push(*status);
         }
-        answered.push(*status);
-        // every media type of this status (a download as CSV or PDF) in one answer
-        let mut r = Response::builder().description(*description);
-        for (_, _, body) in doc.responses.iter().filter(|(s, ..)| s == status) {
+    }
+    for status in statuses {
+        let mut r = Response::builder();
+        for (_, description, body) in doc.responses.iter().filter(|r| r.0 == status) {
+            r = r.description(*description);
             if let Some((media_type, schema)) = body {
                 r = r.content(*media_type, Content::new(Some(schema.clone())));
             }
+        }
+        for (_, name, link) in doc.links.iter().filter(|l| l.0 == status) {
+            r = r.link(*name, link.clone());
         }
         op = op.response(status.to_string(), r.build());
     }
@@ -466,21 +488,5 @@ pub static DOCUMENT_JSON: LazyLock<String> =
     LazyLock::new(|| serde_json::to_string_pretty(&*DOCUMENT).unwrap_or_else(|_| "{}".to_owned()));
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn operation_ids_and_tags_come_from_the_path() {
-        assert_eq!(
-            operation_id(&Method::GET, "/api/v1/admin/promo-codes/{id}"),
-            "getAdminPromoCodesId"
-        );
-        assert_eq!(
-            operation_id(&Method::GET, "/api/v1/admin/disbursements/reconcile/{id}/export.csv"),
-            "getAdminDisbursementsReconcileIdExportCsv"
-        );
-        assert_eq!(tag("/api/v1/admin/promo-codes/{id}"), "promo-codes");
-        assert_eq!(tag("/api/v1/auth/login"), "auth");
-        assert_eq!(tag("/api/v1/webhooks/ussd/status"), "webhooks");
-    }
-}
+#[path = "openapi_tests.rs"]
+mod tests;

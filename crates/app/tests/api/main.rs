@@ -6,6 +6,7 @@ mod access;
 mod audit;
 mod auth_api;
 mod batches;
+mod batches_list;
 mod batches_ops;
 mod browser;
 mod cli;
