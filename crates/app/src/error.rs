@@ -58,6 +58,8 @@ pub enum Denied {
     SuperAdminOnly,
     /// The person who asked for a role change cannot also decide it.
     SecondSuperAdmin,
+    /// A gateway callback without the configured secret, or from an address not listed.
+    GatewaySecret,
     /// A route the access table does not declare: denied to everyone.
     Undeclared,
 }
@@ -88,6 +90,10 @@ impl Denied {
                 "A second Super Administrator must decide this request: you cannot decide a change you asked for."
                     .to_owned()
             }
+            Denied::GatewaySecret => {
+                "This callback is open only to the gateway: its secret (or its address) is not the one configured."
+                    .to_owned()
+            }
             Denied::Undeclared => "This address is not open to anyone.".to_owned(),
         }
     }
@@ -112,6 +118,7 @@ impl std::fmt::Display for Denied {
             Denied::RegistrationClosed => f.write_str("registration is closed"),
             Denied::SuperAdminOnly => f.write_str("only a Super Administrator decides role changes"),
             Denied::SecondSuperAdmin => f.write_str("a second Super Administrator must decide"),
+            Denied::GatewaySecret => f.write_str("wrong gateway secret or address"),
             Denied::Undeclared => f.write_str("undeclared route"),
         }
     }

@@ -27,7 +27,7 @@ pub async fn check(conn: &mut PgConnection, s: &Settings, t: &TopUp) -> Result<i
     let max = i64::from(s.business.batch_management.max_codes_per_batch);
     let batch = super::get(conn, t.batch_id).await?;
     let have = codes_in(conn, t.batch_id).await?;
-    if t.count < 1 || have + t.count > max {
+    if t.count < 1 || t.count > max - have {
         return Err(AppError::field(
             "count",
             format!(

@@ -27,7 +27,7 @@ use crate::access::Permission::*;
 use crate::alerts::sms_delivery;
 use crate::audit::RequestMeta;
 use crate::disbursement::ops::disclosure::{Disclosure, MonitorRedemptionView};
-use crate::error::AppError;
+use crate::error::{AppError, Denied};
 use crate::route;
 use crate::settings::model::UssdSettings;
 use crate::web::auth::Principal;
@@ -175,7 +175,7 @@ async fn handle(
 ) -> Response {
     let settings = state.settings.get();
     if !gateway_allowed(&settings.0.ussd, q.secret.as_deref(), meta.ip) {
-        return plain(StatusCode::FORBIDDEN, "Forbidden".into());
+        return AppError::Forbidden(Denied::GatewaySecret).into_response();
     }
     let hop = form(&body).filter(|h| !h.session_id.trim().is_empty());
     let Some(hop) = hop else {
@@ -199,7 +199,7 @@ async fn session_event(
 ) -> Response {
     let settings = state.settings.get();
     if !gateway_allowed(&settings.0.ussd, q.secret.as_deref(), meta.ip) {
-        return plain(StatusCode::FORBIDDEN, "Forbidden".into());
+        return AppError::Forbidden(Denied::GatewaySecret).into_response();
     }
     match serde_urlencoded::from_bytes::<SessionEvent>(&body) {
         Ok(event) => {
@@ -224,7 +224,7 @@ async fn delivery_report(
 ) -> Result<Response, AppError> {
     let settings = state.settings.get();
     if !gateway_allowed(&settings.0.ussd, q.secret.as_deref(), meta.ip) {
-        return Ok(plain(StatusCode::FORBIDDEN, "Forbidden".into()));
+        return Err(AppError::Forbidden(Denied::GatewaySecret));
     }
     let form = serde_urlencoded::from_bytes::<DeliveryReport>(&body)
         .map_err(|_| AppError::field("body", "must be a form-encoded delivery report"))?;

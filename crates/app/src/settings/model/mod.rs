@@ -42,9 +42,9 @@ impl utoipa::PartialSchema for Secret {
         use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
         ObjectBuilder::new()
             .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-            .write_only(true)
             .description(Some(
-                "A secret: write-only. Send the value to set it (empty or null clears it); answers show a mask of it, or null when unset.",
+                "A secret. Send the value to set it (empty or null clears it); answers never carry it, only a \
+                 mask of it (`••••••` and its last 4 characters), or null when unset.",
             ))
             .into()
     }
