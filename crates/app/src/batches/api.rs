@@ -156,6 +156,7 @@ async fn list(
 /// A new batch.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"name": "Kigali December tins", "totalCodes": 24, "amountPerCode": 1000, "expiresAt": "2027-06-30"}))]
 pub struct CreateBody {
     /// 1 to 120 characters, unique among batches.
     #[schema(min_length = 1, max_length = 120)]
