@@ -41,19 +41,55 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(de) {
             Ok(v) => Ok(ApiJson(v)),
-            Err(e) => {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                let message = inner.to_string();
-                let message = message.split(" at line").next().unwrap_or(&message).to_owned();
-                if inner.is_syntax() || inner.is_eof() {
-                    Err(AppError::BadRequest(format!("the body is not valid JSON: {message}")))
-                } else {
-                    let field = if path == "." { "body".to_owned() } else { path };
-                    Err(AppError::Validation(vec![FieldError::new(field, message)]))
+            // JSON Schema's `integer` is any number with a zero fraction (`548.0` too), and the API
+            // document promises that: read whole numbers written with a fraction as integers
+            Err(e) if !e.inner().is_syntax() && !e.inner().is_eof() && has_whole_float(&bytes) => {
+                let mut v: serde_json::Value =
+                    serde_json::from_slice(&bytes).map_err(|_| AppError::BadRequest(e.to_string()))?;
+                whole_floats_to_integers(&mut v);
+                serde_path_to_error::deserialize(v)
+                    .map(ApiJson)
+                    .map_err(|_| typed_error(e))
+            }
+            Err(e) => Err(typed_error(e)),
+        }
+    }
+}
+
+/// Whether the body may hold a number written with a fraction (cheap pre-check).
+fn has_whole_float(bytes: &[u8]) -> bool {
+    bytes
+        .windows(2)
+        .any(|w| w[0].is_ascii_digit() && (w[1] == b'.' || w[1] == b'e' || w[1] == b'E'))
+}
+
+/// `548.0` → `548` everywhere in `v` (within i64; other numbers stay as they are).
+fn whole_floats_to_integers(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| !n.is_i64() && !n.is_u64()) {
+                if f.fract() == 0.0 && f.abs() < 9.2e18 {
+                    *v = serde_json::Value::from(f as i64);
                 }
             }
         }
+        serde_json::Value::Array(xs) => xs.iter_mut().for_each(whole_floats_to_integers),
+        serde_json::Value::Object(m) => m.values_mut().for_each(whole_floats_to_integers),
+        _ => {}
+    }
+}
+
+/// A body that is JSON but not what the route reads: 400 for syntax, else 422 naming the field.
+fn typed_error(e: serde_path_to_error::Error<serde_json::Error>) -> AppError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    let message = inner.to_string();
+    let message = message.split(" at line").next().unwrap_or(&message).to_owned();
+    if inner.is_syntax() || inner.is_eof() {
+        AppError::BadRequest(format!("the body is not valid JSON: {message}"))
+    } else {
+        let field = if path == "." { "body".to_owned() } else { path };
+        AppError::Validation(vec![FieldError::new(field, message)])
     }
 }
 
@@ -284,5 +320,47 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
             }),
             Err(other) => Err(AppError::Internal(anyhow::anyhow!("path parameters: {other}"))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Body1 {
+        count: i64,
+        #[serde(default)]
+        items: Vec<u32>,
+    }
+
+    async fn read(json: &str) -> Result<Body1, AppError> {
+        let req = Request::builder()
+            .header(CONTENT_TYPE, "application/json")
+            .body(Body::from(json.to_owned()))
+            .unwrap();
+        ApiJson::<Body1>::from_request(req, &()).await.map(|ApiJson(b)| b)
+    }
+
+    /// JSON Schema's `integer` admits `548.0`: the document promises it, so the API reads it.
+    #[tokio::test]
+    async fn whole_numbers_written_with_a_fraction_are_integers_and_others_are_refused() {
+        assert_eq!(
+            read(r#"{"count": 548.0, "items": [1e2]}"#).await.unwrap(),
+            Body1 {
+                count: 548,
+                items: vec![100]
+            }
+        );
+        assert_eq!(read(r#"{"count": 7}"#).await.unwrap().count, 7);
+        for bad in [r#"{"count": 548.5}"#, r#"{"count": 1e30}"#, r#"{"count": 1.0, "x": 1}"#] {
+            match read(bad).await {
+                Err(AppError::Validation(e)) => assert!(!e.is_empty(), "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert!(matches!(read(r#"{"count": 1.0"#).await, Err(AppError::BadRequest(_))));
     }
 }
