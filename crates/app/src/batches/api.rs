@@ -321,8 +321,7 @@ async fn set_status(
 }
 
 /// The job `id` (a number; any other text is a 422 naming `id`, not axum's bare 400).
-async fn job(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<JobAnswer>, AppError> {
-    let id: i64 = id.parse().map_err(|_| AppError::field("id", "is not a job number"))?;
+async fn job(State(state): State<AppState>, Path(id): Path<i64>) -> Result<Json<JobAnswer>, AppError> {
     let mut conn = state.pool.acquire().await?;
     let job = crate::jobs::get(&mut conn, id).await?;
     let percent = job.percent();

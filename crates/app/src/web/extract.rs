@@ -290,6 +290,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
     }
 }
 
+/// The first `{param}` of the route `parts` matched (`path` when none).
+fn only_param(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .and_then(|m| {
+            m.as_str()
+                .split('/')
+                .find_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "path".to_owned())
+}
+
 /// Path parameters; one that does not parse is a 422 naming it.
 pub struct Path<T>(pub T);
 
@@ -299,24 +313,14 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         use axum::extract::path::ErrorKind;
         use axum::extract::rejection::PathRejection;
-        // a lone value (`Path<i64>`) fails without a key: it is the route's one parameter
-        let only_param = parts
-            .extensions
-            .get::<axum::extract::MatchedPath>()
-            .and_then(|m| {
-                m.as_str()
-                    .split('/')
-                    .find_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-                    .map(str::to_owned)
-            })
-            .unwrap_or_else(|| "path".to_owned());
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(Path(v)),
             Err(PathRejection::FailedToDeserializePathParams(e)) => Err(match e.into_kind() {
                 ErrorKind::ParseErrorAtKey { key, .. }
                 | ErrorKind::InvalidUtf8InPathParam { key }
                 | ErrorKind::DeserializeError { key, .. } => AppError::field(printable(&key), "is not valid here"),
-                _ => AppError::field(printable(&only_param), "is not valid here"),
+                // a lone value (`Path<i64>`) fails without a key: it is the route's one parameter
+                _ => AppError::field(printable(&only_param(parts)), "is not valid here"),
             }),
             Err(other) => Err(AppError::Internal(anyhow::anyhow!("path parameters: {other}"))),
         }
