@@ -178,6 +178,11 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 115)]
         slow_rate: u32,
     },
+    /// A saved setting reaching separate `serve` and `worker` processes (goal: within 2 s).
+    Settings {
+        #[arg(long, default_value_t = 30)]
+        changes: usize,
+    },
     /// Code generation next to existing codes (vs a plain COPY) and the CSV export.
     Codes {
         #[arg(long, default_value_t = 1_000_000)]

@@ -60,7 +60,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let prepared = startup::prepare(config, clock).await?;
             let state = prepared.state;
             let shutdown = CancellationToken::new();
-            let watcher = state.settings.spawn_watcher(shutdown.clone());
+            let role = match command {
+                Command::Serve => mbelyco::settings::ProcessRole::Serve,
+                Command::Worker => mbelyco::settings::ProcessRole::Worker,
+                _ => mbelyco::settings::ProcessRole::Run,
+            };
+            let watcher = state.settings.spawn_watcher(role, shutdown.clone());
             let mut tasks = tokio::task::JoinSet::new();
             if web {
                 let listener = tokio::net::TcpListener::bind(bind)
@@ -272,6 +277,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 },
         } => {
             mbelyco::bench::payouts::run(&config, seconds, rate, slow_rate).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command: BenchCommand::Settings { changes },
+        } => {
+            mbelyco::bench::settings::run(&config, changes.max(1)).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

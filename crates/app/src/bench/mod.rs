@@ -3,12 +3,14 @@
 //!
 //! One file per subject: [`audit_log`] (the audit chain's writers and verifier), [`codes`]
 //! (generation, PDF layout, CSV import), [`search`] (partial-code search), [`ussd`] (the USSD
-//! redemption path) and [`payouts`] (the payout worker against the MoMo simulator).
+//! redemption path), [`payouts`] (the payout worker against the MoMo simulator) and [`settings`]
+//! (a saved setting reaching separate serve and worker processes).
 
 mod audit_log;
 mod codes;
 pub mod payouts;
 mod search;
+pub mod settings;
 pub mod ussd;
 
 pub use audit_log::audit;

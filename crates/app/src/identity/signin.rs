@@ -180,7 +180,7 @@ pub async fn with_password(
         let d = crate::ratelimit::hit(conn, &format!("signin:ip:{ip}"), 60, limit, ctx.now).await?;
         if !d.allowed {
             fail(conn, ctx, None, "throttled", &email).await?;
-            if d.count == limit + 1 {
+            if d.first_refusal {
                 security_event(
                     conn,
                     ctx,

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod model;
+pub mod registry;
 mod service;
 pub mod validate;
 
@@ -22,7 +23,7 @@ use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 pub use model::{Category, Secret, Settings};
-pub use service::{rollback, update, versions, ChangeOutcome, VersionSummary};
+pub use service::{rollback, update, update_many, versions, Change, ChangeOutcome, VersionSummary};
 
 use crate::crypto::SecretBox;
 
@@ -172,10 +173,17 @@ impl SettingsStore {
     }
 
     /// Follows changes made by any process until `shutdown`: wakes on NOTIFY, and polls every
-    /// two seconds in case a notification was missed (e.g. while reconnecting).
-    pub fn spawn_watcher(self: &Arc<Self>, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    /// two seconds in case a notification was missed (e.g. while reconnecting). Each process
+    /// says in `settings_applied` which version it runs with (written right after it takes a
+    /// version in), so the status page shows every process following a change.
+    pub fn spawn_watcher(
+        self: &Arc<Self>,
+        role: ProcessRole,
+        shutdown: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
         let store = Arc::clone(self);
         tokio::spawn(async move {
+            let me = Applied::new(role);
             let mut listener = match PgListener::connect_with(&store.pool).await {
                 Ok(mut l) => match l.listen(NOTIFY_CHANNEL).await {
                     Ok(()) => Some(l),
@@ -189,6 +197,7 @@ impl SettingsStore {
                     None
                 }
             };
+            me.record(&store.pool, store.version()).await;
             loop {
                 let notified = async {
                     match listener.as_mut() {
@@ -203,11 +212,79 @@ impl SettingsStore {
                     _ = notified => {},
                     _ = tokio::time::sleep(POLL_INTERVAL) => {},
                 }
-                if let Err(e) = store.refresh().await {
-                    tracing::warn!(error = %e, "settings refresh failed");
+                match store.refresh().await {
+                    Ok(_) => me.record(&store.pool, store.version()).await,
+                    Err(e) => tracing::warn!(error = %e, "settings refresh failed"),
                 }
             }
+            me.forget(&store.pool).await;
         })
+    }
+}
+
+/// What a process does, as `settings_applied` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessRole {
+    Serve,
+    Worker,
+    /// `mbelyco run`: serve and worker in one process.
+    Run,
+}
+
+impl ProcessRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessRole::Serve => "serve",
+            ProcessRole::Worker => "worker",
+            ProcessRole::Run => "run",
+        }
+    }
+}
+
+/// This process's row in `settings_applied`.
+struct Applied {
+    id: String,
+    role: ProcessRole,
+}
+
+impl Applied {
+    fn new(role: ProcessRole) -> Self {
+        Self {
+            id: format!(
+                "{}-{}-{}",
+                crate::jobs::runner_hostname(),
+                std::process::id(),
+                uuid::Uuid::new_v4().simple()
+            ),
+            role,
+        }
+    }
+
+    /// Says which version this process runs with; `applied_at` moves only when it changes.
+    async fn record(&self, pool: &PgPool, version: i64) {
+        let r = sqlx::query(
+            "insert into settings_applied (process_id, role, hostname, pid, version) values ($1, $2, $3, $4, $5) \
+             on conflict (process_id) do update set seen_at = clock_timestamp(), version = excluded.version, \
+               applied_at = case when settings_applied.version = excluded.version then settings_applied.applied_at \
+                                 else clock_timestamp() end",
+        )
+        .bind(&self.id)
+        .bind(self.role.as_str())
+        .bind(crate::jobs::runner_hostname())
+        .bind(std::process::id() as i32)
+        .bind(version)
+        .execute(pool)
+        .await;
+        if let Err(e) = r {
+            tracing::debug!(error = %e, "could not record the settings version this process runs with");
+        }
+    }
+
+    async fn forget(&self, pool: &PgPool) {
+        let _ = sqlx::query("delete from settings_applied where process_id = $1")
+            .bind(&self.id)
+            .execute(pool)
+            .await;
     }
 }
 

@@ -71,10 +71,36 @@ fn introduced_problems(current: &PlainValues, next: &PlainValues) -> Vec<FieldEr
         .collect()
 }
 
+/// A change to any number of categories, applied all or nothing as one version.
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    /// Top-level keys to change, by category.
+    pub patches: std::collections::BTreeMap<Category, Map<String, Value>>,
+    /// Why, for the version and the audit row.
+    pub reason: Option<String>,
+    /// The version the editor started from: when a later version changed any of these
+    /// categories, the change is refused (409) naming who changed what, never applied over it.
+    pub base_version: Option<i64>,
+}
+
+impl Change {
+    pub fn one(category: Category, patch: Map<String, Value>, reason: Option<String>) -> Self {
+        Self {
+            patches: [(category, patch)].into(),
+            reason,
+            base_version: None,
+        }
+    }
+
+    pub fn from_version(mut self, base: Option<i64>) -> Self {
+        self.base_version = base;
+        self
+    }
+}
+
 /// Applies `patch` (top-level keys of one category) and records a version and an audit row.
 /// Secret keys: the masked value (as returned by the API) or an absent key leaves the secret as
 /// it is; `null` or `""` clears it.
-#[tracing::instrument(skip_all, fields(category = category.as_str()), err(Debug))]
 pub async fn update(
     conn: &mut PgConnection,
     secrets: &SecretBox,
@@ -83,56 +109,127 @@ pub async fn update(
     reason: Option<String>,
     acting: &Acting,
 ) -> Result<ChangeOutcome, AppError> {
-    lock(conn).await?;
-    let current = load_plain(conn, secrets).await?;
-    let defaults = default_values();
-    let known = defaults
-        .get(category.as_str())
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    update_many(conn, secrets, Change::one(category, patch, reason), acting).await
+}
 
-    let mut errors = Vec::new();
-    let mut next = current.clone();
-    let entry = next.entry(category).or_default();
-    for (key, value) in patch {
-        let field = format!("{}.{key}", category.as_str());
-        if !known.contains_key(&key) {
-            errors.push(FieldError::new(field, "is not a setting of this category"));
-            continue;
-        }
-        if is_secret(category, &key) {
-            match &value {
-                Value::Null => {
-                    entry.remove(&key);
-                }
-                Value::String(s) if s.is_empty() => {
-                    entry.remove(&key);
-                }
-                Value::String(s) => {
-                    let unchanged = current
-                        .get(&category)
-                        .and_then(|m| m.get(&key))
-                        .and_then(Value::as_str)
-                        .is_some_and(|cur| mask(cur) == *s);
-                    if !unchanged {
-                        entry.insert(key, value);
-                    }
-                }
-                _ => errors.push(FieldError::new(field, "must be a string")),
-            }
-            continue;
-        }
-        entry.insert(key, value);
+/// Applies a [`Change`]: every category is checked before any is applied; one version, one
+/// audit row, all or nothing.
+#[tracing::instrument(skip_all, err(Debug))]
+pub async fn update_many(
+    conn: &mut PgConnection,
+    secrets: &SecretBox,
+    change: Change,
+    acting: &Acting,
+) -> Result<ChangeOutcome, AppError> {
+    lock(conn).await?;
+    if let Some(base) = change.base_version {
+        let touched: Vec<Category> = change.patches.keys().copied().collect();
+        refuse_if_changed_since(conn, base, &touched).await?;
     }
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors));
-    }
+    let current = load_plain(conn, secrets).await?;
+    let next = patched(&current, change.patches)?;
     let problems = introduced_problems(&current, &next);
     if !problems.is_empty() {
         return Err(AppError::Validation(problems));
     }
-    apply(conn, secrets, &current, &next, reason, None, acting).await
+    apply(conn, secrets, &current, &next, change.reason, None, acting).await
+}
+
+/// The stored values with `patches` laid over them; unknown keys and badly typed secrets are
+/// refused, each naming `category.key`.
+pub(crate) fn patched(
+    current: &PlainValues,
+    patches: std::collections::BTreeMap<Category, Map<String, Value>>,
+) -> Result<PlainValues, AppError> {
+    let defaults = default_values();
+    let mut errors = Vec::new();
+    let mut next = current.clone();
+    for (category, patch) in patches {
+        let known = defaults
+            .get(category.as_str())
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let entry = next.entry(category).or_default();
+        for (key, value) in patch {
+            let field = format!("{}.{key}", category.as_str());
+            if !known.contains_key(&key) {
+                errors.push(FieldError::new(field, "is not a setting of this category"));
+                continue;
+            }
+            if is_secret(category, &key) {
+                match &value {
+                    Value::Null => {
+                        entry.remove(&key);
+                    }
+                    Value::String(s) if s.is_empty() => {
+                        entry.remove(&key);
+                    }
+                    Value::String(s) => {
+                        let unchanged = current
+                            .get(&category)
+                            .and_then(|m| m.get(&key))
+                            .and_then(Value::as_str)
+                            .is_some_and(|cur| mask(cur) == *s);
+                        if !unchanged {
+                            entry.insert(key, value);
+                        }
+                    }
+                    _ => errors.push(FieldError::new(field, "must be a string")),
+                }
+                continue;
+            }
+            entry.insert(key, value);
+        }
+    }
+    if errors.is_empty() {
+        Ok(next)
+    } else {
+        Err(AppError::Validation(errors))
+    }
+}
+
+/// 409 when a version after `base` changed any of `categories`, saying who changed what.
+async fn refuse_if_changed_since(conn: &mut PgConnection, base: i64, categories: &[Category]) -> Result<(), AppError> {
+    let names: Vec<&str> = categories.iter().map(|c| c.as_str()).collect();
+    let later: Vec<(i64, Option<String>, DateTime<Utc>, Value)> = sqlx::query_as(
+        "select v.version, coalesce(nullif(u.full_name, ''), u.email), v.changed_at, v.changes \
+         from setting_versions v left join users u on u.id = v.changed_by_user_id \
+         where v.version > $1 and exists (select 1 from jsonb_array_elements(v.changes) c where c->>'category' = any($2)) \
+         order by v.version",
+    )
+    .bind(base)
+    .bind(&names)
+    .fetch_all(&mut *conn)
+    .await?;
+    if later.is_empty() {
+        return Ok(());
+    }
+    let said: Vec<String> = later
+        .iter()
+        .map(|(version, who, at, changes)| {
+            let keys: Vec<String> = changes
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| c["category"].as_str().is_some_and(|n| names.contains(&n)))
+                .filter_map(|c| Some(format!("{}.{}", c["category"].as_str()?, c["key"].as_str()?)))
+                .collect();
+            format!(
+                "version {version} by {} at {} changed {}",
+                who.as_deref().unwrap_or("the system"),
+                at.format("%Y-%m-%d %H:%M UTC"),
+                keys.join(", ")
+            )
+        })
+        .collect();
+    Err(AppError::Conflict {
+        message: format!(
+            "These settings changed after you opened them (you started from version {base}): {}. Reload to see them, then make your change again.",
+            said.join("; ")
+        ),
+        field: None,
+    })
 }
 
 /// Restores the state recorded by `version`, as a new version.

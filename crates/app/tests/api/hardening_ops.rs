@@ -193,7 +193,10 @@ async fn the_first_development_start_logs_one_settings_reload() {
     let stop = tokio_util::sync::CancellationToken::new();
     let logs = Captured::default();
     let _guard = logs.install();
-    let watcher = app.state.settings.spawn_watcher(stop.clone());
+    let watcher = app
+        .state
+        .settings
+        .spawn_watcher(mbelyco::settings::ProcessRole::Worker, stop.clone());
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (app_url, _, codes) = mbelyco::devrun::prepare(&app.state, &app.base).await.unwrap();
     assert!(app_url.contains("secret=") && !codes.is_empty());

@@ -266,7 +266,7 @@ async fn a_change_reaches_another_process_within_five_seconds() {
         .await
         .unwrap();
     let stop = tokio_util::sync::CancellationToken::new();
-    let watcher = other.spawn_watcher(stop.clone());
+    let watcher = other.spawn_watcher(mbelyco::settings::ProcessRole::Worker, stop.clone());
     tokio::time::sleep(Duration::from_millis(200)).await; // let it LISTEN
 
     let started = Instant::now();

@@ -1,0 +1,15 @@
+//! The security settings as the console shows them.
+
+#[allow(unused_imports)] // until this category is described
+use super::{key, CategoryDoc, Effect::*, Input::*, Item, Section};
+use crate::settings::Category;
+
+pub(super) static DOC: CategoryDoc = CategoryDoc {
+    category: Category::Security,
+    title: "Security",
+    summary: "",
+    sections: &[Section {
+        title: "Security",
+        keys: &[],
+    }],
+};
