@@ -8,7 +8,11 @@
 //! change reaches every process within seconds.
 
 pub mod api;
+mod form;
 pub mod model;
+pub mod pages;
+mod pages_form;
+mod pages_history;
 pub mod registry;
 mod service;
 pub mod validate;
@@ -23,7 +27,9 @@ use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 pub use model::{Category, Secret, Settings};
-pub use service::{rollback, update, update_many, versions, Change, ChangeOutcome, VersionSummary};
+pub use service::{
+    preview, preview_rollback, rollback, update, update_many, versions, Change, ChangeOutcome, Diff, VersionSummary,
+};
 
 use crate::crypto::SecretBox;
 

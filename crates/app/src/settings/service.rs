@@ -240,39 +240,12 @@ pub async fn rollback(
     to_version: i64,
     acting: &Acting,
 ) -> Result<ChangeOutcome, AppError> {
-    lock(conn).await?;
-    let snapshot: Option<Value> = sqlx::query_scalar("select snapshot from setting_versions where version = $1")
-        .bind(to_version)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let snapshot = snapshot.ok_or(AppError::NotFound("settings version"))?;
-    let current = load_plain(conn, secrets).await?;
-    let mut target = PlainValues::new();
-    for (cat, values) in snapshot.as_object().into_iter().flatten() {
-        let Some(cat) = Category::parse(cat) else {
-            continue;
-        };
-        for (key, stored) in values.as_object().into_iter().flatten() {
-            let plain = if is_secret(cat, key) {
-                let opened = stored.as_str().map(|env| secrets.open(env, &secret_context(cat, key)));
-                match opened {
-                    Some(Ok(p)) => Value::String(secrecy::ExposeSecret::expose_secret(&p).to_owned()),
-                    _ => {
-                        return Err(AppError::Conflict {
-                            message: format!(
-                                "the secret {}.{key} in that version cannot be decrypted with the current SECRET_KEY",
-                                cat.as_str()
-                            ),
-                            field: None,
-                        })
-                    }
-                }
-            } else {
-                stored.clone()
-            };
-            target.entry(cat).or_default().insert(key.clone(), plain);
-        }
+    if to_version == 0 {
+        return Err(AppError::NotFound("settings version"));
     }
+    lock(conn).await?;
+    let target = state_at(conn, secrets, to_version).await?;
+    let current = load_plain(conn, secrets).await?;
     let problems = introduced_problems(&current, &target);
     if !problems.is_empty() {
         return Err(AppError::Validation(problems));
@@ -417,4 +390,113 @@ pub async fn versions(
     .bind(limit)
     .fetch_all(conn)
     .await
+}
+
+/// The stored values as `version` left them (secrets decrypted); version 0 is the defaults.
+pub(crate) async fn state_at(
+    conn: &mut PgConnection,
+    secrets: &SecretBox,
+    version: i64,
+) -> Result<PlainValues, AppError> {
+    let mut target = PlainValues::new();
+    if version == 0 {
+        return Ok(target);
+    }
+    let snapshot: Option<Value> = sqlx::query_scalar("select snapshot from setting_versions where version = $1")
+        .bind(version)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let snapshot = snapshot.ok_or(AppError::NotFound("settings version"))?;
+    for (cat, values) in snapshot.as_object().into_iter().flatten() {
+        let Some(cat) = Category::parse(cat) else {
+            continue;
+        };
+        for (key, stored) in values.as_object().into_iter().flatten() {
+            let plain = if is_secret(cat, key) {
+                let opened = stored.as_str().map(|env| secrets.open(env, &secret_context(cat, key)));
+                match opened {
+                    Some(Ok(p)) => Value::String(secrecy::ExposeSecret::expose_secret(&p).to_owned()),
+                    _ => return Err(AppError::Conflict {
+                        message: format!(
+                            "the secret {}.{key} in version {version} cannot be decrypted with the current SECRET_KEY",
+                            cat.as_str()
+                        ),
+                        field: None,
+                    }),
+                }
+            } else {
+                stored.clone()
+            };
+            target.entry(cat).or_default().insert(key.clone(), plain);
+        }
+    }
+    Ok(target)
+}
+
+/// One top-level key a change would set differently: its effective value before and after
+/// (defaults filled in, secrets masked, `null` when unset).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diff {
+    pub category: Category,
+    pub key: String,
+    pub before: Value,
+    pub after: Value,
+}
+
+/// The keys whose stored values differ between `a` and `b` (as [`apply`] finds them), each with
+/// its effective value on either side.
+pub(crate) fn differences(a: &PlainValues, b: &PlainValues) -> Result<Vec<Diff>, AppError> {
+    let effective = |p: &PlainValues| -> Result<Value, AppError> {
+        let s = build(p).map_err(|e| AppError::Validation(vec![e]))?;
+        serde_json::to_value(s).map_err(|e| AppError::Internal(e.into()))
+    };
+    let (view_a, view_b) = (effective(a)?, effective(b)?);
+    let mut out = Vec::new();
+    for cat in Category::ALL {
+        let empty = Map::new();
+        let (ma, mb) = (a.get(&cat).unwrap_or(&empty), b.get(&cat).unwrap_or(&empty));
+        let mut keys: Vec<&String> = ma.keys().chain(mb.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            if ma.get(key) == mb.get(key) {
+                continue;
+            }
+            out.push(Diff {
+                category: cat,
+                key: key.clone(),
+                before: view_a[cat.as_str()][key.as_str()].clone(),
+                after: view_b[cat.as_str()][key.as_str()].clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// What [`update_many`] would do with `change`, without doing it: the same checks (the editor's
+/// base version, unknown keys, every validation the change would break), then the differences.
+/// An empty list: nothing would change.
+pub async fn preview(conn: &mut PgConnection, secrets: &SecretBox, change: &Change) -> Result<Vec<Diff>, AppError> {
+    if let Some(base) = change.base_version {
+        let touched: Vec<Category> = change.patches.keys().copied().collect();
+        refuse_if_changed_since(conn, base, &touched).await?;
+    }
+    let current = load_plain(conn, secrets).await?;
+    let next = patched(&current, change.patches.clone())?;
+    let problems = introduced_problems(&current, &next);
+    if !problems.is_empty() {
+        return Err(AppError::Validation(problems));
+    }
+    differences(&current, &next)
+}
+
+/// What [`rollback`] to `version` would change, without doing it.
+pub async fn preview_rollback(
+    conn: &mut PgConnection,
+    secrets: &SecretBox,
+    version: i64,
+) -> Result<Vec<Diff>, AppError> {
+    let target = state_at(conn, secrets, version).await?;
+    let current = load_plain(conn, secrets).await?;
+    differences(&current, &target)
 }

@@ -58,6 +58,7 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::identity::pages::routes());
     specs.extend(crate::identity::account_pages::routes());
     specs.extend(crate::settings::api::routes());
+    specs.extend(crate::settings::pages::routes());
     specs.extend(crate::identity::admin::routes());
     specs.extend(crate::identity::signin_api::routes());
     specs.extend(crate::identity::users_api::routes());

@@ -46,6 +46,20 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
     ("My account", "/account", None),
 ];
 
+/// Entries that one more permission opens besides their own: the settings pages of payments
+/// (`disbursements.configure`) and branding (`system.branding.customize`).
+const ALSO_OPENED_BY: &[(&str, &[Permission])] = &[(
+    "/admin/settings",
+    &[Permission::DisbursementsConfigure, Permission::SystemBrandingCustomize],
+)];
+
+fn may_open(who: &Principal, href: &str, p: Option<Permission>) -> bool {
+    p.is_none_or(|p| who.can(p))
+        || ALSO_OPENED_BY
+            .iter()
+            .any(|(h, also)| *h == href && also.iter().any(|p| who.can(*p)))
+}
+
 /// Shared data for the layout template.
 #[derive(Debug, Clone)]
 pub struct Shell {
@@ -61,10 +75,7 @@ pub struct Shell {
 
 impl Shell {
     pub fn new(who: &Principal, current_path: &str, company: &str) -> Self {
-        let visible: Vec<_> = NAV
-            .iter()
-            .filter(|(_, href, p)| p.is_none_or(|p| who.can(p)) && routes_exist(href))
-            .collect();
+        let visible: Vec<_> = NAV.iter().filter(|(_, href, p)| may_open(who, href, *p)).collect();
         let current = active_entry(visible.iter().map(|(_, href, _)| *href), current_path);
         let nav = visible
             .into_iter()
@@ -101,11 +112,6 @@ fn active_entry<'a>(hrefs: impl Iterator<Item = &'a str>, path: &str) -> Option<
                         .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('?')))
         })
         .max_by_key(|href| href.len())
-}
-
-/// Entries whose pages are built so far (the rest arrive with their issues).
-fn routes_exist(href: &str) -> bool {
-    !matches!(href, "/admin/settings")
 }
 
 #[cfg(test)]

@@ -1,15 +1,180 @@
-//! The analytics settings as the console shows them.
+//! The analytics settings as the console shows them. Issue #21 (dashboard and reports) applies
+//! them; until then the page says so beside every key.
 
-#[allow(unused_imports)] // until this category is described
 use super::{key, CategoryDoc, Effect::*, Input::*, Item, Section};
 use crate::settings::Category;
+
+const LATER: super::Effect = Later { issue: 21 };
+const CHARTS: &[&str] = &["line", "bar", "pie"];
 
 pub(super) static DOC: CategoryDoc = CategoryDoc {
     category: Category::Analytics,
     title: "Analytics",
-    summary: "",
-    sections: &[Section {
-        title: "Analytics",
-        keys: &[],
-    }],
+    summary: "The dashboard's charts and refresh, the reports and their schedule, and how long analytics data is kept.",
+    sections: &[
+        Section {
+            title: "Dashboard",
+            keys: &[
+                key!(
+                    "defaultView",
+                    "Default view",
+                    "The dashboard view a person sees first.",
+                    Select(&["overview", "detailed", "custom"]),
+                    LATER
+                ),
+                key!(
+                    "refreshIntervalSeconds",
+                    "Refresh every",
+                    "How often the dashboard's figures refresh.",
+                    Number {
+                        min: 5,
+                        max: 3600,
+                        unit: "seconds"
+                    },
+                    LATER
+                ),
+                key!(
+                    "maxDataPoints",
+                    "Points per chart",
+                    "The most points a chart draws; longer series are grouped.",
+                    Number {
+                        min: 10,
+                        max: 10_000,
+                        unit: ""
+                    },
+                    LATER
+                ),
+                key!(
+                    "redemptionsChart",
+                    "Redemptions chart",
+                    "How redemptions over time are drawn.",
+                    Select(CHARTS),
+                    LATER
+                ),
+                key!(
+                    "disbursementsChart",
+                    "Payouts chart",
+                    "How payouts over time are drawn.",
+                    Select(CHARTS),
+                    LATER
+                ),
+                key!(
+                    "batchesChart",
+                    "Batches chart",
+                    "How batches are compared.",
+                    Select(CHARTS),
+                    LATER
+                ),
+            ],
+        },
+        Section {
+            title: "Reports",
+            keys: &[
+                key!(
+                    "reportDefaultFormat",
+                    "Report format",
+                    "The format a report is made in unless another is chosen.",
+                    Select(&["pdf", "csv"]),
+                    LATER
+                ),
+                key!(
+                    "reportIncludeCharts",
+                    "Include charts",
+                    "Reports carry the charts as well as the tables.",
+                    Toggle,
+                    LATER
+                ),
+                key!(
+                    "reportIncludeRawData",
+                    "Include raw data",
+                    "Reports carry every row, not only the totals.",
+                    Toggle,
+                    LATER
+                ),
+                key!(
+                    "reportBranding",
+                    "Branded reports",
+                    "Reports carry the company's name, logo and colours.",
+                    Toggle,
+                    LATER
+                ),
+                key!(
+                    "scheduleDaily",
+                    "Daily report",
+                    "Sends a report every morning to the recipients below.",
+                    Toggle,
+                    LATER
+                ),
+                key!(
+                    "scheduleWeekly",
+                    "Weekly report",
+                    "Sends a report every Monday to the recipients below.",
+                    Toggle,
+                    LATER
+                ),
+                key!(
+                    "scheduleMonthly",
+                    "Monthly report",
+                    "Sends a report on the first of every month to the recipients below.",
+                    Toggle,
+                    LATER
+                ),
+                key!(
+                    "scheduleRecipients",
+                    "Report recipients",
+                    "Who receives the scheduled reports.",
+                    List {
+                        item: Item::Email,
+                        max: 50
+                    },
+                    LATER
+                ),
+            ],
+        },
+        Section {
+            title: "Data kept",
+            keys: &[
+                key!(
+                    "rawDataDays",
+                    "Raw data",
+                    "How long each event behind the charts is kept.",
+                    Number {
+                        min: 30,
+                        max: 36_500,
+                        unit: "days"
+                    },
+                    LATER
+                ),
+                key!(
+                    "aggregatedDataDays",
+                    "Totals",
+                    "How long daily totals are kept; at least as long as the raw data.",
+                    Number {
+                        min: 30,
+                        max: 36_500,
+                        unit: "days"
+                    },
+                    LATER
+                ),
+                key!(
+                    "reportDataDays",
+                    "Reports",
+                    "How long generated reports are kept.",
+                    Number {
+                        min: 1,
+                        max: 36_500,
+                        unit: "days"
+                    },
+                    LATER
+                ),
+                key!(
+                    "autoCleanup",
+                    "Clean up automatically",
+                    "Deletes data older than the periods above every night.",
+                    Toggle,
+                    LATER
+                ),
+            ],
+        },
+    ],
 };

@@ -1,15 +1,62 @@
-//! The notifications settings as the console shows them.
+//! The notifications settings as the console shows them. Issue #22 (alerts and notifications)
+//! applies them; until then the page says so beside every key.
 
-#[allow(unused_imports)] // until this category is described
 use super::{key, CategoryDoc, Effect::*, Input::*, Item, Section};
 use crate::settings::Category;
+
+const LATER: super::Effect = Later { issue: 22 };
 
 pub(super) static DOC: CategoryDoc = CategoryDoc {
     category: Category::Notifications,
     title: "Notifications",
-    summary: "",
-    sections: &[Section {
-        title: "Notifications",
-        keys: &[],
-    }],
+    summary: "How the system tells people things: e-mail through an SMTP server, SMS, webhooks, and the \
+              alerts administrators receive.",
+    sections: &[
+        Section {
+            title: "E-mail",
+            keys: &[
+                key!("emailEnabled", "Send e-mail", "Sends notification e-mails through the SMTP server below.", Toggle, LATER),
+                key!("smtpHost", "SMTP server", "Host name of the mail server, e.g. smtp.example.rw. Required when e-mail is on.", Text { max: 255 }, LATER),
+                key!("smtpPort", "SMTP port", "Port of the mail server: 587 for STARTTLS, 465 for TLS.", Number { min: 1, max: 65535, unit: "" }, LATER),
+                key!("smtpUsername", "SMTP user name", "The account the system signs in to the mail server with.", Text { max: 255 }, LATER),
+                key!("smtpPassword", "SMTP password", "The password of that account; stored encrypted, never shown.", Secret, LATER),
+                key!("smtpSecurity", "Connection security", "How the connection to the mail server is protected.", Select(&["starttls", "tls", "none"]), LATER),
+                key!("fromEmail", "Sender address", "The address e-mails come from. Required when e-mail is on.", Email, LATER),
+                key!("fromName", "Sender name", "The name e-mails come from.", Text { max: 100 }, LATER),
+                key!("replyTo", "Reply-to address", "Where replies go; empty: to the sender address.", Email, LATER),
+            ],
+        },
+        Section {
+            title: "SMS",
+            keys: &[
+                key!("smsEnabled", "Send SMS", "Sends SMS notifications through Africa's Talking.", Toggle, LATER),
+                key!("smsProvider", "SMS provider", "The SMS gateway; Africa's Talking is the only one supported.", Select(&["africas_talking"]), LATER),
+                key!("smsSenderId", "Sender ID", "The name SMS appear from (at most 11 characters, registered with the provider); empty: the provider's default.", Text { max: 11 }, LATER),
+            ],
+        },
+        Section {
+            title: "Webhooks",
+            keys: &[
+                key!("webhooksEnabled", "Send webhooks", "Posts events to the URL below, signed with the webhook secret.", Toggle, LATER),
+                key!("webhookUrl", "Webhook URL", "Where events are posted. Required when webhooks are on.", Url { https_in_production: true }, LATER),
+                key!("webhookSecret", "Webhook secret", "Signs every webhook so the receiver can check it came from us; stored encrypted, never shown.", Secret, LATER),
+                key!("webhookEvents", "Events", "The events to post, e.g. redemption.completed.", List { item: Item::Text { max: 64 }, max: 50 }, LATER),
+                key!("webhookRetryAttempts", "Retries", "How many times a failed webhook is tried again.", Number { min: 0, max: 10, unit: "" }, LATER),
+            ],
+        },
+        Section {
+            title: "Alerts",
+            keys: &[
+                key!("lowBalanceAlert.enabled", "Low balance alert", "Alerts administrators when the disbursement account runs low.", Toggle, LATER),
+                key!("lowBalanceAlert.threshold", "Low balance threshold", "The balance below which the alert is raised.", Number { min: 0, max: 1_000_000_000, unit: "RWF" }, LATER),
+                key!("lowBalanceAlert.recipients", "Low balance recipients", "Who receives it by e-mail, besides the panel.", List { item: Item::Email, max: 20 }, LATER),
+                key!("highFailureRateAlert.enabled", "Payout failure alert", "Alerts administrators when too many payouts fail.", Toggle, LATER),
+                key!("highFailureRateAlert.threshold", "Failure rate threshold", "The share of failed payouts above which the alert is raised.", Number { min: 1, max: 100, unit: "%" }, LATER),
+                key!("highFailureRateAlert.recipients", "Payout failure recipients", "Who receives it by e-mail, besides the panel.", List { item: Item::Email, max: 20 }, LATER),
+                key!("systemDownAlert.enabled", "System down alert", "Alerts administrators when a part of the system stops answering.", Toggle, LATER),
+                key!("systemDownAlert.threshold", "Down for", "How long a part must be down before the alert is raised (0: at once).", Number { min: 0, max: 1440, unit: "minutes" }, LATER),
+                key!("systemDownAlert.recipients", "System down recipients", "Who receives it by e-mail, besides the panel.", List { item: Item::Email, max: 20 }, LATER),
+            ],
+        },
+    ],
 };

@@ -183,6 +183,12 @@ pub(super) fn notifications(v: &mut V, n: &NotificationSettings) {
         100,
         "notifications.highFailureRateAlert.threshold",
     );
+    v.range(
+        n.system_down_alert.threshold,
+        0,
+        1440,
+        "notifications.systemDownAlert.threshold",
+    );
 }
 
 pub(super) fn analytics(v: &mut V, a: &AnalyticsSettings) {
@@ -213,6 +219,7 @@ pub(super) fn analytics(v: &mut V, a: &AnalyticsSettings) {
         );
     }
     v.range(a.raw_data_days, 30, 36_500, "analytics.rawDataDays");
+    v.range(a.aggregated_data_days, 30, 36_500, "analytics.aggregatedDataDays");
     v.check(
         a.aggregated_data_days >= a.raw_data_days,
         "analytics.aggregatedDataDays",
