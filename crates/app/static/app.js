@@ -531,3 +531,35 @@ document.addEventListener("DOMContentLoaded", () => {
   poll().catch(() => { /* the loop tries again */ });
   livePolling(poll, null, 5000);
 });
+
+// Settings pages: a colour picker and its #rrggbb text stay in step; an image chosen from disk
+// is read into the field as a data: URL (the server checks its type and size).
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("input[type=color][data-color-for]").forEach((picker) => {
+    const text = document.getElementById(picker.dataset.colorFor);
+    if (!text) return;
+    picker.addEventListener("input", () => { text.value = picker.value; });
+    text.addEventListener("input", () => {
+      if (/^#[0-9a-fA-F]{6}$/.test(text.value)) picker.value = text.value.toLowerCase();
+    });
+  });
+  document.querySelectorAll("input[type=file][data-image-for]").forEach((file) => {
+    const field = document.getElementById(file.dataset.imageFor);
+    if (!field || !window.FileReader) return;
+    file.addEventListener("change", () => {
+      const f = file.files && file.files[0];
+      if (!f) return;
+      const reader = new FileReader();
+      reader.addEventListener("load", () => { field.value = String(reader.result || ""); });
+      reader.readAsDataURL(f);
+    });
+  });
+  document.querySelectorAll("button[data-image-clear]").forEach((button) => {
+    const field = document.getElementById(button.dataset.imageClear);
+    if (!field) return;
+    button.addEventListener("click", () => {
+      field.value = "";
+      button.textContent = "The built-in image will be used";
+    });
+  });
+});

@@ -416,13 +416,15 @@ pub(crate) async fn state_at(
                 let opened = stored.as_str().map(|env| secrets.open(env, &secret_context(cat, key)));
                 match opened {
                     Some(Ok(p)) => Value::String(secrecy::ExposeSecret::expose_secret(&p).to_owned()),
-                    _ => return Err(AppError::Conflict {
-                        message: format!(
+                    _ => {
+                        return Err(AppError::Conflict {
+                            message: format!(
                             "the secret {}.{key} in version {version} cannot be decrypted with the current SECRET_KEY",
                             cat.as_str()
                         ),
-                        field: None,
-                    }),
+                            field: None,
+                        })
+                    }
                 }
             } else {
                 stored.clone()

@@ -160,6 +160,7 @@ async fn browser_navigation_shows_only_what_the_user_may_open() {
             "Role requests",
             "Roles",
             "API keys",
+            "Settings",
             "My account"
         ]
     );
