@@ -40,13 +40,13 @@ async fn confirm(c: &Client, reason: &str) {
     assert!(text(c, "#page-notice").await.starts_with("Saved as version"));
 }
 
-/// From a category's history, rolls back to `version` through the confirmation page; returns
-/// what the confirmation said would change.
-async fn roll_back(c: &Client, app: &TestApp, category: &str, version: i64) -> String {
+/// From a category's history, follows a row's rollback `link` to the confirmation page and
+/// confirms; returns what the confirmation said would change.
+async fn roll_back(c: &Client, app: &TestApp, category: &str, row: i64, link: &str) -> String {
     c.goto(&app.url(&format!("/admin/settings/{category}/history")))
         .await
         .unwrap();
-    submit(c, &format!("tr[data-version='{version}'] a.rollback-link")).await;
+    submit(c, &format!("tr[data-version='{row}'] a.{link}")).await;
     let listed = text(c, "#rollback-preview").await;
     submit(c, "#rollback-confirm").await;
     assert!(text(c, "#page-notice").await.starts_with("Rolled back"));
@@ -92,7 +92,7 @@ async fn browser_settings_payments_change_preview_save_history_and_roll_back() {
         latest.contains("Smaller prizes this quarter") && latest.contains("payments.maxAmount"),
         "{latest}"
     );
-    let listed = roll_back(c, &app, "payments", 1).await;
+    let listed = roll_back(c, &app, "payments", 1, "rollback-link").await;
     assert!(
         listed.contains("50,000 → 900,000") || listed.contains("50,000 RWF → 900,000 RWF"),
         "{listed}"
@@ -126,7 +126,7 @@ async fn browser_settings_ussd_welcome_text_reaches_the_dial_and_rolls_back() {
     let home = app.hop("s2", phone, "").await;
     assert!(home.starts_with("CON Karibu to MBELYCO Paints\n"), "{home}");
 
-    roll_back(c, &app, "ussd", 2).await;
+    roll_back(c, &app, "ussd", 2, "rollback-link").await;
     let home = app.hop("s3", phone, "").await;
     assert!(home.starts_with("CON Welcome to MBELYCO Promo"), "{home}");
 }
@@ -157,7 +157,7 @@ async fn browser_settings_branding_name_and_colour_show_in_the_panel_and_roll_ba
     c.goto(&app.url("/")).await.unwrap();
     assert!(c.title().await.unwrap().contains("Kigali Paints Ltd"));
 
-    let listed = roll_back(c, &app, "branding", 1).await;
+    let listed = roll_back(c, &app, "branding", 2, "rollback-before-link").await;
     assert!(listed.contains("“Kigali Paints Ltd” → “MBELYCO Paints”"), "{listed}");
     c.goto(&app.url("/")).await.unwrap();
     assert!(!c.title().await.unwrap().contains("Kigali Paints Ltd"));
