@@ -55,13 +55,6 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     LATER
                 ),
                 key!(
-                    "storageType",
-                    "Stored on",
-                    "Where backups are written; only the server's disk is supported.",
-                    Select(&["local"]),
-                    LATER
-                ),
-                key!(
                     "storagePath",
                     "Folder",
                     "The folder backups are written to, under the data directory.",

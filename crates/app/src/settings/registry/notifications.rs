@@ -30,7 +30,6 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
             title: "SMS",
             keys: &[
                 key!("smsEnabled", "Send SMS", "Sends SMS notifications through Africa's Talking.", Toggle, LATER),
-                key!("smsProvider", "SMS provider", "The SMS gateway; Africa's Talking is the only one supported.", Select(&["africas_talking"]), LATER),
                 key!("smsSenderId", "Sender ID", "The name SMS appear from (at most 11 characters, registered with the provider); empty: the provider's default.", Text { max: 11 }, LATER),
             ],
         },

@@ -146,7 +146,6 @@ pub(super) fn notifications(v: &mut V, n: &NotificationSettings) {
     );
     v.email_or_empty(&n.from_email, "notifications.fromEmail");
     v.email_or_empty(&n.reply_to, "notifications.replyTo");
-    v.one_of(&n.sms_provider, &["africas_talking"], "notifications.smsProvider");
     v.max_len(&n.sms_sender_id, 11, "notifications.smsSenderId");
     v.url_or_empty(&n.webhook_url, "notifications.webhookUrl");
     if n.webhooks_enabled {
@@ -272,7 +271,6 @@ pub(super) fn backup(v: &mut V, b: &BackupSettings) {
         3650,
         "backup.databaseBackupRetentionDays",
     );
-    v.one_of(&b.storage_type, &["local"], "backup.storageType");
     v.check(
         !b.storage_path.trim().is_empty(),
         "backup.storagePath",
