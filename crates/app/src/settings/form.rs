@@ -418,6 +418,68 @@ mod tests {
         assert_eq!(number("5o"), None);
     }
 
+    fn posted(pairs: &[(&str, &str)]) -> Posted {
+        let current = super::super::view(&super::super::Settings::default(), Category::Notifications);
+        let form = FormPairs(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect());
+        parse(Category::Notifications, &current, &form)
+    }
+
+    #[test]
+    fn only_changed_keys_are_patched_and_a_group_keeps_its_other_values() {
+        let p = posted(&[
+            ("notifications.lowBalanceAlert.threshold", "250,000"),
+            ("notifications.lowBalanceAlert.recipients", "a@b.rw\r\n\r\n c@d.rw "),
+            ("notifications.smtpPort", "587"),
+            // a toggle's hidden "false" then its box: on, as stored
+            ("notifications.smsEnabled", "false"),
+            ("notifications.smsEnabled", "true"),
+            ("notifications.emailEnabled", "false"),
+        ]);
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        let keys: Vec<&String> = p.patch.keys().collect();
+        assert_eq!(
+            keys,
+            ["lowBalanceAlert"],
+            "emailEnabled is off already, smtpPort unchanged"
+        );
+        assert_eq!(
+            p.patch["lowBalanceAlert"],
+            serde_json::json!({"enabled": true, "threshold": 250_000, "recipients": ["a@b.rw", "c@d.rw"]})
+        );
+    }
+
+    #[test]
+    fn unreadable_fields_are_errors_naming_them_and_keep_what_was_typed() {
+        let p = posted(&[
+            ("notifications.webhookRetryAttempts", "three"),
+            ("notifications.smtpHost", "smtp.mbelyco.rw"),
+        ]);
+        assert_eq!(
+            p.errors,
+            vec![FieldError::new(
+                "notifications.webhookRetryAttempts",
+                "must be a whole number"
+            )]
+        );
+        assert_eq!(p.raw["notifications.webhookRetryAttempts"], "three");
+        assert_eq!(p.shown["smtpHost"], "smtp.mbelyco.rw");
+    }
+
+    #[test]
+    fn a_secret_changes_only_when_replaced_or_cleared() {
+        assert!(posted(&[("notifications.smtpPassword.replace", "  ")]).patch.is_empty());
+        let p = posted(&[("notifications.smtpPassword.replace", "s3cret-pass")]);
+        assert_eq!(p.patch["smtpPassword"], "s3cret-pass");
+        assert!(
+            posted(&[("notifications.smtpPassword.clear", "true")]).patch.is_empty(),
+            "clearing an unset secret changes nothing"
+        );
+        assert!(
+            p.shown.get("smtpPassword").is_none_or(Value::is_null),
+            "never shown back"
+        );
+    }
+
     #[test]
     fn secrets_are_shown_as_set_or_not_only() {
         assert_eq!(show(Input::Secret, &Value::from("••••abcd")), "set");

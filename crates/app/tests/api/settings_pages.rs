@@ -154,6 +154,12 @@ async fn settings_index_lists_only_the_categories_the_role_may_see() {
     let index = get(&finance, &app, "/admin/settings").await;
     assert_eq!(index.status, 200);
     assert!(index.html.contains("href=\"/admin/settings/payments\""));
+    assert!(
+        index
+            .html
+            .contains(r#"<a href="/admin/settings" aria-current="page">Settings</a>"#),
+        "in the navigation"
+    );
     for c in ["branding", "ussd", "security", "notifications", "backup"] {
         assert!(!index.html.contains(&format!("href=\"/admin/settings/{c}\"")), "{c}");
     }
