@@ -36,6 +36,7 @@ mod reconcile;
 mod seed;
 mod settings;
 mod settings_pages;
+mod settings_pages_history;
 mod settings_processes;
 mod signin;
 mod sms;
