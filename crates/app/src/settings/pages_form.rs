@@ -418,11 +418,7 @@ async fn preview_change(
             Some(Notice::info("Nothing changed: every value is as stored.")),
         );
     }
-    let change = Change {
-        patches: [(c, posted.patch.clone())].into(),
-        reason: None,
-        base_version: Some(base),
-    };
+    let change = Change::one(c, posted.patch.clone(), None).from_version(Some(base));
     show_preview(&state, &who, c, change, String::new(), None, |e| match e {
         AppError::Validation(errors) => back_to_form(&state, &posted, errors),
         AppError::Conflict { .. } => conflict_page(&state, &who, c, e),
@@ -453,11 +449,7 @@ async fn confirm_change(
     let body: Value = serde_json::from_str(secrecy::ExposeSecret::expose_secret(&opened))
         .map_err(|_| AppError::field("payload", "cannot be read: start again from the form"))?;
     let patch: Map<String, Value> = body["patch"].as_object().cloned().unwrap_or_default();
-    let change = Change {
-        patches: [(c, patch)].into(),
-        reason: None,
-        base_version: body["base"].as_i64(),
-    };
+    let change = Change::one(c, patch, None).from_version(body["base"].as_i64());
     let reason = form.get("reason").unwrap_or_default().trim().to_owned();
     if reason.is_empty() || reason.chars().count() > 500 {
         let why = if reason.is_empty() {
