@@ -179,6 +179,12 @@ pub(crate) fn patched(
                 }
                 continue;
             }
+            // a group (`expiration`, `rateLimiting`, a `{en, rw}` text) changes only the
+            // members given: the others keep their stored (or default) values
+            let value = match (value, entry.get(&key).or_else(|| known.get(&key))) {
+                (Value::Object(given), Some(Value::Object(base))) => Value::Object(merged(base, given)),
+                (value, _) => value,
+            };
             entry.insert(key, value);
         }
     }
@@ -187,6 +193,19 @@ pub(crate) fn patched(
     } else {
         Err(AppError::Validation(errors))
     }
+}
+
+/// `base` with `given` laid over it, member by member, groups within groups too.
+fn merged(base: &Map<String, Value>, given: Map<String, Value>) -> Map<String, Value> {
+    let mut out = base.clone();
+    for (k, v) in given {
+        let v = match (v, out.get(&k)) {
+            (Value::Object(g), Some(Value::Object(b))) => Value::Object(merged(b, g)),
+            (v, _) => v,
+        };
+        out.insert(k, v);
+    }
+    out
 }
 
 /// 409 when a version after `base` changed any of `categories`, saying who changed what.
