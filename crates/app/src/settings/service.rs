@@ -59,7 +59,7 @@ async fn lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
 
 /// Validation problems the new state has that the current one did not: a change is refused for
 /// what it breaks, not for an older problem elsewhere.
-fn introduced_problems(current: &PlainValues, next: &PlainValues) -> Vec<FieldError> {
+pub(crate) fn introduced_problems(current: &PlainValues, next: &PlainValues) -> Vec<FieldError> {
     let next_settings = match build(next) {
         Ok(s) => s,
         Err(e) => return vec![e],

@@ -156,6 +156,10 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Auth, AppE
                 _ => Err(AppError::Unauthorized),
             };
         }
+        if !state.settings.get().0.integrations.api_keys_enabled {
+            // said plainly: the key may be good, but keys are off (sessions still work)
+            return Err(AppError::ApiKeysDisabled);
+        }
         return match crate::identity::api_keys::authenticate(&mut conn, key.trim(), now).await? {
             Some(k) => Ok(Auth::Full(Principal {
                 user_id: k.user_id,
