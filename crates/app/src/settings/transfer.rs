@@ -39,8 +39,8 @@ pub struct ExportDocument {
     pub secrets_set: Vec<String>,
     /// Only with sealed secrets (a backup): each set secret, `category.key` → its value
     /// encrypted with this instance's `SECRET_KEY`. Only an instance with the same key opens it.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub sealed_secrets: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sealed_secrets: Option<BTreeMap<String, String>>,
 }
 
 /// The context a secret is sealed under in an export: bound to its name, apart from storage.
@@ -101,7 +101,7 @@ pub async fn export(
         version,
         settings,
         secrets_set,
-        sealed_secrets,
+        sealed_secrets: sealed.then_some(sealed_secrets),
     })
 }
 

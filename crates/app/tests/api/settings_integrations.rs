@@ -127,9 +127,13 @@ async fn api_keys_turned_off_are_refused_with_a_clear_401_and_sessions_still_wor
     assert_eq!(app.get_as(&key, path).await.status(), 200);
 
     let browser = app.browser();
-    let res =
-        crate::helpers::password_step(&browser, &app, crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
-            .await;
+    let res = crate::helpers::password_step(
+        &browser,
+        &app,
+        crate::helpers::ADMIN_EMAIL,
+        crate::helpers::ADMIN_PASSWORD,
+    )
+    .await;
     assert_eq!(res.status(), 303);
     crate::helpers::finish_enrolment(&browser, &app).await;
 

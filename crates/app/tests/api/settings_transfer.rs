@@ -57,7 +57,10 @@ async fn an_export_has_every_setting_and_names_the_secrets_it_leaves_out() {
         "{disposition}"
     );
     let text = res.text().await.unwrap();
-    assert!(!text.contains(MOMO_KEY) && !text.contains(AT_KEY), "a secret leaked: {text}");
+    assert!(
+        !text.contains(MOMO_KEY) && !text.contains(AT_KEY),
+        "a secret leaked: {text}"
+    );
     let doc: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(doc["format"], "mbelyco-settings");
     assert_eq!(doc["formatVersion"], 1);
@@ -78,9 +81,7 @@ async fn an_export_has_every_setting_and_names_the_secrets_it_leaves_out() {
     let before = counts(&app.pool).await;
     let mut body = doc.clone();
     body["reason"] = json!("same again");
-    let res = app
-        .post_json(&key, "/api/v1/admin/settings/import", &body)
-        .await;
+    let res = app.post_json(&key, "/api/v1/admin/settings/import", &body).await;
     assert_eq!(res.status(), 200);
     let out = json_of(res).await;
     assert_eq!(out["differences"], json!([]));
@@ -123,7 +124,10 @@ async fn a_dry_run_shows_the_difference_masks_secrets_and_changes_nothing() {
             .clone()
     };
     let max = find("payments", "maxAmount");
-    assert_eq!((max["before"].clone(), max["after"].clone()), (json!(500_000), json!(50_000)));
+    assert_eq!(
+        (max["before"].clone(), max["after"].clone()),
+        (json!(500_000), json!(50_000))
+    );
     let secret = find("payments", "momoApiKey");
     assert!(secret["before"].as_str().unwrap().ends_with("abcd"), "{secret}");
     assert!(secret["after"].as_str().unwrap().ends_with("5678"), "{secret}");
@@ -143,18 +147,14 @@ async fn a_dry_run_shows_the_difference_masks_secrets_and_changes_nothing() {
     assert_eq!(app.state.settings.get().0.payments.max_amount, 500_000);
 
     // the same without dry run needs a reason, then applies it as one version
-    let res = app
-        .post_json(&key, "/api/v1/admin/settings/import", &body)
-        .await;
+    let res = app.post_json(&key, "/api/v1/admin/settings/import", &body).await;
     assert_eq!(res.status(), 422);
     assert_eq!(error_fields(&json_of(res).await), vec!["reason"]);
     assert_eq!(counts(&app.pool).await, before);
 
     let mut with_reason = body.clone();
     with_reason["reason"] = json!("lower payouts for the pilot");
-    let res = app
-        .post_json(&key, "/api/v1/admin/settings/import", &with_reason)
-        .await;
+    let res = app.post_json(&key, "/api/v1/admin/settings/import", &with_reason).await;
     assert_eq!(res.status(), 200);
     let out = json_of(res).await;
     assert_eq!(out["version"], 3);
@@ -184,14 +184,9 @@ async fn a_malformed_import_names_each_bad_field_and_changes_nothing() {
         let app = &app;
         let key = &key;
         async move {
-            let res = app
-                .post_json(key, "/api/v1/admin/settings/import", &body)
-                .await;
+            let res = app.post_json(key, "/api/v1/admin/settings/import", &body).await;
             assert_eq!(res.status(), 422);
-            assert_eq!(
-                res.headers()["content-type"],
-                "application/problem+json"
-            );
+            assert_eq!(res.headers()["content-type"], "application/problem+json");
             let body = json_of(res).await;
             error_fields(&body).into_iter().map(str::to_owned).collect::<Vec<_>>()
         }
@@ -260,7 +255,11 @@ async fn a_whole_settings_change_is_all_or_nothing_in_one_version() {
     assert_eq!(error_fields(&json_of(res).await), vec!["ussd.serviceCode"]);
     assert_eq!(counts(&app.pool).await, before);
     let res = app.get_as(&key, "/api/v1/admin/settings/payments").await;
-    assert_eq!(json_of(res).await["settings"]["maxAmount"], 500_000, "the good category was not applied");
+    assert_eq!(
+        json_of(res).await["settings"]["maxAmount"],
+        500_000,
+        "the good category was not applied"
+    );
 
     let res = app
         .put_json(
@@ -275,7 +274,10 @@ async fn a_whole_settings_change_is_all_or_nothing_in_one_version() {
     assert_eq!(out["version"], 3);
     assert_eq!(out["changed"], json!(["ussd.serviceCode", "payments.maxAmount"]));
     assert_eq!(out["settings"]["payments"]["maxAmount"], 40_000);
-    assert!(out["settings"]["payments"]["momoApiKey"].as_str().unwrap().ends_with("abcd"));
+    assert!(out["settings"]["payments"]["momoApiKey"]
+        .as_str()
+        .unwrap()
+        .ends_with("abcd"));
     assert_eq!(counts(&app.pool).await.1, before.1 + 1, "one version");
 }
 
@@ -443,9 +445,7 @@ async fn sealed_secrets_restore_only_where_the_same_secret_key_is_configured() {
     assert_eq!(res.status(), 200);
     let dry = json_of(res).await;
     assert_eq!(dry["differences"].as_array().unwrap().len(), 3, "{dry}");
-    let res = app
-        .post_json(&key, "/api/v1/admin/settings/restore", &restore)
-        .await;
+    let res = app.post_json(&key, "/api/v1/admin/settings/restore", &restore).await;
     assert_eq!(res.status(), 200);
     let s = app.state.settings.get();
     assert_eq!(s.0.payments.momo_api_key.expose(), Some(MOMO_KEY));
@@ -470,7 +470,10 @@ async fn sealed_secrets_restore_only_where_the_same_secret_key_is_configured() {
         vec!["payments.momoApiKey", "ussd.africasTalkingApiKey"]
     );
     assert!(
-        body["errors"][0]["message"].as_str().unwrap().contains("another SECRET_KEY"),
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("another SECRET_KEY"),
         "{body}"
     );
     assert_eq!(counts(&other_db.pool).await, before, "nothing changed");

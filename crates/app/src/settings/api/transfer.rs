@@ -40,6 +40,7 @@ pub fn routes() -> Vec<RouteSpec> {
                            sealed with this instance's SECRET_KEY into `sealedSecrets`: it restores only where the \
                            same key is configured.")
                 .query::<ExportQuery>()
+                .component::<SecretsInExport>()
                 .ok::<ExportDocument>()),
         route!(POST "/api/v1/admin/settings/import", Access::Permission(SystemSettingsImport), import,
             Doc::new("Import settings from a document (an export, or just `{settings: {...}}`)")
@@ -49,6 +50,7 @@ pub fn routes() -> Vec<RouteSpec> {
                            required, and the change is one version, all or nothing; `baseVersion` refuses it (409) \
                            when a later version changed those categories. Keys left out keep their value.")
                 .query::<ImportQuery>()
+                .component::<Unopenable>()
                 .body::<ImportBody>()
                 .ok::<ImportAnswer>()
                 .problems(&[409])),
@@ -73,6 +75,7 @@ pub fn routes() -> Vec<RouteSpec> {
                            restore is one version, all or nothing. A sealed secret this instance cannot open is a \
                            422 naming it, unless `secrets=skip`.")
                 .query::<ImportQuery>()
+                .component::<Unopenable>()
                 .body::<ImportBody>()
                 .ok::<ImportAnswer>()
                 .problems(&[409])),
