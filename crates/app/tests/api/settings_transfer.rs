@@ -367,6 +367,29 @@ async fn only_the_permissions_open_export_import_backup_and_restore() {
     assert_eq!(res.status(), 200);
     assert_eq!(app.state.settings.get().0.payments.max_amount, 60_000);
 
+    // exporting does not open the secrets: sealing them needs the backup permission too
+    let mut tx = app.pool.begin().await.unwrap();
+    let viewer_role = mbelyco::access::role_id(&mut tx, "Viewer").await.unwrap().unwrap();
+    mbelyco::access::roles::set_permissions(
+        &mut tx,
+        viewer_role,
+        &["system.settings.export".to_owned()],
+        &mbelyco::unit::Acting::system(now()),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(app.get_as(&viewer, "/api/v1/admin/settings/export").await.status(), 200);
+    let res = app
+        .get_as(&viewer, "/api/v1/admin/settings/export?secrets=sealed")
+        .await;
+    assert_eq!(res.status(), 403);
+    let body = json_of(res).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("system.settings.backup"),
+        "{body}"
+    );
+
     // the Super Administrator holds them all
     assert_eq!(app.get_as(&key, "/api/v1/admin/settings/export").await.status(), 200);
 }
