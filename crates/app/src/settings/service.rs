@@ -190,7 +190,11 @@ pub(crate) fn patched(
 }
 
 /// 409 when a version after `base` changed any of `categories`, saying who changed what.
-async fn refuse_if_changed_since(conn: &mut PgConnection, base: i64, categories: &[Category]) -> Result<(), AppError> {
+pub(crate) async fn refuse_if_changed_since(
+    conn: &mut PgConnection,
+    base: i64,
+    categories: &[Category],
+) -> Result<(), AppError> {
     let names: Vec<&str> = categories.iter().map(|c| c.as_str()).collect();
     let later: Vec<(i64, Option<String>, DateTime<Utc>, Value)> = sqlx::query_as(
         "select v.version, coalesce(nullif(u.full_name, ''), u.email), v.changed_at, v.changes \

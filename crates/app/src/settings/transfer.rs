@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sqlx::PgConnection;
 
-use super::service::{introduced_problems, patched};
+use super::service::{introduced_problems, patched, refuse_if_changed_since};
 use super::{build, default_values, load_plain, Category, PlainValues};
 use crate::crypto::{mask, SecretBox};
 use crate::error::{AppError, FieldError};
@@ -149,6 +149,18 @@ pub struct Prepared {
 impl Prepared {
     pub fn categories(&self) -> impl Iterator<Item = Category> + '_ {
         self.patches.keys().copied()
+    }
+
+    /// For a dry run: the 409 applying would give when a version after `base` changed any of
+    /// the categories this changes.
+    pub async fn refuse_if_stale(&self, conn: &mut PgConnection, base: Option<i64>) -> Result<(), AppError> {
+        match base {
+            Some(base) => {
+                let touched: Vec<Category> = self.categories().collect();
+                refuse_if_changed_since(conn, base, &touched).await
+            }
+            None => Ok(()),
+        }
     }
 }
 

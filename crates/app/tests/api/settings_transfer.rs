@@ -312,6 +312,11 @@ async fn a_change_from_an_old_version_is_refused_with_who_changed_what() {
             "/api/v1/admin/settings/import",
             json!({"settings": {"ussd": {"serviceName": "Mine"}}, "baseVersion": 2, "reason": "r"}),
         ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/admin/settings/import?dryRun=true",
+            json!({"settings": {"ussd": {"serviceName": "Mine"}}, "baseVersion": 2}),
+        ),
     ] {
         let res = app.send_json(&key, method, path, &body).await;
         assert_eq!(res.status(), 409, "{path}");

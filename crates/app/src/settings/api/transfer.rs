@@ -48,7 +48,8 @@ pub fn routes() -> Vec<RouteSpec> {
                            422 naming `<category>.<key>` (an unknown category by its name), all at once. With \
                            `dryRun=true` the answer is the difference and nothing changes. Otherwise `reason` is \
                            required, and the change is one version, all or nothing; `baseVersion` refuses it (409) \
-                           when a later version changed those categories. Keys left out keep their value.")
+                           when a later version changed those categories (a dry run too). Keys left out keep their \
+                           value.")
                 .query::<ImportQuery>()
                 .component::<Unopenable>()
                 .body::<ImportBody>()
@@ -277,6 +278,7 @@ async fn bring_in(
     let current = transfer::current(&mut unit, secrets).await?;
     let prepared = transfer::prepare(&current, secrets, incoming)?;
     if dry_run {
+        prepared.refuse_if_stale(&mut unit, body.base_version).await?;
         let version: i64 = sqlx::query_scalar("select coalesce(max(version), 0) from setting_versions")
             .fetch_one(&mut *unit)
             .await?;
