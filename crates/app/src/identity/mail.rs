@@ -46,7 +46,9 @@ pub async fn send_setup_link(state: &AppState, user_id: Uuid, url: &str) -> bool
         _ => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&n.smtp_host)),
     };
     let Ok(mut builder) = builder else { return false };
-    builder = builder.port(n.smtp_port);
+    // the outbound timeout of the integration settings (lettre's own default is a minute)
+    let timeout = std::time::Duration::from_secs(u64::from(settings.0.integrations.outbound_timeout_seconds));
+    builder = builder.port(n.smtp_port).timeout(Some(timeout));
     if let Some(pw) = n.smtp_password.expose() {
         builder = builder.credentials(Credentials::new(n.smtp_username.clone(), pw.to_owned()));
     }

@@ -11,6 +11,7 @@ pub mod api;
 pub mod model;
 pub mod registry;
 mod service;
+pub mod transfer;
 pub mod validate;
 
 use std::sync::Arc;

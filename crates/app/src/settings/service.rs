@@ -59,7 +59,7 @@ async fn lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
 
 /// Validation problems the new state has that the current one did not: a change is refused for
 /// what it breaks, not for an older problem elsewhere.
-fn introduced_problems(current: &PlainValues, next: &PlainValues) -> Vec<FieldError> {
+pub(crate) fn introduced_problems(current: &PlainValues, next: &PlainValues) -> Vec<FieldError> {
     let next_settings = match build(next) {
         Ok(s) => s,
         Err(e) => return vec![e],
@@ -209,7 +209,11 @@ fn merged(base: &Map<String, Value>, given: Map<String, Value>) -> Map<String, V
 }
 
 /// 409 when a version after `base` changed any of `categories`, saying who changed what.
-async fn refuse_if_changed_since(conn: &mut PgConnection, base: i64, categories: &[Category]) -> Result<(), AppError> {
+pub(crate) async fn refuse_if_changed_since(
+    conn: &mut PgConnection,
+    base: i64,
+    categories: &[Category],
+) -> Result<(), AppError> {
     let names: Vec<&str> = categories.iter().map(|c| c.as_str()).collect();
     let later: Vec<(i64, Option<String>, DateTime<Utc>, Value)> = sqlx::query_as(
         "select v.version, coalesce(nullif(u.full_name, ''), u.email), v.changed_at, v.changes \

@@ -177,6 +177,7 @@ fn cross_field(field: &str) -> bool {
         "business.expiration.maxExpirationDays",
         "ussd.inputTimeoutSeconds",
         "ussd.sessionTimeoutSeconds",
+        "integrations.apiRequestsPerHour",
     ]
     .contains(&field)
 }
