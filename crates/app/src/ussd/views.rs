@@ -28,6 +28,8 @@ pub const OUTCOMES: &[&str] = &[
     "typo",
     "not_a_code",
     "too_many_requests",
+    "timed_out",
+    "too_deep",
     "language_set",
     "exit",
     "repeat",

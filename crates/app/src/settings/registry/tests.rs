@@ -177,6 +177,8 @@ fn cross_field(field: &str) -> bool {
         "business.expiration.maxExpirationDays",
         "ussd.inputTimeoutSeconds",
         "ussd.sessionTimeoutSeconds",
+        "ussd.maxAttemptsPerHour",
+        "ussd.maxAttemptsPerDay",
     ]
     .contains(&field)
 }
