@@ -43,8 +43,11 @@ pub enum Refusal {
     Blocked,
     /// Its batch is blocked, expired or completed.
     CampaignClosed,
-    /// The customer's daily or monthly prize limit.
+    /// The customer's daily or monthly prize limit, or their one prize when only one is allowed.
     CustomerLimit,
+    /// The customer's last prize is more recent than settings
+    /// `business.redemption.cooldownPeriodMinutes`.
+    CoolingDown,
     /// The phone's attempt limits (settings `ussd`): this attempt crossed one, or the phone is
     /// inside the block an earlier crossing started.
     TooManyAttempts(Limited),
@@ -63,6 +66,7 @@ impl Refusal {
             Refusal::Blocked => "blocked",
             Refusal::CampaignClosed => "campaign_closed",
             Refusal::CustomerLimit => "customer_limit",
+            Refusal::CoolingDown => "cooling_down",
             Refusal::TooManyAttempts(Limited::Crossed) => "rate_limited",
             Refusal::TooManyAttempts(Limited::Blocked) => "phone_blocked",
             Refusal::Mistyped => "typo",
@@ -244,7 +248,7 @@ pub async fn redeem(
         t.batch_id,
     )
     else {
-        return refusal(conn, a).await;
+        return refusal(conn, a, rules).await;
     };
     audit.push(
         AuditEvent::new(
@@ -276,7 +280,11 @@ pub async fn redeem(
 }
 
 /// Why the code could not be taken — or, for a repeated request, the redemption it already made.
-async fn refusal(conn: &mut PgConnection, a: &Attempt<'_>) -> Result<Result<Redeemed, Refusal>, sqlx::Error> {
+async fn refusal(
+    conn: &mut PgConnection,
+    a: &Attempt<'_>,
+    rules: &RedemptionRules,
+) -> Result<Result<Redeemed, Refusal>, sqlx::Error> {
     let again: Option<(Uuid, Uuid, i64, String, String)> = sqlx::query_as(
         r#"select r.id, d.id, r.amount, r.currency, d.status from redemptions r
            join disbursements d on d.redemption_id = r.id where r.idempotency_key = $1"#,
@@ -294,10 +302,29 @@ async fn refusal(conn: &mut PgConnection, a: &Attempt<'_>) -> Result<Result<Rede
         }));
     }
     Ok(Err(match look(conn, a.code, a.check_fails, a.now, a.grace).await? {
-        // the code could be redeemed: the customer's limits stopped it
+        // the code could be redeemed: the customer's limits stopped it — the wait between prizes
+        // when that is what is left to wait for
+        Ok(_) if cooling_down(conn, a, rules).await? => Refusal::CoolingDown,
         Ok(_) => Refusal::CustomerLimit,
         Err(r) => r,
     }))
+}
+
+/// Whether the customer may win again, but not yet: more prizes are allowed and their last one is
+/// within the cool-down.
+async fn cooling_down(conn: &mut PgConnection, a: &Attempt<'_>, rules: &RedemptionRules) -> Result<bool, sqlx::Error> {
+    if !rules.allow_multiple_redemptions || rules.cooldown_period_minutes == 0 {
+        return Ok(false);
+    }
+    sqlx::query_scalar(
+        "select coalesce(max(created_at) + make_interval(mins => $2) > $3, false) from redemptions \
+         where user_id = $1 and status <> 'reversed'",
+    )
+    .bind(a.customer.user_id)
+    .bind(rules.cooldown_period_minutes as i32)
+    .bind(a.now)
+    .fetch_one(conn)
+    .await
 }
 
 /// The code's state without changing it: what it is worth, or why it cannot be redeemed.

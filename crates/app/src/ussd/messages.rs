@@ -99,6 +99,9 @@ pub enum Msg {
     /// The phone dials more often than settings `security.rateLimiting.ussdRequestsPer…` allow.
     TooManyRequests,
     CustomerLimit,
+    /// The wait between two prizes (`{minutes}`, settings
+    /// `business.redemption.cooldownPeriodMinutes`) is not over.
+    CoolingDown,
     Busy,
     NotMtn,
     /// settings: errorMessage
@@ -115,7 +118,7 @@ pub enum Msg {
 }
 
 impl Msg {
-    pub const ALL: [Msg; 31] = [
+    pub const ALL: [Msg; 32] = [
         Msg::Welcome,
         Msg::MainMenu,
         Msg::MainMenuOneLanguage,
@@ -139,6 +142,7 @@ impl Msg {
         Msg::TooManyAttempts,
         Msg::TooManyRequests,
         Msg::CustomerLimit,
+        Msg::CoolingDown,
         Msg::Busy,
         Msg::NotMtn,
         Msg::Error,
@@ -204,6 +208,12 @@ impl Msg {
             (Msg::TooManyRequests, En) => "You have dialled too often. Please wait a few minutes and dial again.",
             (Msg::CustomerLimit, Rw) => "Wageze ku mubare ntarengwa w'ibihembo. Ongera ugerageze ejo.",
             (Msg::CustomerLimit, En) => "You have reached the prize limit for now. Try again tomorrow.",
+            (Msg::CoolingDown, Rw) => {
+                "Mwatsindiye igihembo vuba aha. Hagati y'ibihembo bibiri hategerezwa iminota {minutes}. Ongera ugerageze nyuma."
+            }
+            (Msg::CoolingDown, En) => {
+                "You won a prize a short while ago. Prizes are {minutes} minutes apart: please try again later."
+            }
             (Msg::Busy, Rw) => "Serivisi ihuze. Ongera ugerageze mu kanya.",
             (Msg::Busy, En) => "Service busy. Please try again in a moment.",
             (Msg::NotMtn, Rw) => {

@@ -98,6 +98,7 @@ mod tests {
             Refusal::Blocked,
             Refusal::CampaignClosed,
             Refusal::CustomerLimit,
+            Refusal::CoolingDown,
             Refusal::TooManyAttempts(Limited::Crossed),
             Refusal::TooManyAttempts(Limited::Blocked),
             Refusal::Mistyped,

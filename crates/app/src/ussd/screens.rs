@@ -18,6 +18,7 @@ pub fn refusal_text(r: Refusal, lang: Lang, settings: &Settings) -> String {
         Refusal::Blocked => Msg::Blocked,
         Refusal::CampaignClosed => Msg::CampaignClosed,
         Refusal::CustomerLimit => Msg::CustomerLimit,
+        Refusal::CoolingDown => Msg::CoolingDown,
         Refusal::TooManyAttempts(_) => Msg::TooManyAttempts,
         Refusal::Mistyped => Msg::Typo,
     };
@@ -25,6 +26,10 @@ pub fn refusal_text(r: Refusal, lang: Lang, settings: &Settings) -> String {
     match msg {
         // who to call about a blocked code: the company's number, when there is one
         Msg::Blocked => with_phone(text, Msg::CallUs, lang, settings),
+        Msg::CoolingDown => {
+            let minutes = settings.business.redemption.cooldown_period_minutes.to_string();
+            fill(&text, &[("minutes", &minutes)])
+        }
         _ => text,
     }
 }
@@ -130,6 +135,7 @@ pub fn every_screen(lang: Lang, settings: &Settings) -> Vec<String> {
         Refusal::Blocked,
         Refusal::CampaignClosed,
         Refusal::CustomerLimit,
+        Refusal::CoolingDown,
     ] {
         out.push(refusal_text(r, lang, settings));
     }

@@ -19,6 +19,8 @@ pub const OUTCOMES: &[&str] = &[
     "blocked",
     "campaign_closed",
     "customer_limit",
+    "cooling_down",
+    "cooling_down",
     "rate_limited",
     "phone_blocked",
     "busy",

@@ -64,6 +64,10 @@ async fn the_welcome_screen_greets_with_the_service_name_and_staff_read_its_desc
         assert_eq!(status, 422, "{bad:?}");
         assert_eq!(error_fields(&body), ["ussd.serviceName"], "{body}");
     }
+    // the environment is the base URL's and the username's to say (decision 0035)
+    let (status, body) = put(&app, &key, "ussd", json!({"africasTalkingEnvironment": "production"})).await;
+    assert_eq!(status, 422);
+    assert_eq!(error_fields(&body), ["ussd.africasTalkingEnvironment"], "{body}");
     app.state.settings.refresh().await.unwrap();
     assert!(app
         .hop("name-2", "+250788310002", "")

@@ -176,14 +176,15 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                 key!(
                     "redemption.cooldownPeriodMinutes",
                     "Wait between prizes",
-                    "How long a customer must wait after a redemption before the next one is accepted. 0: no wait.",
+                    "How long a customer must wait after a redemption before the next one is accepted; until \
+                     then they are told prizes are this many minutes apart. 0: no wait.",
                     Number {
                         min: 0,
                         max: 10_080,
                         unit: "minutes"
                     },
                     Applied {
-                        by: &["redemption/redeem.rs"]
+                        by: &["redemption/redeem.rs", "ussd/screens.rs"]
                     }
                 ),
                 key!(
