@@ -121,7 +121,9 @@ pub async fn serve(
 pub fn registry(state: &AppState) -> Registry {
     let registry = Registry::new()
         .register(crate::jobs::housekeeping::Housekeeping)
-        .register(crate::batches::refresh::RefreshStatus)
+        .register(crate::batches::refresh::RefreshStatus {
+            settings: Arc::clone(&state.settings),
+        })
         .register(crate::codes::generate::Handler {
             settings: Arc::clone(&state.settings),
         })

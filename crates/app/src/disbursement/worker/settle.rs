@@ -101,9 +101,10 @@ impl PayoutWorker {
         tx.commit().await?;
         // after the commit: payouts of one batch completing side by side each see the others'
         // codes as still `used` inside their own transactions; the last to commit sees them all
-        if crate::batches::refresh::may_change(&self.pool, done.batch_id, now).await? {
+        let expiry = self.settings.get().0.business.expiration.clone();
+        if crate::batches::refresh::may_change(&self.pool, done.batch_id, now, &expiry).await? {
             let mut tx = self.pool.begin().await?;
-            crate::batches::refresh::refresh_status(&mut tx, done.batch_id, now).await?;
+            crate::batches::refresh::refresh_status(&mut tx, done.batch_id, now, &expiry).await?;
             tx.commit().await?;
         }
         Ok(Outcome::Completed)

@@ -178,6 +178,8 @@ fn cross_field(field: &str) -> bool {
         "ussd.inputTimeoutSeconds",
         "ussd.sessionTimeoutSeconds",
         "integrations.apiRequestsPerHour",
+        "ussd.maxAttemptsPerHour",
+        "ussd.maxAttemptsPerDay",
     ]
     .contains(&field)
 }

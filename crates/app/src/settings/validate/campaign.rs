@@ -70,6 +70,14 @@ pub(super) fn ussd(v: &mut V, u: &UssdSettings) {
             .split('*')
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
     v.check(code_ok, "ussd.serviceCode", "must look like *123# or *123*4#");
+    v.check(
+        !u.service_name.trim().is_empty(),
+        "ussd.serviceName",
+        "must not be empty",
+    );
+    // the welcome screen names the service (`ussd::screens::check_settings` checks the screen)
+    v.max_len(&u.service_name, 40, "ussd.serviceName");
+    v.max_len(&u.service_description, 200, "ussd.serviceDescription");
     v.one_of(&u.default_language, &["en", "rw"], "ussd.defaultLanguage");
     v.check(
         !u.supported_languages.is_empty(),
@@ -78,6 +86,11 @@ pub(super) fn ussd(v: &mut V, u: &UssdSettings) {
     );
     for (i, l) in u.supported_languages.iter().enumerate() {
         v.one_of(l, &["en", "rw"], &format!("ussd.supportedLanguages[{i}]"));
+        v.check(
+            !u.supported_languages[..i].contains(l),
+            &format!("ussd.supportedLanguages[{i}]"),
+            "is listed twice",
+        );
     }
     v.check(
         u.supported_languages.contains(&u.default_language),
@@ -95,7 +108,8 @@ pub(super) fn ussd(v: &mut V, u: &UssdSettings) {
         v.max_len(&m.en, 120, &format!("{f}.en"));
         v.max_len(&m.rw, 120, &format!("{f}.rw"));
     }
-    v.range(u.max_menu_depth, 1, 10, "ussd.maxMenuDepth");
+    // redeeming takes two inputs (1, the code); the language screen and a retyped code add more
+    v.range(u.max_menu_depth, 2, 30, "ussd.maxMenuDepth");
     v.range(u.session_timeout_seconds, 20, 600, "ussd.sessionTimeoutSeconds");
     v.range(u.input_timeout_seconds, 5, 180, "ussd.inputTimeoutSeconds");
     v.check(
@@ -117,11 +131,6 @@ pub(super) fn ussd(v: &mut V, u: &UssdSettings) {
         "must be at least the per-hour limit",
     );
     v.range(u.block_duration_minutes, 1, 10_080, "ussd.blockDurationMinutes");
-    v.one_of(
-        &u.africas_talking_environment,
-        &["sandbox", "production"],
-        "ussd.africasTalkingEnvironment",
-    );
     v.check(
         !u.africas_talking_username.trim().is_empty(),
         "ussd.africasTalkingUsername",
