@@ -3,6 +3,8 @@
 //! `pages.rs` and are merged here.
 
 pub mod auth;
+pub mod brand;
+pub mod brand_css;
 pub mod chart;
 mod edge;
 pub mod extract;
@@ -55,6 +57,7 @@ impl AppState {
 pub fn all_routes() -> Vec<routes::RouteSpec> {
     let mut specs = system::routes();
     specs.extend(openapi_pages::routes());
+    specs.extend(brand::routes());
     specs.extend(crate::identity::pages::routes());
     specs.extend(crate::identity::account_pages::routes());
     specs.extend(crate::settings::api::routes());
@@ -90,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(edge::guard_input))
         .layer(axum::middleware::from_fn(edge::problem_errors))
         .layer(axum::middleware::from_fn(pages::render_error_pages))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), brand::scope))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             middleware::panic_response,
