@@ -34,6 +34,7 @@ mod payouts_faults;
 mod reconcile;
 mod seed;
 mod settings;
+mod settings_branding;
 mod settings_processes;
 mod signin;
 mod sms;
