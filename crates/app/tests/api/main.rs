@@ -9,6 +9,7 @@ mod batches;
 mod batches_list;
 mod batches_ops;
 mod browser;
+mod browser_branding;
 mod cli;
 mod codes;
 mod codes_edit;
