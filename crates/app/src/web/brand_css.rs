@@ -277,6 +277,26 @@ mod tests {
         assert_eq!(surface("#000000"), "#1A1A1A");
     }
 
+    /// Every property the brand sheet defines is used by the panel's CSS, so every look-related
+    /// setting changes something on screen.
+    #[test]
+    fn the_panel_css_uses_every_brand_property() {
+        let app_css = include_str!("../../static/app.css");
+        let sheet = stylesheet(&BrandingSettings::default());
+        let names: Vec<&str> = sheet
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("--brand-"))
+            .filter_map(|l| l.split(':').next())
+            .collect();
+        assert_eq!(names.len(), 21, "{names:?}");
+        for name in names {
+            assert!(
+                app_css.contains(&format!("var(--brand-{name})")),
+                "--brand-{name} is defined but app.css never uses it"
+            );
+        }
+    }
+
     #[test]
     fn shadows_and_custom_css_cannot_reach_elsewhere() {
         assert_eq!(

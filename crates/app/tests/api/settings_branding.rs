@@ -75,7 +75,19 @@ async fn branding_a_colour_change_links_a_new_immutable_stylesheet_and_keeps_the
     let css = sheet.text().await.unwrap();
     assert!(css.contains("--brand-primary: #0B5FA5;"), "{css}");
 
-    let res = put_branding(&app, &key, json!({"primaryColor": "#7C2D12", "sidebarWidth": 300})).await;
+    let res = put_branding(
+        &app,
+        &key,
+        json!({
+            "primaryColor": "#7C2D12", "secondaryColor": "#312E81", "accentColor": "#DB2777",
+            "backgroundColor": "#FFFBEB", "textColor": "#1C1917", "linkColor": "#9A3412",
+            "successColor": "#166534", "warningColor": "#92400E", "errorColor": "#991B1B",
+            "primaryFont": "Noto Sans, sans-serif", "secondaryFont": "Ubuntu", "headingFont": "Georgia, serif",
+            "bodyFontSize": 17, "headingFontSize": 34, "sidebarWidth": 300, "headerHeight": 64,
+            "borderRadius": 10, "boxShadow": "0 2px 8px rgba(0,0,0,0.2)",
+        }),
+    )
+    .await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 
     // the next page load links a new sheet with the new colour
@@ -85,10 +97,30 @@ async fn branding_a_colour_change_links_a_new_immutable_stylesheet_and_keeps_the
     let res = app.client.get(app.url(&new)).send().await.unwrap();
     assert!(res.headers()["cache-control"].to_str().unwrap().contains("immutable"));
     let css = res.text().await.unwrap();
-    assert!(
-        css.contains("--brand-primary: #7C2D12;") && css.contains("--brand-sidebar-width: 300px;"),
-        "{css}"
-    );
+    // every look-related key reaches the sheet
+    for want in [
+        "--brand-primary: #7C2D12;",
+        "--brand-on-primary: #FFFFFF;",
+        "--brand-secondary: #312E81;",
+        "--brand-accent: #DB2777;",
+        "--brand-background: #FFFBEB;",
+        "--brand-text: #1C1917;",
+        "--brand-link: #9A3412;",
+        "--brand-success: #166534;",
+        "--brand-warning: #92400E;",
+        "--brand-error: #991B1B;",
+        "--brand-font: \"Noto Sans\", sans-serif;",
+        "--brand-font-secondary: \"Ubuntu\", sans-serif;",
+        "--brand-font-heading: \"Georgia\", serif;",
+        "--brand-font-size: 17px;",
+        "--brand-heading-size: 34px;",
+        "--brand-sidebar-width: 300px;",
+        "--brand-header-height: 64px;",
+        "--brand-radius: 10px;",
+        "--brand-shadow: 0 2px 8px rgba(0,0,0,0.2);",
+    ] {
+        assert!(css.contains(want), "{want} missing from\n{css}");
+    }
     let sign_in = app.client.get(app.url("/sign-in")).send().await.unwrap();
     assert_eq!(
         sign_in.headers()["content-security-policy"],
