@@ -142,6 +142,43 @@ fn image(data_url: &str) -> Option<(&'static str, &'static str, Vec<u8>)> {
     (!bytes.is_empty()).then_some((ext, mime, bytes))
 }
 
+/// Why an uploaded image (logo, favicon) is refused, if it is: it must be a PNG, JPEG or SVG
+/// `data:` URL that decodes, and an SVG (served from this site) must hold no script, event
+/// handler or embedded HTML.
+pub fn image_problem(data_url: &str) -> Option<&'static str> {
+    if data_url.is_empty() {
+        return None;
+    }
+    let Some((_, mime, bytes)) = image(data_url) else {
+        return Some("must be a PNG, JPEG or SVG image as a data: URL");
+    };
+    if mime == "image/svg+xml" {
+        let text = String::from_utf8_lossy(&bytes).to_ascii_lowercase();
+        let handler = text.match_indices("on").any(|(i, _)| {
+            i > 0
+                && text.as_bytes()[i - 1].is_ascii_whitespace()
+                && text[i + 2..]
+                    .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                    .trim_start()
+                    .starts_with('=')
+        });
+        let bad = [
+            "<script",
+            "javascript:",
+            "<foreignobject",
+            "<iframe",
+            "<embed",
+            "<object",
+        ]
+        .iter()
+        .any(|w| text.contains(w));
+        if bad || handler {
+            return Some("an SVG image must not contain scripts, event handlers or embedded HTML");
+        }
+    }
+    None
+}
+
 /// The built-in favicon: the company's initial on the primary colour.
 fn builtin_favicon(b: &BrandingSettings) -> (&'static str, &'static str, Vec<u8>) {
     let initial = b
@@ -248,5 +285,33 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(refused.custom_css_href, None, "a refused sheet is not served");
+    }
+
+    #[test]
+    fn uploaded_svgs_carry_no_script() {
+        use base64::Engine;
+        let svg = |s: &str| {
+            format!(
+                "data:image/svg+xml;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(s)
+            )
+        };
+        assert_eq!(image_problem(""), None);
+        assert_eq!(
+            image_problem(&svg(
+                "<svg xmlns='http://www.w3.org/2000/svg'><circle r='4' fill='red'/></svg>"
+            )),
+            None
+        );
+        for bad in [
+            "<svg><script>alert(1)</script></svg>",
+            "<svg onload=\"alert(1)\"></svg>",
+            "<svg><a href='javascript:alert(1)'>x</a></svg>",
+            "<svg><foreignObject><iframe/></foreignObject></svg>",
+        ] {
+            assert!(image_problem(&svg(bad)).is_some(), "{bad}");
+        }
+        assert!(image_problem("data:image/png;base64,***").is_some());
+        assert!(image_problem("data:text/html;base64,PGI+").is_some());
     }
 }

@@ -332,15 +332,20 @@ async fn branding_favicon_logo_tagline_and_contact_reach_the_pages() {
             assert!(html.contains(want), "{want} missing");
         }
     }
-    // a favicon that is not an image is refused
-    let res = put_branding(
-        &app,
-        &key,
-        json!({"companyFavicon": "data:text/html;base64,PHNjcmlwdD4="}),
-    )
-    .await;
-    assert_eq!(res.status(), 422);
-    assert_eq!(error_fields(&res.json().await.unwrap()), ["branding.companyFavicon"]);
+    // a favicon that is not an image, or an SVG with a script in it, is refused
+    use base64::Engine;
+    let scripted = format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD
+            .encode("<svg xmlns='http://www.w3.org/2000/svg'><script>alert(1)</script></svg>")
+    );
+    for bad in ["data:text/html;base64,PHNjcmlwdD4=".to_owned(), scripted] {
+        let res = put_branding(&app, &key, json!({"companyFavicon": bad})).await;
+        assert_eq!(res.status(), 422);
+        assert_eq!(error_fields(&res.json().await.unwrap()), ["branding.companyFavicon"]);
+    }
+    let still = app.page_html(&browser, "/").await;
+    assert_eq!(asset_url(&still, "/assets/favicon-"), Some(favicon), "nothing changed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

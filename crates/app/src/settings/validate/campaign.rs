@@ -4,7 +4,6 @@ use super::*;
 
 pub(super) fn branding(v: &mut V, b: &BrandingSettings) {
     use crate::web::brand_css;
-    use base64::Engine;
     v.check(
         !b.company_name.trim().is_empty(),
         "branding.companyName",
@@ -15,17 +14,9 @@ pub(super) fn branding(v: &mut V, b: &BrandingSettings) {
         (&b.company_logo, "branding.companyLogo"),
         (&b.company_favicon, "branding.companyFavicon"),
     ] {
-        let ok = val.is_empty()
-            || val.starts_with("data:image/png;base64,")
-            || val.starts_with("data:image/jpeg;base64,")
-            || val.starts_with("data:image/svg+xml;base64,");
-        let decodes = val.is_empty()
-            || val.split_once(',').is_some_and(|(_, d)| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(d.trim())
-                    .is_ok_and(|b| !b.is_empty())
-            });
-        v.check(ok && decodes, f, "must be a PNG, JPEG or SVG image as a data: URL");
+        if let Some(problem) = crate::web::brand::image_problem(val) {
+            v.check(false, f, problem);
+        }
         v.check(val.len() <= 512 * 1024, f, "must be at most 512 KiB");
     }
     v.max_len(&b.company_tagline, 120, "branding.companyTagline");
