@@ -49,4 +49,62 @@ async fn browser_branding_primary_colour_and_sidebar_width_show_on_the_next_page
         "rgb(253, 230, 138)",
         "primary buttons follow the brand"
     );
+    // text in the brand's colour takes the link colour, which stays readable on the page
+    assert_eq!(
+        computed(c, "nav#nav a[aria-current=page]", "color").await,
+        "rgb(11, 95, 165)"
+    );
+
+    // at phone width, with a logo in the header and long contact details in the footer, the page
+    // still does not scroll sideways
+    app.set_settings(
+        Category::Branding,
+        json!({
+            "companyLogo": wide_logo(),
+            "companyTagline": "Quality paints for every wall in every home across the land of a thousand hills",
+            "companyWebsite": "https://www.mbelyco-paints-and-coatings-rwanda.example/customer-care/contact",
+            "companyEmail": "customer.care.department@mbelyco-paints-and-coatings.example",
+            "companyPhone": "+250 788 300 400",
+        }),
+    )
+    .await;
+    c.set_window_size(390, 844).await.unwrap();
+    c.goto(&app.url("/admin/batches")).await.unwrap();
+    let widths = c
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth, \
+             document.querySelector('.brand-logo').getBoundingClientRect().height];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (scroll, inner, logo_h) = (
+        widths[0].as_f64().unwrap(),
+        widths[1].as_f64().unwrap(),
+        widths[2].as_f64().unwrap(),
+    );
+    assert!(scroll <= inner, "the page scrolls sideways: {scroll} > {inner}");
+    assert!(
+        logo_h > 10.0 && logo_h <= 72.0,
+        "the logo shows within the header: {logo_h}"
+    );
+}
+
+/// A 400 × 100 PNG.
+fn wide_logo() -> String {
+    use base64::Engine;
+    let mut bytes = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut bytes, 400, 100);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.write_header()
+            .unwrap()
+            .write_image_data(&vec![90u8; 400 * 100 * 3])
+            .unwrap();
+    }
+    format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
 }

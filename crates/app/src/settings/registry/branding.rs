@@ -48,7 +48,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
             title: "Colours",
             keys: &[
                 key!("primaryColor", "Primary colour",
-                    "The panel's header bar, buttons, the current navigation entry and chart bars; text on it turns white or dark, whichever reads better.",
+                    "The panel's header bar, buttons, the current navigation entry's marker, chart bars and the built-in favicon; text on it turns white or dark, whichever reads better.",
                     Color, Applied { by: &[CSS] }),
                 key!("secondaryColor", "Secondary colour",
                     "The background of the USSD phone screens in the panel's monitor.",
@@ -63,7 +63,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "The panel's text. Must contrast at least 4.5:1 (WCAG AA) with the background and the cards.",
                     Color, Applied { by: &[CSS] }),
                 key!("linkColor", "Link colour",
-                    "Links in the panel. Must contrast at least 4.5:1 (WCAG AA) with the background and the cards.",
+                    "Links and text in the brand's colour (the current navigation entry, the sign-in page's heading). Must contrast at least 4.5:1 (WCAG AA) with the background and the cards.",
                     Color, Applied { by: &[CSS] }),
                 key!("successColor", "Success colour",
                     "Done notices, completed and redeemed badges, and completed bars in charts.",
