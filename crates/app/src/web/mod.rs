@@ -3,6 +3,8 @@
 //! `pages.rs` and are merged here.
 
 pub mod auth;
+pub mod brand;
+pub mod brand_css;
 pub mod chart;
 mod cors;
 mod edge;
@@ -56,6 +58,7 @@ impl AppState {
 pub fn all_routes() -> Vec<routes::RouteSpec> {
     let mut specs = system::routes();
     specs.extend(openapi_pages::routes());
+    specs.extend(brand::routes());
     specs.extend(crate::identity::pages::routes());
     specs.extend(crate::identity::account_pages::routes());
     specs.extend(crate::settings::api::routes());
@@ -91,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(edge::guard_input))
         .layer(axum::middleware::from_fn(edge::problem_errors))
         .layer(axum::middleware::from_fn(pages::render_error_pages))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), brand::scope))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), cors::cors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(

@@ -3,6 +3,7 @@
 use super::*;
 
 pub(super) fn branding(v: &mut V, b: &BrandingSettings) {
+    use crate::web::brand_css;
     v.check(
         !b.company_name.trim().is_empty(),
         "branding.companyName",
@@ -13,15 +14,26 @@ pub(super) fn branding(v: &mut V, b: &BrandingSettings) {
         (&b.company_logo, "branding.companyLogo"),
         (&b.company_favicon, "branding.companyFavicon"),
     ] {
-        let ok = val.is_empty()
-            || val.starts_with("data:image/png;base64,")
-            || val.starts_with("data:image/jpeg;base64,")
-            || val.starts_with("data:image/svg+xml;base64,");
-        v.check(ok, f, "must be a PNG, JPEG or SVG image as a data: URL");
+        if let Some(problem) = crate::web::brand::image_problem(val) {
+            v.check(false, f, problem);
+        }
         v.check(val.len() <= 512 * 1024, f, "must be at most 512 KiB");
     }
+    v.max_len(&b.company_tagline, 120, "branding.companyTagline");
     v.url_or_empty(&b.company_website, "branding.companyWebsite");
     v.email_or_empty(&b.company_email, "branding.companyEmail");
+    let phone_ok = b.company_phone.is_empty()
+        || (b
+            .company_phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-()".contains(c))
+            && b.company_phone.chars().filter(char::is_ascii_digit).count() >= 3);
+    v.check(
+        phone_ok,
+        "branding.companyPhone",
+        "must be a phone number such as +250 788 300 400",
+    );
+    v.max_len(&b.company_phone, 30, "branding.companyPhone");
     for (c, f) in [
         (&b.primary_color, "branding.primaryColor"),
         (&b.secondary_color, "branding.secondaryColor"),
@@ -35,18 +47,35 @@ pub(super) fn branding(v: &mut V, b: &BrandingSettings) {
     ] {
         v.color(c, f);
     }
-    v.check(
-        b.background_color != b.text_color,
-        "branding.textColor",
-        "must differ from the background colour",
-    );
+    // text and links must be readable (WCAG AA, 4.5:1) on the page and on its cards
+    let surface = brand_css::surface(&b.background_color);
+    for (c, f, what) in [
+        (&b.text_color, "branding.textColor", "text"),
+        (&b.link_color, "branding.linkColor", "links"),
+    ] {
+        let worst = [&b.background_color, &surface]
+            .into_iter()
+            .filter_map(|bg| brand_css::contrast_ratio(c, bg))
+            .reduce(f64::min);
+        if let Some(r) = worst {
+            v.check(
+                r >= 4.5,
+                f,
+                format!(
+                    "{what} must contrast at least 4.5:1 with the background colour {} (it is {r:.1}:1)",
+                    b.background_color
+                ),
+            );
+        }
+    }
     for (font, f) in [
         (&b.primary_font, "branding.primaryFont"),
         (&b.secondary_font, "branding.secondaryFont"),
         (&b.heading_font, "branding.headingFont"),
     ] {
-        let ok = !font.is_empty() && font.chars().all(|c| c.is_alphanumeric() || " -_,'".contains(c));
+        let ok = !font.trim().is_empty() && font.chars().all(|c| c.is_alphanumeric() || " -_,'".contains(c));
         v.check(ok, f, "must be a font family name");
+        v.max_len(font, 100, f);
     }
     v.range(b.body_font_size, 10, 24, "branding.bodyFontSize");
     v.range(b.heading_font_size, 12, 48, "branding.headingFontSize");
@@ -54,12 +83,13 @@ pub(super) fn branding(v: &mut V, b: &BrandingSettings) {
     v.range(b.header_height, 40, 120, "branding.headerHeight");
     v.range(b.border_radius, 0, 24, "branding.borderRadius");
     v.max_len(&b.box_shadow, 120, "branding.boxShadow");
+    if let Some(problem) = brand_css::shadow_problem(&b.box_shadow) {
+        v.check(false, "branding.boxShadow", problem);
+    }
     v.max_len(&b.custom_css, 20_000, "branding.customCss");
-    v.check(
-        !b.custom_css.to_ascii_lowercase().contains("</style"),
-        "branding.customCss",
-        "must not close the style element",
-    );
+    if let Some(problem) = brand_css::custom_css_problem(&b.custom_css) {
+        v.check(false, "branding.customCss", problem);
+    }
 }
 
 pub(super) fn ussd(v: &mut V, u: &UssdSettings) {
