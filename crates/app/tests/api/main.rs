@@ -40,7 +40,6 @@ mod settings_branding;
 mod settings_processes;
 mod settings_transfer;
 mod settings_business;
-mod settings_processes;
 mod settings_ussd;
 mod signin;
 mod sms;

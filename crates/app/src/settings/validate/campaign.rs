@@ -166,11 +166,7 @@ pub(super) fn ussd(v: &mut V, u: &UssdSettings) {
         "ussd.africasTalkingUsername",
         "must not be empty",
     );
-    v.check(
-        is_http_url(&u.africas_talking_base_url),
-        "ussd.africasTalkingBaseUrl",
-        "must be an http:// or https:// URL",
-    );
+    v.service_url(&u.africas_talking_base_url, "ussd.africasTalkingBaseUrl", false);
     if let Some(secret) = u.endpoint_secret.expose() {
         v.check(
             secret.len() >= 16,
