@@ -349,6 +349,7 @@ async fn register(
     let outcome = registrations::submit(&mut unit, &settings.0.security.registration, &r, &acting).await;
     unit.commit().await?; // a refusal still counts against the limits
     outcome?;
+    super::mail::spawn_registration_notice(&state, r.full_name, r.email);
     Ok((
         StatusCode::CREATED,
         Json(Registered {

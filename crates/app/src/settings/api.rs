@@ -12,7 +12,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::model::{self, PaymentSettings, Settings};
 use super::service::VersionSummary;
-use super::{rollback, update, versions, view, Category};
+use super::{rollback, versions, view, Category};
 use crate::access::Permission::{DisbursementsConfigure, SystemSettingsRead, SystemSettingsUpdate};
 use crate::error::AppError;
 use crate::route;
@@ -171,6 +171,10 @@ pub struct ChangeBody<S = Map<String, Value>> {
     settings: S,
     /// Why, for the version and the audit log.
     reason: Option<String>,
+    /// `true`: apply a change to the staff address lists even though it refuses the caller's own
+    /// address (otherwise 409).
+    #[serde(default, rename = "confirmLockout")]
+    confirm_lockout: bool,
 }
 
 /// What a change did: the new version (the current one when nothing changed), the keys it
@@ -190,15 +194,8 @@ async fn change(
     body: ChangeBody,
 ) -> Result<Json<Changed<Value>>, AppError> {
     let mut unit = state.unit().await?;
-    let out = update(
-        &mut unit,
-        state.settings.secrets(),
-        c,
-        body.settings,
-        body.reason,
-        &acting,
-    )
-    .await?;
+    let change = super::Change::one(c, body.settings, body.reason).confirming_lockout(body.confirm_lockout);
+    let out = super::update_many(&mut unit, state.settings.secrets(), change, &acting).await?;
     unit.commit().await?;
     // this process sees its own change at once; others within seconds
     state.settings.refresh().await?;

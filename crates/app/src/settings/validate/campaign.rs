@@ -192,10 +192,19 @@ pub(super) fn payments(v: &mut V, p: &PaymentSettings) {
         "must not get shorter from one retry to the next",
     );
     v.range(p.approval_threshold, 0, 10_000_000, "payments.approvalThreshold");
-    v.check(
-        p.daily_transaction_limit > 0,
-        "payments.dailyTransactionLimit",
-        "must be positive",
+    v.range(p.daily_transaction_limit, 1, 10_000_000_000, "payments.dailyTransactionLimit");
+    v.range(
+        p.monthly_transaction_limit,
+        1,
+        100_000_000_000,
+        "payments.monthlyTransactionLimit",
+    );
+    v.range(p.per_user_daily_limit, 1, 10_000_000_000, "payments.perUserDailyLimit");
+    v.range(
+        p.per_user_monthly_limit,
+        1,
+        100_000_000_000,
+        "payments.perUserMonthlyLimit",
     );
     v.check(
         p.monthly_transaction_limit >= p.daily_transaction_limit,
