@@ -34,6 +34,8 @@ mod payouts_faults;
 mod reconcile;
 mod seed;
 mod settings;
+mod settings_payments;
+mod settings_security;
 mod settings_processes;
 mod signin;
 mod sms;
