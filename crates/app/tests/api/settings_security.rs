@@ -301,3 +301,49 @@ async fn failed_sign_ins_of_unknown_emails_are_audited_only_when_asked_and_locko
     lock_out().await;
     assert_eq!(alerts().await, 1, "the lockout raised an alert");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_api_gives_no_session_for_an_expired_password() {
+    use mbelyco::identity::{self, mfa, totp};
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let (email, password) = ("old.script@mbelyco.test", "correct pony staple battery");
+    let mut tx = db.pool.begin().await.unwrap();
+    let pw = password.to_owned().into();
+    let new = identity::NewStaff {
+        email,
+        full_name: "Old Script",
+        password: Some(&pw),
+        roles: &["Viewer"],
+    };
+    let now = crate::helpers::now();
+    let id = identity::create_staff(&mut tx, &new, &mbelyco::unit::Acting::system(now))
+        .await
+        .unwrap();
+    let secret = mfa::pending_secret(&mut tx, &app.state.keys, id, now).await.unwrap();
+    mfa::confirm(&mut tx, &app.state.keys, id, now).await.unwrap();
+    sqlx::query("update users set password_changed_at = now() - interval '31 days' where id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    app.set_settings(Category::Security, json!({"passwordMaxAgeDays": 30})).await;
+
+    let post = |path: &'static str, body: Value| {
+        let app = &app;
+        async move { app.client.post(app.url(path)).json(&body).send().await.unwrap() }
+    };
+    let login: Value = post("/api/v1/auth/login", json!({"email": email, "password": password}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let challenge = login["challenge"].as_str().unwrap().to_owned();
+    let code = totp::code_at(&secret, now.timestamp() as u64).unwrap();
+    let res = post("/api/v1/auth/login/verify", json!({"challenge": challenge, "code": code})).await;
+    assert_eq!(res.status(), 403);
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["type"], "urn:mbelyco:problem:password-expired", "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("/sign-in/password"), "{problem}");
+}
