@@ -64,7 +64,10 @@ struct Page<'a> {
 
 impl Page<'_> {
     fn error_for(&self, field: &str) -> Option<&str> {
-        self.errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
     }
 }
 
@@ -108,7 +111,10 @@ async fn change(
         )
     };
     if form.new_password == form.current {
-        return refused(vec![FieldError::new("new_password", "must differ from the expired one")]);
+        return refused(vec![FieldError::new(
+            "new_password",
+            "must differ from the expired one",
+        )]);
     }
     let actor = Actor::User {
         user_id: s.user_id,
@@ -121,7 +127,16 @@ async fn change(
         full_name: &s.full_name,
     };
     let mut unit = state.unit().await?;
-    match account::change_password(&mut unit, &holder, Some(s.id), form, security.password_min_length, &acting).await {
+    match account::change_password(
+        &mut unit,
+        &holder,
+        Some(s.id),
+        form,
+        security.password_min_length,
+        &acting,
+    )
+    .await
+    {
         Ok(_) => {}
         Err(AppError::Validation(errors)) => return refused(errors),
         Err(e) => return Err(e),

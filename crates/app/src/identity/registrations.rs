@@ -224,7 +224,11 @@ pub async fn approve(
     } else {
         Vec::new()
     };
-    let role_ids = if role_ids.is_empty() { &default_role[..] } else { role_ids };
+    let role_ids = if role_ids.is_empty() {
+        &default_role[..]
+    } else {
+        role_ids
+    };
     sqlx::query("update users set approval_status = $4, is_active = true, decided_by_user_id = $2, decided_at = $3, updated_at = $3 where id = $1")
         .bind(id)
         .bind(by)

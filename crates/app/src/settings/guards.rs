@@ -28,7 +28,8 @@ pub(super) fn refuse_self_lockout(
     let Some(why) = staff_ips::refusal(&after.security, Some(ip)) else {
         return Ok(());
     };
-    let field = if after.security.ip_blocklist.is_empty() || before.security.ip_blocklist == after.security.ip_blocklist {
+    let field = if after.security.ip_blocklist.is_empty() || before.security.ip_blocklist == after.security.ip_blocklist
+    {
         "security.ipAllowlist"
     } else {
         "security.ipBlocklist"

@@ -56,10 +56,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     if exempt(req.uri().path()) {
         return next.run(req).await;
     }
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let why = refusal(&state.settings.get().0.security, ip);
     match why {
         None => next.run(req).await,

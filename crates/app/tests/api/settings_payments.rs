@@ -17,7 +17,7 @@ use crate::payouts::{instant, ready, redeem, start_momo};
 /// that start (tomorrow when it is still this month, else now: the month's last day).
 fn month_start_and_a_later_day() -> (DateTime<Utc>, DateTime<Utc>) {
     let kigali = mbelyco::clock::kigali();
-    let now = Utc::now();
+    let now = crate::helpers::now();
     let local = now.with_timezone(&kigali);
     let start = kigali
         .with_ymd_and_hms(local.year(), local.month(), 1, 0, 0, 0)
@@ -52,7 +52,12 @@ async fn a_payout_over_the_monthly_limit_waits_for_approval_with_an_alert_and_is
     let (month_start, later) = month_start_and_a_later_day();
     // 1,000 RWF paid earlier this month, on another day
     let earlier = payout_fixtures::batch(&db.pool, "Earlier this month", 1000).await;
-    payout_fixtures::payout(&db.pool, earlier, Spec::new("+250788100001", 1000, "completed").at(month_start)).await;
+    payout_fixtures::payout(
+        &db.pool,
+        earlier,
+        Spec::new("+250788100001", 1000, "completed").at(month_start),
+    )
+    .await;
     redeem(&app, &key, 2, "month").await;
 
     let w = PayoutWorker::new(
@@ -117,14 +122,17 @@ async fn a_redemption_over_the_customers_monthly_limit_is_refused_and_the_code_s
     let code = app.batch_codes(&batch).await.remove(0);
     let answer = app.hop("cap-1", phone, &format!("1*{code}")).await;
     assert!(answer.starts_with("END "), "{answer}");
-    let (status, payouts): (String, i64) = sqlx::query_as(
-        "select (select status from promo_codes where code = $1), (select count(*) from disbursements)",
-    )
-    .bind(&code)
-    .fetch_one(&db.pool)
-    .await
-    .unwrap();
-    assert_eq!((status.as_str(), payouts), ("active", 1), "refused: nothing taken, nothing to pay");
+    let (status, payouts): (String, i64) =
+        sqlx::query_as("select (select status from promo_codes where code = $1), (select count(*) from disbursements)")
+            .bind(&code)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (status.as_str(), payouts),
+        ("active", 1),
+        "refused: nothing taken, nothing to pay"
+    );
     let refused: i64 = sqlx::query_scalar("select count(*) from ussd_interactions where outcome = 'customer_limit'")
         .fetch_one(&db.pool)
         .await

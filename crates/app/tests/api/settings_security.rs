@@ -33,10 +33,18 @@ async fn staff_from_outside_the_allow_list_or_inside_the_block_list_get_403_whil
     assert_eq!(res.status(), 409);
     let problem: Value = res.json().await.unwrap();
     assert!(problem.to_string().contains("security.ipAllowlist"), "{problem}");
-    assert!(problem["detail"].as_str().unwrap().contains("confirmLockout"), "{problem}");
-    assert_eq!(security_list(&app, &admin, "ipAllowlist").await, json!([]), "refused: nothing changed");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("confirmLockout"),
+        "{problem}"
+    );
+    assert_eq!(
+        security_list(&app, &admin, "ipAllowlist").await,
+        json!([]),
+        "refused: nothing changed"
+    );
 
-    let confirmed = json!({"settings": {"ipAllowlist": ["10.0.0.0/8"]}, "reason": "office only", "confirmLockout": true});
+    let confirmed =
+        json!({"settings": {"ipAllowlist": ["10.0.0.0/8"]}, "reason": "office only", "confirmLockout": true});
     let res = app.put_json(&admin, path, &confirmed).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 
@@ -48,12 +56,18 @@ async fn staff_from_outside_the_allow_list_or_inside_the_block_list_get_403_whil
     assert_eq!(problem["type"], "urn:mbelyco:problem:address-refused", "{problem}");
     let page = app.browser().get(app.url("/sign-in")).send().await.unwrap();
     assert_eq!(page.status(), 403);
-    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     assert!(page.text().await.unwrap().contains("not on the list"));
     // the gateway's callback and the health probe are not staff routes
     let answer = app.hop("ip-1", "+250788200001", "").await;
     assert!(answer.starts_with("CON "), "{answer}");
-    assert_eq!(app.client.get(app.url("/api/health")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.client.get(app.url("/api/health")).send().await.unwrap().status(),
+        200
+    );
 
     // the block list: this address blocked, then another one
     app.set_settings(
@@ -62,7 +76,8 @@ async fn staff_from_outside_the_allow_list_or_inside_the_block_list_get_403_whil
     )
     .await;
     assert_eq!(app.get_as(&admin, "/api/v1/admin/settings").await.status(), 403);
-    app.set_settings(Category::Security, json!({"ipBlocklist": ["10.9.9.9"]})).await;
+    app.set_settings(Category::Security, json!({"ipBlocklist": ["10.9.9.9"]}))
+        .await;
     assert_eq!(app.get_as(&admin, "/api/v1/admin/settings").await.status(), 200);
     // blocking one's own address needs the confirmation too, naming the block list
     let res = app
@@ -76,7 +91,8 @@ async fn staff_from_outside_the_allow_list_or_inside_the_block_list_get_403_whil
 async fn a_password_older_than_the_maximum_age_must_be_changed_before_anything_else() {
     let db = TestDb::new().await;
     let app = spawn_app(db.pool.clone()).await;
-    app.set_settings(Category::Security, json!({"passwordMaxAgeDays": 90})).await;
+    app.set_settings(Category::Security, json!({"passwordMaxAgeDays": 90}))
+        .await;
     sqlx::query("update users set password_changed_at = now() - interval '100 days' where email = $1")
         .bind(ADMIN_EMAIL)
         .execute(&db.pool)
@@ -225,7 +241,9 @@ async fn a_registration_is_emailed_to_the_reviewers_and_approved_with_the_defaul
         .expect("the reviewers are e-mailed")
         .unwrap();
     assert!(
-        mail.contains("reviews@mbelyco.test") && mail.contains("new.agent@mbelyco.test") && mail.contains("/admin/registrations"),
+        mail.contains("reviews@mbelyco.test")
+            && mail.contains("new.agent@mbelyco.test")
+            && mail.contains("/admin/registrations"),
         "{mail}"
     );
 
@@ -253,7 +271,11 @@ async fn failed_sign_ins_of_unknown_emails_are_audited_only_when_asked_and_locko
     let db = TestDb::new().await;
     let app = spawn_app(db.pool.clone()).await;
     // a dozen attempts from this address in a minute: not throttled here
-    app.set_settings(Category::Security, json!({"rateLimiting": {"loginAttemptsPerMinute": 100}})).await;
+    app.set_settings(
+        Category::Security,
+        json!({"rateLimiting": {"loginAttemptsPerMinute": 100}}),
+    )
+    .await;
     let b = app.browser();
     let unknown_failures = || async {
         sqlx::query_scalar::<_, i64>(
@@ -263,14 +285,24 @@ async fn failed_sign_ins_of_unknown_emails_are_audited_only_when_asked_and_locko
         .await
         .unwrap()
     };
-    assert_eq!(password_step(&b, &app, "nobody@mbelyco.test", "whatever whatever").await.status(), 401);
+    assert_eq!(
+        password_step(&b, &app, "nobody@mbelyco.test", "whatever whatever")
+            .await
+            .status(),
+        401
+    );
     assert_eq!(unknown_failures().await, 1, "on by default");
     app.set_settings(
         Category::Security,
         json!({"audit": {"logFailedAttempts": false, "retentionDays": 2557, "realTimeAlerts": false}}),
     )
     .await;
-    assert_eq!(password_step(&b, &app, "nobody@mbelyco.test", "whatever whatever").await.status(), 401);
+    assert_eq!(
+        password_step(&b, &app, "nobody@mbelyco.test", "whatever whatever")
+            .await
+            .status(),
+        401
+    );
     assert_eq!(unknown_failures().await, 1, "off: not recorded");
 
     let alerts = || async {
@@ -328,7 +360,8 @@ async fn the_sign_in_api_gives_no_session_for_an_expired_password() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    app.set_settings(Category::Security, json!({"passwordMaxAgeDays": 30})).await;
+    app.set_settings(Category::Security, json!({"passwordMaxAgeDays": 30}))
+        .await;
 
     let post = |path: &'static str, body: Value| {
         let app = &app;
@@ -341,9 +374,16 @@ async fn the_sign_in_api_gives_no_session_for_an_expired_password() {
         .unwrap();
     let challenge = login["challenge"].as_str().unwrap().to_owned();
     let code = totp::code_at(&secret, now.timestamp() as u64).unwrap();
-    let res = post("/api/v1/auth/login/verify", json!({"challenge": challenge, "code": code})).await;
+    let res = post(
+        "/api/v1/auth/login/verify",
+        json!({"challenge": challenge, "code": code}),
+    )
+    .await;
     assert_eq!(res.status(), 403);
     let problem: Value = res.json().await.unwrap();
     assert_eq!(problem["type"], "urn:mbelyco:problem:password-expired", "{problem}");
-    assert!(problem["detail"].as_str().unwrap().contains("/sign-in/password"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("/sign-in/password"),
+        "{problem}"
+    );
 }

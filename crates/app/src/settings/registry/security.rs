@@ -167,9 +167,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 1_000_000,
                         unit: ""
                     },
-                    Applied {
-                        by: &["web/quota.rs"]
-                    }
+                    Applied { by: &["web/quota.rs"] }
                 ),
                 key!(
                     "rateLimiting.apiRequestsPerHour",
@@ -180,9 +178,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 10_000_000,
                         unit: ""
                     },
-                    Applied {
-                        by: &["web/quota.rs"]
-                    }
+                    Applied { by: &["web/quota.rs"] }
                 ),
                 key!(
                     "rateLimiting.ussdRequestsPerMinute",
@@ -230,9 +226,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 10_000,
                         unit: ""
                     },
-                    Applied {
-                        by: &["web/quota.rs"]
-                    }
+                    Applied { by: &["web/quota.rs"] }
                 ),
                 key!(
                     "rateLimiting.downloadsPerHour",

@@ -192,7 +192,12 @@ pub(super) fn payments(v: &mut V, p: &PaymentSettings) {
         "must not get shorter from one retry to the next",
     );
     v.range(p.approval_threshold, 0, 10_000_000, "payments.approvalThreshold");
-    v.range(p.daily_transaction_limit, 1, 10_000_000_000, "payments.dailyTransactionLimit");
+    v.range(
+        p.daily_transaction_limit,
+        1,
+        10_000_000_000,
+        "payments.dailyTransactionLimit",
+    );
     v.range(
         p.monthly_transaction_limit,
         1,
