@@ -95,6 +95,9 @@ async fn a_payout_over_the_monthly_limit_waits_for_approval_with_an_alert_and_is
     .await
     .unwrap();
     assert_eq!(audited, 1);
+    // the payouts page says why it waits
+    let html = app.get_as(&key, "/admin/disbursements").await.text().await.unwrap();
+    assert!(html.contains("payout limit: approve to pay it anyway"), "{html}");
 
     // a Financial Administrator approves it: it is paid although the month is over its limit
     let (_, fa) = person_with_key(&app, "fa-month@mbelyco.test", "Financial Administrator").await;
