@@ -77,6 +77,13 @@ async fn page(State(state): State<AppState>, PartialSession(s): PartialSession) 
     }
     let settings = state.settings.get();
     let security = &settings.0.security;
+    let now = state.clock.now();
+    let mut conn = state.pool.acquire().await?;
+    if !expired(&mut conn, security, s.user_id, now).await? {
+        // the age was raised (or turned off) since: nothing to change any more
+        session::set_stage(&mut conn, s.id, Stage::Full, now).await?;
+        return Ok(Redirect::to("/").into_response());
+    }
     render(
         StatusCode::OK,
         &Page {

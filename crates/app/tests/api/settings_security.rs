@@ -251,6 +251,14 @@ async fn a_registration_is_emailed_to_the_reviewers_and_approved_with_the_defaul
         .fetch_one(&db.pool)
         .await
         .unwrap();
+    // the registrations page ticks the default role
+    let agent: uuid::Uuid = sqlx::query_scalar("select id from roles where name = 'Support Agent'")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    let html = app.get_as(&admin, "/admin/registrations").await.text().await.unwrap();
+    assert!(html.contains(&format!(r#"value="{agent}" checked"#)), "{html}");
+    assert_eq!(html.matches(" checked>").count(), 1, "only the default role is ticked");
     // no role chosen: the default one
     let res = app
         .post_json(&admin, &format!("/api/v1/admin/users/{id}/approve"), &json!({}))
