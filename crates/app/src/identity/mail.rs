@@ -7,6 +7,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use uuid::Uuid;
 
 use crate::settings::model::NotificationSettings;
+use crate::settings::Settings;
 use crate::web::AppState;
 
 /// Sends the set-up link to the user. Returns false (and the caller shows the link instead)
@@ -31,7 +32,7 @@ pub async fn send_setup_link(state: &AppState, user_id: Uuid, url: &str) -> bool
         super::users::SETUP_LINK_HOURS
     );
     send(
-        n,
+        &settings.0,
         &format!("{name} <{to}>"),
         "Your MBELYCO Promo account is ready",
         body,
@@ -58,7 +59,7 @@ pub async fn notify_registration(state: &AppState, full_name: &str, email: &str)
         "{full_name} <{email}> asked for a staff account on MBELYCO Promo.\n\nReview the request (approve with \
          roles, or reject) here:\n\n{review}\n"
     );
-    send(n, to, "A registration waits for review", body).await
+    send(&settings.0, to, "A registration waits for review", body).await
 }
 
 /// [`notify_registration`] in the background, so the person registering does not wait on SMTP.
@@ -74,7 +75,8 @@ fn email_on(n: &NotificationSettings) -> bool {
 }
 
 /// Sends one plain-text message; false when it could not be built or sent (logged).
-async fn send(n: &NotificationSettings, to: &str, subject: &str, body: String) -> bool {
+async fn send(settings: &Settings, to: &str, subject: &str, body: String) -> bool {
+    let n = &settings.notifications;
     let built = (|| -> Result<Message, Box<dyn std::error::Error + Send + Sync>> {
         let from: Mailbox = format!("{} <{}>", n.from_name, n.from_email).parse()?;
         let to: Mailbox = to.parse()?;
@@ -90,7 +92,9 @@ async fn send(n: &NotificationSettings, to: &str, subject: &str, body: String) -
         _ => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&n.smtp_host)),
     };
     let Ok(mut builder) = builder else { return false };
-    builder = builder.port(n.smtp_port);
+    // the outbound timeout of the integration settings (lettre's own default is a minute)
+    let timeout = std::time::Duration::from_secs(u64::from(settings.integrations.outbound_timeout_seconds));
+    builder = builder.port(n.smtp_port).timeout(Some(timeout));
     if let Some(pw) = n.smtp_password.expose() {
         builder = builder.credentials(Credentials::new(n.smtp_username.clone(), pw.to_owned()));
     }

@@ -12,6 +12,7 @@ mod guards;
 pub mod model;
 pub mod registry;
 mod service;
+pub mod transfer;
 pub mod validate;
 
 use std::sync::Arc;

@@ -59,7 +59,7 @@ async fn lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
 
 /// Validation problems the new state has that the current one did not: a change is refused for
 /// what it breaks, not for an older problem elsewhere.
-fn introduced_problems(current: &PlainValues, next: &PlainValues) -> Vec<FieldError> {
+pub(crate) fn introduced_problems(current: &PlainValues, next: &PlainValues) -> Vec<FieldError> {
     let next_settings = match build(next) {
         Ok(s) => s,
         Err(e) => return vec![e],
@@ -188,6 +188,12 @@ pub(crate) fn patched(
                 }
                 continue;
             }
+            // a group (`expiration`, `rateLimiting`, a `{en, rw}` text) changes only the
+            // members given: the others keep their stored (or default) values
+            let value = match (value, entry.get(&key).or_else(|| known.get(&key))) {
+                (Value::Object(given), Some(Value::Object(base))) => Value::Object(merged(base, given)),
+                (value, _) => value,
+            };
             entry.insert(key, value);
         }
     }
@@ -198,8 +204,25 @@ pub(crate) fn patched(
     }
 }
 
+/// `base` with `given` laid over it, member by member, groups within groups too.
+fn merged(base: &Map<String, Value>, given: Map<String, Value>) -> Map<String, Value> {
+    let mut out = base.clone();
+    for (k, v) in given {
+        let v = match (v, out.get(&k)) {
+            (Value::Object(g), Some(Value::Object(b))) => Value::Object(merged(b, g)),
+            (v, _) => v,
+        };
+        out.insert(k, v);
+    }
+    out
+}
+
 /// 409 when a version after `base` changed any of `categories`, saying who changed what.
-async fn refuse_if_changed_since(conn: &mut PgConnection, base: i64, categories: &[Category]) -> Result<(), AppError> {
+pub(crate) async fn refuse_if_changed_since(
+    conn: &mut PgConnection,
+    base: i64,
+    categories: &[Category],
+) -> Result<(), AppError> {
     let names: Vec<&str> = categories.iter().map(|c| c.as_str()).collect();
     let later: Vec<(i64, Option<String>, DateTime<Utc>, Value)> = sqlx::query_as(
         "select v.version, coalesce(nullif(u.full_name, ''), u.email), v.changed_at, v.changes \

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod chart;
+mod cors;
 mod edge;
 pub mod extract;
 pub mod metrics;
@@ -93,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(edge::problem_errors))
         .layer(axum::middleware::from_fn(pages::render_error_pages))
         .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), cors::cors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             middleware::panic_response,
         ))

@@ -180,6 +180,7 @@ fn cross_field(field: &str) -> bool {
         "business.expiration.maxExpirationDays",
         "ussd.inputTimeoutSeconds",
         "ussd.sessionTimeoutSeconds",
+        "integrations.apiRequestsPerHour",
     ]
     .contains(&field)
 }
