@@ -23,7 +23,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "Where payouts are sent: MTN's sandbox while testing, the production address once MTN has \
                      approved the account.",
                     Url {
-                        https_in_production: false
+                        https_in_production: true
                     },
                     Applied {
                         by: &["disbursement/mod.rs"]
@@ -71,7 +71,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "This system's public address, where MoMo reports how each transfer ended. Empty: no callbacks, \
                      the worker asks MoMo instead.",
                     Url {
-                        https_in_production: false
+                        https_in_production: true
                     },
                     Applied {
                         by: &["disbursement/worker/drive.rs"]

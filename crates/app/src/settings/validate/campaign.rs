@@ -150,11 +150,7 @@ pub(super) fn ussd(v: &mut V, u: &UssdSettings) {
 }
 
 pub(super) fn payments(v: &mut V, p: &PaymentSettings) {
-    v.check(
-        is_http_url(&p.momo_base_url),
-        "payments.momoBaseUrl",
-        "must be an http:// or https:// URL",
-    );
+    v.service_url(&p.momo_base_url, "payments.momoBaseUrl", false);
     let env_ok = p.momo_target_environment == "sandbox"
         || (p.momo_target_environment.starts_with("mtn")
             && p.momo_target_environment.chars().all(|c| c.is_ascii_lowercase()));
@@ -231,11 +227,7 @@ pub(super) fn payments(v: &mut V, p: &PaymentSettings) {
         "payments.dailyTransactionLimit",
         "must be at least the per-user daily limit",
     );
-    v.check(
-        p.callback_base_url.is_empty() || is_http_url(&p.callback_base_url),
-        "payments.callbackBaseUrl",
-        "must be empty (no callbacks) or an http:// or https:// URL",
-    );
+    v.service_url(&p.callback_base_url, "payments.callbackBaseUrl", true);
     v.range(p.worker_concurrency, 1, 512, "payments.workerConcurrency");
     v.range(p.requests_per_second, 1, 2000, "payments.requestsPerSecond");
     v.range(p.status_queries_per_second, 1, 9, "payments.statusQueriesPerSecond");
