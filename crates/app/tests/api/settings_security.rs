@@ -85,6 +85,20 @@ async fn staff_from_outside_the_allow_list_or_inside_the_block_list_get_403_whil
         .await;
     assert_eq!(res.status(), 409);
     assert!(res.text().await.unwrap().contains("security.ipBlocklist"));
+    // and so does a change of several categories at once
+    let all = json!({"settings": {"security": {"ipAllowlist": ["10.0.0.0/8"]}}, "reason": "office only"});
+    let res = app.put_json(&admin, "/api/v1/admin/settings", &all).await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(
+        app.get_as(&admin, "/api/v1/admin/settings").await.status(),
+        200,
+        "nothing changed"
+    );
+    let mut all = all;
+    all["confirmLockout"] = json!(true);
+    let res = app.put_json(&admin, "/api/v1/admin/settings", &all).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(app.get_as(&admin, "/api/v1/admin/settings").await.status(), 403);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
