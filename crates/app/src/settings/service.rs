@@ -140,7 +140,7 @@ pub async fn update_many(
     if !problems.is_empty() {
         return Err(AppError::Validation(problems));
     }
-    super::guards::refuse_self_lockout(&current, &next, acting, change.confirm_lockout)?;
+    super::guards::check(conn, &current, &next, acting, change.confirm_lockout).await?;
     apply(conn, secrets, &current, &next, change.reason, None, acting).await
 }
 

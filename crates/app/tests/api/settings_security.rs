@@ -241,6 +241,17 @@ async fn a_registration_is_emailed_to_the_reviewers_and_approved_with_the_defaul
                                 "approvalNotificationEmail": "reviews@mbelyco.test"}}),
     )
     .await;
+    // a default that names no role, or one a registration may not get, is refused on the field
+    for role in ["Nobody In Particular", "Customer"] {
+        let change = json!({"settings": {"registration": {"adminRegistrationEnabled": true, "defaultRole": role}}});
+        let res = app.put_json(&admin, "/api/v1/admin/settings/security", &change).await;
+        assert_eq!(res.status(), 422, "{role}");
+        let problem: Value = res.json().await.unwrap();
+        assert_eq!(
+            problem["errors"][0]["field"], "security.registration.defaultRole",
+            "{problem}"
+        );
+    }
     let person = json!({"email": "new.agent@mbelyco.test", "fullName": "New Agent", "phone": "+250788123456"});
     let res = app
         .client
