@@ -75,11 +75,10 @@ fn refuse_self_lockout(
     let Some(why) = staff_ips::refusal(&after.security, Some(ip)) else {
         return Ok(());
     };
-    let field = if after.security.ip_blocklist.is_empty() || before.security.ip_blocklist == after.security.ip_blocklist
-    {
-        "security.ipAllowlist"
-    } else {
+    let field = if why.contains("blocked") {
         "security.ipBlocklist"
+    } else {
+        "security.ipAllowlist"
     };
     Err(AppError::conflict(
         field,

@@ -241,6 +241,18 @@ async fn a_registration_is_emailed_to_the_reviewers_and_approved_with_the_defaul
                                 "approvalNotificationEmail": "reviews@mbelyco.test"}}),
     )
     .await;
+    // two-factor sign-in and the approval of registrations are not settings (decision 0037)
+    for (change, field) in [
+        (json!({"twoFactorRequired": false}), "security.twoFactorRequired"),
+        (json!({"registration": {"requireApproval": false}}), "requireApproval"),
+    ] {
+        let res = app
+            .put_json(&admin, "/api/v1/admin/settings/security", &json!({"settings": change}))
+            .await;
+        assert_eq!(res.status(), 422);
+        let problem = res.text().await.unwrap();
+        assert!(problem.contains(field), "{problem}");
+    }
     // a default that names no role, or one a registration may not get, is refused on the field
     for role in ["Nobody In Particular", "Customer"] {
         let change = json!({"settings": {"registration": {"adminRegistrationEnabled": true, "defaultRole": role}}});
