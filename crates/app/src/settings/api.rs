@@ -188,6 +188,10 @@ pub struct ChangeBody<S = Map<String, Value>> {
     /// changed this category.
     #[serde(rename = "baseVersion")]
     base_version: Option<i64>,
+    /// `true`: apply a change to the staff address lists even though it refuses the caller's own
+    /// address (otherwise 409).
+    #[serde(default, rename = "confirmLockout")]
+    confirm_lockout: bool,
 }
 
 /// What a change did: the new version (the current one when nothing changed), the keys it
@@ -207,7 +211,9 @@ async fn change(
     body: ChangeBody,
 ) -> Result<Json<Changed<Value>>, AppError> {
     let mut unit = state.unit().await?;
-    let change = Change::one(c, body.settings, body.reason).from_version(body.base_version);
+    let change = Change::one(c, body.settings, body.reason)
+        .from_version(body.base_version)
+        .confirming_lockout(body.confirm_lockout);
     let out = update_many(&mut unit, state.settings.secrets(), change, &acting).await?;
     unit.commit().await?;
     // this process sees its own change at once; others within seconds

@@ -8,6 +8,7 @@
 //! change reaches every process within seconds.
 
 pub mod api;
+mod guards;
 pub mod model;
 pub mod registry;
 mod service;

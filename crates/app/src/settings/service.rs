@@ -81,6 +81,8 @@ pub struct Change {
     /// The version the editor started from: when a later version changed any of these
     /// categories, the change is refused (409) naming who changed what, never applied over it.
     pub base_version: Option<i64>,
+    /// The person knows the change refuses their own address (see [`super::guards`]).
+    pub confirm_lockout: bool,
 }
 
 impl Change {
@@ -89,7 +91,13 @@ impl Change {
             patches: [(category, patch)].into(),
             reason,
             base_version: None,
+            confirm_lockout: false,
         }
+    }
+
+    pub fn confirming_lockout(mut self, confirmed: bool) -> Self {
+        self.confirm_lockout = confirmed;
+        self
     }
 
     pub fn from_version(mut self, base: Option<i64>) -> Self {
@@ -132,6 +140,7 @@ pub async fn update_many(
     if !problems.is_empty() {
         return Err(AppError::Validation(problems));
     }
+    super::guards::check(conn, &current, &next, acting, change.confirm_lockout).await?;
     apply(conn, secrets, &current, &next, change.reason, None, acting).await
 }
 

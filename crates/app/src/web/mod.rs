@@ -18,6 +18,7 @@ pub mod paging;
 pub mod quota;
 pub mod routes;
 pub mod shell;
+pub mod staff_ips;
 mod system;
 
 use std::sync::Arc;
@@ -91,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(move |req, next| {
             routes::authorize(Arc::clone(&table), authz_state.clone(), req, next)
         }))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), staff_ips::guard))
         .layer(axum::middleware::from_fn(edge::guard_input))
         .layer(axum::middleware::from_fn(edge::problem_errors))
         .layer(axum::middleware::from_fn(pages::render_error_pages))

@@ -351,6 +351,32 @@ impl PayoutWorker {
         Ok(Outcome::Held(reason))
     }
 
+    /// Past the monthly payout limit: the payout waits for a person (approve pays it anyway,
+    /// reject fails it), and the people who watch the money are alerted.
+    pub(super) async fn await_approval(&self, c: &Claim, reason: HeldReason) -> Result<Outcome, anyhow::Error> {
+        let now = self.clock.now();
+        let leave = Leave {
+            to: PayoutStatus::AwaitingApproval,
+            next: now,
+            error: None,
+            held: Some(reason),
+            uncount: false,
+            audit: vec![Acting::system(now)
+                .audit(Action::DisbursementHeld, "disbursement", c.id)
+                .after(json!({
+                    "status": PayoutStatus::AwaitingApproval,
+                    "heldReason": reason.as_str(),
+                }))],
+        };
+        let mut tx = self.pool.begin().await?;
+        if !self.release(&mut tx, c, leave, now).await? {
+            return Ok(Outcome::LostLease);
+        }
+        crate::alerts::raise(&mut tx, &alerts::held(reason, None), now).await?;
+        tx.commit().await?;
+        Ok(Outcome::Held(reason))
+    }
+
     pub(super) async fn payee_invalid(&self, c: &Claim, why: &str) -> Result<Outcome, anyhow::Error> {
         let now = self.clock.now();
         let mut tx = self.pool.begin().await?;

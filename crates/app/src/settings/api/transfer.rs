@@ -142,6 +142,9 @@ pub struct ImportBody {
     /// The version the document was prepared against: 409 when a later version changed the
     /// categories it changes.
     base_version: Option<i64>,
+    /// `true`: apply staff address lists that refuse the caller's own address (otherwise 409).
+    #[serde(default)]
+    confirm_lockout: bool,
 }
 
 /// What an import or a restore did, or would do.
@@ -170,6 +173,9 @@ pub struct ChangeAllBody {
     reason: Option<String>,
     /// The version the editor started from.
     base_version: Option<i64>,
+    /// `true`: apply staff address lists that refuse the caller's own address (otherwise 409).
+    #[serde(default)]
+    confirm_lockout: bool,
 }
 
 /// What a change to several categories did.
@@ -290,7 +296,16 @@ async fn bring_in(
             secrets_skipped: prepared.secrets_skipped,
         }));
     }
-    let (out, prepared) = apply(&state, &mut unit, prepared, reason, body.base_version, &acting).await?;
+    let confirm = body.confirm_lockout;
+    let (out, prepared) = apply(
+        &state,
+        &mut unit,
+        prepared,
+        reason,
+        (body.base_version, confirm),
+        &acting,
+    )
+    .await?;
     unit.commit().await?;
     state.settings.refresh().await?;
     Ok(Json(ImportAnswer {
@@ -307,13 +322,14 @@ async fn apply(
     conn: &mut sqlx::PgConnection,
     prepared: Prepared,
     reason: Option<String>,
-    base_version: Option<i64>,
+    (base_version, confirm_lockout): (Option<i64>, bool),
     acting: &Acting,
 ) -> Result<(crate::settings::ChangeOutcome, Prepared), AppError> {
     let change = Change {
         patches: prepared.patches.clone(),
         reason,
         base_version,
+        confirm_lockout,
     };
     let out = update_many(conn, state.settings.secrets(), change, acting).await?;
     Ok((out, prepared))
@@ -356,7 +372,15 @@ async fn put_all(
     let mut unit = state.unit().await?;
     let current = transfer::current(&mut unit, secrets).await?;
     let prepared = transfer::prepare(&current, secrets, incoming)?;
-    let (out, _) = apply(&state, &mut unit, prepared, body.reason, body.base_version, &acting).await?;
+    let (out, _) = apply(
+        &state,
+        &mut unit,
+        prepared,
+        body.reason,
+        (body.base_version, body.confirm_lockout),
+        &acting,
+    )
+    .await?;
     unit.commit().await?;
     state.settings.refresh().await?;
     Ok(Json(ChangedAll {

@@ -185,11 +185,7 @@ pub(super) fn ussd(v: &mut V, u: &UssdSettings) {
 }
 
 pub(super) fn payments(v: &mut V, p: &PaymentSettings) {
-    v.check(
-        is_http_url(&p.momo_base_url),
-        "payments.momoBaseUrl",
-        "must be an http:// or https:// URL",
-    );
+    v.service_url(&p.momo_base_url, "payments.momoBaseUrl", false);
     let env_ok = p.momo_target_environment == "sandbox"
         || (p.momo_target_environment.starts_with("mtn")
             && p.momo_target_environment.chars().all(|c| c.is_ascii_lowercase()));
@@ -227,10 +223,24 @@ pub(super) fn payments(v: &mut V, p: &PaymentSettings) {
         "must not get shorter from one retry to the next",
     );
     v.range(p.approval_threshold, 0, 10_000_000, "payments.approvalThreshold");
-    v.check(
-        p.daily_transaction_limit > 0,
+    v.range(
+        p.daily_transaction_limit,
+        1,
+        10_000_000_000,
         "payments.dailyTransactionLimit",
-        "must be positive",
+    );
+    v.range(
+        p.monthly_transaction_limit,
+        1,
+        100_000_000_000,
+        "payments.monthlyTransactionLimit",
+    );
+    v.range(p.per_user_daily_limit, 1, 10_000_000_000, "payments.perUserDailyLimit");
+    v.range(
+        p.per_user_monthly_limit,
+        1,
+        100_000_000_000,
+        "payments.perUserMonthlyLimit",
     );
     v.check(
         p.monthly_transaction_limit >= p.daily_transaction_limit,
@@ -252,11 +262,7 @@ pub(super) fn payments(v: &mut V, p: &PaymentSettings) {
         "payments.dailyTransactionLimit",
         "must be at least the per-user daily limit",
     );
-    v.check(
-        p.callback_base_url.is_empty() || is_http_url(&p.callback_base_url),
-        "payments.callbackBaseUrl",
-        "must be empty (no callbacks) or an http:// or https:// URL",
-    );
+    v.service_url(&p.callback_base_url, "payments.callbackBaseUrl", true);
     v.range(p.worker_concurrency, 1, 512, "payments.workerConcurrency");
     v.range(p.requests_per_second, 1, 2000, "payments.requestsPerSecond");
     v.range(p.status_queries_per_second, 1, 9, "payments.statusQueriesPerSecond");

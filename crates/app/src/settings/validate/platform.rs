@@ -24,11 +24,6 @@ pub(super) fn security(v: &mut V, s: &SecuritySettings) {
     );
     v.range(s.password_min_length, 8, 128, "security.passwordMinLength");
     v.range(s.password_max_age_days, 0, 3650, "security.passwordMaxAgeDays");
-    v.check(
-        s.two_factor_required,
-        "security.twoFactorRequired",
-        "two-factor sign-in is mandatory for staff",
-    );
     let r = &s.registration;
     v.check(
         !r.default_role.trim().is_empty(),
@@ -121,6 +116,16 @@ pub(super) fn security(v: &mut V, s: &SecuritySettings) {
     );
     v.ips(&s.ip_allowlist, "security.ipAllowlist");
     v.ips(&s.ip_blocklist, "security.ipBlocklist");
+    v.check(
+        s.ip_allowlist.len() <= 200,
+        "security.ipAllowlist",
+        "must list at most 200 entries",
+    );
+    v.check(
+        s.ip_blocklist.len() <= 200,
+        "security.ipBlocklist",
+        "must list at most 200 entries",
+    );
     // 7 years is the compliance floor the PRD sets; shorter retention is refused
     v.range(s.audit.retention_days, 2557, 36_500, "security.audit.retentionDays");
 }
