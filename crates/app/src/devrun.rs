@@ -104,7 +104,6 @@ pub async fn prepare(state: &AppState, base: &str) -> anyhow::Result<(String, St
             json!({
                 "africasTalkingApiKey": crate::crypto::random_token(24),
                 "africasTalkingUsername": AT_SIM_SMS_USERNAME,
-                "africasTalkingEnvironment": "sandbox",
                 "africasTalkingBaseUrl": format!("http://127.0.0.1:{AT_SIM_PORT}"),
             }),
             "development run: send customer SMS through the local Africa's Talking simulator".to_owned(),

@@ -134,6 +134,9 @@ pub enum AppError {
     UnsupportedMediaType,
     #[error("authentication required")]
     Unauthorized,
+    /// An API key, while API keys are turned off (`integrations.apiKeysEnabled`).
+    #[error("API keys are turned off")]
+    ApiKeysDisabled,
     #[error("forbidden: {0}")]
     Forbidden(Denied),
     #[error("{0} not found")]
@@ -170,7 +173,7 @@ impl AppError {
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Unauthorized | AppError::ApiKeysDisabled => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) | AppError::RouteNotFound => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -187,6 +190,7 @@ impl AppError {
             AppError::BadRequest(_) => "bad-request",
             AppError::UnsupportedMediaType => "unsupported-media-type",
             AppError::Unauthorized => "unauthenticated",
+            AppError::ApiKeysDisabled => "api-keys-disabled",
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "record-not-found",
             AppError::RouteNotFound => "route-not-found",
@@ -204,6 +208,7 @@ impl AppError {
             AppError::BadRequest(_) => "The request could not be understood",
             AppError::UnsupportedMediaType => "Unsupported content type",
             AppError::Unauthorized => "Sign-in required",
+            AppError::ApiKeysDisabled => "API keys are turned off",
             AppError::Forbidden(_) => "Not allowed",
             AppError::NotFound(_) => "Record not found",
             AppError::RouteNotFound => "No such page or endpoint",
@@ -224,6 +229,10 @@ impl AppError {
             AppError::BadRequest(m) => m.clone(),
             AppError::UnsupportedMediaType => "Send the body as application/json.".to_owned(),
             AppError::Unauthorized => "Sign in to continue.".to_owned(),
+            AppError::ApiKeysDisabled => "API keys are turned off in the integration settings \
+                                          (integrations.apiKeysEnabled). Sign in, or ask an administrator to turn \
+                                          them on."
+                .to_owned(),
             AppError::Forbidden(denied) => denied.detail(),
             AppError::NotFound(what) => format!("The {what} does not exist."),
             AppError::RouteNotFound => "There is no page or endpoint at this address.".to_owned(),

@@ -69,6 +69,7 @@ pub async fn build_state(pool: PgPool, config: Config, clock: SharedClock) -> an
         }
     }
     let keys = Keys::derive(&config.secret_key);
+    crate::settings::validate::set_production(config.app_env == crate::config::AppEnv::Production);
     let settings = SettingsStore::load(pool.clone(), keys.settings.clone()).await?;
     Ok(AppState {
         pool,
@@ -120,7 +121,9 @@ pub async fn serve(
 pub fn registry(state: &AppState) -> Registry {
     let registry = Registry::new()
         .register(crate::jobs::housekeeping::Housekeeping)
-        .register(crate::batches::refresh::RefreshStatus)
+        .register(crate::batches::refresh::RefreshStatus {
+            settings: Arc::clone(&state.settings),
+        })
         .register(crate::codes::generate::Handler {
             settings: Arc::clone(&state.settings),
         })

@@ -34,8 +34,6 @@ use crate::ussd::messages::Lang;
 pub const KIND: &str = "sms.send";
 /// Attempts before a send is dead: with the queue's backoff (10 s doubling) about 21 minutes.
 pub const MAX_ATTEMPTS: i32 = 8;
-/// The longest one call to AT may take.
-const TIMEOUT: Duration = Duration::from_secs(15);
 /// Above the bulk jobs (code generation, indexing), so confirmations do not wait behind them.
 const PRIORITY: i16 = 5;
 
@@ -160,7 +158,8 @@ impl Handler {
             return Ok(None);
         };
         let mut config = ClientConfig::new(&u.africas_talking_base_url, &u.africas_talking_username, key);
-        config.timeout = TIMEOUT;
+        // the longest one call to AT may take: the outbound timeout of the integration settings
+        config.timeout = Duration::from_secs(u64::from(settings.integrations.outbound_timeout_seconds));
         let client = Client::new(config)?;
         *slot = Some((version, client.clone()));
         Ok(Some(client))

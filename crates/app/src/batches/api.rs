@@ -172,7 +172,8 @@ pub struct CreateBody {
     #[schema(minimum = 1)]
     amount_per_code: i64,
     /// A date (`2027-03-31`, the end of that day in Kigali) or an RFC 3339 instant, within the
-    /// settings' minimum and maximum days.
+    /// settings' minimum and maximum days. Left out: settings `defaultExpirationDays` from today.
+    #[serde(default)]
     expires_at: String,
     /// The staff member responsible (needs `batches.assign`).
     assigned_user_id: Option<Uuid>,

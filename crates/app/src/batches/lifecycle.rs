@@ -18,7 +18,7 @@
 use std::fmt;
 use std::sync::LazyLock;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::PgConnection;
@@ -27,6 +27,7 @@ use uuid::Uuid;
 use crate::audit::{self, Action, AuditEvent};
 use crate::codes::lifecycle::ExpireSql;
 use crate::error::AppError;
+use crate::settings::model::Expiration;
 use crate::sql::{Binder, Params, Slot};
 use crate::unit::Acting;
 
@@ -234,13 +235,13 @@ const EXPIRED_BECAUSE: &str = "the batch's expiry date has passed";
 /// codes (one event row each), in one statement.
 static EXPIRE: LazyLock<(String, Slot, ExpireSql, usize)> = LazyLock::new(|| {
     let mut p = Params::new();
-    let (slot, [batch, now]) = p.take::<2>();
+    let (slot, [batch, now, expired_before]) = p.take::<3>();
     let codes = ExpireSql::new(&mut p, "codes", "due");
     let from = list(&sources(BatchStatus::Expired, Cause::ExpiryPassed));
     let sql = format!(
         "with due as ( \
            select id, status from batches \
-           where status in {from} and expiration_date <= {now} and ({batch}::uuid is null or id = {batch}) \
+           where status in {from} and expiration_date <= {expired_before} and ({batch}::uuid is null or id = {batch}) \
            for update), \
          {codes}, \
          upd as ( \
@@ -281,22 +282,36 @@ static SETTLE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// The latest expiry date a batch may have and be expired by the refresh now: its date plus the
+/// grace period (settings `business.expiration.gracePeriodHours`) has passed. `None` when
+/// settings `autoExpireEnabled` is off: the refresh expires nothing, staff do. Redemption refuses
+/// a code once the same moment has passed ([`crate::redemption::redeem`]), whatever the status.
+pub fn expired_before(rules: &Expiration, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    rules
+        .auto_expire_enabled
+        .then(|| now - Duration::hours(i64::from(rules.grace_period_hours)))
+}
+
 /// The refresh's moves ([`Cause::ExpiryPassed`], then [`Cause::NothingLeft`]) for one batch or
 /// all, each audited with the system as the actor, in the caller's transaction.
 pub async fn refresh(
     conn: &mut PgConnection,
     batch: Option<Uuid>,
     now: DateTime<Utc>,
+    rules: &Expiration,
 ) -> Result<Vec<Change>, sqlx::Error> {
     let acting = Acting::system(now);
     let operation_id = Uuid::new_v4();
-    let (sql, slot, codes, params) = &*EXPIRE;
-    let q = Binder::new(sqlx::query_as(sql.as_str())).at(*slot, |b| b.bind(batch).bind(now));
-    let mut changes: Vec<Change> = codes
-        .bind(q, now, acting.user_id(), EXPIRED_BECAUSE, operation_id)
-        .finish(*params)
-        .fetch_all(&mut *conn)
-        .await?;
+    let mut changes: Vec<Change> = Vec::new();
+    if let Some(due) = expired_before(rules, now) {
+        let (sql, slot, codes, params) = &*EXPIRE;
+        let q = Binder::new(sqlx::query_as(sql.as_str())).at(*slot, |b| b.bind(batch).bind(now).bind(due));
+        changes = codes
+            .bind(q, now, acting.user_id(), EXPIRED_BECAUSE, operation_id)
+            .finish(*params)
+            .fetch_all(&mut *conn)
+            .await?;
+    }
     let settled: Vec<Change> = sqlx::query_as(SETTLE.as_str())
         .bind(batch)
         .bind(now)

@@ -73,9 +73,20 @@ pub struct NewBatch {
     pub description: String,
     pub total_codes: i64,
     pub amount_per_code: i64,
+    /// Empty: the settings' default expiry ([`default_expiry`]).
     pub expires_at: String,
     pub assigned_user_id: Option<Uuid>,
     pub generate: bool,
+}
+
+/// The expiry a new batch gets when none is given: settings
+/// `business.expiration.defaultExpirationDays` from today, as a Kigali date (`2027-03-31`, the
+/// end of that day).
+pub fn default_expiry(s: &Settings, now: DateTime<Utc>) -> String {
+    let days = i64::from(s.business.expiration.default_expiration_days);
+    (now.with_timezone(&kigali()) + Duration::days(days))
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 /// Validates a batch's fields against the settings; all problems at once. Edits
@@ -89,7 +100,11 @@ fn validate(b: &NewBatch, s: &Settings, now: DateTime<Utc>) -> Result<DateTime<U
         errors.push(FieldError::new("totalCodes", format!("must be from 1 to {max}")));
     }
     check_amount(b.amount_per_code, s, &mut errors);
-    let expiry = check_expiry(&b.expires_at, s, now, &mut errors);
+    let expires_at = match b.expires_at.trim() {
+        "" => default_expiry(s, now),
+        given => given.to_owned(),
+    };
+    let expiry = check_expiry(&expires_at, s, now, &mut errors);
     match (errors.is_empty(), expiry) {
         (true, Some(t)) => Ok(t),
         _ => Err(AppError::Validation(errors)),
@@ -167,6 +182,35 @@ async fn check_assignee(conn: &mut PgConnection, user: Option<Uuid>, field: &str
     Ok(())
 }
 
+/// Settings `business.batchManagement.maxBatchesPerUser` (0 = no limit): the open batches
+/// (active or blocked) one person has created. Creations by one person queue on a lock, so two at
+/// once cannot both take the last place.
+async fn check_batches_per_user(conn: &mut PgConnection, creator: Uuid, max: u32) -> Result<(), AppError> {
+    if max == 0 {
+        return Ok(());
+    }
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended('batches.create:' || $1::text, 0))")
+        .bind(creator)
+        .execute(&mut *conn)
+        .await?;
+    let open: i64 = sqlx::query_scalar(
+        "select count(*) from batches where created_by_user_id = $1 and status in ('active', 'blocked')",
+    )
+    .bind(creator)
+    .fetch_one(&mut *conn)
+    .await?;
+    if open >= i64::from(max) {
+        return Err(AppError::field(
+            "business.batchManagement.maxBatchesPerUser",
+            format!(
+                "you already have {open} open batches, the most one person may have (settings: maximum batches per \
+                 user {max}); complete or expire one first"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn name_taken(e: sqlx::Error) -> AppError {
     on_constraint(
         e,
@@ -186,6 +230,20 @@ pub async fn create(
     let (actor, now) = (acting.actor, acting.now);
     let expiry = validate(new, s, now)?;
     check_assignee(conn, new.assigned_user_id, "assignedUserId").await?;
+    let management = &s.business.batch_management;
+    if let Some(creator) = actor.user_id() {
+        check_batches_per_user(conn, creator, management.max_batches_per_user).await?;
+    }
+    // nobody named: with auto-assign on, the creator answers for the batch (when they may manage it)
+    let assignee = match (new.assigned_user_id, actor.user_id()) {
+        (None, Some(creator)) if management.auto_assign_enabled => {
+            let perms = crate::access::effective_permissions(conn, creator).await?;
+            perms
+                .contains(&crate::access::Permission::BatchesUpdate)
+                .then_some(creator)
+        }
+        (given, _) => given,
+    };
     let batch: Batch = sqlx::query_as(&format!(
         "insert into batches (name, description, total_codes, amount_per_code, currency, expiration_date, assigned_user_id, \
            created_by_user_id, status, created_at, updated_at, check_character) \
@@ -197,7 +255,7 @@ pub async fn create(
     .bind(new.amount_per_code)
     .bind(&s.payments.currency)
     .bind(expiry)
-    .bind(new.assigned_user_id)
+    .bind(assignee)
     .bind(actor.user_id())
     .bind(now)
     // whether its codes carry a check character is decided now, once (issue 17, item 12)

@@ -75,6 +75,10 @@ struct ListPage {
     /// Who the new batch may be assigned to (empty without `batches.assign`).
     assignees: Vec<(Uuid, String)>,
     max_codes: u32,
+    /// The create form's expiry (settings `defaultExpirationDays` from today).
+    default_expiry: String,
+    /// Settings `autoAssignEnabled`: a batch assigned to nobody goes to its creator.
+    auto_assign: bool,
     min_amount: i64,
     max_amount: i64,
     error: Option<String>,
@@ -201,6 +205,8 @@ pub(super) async fn render_list(
         can_create,
         assignees,
         max_codes: settings.0.business.batch_management.max_codes_per_batch,
+        default_expiry: super::default_expiry(&settings.0, state.clock.now()),
+        auto_assign: settings.0.business.batch_management.auto_assign_enabled,
         min_amount: settings.0.payments.min_amount,
         max_amount: settings.0.payments.max_amount,
         error: messages.error,

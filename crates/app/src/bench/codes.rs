@@ -166,6 +166,7 @@ pub fn pdf(n: usize) -> anyhow::Result<()> {
     use std::io::Write;
     let info = SheetInfo {
         company: "MBELYCO Paints".into(),
+        tagline: "Quality paints, rewarded".into(),
         batch_number: 1,
         batch_name: "Benchmark".into(),
         generated_on: "2026-11-25".into(),

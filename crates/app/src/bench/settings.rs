@@ -79,7 +79,7 @@ pub async fn run(config: &Config, changes: usize) -> anyhow::Result<bool> {
                 .cloned()
                 .unwrap_or_default(),
             Some(format!("bench change {i}")),
-            &crate::unit::Acting::system(chrono::Utc::now()),
+            &crate::unit::Acting::system(crate::clock::Clock::now(&crate::clock::SystemClock)),
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;

@@ -134,6 +134,7 @@ pub fn file_name(batch: &Batch, format: Format, now: DateTime<Utc>) -> String {
 pub fn sheet_info(s: &Settings, batch: &Batch) -> SheetInfo {
     SheetInfo {
         company: s.branding.company_name.clone(),
+        tagline: s.branding.company_tagline.clone(),
         batch_number: batch.batch_number,
         batch_name: batch.name.clone(),
         generated_on: batch

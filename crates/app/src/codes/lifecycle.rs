@@ -434,19 +434,34 @@ pub struct TakeSql {
 }
 
 impl TakeSql {
-    /// Written with `alias` for `promo_codes`; takes one placeholder (the time).
+    /// Written with `alias` for `promo_codes`; takes two placeholders (the time, and the moment
+    /// a code's own expiry must be after).
     pub fn new(p: &mut Params, alias: &str) -> Self {
-        let (slot, [at]) = p.take::<1>();
+        let (slot, [at, valid_after]) = p.take::<2>();
         let from = sources_sql(CodeStatus::Used, Cause::Redemption);
         TakeSql {
             slot,
             set: format!("status = 'used', used_at = {at}"),
-            guard: format!("{alias}.status in {from} and ({alias}.expires_at is null or {alias}.expires_at > {at})"),
+            guard: format!(
+                "{alias}.status in {from} and ({alias}.expires_at is null or {alias}.expires_at > {valid_after})"
+            ),
         }
     }
 
+    /// A code whose own expiry has passed is not taken.
     pub fn bind<'q, Q: Bind<'q>>(&self, b: Binder<Q>, now: DateTime<Utc>) -> Binder<Q> {
-        b.at(self.slot, |b| b.bind(now))
+        self.bind_with_grace(b, now, now)
+    }
+
+    /// A code whose own expiry is before `valid_after` (now less the grace period, settings
+    /// `business.expiration.gracePeriodHours`) is not taken.
+    pub fn bind_with_grace<'q, Q: Bind<'q>>(
+        &self,
+        b: Binder<Q>,
+        now: DateTime<Utc>,
+        valid_after: DateTime<Utc>,
+    ) -> Binder<Q> {
+        b.at(self.slot, |b| b.bind(now).bind(valid_after))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Printable A4 sheets of codes: 12 per page in a 3 × 4 grid with cut guides, each code large
 //! with its amount and its serial small beside it; a header with the company logo and name, the
 //! batch number, batch name and generation date and the contact details from the branding
-//! settings; "Page X of Y" in the footer. Every card keeps [`SAFE_MARGIN`] clear of its cut lines.
+//! settings; the company, its tagline and contact details and "Page X of Y" in the footer. Every card keeps [`SAFE_MARGIN`] clear of its cut lines.
 //!
 //! The document is written as it goes — page by page, tracking byte offsets for the
 //! cross-reference table — so a million-code batch streams in constant memory. Page content is
@@ -39,6 +39,8 @@ pub const SAFE_MARGIN: f32 = 5.0 * MM;
 #[derive(Debug, Clone)]
 pub struct SheetInfo {
     pub company: String,
+    /// The company's tagline, beside its name in the header and in the footer; empty: none.
+    pub tagline: String,
     pub batch_number: i64,
     pub batch_name: String,
     pub generated_on: String,
@@ -217,19 +219,41 @@ fn frame_lines(info: &SheetInfo, page: usize, pages: usize) -> Vec<Line> {
         name_right = c.x - 12.0;
         lines.push(c);
     }
-    lines.push(centred_left(
-        &info.company,
-        Font::Bold,
-        13.0,
-        left,
-        name_right,
-        top - 14.0,
-    ));
+    let name = centred_left(&info.company, Font::Bold, 13.0, left, name_right, top - 14.0);
+    let tagline = info.tagline.trim();
+    let name_end = name.bounds()[2];
+    lines.push(name);
+    if !tagline.is_empty() && name_right - name_end > 40.0 {
+        lines.push(centred_left(
+            tagline,
+            Font::Regular,
+            9.0,
+            name_end + 8.0,
+            name_right,
+            top - 14.0,
+        ));
+    }
     let gen = format!("Generated {}", info.generated_on);
     let gen = right_aligned(&gen, Font::Regular, 9.0, left + (right - left) / 2.0, right, top - 30.0);
     let batch = format!("Batch {} - {}", info.batch_number, info.batch_name);
     lines.push(centred_left(&batch, Font::Regular, 9.0, left, gen.x - 12.0, top - 30.0));
     lines.push(gen);
+    // the footer: who printed the sheet and how to reach them, then the page
+    let mut who = info.company.trim().to_owned();
+    if !tagline.is_empty() {
+        who = format!("{who} - {tagline}");
+    }
+    if !contact.is_empty() {
+        who = format!("{who}  |  {contact}");
+    }
+    lines.push(centred(
+        &who,
+        Font::Regular,
+        7.5,
+        MARGIN,
+        PAGE_W - MARGIN,
+        MARGIN + 17.0,
+    ));
     let footer = format!("Page {page} of {pages}");
     lines.push(centred(
         &footer,
@@ -237,7 +261,7 @@ fn frame_lines(info: &SheetInfo, page: usize, pages: usize) -> Vec<Line> {
         8.0,
         MARGIN,
         PAGE_W - MARGIN,
-        MARGIN + 8.0,
+        MARGIN + 5.0,
     ));
     lines
 }
@@ -341,6 +365,7 @@ mod tests {
         ] {
             let info = SheetInfo {
                 company: company.into(),
+                tagline: "Quality paints, rewarded".into(),
                 batch_number: 1,
                 batch_name: "Margins".into(),
                 generated_on: "2026-12-07".into(),
@@ -388,6 +413,7 @@ mod tests {
     fn the_contact_details_head_every_page() {
         let info = SheetInfo {
             company: "MBELYCO Paints".into(),
+            tagline: "Quality paints, rewarded".into(),
             batch_number: 3,
             batch_name: "Contact".into(),
             generated_on: "2026-12-07".into(),
@@ -410,6 +436,20 @@ mod tests {
             company.bounds()[2] < header.x,
             "the name and the contact line do not overlap"
         );
+        // the tagline beside the name, clear of the contact line; the footer names all three
+        let tagline = lines
+            .iter()
+            .find(|l| l.text == "Quality paints, rewarded")
+            .expect("tagline");
+        assert!(tagline.x > company.bounds()[2] && tagline.bounds()[2] < header.x);
+        let footer = lines
+            .iter()
+            .find(|l| l.y < GRID.bottom && l.text.starts_with("MBELYCO Paints - Quality paints, rewarded"))
+            .expect("footer names the company");
+        assert!(footer.text.contains("care@mbelyco.rw") && footer.text.contains("+250 788 300 400"));
+        assert!(footer.bounds()[3] < GRID.bottom, "the footer stays below the cards");
+        let page = lines.iter().find(|l| l.text == "Page 1 of 2").unwrap();
+        assert!(page.bounds()[3] < footer.bounds()[1] && page.bounds()[1] > 0.0);
         assert_eq!(Contact::default().card_line(), None);
         assert_eq!(Contact::default().line(), "");
     }
@@ -427,6 +467,7 @@ mod tests {
     fn a_document_reads_back() {
         let info = SheetInfo {
             company: "MBELYCO Paints".into(),
+            tagline: "Quality paints, rewarded".into(),
             batch_number: 7,
             batch_name: "Kivu Blue".into(),
             generated_on: "2026-11-25".into(),
@@ -480,6 +521,7 @@ mod tests {
         assert!(Logo::from_data_url("data:image/svg+xml;base64,PHN2Zy8+").is_none());
         let info = SheetInfo {
             company: "MBELYCO Paints".into(),
+            tagline: "Quality paints, rewarded".into(),
             batch_number: 1,
             batch_name: "Logo".into(),
             generated_on: "2026-11-25".into(),

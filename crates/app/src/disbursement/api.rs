@@ -277,7 +277,7 @@ pub(crate) async fn export_response(
     let chunks = export::stream(
         state.pool.clone(),
         e,
-        settings.0.branding.company_name.clone(),
+        export::ReportHeader::from_branding(&settings.0.branding),
         disclosure,
     );
     let body = Body::from_stream(futures::stream::unfold(chunks, |mut rx| async move {

@@ -204,6 +204,10 @@ impl From<views::PayoutRow> for PayoutLine {
             note: match (r.error_code, r.error_message, r.held_reason) {
                 (Some(c), Some(m), _) => format!("{c}: {m}"),
                 (Some(c), None, _) => c,
+                (None, _, Some(h)) if h == "monthly_limit" => {
+                    "over this month's payout limit: approve to pay it anyway".to_owned()
+                }
+                (None, _, Some(h)) if h == "daily_limit" => "held: today's payout limit is reached".to_owned(),
                 (None, _, Some(h)) => format!("held: {h}"),
                 _ => String::new(),
             },

@@ -1,10 +1,13 @@
-//! Email to staff (set-up links) over SMTP with lettre, when notifications settings enable it.
+//! Email to staff over SMTP with lettre, when notifications settings enable it: set-up links,
+//! and the notice of a new registration to `security.registration.approvalNotificationEmail`.
 
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use uuid::Uuid;
 
+use crate::settings::model::NotificationSettings;
+use crate::settings::Settings;
 use crate::web::AppState;
 
 /// Sends the set-up link to the user. Returns false (and the caller shows the link instead)
@@ -12,7 +15,7 @@ use crate::web::AppState;
 pub async fn send_setup_link(state: &AppState, user_id: Uuid, url: &str) -> bool {
     let settings = state.settings.get();
     let n = &settings.0.notifications;
-    if !n.email_enabled || n.smtp_host.is_empty() || n.from_email.is_empty() {
+    if !email_on(n) {
         return false;
     }
     let email: Option<(String, String)> = sqlx::query_as("select email::text, full_name from users where id = $1")
@@ -22,22 +25,65 @@ pub async fn send_setup_link(state: &AppState, user_id: Uuid, url: &str) -> bool
         .ok()
         .flatten();
     let Some((to, name)) = email else { return false };
+    let body = format!(
+        "Hello {name},\n\nYour access to MBELYCO Promo was approved. Choose your password here \
+         (the link works once, for {} hours):\n\n{url}\n\nAt your first sign-in you will set up \
+         two-factor sign-in with an authenticator app.\n",
+        super::users::SETUP_LINK_HOURS
+    );
+    send(
+        &settings.0,
+        &format!("{name} <{to}>"),
+        "Your MBELYCO Promo account is ready",
+        body,
+    )
+    .await
+}
+
+/// Tells `security.registration.approvalNotificationEmail` (when set, and email is on) that
+/// someone registered and waits for review. Called after the registration is committed.
+pub async fn notify_registration(state: &AppState, full_name: &str, email: &str) -> bool {
+    let settings = state.settings.get();
+    let (n, to) = (
+        &settings.0.notifications,
+        &settings.0.security.registration.approval_notification_email,
+    );
+    if to.is_empty() || !email_on(n) {
+        return false;
+    }
+    let review = format!(
+        "{}/admin/registrations",
+        state.config.public_base_url.trim_end_matches('/')
+    );
+    let body = format!(
+        "{full_name} <{email}> asked for a staff account on MBELYCO Promo.\n\nReview the request (approve with \
+         roles, or reject) here:\n\n{review}\n"
+    );
+    send(&settings.0, to, "A registration waits for review", body).await
+}
+
+/// [`notify_registration`] in the background, so the person registering does not wait on SMTP.
+pub fn spawn_registration_notice(state: &AppState, full_name: &str, email: &str) {
+    let (state, full_name, email) = (state.clone(), full_name.to_owned(), email.trim().to_owned());
+    tokio::spawn(async move {
+        notify_registration(&state, &full_name, &email).await;
+    });
+}
+
+fn email_on(n: &NotificationSettings) -> bool {
+    n.email_enabled && !n.smtp_host.is_empty() && !n.from_email.is_empty()
+}
+
+/// Sends one plain-text message; false when it could not be built or sent (logged).
+async fn send(settings: &Settings, to: &str, subject: &str, body: String) -> bool {
+    let n = &settings.notifications;
     let built = (|| -> Result<Message, Box<dyn std::error::Error + Send + Sync>> {
         let from: Mailbox = format!("{} <{}>", n.from_name, n.from_email).parse()?;
-        let to: Mailbox = format!("{name} <{to}>").parse()?;
-        Ok(Message::builder()
-            .from(from)
-            .to(to)
-            .subject("Your MBELYCO Promo account is ready")
-            .body(format!(
-                "Hello {name},\n\nYour access to MBELYCO Promo was approved. Choose your password here \
-                 (the link works once, for {} hours):\n\n{url}\n\nAt your first sign-in you will set up \
-                 two-factor sign-in with an authenticator app.\n",
-                super::users::SETUP_LINK_HOURS
-            ))?)
+        let to: Mailbox = to.parse()?;
+        Ok(Message::builder().from(from).to(to).subject(subject).body(body)?)
     })();
     let Ok(message) = built else {
-        tracing::warn!("the set-up email could not be built");
+        tracing::warn!(subject, "an email could not be built");
         return false;
     };
     let builder = match n.smtp_security.as_str() {
@@ -46,14 +92,16 @@ pub async fn send_setup_link(state: &AppState, user_id: Uuid, url: &str) -> bool
         _ => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&n.smtp_host)),
     };
     let Ok(mut builder) = builder else { return false };
-    builder = builder.port(n.smtp_port);
+    // the outbound timeout of the integration settings (lettre's own default is a minute)
+    let timeout = std::time::Duration::from_secs(u64::from(settings.integrations.outbound_timeout_seconds));
+    builder = builder.port(n.smtp_port).timeout(Some(timeout));
     if let Some(pw) = n.smtp_password.expose() {
         builder = builder.credentials(Credentials::new(n.smtp_username.clone(), pw.to_owned()));
     }
     match builder.build().send(message).await {
         Ok(_) => true,
         Err(e) => {
-            tracing::warn!(error = %e, "sending the set-up email failed; showing the link instead");
+            tracing::warn!(error = %e, subject, "sending an email failed");
             false
         }
     }

@@ -12,6 +12,7 @@ pub mod mail;
 pub mod mfa;
 pub mod pages;
 pub mod password;
+pub mod password_age;
 pub mod policy;
 pub mod registrations;
 pub mod registrations_pages;

@@ -23,7 +23,7 @@ use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
 
 pub fn routes() -> Vec<RouteSpec> {
-    vec![
+    let mut specs = vec![
         route!(GET "/sign-in", Access::Public, sign_in_page),
         route!(POST "/sign-in", Access::Public, sign_in),
         route!(GET "/sign-in/verify", Access::PartialSession, verify_page),
@@ -32,7 +32,9 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(POST "/sign-in/enrol", Access::PartialSession, enrol),
         route!(POST "/sign-in/cancel", Access::PartialSession, cancel),
         route!(POST "/sign-out", Access::OwnAccount, sign_out),
-    ]
+    ];
+    specs.extend(super::password_age::routes());
+    specs
 }
 
 /// A `Set-Cookie` value as every sign-in sets it (page and API): httpOnly, SameSite=Strict,
@@ -172,8 +174,10 @@ struct VerifyPage<'a> {
 }
 
 async fn verify_page(PartialSession(s): PartialSession, Query(q): Query<NextQuery>) -> Result<Response, AppError> {
-    if s.stage == Stage::MfaEnrol {
-        return Ok(Redirect::to("/sign-in/enrol").into_response());
+    match s.stage {
+        Stage::MfaEnrol => return Ok(Redirect::to("/sign-in/enrol").into_response()),
+        Stage::PasswordExpired => return Ok(Redirect::to(super::password_age::PAGE).into_response()),
+        Stage::Password | Stage::Full => {}
     }
     let next = safe_next(q.next.as_deref());
     render(
@@ -199,7 +203,7 @@ async fn verify(
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
     if s.stage != Stage::Password {
-        return Ok(Redirect::to("/sign-in/enrol").into_response());
+        return Ok(Redirect::to("/sign-in/verify").into_response());
     }
     let cmd = signin::SecondFactor {
         session: &s,

@@ -184,11 +184,13 @@ pub async fn pending_count(conn: &mut PgConnection) -> Result<i64, sqlx::Error> 
 }
 
 /// Approves a registration with the chosen roles (assigned by this decision; approving is itself
-/// the second look) and returns the set-up link for the new user.
+/// the second look) and returns the set-up link for the new user. No role chosen: the settings'
+/// `registration.defaultRole`.
 pub async fn approve(
     conn: &mut PgConnection,
     id: Uuid,
     role_ids: &[Uuid],
+    reg: &crate::settings::model::Registration,
     acting: &Acting,
 ) -> Result<SetupLink, AppError> {
     let (now, by) = (acting.now, acting.user_id());
@@ -204,9 +206,29 @@ pub async fn approve(
             format!("this registration is already {status}"),
         ));
     }
-    if role_ids.is_empty() {
-        return Err(AppError::field("roles", "choose at least one role"));
-    }
+    let default_role: Vec<Uuid> = if role_ids.is_empty() {
+        let found: Option<Uuid> = sqlx::query_scalar("select id from roles where name = $1")
+            .bind(reg.default_role.trim())
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(found) = found else {
+            return Err(AppError::field(
+                "roles",
+                format!(
+                    "choose at least one role (the default role, {}, does not exist)",
+                    reg.default_role
+                ),
+            ));
+        };
+        vec![found]
+    } else {
+        Vec::new()
+    };
+    let role_ids = if role_ids.is_empty() {
+        &default_role[..]
+    } else {
+        role_ids
+    };
     sqlx::query("update users set approval_status = $4, is_active = true, decided_by_user_id = $2, decided_at = $3, updated_at = $3 where id = $1")
         .bind(id)
         .bind(by)

@@ -46,6 +46,8 @@ struct RegistrationsPage {
     shell: Shell,
     pending: Vec<PendingLine>,
     roles: Vec<(Uuid, String)>,
+    /// Ticked at first: the settings' `registration.defaultRole`.
+    default_role: String,
     open: bool,
     notice: Option<Notice>,
     setup_link: Option<String>,
@@ -79,6 +81,7 @@ async fn render_registrations(
         shell: shell(state, who, "/admin/registrations"),
         pending,
         roles,
+        default_role: state.settings.get().0.security.registration.default_role.clone(),
         open: state.settings.get().0.security.registration.admin_registration_enabled,
         notice,
         setup_link,
@@ -99,8 +102,9 @@ async fn approve_registration(
     form: FormPairs,
 ) -> Result<Response, AppError> {
     let role_ids = form.uuids("role_ids")?;
+    let settings = state.settings.get();
     let mut unit = state.unit().await?;
-    let r = users::approve(&mut unit, id, &role_ids, &acting).await;
+    let r = users::approve(&mut unit, id, &role_ids, &settings.0.security.registration, &acting).await;
     let link = match settle(unit, r).await? {
         Outcome::Done(link) => link.url(&state.config.public_base_url),
         Outcome::Refused(n) => return render_registrations(&state, &who, Some(n), None).await,
@@ -185,6 +189,7 @@ async fn register(
     let csrf = anon_csrf(&headers);
     match outcome {
         Ok(_) => {
+            super::mail::spawn_registration_notice(&state, r.full_name, r.email);
             let page = RegisterPage {
                 csrf: &csrf,
                 message: "",

@@ -25,6 +25,9 @@ pub const CHALLENGE_PREFIX: &str = "mbc_";
 pub enum Stage {
     Password,
     MfaEnrol,
+    /// Signed in, but the password is older than `security.passwordMaxAgeDays`: it must be
+    /// changed before anything else ([`super::password_age`]).
+    PasswordExpired,
     Full,
 }
 
@@ -33,6 +36,7 @@ impl Stage {
         match self {
             Stage::Password => "password",
             Stage::MfaEnrol => "mfa_enrol",
+            Stage::PasswordExpired => "password_expired",
             Stage::Full => "full",
         }
     }
@@ -41,6 +45,7 @@ impl Stage {
         match s {
             "full" => Stage::Full,
             "mfa_enrol" => Stage::MfaEnrol,
+            "password_expired" => Stage::PasswordExpired,
             _ => Stage::Password,
         }
     }

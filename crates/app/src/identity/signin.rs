@@ -162,6 +162,21 @@ async fn count_failure(
         )
         .await?;
         session::revoke_all(conn, user_id, None, "account locked", ctx.now).await?;
+        if ctx.security.audit.real_time_alerts {
+            let alert = crate::alerts::NewAlert::new(
+                "security.account_locked",
+                crate::alerts::Severity::Warning,
+                crate::access::Permission::SecurityAlertsView,
+                format!("{email} is locked after {attempts} failed sign-ins"),
+            )
+            .body(format!(
+                "Locked until {} (Kigali time). Several locked accounts at once may be someone guessing passwords.",
+                kigali_time(until)
+            ))
+            .subject("user", user_id)
+            .dedupe(format!("security.account_locked:{user_id}:{}", until.timestamp()));
+            crate::alerts::raise(conn, &alert, ctx.now).await?;
+        }
         return Ok(Outcome::Locked(until));
     }
     Ok(Outcome::Invalid)
@@ -316,14 +331,21 @@ pub async fn with_second_factor(
     })
 }
 
-/// Marks the session complete, resets the failure counter and audits the sign-in.
+/// Marks the session complete (or, when the password is too old, bound to change it), resets the
+/// failure counter and audits the sign-in.
 pub async fn complete(
     conn: &mut PgConnection,
     ctx: &Ctx<'_>,
     current: &session::Current,
     method: &str,
 ) -> Result<(), sqlx::Error> {
-    session::set_stage(conn, current.id, Stage::Full, ctx.now).await?;
+    // a password past its age leaves the session able to change it and nothing else
+    let stage = if super::password_age::expired(conn, ctx.security, current.user_id, ctx.now).await? {
+        Stage::PasswordExpired
+    } else {
+        Stage::Full
+    };
+    session::set_stage(conn, current.id, stage, ctx.now).await?;
     sqlx::query("update users set failed_login_attempts = 0, lockout_until = null, last_login_at = $2, updated_at = $2 where id = $1")
         .bind(current.user_id)
         .bind(ctx.now)

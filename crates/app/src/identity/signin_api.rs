@@ -274,6 +274,23 @@ async fn verify(
             renewed: Some(r),
         } => {
             let now = state.clock.now();
+            let settings = state.settings.get();
+            let mut conn = state.pool.acquire().await?;
+            if super::password_age::expired(&mut conn, &settings.0.security, s.user_id, now).await? {
+                // the session may only change the password, which is done on the page
+                let detail = format!(
+                    "Your password is older than {} days: change it at {} in a browser, then sign in again.",
+                    settings.0.security.password_max_age_days,
+                    super::password_age::PAGE
+                );
+                return Ok(problem_response(
+                    StatusCode::FORBIDDEN,
+                    "password-expired",
+                    "Password expired",
+                    detail,
+                    Vec::new(),
+                ));
+            }
             let max_age = (r.expiry.absolute_expires_at - now).num_seconds().max(0);
             let body = Json(SignedIn {
                 status: "signed_in".into(),
@@ -349,6 +366,7 @@ async fn register(
     let outcome = registrations::submit(&mut unit, &settings.0.security.registration, &r, &acting).await;
     unit.commit().await?; // a refusal still counts against the limits
     outcome?;
+    super::mail::spawn_registration_notice(&state, r.full_name, r.email);
     Ok((
         StatusCode::CREATED,
         Json(Registered {

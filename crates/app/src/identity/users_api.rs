@@ -182,7 +182,7 @@ async fn pending(State(state): State<AppState>, paging: Paging) -> Result<Json<P
 pub struct RegistrationStatus {
     /// Self-registration is open.
     enabled: bool,
-    /// A registration needs an approval before the account works.
+    /// A registration needs an approval before the account works: always (decision 0037).
     require_approval: bool,
     /// Registrations waiting for review.
     pending: i64,
@@ -193,7 +193,7 @@ async fn registration_status(State(state): State<AppState>) -> Result<Json<Regis
     let mut conn = state.pool.acquire().await?;
     Ok(Json(RegistrationStatus {
         enabled: s.0.security.registration.admin_registration_enabled,
-        require_approval: s.0.security.registration.require_approval,
+        require_approval: true,
         pending: users::pending_count(&mut conn).await?,
     }))
 }
@@ -337,7 +337,9 @@ async fn permissions(State(state): State<AppState>, Path(id): Path<Uuid>) -> Res
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApproveBody {
-    /// The roles the new user gets (at least one; not Super Administrator nor Customer).
+    /// The roles the new user gets (not Super Administrator nor Customer); none or absent: the
+    /// settings' `security.registration.defaultRole`.
+    #[serde(default)]
     role_ids: Vec<Uuid>,
 }
 
@@ -359,8 +361,9 @@ async fn approve(
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<ApproveBody>,
 ) -> Result<Json<Approved>, AppError> {
+    let settings = state.settings.get();
     let mut unit = state.unit().await?;
-    let link = users::approve(&mut unit, id, &b.role_ids, &acting).await?;
+    let link = users::approve(&mut unit, id, &b.role_ids, &settings.0.security.registration, &acting).await?;
     unit.commit().await?;
     let url = link.url(&state.config.public_base_url);
     let emailed = super::mail::send_setup_link(&state, id, &url).await;

@@ -24,6 +24,7 @@ pub const ATTEMPTS: &[&str] = &[
     "blocked",
     "campaign_closed",
     "customer_limit",
+    "cooling_down",
     "typo",
     "not_a_code",
 ];

@@ -43,8 +43,11 @@ pub enum Refusal {
     Blocked,
     /// Its batch is blocked, expired or completed.
     CampaignClosed,
-    /// The customer's daily or monthly prize limit.
+    /// The customer's daily or monthly prize limit, or their one prize when only one is allowed.
     CustomerLimit,
+    /// The customer's last prize is more recent than settings
+    /// `business.redemption.cooldownPeriodMinutes`.
+    CoolingDown,
     /// The phone's attempt limits (settings `ussd`): this attempt crossed one, or the phone is
     /// inside the block an earlier crossing started.
     TooManyAttempts(Limited),
@@ -63,6 +66,7 @@ impl Refusal {
             Refusal::Blocked => "blocked",
             Refusal::CampaignClosed => "campaign_closed",
             Refusal::CustomerLimit => "customer_limit",
+            Refusal::CoolingDown => "cooling_down",
             Refusal::TooManyAttempts(Limited::Crossed) => "rate_limited",
             Refusal::TooManyAttempts(Limited::Blocked) => "phone_blocked",
             Refusal::Mistyped => "typo",
@@ -80,6 +84,9 @@ pub struct Attempt<'a> {
     pub ussd_session_id: Option<&'a str>,
     /// The phone's attempt limits, checked in the same statement.
     pub limits: &'a UssdSettings,
+    /// How long after its expiry date a code may still be redeemed (settings
+    /// `business.expiration.gracePeriodHours`; the batch refresh waits as long).
+    pub grace: Duration,
     pub now: DateTime<Utc>,
 }
 
@@ -120,8 +127,8 @@ static REDEEM: LazyLock<RedeemSql> = LazyLock::new(|| {
     let take = TakeSql::new(&mut p, "c");
     let (
         own,
-        [code, user, customer, day, month, once, per_day, cooldown, day_limit, month_limit, key, session, msisdn, manual, threshold, attempts],
-    ) = p.take::<16>();
+        [code, user, customer, day, month, once, per_day, cooldown, day_limit, month_limit, key, session, msisdn, manual, threshold, attempts, valid_after],
+    ) = p.take::<17>();
     let (phone, now) = (&limited.phone, &limited.now);
     let sql = format!(
         r#"with limited as ({limited_query}),
@@ -136,7 +143,7 @@ static REDEEM: LazyLock<RedeemSql> = LazyLock::new(|| {
              update promo_codes c set {set}
              from batches b, sums s, limited l
              where c.code = {code} and {guard}
-               and b.id = c.batch_id and b.status = 'active' and b.expiration_date > {now}
+               and b.id = c.batch_id and b.status = 'active' and b.expiration_date > {valid_after}
                and l.limited is null
                and not ({once} and s.ever > 0)
                and not ({per_day} > 0 and s.today_count >= {per_day})
@@ -198,7 +205,8 @@ pub async fn redeem(
     } = &*REDEEM;
     let b = Binder::new(sqlx::query_as(sql.as_str()));
     let b = limited.bind(b, &a.customer.msisdn, a.now, a.limits);
-    let b = take.bind(b, a.now);
+    let valid_after = a.now - a.grace;
+    let b = take.bind_with_grace(b, a.now, valid_after);
     let b = b.at(*own, |b| {
         b.bind(a.code.as_str())
             .bind(a.customer.user_id)
@@ -216,6 +224,7 @@ pub async fn redeem(
             .bind(pay.manual_approval_required)
             .bind(pay.approval_threshold)
             .bind((pay.max_retry_attempts.min(5) + 1) as i32)
+            .bind(valid_after)
     });
     let t: Taken = b.finish(*params).fetch_one(&mut *conn).await?;
     if let Some(limited) = Limited::parse(t.limited.as_deref()) {
@@ -239,7 +248,7 @@ pub async fn redeem(
         t.batch_id,
     )
     else {
-        return refusal(conn, a).await;
+        return refusal(conn, a, rules).await;
     };
     audit.push(
         AuditEvent::new(
@@ -271,7 +280,11 @@ pub async fn redeem(
 }
 
 /// Why the code could not be taken — or, for a repeated request, the redemption it already made.
-async fn refusal(conn: &mut PgConnection, a: &Attempt<'_>) -> Result<Result<Redeemed, Refusal>, sqlx::Error> {
+async fn refusal(
+    conn: &mut PgConnection,
+    a: &Attempt<'_>,
+    rules: &RedemptionRules,
+) -> Result<Result<Redeemed, Refusal>, sqlx::Error> {
     let again: Option<(Uuid, Uuid, i64, String, String)> = sqlx::query_as(
         r#"select r.id, d.id, r.amount, r.currency, d.status from redemptions r
            join disbursements d on d.redemption_id = r.id where r.idempotency_key = $1"#,
@@ -288,11 +301,30 @@ async fn refusal(conn: &mut PgConnection, a: &Attempt<'_>) -> Result<Result<Rede
             awaiting_approval: status == "awaiting_approval",
         }));
     }
-    Ok(Err(match look(conn, a.code, a.check_fails, a.now).await? {
-        // the code could be redeemed: the customer's limits stopped it
+    Ok(Err(match look(conn, a.code, a.check_fails, a.now, a.grace).await? {
+        // the code could be redeemed: the customer's limits stopped it — the wait between prizes
+        // when that is what is left to wait for
+        Ok(_) if cooling_down(conn, a, rules).await? => Refusal::CoolingDown,
         Ok(_) => Refusal::CustomerLimit,
         Err(r) => r,
     }))
+}
+
+/// Whether the customer may win again, but not yet: more prizes are allowed and their last one is
+/// within the cool-down.
+async fn cooling_down(conn: &mut PgConnection, a: &Attempt<'_>, rules: &RedemptionRules) -> Result<bool, sqlx::Error> {
+    if !rules.allow_multiple_redemptions || rules.cooldown_period_minutes == 0 {
+        return Ok(false);
+    }
+    sqlx::query_scalar(
+        "select coalesce(max(created_at) + make_interval(mins => $2) > $3, false) from redemptions \
+         where user_id = $1 and status <> 'reversed'",
+    )
+    .bind(a.customer.user_id)
+    .bind(rules.cooldown_period_minutes as i32)
+    .bind(a.now)
+    .fetch_one(conn)
+    .await
 }
 
 /// The code's state without changing it: what it is worth, or why it cannot be redeemed.
@@ -300,13 +332,16 @@ async fn refusal(conn: &mut PgConnection, a: &Attempt<'_>) -> Result<Result<Rede
 /// A code that does not exist is [`Refusal::Mistyped`] when its check character is wrong
 /// (`check_fails`) and some batch's codes carry check characters (a batch records that when it is
 /// made, migration 23): typo detection applies only to such codes, so switching the setting on
-/// never turns a code printed before into a "typo". Asked in the same round trip.
+/// never turns a code printed before into a "typo". Asked in the same round trip. A code is
+/// still good for `grace` after its expiry date (the redemption's rule).
 pub async fn look(
     conn: &mut PgConnection,
     code: &PromoCode,
     check_fails: bool,
     now: DateTime<Utc>,
+    grace: Duration,
 ) -> Result<Result<CodeState, Refusal>, sqlx::Error> {
+    let valid_after = now - grace;
     type Row = (
         Option<CodeStatus>,
         Option<DateTime<Utc>>,
@@ -339,8 +374,10 @@ pub async fn look(
         CodeStatus::Used | CodeStatus::Redeemed => Some(Refusal::AlreadyRedeemed),
         CodeStatus::Expired => Some(Refusal::Expired),
         CodeStatus::Blocked | CodeStatus::Reported => Some(Refusal::Blocked),
-        CodeStatus::Active if expires_at.is_some_and(|e| e <= now) => Some(Refusal::Expired),
-        CodeStatus::Active if batch_status == BatchStatus::Expired || batch_expiry <= now => Some(Refusal::Expired),
+        CodeStatus::Active if expires_at.is_some_and(|e| e <= valid_after) => Some(Refusal::Expired),
+        CodeStatus::Active if batch_status == BatchStatus::Expired || batch_expiry <= valid_after => {
+            Some(Refusal::Expired)
+        }
         CodeStatus::Active if batch_status != BatchStatus::Active => Some(Refusal::CampaignClosed),
         CodeStatus::Active => None,
     };

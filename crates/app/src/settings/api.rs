@@ -1,5 +1,8 @@
 //! Settings over HTTP: read (secrets masked), change one category, list versions, roll back.
-//! Payment settings are also open to `disbursements.configure` (ACCESS.md).
+//! Payment settings are also open to `disbursements.configure` (ACCESS.md). Export, import,
+//! backup, restore and the change to several categories at once are in [`transfer`].
+
+mod transfer;
 
 use crate::web::extract::Path;
 use axum::extract::State;
@@ -12,7 +15,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::model::{self, PaymentSettings, Settings};
 use super::service::VersionSummary;
-use super::{rollback, update, versions, view, Category};
+use super::{rollback, update_many, versions, view, Category, Change};
 use crate::access::Permission::{DisbursementsConfigure, SystemSettingsRead, SystemSettingsUpdate};
 use crate::error::AppError;
 use crate::route;
@@ -24,12 +27,18 @@ use crate::web::routes::{Access, RouteSpec};
 use crate::web::AppState;
 
 const PAYMENTS_READ: &[crate::access::Permission] = &[SystemSettingsRead, DisbursementsConfigure];
-const PAYMENTS_UPDATE: &[crate::access::Permission] = &[SystemSettingsUpdate, DisbursementsConfigure];
+pub(super) const PAYMENTS_UPDATE: &[crate::access::Permission] = &[SystemSettingsUpdate, DisbursementsConfigure];
 
 const CATEGORY: &str = "The settings category: branding, ussd, payments, business, security, notifications, \
                         analytics, integrations or backup";
 
 pub fn routes() -> Vec<RouteSpec> {
+    let mut out = transfer::routes();
+    out.extend(category_routes());
+    out
+}
+
+fn category_routes() -> Vec<RouteSpec> {
     vec![
         route!(GET "/api/v1/admin/settings", Access::Permission(SystemSettingsRead), all,
             Doc::new("Every settings category (secrets masked)").ok::<AllSettings>()),
@@ -49,7 +58,9 @@ pub fn routes() -> Vec<RouteSpec> {
                 .component::<PaymentSettings>()),
         route!(PUT "/api/v1/admin/settings/payments", Access::AnyOf(PAYMENTS_UPDATE), put_payments,
             Doc::new("Change payment settings")
-                .describe("Only the keys to change; every bad value is a 422 naming `payments.<key>`.")
+                .describe("Only the keys to change; every bad value is a 422 naming `payments.<key>`. \
+                           `baseVersion`: 409 naming who changed what when a later version changed payments.")
+                .problems(&[409])
                 .body::<ChangeBody<PaymentSettings>>()
                 .ok::<Changed<PaymentSettings>>()
                 .component::<PaymentSettings>()),
@@ -61,7 +72,9 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(PUT "/api/v1/admin/settings/{category}", Access::Permission(SystemSettingsUpdate), put_one,
             Doc::new("Change settings of one category")
                 .describe("Only the keys to change, as the category's settings name them; every bad value is a \
-                           422 naming `<category>.<key>`.")
+                           422 naming `<category>.<key>`. `baseVersion`: 409 naming who changed what when a later \
+                           version changed this category.")
+                .problems(&[409])
                 .path::<Category>("category", CATEGORY)
                 .body::<ChangeBody<AnyCategory>>()
                 .ok::<Changed<AnyCategory>>()
@@ -171,6 +184,14 @@ pub struct ChangeBody<S = Map<String, Value>> {
     settings: S,
     /// Why, for the version and the audit log.
     reason: Option<String>,
+    /// The version the editor started from: 409 naming who changed what when a later version
+    /// changed this category.
+    #[serde(rename = "baseVersion")]
+    base_version: Option<i64>,
+    /// `true`: apply a change to the staff address lists even though it refuses the caller's own
+    /// address (otherwise 409).
+    #[serde(default, rename = "confirmLockout")]
+    confirm_lockout: bool,
 }
 
 /// What a change did: the new version (the current one when nothing changed), the keys it
@@ -190,15 +211,10 @@ async fn change(
     body: ChangeBody,
 ) -> Result<Json<Changed<Value>>, AppError> {
     let mut unit = state.unit().await?;
-    let out = update(
-        &mut unit,
-        state.settings.secrets(),
-        c,
-        body.settings,
-        body.reason,
-        &acting,
-    )
-    .await?;
+    let change = Change::one(c, body.settings, body.reason)
+        .from_version(body.base_version)
+        .confirming_lockout(body.confirm_lockout);
+    let out = update_many(&mut unit, state.settings.secrets(), change, &acting).await?;
     unit.commit().await?;
     // this process sees its own change at once; others within seconds
     state.settings.refresh().await?;

@@ -9,12 +9,14 @@
 
 pub mod api;
 mod form;
+mod guards;
 pub mod model;
 pub mod pages;
 mod pages_form;
 mod pages_history;
 pub mod registry;
 mod service;
+pub mod transfer;
 pub mod validate;
 
 use std::sync::Arc;

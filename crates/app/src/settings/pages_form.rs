@@ -320,6 +320,9 @@ struct PreviewPage {
     payload: String,
     reason: String,
     reason_error: Option<String>,
+    /// The change would refuse the editor's own address: say so, and ask them to tick that
+    /// they mean it.
+    lockout: Option<String>,
 }
 
 fn seal_context(c: Category, who: &Principal) -> String {
@@ -333,9 +336,10 @@ async fn show_preview(
     c: Category,
     change: Change,
     reason: String,
-    reason_error: Option<String>,
+    warnings: (Option<String>, Option<String>),
     on_refusal: impl FnOnce(AppError) -> Result<Response, AppError>,
 ) -> Result<Response, AppError> {
+    let (reason_error, lockout) = warnings;
     let mut conn = state.pool.acquire().await?;
     let diffs = match preview(&mut conn, state.settings.secrets(), &change).await {
         Ok(d) => d,
@@ -364,9 +368,12 @@ async fn show_preview(
         payload,
         reason,
         reason_error,
+        lockout,
     };
     let status = if page.reason_error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
+    } else if page.lockout.is_some() {
+        StatusCode::CONFLICT
     } else {
         StatusCode::OK
     };
@@ -419,7 +426,7 @@ async fn preview_change(
         );
     }
     let change = Change::one(c, posted.patch.clone(), None).from_version(Some(base));
-    show_preview(&state, &who, c, change, String::new(), None, |e| match e {
+    show_preview(&state, &who, c, change, String::new(), (None, None), |e| match e {
         AppError::Validation(errors) => back_to_form(&state, &posted, errors),
         AppError::Conflict { .. } => conflict_page(&state, &who, c, e),
         other => Err(other),
@@ -449,7 +456,9 @@ async fn confirm_change(
     let body: Value = serde_json::from_str(secrecy::ExposeSecret::expose_secret(&opened))
         .map_err(|_| AppError::field("payload", "cannot be read: start again from the form"))?;
     let patch: Map<String, Value> = body["patch"].as_object().cloned().unwrap_or_default();
-    let change = Change::one(c, patch, None).from_version(body["base"].as_i64());
+    let change = Change::one(c, patch, None)
+        .from_version(body["base"].as_i64())
+        .confirming_lockout(form.get("confirm_lockout") == Some("true"));
     let reason = form.get("reason").unwrap_or_default().trim().to_owned();
     if reason.is_empty() || reason.chars().count() > 500 {
         let why = if reason.is_empty() {
@@ -457,13 +466,14 @@ async fn confirm_change(
         } else {
             "Keep the reason under 500 characters."
         };
-        return show_preview(&state, &who, c, change, reason, Some(why.to_owned()), |e| {
+        return show_preview(&state, &who, c, change, reason, (Some(why.to_owned()), None), |e| {
             conflict_page(&state, &who, c, e)
         })
         .await;
     }
+    let asked = change.clone();
     let change = Change {
-        reason: Some(reason),
+        reason: Some(reason.clone()),
         ..change
     };
     let mut unit = state.unit().await?;
@@ -473,6 +483,18 @@ async fn confirm_change(
             // this process sees its own change at once; the others within seconds
             state.settings.refresh().await?;
             Ok(Redirect::to(&format!("/admin/settings/{}?saved={}", c.as_str(), out.version)).into_response())
+        }
+        // the change would lock the editor out (the staff address lists): ask again, plainly
+        Err(AppError::Conflict {
+            message,
+            field: Some(field),
+        }) if field.starts_with("security.ip") => {
+            drop(unit);
+            let lockout = Some(format!("{field}: {message}"));
+            show_preview(&state, &who, c, asked, reason, (None, lockout), |e| {
+                conflict_page(&state, &who, c, e)
+            })
+            .await
         }
         Err(e @ AppError::Conflict { .. }) => conflict_page(&state, &who, c, e),
         Err(e) => match refusal_message(&e) {

@@ -59,7 +59,7 @@ async fn lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
 
 /// Validation problems the new state has that the current one did not: a change is refused for
 /// what it breaks, not for an older problem elsewhere.
-fn introduced_problems(current: &PlainValues, next: &PlainValues) -> Vec<FieldError> {
+pub(crate) fn introduced_problems(current: &PlainValues, next: &PlainValues) -> Vec<FieldError> {
     let next_settings = match build(next) {
         Ok(s) => s,
         Err(e) => return vec![e],
@@ -81,6 +81,8 @@ pub struct Change {
     /// The version the editor started from: when a later version changed any of these
     /// categories, the change is refused (409) naming who changed what, never applied over it.
     pub base_version: Option<i64>,
+    /// The person knows the change refuses their own address (see [`super::guards`]).
+    pub confirm_lockout: bool,
 }
 
 impl Change {
@@ -89,7 +91,13 @@ impl Change {
             patches: [(category, patch)].into(),
             reason,
             base_version: None,
+            confirm_lockout: false,
         }
+    }
+
+    pub fn confirming_lockout(mut self, confirmed: bool) -> Self {
+        self.confirm_lockout = confirmed;
+        self
     }
 
     pub fn from_version(mut self, base: Option<i64>) -> Self {
@@ -132,6 +140,7 @@ pub async fn update_many(
     if !problems.is_empty() {
         return Err(AppError::Validation(problems));
     }
+    super::guards::check(conn, &current, &next, acting, change.confirm_lockout).await?;
     apply(conn, secrets, &current, &next, change.reason, None, acting).await
 }
 
@@ -179,6 +188,12 @@ pub(crate) fn patched(
                 }
                 continue;
             }
+            // a group (`expiration`, `rateLimiting`, a `{en, rw}` text) changes only the
+            // members given: the others keep their stored (or default) values
+            let value = match (value, entry.get(&key).or_else(|| known.get(&key))) {
+                (Value::Object(given), Some(Value::Object(base))) => Value::Object(merged(base, given)),
+                (value, _) => value,
+            };
             entry.insert(key, value);
         }
     }
@@ -189,8 +204,25 @@ pub(crate) fn patched(
     }
 }
 
+/// `base` with `given` laid over it, member by member, groups within groups too.
+fn merged(base: &Map<String, Value>, given: Map<String, Value>) -> Map<String, Value> {
+    let mut out = base.clone();
+    for (k, v) in given {
+        let v = match (v, out.get(&k)) {
+            (Value::Object(g), Some(Value::Object(b))) => Value::Object(merged(b, g)),
+            (v, _) => v,
+        };
+        out.insert(k, v);
+    }
+    out
+}
+
 /// 409 when a version after `base` changed any of `categories`, saying who changed what.
-async fn refuse_if_changed_since(conn: &mut PgConnection, base: i64, categories: &[Category]) -> Result<(), AppError> {
+pub(crate) async fn refuse_if_changed_since(
+    conn: &mut PgConnection,
+    base: i64,
+    categories: &[Category],
+) -> Result<(), AppError> {
     let names: Vec<&str> = categories.iter().map(|c| c.as_str()).collect();
     let later: Vec<(i64, Option<String>, DateTime<Utc>, Value)> = sqlx::query_as(
         "select v.version, coalesce(nullif(u.full_name, ''), u.email), v.changed_at, v.changes \

@@ -23,6 +23,9 @@ pub enum State {
     EnterCodeToCheck,
     Language,
     Help,
+    /// The session ended on a timeout or its depth: whatever comes next starts over at the
+    /// welcome screen.
+    Restart,
 }
 
 impl State {
@@ -33,6 +36,7 @@ impl State {
             State::EnterCodeToCheck => "enter_check",
             State::Language => "language",
             State::Help => "help",
+            State::Restart => "restart",
         }
     }
 
@@ -42,6 +46,7 @@ impl State {
             "enter_check" => State::EnterCodeToCheck,
             "language" => State::Language,
             "help" => State::Help,
+            "restart" => State::Restart,
             _ => State::Home,
         }
     }
@@ -73,14 +78,15 @@ pub enum Next {
     Exit,
 }
 
-/// Applies one input (the part after the last hop's text) to a state.
-pub fn step(state: State, input: &str, alphabet: &Alphabet) -> Next {
+/// Applies one input (the part after the last hop's text) to a state. `languages`: the menu
+/// offers the language choice (as 3; help is then 4, else 3).
+pub fn step(state: State, input: &str, alphabet: &Alphabet, languages: bool) -> Next {
     let input = input.trim().trim_end_matches('#').trim();
     let show = |state| Next::Show {
         state,
         unknown_choice: false,
     };
-    if input == "00" {
+    if input == "00" || state == State::Restart {
         return show(State::Home);
     }
     if input == "0" {
@@ -93,8 +99,9 @@ pub fn step(state: State, input: &str, alphabet: &Alphabet) -> Next {
         State::Home => match input {
             "1" => show(State::EnterCode),
             "2" => show(State::EnterCodeToCheck),
-            "3" => show(State::Language),
-            "4" => show(State::Help),
+            "3" if languages => show(State::Language),
+            "3" => show(State::Help),
+            "4" if languages => show(State::Help),
             // an empty first input (or a bare re-send) is the home screen again
             "" => show(State::Home),
             _ => Next::Show {
@@ -116,6 +123,8 @@ pub fn step(state: State, input: &str, alphabet: &Alphabet) -> Next {
             },
         },
         State::Help => show(State::Help),
+        // answered above
+        State::Restart => show(State::Home),
     }
 }
 
@@ -157,7 +166,7 @@ mod tests {
     }
 
     fn go(state: State, input: &str) -> Next {
-        step(state, input, &alphabet())
+        step(state, input, &alphabet(), true)
     }
 
     #[test]
@@ -178,6 +187,25 @@ mod tests {
             }
         );
         assert_eq!(go(State::Home, "0"), Next::Exit);
+    }
+
+    #[test]
+    fn without_the_language_choice_help_is_3() {
+        let a = alphabet();
+        let show = |state| Next::Show {
+            state,
+            unknown_choice: false,
+        };
+        assert_eq!(step(State::Home, "3", &a, false), show(State::Help));
+        assert_eq!(
+            step(State::Home, "4", &a, false),
+            Next::Show {
+                state: State::Home,
+                unknown_choice: true
+            }
+        );
+        // after a timeout, whatever is typed shows the welcome screen
+        assert_eq!(step(State::Restart, "1", &a, true), show(State::Home));
     }
 
     #[test]
@@ -235,7 +263,7 @@ mod tests {
         bad[0] = if bad[0] == b'A' { b'B' } else { b'A' };
         let bad = format::parse(std::str::from_utf8(&bad).expect("ascii")).expect("code");
         assert!(!bad.check_ok(&a));
-        assert_eq!(step(State::EnterCode, bad.as_str(), &a), Next::Redeem(bad));
+        assert_eq!(step(State::EnterCode, bad.as_str(), &a, true), Next::Redeem(bad));
     }
 
     #[test]

@@ -28,6 +28,19 @@ impl Lang {
         Lang::parse(&settings.default_language).unwrap_or(Lang::Rw)
     }
 
+    /// The language a customer who chose `chosen` is served in: their choice while the menu
+    /// offers a choice and supports it, else the default.
+    pub fn serving(chosen: Option<Lang>, settings: &UssdSettings) -> Lang {
+        match chosen {
+            Some(l)
+                if offers_language_choice(settings) && settings.supported_languages.iter().any(|s| s == l.as_str()) =>
+            {
+                l
+            }
+            _ => Lang::default_for(settings),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Lang::Rw => "rw",
@@ -36,13 +49,25 @@ impl Lang {
     }
 }
 
+/// Whether the menu offers "Language": switching is on and more than one language is supported.
+pub fn offers_language_choice(settings: &UssdSettings) -> bool {
+    settings.language_switching_enabled
+        && ["rw", "en"]
+            .iter()
+            .all(|l| settings.supported_languages.iter().any(|s| s == l))
+}
+
 /// What a screen says (the prefix is added by the protocol layer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Msg {
-    /// The greeting line above the main menu (settings: welcomeMessage).
+    /// The greeting line above the main menu (settings: welcomeMessage); `{service}` is the
+    /// settings' service name.
     Welcome,
     /// The main menu's four choices.
     MainMenu,
+    /// The main menu when no language choice is offered (settings `languageSwitchingEnabled`
+    /// off, or one supported language).
+    MainMenuOneLanguage,
     EnterCode,
     EnterCodeToCheck,
     /// The code had a `*` in it (the keypad's separator).
@@ -55,6 +80,15 @@ pub enum Msg {
     ChooseLanguage,
     /// settings: helpMessage
     Help,
+    /// After the built-in help: the number to call (`{phone}`, settings `branding.companyPhone`).
+    HelpLine,
+    /// After "this code is blocked": the number to call (`{phone}`).
+    CallUs,
+    /// The next hop came after settings `ussd.inputTimeoutSeconds` or the session is older than
+    /// `ussd.sessionTimeoutSeconds`; `{code}` is the service code.
+    TimedOut,
+    /// The session took more inputs than settings `ussd.maxMenuDepth`; `{code}`.
+    TooDeep,
     UnknownCode,
     AlreadyRedeemed,
     Expired,
@@ -65,6 +99,9 @@ pub enum Msg {
     /// The phone dials more often than settings `security.rateLimiting.ussdRequestsPer…` allow.
     TooManyRequests,
     CustomerLimit,
+    /// The wait between two prizes (`{minutes}`, settings
+    /// `business.redemption.cooldownPeriodMinutes`) is not over.
+    CoolingDown,
     Busy,
     NotMtn,
     /// settings: errorMessage
@@ -81,9 +118,10 @@ pub enum Msg {
 }
 
 impl Msg {
-    pub const ALL: [Msg; 26] = [
+    pub const ALL: [Msg; 32] = [
         Msg::Welcome,
         Msg::MainMenu,
+        Msg::MainMenuOneLanguage,
         Msg::EnterCode,
         Msg::EnterCodeToCheck,
         Msg::StarInCode,
@@ -92,6 +130,10 @@ impl Msg {
         Msg::NotACode,
         Msg::ChooseLanguage,
         Msg::Help,
+        Msg::HelpLine,
+        Msg::CallUs,
+        Msg::TimedOut,
+        Msg::TooDeep,
         Msg::UnknownCode,
         Msg::AlreadyRedeemed,
         Msg::Expired,
@@ -100,6 +142,7 @@ impl Msg {
         Msg::TooManyAttempts,
         Msg::TooManyRequests,
         Msg::CustomerLimit,
+        Msg::CoolingDown,
         Msg::Busy,
         Msg::NotMtn,
         Msg::Error,
@@ -114,10 +157,12 @@ impl Msg {
     pub fn builtin(self, lang: Lang) -> &'static str {
         use Lang::*;
         match (self, lang) {
-            (Msg::Welcome, Rw) => "Murakaza neza kuri MBELYCO Promo",
-            (Msg::Welcome, En) => "Welcome to MBELYCO Promo",
+            (Msg::Welcome, Rw) => "Murakaza neza kuri {service}",
+            (Msg::Welcome, En) => "Welcome to {service}",
             (Msg::MainMenu, Rw) => "1. Injiza kode\n2. Reba kode\n3. Ururimi/Language\n4. Ubufasha",
             (Msg::MainMenu, En) => "1. Redeem a code\n2. Check a code\n3. Language/Ururimi\n4. Help",
+            (Msg::MainMenuOneLanguage, Rw) => "1. Injiza kode\n2. Reba kode\n3. Ubufasha",
+            (Msg::MainMenuOneLanguage, En) => "1. Redeem a code\n2. Check a code\n3. Help",
             (Msg::EnterCode, Rw) => "Andika kode iri ku irangi ryawe (urugero ABCD-EF26-GH11-JK25):",
             (Msg::EnterCode, En) => "Enter the code from your paint tin (e.g. ABCD-EF26-GH11-JK25):",
             (Msg::EnterCodeToCheck, Rw) => "Andika kode ushaka kureba:",
@@ -131,22 +176,30 @@ impl Msg {
             (Msg::Typo, Rw) => "Hari inyuguti yanditse nabi. Reba kode neza wongere uyandike:",
             (Msg::Typo, En) => "A character is mistyped. Check the code and type it again:",
             (Msg::NotACode, Rw) => "Iyo si kode: nta kode igira inyuguti {char}. Reba kode neza wongere uyandike:",
-            (Msg::NotACode, En) => "That is not a code: no code has the letter {char}. Check the code and type it again:",
+            (Msg::NotACode, En) => {
+                "That is not a code: no code has the letter {char}. Check the code and type it again:"
+            }
             (Msg::ChooseLanguage, _) => "Hitamo ururimi / Choose language\n1. Ikinyarwanda\n2. English",
-            (Msg::Help, Rw) => {
-                "Kode iri mu irangi rya MBELYCO. Kanda 1, andika kode, uhabwe igihembo kuri MTN MoMo. Ubufasha: 0788000000"
-            }
+            (Msg::Help, Rw) => "Kode iri mu irangi rya MBELYCO. Kanda 1, andika kode, uhabwe igihembo kuri MTN MoMo.",
             (Msg::Help, En) => {
-                "Find the code in your MBELYCO paint tin. Choose 1, type the code, get the prize on MTN MoMo. Help: 0788000000"
+                "Find the code in your MBELYCO paint tin. Choose 1, type the code, get the prize on MTN MoMo."
             }
+            (Msg::HelpLine, Rw) => "Ubufasha: {phone}",
+            (Msg::HelpLine, En) => "Help: {phone}",
+            (Msg::CallUs, Rw) => "Hamagara {phone} ngo tugufashe.",
+            (Msg::CallUs, En) => "Call {phone} for help.",
+            (Msg::TimedOut, Rw) => "Igihe cyawe cyarangiye. Hamagara {code} wongere utangire.",
+            (Msg::TimedOut, En) => "Your session timed out. Dial {code} to start again.",
+            (Msg::TooDeep, Rw) => "Mwakoze intambwe nyinshi cyane. Hamagara {code} wongere utangire.",
+            (Msg::TooDeep, En) => "Too many steps in one session. Dial {code} to start again.",
             (Msg::UnknownCode, Rw) => "Iyi kode ntibaho. Reba neza kode iri ku irangi wongere uhamagare.",
             (Msg::UnknownCode, En) => "This code does not exist. Check the code on your tin and dial again.",
             (Msg::AlreadyRedeemed, Rw) => "Iyi kode yamaze gukoreshwa.",
             (Msg::AlreadyRedeemed, En) => "This code has already been used.",
             (Msg::Expired, Rw) => "Igihe cy'iyi kode cyararangiye.",
             (Msg::Expired, En) => "This code has expired.",
-            (Msg::Blocked, Rw) => "Iyi kode yahagaritswe. Hamagara 0788000000 ngo tugufashe.",
-            (Msg::Blocked, En) => "This code is blocked. Call 0788000000 for help.",
+            (Msg::Blocked, Rw) => "Iyi kode yahagaritswe.",
+            (Msg::Blocked, En) => "This code is blocked.",
             (Msg::CampaignClosed, Rw) => "Iyi poromosiyo ntikiri gukora.",
             (Msg::CampaignClosed, En) => "This promotion is no longer running.",
             (Msg::TooManyAttempts, Rw) => "Wagerageje inshuro nyinshi. Tegereza gato wongere ugerageze.",
@@ -155,6 +208,12 @@ impl Msg {
             (Msg::TooManyRequests, En) => "You have dialled too often. Please wait a few minutes and dial again.",
             (Msg::CustomerLimit, Rw) => "Wageze ku mubare ntarengwa w'ibihembo. Ongera ugerageze ejo.",
             (Msg::CustomerLimit, En) => "You have reached the prize limit for now. Try again tomorrow.",
+            (Msg::CoolingDown, Rw) => {
+                "Mwatsindiye igihembo vuba aha. Hagati y'ibihembo bibiri hategerezwa iminota {minutes}. Ongera ugerageze nyuma."
+            }
+            (Msg::CoolingDown, En) => {
+                "You won a prize a short while ago. Prizes are {minutes} minutes apart: please try again later."
+            }
             (Msg::Busy, Rw) => "Serivisi ihuze. Ongera ugerageze mu kanya.",
             (Msg::Busy, En) => "Service busy. Please try again in a moment.",
             (Msg::NotMtn, Rw) => {
@@ -165,8 +224,12 @@ impl Msg {
             (Msg::Error, En) => "Sorry, something went wrong. Please try again later.",
             (Msg::Success, Rw) => "Murakoze! Mwatsindiye {amount} {currency}. Muzayakira kuri MoMo mu kanya.",
             (Msg::Success, En) => "Congratulations! You won {amount} {currency}. You will receive it on MoMo shortly.",
-            (Msg::CodeValid, Rw) => "Iyi kode ni nzima: {amount} {currency}, kugeza {date}. Kanda 1 ku ahabanza uyikoreshe.",
-            (Msg::CodeValid, En) => "This code is valid: {amount} {currency}, until {date}. Choose 1 on the menu to redeem it.",
+            (Msg::CodeValid, Rw) => {
+                "Iyi kode ni nzima: {amount} {currency}, kugeza {date}. Kanda 1 ku ahabanza uyikoreshe."
+            }
+            (Msg::CodeValid, En) => {
+                "This code is valid: {amount} {currency}, until {date}. Choose 1 on the menu to redeem it."
+            }
             (Msg::UnknownChoice, Rw) => "Ibyo wahisemo ntibibaho.",
             (Msg::UnknownChoice, En) => "Unknown choice.",
             (Msg::BackHome, Rw) => "0. Subira inyuma 00. Ahabanza",

@@ -4,6 +4,7 @@
 //! every hop to the interaction log.
 
 pub mod api;
+pub mod ending;
 pub mod events;
 pub mod menu;
 pub mod messages;

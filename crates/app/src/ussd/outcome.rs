@@ -18,6 +18,10 @@ pub enum Outcome {
     CodeValid,
     /// The phone is over its dialling limits.
     TooManyRequests,
+    /// The hop came after the input or session timeout: ended, to start over.
+    TimedOut,
+    /// The session took more inputs than the menu depth allows: ended, to start over.
+    TooDeep,
     /// The same hop again: the same answer, nothing done.
     Repeat,
     /// A lock wait ran out: try again.
@@ -42,6 +46,8 @@ impl Outcome {
             Outcome::Redeemed => "redeemed",
             Outcome::CodeValid => "code_valid",
             Outcome::TooManyRequests => "too_many_requests",
+            Outcome::TimedOut => "timed_out",
+            Outcome::TooDeep => "too_deep",
             Outcome::Repeat => "repeat",
             Outcome::Busy => "busy",
             Outcome::Error => "error",
@@ -92,6 +98,7 @@ mod tests {
             Refusal::Blocked,
             Refusal::CampaignClosed,
             Refusal::CustomerLimit,
+            Refusal::CoolingDown,
             Refusal::TooManyAttempts(Limited::Crossed),
             Refusal::TooManyAttempts(Limited::Blocked),
             Refusal::Mistyped,
@@ -106,6 +113,8 @@ mod tests {
             Outcome::Redeemed,
             Outcome::CodeValid,
             Outcome::TooManyRequests,
+            Outcome::TimedOut,
+            Outcome::TooDeep,
             Outcome::Repeat,
             Outcome::Busy,
             Outcome::Error,

@@ -132,6 +132,10 @@ fn outcome_bars(h: &LastHour) -> Vec<OutcomeBar> {
 #[template(path = "ussd.html")]
 struct MonitorPage {
     shell: Shell,
+    /// The service as customers know it (settings `ussd`): its name, code and description.
+    service_name: String,
+    service_code: String,
+    service_description: String,
     error: Option<String>,
     hour: LastHour,
     p95: String,
@@ -200,6 +204,9 @@ async fn monitor_page(
     let bars = outcome_bars(&hour);
     let page = MonitorPage {
         shell: Shell::new(&who, "/admin/ussd", &settings.0.branding.company_name),
+        service_name: settings.0.ussd.service_name.clone(),
+        service_code: settings.0.ussd.service_code.clone(),
+        service_description: settings.0.ussd.service_description.clone(),
         error,
         p95: hour.latency_p95_ms.map_or_else(|| "—".into(), |v| format!("{v:.0} ms")),
         chart_height: bars.len() as i64 * BAR_ROW,

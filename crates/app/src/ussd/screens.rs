@@ -5,7 +5,7 @@
 use africastalking::gsm7;
 
 use super::menu::State;
-use super::messages::{fill, Lang, Msg};
+use super::messages::{fill, offers_language_choice, Lang, Msg};
 use crate::error::FieldError;
 use crate::redemption::Refusal;
 use crate::settings::model::Settings;
@@ -18,10 +18,38 @@ pub fn refusal_text(r: Refusal, lang: Lang, settings: &Settings) -> String {
         Refusal::Blocked => Msg::Blocked,
         Refusal::CampaignClosed => Msg::CampaignClosed,
         Refusal::CustomerLimit => Msg::CustomerLimit,
+        Refusal::CoolingDown => Msg::CoolingDown,
         Refusal::TooManyAttempts(_) => Msg::TooManyAttempts,
         Refusal::Mistyped => Msg::Typo,
     };
-    msg.text(lang, &settings.ussd)
+    let text = msg.text(lang, &settings.ussd);
+    match msg {
+        // who to call about a blocked code: the company's number, when there is one
+        Msg::Blocked => with_phone(text, Msg::CallUs, lang, settings),
+        Msg::CoolingDown => {
+            let minutes = settings.business.redemption.cooldown_period_minutes.to_string();
+            fill(&text, &[("minutes", &minutes)])
+        }
+        _ => text,
+    }
+}
+
+/// `text` and, when settings `branding.companyPhone` is set, `line` with the number.
+fn with_phone(text: String, line: Msg, lang: Lang, settings: &Settings) -> String {
+    let phone = settings.branding.company_phone.trim();
+    if phone.is_empty() {
+        return text;
+    }
+    let line = fill(&line.text(lang, &settings.ussd), &[("phone", phone)]);
+    format!("{text} {line}")
+}
+
+/// The screen ending a session that waited too long or went too deep: dial again.
+pub fn start_again(msg: Msg, lang: Lang, settings: &Settings) -> String {
+    fill(
+        &msg.text(lang, &settings.ussd),
+        &[("code", settings.ussd.service_code.trim())],
+    )
 }
 
 /// A state's screen (without the prefix).
@@ -30,15 +58,33 @@ pub fn screen(state: State, unknown_choice: bool, lang: Lang, settings: &Setting
     let head = if unknown_choice {
         Msg::UnknownChoice.text(lang, u)
     } else {
-        Msg::Welcome.text(lang, u)
+        fill(&Msg::Welcome.text(lang, u), &[("service", u.service_name.trim())])
+    };
+    let menu = if offers_language_choice(u) {
+        Msg::MainMenu
+    } else {
+        Msg::MainMenuOneLanguage
+    };
+    // the built-in help names the number to call; a custom help text says what it says
+    let help = || {
+        let text = Msg::Help.text(lang, u);
+        let custom = match lang {
+            Lang::Rw => &u.help_message.rw,
+            Lang::En => &u.help_message.en,
+        };
+        if custom.trim().is_empty() {
+            with_phone(text, Msg::HelpLine, lang, settings)
+        } else {
+            text
+        }
     };
     match state {
-        State::Home => format!("{head}\n{}", Msg::MainMenu.text(lang, u)),
+        State::Home | State::Restart => format!("{head}\n{}", menu.text(lang, u)),
         State::EnterCode => with_footer(Msg::EnterCode.text(lang, u), lang, settings),
         State::EnterCodeToCheck => with_footer(Msg::EnterCodeToCheck.text(lang, u), lang, settings),
         State::Language if unknown_choice => format!("{head}\n{}", Msg::ChooseLanguage.text(lang, u)),
         State::Language => Msg::ChooseLanguage.text(lang, u),
-        State::Help => with_footer(Msg::Help.text(lang, u), lang, settings),
+        State::Help => with_footer(help(), lang, settings),
     }
 }
 
@@ -48,12 +94,13 @@ pub fn with_footer(text: String, lang: Lang, settings: &Settings) -> String {
 
 /// The widest values a screen's placeholders can take: the largest amount settings allow, the
 /// currency, a full date and one letter.
-fn widest_values(settings: &Settings) -> [(&'static str, String); 4] {
+fn widest_values(settings: &Settings) -> [(&'static str, String); 5] {
     [
         ("amount", settings.payments.max_amount.to_string()),
         ("currency", settings.payments.currency.clone()),
         ("date", "30/12/2027".to_owned()),
         ("char", "W".to_owned()),
+        ("code", settings.ussd.service_code.clone()),
     ]
 }
 
@@ -88,6 +135,7 @@ pub fn every_screen(lang: Lang, settings: &Settings) -> Vec<String> {
         Refusal::Blocked,
         Refusal::CampaignClosed,
         Refusal::CustomerLimit,
+        Refusal::CoolingDown,
     ] {
         out.push(refusal_text(r, lang, settings));
     }
@@ -102,6 +150,9 @@ pub fn every_screen(lang: Lang, settings: &Settings) -> Vec<String> {
         Msg::CodeValid,
     ] {
         out.push(filled(msg, lang, settings));
+    }
+    for msg in [Msg::TimedOut, Msg::TooDeep] {
+        out.push(start_again(msg, lang, settings));
     }
     out
 }
@@ -132,10 +183,32 @@ fn language_name(lang: Lang) -> &'static str {
     }
 }
 
+/// What is wrong with `text` as the `name` screen, if anything: a character GSM-7 cannot carry,
+/// or more than the house budget of 160 septets.
+fn screen_problem(lang: Lang, name: &str, text: &str) -> Option<String> {
+    let language = language_name(lang);
+    let check = gsm7::screen_check(text);
+    if !check.non_gsm7.is_empty() {
+        let chars: String = check.non_gsm7.iter().map(|c| format!("“{c}” ")).collect();
+        return Some(format!(
+            "{language}: {}cannot be sent in GSM-7 (the {name} screen would be {} UCS-2 characters); use plain letters",
+            chars, check.chars
+        ));
+    }
+    check.over_soft_limit.then(|| {
+        format!(
+            "{language}: makes the {name} screen {} GSM-7 septets; a USSD screen holds at most {}",
+            check.chars,
+            gsm7::SOFT_LIMIT
+        )
+    })
+}
+
 /// Each custom message, in each language it is set in, rendered on every screen it appears in
 /// (after the GSM-7 forms of typographic quotes, dashes and `…` are put in): a character GSM-7
 /// cannot carry, or a screen over the house budget of 160 septets, is a problem of that field
-/// and language.
+/// and language. The service name (on the welcome screen) and the company's phone number (on
+/// the help and blocked-code screens) are checked the same way.
 pub fn check_settings(settings: &Settings) -> Vec<FieldError> {
     let u = &settings.ussd;
     let mut out = Vec::new();
@@ -151,33 +224,37 @@ pub fn check_settings(settings: &Settings) -> Vec<FieldError> {
                 continue;
             }
             let field = format!("{field}.{}", lang.as_str());
-            let language = language_name(lang);
-            for (name, text) in screens_of(msg, lang, settings) {
-                let check = gsm7::screen_check(&text);
-                if !check.non_gsm7.is_empty() {
-                    let chars: String = check.non_gsm7.iter().map(|c| format!("“{c}” ")).collect();
-                    out.push(FieldError::new(
-                        &field,
-                        format!(
-                            "{language}: {}cannot be sent in GSM-7 (the {name} screen would be {} UCS-2 characters); \
-                             use plain letters",
-                            chars, check.chars
-                        ),
-                    ));
-                    break;
-                }
-                if check.over_soft_limit {
-                    out.push(FieldError::new(
-                        &field,
-                        format!(
-                            "{language}: makes the {name} screen {} GSM-7 septets; a USSD screen holds at most {}",
-                            check.chars,
-                            gsm7::SOFT_LIMIT
-                        ),
-                    ));
-                    break;
-                }
+            if let Some(m) = screens_of(msg, lang, settings)
+                .into_iter()
+                .find_map(|(name, text)| screen_problem(lang, name, &text))
+            {
+                out.push(FieldError::new(&field, m));
             }
+        }
+    }
+    let phone = !settings.branding.company_phone.trim().is_empty();
+    // (a screen already too long for its custom text is that text's problem)
+    for (field, applies, text_field) in [
+        ("ussd.serviceName", true, "ussd.welcomeMessage"),
+        ("branding.companyPhone", phone, "ussd.helpMessage"),
+    ] {
+        if !applies || out.iter().any(|e| e.field.starts_with(text_field)) {
+            continue;
+        }
+        let problem = [Lang::En, Lang::Rw].into_iter().find_map(|lang| {
+            let screens = match field {
+                "ussd.serviceName" => vec![("home", screen(State::Home, false, lang, settings))],
+                _ => vec![
+                    ("help", screen(State::Help, false, lang, settings)),
+                    ("blocked code", refusal_text(Refusal::Blocked, lang, settings)),
+                ],
+            };
+            screens
+                .into_iter()
+                .find_map(|(name, text)| screen_problem(lang, name, &text))
+        });
+        if let Some(m) = problem {
+            out.push(FieldError::new(field, m));
         }
     }
     out
@@ -190,9 +267,17 @@ mod tests {
 
     #[test]
     fn every_screen_fits_160_gsm7_characters_in_both_languages() {
-        let settings = Settings::default();
+        // the built-in texts with the longest service name settings allow, a phone number to call,
+        // and the menu without the language choice
+        let mut phone = Settings::default();
+        phone.ussd.service_name = "S".repeat(40);
+        phone.branding.company_phone = "+250 788 123 456".into();
+        let mut one = phone.clone();
+        one.ussd.language_switching_enabled = false;
+        let variants = [Settings::default(), phone, one];
+        let all = |lang| -> Vec<String> { variants.iter().flat_map(|s| every_screen(lang, s)).collect() };
         for lang in [Lang::Rw, Lang::En] {
-            let screens = every_screen(lang, &settings);
+            let screens = all(lang);
             assert!(screens.len() >= 25);
             for s in screens {
                 let check = gsm7::screen_check(&s);
@@ -212,7 +297,7 @@ mod tests {
                 let first_line = text.lines().next().unwrap_or_default();
                 let head: String = first_line.chars().take_while(|c| *c != '{').collect();
                 assert!(
-                    every_screen(lang, &settings).iter().any(|s| s.contains(&head)),
+                    all(lang).iter().any(|s| s.contains(&head)),
                     "{msg:?} {lang:?} is never shown"
                 );
             }

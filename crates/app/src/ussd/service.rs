@@ -12,10 +12,11 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use sqlx::{Connection, PgConnection, PgPool};
 
+use super::ending;
 use super::menu::{self, Next, Retype, State};
-use super::messages::{fill, Lang, Msg};
+use super::messages::{fill, offers_language_choice, Lang, Msg};
 pub use super::outcome::{Answer, Outcome};
-use super::screens::{refusal_text, screen, with_footer};
+use super::screens::{refusal_text, screen, start_again, with_footer};
 use super::transcript;
 use crate::audit::{AppendSql, AuditEvent};
 use crate::codes::format::{Alphabet, PromoCode};
@@ -78,6 +79,11 @@ struct SessionRow {
     /// `security.rateLimiting.ussdRequestsPer…`).
     minute_hops: i64,
     hour_hops: i64,
+    /// Inputs since the session (re)started (settings `ussd.maxMenuDepth`).
+    depth: i32,
+    /// The previous hop's time and the session's start, as they were before this hop.
+    idle_since: Option<DateTime<Utc>>,
+    session_started: Option<DateTime<Utc>>,
 }
 
 async fn answer(
@@ -139,7 +145,8 @@ async fn answer(
     // audit rows of this hop, written together with its closing statement
     let mut audit = Vec::new();
     let customer = found.locked(&mut tx, &dial, &mut audit).await?;
-    let mut lang = Lang::parse(&customer.language).unwrap_or(default_lang);
+    // the customer's language while the menu offers it, else the service's default
+    let mut lang = Lang::serving(Lang::parse(&customer.language), u);
     let dialling = &settings.security.rate_limiting;
     let over_limit = session.minute_hops >= i64::from(dialling.ussd_requests_per_minute)
         || session.hour_hops >= i64::from(dialling.ussd_requests_per_hour);
@@ -155,17 +162,30 @@ async fn answer(
     } else {
         vec![menu::new_input(session.last_text.as_deref(), text)]
     };
+    // a hop after a timeout, or one input too many, ends the session politely (nothing applied)
+    let before = ending::Before {
+        inserted: session.inserted,
+        last_seen_at: session.idle_since,
+        started_at: session.session_started,
+        depth: session.depth,
+    };
+    let ended = ending::ends(u, &before, inputs.len(), now);
+    let depth = match ended {
+        Some(_) => 0,
+        None => session.depth.saturating_add(inputs.len() as i32),
+    };
     let alphabet = Alphabet::new(&settings.business.code_generation.character_set).ok();
+    let languages = offers_language_choice(u);
     let mut state = State::parse(&session.menu_state);
     let mut next = Next::Show {
         state: State::Home,
         unknown_choice: false,
     };
     // a phone over its dialling limits is told so, and nothing it typed is applied
-    let inputs = if over_limit { vec![] } else { inputs };
+    let inputs = if over_limit || ended.is_some() { vec![] } else { inputs };
     for input in inputs {
         next = match &alphabet {
-            Some(a) => menu::step(state, input, a),
+            Some(a) => menu::step(state, input, a, languages),
             None => Next::Show {
                 state: State::Home,
                 unknown_choice: false,
@@ -188,7 +208,12 @@ async fn answer(
         lang,
         now,
     };
+    if ended.is_some() {
+        state = State::Restart;
+    }
     let a = match next {
+        _ if ended == Some(Msg::TimedOut) => Answer::end(start_again(Msg::TimedOut, lang, settings), Outcome::TimedOut),
+        _ if ended.is_some() => Answer::end(start_again(Msg::TooDeep, lang, settings), Outcome::TooDeep),
         _ if over_limit => Answer::end(Msg::TooManyRequests.text(lang, u), Outcome::TooManyRequests),
         Next::Show {
             state: s,
@@ -234,6 +259,8 @@ async fn answer(
             .bind(started.elapsed().as_millis().min(i32::MAX as u128) as i32)
             .bind(now)
             .bind(&digest)
+            .bind(depth)
+            .bind(ended.is_some().then_some(now))
     });
     let b = match &finish.audit {
         Some(append) => append.bind(b, &audit, now),
@@ -262,14 +289,15 @@ impl Finish {
         let mut p = Params::new();
         let (
             own,
-            [session, menu, text, response, outcome, lang, customer, phone, network, service, latency, now, digest],
-        ) = p.take::<13>();
+            [session, menu, text, response, outcome, lang, customer, phone, network, service, latency, now, digest, depth, restarted],
+        ) = p.take::<15>();
         let audit = audited.then(|| AppendSql::new(&mut p));
         let sql = format!(
             r#"with {audit_items}
            s as (
              update ussd_sessions set menu_state = {menu}, last_text = {text}, last_response = {response},
-                 last_outcome = {outcome}, language = {lang}, customer_id = {customer}, last_text_sha256 = {digest}
+                 last_outcome = {outcome}, language = {lang}, customer_id = {customer}, last_text_sha256 = {digest},
+                 depth = {depth}, started_at = coalesce({restarted}::timestamptz, started_at)
              where session_id = {session})
            insert into ussd_interactions (session_id, phone_number, network_code, service_code, input, response,
                                           outcome, latency_ms, created_at)
@@ -324,6 +352,7 @@ async fn redeem(
         check_fails,
         ussd_session_id: Some(&hop.session_id),
         limits: u,
+        grace: grace(settings),
         now,
     };
     // a refusal changes nothing; a lock timeout aborts the hop's transaction and `handle` answers
@@ -367,27 +396,29 @@ async fn check(
     if let Some(limited) = limits::check(tx, &customer.msisdn, now, u).await? {
         return Ok(too_many(limited, lang, settings));
     }
-    Ok(match redemption::look(tx, code, check_fails, now).await? {
-        Ok(state) => {
-            let date = state
-                .expires_at
-                .map(|e| e.with_timezone(&crate::clock::kigali()).format("%d/%m/%Y").to_string())
-                .unwrap_or_default();
-            let text = fill(
-                &Msg::CodeValid.text(lang, u),
-                &[
-                    ("amount", &state.amount.to_string()),
-                    ("currency", &state.currency),
-                    ("date", &date),
-                ],
-            );
-            Answer::end(text, Outcome::CodeValid)
-        }
-        Err(r) => {
-            flag_guesses(tx, settings, customer, r, now, audit).await?;
-            refused(r, lang, settings)
-        }
-    })
+    Ok(
+        match redemption::look(tx, code, check_fails, now, grace(settings)).await? {
+            Ok(state) => {
+                let date = state
+                    .expires_at
+                    .map(|e| e.with_timezone(&crate::clock::kigali()).format("%d/%m/%Y").to_string())
+                    .unwrap_or_default();
+                let text = fill(
+                    &Msg::CodeValid.text(lang, u),
+                    &[
+                        ("amount", &state.amount.to_string()),
+                        ("currency", &state.currency),
+                        ("date", &date),
+                    ],
+                );
+                Answer::end(text, Outcome::CodeValid)
+            }
+            Err(r) => {
+                flag_guesses(tx, settings, customer, r, now, audit).await?;
+                refused(r, lang, settings)
+            }
+        },
+    )
 }
 
 /// Unknown codes from one phone are counted; enough of them flag the customer (fraud rules).
@@ -408,6 +439,12 @@ async fn flag_guesses(
 
 fn too_many(limited: Limited, lang: Lang, settings: &Settings) -> Answer {
     refused(Refusal::TooManyAttempts(limited), lang, settings)
+}
+
+/// How long after its expiry date a code may still be redeemed (settings
+/// `business.expiration.gracePeriodHours`).
+fn grace(settings: &Settings) -> chrono::Duration {
+    chrono::Duration::hours(i64::from(settings.business.expiration.grace_period_hours))
 }
 
 /// `*789#` matches `*789#`; an extended dial (`*789*1#`) matches its base code too.
@@ -455,17 +492,21 @@ async fn session_and_customer(
         let (phone, now, network) = (&customer.phone, &customer.now, &customer.network_code);
         let sql = format!(
             r#"with {items},
+           before as (
+             select last_seen_at as idle_since, started_at as session_started
+             from ussd_sessions where session_id = {session}),
            s as (
              insert into ussd_sessions (session_id, phone_number, service_code, network_code, started_at, last_seen_at)
              values ({session}, {phone}, {service}, {network}, {now}, {now})
              on conflict (session_id) do update set last_seen_at = excluded.last_seen_at
-             returning menu_state, last_text, last_text_sha256, last_response, (xmax = 0) as inserted),
+             returning menu_state, last_text, last_text_sha256, last_response, depth, (xmax = 0) as inserted),
            hops as (
              select count(*) filter (where created_at > {now} - interval '1 minute') as minute_hops,
                     count(*) as hour_hops
              from ussd_interactions
              where phone_number = {phone} and created_at > {now} - interval '1 hour' and outcome <> 'repeat')
-         select s.*, hops.*, customer.* from s cross join hops left join customer on true"#,
+         select s.*, hops.*, before.*, customer.* from s cross join hops left join before on true
+           left join customer on true"#,
             items = customer.items,
         );
         (sql, customer, own, p.count())

@@ -156,6 +156,10 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Auth, AppE
                 _ => Err(AppError::Unauthorized),
             };
         }
+        if !state.settings.get().0.integrations.api_keys_enabled {
+            // said plainly: the key may be good, but keys are off (sessions still work)
+            return Err(AppError::ApiKeysDisabled);
+        }
         return match crate::identity::api_keys::authenticate(&mut conn, key.trim(), now).await? {
             Some(k) => Ok(Auth::Full(Principal {
                 user_id: k.user_id,
@@ -287,8 +291,9 @@ pub async fn check_csrf(state: &AppState, caller: &Auth, req: &mut Request) -> R
 
 /// The guard of the pre-auth JSON API (sign-in, registration), in place of the anonymous
 /// double-submit token a script cannot have (decision 0030): a state-changing call must be
-/// `application/json` — a page of another site can send that only after a CORS preflight this
-/// app never answers — and, when a browser names its Origin, that Origin must be ours.
+/// `application/json` — a page of another site can send that only after a CORS preflight, which
+/// this app answers only for the origins the integration settings allow (`web::cors`) — and, when
+/// a browser names its Origin, that Origin must be ours, whatever CORS allows.
 pub fn check_public_json(state: &AppState, method: &Method, headers: &HeaderMap) -> Result<(), AppError> {
     if !is_unsafe(method) {
         return Ok(());

@@ -3,7 +3,10 @@
 //! `pages.rs` and are merged here.
 
 pub mod auth;
+pub mod brand;
+pub mod brand_css;
 pub mod chart;
+mod cors;
 mod edge;
 pub mod extract;
 pub mod metrics;
@@ -15,6 +18,7 @@ pub mod paging;
 pub mod quota;
 pub mod routes;
 pub mod shell;
+pub mod staff_ips;
 mod system;
 
 use std::sync::Arc;
@@ -55,6 +59,7 @@ impl AppState {
 pub fn all_routes() -> Vec<routes::RouteSpec> {
     let mut specs = system::routes();
     specs.extend(openapi_pages::routes());
+    specs.extend(brand::routes());
     specs.extend(crate::identity::pages::routes());
     specs.extend(crate::identity::account_pages::routes());
     specs.extend(crate::settings::api::routes());
@@ -88,10 +93,13 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(move |req, next| {
             routes::authorize(Arc::clone(&table), authz_state.clone(), req, next)
         }))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), staff_ips::guard))
         .layer(axum::middleware::from_fn(edge::guard_input))
         .layer(axum::middleware::from_fn(edge::problem_errors))
         .layer(axum::middleware::from_fn(pages::render_error_pages))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), brand::scope))
         .layer(axum::middleware::from_fn(middleware::security_headers))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), cors::cors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             middleware::panic_response,
         ))

@@ -422,15 +422,17 @@ async fn batch_status_follows_expiry_and_redemptions() {
 
     // the single-batch entry point the redemption flow calls
     let mut conn = db.pool.acquire().await.unwrap();
-    let change = mbelyco::batches::refresh_status(&mut conn, ids[1], t0)
+    let change = mbelyco::batches::refresh_status(&mut conn, ids[1], t0, &Default::default())
         .await
         .unwrap()
         .unwrap();
     assert_eq!((change.from.as_str(), change.to.as_str()), ("active", "completed"));
-    assert!(mbelyco::batches::refresh_status(&mut conn, ids[3], t0)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(
+        mbelyco::batches::refresh_status(&mut conn, ids[3], t0, &Default::default())
+            .await
+            .unwrap()
+            .is_none()
+    );
     drop(conn);
 
     run().await;

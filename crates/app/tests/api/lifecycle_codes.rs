@@ -345,7 +345,7 @@ async fn batch_expiry_leaves_an_event_row_per_expired_code() {
         .await
         .unwrap();
     let mut conn = db.pool.acquire().await.unwrap();
-    let change = mbelyco::batches::refresh_status(&mut conn, b, now())
+    let change = mbelyco::batches::refresh_status(&mut conn, b, now(), &Default::default())
         .await
         .unwrap()
         .unwrap();

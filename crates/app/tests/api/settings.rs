@@ -333,3 +333,71 @@ async fn settings_versions_page_newest_first_by_cursor() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(crate::helpers::error_fields(&body), ["cursor"]);
 }
+
+/// A group of settings changes only the members given, and a change started from an older
+/// version that someone else has since changed is refused, naming who changed what.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_change_member_by_member_and_a_stale_edit_is_refused_naming_who_changed_what() {
+    let db = TestDb::new().await;
+    let pool = db.pool.clone();
+    let state = build_state(&pool).await;
+    let acting = mbelyco::unit::Acting::system(now());
+    let mut tx = pool.begin().await.unwrap();
+    settings::update(
+        &mut tx,
+        state.settings.secrets(),
+        Category::Business,
+        patch(json!({"expiration": {"maxExpirationDays": 400}})),
+        None,
+        &acting,
+    )
+    .await
+    .unwrap();
+    let second = settings::update(
+        &mut tx,
+        state.settings.secrets(),
+        Category::Business,
+        patch(json!({"expiration": {"defaultExpirationDays": 60}})),
+        None,
+        &acting,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    state.settings.refresh().await.unwrap();
+    let e = state.settings.get().0.business.expiration.clone();
+    assert_eq!(
+        (e.max_expiration_days, e.default_expiration_days, e.min_expiration_days),
+        (400, 60, 1)
+    );
+
+    // an editor who opened the page at version 1 saves over version 2's change: refused
+    let before = counts(&pool).await;
+    let mut tx = pool.begin().await.unwrap();
+    let change = settings::Change::one(
+        Category::Business,
+        patch(json!({"lockTimeoutSeconds": 12})),
+        Some("mine".into()),
+    )
+    .from_version(Some(second.version - 1));
+    let err = settings::update_many(&mut tx, state.settings.secrets(), change, &acting)
+        .await
+        .unwrap_err();
+    drop(tx);
+    match err {
+        AppError::Conflict { message, .. } => {
+            assert!(message.contains(&format!("version {}", second.version)), "{message}");
+            assert!(message.contains("business.expiration"), "{message}");
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(counts(&pool).await, before, "nothing changed");
+    // a change of another category from the same old version is not in conflict
+    let mut tx = pool.begin().await.unwrap();
+    let other = settings::Change::one(Category::Ussd, patch(json!({"maxAttemptsPerMinute": 4})), None)
+        .from_version(Some(second.version - 1));
+    settings::update_many(&mut tx, state.settings.secrets(), other, &acting)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}

@@ -451,3 +451,46 @@ async fn settings_second_editor_is_refused_with_who_changed_what() {
     assert_eq!(notifications(&app)["webhookRetryAttempts"], 5, "nothing overwritten");
     assert_eq!(versions(&app).await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_page_asks_before_a_change_that_locks_the_editor_out() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let boss = admin(&app).await;
+    let base = loaded_at(&boss, &app, "security").await;
+    let preview = post(
+        &boss,
+        &app,
+        "/admin/settings/security",
+        &[("base_version", base.as_str()), ("security.ipAllowlist", "10.0.0.0/8")],
+    )
+    .await;
+    assert_eq!(preview.status, 200, "{}", preview.html);
+    let payload = html_value(&preview.html, r#"name="payload""#);
+    let asked = post(
+        &boss,
+        &app,
+        "/admin/settings/security/confirm",
+        &[("payload", payload.as_str()), ("reason", "office only")],
+    )
+    .await;
+    assert_eq!(asked.status, 409, "{}", asked.html);
+    assert!(asked.html.contains(r#"id="lockout-warning""#) && asked.html.contains("security.ipAllowlist"));
+    assert!(asked.html.contains(r#"name="confirm_lockout""#));
+    assert!(asked.html.contains(">office only</textarea>"), "the reason is kept");
+    assert_eq!(versions(&app).await, 0, "nothing saved without the tick");
+    let payload = html_value(&asked.html, r#"name="payload""#);
+    let done = post(
+        &boss,
+        &app,
+        "/admin/settings/security/confirm",
+        &[
+            ("payload", payload.as_str()),
+            ("reason", "office only"),
+            ("confirm_lockout", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    assert_eq!(app.state.settings.get().0.security.ip_allowlist, ["10.0.0.0/8"]);
+}

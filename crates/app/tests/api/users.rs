@@ -334,7 +334,7 @@ async fn an_administrator_resets_two_factor() {
 }
 
 async fn set_registration(app: &TestApp, key: &str, open: bool) {
-    let res = app.put_json(key, "/api/v1/admin/settings/security", &json!({"settings": {"registration": {"adminRegistrationEnabled": open, "requireApproval": true, "defaultRole": "Viewer", "maxRegistrationsPerHour": 3, "maxRegistrationsPerDay": 20}}})).await;
+    let res = app.put_json(key, "/api/v1/admin/settings/security", &json!({"settings": {"registration": {"adminRegistrationEnabled": open, "defaultRole": "Viewer", "maxRegistrationsPerHour": 3, "maxRegistrationsPerDay": 20}}})).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 }
 
@@ -374,14 +374,16 @@ async fn registration_is_a_switch_and_needs_approval() {
     let id = pending["data"][0]["id"].as_str().unwrap().to_owned();
     // a pending account cannot sign in
     let viewer = role_id(&app, "Viewer").await;
+    // (no role chosen gives the settings' default role: tests/api/settings_security.rs)
+    let root_role = role_id(&app, "Super Administrator").await;
     let res = post(
         &app,
         &admin,
         &format!("/api/v1/admin/users/{id}/approve"),
-        json!({"roleIds": []}),
+        json!({"roleIds": [root_role]}),
     )
     .await;
-    assert_eq!(res.status(), 422, "a role must be chosen");
+    assert_eq!(res.status(), 422, "not as Super Administrator");
     let res = post(
         &app,
         &admin,

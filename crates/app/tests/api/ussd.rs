@@ -231,6 +231,12 @@ async fn a_code_is_redeemed_once_with_its_payout_queued_and_audited() {
 async fn every_failure_has_its_own_message_in_both_languages_and_changes_no_code() {
     let db = TestDb::new().await;
     let (app, key) = ready(&db).await;
+    // the number a customer with a blocked code is told to call (settings)
+    app.set_settings(
+        mbelyco::settings::Category::Branding,
+        json!({"companyPhone": "0788000000"}),
+    )
+    .await;
     let batch = app.generated_batch(&key, "Ussd failures", 4, "w-fail").await;
     let codes = app.batch_codes(&batch).await;
     sqlx::query("update promo_codes set status = 'blocked' where code = $1")

@@ -345,15 +345,51 @@ impl ExportRow for RedemptionRow {
     }
 }
 
-/// Starts the export in the background and returns its chunks, each row as `d` may see it.
-pub fn stream(pool: PgPool, e: Export, company: String, d: Disclosure) -> Chunks {
-    match e.kind {
-        Kind::Payouts => rows::<PayoutRow>(pool, e, company, d),
-        Kind::Redemptions => rows::<RedemptionRow>(pool, e, company, d),
+/// Who a report comes from, for the line under its title: the company, its tagline and its
+/// contact details, from the branding settings.
+#[derive(Debug, Clone, Default)]
+pub struct ReportHeader {
+    pub company: String,
+    pub tagline: String,
+    pub contact: crate::codes::pdf::Contact,
+}
+
+impl ReportHeader {
+    pub fn from_branding(b: &crate::settings::model::BrandingSettings) -> Self {
+        Self {
+            company: b.company_name.clone(),
+            tagline: b.company_tagline.clone(),
+            contact: crate::codes::pdf::Contact {
+                phone: b.company_phone.clone(),
+                email: b.company_email.clone(),
+                website: b.company_website.clone(),
+            },
+        }
+    }
+
+    /// `MBELYCO Paints - Quality paints, rewarded  |  +250 788 300 400  |  care@mbelyco.rw`.
+    pub fn line(&self) -> String {
+        let mut out = self.company.trim().to_owned();
+        if !self.tagline.trim().is_empty() {
+            out = format!("{out} - {}", self.tagline.trim());
+        }
+        let contact = self.contact.line();
+        if !contact.is_empty() {
+            out = format!("{out}  |  {contact}");
+        }
+        out
     }
 }
 
-fn rows<T: ExportRow>(pool: PgPool, e: Export, company: String, d: Disclosure) -> Chunks {
+/// Starts the export in the background and returns its chunks, each row as `d` may see it.
+pub fn stream(pool: PgPool, e: Export, from: ReportHeader, d: Disclosure) -> Chunks {
+    match e.kind {
+        Kind::Payouts => rows::<PayoutRow>(pool, e, from, d),
+        Kind::Redemptions => rows::<RedemptionRow>(pool, e, from, d),
+    }
+}
+
+fn rows<T: ExportRow>(pool: PgPool, e: Export, from: ReportHeader, d: Disclosure) -> Chunks {
     let (tx, rx) = mpsc::channel(8);
     tokio::spawn(async move {
         let result = async {
@@ -397,11 +433,10 @@ fn rows<T: ExportRow>(pool: PgPool, e: Export, company: String, d: Disclosure) -
                     if tx.send(Ok(head.into())).await.is_err() {
                         return Ok(());
                     }
-                    let subtitle = format!(
-                        "{company} - exported {} (Kigali) - {} row(s)",
-                        kigali_short(e.at),
-                        e.rows
-                    );
+                    let subtitle = [
+                        from.line(),
+                        format!("Exported {} (Kigali) - {} row(s)", kigali_short(e.at), e.rows),
+                    ];
                     let cols = d.header(T::PDF_NEEDS, T::PDF);
                     let mut batch = Vec::with_capacity(PDF_ROWS_PER_PAGE);
                     let mut page = 0usize;

@@ -72,6 +72,8 @@ pub const TRANSITIONS: &[(PayoutStatus, PayoutStatus, Trigger)] = &[
     (Processing, Queued, Trigger::Settle),
     (Processing, Failed, Trigger::Settle),
     (Processing, PayeeInvalid, Trigger::Settle),
+    // past the monthly payout limit, a person decides
+    (Processing, AwaitingApproval, Trigger::Settle),
     // people
     (AwaitingApproval, Queued, Trigger::Approve),
     (AwaitingApproval, Failed, Trigger::Reject),
@@ -224,7 +226,8 @@ pub async fn transition(conn: &mut PgConnection, m: Move<'_>) -> Result<Option<D
         Change::Approve { approver } => {
             sqlx::query_as(&format!(
                 "update disbursements set status = $3, next_attempt_at = $4, approved_by_user_id = $5, \
-                   approved_at = $4, held_reason = null, updated_at = $4 \
+                   approved_at = $4, held_reason = null, updated_at = $4, \
+                   approved_over_limit = approved_over_limit or coalesce(held_reason = 'monthly_limit', false) \
                  where id = $1 and status = any($2) returning {COLUMNS}"
             ))
             .bind(m.id)
@@ -311,7 +314,7 @@ pub struct ClaimDue<'a> {
 
 /// Claims due payouts (`FOR UPDATE SKIP LOCKED`, one statement) and returns each with its
 /// current attempt: `id, redemption_id, msisdn, amount, currency, attempts, max_attempts,
-/// payee_checked, reference_id, attempt_status, polls`.
+/// payee_checked, reference_id, attempt_status, polls, approved_over_limit`.
 pub async fn claim<T>(pool: &PgPool, c: ClaimDue<'_>) -> Result<Vec<T>, MoveError>
 where
     T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
@@ -329,9 +332,9 @@ where
              set status = 'processing', lease_owner = $1, lease_expires_at = $5, next_attempt_at = $5, updated_at = $2
              from c where d.id = c.id
              returning d.id, d.redemption_id, d.msisdn, d.amount, d.currency, d.attempts, d.max_attempts,
-                       d.payee_checked_at is not null as payee_checked, d.momo_reference)
+                       d.payee_checked_at is not null as payee_checked, d.momo_reference, d.approved_over_limit)
            select u.id, u.redemption_id, u.msisdn, u.amount, u.currency, u.attempts, u.max_attempts,
-                  u.payee_checked, a.reference_id, a.status as attempt_status, a.polls
+                  u.payee_checked, a.reference_id, a.status as attempt_status, a.polls, u.approved_over_limit
            from u left join disbursement_attempts a on a.reference_id = u.momo_reference"#,
     )
     .bind(c.lease_owner)

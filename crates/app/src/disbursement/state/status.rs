@@ -171,7 +171,8 @@ impl PartialEq<&str> for ReversalStatus {
     }
 }
 
-/// Why a `queued` payout is held back (`disbursements.held_reason`).
+/// Why a `queued` payout is held back, or an `awaiting_approval` one waits for a person past a
+/// limit (`disbursements.held_reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, utoipa::ToSchema)]
 pub enum HeldReason {
     /// MoMo said NOT_ENOUGH_FUNDS.
@@ -180,6 +181,8 @@ pub enum HeldReason {
     LowBalance,
     /// Today's payout limit is reached.
     DailyLimit,
+    /// This month's payout limit would be exceeded: the payout waits for approval.
+    MonthlyLimit,
     /// MoMo refuses our configuration.
     MomoConfiguration,
 }
@@ -190,6 +193,7 @@ impl HeldReason {
             HeldReason::InsufficientFunds => "insufficient_funds",
             HeldReason::LowBalance => "low_balance",
             HeldReason::DailyLimit => "daily_limit",
+            HeldReason::MonthlyLimit => "monthly_limit",
             HeldReason::MomoConfiguration => "momo_configuration",
         }
     }

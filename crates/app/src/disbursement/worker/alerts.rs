@@ -93,6 +93,10 @@ pub(super) fn held(reason: HeldReason, error: Option<(&str, &str)>) -> NewAlert 
             "Payouts are held: today's payout limit is reached",
             Permission::FinancialAlertsView,
         ),
+        HeldReason::MonthlyLimit => (
+            "Payouts wait for approval: this month's payout limit is reached",
+            Permission::FinancialAlertsView,
+        ),
         HeldReason::MomoConfiguration => (
             "Payouts are held: MoMo refuses our configuration",
             Permission::SystemAlertsView,
@@ -101,7 +105,16 @@ pub(super) fn held(reason: HeldReason, error: Option<(&str, &str)>) -> NewAlert 
     NewAlert::new("payout.held", Severity::Critical, audience, title)
         .body(match error {
             Some((code, message)) => format!("{code}: {message}"),
-            None => "Top up the disbursement account; held payouts resume by themselves.".into(),
+            None => match reason {
+                HeldReason::DailyLimit => "Held payouts resume by themselves tomorrow (Kigali time), or raise the \
+                                           daily payout limit in the payment settings."
+                    .into(),
+                HeldReason::MonthlyLimit => "A payout that would take this month's payouts over the monthly limit \
+                                             waits for a financial administrator: approve it to pay it anyway, or \
+                                             reject it."
+                    .into(),
+                _ => "Top up the disbursement account; held payouts resume by themselves.".into(),
+            },
         })
         .dedupe(format!("payout.held:{reason}"))
 }

@@ -26,6 +26,8 @@ pub(super) struct Claim {
     pub reference_id: Option<Uuid>,
     pub attempt_status: Option<AttemptStatus>,
     pub polls: Option<i32>,
+    /// A person approved it past the monthly payout limit.
+    pub approved_over_limit: bool,
 }
 
 impl Claim {

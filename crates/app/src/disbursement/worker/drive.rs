@@ -43,10 +43,18 @@ impl PayoutWorker {
                 Err(e) => return self.deferred(&c, &e, pacing).await,
             }
         }
+        if !self
+            .within_monthly_limit(&pacing.payments, c.amount, c.approved_over_limit)
+            .await?
+        {
+            return self.await_approval(&c, HeldReason::MonthlyLimit).await;
+        }
         if !self.within_daily_limit(&pacing.payments, c.amount).await? {
+            self.unreserve_month(c.amount).await;
             return self.hold(&c, HeldReason::DailyLimit).await;
         }
         if let Some(reason) = self.balance_hold(pacing, client, c.amount).await {
+            self.unreserve_month(c.amount).await;
             return self.hold(&c, reason).await;
         }
         let reference = Uuid::new_v4();

@@ -1,9 +1,9 @@
 //! The worker's guards: the circuit breaker (stop claiming while MoMo keeps failing), the balance
-//! view (hold what the account cannot cover) and the daily payout limit.
+//! view (hold what the account cannot cover) and the daily and monthly payout limits.
 
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Datelike, Utc};
 
 use super::{alerts, Pacing, PayoutWorker, BALANCE_TTL};
 use crate::disbursement::state::HeldReason;
@@ -65,13 +65,27 @@ pub(super) struct BalanceView {
     spent: i64,
 }
 
-/// What was paid out today (Kigali), from the database at most every few seconds plus what this
-/// worker reserved since: the payment settings' daily limit.
+/// What was paid out in a period (a Kigali day or calendar month), from the database at most
+/// every few seconds plus what this worker reserved since: the payment settings' daily and
+/// monthly limits.
 #[derive(Debug, Default)]
-pub(super) struct DayTotal {
-    day: Option<chrono::NaiveDate>,
+pub(super) struct PeriodTotal {
+    start: Option<DateTime<Utc>>,
     total: i64,
     read_at: Option<Instant>,
+}
+
+/// The start (UTC) of the Kigali day, and of the Kigali calendar month, `now` falls in.
+fn kigali_day_and_month(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let tz = crate::clock::kigali();
+    let today = now.with_timezone(&tz).date_naive();
+    let start = |d: chrono::NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(tz).single())
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(now)
+    };
+    (start(today), start(today.with_day(1).unwrap_or(today)))
 }
 
 impl PayoutWorker {
@@ -133,33 +147,57 @@ impl PayoutWorker {
 
     /// Whether paying `amount` stays within the daily limit (Kigali day); reserves it if so.
     pub(super) async fn within_daily_limit(&self, pay: &PaymentSettings, amount: i64) -> Result<bool, sqlx::Error> {
-        let now = self.clock.now();
-        let today = now.with_timezone(&crate::clock::kigali()).date_naive();
+        let (day, _) = kigali_day_and_month(self.clock.now());
         let mut d = self.day.lock().await;
-        if d.day != Some(today) || d.read_at.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
-            let start = today
-                .and_hms_opt(0, 0, 0)
-                .and_then(|t| t.and_local_timezone(crate::clock::kigali()).single())
-                .map(|t| t.with_timezone(&Utc))
-                .unwrap_or(now);
-            // paid today; what is on its way counts through the reservations below
-            let total: i64 = sqlx::query_scalar(
-                "select coalesce(sum(amount), 0)::int8 from disbursements where status = 'completed' and disbursed_at >= $1",
-            )
-            .bind(start)
-            .fetch_one(&self.pool)
-            .await?;
-            *d = DayTotal {
-                day: Some(today),
-                total,
-                read_at: Some(Instant::now()),
-            };
-        }
+        self.read_total(&mut d, day).await?;
         if d.total + amount > pay.daily_transaction_limit {
             return Ok(false);
         }
         d.total += amount;
         Ok(true)
+    }
+
+    /// Whether paying `amount` stays within the monthly limit (Kigali calendar month); reserves it
+    /// if so, or anyway when a person `approved` it past the limit.
+    pub(super) async fn within_monthly_limit(
+        &self,
+        pay: &PaymentSettings,
+        amount: i64,
+        approved: bool,
+    ) -> Result<bool, sqlx::Error> {
+        let (_, month) = kigali_day_and_month(self.clock.now());
+        let mut m = self.month.lock().await;
+        self.read_total(&mut m, month).await?;
+        if !approved && m.total + amount > pay.monthly_transaction_limit {
+            return Ok(false);
+        }
+        m.total += amount;
+        Ok(true)
+    }
+
+    /// Gives back a monthly reservation the payout did not use (another guard held it).
+    pub(super) async fn unreserve_month(&self, amount: i64) {
+        self.month.lock().await.total -= amount;
+    }
+
+    /// Re-reads what was paid since `start` when the period turned or the reading is stale.
+    async fn read_total(&self, t: &mut PeriodTotal, start: DateTime<Utc>) -> Result<(), sqlx::Error> {
+        if t.start == Some(start) && t.read_at.is_some_and(|r| r.elapsed() <= Duration::from_secs(5)) {
+            return Ok(());
+        }
+        // paid in the period; what is on its way counts through the reservations
+        let total: i64 = sqlx::query_scalar(
+            "select coalesce(sum(amount), 0)::int8 from disbursements where status = 'completed' and disbursed_at >= $1",
+        )
+        .bind(start)
+        .fetch_one(&self.pool)
+        .await?;
+        *t = PeriodTotal {
+            start: Some(start),
+            total,
+            read_at: Some(Instant::now()),
+        };
+        Ok(())
     }
 }
 

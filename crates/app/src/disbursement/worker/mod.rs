@@ -51,7 +51,7 @@ use sqlx::PgPool;
 use tokio::sync::{Mutex, Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use self::guards::{BalanceView, Breaker, DayTotal, Gate};
+use self::guards::{BalanceView, Breaker, Gate, PeriodTotal};
 use super::state::{HeldReason, PayoutStatus};
 use super::WAKE_CHANNEL;
 use crate::clock::SharedClock;
@@ -104,7 +104,8 @@ pub struct PayoutWorker {
     pacing: Mutex<Option<Arc<Pacing>>>,
     breaker: std::sync::Mutex<Breaker>,
     balance: Mutex<BalanceView>,
-    day: Mutex<DayTotal>,
+    day: Mutex<PeriodTotal>,
+    month: Mutex<PeriodTotal>,
     unconfigured_alerted: std::sync::Mutex<Option<Instant>>,
     done: Notify,
 }
@@ -123,7 +124,8 @@ impl PayoutWorker {
             pacing: Mutex::new(None),
             breaker: std::sync::Mutex::new(Breaker::default()),
             balance: Mutex::new(BalanceView::default()),
-            day: Mutex::new(DayTotal::default()),
+            day: Mutex::new(PeriodTotal::default()),
+            month: Mutex::new(PeriodTotal::default()),
             unconfigured_alerted: std::sync::Mutex::new(None),
             done: Notify::new(),
         })

@@ -101,9 +101,10 @@ impl PayoutWorker {
         tx.commit().await?;
         // after the commit: payouts of one batch completing side by side each see the others'
         // codes as still `used` inside their own transactions; the last to commit sees them all
-        if crate::batches::refresh::may_change(&self.pool, done.batch_id, now).await? {
+        let expiry = self.settings.get().0.business.expiration.clone();
+        if crate::batches::refresh::may_change(&self.pool, done.batch_id, now, &expiry).await? {
             let mut tx = self.pool.begin().await?;
-            crate::batches::refresh::refresh_status(&mut tx, done.batch_id, now).await?;
+            crate::batches::refresh::refresh_status(&mut tx, done.batch_id, now, &expiry).await?;
             tx.commit().await?;
         }
         Ok(Outcome::Completed)
@@ -347,6 +348,32 @@ impl PayoutWorker {
             return Ok(Outcome::LostLease);
         }
         crate::alerts::raise(tx, &alerts::held(reason, error), now).await?;
+        Ok(Outcome::Held(reason))
+    }
+
+    /// Past the monthly payout limit: the payout waits for a person (approve pays it anyway,
+    /// reject fails it), and the people who watch the money are alerted.
+    pub(super) async fn await_approval(&self, c: &Claim, reason: HeldReason) -> Result<Outcome, anyhow::Error> {
+        let now = self.clock.now();
+        let leave = Leave {
+            to: PayoutStatus::AwaitingApproval,
+            next: now,
+            error: None,
+            held: Some(reason),
+            uncount: false,
+            audit: vec![Acting::system(now)
+                .audit(Action::DisbursementHeld, "disbursement", c.id)
+                .after(json!({
+                    "status": PayoutStatus::AwaitingApproval,
+                    "heldReason": reason.as_str(),
+                }))],
+        };
+        let mut tx = self.pool.begin().await?;
+        if !self.release(&mut tx, c, leave, now).await? {
+            return Ok(Outcome::LostLease);
+        }
+        crate::alerts::raise(&mut tx, &alerts::held(reason, None), now).await?;
+        tx.commit().await?;
         Ok(Outcome::Held(reason))
     }
 

@@ -59,8 +59,8 @@ impl Default for BrandingSettings {
             secondary_font: "system-ui".into(),
             heading_font: "system-ui".into(),
             body_font_size: 15,
-            heading_font_size: 22,
-            sidebar_width: 240,
+            heading_font_size: 30,
+            sidebar_width: 220,
             header_height: 56,
             border_radius: 6,
             box_shadow: "0 1px 3px rgba(0,0,0,0.12)".into(),
@@ -83,8 +83,11 @@ pub struct UssdSettings {
     pub help_message: Localized,
     pub error_message: Localized,
     pub success_message: Localized,
+    /// The most inputs one session may take (each choice or code typed is one).
     pub max_menu_depth: u32,
+    /// A session older than this is ended politely at its next hop.
     pub session_timeout_seconds: u32,
+    /// A hop arriving longer than this after the previous one ends the session politely.
     pub input_timeout_seconds: u32,
     pub max_attempts_per_minute: u32,
     pub max_attempts_per_hour: u32,
@@ -92,7 +95,6 @@ pub struct UssdSettings {
     pub block_duration_minutes: u32,
     pub africas_talking_api_key: Secret,
     pub africas_talking_username: String,
-    pub africas_talking_environment: String,
     pub africas_talking_base_url: String,
     /// The secret in the USSD callback URL that authenticates the gateway.
     pub endpoint_secret: Secret,
@@ -113,7 +115,7 @@ impl Default for UssdSettings {
             help_message: Localized::empty(),
             error_message: Localized::empty(),
             success_message: Localized::empty(),
-            max_menu_depth: 5,
+            max_menu_depth: 10,
             session_timeout_seconds: 180,
             input_timeout_seconds: 30,
             max_attempts_per_minute: 5,
@@ -122,7 +124,6 @@ impl Default for UssdSettings {
             block_duration_minutes: 30,
             africas_talking_api_key: Secret::default(),
             africas_talking_username: "sandbox".into(),
-            africas_talking_environment: "sandbox".into(),
             africas_talking_base_url: "https://api.sandbox.africastalking.com".into(),
             endpoint_secret: Secret::default(),
             ip_allowlist: Vec::new(),

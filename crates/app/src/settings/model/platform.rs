@@ -9,7 +9,6 @@ use super::Secret;
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Registration {
     pub admin_registration_enabled: bool,
-    pub require_approval: bool,
     pub default_role: String,
     pub registration_message: String,
     pub approval_notification_email: String,
@@ -21,7 +20,6 @@ impl Default for Registration {
     fn default() -> Self {
         Self {
             admin_registration_enabled: false,
-            require_approval: true,
             default_role: "Viewer".into(),
             registration_message: String::new(),
             approval_notification_email: String::new(),
@@ -89,7 +87,6 @@ pub struct SecuritySettings {
     pub password_min_length: u32,
     /// 0 = passwords do not expire (NIST SP 800-63B advises against forced rotation).
     pub password_max_age_days: u32,
-    pub two_factor_required: bool,
     pub registration: Registration,
     pub rate_limiting: RateLimiting,
     pub ip_allowlist: Vec<String>,
@@ -106,7 +103,6 @@ impl Default for SecuritySettings {
             lockout_duration_minutes: 15,
             password_min_length: 12,
             password_max_age_days: 0,
-            two_factor_required: true,
             registration: Registration::default(),
             rate_limiting: RateLimiting::default(),
             ip_allowlist: Vec::new(),

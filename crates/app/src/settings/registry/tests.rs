@@ -172,12 +172,18 @@ fn cross_field(field: &str) -> bool {
         "payments.monthlyTransactionLimit",
         "payments.perUserDailyLimit",
         "payments.perUserMonthlyLimit",
+        "security.registration.maxRegistrationsPerDay",
+        "security.rateLimiting.apiRequestsPerHour",
+        "security.rateLimiting.ussdRequestsPerHour",
         "business.expiration.defaultExpirationDays",
         "business.expiration.minExpirationDays",
         "business.expiration.maxExpirationDays",
         "ussd.inputTimeoutSeconds",
         "ussd.sessionTimeoutSeconds",
         "analytics.aggregatedDataDays",
+        "integrations.apiRequestsPerHour",
+        "ussd.maxAttemptsPerHour",
+        "ussd.maxAttemptsPerDay",
     ]
     .contains(&field)
 }

@@ -3,6 +3,7 @@
 use super::*;
 
 pub(super) fn branding(v: &mut V, b: &BrandingSettings) {
+    use crate::web::brand_css;
     v.check(
         !b.company_name.trim().is_empty(),
         "branding.companyName",
@@ -13,15 +14,26 @@ pub(super) fn branding(v: &mut V, b: &BrandingSettings) {
         (&b.company_logo, "branding.companyLogo"),
         (&b.company_favicon, "branding.companyFavicon"),
     ] {
-        let ok = val.is_empty()
-            || val.starts_with("data:image/png;base64,")
-            || val.starts_with("data:image/jpeg;base64,")
-            || val.starts_with("data:image/svg+xml;base64,");
-        v.check(ok, f, "must be a PNG, JPEG or SVG image as a data: URL");
+        if let Some(problem) = crate::web::brand::image_problem(val) {
+            v.check(false, f, problem);
+        }
         v.check(val.len() <= 512 * 1024, f, "must be at most 512 KiB");
     }
+    v.max_len(&b.company_tagline, 120, "branding.companyTagline");
     v.url_or_empty(&b.company_website, "branding.companyWebsite");
     v.email_or_empty(&b.company_email, "branding.companyEmail");
+    let phone_ok = b.company_phone.is_empty()
+        || (b
+            .company_phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-()".contains(c))
+            && b.company_phone.chars().filter(char::is_ascii_digit).count() >= 3);
+    v.check(
+        phone_ok,
+        "branding.companyPhone",
+        "must be a phone number such as +250 788 300 400",
+    );
+    v.max_len(&b.company_phone, 30, "branding.companyPhone");
     for (c, f) in [
         (&b.primary_color, "branding.primaryColor"),
         (&b.secondary_color, "branding.secondaryColor"),
@@ -35,18 +47,35 @@ pub(super) fn branding(v: &mut V, b: &BrandingSettings) {
     ] {
         v.color(c, f);
     }
-    v.check(
-        b.background_color != b.text_color,
-        "branding.textColor",
-        "must differ from the background colour",
-    );
+    // text and links must be readable (WCAG AA, 4.5:1) on the page and on its cards
+    let surface = brand_css::surface(&b.background_color);
+    for (c, f, what) in [
+        (&b.text_color, "branding.textColor", "text"),
+        (&b.link_color, "branding.linkColor", "links"),
+    ] {
+        let worst = [&b.background_color, &surface]
+            .into_iter()
+            .filter_map(|bg| brand_css::contrast_ratio(c, bg))
+            .reduce(f64::min);
+        if let Some(r) = worst {
+            v.check(
+                r >= 4.5,
+                f,
+                format!(
+                    "{what} must contrast at least 4.5:1 with the background colour {} (it is {r:.1}:1)",
+                    b.background_color
+                ),
+            );
+        }
+    }
     for (font, f) in [
         (&b.primary_font, "branding.primaryFont"),
         (&b.secondary_font, "branding.secondaryFont"),
         (&b.heading_font, "branding.headingFont"),
     ] {
-        let ok = !font.is_empty() && font.chars().all(|c| c.is_alphanumeric() || " -_,'".contains(c));
+        let ok = !font.trim().is_empty() && font.chars().all(|c| c.is_alphanumeric() || " -_,'".contains(c));
         v.check(ok, f, "must be a font family name");
+        v.max_len(font, 100, f);
     }
     v.range(b.body_font_size, 10, 24, "branding.bodyFontSize");
     v.range(b.heading_font_size, 12, 48, "branding.headingFontSize");
@@ -54,12 +83,13 @@ pub(super) fn branding(v: &mut V, b: &BrandingSettings) {
     v.range(b.header_height, 40, 120, "branding.headerHeight");
     v.range(b.border_radius, 0, 24, "branding.borderRadius");
     v.max_len(&b.box_shadow, 120, "branding.boxShadow");
+    if let Some(problem) = brand_css::shadow_problem(&b.box_shadow) {
+        v.check(false, "branding.boxShadow", problem);
+    }
     v.max_len(&b.custom_css, 20_000, "branding.customCss");
-    v.check(
-        !b.custom_css.to_ascii_lowercase().contains("</style"),
-        "branding.customCss",
-        "must not close the style element",
-    );
+    if let Some(problem) = brand_css::custom_css_problem(&b.custom_css) {
+        v.check(false, "branding.customCss", problem);
+    }
 }
 
 pub(super) fn ussd(v: &mut V, u: &UssdSettings) {
@@ -70,6 +100,14 @@ pub(super) fn ussd(v: &mut V, u: &UssdSettings) {
             .split('*')
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
     v.check(code_ok, "ussd.serviceCode", "must look like *123# or *123*4#");
+    v.check(
+        !u.service_name.trim().is_empty(),
+        "ussd.serviceName",
+        "must not be empty",
+    );
+    // the welcome screen names the service (`ussd::screens::check_settings` checks the screen)
+    v.max_len(&u.service_name, 40, "ussd.serviceName");
+    v.max_len(&u.service_description, 200, "ussd.serviceDescription");
     v.one_of(&u.default_language, &["en", "rw"], "ussd.defaultLanguage");
     v.check(
         !u.supported_languages.is_empty(),
@@ -78,6 +116,11 @@ pub(super) fn ussd(v: &mut V, u: &UssdSettings) {
     );
     for (i, l) in u.supported_languages.iter().enumerate() {
         v.one_of(l, &["en", "rw"], &format!("ussd.supportedLanguages[{i}]"));
+        v.check(
+            !u.supported_languages[..i].contains(l),
+            &format!("ussd.supportedLanguages[{i}]"),
+            "is listed twice",
+        );
     }
     v.check(
         u.supported_languages.contains(&u.default_language),
@@ -95,7 +138,8 @@ pub(super) fn ussd(v: &mut V, u: &UssdSettings) {
         v.max_len(&m.en, 120, &format!("{f}.en"));
         v.max_len(&m.rw, 120, &format!("{f}.rw"));
     }
-    v.range(u.max_menu_depth, 1, 10, "ussd.maxMenuDepth");
+    // redeeming takes two inputs (1, the code); the language screen and a retyped code add more
+    v.range(u.max_menu_depth, 2, 30, "ussd.maxMenuDepth");
     v.range(u.session_timeout_seconds, 20, 600, "ussd.sessionTimeoutSeconds");
     v.range(u.input_timeout_seconds, 5, 180, "ussd.inputTimeoutSeconds");
     v.check(
@@ -117,21 +161,12 @@ pub(super) fn ussd(v: &mut V, u: &UssdSettings) {
         "must be at least the per-hour limit",
     );
     v.range(u.block_duration_minutes, 1, 10_080, "ussd.blockDurationMinutes");
-    v.one_of(
-        &u.africas_talking_environment,
-        &["sandbox", "production"],
-        "ussd.africasTalkingEnvironment",
-    );
     v.check(
         !u.africas_talking_username.trim().is_empty(),
         "ussd.africasTalkingUsername",
         "must not be empty",
     );
-    v.check(
-        is_http_url(&u.africas_talking_base_url),
-        "ussd.africasTalkingBaseUrl",
-        "must be an http:// or https:// URL",
-    );
+    v.service_url(&u.africas_talking_base_url, "ussd.africasTalkingBaseUrl", false);
     if let Some(secret) = u.endpoint_secret.expose() {
         v.check(
             secret.len() >= 16,
@@ -150,11 +185,7 @@ pub(super) fn ussd(v: &mut V, u: &UssdSettings) {
 }
 
 pub(super) fn payments(v: &mut V, p: &PaymentSettings) {
-    v.check(
-        is_http_url(&p.momo_base_url),
-        "payments.momoBaseUrl",
-        "must be an http:// or https:// URL",
-    );
+    v.service_url(&p.momo_base_url, "payments.momoBaseUrl", false);
     let env_ok = p.momo_target_environment == "sandbox"
         || (p.momo_target_environment.starts_with("mtn")
             && p.momo_target_environment.chars().all(|c| c.is_ascii_lowercase()));
@@ -192,10 +223,24 @@ pub(super) fn payments(v: &mut V, p: &PaymentSettings) {
         "must not get shorter from one retry to the next",
     );
     v.range(p.approval_threshold, 0, 10_000_000, "payments.approvalThreshold");
-    v.check(
-        p.daily_transaction_limit > 0,
+    v.range(
+        p.daily_transaction_limit,
+        1,
+        10_000_000_000,
         "payments.dailyTransactionLimit",
-        "must be positive",
+    );
+    v.range(
+        p.monthly_transaction_limit,
+        1,
+        100_000_000_000,
+        "payments.monthlyTransactionLimit",
+    );
+    v.range(p.per_user_daily_limit, 1, 10_000_000_000, "payments.perUserDailyLimit");
+    v.range(
+        p.per_user_monthly_limit,
+        1,
+        100_000_000_000,
+        "payments.perUserMonthlyLimit",
     );
     v.check(
         p.monthly_transaction_limit >= p.daily_transaction_limit,
@@ -217,11 +262,7 @@ pub(super) fn payments(v: &mut V, p: &PaymentSettings) {
         "payments.dailyTransactionLimit",
         "must be at least the per-user daily limit",
     );
-    v.check(
-        p.callback_base_url.is_empty() || is_http_url(&p.callback_base_url),
-        "payments.callbackBaseUrl",
-        "must be empty (no callbacks) or an http:// or https:// URL",
-    );
+    v.service_url(&p.callback_base_url, "payments.callbackBaseUrl", true);
     v.range(p.worker_concurrency, 1, 512, "payments.workerConcurrency");
     v.range(p.requests_per_second, 1, 2000, "payments.requestsPerSecond");
     v.range(p.status_queries_per_second, 1, 9, "payments.statusQueriesPerSecond");

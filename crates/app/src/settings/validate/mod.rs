@@ -45,6 +45,23 @@ impl V {
         );
     }
 
+    /// A URL a provider is reached at or calls back to: `https` in production, where a
+    /// plain-text link would carry credentials or payment data in the clear.
+    fn service_url(&mut self, v: &str, field: &str, may_be_empty: bool) {
+        if v.is_empty() && may_be_empty {
+            return;
+        }
+        if !is_http_url(v) {
+            self.check(false, field, "must be an http:// or https:// URL");
+        } else {
+            self.check(
+                !production() || v.starts_with("https://"),
+                field,
+                "must be an https:// URL in production",
+            );
+        }
+    }
+
     fn email_or_empty(&mut self, v: &str, field: &str) {
         self.check(v.is_empty() || is_email(v), field, "must be an email address");
     }
@@ -65,9 +82,23 @@ impl V {
     }
 }
 
+/// An absolute `http(s)://` URL that parses, with a host.
 fn is_http_url(v: &str) -> bool {
-    let rest = v.strip_prefix("https://").or_else(|| v.strip_prefix("http://"));
-    matches!(rest, Some(r) if !r.is_empty() && !r.contains(char::is_whitespace))
+    !v.contains(char::is_whitespace)
+        && reqwest::Url::parse(v)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
+}
+
+static PRODUCTION: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Set once at start-up: in production, the URLs other systems are reached at (or reach us at)
+/// must be `https`.
+pub fn set_production(on: bool) {
+    PRODUCTION.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn production() -> bool {
+    PRODUCTION.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 fn is_email(v: &str) -> bool {

@@ -24,11 +24,6 @@ pub(super) fn security(v: &mut V, s: &SecuritySettings) {
     );
     v.range(s.password_min_length, 8, 128, "security.passwordMinLength");
     v.range(s.password_max_age_days, 0, 3650, "security.passwordMaxAgeDays");
-    v.check(
-        s.two_factor_required,
-        "security.twoFactorRequired",
-        "two-factor sign-in is mandatory for staff",
-    );
     let r = &s.registration;
     v.check(
         !r.default_role.trim().is_empty(),
@@ -121,6 +116,16 @@ pub(super) fn security(v: &mut V, s: &SecuritySettings) {
     );
     v.ips(&s.ip_allowlist, "security.ipAllowlist");
     v.ips(&s.ip_blocklist, "security.ipBlocklist");
+    v.check(
+        s.ip_allowlist.len() <= 200,
+        "security.ipAllowlist",
+        "must list at most 200 entries",
+    );
+    v.check(
+        s.ip_blocklist.len() <= 200,
+        "security.ipBlocklist",
+        "must list at most 200 entries",
+    );
     // 7 years is the compliance floor the PRD sets; shorter retention is refused
     v.range(s.audit.retention_days, 2557, 36_500, "security.audit.retentionDays");
 }
@@ -227,12 +232,52 @@ pub(super) fn analytics(v: &mut V, a: &AnalyticsSettings) {
     v.range(a.report_data_days, 1, 36_500, "analytics.reportDataDays");
 }
 
+/// The most origins `integrations.corsAllowedOrigins` holds.
+pub const MAX_CORS_ORIGINS: usize = 20;
+
+/// A web origin as a browser sends it: `https://host[:port]`, nothing after the host; `http`
+/// only for the local machine (a developer's page).
+pub(crate) fn is_origin(o: &str) -> bool {
+    let (rest, local_only) = match o.strip_prefix("https://") {
+        Some(r) => (r, false),
+        None => match o.strip_prefix("http://") {
+            Some(r) => (r, true),
+            None => return false,
+        },
+    };
+    let (host, port) = match rest.strip_prefix("[::1]") {
+        Some(after) => ("[::1]", after),
+        None => rest.find(':').map_or((rest, ""), |i| rest.split_at(i)),
+    };
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|p| !p.starts_with('0') && p.parse::<u16>().is_ok());
+    let host_ok = host == "[::1]"
+        || (host.len() <= 253
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            }));
+    let local = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+    port_ok && host_ok && (!local_only || local)
+}
+
 pub(super) fn integrations(v: &mut V, i: &IntegrationSettings) {
     v.range(
         i.api_requests_per_minute,
         1,
         1_000_000,
         "integrations.apiRequestsPerMinute",
+    );
+    v.range(
+        i.api_requests_per_hour,
+        1,
+        60_000_000,
+        "integrations.apiRequestsPerHour",
     );
     v.check(
         i.api_requests_per_hour >= i.api_requests_per_minute,
@@ -241,11 +286,17 @@ pub(super) fn integrations(v: &mut V, i: &IntegrationSettings) {
     );
     for (n, o) in i.cors_allowed_origins.iter().enumerate() {
         v.check(
-            is_http_url(o) && !o.ends_with('/'),
+            is_origin(o),
             &format!("integrations.corsAllowedOrigins[{n}]"),
-            "must be an origin such as https://panel.example.rw",
+            "must be an origin such as https://panel.example.rw (https, a host and an optional port, nothing \
+             after; http only for localhost)",
         );
     }
+    v.check(
+        i.cors_allowed_origins.len() <= MAX_CORS_ORIGINS,
+        "integrations.corsAllowedOrigins",
+        format!("must list at most {MAX_CORS_ORIGINS} origins"),
+    );
     v.check(
         !i.cors_enabled || !i.cors_allowed_origins.is_empty(),
         "integrations.corsAllowedOrigins",
@@ -301,4 +352,43 @@ pub(super) fn backup(v: &mut V, b: &BackupSettings) {
     v.range(b.disk_space_percent, 50, 99, "backup.diskSpacePercent");
     v.range(b.memory_usage_percent, 50, 99, "backup.memoryUsagePercent");
     v.range(b.response_time_ms, 100, 60_000, "backup.responseTimeMs");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_origin;
+
+    #[test]
+    fn cors_origins_are_https_hosts_or_local_http() {
+        for ok in [
+            "https://panel.example.rw",
+            "https://panel.example.rw:8443",
+            "https://a-b.c",
+            "http://localhost:3000",
+            "http://127.0.0.1:8080",
+            "http://[::1]:5173",
+            "https://localhost",
+        ] {
+            assert!(is_origin(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "*",
+            "panel.example.rw",
+            "http://panel.example.rw",
+            "https://panel.example.rw/",
+            "https://panel.example.rw/app",
+            "https://panel.example.rw?x=1",
+            "https://user@panel.example.rw",
+            "https://panel.example.rw:0",
+            "https://panel.example.rw:70000",
+            "https://panel.example.rw:",
+            "https://-bad.rw",
+            "https://",
+            "ftp://panel.example.rw",
+            "https://pa nel.rw",
+        ] {
+            assert!(!is_origin(bad), "{bad}");
+        }
+    }
 }

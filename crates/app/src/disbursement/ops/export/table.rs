@@ -35,7 +35,11 @@ fn text(c: &mut Content, font: &[u8], size: f32, x: f32, y: f32, s: &str) {
 /// Cuts `s` to what fits in `width` points at the table's font size (Helvetica averages about
 /// 0.55 em a character).
 fn fit(s: &str, width: f32) -> String {
-    let max = ((width - 4.0) / (FONT * 0.55)).floor().max(1.0) as usize;
+    fit_at(s, FONT, width)
+}
+
+fn fit_at(s: &str, size: f32, width: f32) -> String {
+    let max = ((width - 4.0) / (size * 0.55)).floor().max(1.0) as usize;
     if s.chars().count() <= max {
         s.to_owned()
     } else {
@@ -45,10 +49,11 @@ fn fit(s: &str, width: f32) -> String {
     }
 }
 
-/// One page of a table: title, subtitle, column heads, up to 50 rows, "Page X of Y".
+/// One page of a table: title, the report's header lines (who it is from, when it was
+/// exported), column heads, up to 50 rows, "Page X of Y".
 pub(super) fn table_page(
     title: &str,
-    subtitle: &str,
+    subtitle: &[String; 2],
     cols: &[(&str, f32)],
     rows: &[Vec<String>],
     page: usize,
@@ -57,7 +62,15 @@ pub(super) fn table_page(
     let mut c = Content::new();
     let top = PAGE_H - MARGIN;
     text(&mut c, b"F2", 13.0, MARGIN, top - 14.0, title);
-    text(&mut c, b"F1", 8.0, MARGIN, top - 30.0, subtitle);
+    text(
+        &mut c,
+        b"F1",
+        8.0,
+        MARGIN,
+        top - 28.0,
+        &fit_at(&subtitle[0], 8.0, PAGE_W - 2.0 * MARGIN),
+    );
+    text(&mut c, b"F1", 8.0, MARGIN, top - 39.0, &subtitle[1]);
     let head_y = top - 52.0;
     let mut x = MARGIN;
     for (name, w) in cols {
@@ -101,14 +114,22 @@ mod tests {
             .map(|i| vec![format!("row {i}"), "+250788123456".into()])
             .collect();
         let cols = [("Name", 100.0), ("Phone", 100.0)];
+        let subtitle = [
+            "MBELYCO Paints - Quality paints, rewarded".to_owned(),
+            "Exported today".to_owned(),
+        ];
         let (mut w, mut bytes) = StreamingPdf::start(2, None);
         for (i, chunk) in rows.chunks(super::super::PDF_ROWS_PER_PAGE).enumerate() {
-            bytes.extend(w.page(i, &table_page("Payouts", "test", &cols, chunk, i + 1, 2)));
+            bytes.extend(w.page(i, &table_page("Payouts", &subtitle, &cols, chunk, i + 1, 2)));
         }
         bytes.extend(w.finish());
         let doc = lopdf::Document::load_mem(&bytes).expect("a valid PDF");
         assert_eq!(doc.get_pages().len(), 2);
         let last = doc.extract_text(&[2]).unwrap();
         assert!(last.contains("row 59") && last.contains("Page 2 of 2"), "{last}");
+        assert!(
+            last.contains("MBELYCO Paints - Quality paints, rewarded"),
+            "the report header on every page: {last}"
+        );
     }
 }
