@@ -34,12 +34,10 @@ pub struct SectionSpec {
     pub specs: Vec<Spec>,
 }
 
-/// The form of `category`: the registry's sections, then any stored key the registry does not
-/// describe yet (the registry test refuses that on main; here it keeps a stored value from ever
-/// being hidden), as a plain field of its type.
+/// The form of `category`: the registry's sections (the registry test makes sure every stored
+/// key is in one).
 pub fn sections(category: Category) -> Vec<SectionSpec> {
-    let doc = registry::of(category);
-    let mut out: Vec<SectionSpec> = doc
+    registry::of(category)
         .sections
         .iter()
         .filter(|s| !s.keys.is_empty())
@@ -60,65 +58,7 @@ pub fn sections(category: Category) -> Vec<SectionSpec> {
                 })
                 .collect(),
         })
-        .collect();
-    let defaults = super::default_values();
-    let mut extra = Vec::new();
-    if let Some(Value::Object(m)) = defaults.get(category.as_str()) {
-        for (k, v) in m {
-            undescribed(category, doc, k, v, &mut extra);
-        }
-    }
-    if !extra.is_empty() {
-        out.push(SectionSpec {
-            title: "Other settings".to_owned(),
-            specs: extra,
-        });
-    }
-    out
-}
-
-fn undescribed(category: Category, doc: &registry::CategoryDoc, path: &str, v: &Value, out: &mut Vec<Spec>) {
-    if doc.key(path).is_some() {
-        return;
-    }
-    let secret = category.secret_keys().contains(&path);
-    let input = match v {
-        _ if secret => Input::Secret,
-        Value::Bool(_) => Input::Toggle,
-        Value::Number(_) => Input::Number {
-            min: 0,
-            max: i64::MAX,
-            unit: "",
-        },
-        Value::Array(items) => Input::List {
-            item: match items.first() {
-                Some(Value::Number(_)) => Item::Number {
-                    min: 0,
-                    max: i64::MAX,
-                    unit: "",
-                },
-                _ => Item::Text { max: 10_000 },
-            },
-            max: 1000,
-        },
-        Value::Object(m) if m.len() == 2 && m.contains_key("en") && m.contains_key("rw") => {
-            Input::Localized { max: 10_000 }
-        }
-        Value::Object(m) => {
-            for (k, v) in m {
-                undescribed(category, doc, &format!("{path}.{k}"), v, out);
-            }
-            return;
-        }
-        _ => Input::Text { max: 100_000 },
-    };
-    out.push(Spec {
-        path: path.to_owned(),
-        label: words(path.rsplit('.').next().unwrap_or(path)),
-        help: "Not described in the settings registry yet.".to_owned(),
-        input,
-        later: None,
-    });
+        .collect()
 }
 
 /// `maxAmount` → `Max amount`.

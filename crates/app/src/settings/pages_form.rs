@@ -142,12 +142,7 @@ fn field_view(
         Input::Number { min, max, unit } => {
             f.kind = "number";
             f.min = min.to_string();
-            // an undescribed key has no upper bound to show
-            f.max = if max == i64::MAX {
-                String::new()
-            } else {
-                max.to_string()
-            };
+            f.max = max.to_string();
             f.unit = unit;
         }
         Input::Toggle => f.kind = "toggle",

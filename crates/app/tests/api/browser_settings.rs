@@ -139,6 +139,17 @@ async fn browser_settings_branding_name_and_colour_show_in_the_panel_and_roll_ba
     let c = &b.client;
     sign_in_boss(c, &app).await;
     c.goto(&app.url("/admin/settings/branding")).await.unwrap();
+    // the colour picker writes the hex beside it
+    let picked = c
+        .execute(
+            "const p = document.querySelector('input[type=color][data-color-for=\"f-branding-primaryColor\"]'); \
+             p.value = '#112233'; p.dispatchEvent(new Event('input')); \
+             return document.querySelector(\"input[name='branding.primaryColor']\").value",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(picked, json!("#112233"));
     fill(c, "input[name='branding.companyName']", "Kigali Paints Ltd").await;
     fill(c, "input[name='branding.primaryColor']", "#aa3300").await;
     let preview = review(c).await;
