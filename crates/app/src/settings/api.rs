@@ -4,7 +4,7 @@
 
 mod transfer;
 
-use crate::web::extract::Path;
+use crate::web::extract::{Path, Query};
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -48,8 +48,10 @@ fn category_routes() -> Vec<RouteSpec> {
                 .page::<VersionSummary>()),
         route!(POST "/api/v1/admin/settings/versions/{version}/rollback", Access::Permission(SystemSettingsUpdate), roll_back,
             Doc::new("Put every setting back as it was in a version (a new version)")
-                .describe("409 when a secret of that version can no longer be opened.")
+                .describe("409 when a secret of that version can no longer be opened, or when that version's staff \
+                           address lists would refuse the caller's own address and `confirmLockout` is not given.")
                 .path::<i64>("version", "The version to go back to")
+                .query::<RollbackQuery>()
                 .ok::<RolledBack>()
                 .problems(&[409])),
         route!(GET "/api/v1/admin/settings/payments", Access::AnyOf(PAYMENTS_READ), get_payments,
@@ -262,13 +264,25 @@ pub struct RolledBack {
     pub rollback_of: i64,
 }
 
+/// `?confirmLockout=true`: go back even though the staff address lists of that version would
+/// refuse the caller's own address.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RollbackQuery {
+    /// Confirms a rollback after which the caller's own address would be refused.
+    #[serde(default)]
+    confirm_lockout: bool,
+}
+
 async fn roll_back(
     State(state): State<AppState>,
     acting: Acting,
     Path(version): Path<i64>,
+    Query(q): Query<RollbackQuery>,
 ) -> Result<Json<RolledBack>, AppError> {
     let mut unit = state.unit().await?;
-    let out = rollback(&mut unit, state.settings.secrets(), version, &acting).await?;
+    let out = rollback(&mut unit, state.settings.secrets(), version, q.confirm_lockout, &acting).await?;
     unit.commit().await?;
     state.settings.refresh().await?;
     Ok(Json(RolledBack {

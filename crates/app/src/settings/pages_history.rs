@@ -198,7 +198,7 @@ async fn roll_back(
 ) -> Result<Response, AppError> {
     let c = readable(&who, &p.category)?;
     let mut unit = state.unit().await?;
-    let done = rollback(&mut unit, state.settings.secrets(), p.version, &acting).await;
+    let done = rollback(&mut unit, state.settings.secrets(), p.version, false, &acting).await;
     match settle(unit, done).await? {
         Outcome::Done(out) => {
             state.settings.refresh().await?;

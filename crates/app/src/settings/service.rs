@@ -270,6 +270,7 @@ pub async fn rollback(
     conn: &mut PgConnection,
     secrets: &SecretBox,
     to_version: i64,
+    confirm_lockout: bool,
     acting: &Acting,
 ) -> Result<ChangeOutcome, AppError> {
     if to_version == 0 {
@@ -282,6 +283,8 @@ pub async fn rollback(
     if !problems.is_empty() {
         return Err(AppError::Validation(problems));
     }
+    // going back is a change like any other: it may not lock its maker out unasked
+    super::guards::check(conn, &current, &target, acting, confirm_lockout).await?;
     let reason = Some(format!("rollback to version {to_version}"));
     apply(conn, secrets, &current, &target, reason, Some(to_version), acting).await
 }

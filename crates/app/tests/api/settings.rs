@@ -225,7 +225,7 @@ async fn rollback_restores_a_version_in_one_call() {
         change(json!({"approvalThreshold": 75000, "momoApiKey": "second-secret-value", "maxRetryAttempts": 5})).await;
 
     let mut tx = pool.begin().await.unwrap();
-    let out = settings::rollback(&mut tx, secrets, v1, &mbelyco::unit::Acting::system(now()))
+    let out = settings::rollback(&mut tx, secrets, v1, false, &mbelyco::unit::Acting::system(now()))
         .await
         .unwrap();
     tx.commit().await.unwrap();
@@ -250,7 +250,7 @@ async fn rollback_restores_a_version_in_one_call() {
     assert_eq!(audited, 1);
 
     let mut tx = pool.begin().await.unwrap();
-    let err = settings::rollback(&mut tx, secrets, 99, &mbelyco::unit::Acting::system(now()))
+    let err = settings::rollback(&mut tx, secrets, 99, false, &mbelyco::unit::Acting::system(now()))
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::NotFound(_)));

@@ -94,6 +94,32 @@ async fn staff_from_outside_the_allow_list_or_inside_the_block_list_get_403_whil
         200,
         "nothing changed"
     );
+    // going back to the version that blocked this address is a change like any other
+    let blocked: i64 = sqlx::query_scalar(
+        r#"select version from setting_versions where changes @> '[{"key": "ipBlocklist", "after": ["127.0.0.0/8"]}]'"#,
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let back = format!("/api/v1/admin/settings/versions/{blocked}/rollback");
+    let res = app.post_json(&admin, &back, &json!({})).await;
+    assert_eq!(res.status(), 409);
+    assert!(res.text().await.unwrap().contains("security.ipBlocklist"));
+    assert_eq!(
+        app.get_as(&admin, "/api/v1/admin/settings").await.status(),
+        200,
+        "not rolled back"
+    );
+    let res = app
+        .post_json(&admin, &format!("{back}?confirmLockout=true"), &json!({}))
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(
+        app.get_as(&admin, "/api/v1/admin/settings").await.status(),
+        403,
+        "rolled back"
+    );
+    app.set_settings(Category::Security, json!({"ipBlocklist": []})).await;
     let mut all = all;
     all["confirmLockout"] = json!(true);
     let res = app.put_json(&admin, "/api/v1/admin/settings", &all).await;

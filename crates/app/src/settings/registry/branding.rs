@@ -40,8 +40,8 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "Printed in the code sheets' header and footer (and on a card when there is no phone), in report headers, and linked in the panel's footer.",
                     Email, Applied { by: &[SHEETS, REPORTS, BRAND] }),
                 key!("companyPhone", "Contact phone",
-                    "The help number printed on every card (\"Help: …\"), in the code sheets' header and footer, in report headers and in the panel's footer.",
-                    Text { max: 30 }, Applied { by: &[SHEETS, REPORTS, BRAND] }),
+                    "The help number customers call: on the USSD help and blocked-code screens, printed on every card (\"Help: …\"), in the code sheets' header and footer, in report headers and in the panel's footer.",
+                    Text { max: 30 }, Applied { by: &[SHEETS, REPORTS, BRAND, "ussd/screens.rs"] }),
             ],
         },
         Section {

@@ -152,7 +152,7 @@ pub(super) fn notifications(v: &mut V, n: &NotificationSettings) {
     v.email_or_empty(&n.from_email, "notifications.fromEmail");
     v.email_or_empty(&n.reply_to, "notifications.replyTo");
     v.max_len(&n.sms_sender_id, 11, "notifications.smsSenderId");
-    v.url_or_empty(&n.webhook_url, "notifications.webhookUrl");
+    v.service_url(&n.webhook_url, "notifications.webhookUrl", true);
     if n.webhooks_enabled {
         v.check(
             !n.webhook_url.is_empty(),
