@@ -13,7 +13,7 @@ use utoipa::openapi::schema::{OneOfBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
-use super::model::{self, PaymentSettings, Settings};
+use super::model::{self, BackupSettings, PaymentSettings, Settings};
 use super::service::VersionSummary;
 use super::{rollback, update_many, versions, view, Category, Change};
 use crate::access::Permission::{DisbursementsConfigure, SystemSettingsRead, SystemSettingsUpdate};
@@ -66,6 +66,21 @@ fn category_routes() -> Vec<RouteSpec> {
                 .body::<ChangeBody<PaymentSettings>>()
                 .ok::<Changed<PaymentSettings>>()
                 .component::<PaymentSettings>()),
+        // `backup` is a category and, with POST, the settings backup (PRD): its own address, so the
+        // category's GET and PUT are not answered 405 by the POST route
+        route!(GET "/api/v1/admin/settings/backup", Access::Permission(SystemSettingsRead), get_backup,
+            Doc::new("The backup and maintenance settings")
+                .describe("POST on this address is the settings backup (`system.settings.backup`).")
+                .ok::<CategoryAnswer<BackupSettings>>()
+                .component::<BackupSettings>()),
+        route!(PUT "/api/v1/admin/settings/backup", Access::Permission(SystemSettingsUpdate), put_backup,
+            Doc::new("Change backup and maintenance settings")
+                .describe("Only the keys to change; every bad value is a 422 naming `backup.<key>`. \
+                           `baseVersion`: 409 naming who changed what when a later version changed this category.")
+                .problems(&[409])
+                .body::<ChangeBody<BackupSettings>>()
+                .ok::<Changed<BackupSettings>>()
+                .component::<BackupSettings>()),
         route!(GET "/api/v1/admin/settings/{category}", Access::Permission(SystemSettingsRead), get_one,
             Doc::new("One settings category (secrets masked)")
                 .path::<Category>("category", CATEGORY)
@@ -245,6 +260,18 @@ async fn put_payments(
     ApiJson(body): ApiJson<ChangeBody>,
 ) -> Result<Json<Changed<Value>>, AppError> {
     change(state, acting, Category::Payments, body).await
+}
+
+async fn get_backup(State(state): State<AppState>) -> Result<Json<CategoryAnswer<Value>>, AppError> {
+    get_one(State(state), Path("backup".to_owned())).await
+}
+
+async fn put_backup(
+    State(state): State<AppState>,
+    acting: Acting,
+    ApiJson(body): ApiJson<ChangeBody>,
+) -> Result<Json<Changed<Value>>, AppError> {
+    change(state, acting, Category::Backup, body).await
 }
 
 async fn list_versions(State(state): State<AppState>, paging: Paging) -> Result<Json<Page<VersionSummary>>, AppError> {

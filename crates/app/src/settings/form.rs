@@ -221,22 +221,7 @@ fn number(t: &str) -> Option<i64> {
     digits.parse().ok()
 }
 
-/// `1000000` → `1,000,000`.
-pub fn grouped(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
+pub use crate::codes::pages::thousands as grouped;
 
 fn with_unit(n: i64, unit: &str) -> String {
     match unit {

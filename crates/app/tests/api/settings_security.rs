@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use crate::helpers::{
     finish_enrolment, html_value, password_step, spawn_app, TestApp, TestDb, ADMIN_EMAIL, ADMIN_PASSWORD,
 };
+use crate::users::smtp_sink;
 
 async fn security_list(app: &TestApp, key: &str, list: &str) -> Value {
     let v: Value = app
@@ -206,48 +207,6 @@ async fn a_password_older_than_the_maximum_age_must_be_changed_before_anything_e
     .await
     .unwrap();
     assert_eq!((changed, recent), (1, true));
-}
-
-/// A minimal SMTP server that accepts one message and hands back what it received.
-async fn smtp_sink() -> (u16, tokio::task::JoinHandle<String>) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let handle = tokio::spawn(async move {
-        let (sock, _) = listener.accept().await.unwrap();
-        let (r, mut w) = sock.into_split();
-        let mut lines = BufReader::new(r).lines();
-        let mut data = String::new();
-        w.write_all(b"220 sink ESMTP\r\n").await.unwrap();
-        let mut in_data = false;
-        while let Ok(Some(line)) = lines.next_line().await {
-            if in_data {
-                if line == "." {
-                    in_data = false;
-                    w.write_all(b"250 queued\r\n").await.unwrap();
-                } else {
-                    data.push_str(&line);
-                    data.push('\n');
-                }
-                continue;
-            }
-            let cmd = line.to_ascii_uppercase();
-            let reply: &[u8] = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
-                b"250-sink\r\n250 8BITMIME\r\n"
-            } else if cmd.starts_with("DATA") {
-                in_data = true;
-                b"354 go ahead\r\n"
-            } else if cmd.starts_with("QUIT") {
-                w.write_all(b"221 bye\r\n").await.unwrap();
-                break;
-            } else {
-                b"250 ok\r\n"
-            };
-            w.write_all(reply).await.unwrap();
-        }
-        data
-    });
-    (port, handle)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -528,3 +528,37 @@ async fn sealed_secrets_restore_only_where_the_same_secret_key_is_configured() {
     assert_eq!(secrets, 0);
     stop.cancel();
 }
+
+/// `backup` is both a category and (with POST) the settings backup: the category's GET and PUT
+/// answer at the same address as the backup's POST.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backup_category_reads_and_changes_beside_the_settings_backup() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let admin = app.api_key("Super Administrator").await;
+    let res = app.get_as(&admin, "/api/v1/admin/settings/backup").await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["category"], "backup");
+    assert_eq!(body["settings"]["databaseBackupRetentionDays"], 30);
+    let res = app
+        .put_json(
+            &admin,
+            "/api/v1/admin/settings/backup",
+            &serde_json::json!({"settings": {"databaseBackupRetentionDays": 14}, "reason": "shorter"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let body: serde_json::Value = app
+        .get_as(&admin, "/api/v1/admin/settings/backup")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["settings"]["databaseBackupRetentionDays"], 14);
+    // and the POST is still the backup of every setting
+    let res = app
+        .post_json(&admin, "/api/v1/admin/settings/backup", &serde_json::json!({}))
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+}

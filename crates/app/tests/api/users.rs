@@ -426,7 +426,7 @@ async fn registration_is_a_switch_and_needs_approval() {
 }
 
 /// A minimal SMTP server that accepts one message and hands back what it received.
-async fn smtp_sink() -> (u16, tokio::task::JoinHandle<String>) {
+pub(crate) async fn smtp_sink() -> (u16, tokio::task::JoinHandle<String>) {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
