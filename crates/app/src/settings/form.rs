@@ -223,7 +223,7 @@ fn number(t: &str) -> Option<i64> {
 
 pub use crate::codes::pages::thousands as grouped;
 
-fn with_unit(n: i64, unit: &str) -> String {
+pub(super) fn with_unit(n: i64, unit: &str) -> String {
     match unit {
         "" => grouped(n),
         "%" => format!("{}%", grouped(n)),

@@ -47,6 +47,8 @@ pub struct FieldView {
     pub options: Vec<(String, bool)>,
     pub min: String,
     pub max: String,
+    /// The bounds in words: `From 1 to 10,000,000 RWF.`
+    pub range: String,
     pub unit: &'static str,
     /// 0: no limit.
     pub maxlength: u32,
@@ -105,6 +107,7 @@ fn field_view(
         options: Vec::new(),
         min: String::new(),
         max: String::new(),
+        range: String::new(),
         unit: "",
         maxlength: 0,
         list_note: String::new(),
@@ -143,6 +146,11 @@ fn field_view(
             f.kind = "number";
             f.min = min.to_string();
             f.max = max.to_string();
+            f.range = format!(
+                "From {} to {}.",
+                super::form::grouped(min),
+                super::form::with_unit(max, unit)
+            );
             f.unit = unit;
         }
         Input::Toggle => f.kind = "toggle",
