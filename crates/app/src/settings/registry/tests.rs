@@ -113,8 +113,8 @@ fn with(cat: Category, path: &str, value: Value) -> Result<Settings, String> {
     serde_json::from_value(all).map_err(|e| e.to_string())
 }
 
-/// The page's bounds are the server's: a number just outside them, or a choice not offered, is
-/// refused naming the field.
+/// The page's bounds are the server's: a number just outside them, a choice not offered, a text
+/// one character too long or a list one item too long is refused naming the field.
 #[test]
 fn the_described_bounds_are_the_ones_the_server_enforces() {
     let mut problems = Vec::new();
@@ -127,12 +127,33 @@ fn the_described_bounds_are_the_ones_the_server_enforces() {
                 vec![Value::from("no such choice")]
             }
             Input::Color => vec![Value::from("red")],
+            Input::Text { max } | Input::LongText { max } => vec![Value::from("a".repeat(max as usize + 1))],
+            Input::Localized { max } => vec![serde_json::json!({"en": "a".repeat(max as usize + 1), "rw": "b"})],
+            Input::List { item, max } => {
+                let one = |i: u32| -> Value {
+                    match item {
+                        Item::Text { .. } => format!("item {i}").into(),
+                        Item::Cidr => format!("10.{}.{}.0/24", i / 250, i % 250).into(),
+                        Item::Email => format!("person{i}@example.com").into(),
+                        Item::Origin => format!("https://o{i}.example.com").into(),
+                        Item::Language => ["en", "rw"][i as usize % 2].into(),
+                        Item::Number { min, .. } => min.into(),
+                        Item::Select(o) => o[0].into(),
+                    }
+                };
+                vec![Value::Array((0..=max).map(one).collect())]
+            }
             _ => continue,
         };
         for v in outside {
             let refused = match with(cat, k.path, v.clone()) {
                 Err(_) => true,
-                Ok(s) => validate::validate(&s).iter().any(|e| e.field == field),
+                Ok(s) => validate::validate(&s).iter().any(|e| {
+                    e.field == field
+                        || e.field
+                            .strip_prefix(field.as_str())
+                            .is_some_and(|r| r.starts_with(['.', '[']))
+                }),
             };
             if !refused {
                 problems.push(format!("{field} = {v} is accepted"));

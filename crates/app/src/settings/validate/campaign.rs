@@ -166,6 +166,7 @@ pub(super) fn ussd(v: &mut V, u: &UssdSettings) {
         "ussd.africasTalkingUsername",
         "must not be empty",
     );
+    v.max_len(&u.africas_talking_username, 64, "ussd.africasTalkingUsername");
     v.service_url(&u.africas_talking_base_url, "ussd.africasTalkingBaseUrl", false);
     if let Some(secret) = u.endpoint_secret.expose() {
         v.check(
@@ -182,6 +183,7 @@ pub(super) fn ussd(v: &mut V, u: &UssdSettings) {
         );
     }
     v.ips(&u.ip_allowlist, "ussd.ipAllowlist");
+    v.max_items(&u.ip_allowlist, 50, "ussd.ipAllowlist");
 }
 
 pub(super) fn payments(v: &mut V, p: &PaymentSettings) {

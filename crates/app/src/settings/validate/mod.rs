@@ -74,6 +74,10 @@ impl V {
         );
     }
 
+    fn max_items<T>(&mut self, list: &[T], max: usize, field: &str) {
+        self.check(list.len() <= max, field, format!("must list at most {max}"));
+    }
+
     fn ips(&mut self, list: &[String], field: &str) {
         for (i, ip) in list.iter().enumerate() {
             let ok = ip.parse::<sqlx::types::ipnetwork::IpNetwork>().is_ok();

@@ -30,6 +30,7 @@ pub(super) fn security(v: &mut V, s: &SecuritySettings) {
         "security.registration.defaultRole",
         "must name a role",
     );
+    v.max_len(&r.default_role, 100, "security.registration.defaultRole");
     v.check(
         r.default_role != "Super Administrator",
         "security.registration.defaultRole",
@@ -151,6 +152,13 @@ pub(super) fn notifications(v: &mut V, n: &NotificationSettings) {
     );
     v.email_or_empty(&n.from_email, "notifications.fromEmail");
     v.email_or_empty(&n.reply_to, "notifications.replyTo");
+    v.max_len(&n.smtp_host, 255, "notifications.smtpHost");
+    v.max_len(&n.smtp_username, 255, "notifications.smtpUsername");
+    v.max_len(&n.from_name, 100, "notifications.fromName");
+    v.max_items(&n.webhook_events, 50, "notifications.webhookEvents");
+    for (i, e) in n.webhook_events.iter().enumerate() {
+        v.max_len(e, 64, &format!("notifications.webhookEvents[{i}]"));
+    }
     v.max_len(&n.sms_sender_id, 11, "notifications.smsSenderId");
     v.service_url(&n.webhook_url, "notifications.webhookUrl", true);
     if n.webhooks_enabled {
@@ -171,6 +179,7 @@ pub(super) fn notifications(v: &mut V, n: &NotificationSettings) {
         (&n.high_failure_rate_alert, "notifications.highFailureRateAlert"),
         (&n.system_down_alert, "notifications.systemDownAlert"),
     ] {
+        v.max_items(&a.recipients, 20, &format!("{f}.recipients"));
         for (i, r) in a.recipients.iter().enumerate() {
             v.check(is_email(r), &format!("{f}.recipients[{i}]"), "must be an email address");
         }
@@ -215,6 +224,7 @@ pub(super) fn analytics(v: &mut V, a: &AnalyticsSettings) {
         &["pdf", "csv"],
         "analytics.reportDefaultFormat",
     );
+    v.max_items(&a.schedule_recipients, 50, "analytics.scheduleRecipients");
     for (i, r) in a.schedule_recipients.iter().enumerate() {
         v.check(
             is_email(r),
@@ -327,6 +337,7 @@ pub(super) fn backup(v: &mut V, b: &BackupSettings) {
         "backup.storagePath",
         "must not be empty",
     );
+    v.max_len(&b.storage_path, 255, "backup.storagePath");
     v.one_of(
         &b.maintenance_day,
         &[
