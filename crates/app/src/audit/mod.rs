@@ -107,6 +107,7 @@ actions! {
     SessionRevoked => "session.revoked",
     SettingsUpdated => "settings.updated",
     SettingsRolledBack => "settings.rolled_back",
+    SettingsExported => "settings.exported",
     BatchCreated => "batch.created",
     BatchUpdated => "batch.updated",
     BatchStatusChanged => "batch.status_changed",

@@ -76,6 +76,28 @@ async fn an_export_has_every_setting_and_names_the_secrets_it_leaves_out() {
         json!(["ussd.africasTalkingApiKey", "payments.momoApiKey"])
     );
     assert!(doc.get("sealedSecrets").is_none());
+    // settings leave the system only on the record: who took which version, secrets or not
+    let (entity, meta): (String, Value) = sqlx::query_as(
+        "select entity_id, metadata from audit_logs where action = 'settings.exported' order by created_at desc limit 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(entity, "2");
+    assert_eq!(meta["secrets"], "left out");
+    let sealed = app.get_as(&key, "/api/v1/admin/settings/export?secrets=sealed").await;
+    assert_eq!(sealed.status(), 200);
+    let meta: Value = sqlx::query_scalar(
+        "select metadata from audit_logs where action = 'settings.exported' order by created_at desc limit 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(meta["secrets"], "sealed");
+    assert_eq!(
+        meta["sealedSecrets"],
+        json!(["payments.momoApiKey", "ussd.africasTalkingApiKey"])
+    );
 
     // imported back unchanged, it changes nothing
     let before = counts(&app.pool).await;

@@ -204,7 +204,9 @@ fn attachment(doc: ExportDocument) -> Response {
     res
 }
 
-async fn exported(state: &AppState, sealed: bool) -> Result<ExportDocument, AppError> {
+/// The export, and an audit row saying who took which version and whether its secrets went
+/// with it (sealed): settings leave the system only on the record.
+async fn exported(state: &AppState, acting: &Acting, sealed: bool) -> Result<ExportDocument, AppError> {
     let mut tx = state.pool.begin().await?;
     // one snapshot: the version and the values agree
     sqlx::query("set transaction isolation level repeatable read, read only")
@@ -212,23 +214,35 @@ async fn exported(state: &AppState, sealed: bool) -> Result<ExportDocument, AppE
         .await?;
     let doc = transfer::export(&mut tx, state.settings.secrets(), sealed, state.clock.now()).await?;
     tx.commit().await?;
+    let mut unit = state.unit().await?;
+    let sealed_secrets: Vec<&String> = doc.sealed_secrets.iter().flat_map(|m| m.keys()).collect();
+    let event = acting
+        .audit(crate::audit::Action::SettingsExported, "settings", doc.version)
+        .metadata(serde_json::json!({
+            "version": doc.version,
+            "secrets": if sealed { "sealed" } else { "left out" },
+            "sealedSecrets": sealed_secrets,
+        }));
+    crate::audit::record(&mut unit, &event, acting.now).await?;
+    unit.commit().await?;
     Ok(doc)
 }
 
 async fn export(
     State(state): State<AppState>,
     who: Principal,
+    acting: Acting,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, AppError> {
     let sealed = q.secrets.unwrap_or_default() == SecretsInExport::Sealed;
     if sealed {
         who.require(SystemSettingsBackup)?;
     }
-    Ok(attachment(exported(&state, sealed).await?))
+    Ok(attachment(exported(&state, &acting, sealed).await?))
 }
 
-async fn backup(State(state): State<AppState>) -> Result<Response, AppError> {
-    Ok(attachment(exported(&state, true).await?))
+async fn backup(State(state): State<AppState>, acting: Acting) -> Result<Response, AppError> {
+    Ok(attachment(exported(&state, &acting, true).await?))
 }
 
 async fn import(
