@@ -130,18 +130,30 @@ pub async fn update_many(
     acting: &Acting,
 ) -> Result<ChangeOutcome, AppError> {
     lock(conn).await?;
+    let (current, next) = checked(conn, secrets, &change).await?;
+    super::guards::check(conn, &current, &next, acting, change.confirm_lockout).await?;
+    apply(conn, secrets, &current, &next, change.reason, None, acting).await
+}
+
+/// The checks every change passes, for [`update_many`] and [`preview`] alike: the editor's base
+/// version, unknown keys, every validation the change would break. The stored values now and
+/// after the change.
+async fn checked(
+    conn: &mut PgConnection,
+    secrets: &SecretBox,
+    change: &Change,
+) -> Result<(PlainValues, PlainValues), AppError> {
     if let Some(base) = change.base_version {
         let touched: Vec<Category> = change.patches.keys().copied().collect();
         refuse_if_changed_since(conn, base, &touched).await?;
     }
     let current = load_plain(conn, secrets).await?;
-    let next = patched(&current, change.patches)?;
+    let next = patched(&current, change.patches.clone())?;
     let problems = introduced_problems(&current, &next);
     if !problems.is_empty() {
         return Err(AppError::Validation(problems));
     }
-    super::guards::check(conn, &current, &next, acting, change.confirm_lockout).await?;
-    apply(conn, secrets, &current, &next, change.reason, None, acting).await
+    Ok((current, next))
 }
 
 /// The stored values with `patches` laid over them; unknown keys and badly typed secrets are
@@ -190,9 +202,9 @@ pub(crate) fn patched(
             }
             // a group (`expiration`, `rateLimiting`, a `{en, rw}` text) changes only the
             // members given: the others keep their stored (or default) values
-            let value = match (value, entry.get(&key).or_else(|| known.get(&key))) {
-                (Value::Object(given), Some(Value::Object(base))) => Value::Object(merged(base, given)),
-                (value, _) => value,
+            let value = match entry.get(&key).or_else(|| known.get(&key)) {
+                Some(base) => merged(base, value),
+                None => value,
             };
             entry.insert(key, value);
         }
@@ -204,17 +216,23 @@ pub(crate) fn patched(
     }
 }
 
-/// `base` with `given` laid over it, member by member, groups within groups too.
-fn merged(base: &Map<String, Value>, given: Map<String, Value>) -> Map<String, Value> {
-    let mut out = base.clone();
-    for (k, v) in given {
-        let v = match (v, out.get(&k)) {
-            (Value::Object(g), Some(Value::Object(b))) => Value::Object(merged(b, g)),
-            (v, _) => v,
-        };
-        out.insert(k, v);
+/// `given` laid over `base`: objects member by member, groups within groups too; anything else
+/// is replaced by `given`.
+pub(crate) fn merged(base: &Value, given: Value) -> Value {
+    match (base, given) {
+        (Value::Object(b), Value::Object(g)) => {
+            let mut out = b.clone();
+            for (k, v) in g {
+                let v = match out.get(&k) {
+                    Some(old) => merged(old, v),
+                    None => v,
+                };
+                out.insert(k, v);
+            }
+            Value::Object(out)
+        }
+        (_, given) => given,
     }
-    out
 }
 
 /// 409 when a version after `base` changed any of `categories`, saying who changed what.
@@ -514,16 +532,7 @@ pub(crate) fn differences(a: &PlainValues, b: &PlainValues) -> Result<Vec<Diff>,
 /// base version, unknown keys, every validation the change would break), then the differences.
 /// An empty list: nothing would change.
 pub async fn preview(conn: &mut PgConnection, secrets: &SecretBox, change: &Change) -> Result<Vec<Diff>, AppError> {
-    if let Some(base) = change.base_version {
-        let touched: Vec<Category> = change.patches.keys().copied().collect();
-        refuse_if_changed_since(conn, base, &touched).await?;
-    }
-    let current = load_plain(conn, secrets).await?;
-    let next = patched(&current, change.patches.clone())?;
-    let problems = introduced_problems(&current, &next);
-    if !problems.is_empty() {
-        return Err(AppError::Validation(problems));
-    }
+    let (current, next) = checked(conn, secrets, change).await?;
     differences(&current, &next)
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sqlx::PgConnection;
 
-use super::service::{introduced_problems, patched, refuse_if_changed_since};
+use super::service::{introduced_problems, merged, patched, refuse_if_changed_since};
 use super::{build, default_values, load_plain, Category, PlainValues};
 use crate::crypto::{mask, SecretBox};
 use crate::error::{AppError, FieldError};
@@ -164,24 +164,6 @@ impl Prepared {
     }
 }
 
-/// `patch` laid over `base`, objects merged key by key (a partial nested object keeps the rest).
-fn merged(base: &Value, patch: &Value) -> Value {
-    match (base, patch) {
-        (Value::Object(b), Value::Object(p)) => {
-            let mut out = b.clone();
-            for (k, v) in p {
-                let next = match out.get(k) {
-                    Some(old) => merged(old, v),
-                    None => v.clone(),
-                };
-                out.insert(k.clone(), next);
-            }
-            Value::Object(out)
-        }
-        _ => patch.clone(),
-    }
-}
-
 fn category_names() -> String {
     Category::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
 }
@@ -224,7 +206,7 @@ pub fn prepare(current: &PlainValues, secrets: &SecretBox, incoming: Incoming) -
                 continue;
             }
             let old = here.and_then(|h| h.get(&key)).cloned().unwrap_or(Value::Null);
-            let value = merged(&old, &value);
+            let value = merged(&old, value);
             // the type of this one key, so every badly typed key is named, not the first
             let alone: PlainValues = [(cat, Map::from_iter([(key.clone(), value.clone())]))].into();
             if let Err(e) = build(&alone) {

@@ -138,19 +138,10 @@ fn gateway_allowed(u: &UssdSettings, secret: Option<&str>, peer: Option<IpAddr>)
             .zip(expected.bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0;
-    same && (u.ip_allowlist.is_empty() || peer.is_some_and(|ip| ip_listed(&u.ip_allowlist, ip)))
+    same && (u.ip_allowlist.is_empty() || peer.is_some_and(|ip| crate::web::staff_ips::listed(&u.ip_allowlist, ip)))
 }
 
 /// `10.0.0.7` or `10.0.0.0/24` entries.
-fn ip_listed(list: &[String], ip: IpAddr) -> bool {
-    list.iter().any(
-        |entry| match entry.trim().parse::<sqlx::types::ipnetwork::IpNetwork>() {
-            Ok(net) => net.contains(ip),
-            Err(_) => false,
-        },
-    )
-}
-
 /// The hop as Africa's Talking posts it (the shared wire type), or `None` for a body that is not one.
 fn form(body: &[u8]) -> Option<Hop> {
     let r: UssdRequest = serde_urlencoded::from_bytes(body).ok()?;

@@ -28,7 +28,9 @@ fn exempt(path: &str) -> bool {
         )
 }
 
-fn listed(list: &[String], ip: IpAddr) -> bool {
+/// Whether `ip` falls in any address or CIDR range of `list` (entries that do not parse match
+/// nothing). Also the USSD gateway's allow list.
+pub fn listed(list: &[String], ip: IpAddr) -> bool {
     list.iter()
         .any(|entry| entry.trim().parse::<IpNetwork>().is_ok_and(|net| net.contains(ip)))
 }
