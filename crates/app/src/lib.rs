@@ -21,6 +21,7 @@ pub mod identity;
 pub mod jobs;
 pub mod ratelimit;
 pub mod redemption;
+pub mod reports;
 pub mod settings;
 pub mod sql;
 pub mod startup;
