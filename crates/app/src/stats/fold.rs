@@ -38,6 +38,27 @@ pub async fn unfolded(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
         .await
 }
 
+/// Recounts every rollup from the base tables, folded, under the table's exclusive lock (migration
+/// 36's `stats_rebuild()`, which also made the first rollups): after a bulk load made with the
+/// triggers off ([`set_triggers`]). Returns the rows written. Attempts whose log rows the retention
+/// has deleted are not recounted, and rollups older than the retention come back until its next run.
+pub async fn rebuild(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select stats_rebuild()").fetch_one(conn).await
+}
+
+/// Switches the rollup triggers ([`super::TRIGGERS`]) on or off — for benchmarks and bulk loads in
+/// a scratch database only: while they are off, nothing is counted. Each switch takes its table's
+/// exclusive lock for a moment.
+pub async fn set_triggers(conn: &mut PgConnection, on: bool) -> Result<(), sqlx::Error> {
+    let verb = if on { "enable" } else { "disable" };
+    for (table, trigger) in super::TRIGGERS {
+        sqlx::query(&format!("alter table {table} {verb} trigger {trigger}"))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 pub struct Fold;
 
 #[async_trait]

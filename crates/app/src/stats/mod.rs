@@ -118,6 +118,18 @@ pub const ATTEMPT_OUTCOMES: &[&str] = &[
     "phone_blocked",
 ];
 
+/// The rollup triggers of migration 36, `(table, trigger)`: `mbelyco bench ussd
+/// --without-rollups` disables exactly these in its scratch database.
+pub const TRIGGERS: &[(&str, &str)] = &[
+    ("redemptions", "redemptions_stats_insert"),
+    ("redemptions", "redemptions_stats_update"),
+    ("disbursements", "disbursements_stats_insert"),
+    ("disbursements", "disbursements_stats_update"),
+    ("ussd_interactions", "ussd_interactions_stats_insert"),
+    ("redemption_reversals", "redemption_reversals_stats_insert"),
+    ("redemption_reversals", "redemption_reversals_stats_update"),
+];
+
 /// The attempt outcomes that mean a wrong code was typed (the dashboard's wrong-code chart).
 pub const WRONG_CODE: &[&str] = &["unknown_code", "typo", "not_a_code"];
 
