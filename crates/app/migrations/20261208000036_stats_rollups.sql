@@ -14,6 +14,7 @@
 --   attempt           USSD code attempts by hour, outcome (`state`) and network
 --   reversal          approved reversals by decision hour, batch, amount
 create table stats_hourly (
+    -- the hour's start; -infinity for the all-time tier the fold keeps (one row per fact and key)
     hour     timestamptz not null,
     fact     text not null,
     batch_id uuid,
@@ -191,7 +192,8 @@ create trigger redemption_reversals_stats_insert after insert on redemption_reve
 create trigger redemption_reversals_stats_update after update on redemption_reversals
     referencing old table as old_rows new table as new_rows for each statement execute function stats_reversals_update();
 
--- Every rollup recounted from the base tables, folded: the backfill below, and `stats::rebuild`
+-- Every rollup recounted from the base tables, folded, with the all-time tier (hour -infinity, one
+-- row per fact and key, which the fold keeps up): the backfill below, and `stats::rebuild`
 -- after a bulk load made with the triggers off (a benchmark's million rows). Takes the table's
 -- exclusive lock, so no trigger appends meanwhile.
 create function stats_rebuild() returns bigint language plpgsql as $$
@@ -235,6 +237,11 @@ begin
         where v.status = 'approved' and v.decided_at is not null
         group by 1, 3) counted;
     get diagnostics written = row_count;
+    -- the all-time tier: one row per fact and key at hour -infinity (`stats::read::since_beginning`)
+    insert into stats_hourly (hour, fact, batch_id, state, network, language, segment, n, amount, ms, folded)
+    select '-infinity', fact, batch_id, state, network, language, segment, sum(n), sum(amount), sum(ms), true
+    from stats_hourly where hour > '-infinity'
+    group by fact, batch_id, state, network, language, segment;
     return written;
 end $$;
 

@@ -5,6 +5,11 @@
 //! inserts their sums: the delete sees only rows committed before it started, so a delta a
 //! concurrent redemption appends meanwhile stays, unfolded, for the next run — nothing is lost or
 //! counted twice, and readers see the table before or after, never between.
+//!
+//! The same statement adds the new deltas to the all-time tier: rows at hour `-infinity`, one per
+//! fact and key, that [`super::read::since_beginning`] reads instead of every hour there ever was
+//! (a campaign of two years has 17,520 hours). A second statement merges the tier's rows when a
+//! key has gathered more than one.
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
@@ -16,19 +21,37 @@ use crate::jobs::{JobContext, JobError, JobHandler, NewJob};
 
 pub const KIND: &str = "stats.fold";
 
-/// Folds every hour with unfolded deltas; returns how many rows the table has for them now.
-pub async fn fold(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
+const KEY: &str = "fact, batch_id, state, network, language, segment";
+
+/// Folds every hour with unfolded deltas and adds those deltas to the all-time tier; returns how
+/// many hourly rows the folded hours have now.
+pub async fn fold(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
+    let hourly: i64 = sqlx::query_scalar(&format!(
         "with dirty as (select distinct hour, fact from stats_hourly where not folded), \
-         gone as (delete from stats_hourly s using dirty d where s.hour = d.hour and s.fact = d.fact returning s.*) \
-         insert into stats_hourly (hour, fact, batch_id, state, network, language, segment, n, amount, ms, folded) \
-         select hour, fact, batch_id, state, network, language, segment, sum(n), sum(amount), sum(ms), true \
-         from gone group by hour, fact, batch_id, state, network, language, segment \
-         having sum(n) <> 0 or sum(amount) <> 0 or sum(ms) <> 0",
-    )
+         gone as (delete from stats_hourly s using dirty d where s.hour = d.hour and s.fact = d.fact returning s.*), \
+         hourly as ( \
+           insert into stats_hourly (hour, {KEY}, n, amount, ms, folded) \
+           select hour, {KEY}, sum(n), sum(amount), sum(ms), true from gone group by hour, {KEY} \
+           having sum(n) <> 0 or sum(amount) <> 0 or sum(ms) <> 0 returning 1), \
+         tier as ( \
+           insert into stats_hourly (hour, {KEY}, n, amount, ms, folded) \
+           select '-infinity', {KEY}, sum(n), sum(amount), sum(ms), true from gone where not folded group by {KEY} \
+           having sum(n) <> 0 or sum(amount) <> 0 or sum(ms) <> 0) \
+         select count(*) from hourly"
+    ))
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query(&format!(
+        "with busy as (select distinct fact from stats_hourly where hour = '-infinity' \
+                       group by {KEY} having count(*) > 1), \
+         gone as (delete from stats_hourly s using busy b where s.hour = '-infinity' and s.fact = b.fact returning s.*) \
+         insert into stats_hourly (hour, {KEY}, n, amount, ms, folded) \
+         select '-infinity', {KEY}, sum(n), sum(amount), sum(ms), true from gone group by {KEY} \
+         having sum(n) <> 0 or sum(amount) <> 0 or sum(ms) <> 0"
+    ))
     .execute(&mut *conn)
-    .await?
-    .rows_affected())
+    .await?;
+    Ok(hourly)
 }
 
 /// How many delta rows wait to be folded.

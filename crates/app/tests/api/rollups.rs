@@ -5,6 +5,8 @@
 //! chosen times either side of a Kigali midnight — then every fact of `stats_hourly`, before and
 //! after a fold, against a recount written independently as GROUP BY over the base tables.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use mbelyco::jobs::NewJob;
 use mbelyco::settings::Category;
@@ -95,7 +97,7 @@ async fn rollups(app: &TestApp) -> Vec<Counted> {
     let rows: Vec<Flat> = sqlx::query_as(
         "select hour, fact, batch_id, state, network, language, segment, \
                     sum(n)::int8, sum(amount)::int8, sum(ms)::int8 \
-             from stats_hourly group by 1, 2, 3, 4, 5, 6, 7 \
+             from stats_hourly where hour > '-infinity' group by 1, 2, 3, 4, 5, 6, 7 \
              having sum(n) <> 0 or sum(amount) <> 0 or sum(ms) <> 0",
     )
     .fetch_all(&app.pool)
@@ -153,6 +155,50 @@ fn sorted(rows: Vec<Flat>) -> Vec<Counted> {
         .map(|r| ((r.0, r.1, r.2, r.3, r.4, r.5, r.6), r.7, r.8, r.9))
         .collect();
     out.sort();
+    out
+}
+
+/// "In all" as the reading API gives it (the all-time tier and the deltas not folded yet), every
+/// fact by every dimension.
+async fn in_all(app: &TestApp) -> BTreeMap<Key, (i64, i64, i64)> {
+    let mut conn = app.pool.acquire().await.unwrap();
+    let every = [Dim::Batch, Dim::State, Dim::Network, Dim::Language, Dim::Segment];
+    let mut out = BTreeMap::new();
+    for fact in Fact::ALL {
+        for r in stats::since_beginning(&mut conn, fact, &every, None).await.unwrap() {
+            let s = |v: Option<String>| v.unwrap();
+            let key = (
+                DateTime::<Utc>::MIN_UTC,
+                fact.as_str().to_owned(),
+                r.batch_id,
+                s(r.state),
+                s(r.network),
+                s(r.language),
+                s(r.segment),
+            );
+            out.insert(key, (r.n, r.amount, r.ms));
+        }
+    }
+    out
+}
+
+/// The recount summed over the hours.
+fn over_all_hours(rows: &[Counted]) -> BTreeMap<Key, (i64, i64, i64)> {
+    let mut out: BTreeMap<Key, (i64, i64, i64)> = BTreeMap::new();
+    for (k, n, amount, ms) in rows {
+        let key = (
+            DateTime::<Utc>::MIN_UTC,
+            k.1.clone(),
+            k.2,
+            k.3.clone(),
+            k.4.clone(),
+            k.5.clone(),
+            k.6.clone(),
+        );
+        let e = out.entry(key).or_default();
+        *e = (e.0 + n, e.1 + amount, e.2 + ms);
+    }
+    out.retain(|_, v| *v != (0, 0, 0));
     out
 }
 
@@ -343,9 +389,10 @@ async fn every_rollup_agrees_with_a_recount_after_a_mixed_workload_and_a_fold() 
     listed.sort();
     assert_eq!(triggers, listed);
 
-    // every fact, exactly, before any fold
+    // every fact, exactly, before any fold; and "in all" from the deltas alone
     let counted = recount(&app).await;
     assert_eq!(rollups(&app).await, counted);
+    assert_eq!(in_all(&app).await, over_all_hours(&counted));
     // what a person would read off it
     assert_eq!(total(&counted, "redemption", |_| true), (10, 6000 + 1000 + 2100));
     assert_eq!(total(&counted, "redemption", |k| k.6 == "returning"), (2, 1700));
@@ -367,24 +414,39 @@ async fn every_rollup_agrees_with_a_recount_after_a_mixed_workload_and_a_fold() 
         .unwrap();
     assert!(unfolded > 0);
     run_job(&app, stats::fold::KIND).await;
-    let (rows, unfolded): (i64, i64) =
-        sqlx::query_as("select count(*), count(*) filter (where not folded) from stats_hourly")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let (rows, unfolded): (i64, i64) = sqlx::query_as(
+        "select count(*), count(*) filter (where not folded) from stats_hourly where hour > '-infinity'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!((rows, unfolded), (counted.len() as i64, 0));
     assert_eq!(rollups(&app).await, counted);
+    assert_eq!(in_all(&app).await, over_all_hours(&counted), "from the all-time tier");
 
     // more after the fold (a deltas row on top of folded ones) still adds up
     assert!(code_hop(&app, "x6", p1, "63510", "1", "OBCD-EF26-GH33-JK25")
         .await
         .starts_with("CON"));
-    assert_eq!(rollups(&app).await, recount(&app).await);
+    let counted = recount(&app).await;
+    assert_eq!(rollups(&app).await, counted);
+    assert_eq!(in_all(&app).await, over_all_hours(&counted), "tier and deltas");
+    run_job(&app, stats::fold::KIND).await;
+    assert_eq!(in_all(&app).await, over_all_hours(&counted), "the tier's second fold");
+    let tier_keys: (i64, i64) = sqlx::query_as(
+        "select count(*), count(distinct (fact, batch_id, state, network, language, segment)) \
+         from stats_hourly where hour = '-infinity'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(tier_keys.0, tier_keys.1, "one tier row per key");
 
     // a rebuild from the base tables (after a bulk load with the triggers off) gives the same
     let mut conn = app.pool.acquire().await.unwrap();
     stats::fold::rebuild(&mut conn).await.unwrap();
-    assert_eq!(rollups(&app).await, recount(&app).await);
+    assert_eq!(rollups(&app).await, counted);
+    assert_eq!(in_all(&app).await, over_all_hours(&counted));
     drop(conn);
 
     // the reading API: Kigali days of 24 UTC hours from 22:00, and grouping
