@@ -35,6 +35,7 @@ mod payouts;
 mod payouts_faults;
 mod reconcile;
 mod rollups;
+mod rollups_recount;
 mod rollups_retention;
 mod seed;
 mod settings;

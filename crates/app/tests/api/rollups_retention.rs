@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::helpers::{now, spawn_app, TestApp, TestDb};
 use crate::payout_fixtures::{batch, payout, Spec};
-use crate::rollups::run_job;
+use crate::rollups_recount::run_job;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_drops_old_rollups_and_raw_logs_but_never_money_or_audit_rows() {
