@@ -82,6 +82,10 @@ pub struct Attempt<'a> {
     /// The code's check character does not match (see [`look`]).
     pub check_fails: bool,
     pub ussd_session_id: Option<&'a str>,
+    /// The network the gateway named for this dial, frozen on the redemption (the rollups group by it).
+    pub network_code: Option<&'a str>,
+    /// The language the customer is served in, frozen on the redemption likewise.
+    pub language: &'a str,
     /// The phone's attempt limits, checked in the same statement.
     pub limits: &'a UssdSettings,
     /// How long after its expiry date a code may still be redeemed (settings
@@ -127,18 +131,19 @@ static REDEEM: LazyLock<RedeemSql> = LazyLock::new(|| {
     let take = TakeSql::new(&mut p, "c");
     let (
         own,
-        [code, user, customer, day, month, once, per_day, cooldown, day_limit, month_limit, key, session, msisdn, manual, threshold, attempts, valid_after],
-    ) = p.take::<17>();
+        [code, user, customer, day, month, once, per_day, cooldown, day_limit, month_limit, key, session, msisdn, manual, threshold, attempts, valid_after, network, language],
+    ) = p.take::<19>();
     let (phone, now) = (&limited.phone, &limited.now);
     let sql = format!(
         r#"with limited as ({limited_query}),
            sums as (
-             select coalesce(sum(amount) filter (where created_at >= {day}), 0)::int8 as today,
-                    coalesce(sum(amount) filter (where created_at >= {month}), 0)::int8 as month,
-                    count(*) filter (where created_at >= {day}) as today_count,
-                    count(*) as ever,
-                    max(created_at) as last
-             from redemptions where user_id = {user} and status <> 'reversed'),
+             select coalesce(sum(amount) filter (where created_at >= {day} and status <> 'reversed'), 0)::int8 as today,
+                    coalesce(sum(amount) filter (where created_at >= {month} and status <> 'reversed'), 0)::int8 as month,
+                    count(*) filter (where created_at >= {day} and status <> 'reversed') as today_count,
+                    count(*) filter (where status <> 'reversed') as ever,
+                    max(created_at) filter (where status <> 'reversed') as last,
+                    count(*) > 0 as returning_customer
+             from redemptions where user_id = {user}),
            code as (
              update promo_codes c set {set}
              from batches b, sums s, limited l
@@ -152,8 +157,10 @@ static REDEEM: LazyLock<RedeemSql> = LazyLock::new(|| {
              returning c.id, c.batch_id, c.amount, c.currency),
            r as (
              insert into redemptions (user_id, customer_id, promo_code_id, batch_id, phone_number, amount, currency,
-                                      idempotency_key, ussd_session_id, created_at)
-             select {user}, {customer}, code.id, code.batch_id, {phone}, code.amount, code.currency, {key}, {session}, {now} from code
+                                      idempotency_key, ussd_session_id, network_code, language, returning_customer,
+                                      created_at)
+             select {user}, {customer}, code.id, code.batch_id, {phone}, code.amount, code.currency, {key}, {session},
+                    {network}, {language}, s.returning_customer, {now} from code, sums s
              returning id, amount, currency, promo_code_id, batch_id),
            d as (
              insert into disbursements (redemption_id, msisdn, amount, currency, status, max_attempts,
@@ -186,8 +193,10 @@ static REDEEM: LazyLock<RedeemSql> = LazyLock::new(|| {
 /// redemptions by one customer cannot both fit the limits; the statement, whose snapshot is taken
 /// after that lock was granted, counts the phone's attempts (its attempt limits), sums the prize
 /// limits over every committed redemption, takes the code only if the code, its batch and all
-/// those limits allow it, and inserts the redemption and its disbursement. The caller wakes the
-/// payout worker after committing ([`super::wake_payouts`]).
+/// those limits allow it, and inserts the redemption and its disbursement. The redemption carries
+/// what the rollups group it by, frozen (decision 0039): the hop's network and language, and
+/// whether the customer had redeemed before (from the same sums). The caller wakes the payout
+/// worker after committing ([`super::wake_payouts`]).
 pub async fn redeem(
     conn: &mut PgConnection,
     a: &Attempt<'_>,
@@ -225,6 +234,8 @@ pub async fn redeem(
             .bind(pay.approval_threshold)
             .bind((pay.max_retry_attempts.min(5) + 1) as i32)
             .bind(valid_after)
+            .bind(a.network_code)
+            .bind(a.language)
     });
     let t: Taken = b.finish(*params).fetch_one(&mut *conn).await?;
     if let Some(limited) = Limited::parse(t.limited.as_deref()) {
