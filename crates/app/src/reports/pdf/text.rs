@@ -197,6 +197,6 @@ mod tests {
         }
         assert_eq!(lines.concat().len() + lines.len() - 1, 33);
         let (t, size) = shrink(Font::Bold, "1,250,000 RWF", 14.0, 9.0, 60.0);
-        assert!(size < 14.0 && size >= 9.0 && Font::Bold.width(&t, size) <= 60.001);
+        assert!((9.0..14.0).contains(&size) && Font::Bold.width(&t, size) <= 60.001);
     }
 }

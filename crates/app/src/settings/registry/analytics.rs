@@ -82,7 +82,9 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "Include charts",
                     "Reports carry the charts as well as the tables.",
                     Toggle,
-                    LATER
+                    Applied {
+                        by: &["reports/pdf/look.rs"]
+                    }
                 ),
                 key!(
                     "reportIncludeRawData",
@@ -96,7 +98,9 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "Branded reports",
                     "Reports carry the company's name, logo and colours.",
                     Toggle,
-                    LATER
+                    Applied {
+                        by: &["reports/pdf/look.rs"]
+                    }
                 ),
                 key!(
                     "scheduleDaily",
