@@ -3,3 +3,4 @@
 //! view, CSV, PDF and scheduled e-mails all render.
 
 pub mod model;
+pub mod pdf;

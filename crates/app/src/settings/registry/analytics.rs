@@ -84,7 +84,9 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "Include charts",
                     "Reports carry the charts as well as the tables.",
                     Toggle,
-                    LATER
+                    Applied {
+                        by: &["reports/pdf/look.rs"]
+                    }
                 ),
                 key!(
                     "reportIncludeRawData",
@@ -98,7 +100,9 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "Branded reports",
                     "Reports carry the company's name, logo and colours.",
                     Toggle,
-                    LATER
+                    Applied {
+                        by: &["reports/pdf/look.rs"]
+                    }
                 ),
                 key!(
                     "scheduleDaily",
