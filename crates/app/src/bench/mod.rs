@@ -7,6 +7,8 @@
 //! (a saved setting reaching separate serve and worker processes).
 
 mod audit_log;
+pub mod campaign;
+pub mod dashboard;
 mod codes;
 pub mod payouts;
 mod search;
