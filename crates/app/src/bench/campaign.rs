@@ -177,20 +177,21 @@ pub async fn seed(pool: &PgPool, s: &Sizes, now: DateTime<Utc>) -> anyhow::Resul
     // payout ends is drawn from the code's id, so the payout below agrees with it
     sqlx::query(
         "create temp table seed_customers as \
-         select (row_number() over (order by msisdn)) - 1 as n, id, user_id, msisdn from customers",
+         select (row_number() over (order by msisdn)) - 1 as n, id, user_id, msisdn, network_code, language from customers",
     )
     .execute(&mut *conn)
     .await?;
     sqlx::query("create index on seed_customers (n)").execute(&mut *conn).await?;
     sqlx::query(
         "insert into redemptions (user_id, customer_id, promo_code_id, batch_id, phone_number, amount, currency, status, \
-                                  idempotency_key, error_code, created_at, completed_at) \
+                                  idempotency_key, error_code, created_at, completed_at, network_code, language) \
          select c.user_id, c.id, p.id, p.batch_id, c.msisdn, p.amount, p.currency, \
                 case when o.o < $3 then 'failed' when o.o < $4 then 'pending' else 'completed' end, \
                 'seed-' || p.id, \
                 case when o.o < $2 then 'INTERNAL_PROCESSING_ERROR' when o.o < $3 then 'PAYEE_NOT_FOUND' end, \
                 p.used_at, \
-                case when o.o >= $4 then p.used_at + make_interval(secs => 2 + o.o % 40) end \
+                case when o.o >= $4 then p.used_at + make_interval(secs => 2 + o.o % 40) end, \
+                c.network_code, c.language \
          from (select id, batch_id, amount, currency, used_at, row_number() over (order by serial, batch_id) as n \
                from promo_codes where status = 'used') p \
          cross join lateral (select abs(hashtext(p.id::text)) % 1000 as o) o \
@@ -259,7 +260,9 @@ pub async fn seed(pool: &PgPool, s: &Sizes, now: DateTime<Utc>) -> anyhow::Resul
     })
 }
 
-/// Folds the rollups' delta rows, as the fold job would.
-async fn fold(_conn: &mut sqlx::PgConnection) -> anyhow::Result<()> {
+/// Folds the rollups' delta rows, as the `stats.fold` job would.
+async fn fold(conn: &mut sqlx::PgConnection) -> anyhow::Result<()> {
+    let rows = crate::stats::fold::fold(conn).await?;
+    println!("  rollups folded: {rows} rows in stats_hourly");
     Ok(())
 }
