@@ -144,7 +144,11 @@ pub async fn seed(pool: &PgPool, s: &Sizes, now: DateTime<Utc>) -> anyhow::Resul
         .context("codes")?;
         ids.push(id);
         if (b + 1) % 10 == 0 || b + 1 == redeemed_per.len() {
-            println!("  {} batches of {per_batch} codes, {:.0} s so far", b + 1, started.elapsed().as_secs_f64());
+            println!(
+                "  {} batches of {per_batch} codes, {:.0} s so far",
+                b + 1,
+                started.elapsed().as_secs_f64()
+            );
         }
     }
 
@@ -171,7 +175,11 @@ pub async fn seed(pool: &PgPool, s: &Sizes, now: DateTime<Utc>) -> anyhow::Resul
     .execute(&mut *conn)
     .await
     .context("customers")?;
-    println!("  {} customers, {:.0} s so far", s.customers.max(1), started.elapsed().as_secs_f64());
+    println!(
+        "  {} customers, {:.0} s so far",
+        s.customers.max(1),
+        started.elapsed().as_secs_f64()
+    );
 
     // redemptions, each from customer (n mod customers), so early phones come back; how its
     // payout ends is drawn from the code's id, so the payout below agrees with it
@@ -181,7 +189,9 @@ pub async fn seed(pool: &PgPool, s: &Sizes, now: DateTime<Utc>) -> anyhow::Resul
     )
     .execute(&mut *conn)
     .await?;
-    sqlx::query("create index on seed_customers (n)").execute(&mut *conn).await?;
+    sqlx::query("create index on seed_customers (n)")
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "insert into redemptions (user_id, customer_id, promo_code_id, batch_id, phone_number, amount, currency, status, \
                                   idempotency_key, error_code, created_at, completed_at, network_code, language) \
@@ -204,7 +214,10 @@ pub async fn seed(pool: &PgPool, s: &Sizes, now: DateTime<Utc>) -> anyhow::Resul
     .execute(&mut *conn)
     .await
     .context("redemptions")?;
-    println!("  {redemptions} redemptions, {:.0} s so far", started.elapsed().as_secs_f64());
+    println!(
+        "  {redemptions} redemptions, {:.0} s so far",
+        started.elapsed().as_secs_f64()
+    );
 
     // one payout per redemption, as the redemption statement writes it, moved on to its end
     sqlx::query(
@@ -228,7 +241,10 @@ pub async fn seed(pool: &PgPool, s: &Sizes, now: DateTime<Utc>) -> anyhow::Resul
     .execute(&mut *conn)
     .await
     .context("payouts")?;
-    println!("  {redemptions} payouts, {:.0} s so far", started.elapsed().as_secs_f64());
+    println!(
+        "  {redemptions} payouts, {:.0} s so far",
+        started.elapsed().as_secs_f64()
+    );
 
     // wrong codes typed at the USSD menu
     sqlx::query(

@@ -8,8 +8,8 @@
 
 mod audit_log;
 pub mod campaign;
-pub mod dashboard;
 mod codes;
+pub mod dashboard;
 pub mod payouts;
 mod search;
 pub mod settings;

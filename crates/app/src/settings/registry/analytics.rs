@@ -6,6 +6,10 @@ use crate::settings::Category;
 
 const LATER: super::Effect = Later { issue: 21 };
 const CHARTS: &[&str] = &["line", "bar", "pie"];
+/// The dashboard's readers of its settings.
+const DASHBOARD: &str = "dashboard/mod.rs";
+const DASHBOARD_WEB: &str = "dashboard/web.rs";
+const DASHBOARD_CHARTS: &str = "dashboard/charts.rs";
 
 pub(super) static DOC: CategoryDoc = CategoryDoc {
     category: Category::Analytics,
@@ -20,7 +24,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "Default view",
                     "The dashboard view a person sees first.",
                     Select(&["overview", "detailed", "custom"]),
-                    LATER
+                    Applied { by: &[DASHBOARD_WEB] }
                 ),
                 key!(
                     "refreshIntervalSeconds",
@@ -31,7 +35,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 3600,
                         unit: "seconds"
                     },
-                    LATER
+                    Applied { by: &[DASHBOARD] }
                 ),
                 key!(
                     "maxDataPoints",
@@ -42,28 +46,36 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 10_000,
                         unit: ""
                     },
-                    LATER
+                    Applied {
+                        by: &[DASHBOARD_CHARTS]
+                    }
                 ),
                 key!(
                     "redemptionsChart",
                     "Redemptions chart",
                     "How redemptions over time are drawn.",
                     Select(CHARTS),
-                    LATER
+                    Applied {
+                        by: &[DASHBOARD_CHARTS]
+                    }
                 ),
                 key!(
                     "disbursementsChart",
                     "Payouts chart",
                     "How payouts over time are drawn.",
                     Select(CHARTS),
-                    LATER
+                    Applied {
+                        by: &[DASHBOARD_CHARTS]
+                    }
                 ),
                 key!(
                     "batchesChart",
                     "Batches chart",
                     "How batches are compared.",
                     Select(CHARTS),
-                    LATER
+                    Applied {
+                        by: &[DASHBOARD_CHARTS]
+                    }
                 ),
             ],
         },
