@@ -43,7 +43,9 @@ fn api_of(href: &str) -> String {
 
 /// A figure's count equals the rows of the list it links to.
 async fn agrees(app: &TestApp, key: &str, fig: &Value, what: &str) -> i64 {
-    let href = fig["href"].as_str().unwrap_or_else(|| panic!("{what} links nowhere: {fig}"));
+    let href = fig["href"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{what} links nowhere: {fig}"));
     let rows = list_all(app, key, &api_of(href)).await;
     let n = fig.get("value").or_else(|| fig.get("count")).unwrap().as_i64().unwrap();
     assert_eq!(n, rows.len() as i64, "{what}: {fig} against {href}");
@@ -74,9 +76,13 @@ async fn workload(db: &TestDb) -> (TestApp, String) {
         w.run_until_idle().await.unwrap();
         make_due(&app).await;
     }
-    for (i, typed) in ["1*ZZZZ-ZZZZ-ZZZZ-ZZZZ", "1*ABCD-EFGH-JKLM-NPQR", "1*QQQQ-QQQQ-QQQQ-QQQQ"]
-        .iter()
-        .enumerate()
+    for (i, typed) in [
+        "1*ZZZZ-ZZZZ-ZZZZ-ZZZZ",
+        "1*ABCD-EFGH-JKLM-NPQR",
+        "1*QQQQ-QQQQ-QQQQ-QQQQ",
+    ]
+    .iter()
+    .enumerate()
     {
         let answer = app.hop(&format!("wrong-{i}"), &format!("+250788{i:06}"), typed).await;
         assert!(answer.starts_with("END") || answer.starts_with("CON"), "{answer}");
@@ -105,7 +111,10 @@ async fn dashboard_figures_equal_the_lists_they_link_to() {
     assert_eq!(agrees(&app, &admin, &m["payeeInvalid"], "no wallet").await, 2);
     assert_eq!(agrees(&app, &admin, &m["failed"], "failed").await, 1);
     assert_eq!(agrees(&app, &admin, &m["pending"], "pending").await, 0);
-    assert_eq!(agrees(&app, &admin, &m["awaitingApproval"], "awaiting approval").await, 0);
+    assert_eq!(
+        agrees(&app, &admin, &m["awaitingApproval"], "awaiting approval").await,
+        0
+    );
     assert_eq!(m["held"]["count"], 0);
     assert_eq!(m["finishedLastHour"], 6);
     assert_eq!(m["successRateLastHour"], 50.0);
@@ -127,7 +136,14 @@ async fn dashboard_figures_equal_the_lists_they_link_to() {
             .unwrap_or_else(|| panic!("no chart {id}: {d}"))
             .clone()
     };
-    let total = |c: &Value| -> f64 { c["points"].as_array().unwrap().iter().map(|p| p["value"].as_f64().unwrap()).sum() };
+    let total = |c: &Value| -> f64 {
+        c["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["value"].as_f64().unwrap())
+            .sum()
+    };
     assert_eq!(total(&chart("redemptionsHourly")), 6.0);
     assert_eq!(total(&chart("redemptionsDaily")), 6.0);
     assert_eq!(total(&chart("wrongCodesHourly")), 3.0);
@@ -144,7 +160,10 @@ async fn dashboard_figures_equal_the_lists_they_link_to() {
             .as_f64()
             .unwrap()
     };
-    assert_eq!((state("completed"), state("payee invalid"), state("failed")), (3.0, 2.0, 1.0));
+    assert_eq!(
+        (state("completed"), state("payee invalid"), state("failed")),
+        (3.0, 2.0, 1.0)
+    );
     for c in d["charts"].as_array().unwrap() {
         assert!(!c["drawing"]["shapes"].as_array().unwrap().is_empty(), "{c}");
         for p in c["points"].as_array().unwrap() {
@@ -164,15 +183,27 @@ async fn dashboard_figures_equal_the_lists_they_link_to() {
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(times, sorted, "newest first");
-    assert!(feed.iter().any(|i| i["kind"] == "payout" && i["text"].as_str().unwrap().starts_with("Paid 1,000 RWF")), "{feed:?}");
+    assert!(
+        feed.iter()
+            .any(|i| i["kind"] == "payout" && i["text"].as_str().unwrap().starts_with("Paid 1,000 RWF")),
+        "{feed:?}"
+    );
     assert!(feed.iter().any(|i| i["kind"] == "batch"), "{feed:?}");
-    let actions: Vec<&str> = d["actions"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = d["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
     assert_eq!(actions, ["create-batch", "add-user", "retry-failed", "reconcile"]);
     assert!(d["system"]["status"].is_string());
 
     // the page shows the same figures
     let html = app.get_as(&admin, "/?view=detailed").await.text().await.unwrap();
-    assert!(html.contains(r#"data-fig="money.paidToday" data-fmt="money" id="fig-money-paidToday">3,000 RWF · 3<"#), "{html}");
+    assert!(
+        html.contains(r#"data-fig="money.paidToday" data-fmt="money" id="fig-money-paidToday">3,000 RWF · 3<"#),
+        "{html}"
+    );
     assert!(html.contains(r#"data-chart="wrongCodesHourly""#));
     assert!(html.contains("Paid 1,000 RWF to +250784***"), "{html}");
 }
@@ -189,12 +220,22 @@ async fn each_role_sees_only_its_part_of_the_dashboard() {
     assert_eq!(d["redemptions"]["today"]["value"], 6);
     assert!(d["campaign"]["activeBatches"]["value"].is_i64(), "{d}");
     assert!(d["alerts"].is_null(), "a Viewer reads no alert audience");
-    let ids: Vec<&str> = d["charts"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = d["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
     assert!(!ids.contains(&"payoutsByState"), "{ids:?}");
     assert!(ids.contains(&"redemptionsHourly") && ids.contains(&"topBatches"));
     let body = d.to_string();
     assert!(!body.contains("RWF"), "no amount anywhere: {body}");
-    let kinds: Vec<&str> = d["feed"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = d["feed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
     assert!(kinds.contains(&"redemption"), "{kinds:?}");
     assert!(!kinds.contains(&"payout") && !kinds.contains(&"signIn") && !kinds.contains(&"roleChange"));
     assert_eq!(d["actions"], json!([]));
@@ -206,8 +247,16 @@ async fn each_role_sees_only_its_part_of_the_dashboard() {
     assert_eq!(d["money"]["paidAll"]["amount"], 3000);
     assert_eq!(d["money"]["failed"]["count"], 1);
     assert!(d["campaign"].is_null(), "no batches.read nor promo-codes.read");
-    assert!(d["alerts"]["critical"]["value"].as_i64().unwrap() >= 1, "the payout that failed for good: {d}");
-    let actions: Vec<&str> = d["actions"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert!(
+        d["alerts"]["critical"]["value"].as_i64().unwrap() >= 1,
+        "the payout that failed for good: {d}"
+    );
+    let actions: Vec<&str> = d["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
     assert_eq!(actions, ["retry-failed", "reconcile"]);
 
     // every staff role reaches it, and the system card says nothing about customers or money
@@ -230,8 +279,17 @@ async fn the_dashboard_follows_the_analytics_settings_and_refuses_what_it_cannot
     let (_, d) = get_json(&app, &admin, API).await;
     assert_eq!(d["view"], "overview");
     assert_eq!(d["refreshSeconds"], 30);
-    let ids: Vec<&str> = d["charts"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["redemptionsHourly", "payoutsByState"], "the overview's main charts");
+    let ids: Vec<&str> = d["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["redemptionsHourly", "payoutsByState"],
+        "the overview's main charts"
+    );
     assert_eq!(d["charts"][0]["kind"], "line");
     assert_eq!(d["charts"][0]["points"].as_array().unwrap().len(), 24);
 
@@ -244,10 +302,26 @@ async fn the_dashboard_follows_the_analytics_settings_and_refuses_what_it_cannot
     let (_, d) = get_json(&app, &admin, API).await;
     assert_eq!(d["view"], "detailed");
     assert_eq!(d["refreshSeconds"], 10);
-    let chart = |id: &str| d["charts"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap().clone();
+    let chart = |id: &str| {
+        d["charts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()
+            .clone()
+    };
     assert_eq!(chart("redemptionsHourly")["kind"], "pie");
-    assert_eq!(chart("redemptionsHourly")["points"].as_array().unwrap().len(), 8, "24 hours in threes");
-    assert_eq!(chart("redemptionsDaily")["points"].as_array().unwrap().len(), 10, "30 days in threes");
+    assert_eq!(
+        chart("redemptionsHourly")["points"].as_array().unwrap().len(),
+        8,
+        "24 hours in threes"
+    );
+    assert_eq!(
+        chart("redemptionsDaily")["points"].as_array().unwrap().len(),
+        10,
+        "30 days in threes"
+    );
     assert_eq!(chart("payoutsByState")["kind"], "line");
     assert_eq!(chart("topBatches")["kind"], "pie");
     let html = app.get_as(&admin, "/").await.text().await.unwrap();
@@ -259,7 +333,10 @@ async fn the_dashboard_follows_the_analytics_settings_and_refuses_what_it_cannot
     assert!(d["redemptions"].is_null() && d["charts"] == json!([]) && d["system"].is_object());
 
     // what it cannot read: a 422 naming the parameter on the API, a message beside it on the page
-    for (q, field) in [("view=everything", "view"), ("view=custom&sections=money,secrets", "sections")] {
+    for (q, field) in [
+        ("view=everything", "view"),
+        ("view=custom&sections=money,secrets", "sections"),
+    ] {
         let res = app.get_as(&admin, &format!("{API}?{q}")).await;
         assert_eq!(res.status(), 422, "{q}");
         let body: Value = res.json().await.unwrap();
@@ -307,7 +384,10 @@ async fn browser_dashboard_fits_a_phone_and_refreshes_itself() {
     assert!(live.starts_with("Live: last checked"), "{live}");
     // still fits after the script redrew it
     let wide: bool = c
-        .execute("return document.documentElement.scrollWidth > window.innerWidth;", vec![])
+        .execute(
+            "return document.documentElement.scrollWidth > window.innerWidth;",
+            vec![],
+        )
         .await
         .unwrap()
         .as_bool()
