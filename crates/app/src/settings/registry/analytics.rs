@@ -5,6 +5,8 @@ use super::{key, CategoryDoc, Effect::*, Input::*, Item, Section};
 use crate::settings::Category;
 
 const LATER: super::Effect = Later { issue: 21 };
+/// The hourly retention job of the rollups and the raw logs.
+const RETENTION: &str = "stats/retention.rs";
 const CHARTS: &[&str] = &["line", "bar", "pie"];
 /// The dashboard's readers of its settings.
 const DASHBOARD: &str = "dashboard/mod.rs";
@@ -155,7 +157,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 36_500,
                         unit: "days"
                     },
-                    LATER
+                    Applied { by: &[RETENTION] }
                 ),
                 key!(
                     "aggregatedDataDays",
@@ -166,7 +168,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 36_500,
                         unit: "days"
                     },
-                    LATER
+                    Applied { by: &[RETENTION] }
                 ),
                 key!(
                     "reportDataDays",
@@ -182,9 +184,9 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                 key!(
                     "autoCleanup",
                     "Clean up automatically",
-                    "Deletes data older than the periods above every night.",
+                    "Deletes the raw USSD logs older than their period above, every hour (never money or audit rows).",
                     Toggle,
-                    LATER
+                    Applied { by: &[RETENTION] }
                 ),
             ],
         },
