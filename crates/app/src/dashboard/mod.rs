@@ -306,7 +306,7 @@ pub async fn build(state: &AppState, viewer: Viewer<'_>, choice: &Choice) -> Res
         },
         async {
             match pays && (has(Section::Money) || has(Section::Charts)) {
-                true => totals::payouts(pool, now).await.map(Some),
+                true => totals::payouts(pool).await.map(Some),
                 false => Ok(None),
             }
         }

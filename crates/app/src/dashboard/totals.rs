@@ -1,18 +1,15 @@
-//! Long-range figures ("in all", this week, the last 30 days) without summing a month of the
-//! rollups on every request.
+//! Long-range figures without summing weeks of the rollups on every request.
 //!
-//! A campaign of a million redemptions over two months leaves some hundred thousand hourly rows
-//! per fact; adding them all up takes a few hundred milliseconds, far over the dashboard's
-//! budget. So each process keeps a *base*: the sums of the hours before a boundary (the start of
-//! the previous hour), read in the background; a request adds to it only the rows from that
-//! boundary on (two or three hours: a few hundred rows), read at once.
-//!
-//! What that costs in exactness: a redemption's rollup never changes once its hour is over
-//! (network, language and segment are frozen at redemption; a reversal does not remove it), so
-//! every redemption figure is exact at once. A payout's state can change long after its hour (a
-//! retry of an old failure): such a change reaches the "in all" payout figures when their base is
-//! next read, within [`PAYOUTS_MAX_AGE`]. Everything of the last hours, and every "today" figure,
-//! is exact at once.
+//! "In all" reads the rollups' all-time tier (`stats::since_beginning`: one row per key, exact at
+//! once). "This week" and the 30-day charts would add up to some hundred thousand hourly rows at
+//! the size (about 300 ms measured at a tenth of it), far over the dashboard's budget. So
+//! each process keeps a *base*: the redemption sums of the hours before a boundary (the start of
+//! the previous hour), per database; a request adds to it the rows from that boundary on (two or
+//! three hours: a few hundred rows), read at once. A redemption's rollup never changes once its
+//! hour is over (network, language and segment are frozen at redemption; a reversal does not
+//! remove it), so these figures are exact at once too. The base is read again when the hour
+//! turns (in the background: requests keep adding from the old boundary meanwhile) or when the
+//! week or the 30 days move (then at once).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -23,9 +20,6 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sqlx::PgPool;
 
 use crate::stats::{self, Bucket, Dim, Fact, Query, Row};
-
-/// How old the payouts' base may get before a request reads it again (in the background).
-pub const PAYOUTS_MAX_AGE: StdDuration = StdDuration::from_secs(10);
 
 /// The ranges a base was read for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,19 +33,11 @@ struct Key {
 #[derive(Debug)]
 struct RedemptionBase {
     key: Key,
-    by_segment: Vec<Row>,
     week: i64,
     /// Per Kigali day from `month_start`.
     daily: Vec<Row>,
     by_network: Vec<Row>,
     by_language: Vec<Row>,
-}
-
-/// Payouts by state, of the hours before `boundary`.
-#[derive(Debug)]
-struct PayoutBase {
-    boundary: DateTime<Utc>,
-    by_state: Vec<Row>,
 }
 
 struct Slot<T> {
@@ -126,7 +112,6 @@ impl<T: Send + Sync + 'static> Cache<T> {
 }
 
 static REDEMPTIONS: Cache<RedemptionBase> = Cache::new();
-static PAYOUTS: Cache<PayoutBase> = Cache::new();
 
 fn database_key(pool: &PgPool) -> String {
     let o = pool.connect_options();
@@ -177,13 +162,11 @@ pub fn ranges(now: DateTime<Utc>) -> (DateTime<Utc>, NaiveDate, NaiveDate) {
 
 async fn read_redemptions(pool: PgPool, key: Key) -> Result<RedemptionBase, sqlx::Error> {
     let mut conn = pool.acquire().await?;
-    let (ever, _) = stats::all_time();
     let week_from = stats::kigali_day_bounds(key.week_start).0;
     let month_from = stats::kigali_day_bounds(key.month_start).0;
     let q = |from: DateTime<Utc>| Query::new(Fact::Redemption, from, key.boundary.max(from));
     Ok(RedemptionBase {
         key,
-        by_segment: stats::series(&mut conn, &q(ever).group(&[Dim::Segment])).await?,
         week: stats::series(&mut conn, &q(week_from)).await?.iter().map(|r| r.n).sum(),
         daily: stats::series(&mut conn, &q(month_from).bucket(Bucket::KigaliDay)).await?,
         by_network: stats::series(&mut conn, &q(month_from).group(&[Dim::Network])).await?,
@@ -213,7 +196,7 @@ pub async fn redemptions(pool: &PgPool, now: DateTime<Utc>) -> Result<Redemption
     let (_, until) = stats::all_time();
     let mut conn = pool.acquire().await?;
     let q = Query::new(Fact::Redemption, from, until);
-    let seg = stats::series(&mut conn, &q.group(&[Dim::Segment])).await?;
+    let by_segment = stats::since_beginning(&mut conn, Fact::Redemption, &[Dim::Segment], None).await?;
     let recent = stats::series(
         &mut conn,
         &q.bucket(Bucket::KigaliDay).group(&[Dim::Network, Dim::Language]),
@@ -248,7 +231,7 @@ pub async fn redemptions(pool: &PgPool, now: DateTime<Utc>) -> Result<Redemption
         .map(|r| r.n)
         .sum();
     Ok(RedemptionTotals {
-        by_segment: merge(base.by_segment.clone(), seg),
+        by_segment,
         week: base.week + week_recent,
         daily: merge(base.daily.clone(), daily),
         by_network: merge(base.by_network.clone(), by_network),
@@ -256,38 +239,8 @@ pub async fn redemptions(pool: &PgPool, now: DateTime<Utc>) -> Result<Redemption
     })
 }
 
-/// Payouts in all by state, as of now (see the module's note).
-pub async fn payouts(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<Row>, sqlx::Error> {
-    let (boundary, ..) = ranges(now);
-    let p = pool.clone();
-    let base = PAYOUTS
-        .get(
-            &database_key(pool),
-            |b| b.boundary <= boundary,
-            |b, age| b.boundary == boundary && age <= PAYOUTS_MAX_AGE,
-            move || {
-                let p = p.clone();
-                async move {
-                    let mut conn = p.acquire().await?;
-                    let (ever, _) = stats::all_time();
-                    Ok(PayoutBase {
-                        boundary,
-                        by_state: stats::series(
-                            &mut conn,
-                            &Query::new(Fact::Payout, ever, boundary).group(&[Dim::State]),
-                        )
-                        .await?,
-                    })
-                }
-            },
-        )
-        .await?;
-    let (_, until) = stats::all_time();
+/// Payouts in all by state, exact at once (the all-time tier).
+pub async fn payouts(pool: &PgPool) -> Result<Vec<Row>, sqlx::Error> {
     let mut conn = pool.acquire().await?;
-    let recent = stats::series(
-        &mut conn,
-        &Query::new(Fact::Payout, base.boundary, until).group(&[Dim::State]),
-    )
-    .await?;
-    Ok(merge(base.by_state.clone(), recent))
+    stats::since_beginning(&mut conn, Fact::Payout, &[Dim::State], None).await
 }
