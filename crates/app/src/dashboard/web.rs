@@ -3,7 +3,7 @@
 //! script asks the API again every `refreshSeconds`.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -16,7 +16,6 @@ use super::{build, Choice, Dashboard, Section, View, Viewer};
 use crate::error::AppError;
 use crate::route;
 use crate::web::auth::Principal;
-use crate::web::extract::Query;
 use crate::web::openapi::Doc;
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::shell::Shell;
@@ -42,6 +41,7 @@ pub fn routes() -> Vec<RouteSpec> {
 
 /// Which view, and for `custom`, which parts.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[allow(dead_code, reason = "read by hand (`from_raw`); the derive documents the parameters")]
 #[into_params(parameter_in = Query)]
 pub struct DashboardQuery {
     /// `overview`, `detailed` or `custom` (default: the analytics setting `defaultView`).
@@ -54,6 +54,25 @@ pub struct DashboardQuery {
 }
 
 impl DashboardQuery {
+    /// From the query string: the page's form sends one `sections` per ticked box, a script
+    /// one comma-separated list; both are read (empty values count as absent).
+    fn from_raw(raw: Option<&str>) -> Self {
+        let mut q = DashboardQuery::default();
+        let mut sections: Vec<String> = Vec::new();
+        for (k, v) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+            match (k.as_ref(), v.trim()) {
+                (_, "") => {}
+                ("view", v) => q.view = Some(v.to_owned()),
+                ("sections", v) => sections.push(v.to_owned()),
+                _ => {}
+            }
+        }
+        if !sections.is_empty() {
+            q.sections = Some(sections.join(","));
+        }
+        q
+    }
+
     /// The choice, or a 422 naming the parameter.
     fn choice(&self, default_view: &str) -> Result<Choice, AppError> {
         let view = match self.view.as_deref() {
@@ -80,11 +99,8 @@ impl DashboardQuery {
     }
 }
 
-async fn api(
-    State(state): State<AppState>,
-    who: Principal,
-    Query(q): Query<DashboardQuery>,
-) -> Result<Response, AppError> {
+async fn api(State(state): State<AppState>, who: Principal, RawQuery(raw): RawQuery) -> Result<Response, AppError> {
+    let q = DashboardQuery::from_raw(raw.as_deref());
     let choice = q.choice(&state.settings.get().0.analytics.default_view)?;
     let d = build(&state, viewer(&who), &choice).await?;
     let mut res = Json(d).into_response();
@@ -127,11 +143,8 @@ impl Page<'_> {
 
 /// The signed-in home page: the dashboard. A query it cannot read shows the default view with
 /// the message beside the view picker.
-async fn page(
-    State(state): State<AppState>,
-    who: Principal,
-    Query(q): Query<DashboardQuery>,
-) -> Result<Response, AppError> {
+async fn page(State(state): State<AppState>, who: Principal, RawQuery(raw): RawQuery) -> Result<Response, AppError> {
+    let q = DashboardQuery::from_raw(raw.as_deref());
     let settings = state.settings.get();
     let default_view = &settings.0.analytics.default_view;
     let (choice, error) = match q.choice(default_view) {

@@ -327,10 +327,23 @@ async fn the_dashboard_follows_the_analytics_settings_and_refuses_what_it_cannot
     let html = app.get_as(&admin, "/").await.text().await.unwrap();
     assert!(html.contains(r#"data-refresh="10""#) && html.contains(r#"data-view="detailed""#));
 
-    // a custom view shows the parts asked for
-    let (_, d) = get_json(&app, &admin, &format!("{API}?view=custom&sections=system,feed")).await;
-    assert_eq!(d["sections"], json!(["system", "feed"]));
-    assert!(d["redemptions"].is_null() && d["charts"] == json!([]) && d["system"].is_object());
+    // a custom view shows the parts asked for, as a list or as the page's form sends them
+    for q in ["sections=system,feed", "sections=feed&sections=system"] {
+        let (_, d) = get_json(&app, &admin, &format!("{API}?view=custom&{q}")).await;
+        assert_eq!(d["sections"], json!(["system", "feed"]), "{q}");
+        assert!(d["redemptions"].is_null() && d["charts"] == json!([]) && d["system"].is_object());
+    }
+    let html = app
+        .get_as(&admin, "/?view=custom&sections=system&sections=feed")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains(r#"id="card-system""#) && !html.contains(r#"id="card-redemptions""#),
+        "{html}"
+    );
+    assert!(html.contains(r#"value="feed" checked"#), "{html}");
 
     // what it cannot read: a 422 naming the parameter on the API, a message beside it on the page
     for (q, field) in [
