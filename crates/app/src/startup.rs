@@ -128,6 +128,10 @@ pub fn registry(state: &AppState) -> Registry {
             settings: Arc::clone(&state.settings),
         })
         .register(crate::codes::search_index::Handler)
+        .register(crate::stats::fold::Fold)
+        .register(crate::stats::retention::Retention {
+            settings: Arc::clone(&state.settings),
+        })
         .register(crate::alerts::sms::Handler::new(Arc::clone(&state.settings)));
     crate::disbursement::reconcile::register(registry, &state.settings)
 }
@@ -165,6 +169,11 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         state.clock.clone(),
         shutdown.clone(),
     ));
+    let rollups = tokio::spawn(crate::stats::fold::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        shutdown.clone(),
+    ));
     let payouts = crate::disbursement::worker::PayoutWorker::new(
         state.pool.clone(),
         Arc::clone(&state.settings),
@@ -178,7 +187,16 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         Arc::clone(&state.settings),
         shutdown.clone(),
     ));
-    let _ = tokio::join!(runner, sealer, beats, scheduler, batch_status, payouts, reconciliation);
+    let _ = tokio::join!(
+        runner,
+        sealer,
+        beats,
+        scheduler,
+        batch_status,
+        rollups,
+        payouts,
+        reconciliation
+    );
     Ok(())
 }
 
