@@ -132,7 +132,10 @@ pub fn registry(state: &AppState) -> Registry {
         .register(crate::stats::retention::Retention {
             settings: Arc::clone(&state.settings),
         })
-        .register(crate::alerts::sms::Handler::new(Arc::clone(&state.settings)));
+        .register(crate::alerts::sms::Handler::new(Arc::clone(&state.settings)))
+        .register(crate::reports::schedule_run::SendHandler {
+            settings: Arc::clone(&state.settings),
+        });
     crate::disbursement::reconcile::register(registry, &state.settings)
 }
 
@@ -187,6 +190,12 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         Arc::clone(&state.settings),
         shutdown.clone(),
     ));
+    let reports = tokio::spawn(crate::reports::schedule_run::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        Arc::clone(&state.settings),
+        shutdown.clone(),
+    ));
     let _ = tokio::join!(
         runner,
         sealer,
@@ -195,7 +204,8 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         batch_status,
         rollups,
         payouts,
-        reconciliation
+        reconciliation,
+        reports
     );
     Ok(())
 }

@@ -276,7 +276,7 @@ fn lay_out(
         rows,
         totals,
     }));
-    if sums.is_empty() {
+    if total.n == 0 {
         blocks.push(Block::Note {
             text: "Nothing was counted in this range.".into(),
         });

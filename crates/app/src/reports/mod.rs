@@ -3,3 +3,14 @@
 //! view, CSV, PDF and scheduled e-mails all render.
 
 pub mod model;
+pub mod custom;
+pub mod custom_api;
+pub mod custom_build;
+pub mod custom_pages;
+pub mod custom_store;
+pub mod custom_view;
+pub mod schedule;
+pub mod schedule_api;
+pub mod schedule_pages;
+pub mod schedule_render;
+pub mod schedule_run;
