@@ -123,9 +123,8 @@ pub async fn deliver(
         }
         let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(body));
         for a in attachments {
-            parts = parts.singlepart(
-                Part::new(a.file_name.clone()).body(a.body.clone(), ContentType::parse(&a.content_type)?),
-            );
+            parts = parts
+                .singlepart(Part::new(a.file_name.clone()).body(a.body.clone(), ContentType::parse(&a.content_type)?));
         }
         Ok(builder.multipart(parts)?)
     })();

@@ -334,16 +334,28 @@ impl DefinitionInput {
             }
         };
         let mut dimensions = Vec::new();
-        for d in self.dimensions.iter().flatten().map(|d| d.trim()).filter(|d| !d.is_empty()) {
+        for d in self
+            .dimensions
+            .iter()
+            .flatten()
+            .map(|d| d.trim())
+            .filter(|d| !d.is_empty())
+        {
             match Dimension::parse(d) {
                 None => bad(
                     "dimensions",
-                    format!("`{}` is not one of day, hour, batch, state, network, language, segment", d.chars().take(40).collect::<String>()),
+                    format!(
+                        "`{}` is not one of day, hour, batch, state, network, language, segment",
+                        d.chars().take(40).collect::<String>()
+                    ),
                 ),
                 Some(d) if dimensions.contains(&d) => {}
                 Some(dim) => {
                     if let Some(ds) = dataset.filter(|ds| !ds.dimensions().contains(&dim)) {
-                        bad("dimensions", format!("{} are not broken down by {}", ds.as_str(), dim.as_str()));
+                        bad(
+                            "dimensions",
+                            format!("{} are not broken down by {}", ds.as_str(), dim.as_str()),
+                        );
                     }
                     dimensions.push(dim);
                 }
@@ -356,11 +368,20 @@ impl DefinitionInput {
             bad("dimensions", "choose day or hour, not both".into());
         }
         let mut measures = Vec::new();
-        for m in self.measures.iter().flatten().map(|m| m.trim()).filter(|m| !m.is_empty()) {
+        for m in self
+            .measures
+            .iter()
+            .flatten()
+            .map(|m| m.trim())
+            .filter(|m| !m.is_empty())
+        {
             match Measure::parse(m) {
                 None => bad(
                     "measures",
-                    format!("`{}` is not one of count, amount, averageTime", m.chars().take(40).collect::<String>()),
+                    format!(
+                        "`{}` is not one of count, amount, averageTime",
+                        m.chars().take(40).collect::<String>()
+                    ),
                 ),
                 Some(m) if measures.contains(&m) => {}
                 Some(m) => {
@@ -497,13 +518,22 @@ mod tests {
         assert_eq!(ok.dimensions, [Dimension::Day, Dimension::Batch]);
         assert!(ok.is_financial());
         assert_eq!(ok.range, RangeSpec::Last { days: 30 });
-        let e = input(serde_json::json!({"dataset": "attempts", "dimensions": ["day", "hour", "batch"], "measures": ["amount"],
-            "filters": {"state": "=cmd()", "language": "en"}, "range": {"from": "2026-12-07", "to": "2026-12-01"}}))
+        let e = input(
+            serde_json::json!({"dataset": "attempts", "dimensions": ["day", "hour", "batch"], "measures": ["amount"],
+            "filters": {"state": "=cmd()", "language": "en"}, "range": {"from": "2026-12-07", "to": "2026-12-01"}}),
+        )
         .parse()
         .unwrap_err();
         assert_eq!(
             fields(e),
-            ["dimensions", "dimensions", "measures", "filters.state", "filters.language", "range.to"]
+            [
+                "dimensions",
+                "dimensions",
+                "measures",
+                "filters.state",
+                "filters.language",
+                "range.to"
+            ]
         );
         assert_eq!(fields(input(serde_json::json!({})).parse().unwrap_err()), ["dataset"]);
         let e = input(serde_json::json!({"dataset": "payouts", "filters": {"state": "lost"}, "range": {"last": 9}}))

@@ -108,7 +108,9 @@ impl RunCustom {
     pub fn parse(body: &CustomBody) -> Result<Self, AppError> {
         let definition = body.definition().parse();
         let save = match body.save {
-            Some(true) => Some(custom_store::check_name(body.name.as_deref()).map(|n| (n, body.shared.unwrap_or(false)))),
+            Some(true) => {
+                Some(custom_store::check_name(body.name.as_deref()).map(|n| (n, body.shared.unwrap_or(false))))
+            }
             _ => None,
         };
         match (definition, save.transpose()) {
@@ -224,7 +226,15 @@ async fn get(
 ) -> Result<Json<CustomAnswer>, AppError> {
     let mut conn = state.pool.acquire().await?;
     let saved = custom_store::get(&mut conn, &reader(&who), id).await?;
-    let report = build(&mut conn, &state, &saved.definition, &saved.name, &who.name, state.clock.now()).await?;
+    let report = build(
+        &mut conn,
+        &state,
+        &saved.definition,
+        &saved.name,
+        &who.name,
+        state.clock.now(),
+    )
+    .await?;
     Ok(Json(CustomAnswer {
         report,
         saved: Some(saved),

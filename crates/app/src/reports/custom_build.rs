@@ -26,9 +26,7 @@ pub struct Heading<'a> {
 fn fact(def: &Definition) -> Fact {
     match def.dataset {
         // the status lives on the second redemption fact
-        Dataset::Redemptions
-            if def.dimensions.contains(&Dimension::State) || def.filters.state.is_some() =>
-        {
+        Dataset::Redemptions if def.dimensions.contains(&Dimension::State) || def.filters.state.is_some() => {
             Fact::RedemptionState
         }
         Dataset::Redemptions => Fact::Redemption,
@@ -97,9 +95,11 @@ pub async fn build(
     let mut sums: BTreeMap<Key, Sums> = BTreeMap::new();
     for r in rows {
         let keep = f.state.as_ref().is_none_or(|s| r.state.as_deref() == Some(s))
-            && f.network
-                .as_ref()
-                .is_none_or(|n| r.network.as_deref().is_some_and(|v| v == n || stats::network_name(v) == n))
+            && f.network.as_ref().is_none_or(|n| {
+                r.network
+                    .as_deref()
+                    .is_some_and(|v| v == n || stats::network_name(v) == n)
+            })
             && f.language.as_ref().is_none_or(|l| r.language.as_deref() == Some(l));
         if !keep {
             continue;
@@ -224,7 +224,7 @@ fn lay_out(
         match d {
             Dimension::Batch => names.get(v).cloned().unwrap_or_else(|| v.to_owned()),
             _ if v.is_empty() => "—".to_owned(),
-            _ => v.replace('_', " "),
+            _ => v.to_owned(),
         }
     };
     let mut columns = Vec::new();
@@ -253,7 +253,13 @@ fn lay_out(
     let totals = (!rows.is_empty()).then(|| {
         let lead = usize::from(time.is_some()) + shown.len();
         let mut t: Vec<Cell> = (0..lead)
-            .map(|i| if i == 0 { Cell::Text("Total".into()) } else { Cell::Empty })
+            .map(|i| {
+                if i == 0 {
+                    Cell::Text("Total".into())
+                } else {
+                    Cell::Empty
+                }
+            })
             .collect();
         t.extend(def.measures.iter().map(|m| measure_cell(*m, total)));
         t

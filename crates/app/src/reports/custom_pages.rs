@@ -194,9 +194,10 @@ async fn render(
 ) -> Result<Response, AppError> {
     let mut conn = state.pool.acquire().await?;
     let saved = custom_store::list(&mut conn, &reader(who), None, 100).await?;
-    let batches: Vec<(Uuid, String)> = sqlx::query_as("select id, name from batches order by created_at desc limit 200")
-        .fetch_all(&mut *conn)
-        .await?;
+    let batches: Vec<(Uuid, String)> =
+        sqlx::query_as("select id, name from batches order by created_at desc limit 200")
+            .fetch_all(&mut *conn)
+            .await?;
     let money = who.can(DisbursementsRead);
     let choice = |value: &str, label: &str, selected: bool| Choice {
         value: value.into(),
@@ -246,8 +247,15 @@ fn field_errors(e: AppError) -> Result<Vec<FieldError>, AppError> {
 }
 
 /// The builder; with `dataset=` in the query, the report it defines.
-async fn page(State(state): State<AppState>, who: Principal, acting: Acting, RawQuery(q): RawQuery) -> Result<Response, AppError> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(q.unwrap_or_default().as_bytes()).into_owned().collect();
+async fn page(
+    State(state): State<AppState>,
+    who: Principal,
+    acting: Acting,
+    RawQuery(q): RawQuery,
+) -> Result<Response, AppError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
     if !pairs.iter().any(|(k, _)| k == "dataset") {
         let form = FormState {
             last: "7".into(),
@@ -264,11 +272,25 @@ async fn page(State(state): State<AppState>, who: Principal, acting: Acting, Raw
         }
     };
     let (report, _) = custom_api::run_custom(&state, &who, &cmd, &acting).await?;
-    render(&state, &who, StatusCode::OK, form, Vec::new(), Some(ReportView::of(&report)), None).await
+    render(
+        &state,
+        &who,
+        StatusCode::OK,
+        form,
+        Vec::new(),
+        Some(ReportView::of(&report)),
+        None,
+    )
+    .await
 }
 
 /// Saves the form's definition and opens it.
-async fn save(State(state): State<AppState>, who: Principal, acting: Acting, FormPairs(pairs): FormPairs) -> Result<Response, AppError> {
+async fn save(
+    State(state): State<AppState>,
+    who: Principal,
+    acting: Acting,
+    FormPairs(pairs): FormPairs,
+) -> Result<Response, AppError> {
     let form = FormState::of(&pairs);
     let body = custom_api::CustomBody {
         save: Some(true),
@@ -299,14 +321,36 @@ async fn saved_page(State(state): State<AppState>, who: Principal, Path(id): Pat
     let mut conn = state.pool.acquire().await?;
     let saved = custom_store::get(&mut conn, &reader(&who), id).await?;
     custom_api::may_run(&who, &saved.definition)?;
-    let report = custom_api::build(&mut conn, &state, &saved.definition, &saved.name, &who.name, state.clock.now()).await?;
+    let report = custom_api::build(
+        &mut conn,
+        &state,
+        &saved.definition,
+        &saved.name,
+        &who.name,
+        state.clock.now(),
+    )
+    .await?;
     drop(conn);
     let form = FormState::of_definition(&saved.definition);
     let current = Some(line(&saved));
-    render(&state, &who, StatusCode::OK, form, Vec::new(), Some(ReportView::of(&report)), current).await
+    render(
+        &state,
+        &who,
+        StatusCode::OK,
+        form,
+        Vec::new(),
+        Some(ReportView::of(&report)),
+        current,
+    )
+    .await
 }
 
-async fn delete(State(state): State<AppState>, who: Principal, acting: Acting, Path(id): Path<Uuid>) -> Result<Response, AppError> {
+async fn delete(
+    State(state): State<AppState>,
+    who: Principal,
+    acting: Acting,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
     let mut unit = state.unit().await?;
     custom_store::delete(&mut unit, &reader(&who), id, &acting).await?;
     unit.commit().await?;

@@ -158,7 +158,10 @@ pub async fn get(conn: &mut PgConnection, reader: &Reader, id: Uuid) -> Result<S
 pub async fn delete(conn: &mut PgConnection, reader: &Reader, id: Uuid, acting: &Acting) -> Result<(), AppError> {
     let report = get(conn, reader, id).await?;
     if !report.mine {
-        return Err(AppError::conflict("id", "only the person who saved a report deletes it"));
+        return Err(AppError::conflict(
+            "id",
+            "only the person who saved a report deletes it",
+        ));
     }
     sqlx::query("delete from custom_reports where id = $1 and owner_user_id = $2")
         .bind(id)

@@ -2,13 +2,13 @@
 //! hourly rollups (`crate::stats`) into one document model ([`model::Report`]) that the HTML
 //! view, CSV, PDF and scheduled e-mails all render.
 
-pub mod model;
 pub mod custom;
 pub mod custom_api;
 pub mod custom_build;
 pub mod custom_pages;
 pub mod custom_store;
 pub mod custom_view;
+pub mod model;
 pub mod schedule;
 pub mod schedule_api;
 pub mod schedule_pages;

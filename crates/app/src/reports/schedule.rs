@@ -210,7 +210,10 @@ impl ScheduleInput {
             (Some("financial"), false) => Some(Kind::Financial),
             (Some("engagement"), false) => Some(Kind::Engagement),
             (Some("batches" | "financial" | "engagement"), true) => {
-                errors.push(FieldError::new("report", "give a built-in report or a custom report, not both"));
+                errors.push(FieldError::new(
+                    "report",
+                    "give a built-in report or a custom report, not both",
+                ));
                 None
             }
             (None | Some("custom"), false) => {
@@ -238,10 +241,15 @@ impl ScheduleInput {
                 }
             }
         };
-        let frequency = pick("frequency", blank(&self.frequency), None, &["daily", "weekly", "monthly"])
-            .and_then(|s| Frequency::parse(&s));
-        let format = pick("format", blank(&self.format), Some(default_format), &["csv", "pdf"])
-            .and_then(|s| Format::parse(&s));
+        let frequency = pick(
+            "frequency",
+            blank(&self.frequency),
+            None,
+            &["daily", "weekly", "monthly"],
+        )
+        .and_then(|s| Frequency::parse(&s));
+        let format =
+            pick("format", blank(&self.format), Some(default_format), &["csv", "pdf"]).and_then(|s| Format::parse(&s));
         let delivery = pick("delivery", blank(&self.delivery), Some("attach"), &["attach", "link"])
             .and_then(|s| Delivery::parse(&s));
         let mut recipients: Vec<String> = Vec::new();
@@ -256,7 +264,10 @@ impl ScheduleInput {
         if self.recipients.as_ref().is_none_or(Vec::is_empty) {
             errors.push(FieldError::new("recipients", "give at least one e-mail address"));
         } else if recipients.len() > MAX_RECIPIENTS {
-            errors.push(FieldError::new("recipients", format!("at most {MAX_RECIPIENTS} addresses")));
+            errors.push(FieldError::new(
+                "recipients",
+                format!("at most {MAX_RECIPIENTS} addresses"),
+            ));
         }
         match (kind, frequency, format, delivery, errors.is_empty()) {
             (Some(kind), Some(frequency), Some(format), Some(delivery), true) => Ok(NewSchedule {
@@ -293,14 +304,16 @@ pub async fn create(conn: &mut PgConnection, new: &NewSchedule, acting: &Acting)
     .await?;
     audit::record(
         conn,
-        &acting.audit(Action::ReportScheduleCreated, "report_schedule", id).after(serde_json::json!({
-            "report": new.kind.as_str(),
-            "customReportId": new.custom_report_id,
-            "frequency": new.frequency,
-            "recipients": new.recipients,
-            "format": new.format,
-            "delivery": new.delivery,
-        })),
+        &acting
+            .audit(Action::ReportScheduleCreated, "report_schedule", id)
+            .after(serde_json::json!({
+                "report": new.kind.as_str(),
+                "customReportId": new.custom_report_id,
+                "frequency": new.frequency,
+                "recipients": new.recipients,
+                "format": new.format,
+                "delivery": new.delivery,
+            })),
         acting.now,
     )
     .await?;
@@ -348,7 +361,10 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<ScheduleView, AppE
 pub async fn delete(conn: &mut PgConnection, id: Uuid, acting: &Acting) -> Result<(), AppError> {
     let s = get(conn, id).await?;
     if Some(s.owner_id) != acting.user_id() {
-        return Err(AppError::conflict("id", "only the person who made a schedule deletes it"));
+        return Err(AppError::conflict(
+            "id",
+            "only the person who made a schedule deletes it",
+        ));
     }
     sqlx::query("delete from report_schedules where id = $1")
         .bind(id)
@@ -412,15 +428,48 @@ mod tests {
     fn a_period_is_due_the_morning_after_it_ends_in_kigali() {
         // Tuesday 8 December 2026, 07:00 in Kigali
         let now = at("2026-12-08T05:00:00Z");
-        assert_eq!(Frequency::Daily.latest_due(now), DayRange { from: d("2026-12-07"), to: d("2026-12-07") });
-        assert_eq!(Frequency::Weekly.latest_due(now), DayRange { from: d("2026-11-30"), to: d("2026-12-06") });
-        assert_eq!(Frequency::Monthly.latest_due(now), DayRange { from: d("2026-11-01"), to: d("2026-11-30") });
+        assert_eq!(
+            Frequency::Daily.latest_due(now),
+            DayRange {
+                from: d("2026-12-07"),
+                to: d("2026-12-07")
+            }
+        );
+        assert_eq!(
+            Frequency::Weekly.latest_due(now),
+            DayRange {
+                from: d("2026-11-30"),
+                to: d("2026-12-06")
+            }
+        );
+        assert_eq!(
+            Frequency::Monthly.latest_due(now),
+            DayRange {
+                from: d("2026-11-01"),
+                to: d("2026-11-30")
+            }
+        );
         // 05:00 in Kigali: yesterday's is not due yet
-        assert_eq!(Frequency::Daily.latest_due(at("2026-12-08T03:00:00Z")).from, d("2026-12-06"));
+        assert_eq!(
+            Frequency::Daily.latest_due(at("2026-12-08T03:00:00Z")).from,
+            d("2026-12-06")
+        );
         // Monday 1 March 2027, 06:00 in Kigali
         let now = at("2027-03-01T04:00:00Z");
-        assert_eq!(Frequency::Monthly.latest_due(now), DayRange { from: d("2027-02-01"), to: d("2027-02-28") });
-        assert_eq!(Frequency::Weekly.latest_due(now), DayRange { from: d("2027-02-22"), to: d("2027-02-28") });
+        assert_eq!(
+            Frequency::Monthly.latest_due(now),
+            DayRange {
+                from: d("2027-02-01"),
+                to: d("2027-02-28")
+            }
+        );
+        assert_eq!(
+            Frequency::Weekly.latest_due(now),
+            DayRange {
+                from: d("2027-02-22"),
+                to: d("2027-02-28")
+            }
+        );
     }
 
     #[test]
@@ -429,7 +478,9 @@ mod tests {
             "report": "sales", "frequency": "hourly", "recipients": ["a@b.rw", "not an address"], "format": "xls"
         }))
         .unwrap();
-        let AppError::Validation(errors) = input.parse("pdf").unwrap_err() else { panic!() };
+        let AppError::Validation(errors) = input.parse("pdf").unwrap_err() else {
+            panic!()
+        };
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["report", "frequency", "format", "recipients[1]"]);
         let ok: ScheduleInput = serde_json::from_value(serde_json::json!({
@@ -437,6 +488,9 @@ mod tests {
         }))
         .unwrap();
         let s = ok.parse("csv").unwrap();
-        assert_eq!((s.kind, s.format, s.delivery, s.recipients.len()), (Kind::Custom, Format::Csv, Delivery::Attach, 1));
+        assert_eq!(
+            (s.kind, s.format, s.delivery, s.recipients.len()),
+            (Kind::Custom, Format::Csv, Delivery::Attach, 1)
+        );
     }
 }

@@ -82,9 +82,12 @@ pub async fn create_schedule(
     let mut unit = state.unit().await?;
     match new.custom_report_id {
         Some(id) => {
-            let saved = custom_store::get(&mut unit, &reader(who), id)
-                .await
-                .map_err(|_| AppError::field("customReportId", "no saved report of yours or shared with you has this id"))?;
+            let saved = custom_store::get(&mut unit, &reader(who), id).await.map_err(|_| {
+                AppError::field(
+                    "customReportId",
+                    "no saved report of yours or shared with you has this id",
+                )
+            })?;
             super::custom_api::may_run(who, &saved.definition)?;
         }
         None if new.kind == Kind::Financial => who.require(DisbursementsRead)?,

@@ -172,7 +172,12 @@ async fn page(State(state): State<AppState>, who: Principal) -> Result<Response,
     render(&state, &who, StatusCode::OK, form, Vec::new()).await
 }
 
-async fn create(State(state): State<AppState>, who: Principal, acting: Acting, FormPairs(pairs): FormPairs) -> Result<Response, AppError> {
+async fn create(
+    State(state): State<AppState>,
+    who: Principal,
+    acting: Acting,
+    FormPairs(pairs): FormPairs,
+) -> Result<Response, AppError> {
     let get = |k: &str| {
         pairs
             .iter()

@@ -65,7 +65,11 @@ pub fn builtin_key(f: Frequency) -> String {
 
 /// One pass: writes the run (and its job) of the latest due period of every schedule that has
 /// none yet. Returns the runs written.
-pub async fn enqueue_due(pool: &PgPool, settings: &SettingsStore, now: DateTime<Utc>) -> Result<Vec<Uuid>, sqlx::Error> {
+pub async fn enqueue_due(
+    pool: &PgPool,
+    settings: &SettingsStore,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, sqlx::Error> {
     let mut due = Vec::new();
     {
         let s = settings.get();
@@ -94,14 +98,17 @@ pub async fn enqueue_due(pool: &PgPool, settings: &SettingsStore, now: DateTime<
         sqlx::query_as("select id, frequency, recipients, format, delivery from report_schedules")
             .fetch_all(pool)
             .await?;
-    due.extend(rows.into_iter().map(|(id, frequency, recipients, format, delivery)| Due {
-        key: id.to_string(),
-        schedule_id: Some(id),
-        frequency,
-        recipients,
-        format,
-        delivery,
-    }));
+    due.extend(
+        rows.into_iter()
+            .map(|(id, frequency, recipients, format, delivery)| Due {
+                key: id.to_string(),
+                schedule_id: Some(id),
+                frequency,
+                recipients,
+                format,
+                delivery,
+            }),
+    );
     let mut written = Vec::new();
     for d in due {
         let period = d.frequency.latest_due(now);
@@ -208,11 +215,13 @@ impl JobHandler for SendHandler {
 
 async fn mark_sent(pool: &PgPool, run: &RunView, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("update report_runs set status = 'sent', attempts = attempts + 1, error = null, sent_at = $2 where id = $1")
-        .bind(run.id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "update report_runs set status = 'sent', attempts = attempts + 1, error = null, sent_at = $2 where id = $1",
+    )
+    .bind(run.id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
     audit::record(
         &mut tx,
         &Acting::system(now)
@@ -288,11 +297,13 @@ async fn reports_of(
     let s = schedule::get(conn, schedule_id).await?;
     let held = access::effective_permissions(conn, s.owner_id).await?;
     let definition: Option<Definition> = match s.custom_report_id {
-        Some(id) => sqlx::query_scalar::<_, sqlx::types::Json<Definition>>("select definition from custom_reports where id = $1")
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .map(|d| d.0),
+        Some(id) => sqlx::query_scalar::<_, sqlx::types::Json<Definition>>(
+            "select definition from custom_reports where id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|d| d.0),
         None => None,
     };
     let money = match (&definition, Kind::parse_schedule(&s.report_kind)) {

@@ -34,6 +34,8 @@ mod payout_fixtures;
 mod payouts;
 mod payouts_faults;
 mod reconcile;
+mod reports_custom;
+mod reports_schedule;
 mod seed;
 mod settings;
 mod settings_branding;

@@ -6,6 +6,10 @@ use crate::settings::Category;
 
 const LATER: super::Effect = Later { issue: 21 };
 const CHARTS: &[&str] = &["line", "bar", "pie"];
+/// The scheduled reports' outbox: the built-in schedule's runs.
+const SCHEDULE: super::Effect = Applied {
+    by: &["reports/schedule_run.rs"],
+};
 
 pub(super) static DOC: CategoryDoc = CategoryDoc {
     category: Category::Analytics,
@@ -101,23 +105,23 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                 key!(
                     "scheduleDaily",
                     "Daily report",
-                    "Sends a report every morning to the recipients below.",
+                    "Sends yesterday's batch, financial and engagement reports every morning (06:00 Kigali) to the recipients below.",
                     Toggle,
-                    LATER
+                    SCHEDULE
                 ),
                 key!(
                     "scheduleWeekly",
                     "Weekly report",
-                    "Sends a report every Monday to the recipients below.",
+                    "Sends last week's reports every Monday morning to the recipients below.",
                     Toggle,
-                    LATER
+                    SCHEDULE
                 ),
                 key!(
                     "scheduleMonthly",
                     "Monthly report",
-                    "Sends a report on the first of every month to the recipients below.",
+                    "Sends last month's reports on the morning of the 1st to the recipients below.",
                     Toggle,
-                    LATER
+                    SCHEDULE
                 ),
                 key!(
                     "scheduleRecipients",
@@ -127,7 +131,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         item: Item::Email,
                         max: 50
                     },
-                    LATER
+                    SCHEDULE
                 ),
             ],
         },
