@@ -128,7 +128,14 @@ pub fn registry(state: &AppState) -> Registry {
             settings: Arc::clone(&state.settings),
         })
         .register(crate::codes::search_index::Handler)
-        .register(crate::alerts::sms::Handler::new(Arc::clone(&state.settings)));
+        .register(crate::alerts::sms::Handler::new(Arc::clone(&state.settings)))
+        .register(crate::reports::export::job::Handler {
+            settings: Arc::clone(&state.settings),
+            data_dir: state.config.data_dir.clone(),
+        })
+        .register(crate::reports::export::job::Retention {
+            data_dir: state.config.data_dir.clone(),
+        });
     crate::disbursement::reconcile::register(registry, &state.settings)
 }
 
@@ -178,7 +185,21 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         Arc::clone(&state.settings),
         shutdown.clone(),
     ));
-    let _ = tokio::join!(runner, sealer, beats, scheduler, batch_status, payouts, reconciliation);
+    let report_retention = tokio::spawn(crate::reports::export::job::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        shutdown.clone(),
+    ));
+    let _ = tokio::join!(
+        runner,
+        sealer,
+        beats,
+        scheduler,
+        batch_status,
+        payouts,
+        reconciliation,
+        report_retention
+    );
     Ok(())
 }
 

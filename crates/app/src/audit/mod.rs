@@ -149,6 +149,9 @@ actions! {
     AlertAcknowledged => "alert.acknowledged",
     JobRetried => "job.retried",
     JobCancelled => "job.cancelled",
+    ReportExported => "report.exported",
+    ReportDownloaded => "report.downloaded",
+    ReportFilesExpired => "report.files_expired",
 }
 
 /// One audit row, built by the caller and written by [`record`].

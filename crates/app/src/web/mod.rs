@@ -82,6 +82,8 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::disbursement::reconcile::api::routes());
     specs.extend(crate::disbursement::reconcile::pages::routes());
     specs.extend(crate::alerts::api::routes());
+    specs.extend(crate::reports::api::routes());
+    specs.extend(crate::reports::pages::routes());
     specs
 }
 
