@@ -25,6 +25,7 @@ pub mod reports;
 pub mod settings;
 pub mod sql;
 pub mod startup;
+pub mod stats;
 pub mod telemetry;
 pub mod unit;
 pub mod ussd;

@@ -128,6 +128,10 @@ pub fn registry(state: &AppState) -> Registry {
             settings: Arc::clone(&state.settings),
         })
         .register(crate::codes::search_index::Handler)
+        .register(crate::stats::fold::Fold)
+        .register(crate::stats::retention::Retention {
+            settings: Arc::clone(&state.settings),
+        })
         .register(crate::alerts::sms::Handler::new(Arc::clone(&state.settings)))
         .register(crate::reports::export::job::Handler {
             settings: Arc::clone(&state.settings),
@@ -172,6 +176,11 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         state.clock.clone(),
         shutdown.clone(),
     ));
+    let rollups = tokio::spawn(crate::stats::fold::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        shutdown.clone(),
+    ));
     let payouts = crate::disbursement::worker::PayoutWorker::new(
         state.pool.clone(),
         Arc::clone(&state.settings),
@@ -196,6 +205,7 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         beats,
         scheduler,
         batch_status,
+        rollups,
         payouts,
         reconciliation,
         report_retention

@@ -82,6 +82,10 @@ pub struct Attempt<'a> {
     /// The code's check character does not match (see [`look`]).
     pub check_fails: bool,
     pub ussd_session_id: Option<&'a str>,
+    /// The network the gateway named for this dial, frozen on the redemption (the rollups group by it).
+    pub network_code: Option<&'a str>,
+    /// The language the customer is served in, frozen on the redemption likewise.
+    pub language: &'a str,
     /// The phone's attempt limits, checked in the same statement.
     pub limits: &'a UssdSettings,
     /// How long after its expiry date a code may still be redeemed (settings
@@ -127,8 +131,8 @@ static REDEEM: LazyLock<RedeemSql> = LazyLock::new(|| {
     let take = TakeSql::new(&mut p, "c");
     let (
         own,
-        [code, user, customer, day, month, once, per_day, cooldown, day_limit, month_limit, key, session, msisdn, manual, threshold, attempts, valid_after],
-    ) = p.take::<17>();
+        [code, user, customer, day, month, once, per_day, cooldown, day_limit, month_limit, key, session, msisdn, manual, threshold, attempts, valid_after, network, language],
+    ) = p.take::<19>();
     let (phone, now) = (&limited.phone, &limited.now);
     let sql = format!(
         r#"with limited as ({limited_query}),
@@ -152,8 +156,9 @@ static REDEEM: LazyLock<RedeemSql> = LazyLock::new(|| {
              returning c.id, c.batch_id, c.amount, c.currency),
            r as (
              insert into redemptions (user_id, customer_id, promo_code_id, batch_id, phone_number, amount, currency,
-                                      idempotency_key, ussd_session_id, created_at)
-             select {user}, {customer}, code.id, code.batch_id, {phone}, code.amount, code.currency, {key}, {session}, {now} from code
+                                      idempotency_key, ussd_session_id, network_code, language, created_at)
+             select {user}, {customer}, code.id, code.batch_id, {phone}, code.amount, code.currency, {key}, {session},
+                    {network}, {language}, {now} from code
              returning id, amount, currency, promo_code_id, batch_id),
            d as (
              insert into disbursements (redemption_id, msisdn, amount, currency, status, max_attempts,
@@ -225,6 +230,8 @@ pub async fn redeem(
             .bind(pay.approval_threshold)
             .bind((pay.max_retry_attempts.min(5) + 1) as i32)
             .bind(valid_after)
+            .bind(a.network_code)
+            .bind(a.language)
     });
     let t: Taken = b.finish(*params).fetch_one(&mut *conn).await?;
     if let Some(limited) = Limited::parse(t.limited.as_deref()) {

@@ -351,6 +351,8 @@ async fn redeem(
         idempotency_key: &key,
         check_fails,
         ussd_session_id: Some(&hop.session_id),
+        network_code: Some(clip(&hop.network_code)).filter(|s| !s.is_empty()),
+        language: lang.as_str(),
         limits: u,
         grace: grace(settings),
         now,
