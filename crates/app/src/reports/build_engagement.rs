@@ -15,7 +15,7 @@ use crate::error::AppError;
 
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 /// The attempt outcomes that are a wrong code.
-const WRONG: [&str; 3] = ["unknown_code", "typo", "not_a_code"];
+const WRONG: &[&str] = crate::stats::WRONG_CODE;
 /// The most flagged phones listed (the count covers them all).
 const FLAGGED_LISTED: i64 = 200;
 
@@ -85,7 +85,7 @@ pub(super) async fn build(conn: &mut PgConnection, spec: &Spec) -> Result<Report
     let ever = source::series(
         conn,
         Fact::Redemption,
-        (spec::epoch(), range.1),
+        (crate::stats::all_time().0, range.1),
         Bucket::All,
         &[Dim::Segment],
         spec.batch,
@@ -187,7 +187,9 @@ pub(super) async fn build(conn: &mut PgConnection, spec: &Spec) -> Result<Report
     });
 
     let languages = by(&hourly, |r| r.language.clone());
-    let networks = by(&hourly, |r| r.network.clone());
+    let networks = by(&hourly, |r| {
+        r.network.as_deref().map(|n| crate::stats::network_name(n).to_owned())
+    });
     report.sections.push(Section {
         heading: "Languages and networks".into(),
         blocks: vec![
@@ -314,12 +316,5 @@ fn heat_map(hourly: &[Row]) -> Section {
                 totals: None,
             }),
         ],
-    }
-}
-
-mod spec {
-    /// The beginning of the rollups' time.
-    pub fn epoch() -> chrono::DateTime<chrono::Utc> {
-        chrono::DateTime::<chrono::Utc>::UNIX_EPOCH
     }
 }

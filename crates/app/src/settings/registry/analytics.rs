@@ -75,21 +75,27 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "Report format",
                     "The format a report is made in unless another is chosen.",
                     Select(&["pdf", "csv"]),
-                    LATER
+                    Applied {
+                        by: &["reports/export/mod.rs"]
+                    }
                 ),
                 key!(
                     "reportIncludeCharts",
                     "Include charts",
                     "Reports carry the charts as well as the tables.",
                     Toggle,
-                    LATER
+                    Applied {
+                        by: &["reports/api.rs", "reports/pages.rs", "reports/export/job.rs"]
+                    }
                 ),
                 key!(
                     "reportIncludeRawData",
                     "Include raw data",
                     "Reports carry every row, not only the totals.",
                     Toggle,
-                    LATER
+                    Applied {
+                        by: &["reports/api.rs", "reports/export/job.rs"]
+                    }
                 ),
                 key!(
                     "reportBranding",
@@ -165,7 +171,9 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 36_500,
                         unit: "days"
                     },
-                    LATER
+                    Applied {
+                        by: &["reports/export/mod.rs"]
+                    }
                 ),
                 key!(
                     "autoCleanup",
