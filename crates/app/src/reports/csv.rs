@@ -30,9 +30,45 @@ pub fn raw(cell: &Cell) -> String {
     }
 }
 
+/// Writes rows padded to one width (a CSV file has one number of columns).
+struct Padded {
+    w: CsvOut,
+    width: usize,
+}
+
+impl Padded {
+    fn row<I, S>(&mut self, cells: I) -> std::io::Result<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut v: Vec<String> = cells.into_iter().map(Into::into).collect();
+        v.resize(self.width.max(v.len()), String::new());
+        self.w.row(v)
+    }
+
+    fn take(&mut self) -> std::io::Result<Vec<u8>> {
+        self.w.take()
+    }
+}
+
 /// The report's tables as CSV.
 pub fn render(report: &Report) -> std::io::Result<Vec<u8>> {
-    let mut w = CsvOut::new();
+    let width = report
+        .sections
+        .iter()
+        .flat_map(|s| &s.blocks)
+        .filter_map(|b| match b {
+            Block::Table(t) => Some(t.columns.len()),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
+        .max(3);
+    let mut w = Padded {
+        w: CsvOut::new(),
+        width,
+    };
     w.row(["report", report.title.as_str()])?;
     w.row([
         "range".to_owned(),
@@ -50,7 +86,7 @@ pub fn render(report: &Report) -> std::io::Result<Vec<u8>> {
             match block {
                 Block::Table(t) => {
                     w.row([format!("## {}", t.name)])?;
-                    w.row(t.columns.iter().map(|c| c.name.as_str()))?;
+                    w.row(t.columns.iter().map(|c| c.name.clone()))?;
                     for r in &t.rows {
                         w.row(r.iter().map(raw))?;
                     }
@@ -114,7 +150,7 @@ mod tests {
             kind: Kind::Financial,
             title: "Financial report".into(),
             range: DayRange { from: day, to: day },
-            filters: vec!["Batch: 1 =cmd".into()],
+            filters: vec!["=cmd|' /C calc'!A0".into()],
             generated_by: "Ann".into(),
             generated_at: Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap(),
             sections: vec![Section {
@@ -137,14 +173,21 @@ mod tests {
         };
         let text = String::from_utf8(render(&report).unwrap()).unwrap();
         assert!(
-            text.contains("filter,'Batch: 1 =cmd") || text.contains("filter,Batch: 1 =cmd"),
-            "{text}"
+            text.contains("filter,'=cmd|' /C calc'!A0,\n"),
+            "formulas defused: {text}"
         );
-        assert!(text.contains("generated_at,2026-12-01T12:00:00+02:00"), "{text}");
+        assert!(text.contains("generated_at,2026-12-01T12:00:00+02:00,\n"), "{text}");
         assert!(
-            text.contains("## By day\nDay,Paid,Rate\n2026-12-01,1250000,0.25\nTotal,1250000,\n"),
+            text.contains("## By day,,\nDay,Paid,Rate\n2026-12-01,1250000,0.25\nTotal,1250000,\n"),
             "{text}"
         );
-        assert!(text.contains("Paid,1250000"), "{text}");
+        assert!(text.contains("Paid,1250000,\n"), "{text}");
+        let rows: Vec<::csv::StringRecord> = ::csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(text.as_bytes())
+            .records()
+            .collect::<Result<_, _>>()
+            .expect("one width, so a strict reader reads it");
+        assert!(rows.iter().all(|r| r.len() == 3));
     }
 }
