@@ -5,6 +5,8 @@ use super::{key, CategoryDoc, Effect::*, Input::*, Item, Section};
 use crate::settings::Category;
 
 const LATER: super::Effect = Later { issue: 21 };
+/// The hourly retention job of the rollups and the raw logs.
+const RETENTION: &str = "stats/retention.rs";
 const CHARTS: &[&str] = &["line", "bar", "pie"];
 
 pub(super) static DOC: CategoryDoc = CategoryDoc {
@@ -149,7 +151,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 36_500,
                         unit: "days"
                     },
-                    LATER
+                    Applied { by: &[RETENTION] }
                 ),
                 key!(
                     "aggregatedDataDays",
@@ -160,7 +162,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 36_500,
                         unit: "days"
                     },
-                    LATER
+                    Applied { by: &[RETENTION] }
                 ),
                 key!(
                     "reportDataDays",
@@ -178,9 +180,9 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                 key!(
                     "autoCleanup",
                     "Clean up automatically",
-                    "Deletes data older than the periods above every night.",
+                    "Deletes the raw USSD logs older than their period above, every hour (never money or audit rows).",
                     Toggle,
-                    LATER
+                    Applied { by: &[RETENTION] }
                 ),
             ],
         },
