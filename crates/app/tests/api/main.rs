@@ -34,6 +34,7 @@ mod payout_fixtures;
 mod payouts;
 mod payouts_faults;
 mod reconcile;
+mod reports;
 mod seed;
 mod settings;
 mod settings_branding;
