@@ -35,6 +35,7 @@ mod payouts;
 mod payouts_faults;
 mod reconcile;
 mod reports;
+mod reports_browser;
 mod seed;
 mod settings;
 mod settings_branding;

@@ -11,7 +11,7 @@ use crate::helpers::{error_fields, TestApp, TestDb};
 use crate::payout_fixtures::person_with_key;
 use crate::payouts::{instant, ready, redeem, start_momo, worker};
 
-fn today() -> String {
+pub(crate) fn today() -> String {
     mbelyco::stats::kigali_date(crate::helpers::now()).to_string()
 }
 
@@ -66,7 +66,7 @@ async fn list_sums(app: &TestApp, key: &str, from: &str, to: &str) -> HashMap<St
 
 /// Five redemptions over USSD: two paid, one to a number without a wallet (payee_invalid), two
 /// that MoMo's balance cannot cover yet (pending); and a wrong code typed once.
-async fn workload(db: &TestDb) -> (TestApp, String, String, crate::payouts::Momo) {
+pub(crate) async fn workload(db: &TestDb) -> (TestApp, String, String, crate::payouts::Momo) {
     let mut config = instant();
     config.starting_balance = 2_000;
     config.inactive = vec!["+250783000004".into(), "250783000004".into()];
@@ -278,6 +278,16 @@ async fn bad_ranges_are_refused_naming_the_field() {
     let mut fields = error_fields(&v);
     fields.sort_unstable();
     assert_eq!(fields, ["format", "kind", "to"], "{v}");
+    // the page says it beside the form
+    let res = app
+        .get_as(&key, "/admin/reports?kind=engagement&from=2026-12-05&to=2026-12-01")
+        .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("id=\"to-error\"") && html.contains("must not be before from"),
+        "{html}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
