@@ -35,7 +35,7 @@ pub fn routes() -> Vec<RouteSpec> {
                 .ok::<Report>()
                 .file("text/csv", "… or the report's tables as CSV (`format=csv`)")
                 .problems(&[404])),
-        route!(GET "/api/v1/admin/reports/financial", READ, financial,
+        route!(GET "/api/v1/admin/reports/financial", Access::AllOf(&[ReportsRead, DisbursementsRead]), financial,
             Doc::new("Financial report over Kigali days")
                 .describe("Needs `disbursements.read` as well as `reports.read`. Payouts created in the range by day, batch and state (paid, pending, held, failed), reversals, reconciliation per day; the totals agree with the payouts list for the same days.")
                 .query::<ReportQuery>()
