@@ -16,6 +16,7 @@ pub mod export;
 mod html;
 pub mod model;
 pub mod pages;
+pub mod pdf;
 pub mod source;
 pub mod spec;
 

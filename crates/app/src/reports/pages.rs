@@ -132,10 +132,7 @@ async fn reports_page(
             ("format", Some("csv")),
         ],
     );
-    let mut formats = vec!["csv"];
-    if export::PDF_AVAILABLE {
-        formats.push("pdf");
-    }
+    let formats = vec!["csv", "pdf"];
     let default_format = export::default_format(analytics).key();
     let default_format = if formats.contains(&default_format) {
         default_format

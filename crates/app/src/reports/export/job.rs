@@ -19,6 +19,7 @@ use crate::clock::SharedClock;
 use crate::codes::export::Format;
 use crate::jobs::{JobContext, JobError, JobHandler, NewJob};
 use crate::reports::model::{Block, Kind, Report};
+use crate::reports::pdf::PdfLook;
 use crate::reports::{csv, Viewer};
 use crate::settings::SettingsStore;
 use crate::unit::Acting;
@@ -138,9 +139,8 @@ impl Handler {
         ctx.progress(1, total, Some("rendering")).await?;
         let bytes = match file.format() {
             Format::Csv => csv::render(&report).map_err(|e| JobError::Permanent(e.into()))?,
-            Format::Pdf => {
-                return Err(JobError::Permanent(anyhow::anyhow!("PDF not available yet")));
-            }
+            Format::Pdf => crate::reports::pdf::render_pdf(&report, &PdfLook::from_settings(&settings.0))
+                .map_err(|e| JobError::Permanent(e.into()))?,
         };
         ctx.progress(2, total, Some("writing the file")).await?;
         let dir = super::dir(&self.data_dir);

@@ -185,9 +185,6 @@ pub fn default_format(settings: &AnalyticsSettings) -> Format {
     }
 }
 
-/// Whether this build can write PDF reports (the renderer lands with `reports::pdf`).
-pub const PDF_AVAILABLE: bool = false;
-
 /// `financial_2026-11-01_2026-11-30.csv`.
 fn file_name(spec: &Spec, format: Format) -> String {
     format!(
@@ -211,9 +208,6 @@ pub async fn request(
         return Err(AppError::Forbidden(Denied::Permission(
             crate::access::Permission::DisbursementsRead,
         )));
-    }
-    if cmd.format == Format::Pdf && !PDF_AVAILABLE {
-        return Err(AppError::field("format", "PDF not available yet; choose csv"));
     }
     if let Some(b) = cmd.spec.batch {
         crate::batches::get(conn, b)

@@ -87,7 +87,12 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "Reports carry the charts as well as the tables.",
                     Toggle,
                     Applied {
-                        by: &["reports/api.rs", "reports/pages.rs", "reports/export/job.rs"]
+                        by: &[
+                            "reports/api.rs",
+                            "reports/pages.rs",
+                            "reports/export/job.rs",
+                            "reports/pdf/look.rs"
+                        ]
                     }
                 ),
                 key!(
@@ -104,7 +109,9 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "Branded reports",
                     "Reports carry the company's name, logo and colours.",
                     Toggle,
-                    LATER
+                    Applied {
+                        by: &["reports/pdf/look.rs"]
+                    }
                 ),
                 key!(
                     "scheduleDaily",
