@@ -343,12 +343,32 @@ async fn an_exported_report_is_a_csv_until_it_expires() {
     .unwrap();
     assert_eq!(audited, ["report.exported", "report.downloaded"]);
 
+    // without a format, analytics.reportDefaultFormat: a PDF
+    let res = app
+        .post_json(
+            &admin,
+            "/api/v1/admin/reports/export",
+            &json!({"kind": "engagement", "from": day, "to": day}),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["file"]["format"], "pdf", "{v}");
+    app.worker("w-export").drain().await.unwrap();
+    let pdf_status = format!("/api/v1/admin/reports/export/{}", v["file"]["id"].as_str().unwrap());
+    let v = get_json(&app, &admin, &pdf_status).await;
+    assert_eq!(v["ready"], true, "{v}");
+    let res = app.get_as(&admin, v["download"].as_str().unwrap()).await;
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    let bytes = res.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"%PDF-"), "a PDF file");
+
     // a year and more later the retention job deletes it; the record stays
     let later = crate::helpers::now() + chrono::Duration::days(400);
     let gone = mbelyco::reports::export::job::expire(&app.pool, &app.state.config.data_dir, later)
         .await
         .unwrap();
-    assert_eq!(gone, 1);
+    assert_eq!(gone, 2);
     let path = app.state.config.data_dir.join("reports").join(format!("{id}.csv"));
     assert!(!path.exists(), "the file is deleted");
     let v = get_json(&app, &admin, &status_path).await;
