@@ -15,6 +15,7 @@ mod cli;
 mod codes;
 mod codes_edit;
 mod codes_import;
+mod dashboard;
 mod disbursements_ops;
 mod disbursements_views;
 mod hardening_access;

@@ -8,6 +8,10 @@ const LATER: super::Effect = Later { issue: 21 };
 /// The hourly retention job of the rollups and the raw logs.
 const RETENTION: &str = "stats/retention.rs";
 const CHARTS: &[&str] = &["line", "bar", "pie"];
+/// The dashboard's readers of its settings.
+const DASHBOARD: &str = "dashboard/mod.rs";
+const DASHBOARD_WEB: &str = "dashboard/web.rs";
+const DASHBOARD_CHARTS: &str = "dashboard/charts.rs";
 
 pub(super) static DOC: CategoryDoc = CategoryDoc {
     category: Category::Analytics,
@@ -22,7 +26,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "Default view",
                     "The dashboard view a person sees first.",
                     Select(&["overview", "detailed", "custom"]),
-                    LATER
+                    Applied { by: &[DASHBOARD_WEB] }
                 ),
                 key!(
                     "refreshIntervalSeconds",
@@ -33,7 +37,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 3600,
                         unit: "seconds"
                     },
-                    LATER
+                    Applied { by: &[DASHBOARD] }
                 ),
                 key!(
                     "maxDataPoints",
@@ -44,28 +48,36 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 10_000,
                         unit: ""
                     },
-                    LATER
+                    Applied {
+                        by: &[DASHBOARD_CHARTS]
+                    }
                 ),
                 key!(
                     "redemptionsChart",
                     "Redemptions chart",
                     "How redemptions over time are drawn.",
                     Select(CHARTS),
-                    LATER
+                    Applied {
+                        by: &[DASHBOARD_CHARTS]
+                    }
                 ),
                 key!(
                     "disbursementsChart",
                     "Payouts chart",
                     "How payouts over time are drawn.",
                     Select(CHARTS),
-                    LATER
+                    Applied {
+                        by: &[DASHBOARD_CHARTS]
+                    }
                 ),
                 key!(
                     "batchesChart",
                     "Batches chart",
                     "How batches are compared.",
                     Select(CHARTS),
-                    LATER
+                    Applied {
+                        by: &[DASHBOARD_CHARTS]
+                    }
                 ),
             ],
         },
