@@ -204,6 +204,22 @@ pub enum BenchCommand {
         #[arg(long, value_name = "DATABASE")]
         reuse: Option<String>,
     },
+    /// The dashboard's data endpoint and page (p95 over `requests` each) with a campaign of
+    /// 10,000,000 codes, 1,000,000 redemptions and 1,000,000 payouts stored (`--scale 100` for
+    /// a hundredth of it), seeded straight into the tables.
+    Dashboard {
+        /// divide every size of the full campaign by this
+        #[arg(long, default_value_t = 1)]
+        scale: i64,
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        /// keep the filled scratch database afterwards (its name is printed)
+        #[arg(long)]
+        keep: bool,
+        /// time the requests in a database an earlier `--keep` run filled, instead of filling one
+        #[arg(long, value_name = "DATABASE")]
+        reuse: Option<String>,
+    },
     /// The PDF layout of printable sheets: time and peak memory.
     Pdf {
         #[arg(long, default_value_t = 100_000)]

@@ -13,6 +13,7 @@ pub mod codes;
 pub mod config;
 pub mod crypto;
 pub mod csv_out;
+pub mod dashboard;
 pub mod db;
 pub mod devrun;
 pub mod disbursement;

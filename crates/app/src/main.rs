@@ -305,6 +305,18 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
+            command:
+                BenchCommand::Dashboard {
+                    scale,
+                    requests,
+                    keep,
+                    reuse,
+                },
+        } => {
+            mbelyco::bench::dashboard::run(&config, scale, requests, keep, reuse.as_deref()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
             command: BenchCommand::Pdf { codes },
         } => {
             bench::pdf(codes)?;

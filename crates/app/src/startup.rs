@@ -135,6 +135,13 @@ pub fn registry(state: &AppState) -> Registry {
         .register(crate::alerts::sms::Handler::new(Arc::clone(&state.settings)))
         .register(crate::reports::schedule_run::SendHandler {
             settings: Arc::clone(&state.settings),
+        })
+        .register(crate::reports::export::job::Handler {
+            settings: Arc::clone(&state.settings),
+            data_dir: state.config.data_dir.clone(),
+        })
+        .register(crate::reports::export::job::Retention {
+            data_dir: state.config.data_dir.clone(),
         });
     crate::disbursement::reconcile::register(registry, &state.settings)
 }
@@ -196,6 +203,11 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         Arc::clone(&state.settings),
         shutdown.clone(),
     ));
+    let report_retention = tokio::spawn(crate::reports::export::job::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        shutdown.clone(),
+    ));
     let _ = tokio::join!(
         runner,
         sealer,
@@ -205,7 +217,8 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         rollups,
         payouts,
         reconciliation,
-        reports
+        reports,
+        report_retention
     );
     Ok(())
 }

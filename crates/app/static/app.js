@@ -563,3 +563,125 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+// Dashboard (`/`): through the shared polling loop, every `data-refresh` seconds
+// (analytics.dashboard.refreshIntervalSeconds), ask the API for the same view and put its
+// figures, charts and activity in place. A tile names where its value is in the answer
+// (data-fig) and how it is written (data-fmt); a chart is redrawn from the shapes the server drew
+// (the page and the script draw nothing of their own). DOM APIs only, never innerHTML. The
+// custom view's choice is remembered in this browser and reopened when `/` is opened bare.
+document.addEventListener("DOMContentLoaded", () => {
+  const root = document.getElementById("dashboard");
+  if (!root) return;
+  const select = document.getElementById("dashboard-view-select");
+  const picks = root.querySelector(".dash-sections");
+  if (select && picks) select.addEventListener("change", () => { picks.hidden = select.value !== "custom"; });
+  const KEY = "mbelyco.dashboard.custom";
+  try {
+    const search = window.location.search;
+    if (root.dataset.view === "custom" && search) window.localStorage.setItem(KEY, search);
+    else if (search) window.localStorage.removeItem(KEY);
+    else if (window.localStorage.getItem(KEY)) {
+      window.location.replace("/" + window.localStorage.getItem(KEY));
+      return;
+    }
+  } catch (e) { /* no storage: the default view */ }
+  if (!window.fetch) return;
+  const nf = (v) => Number(v || 0).toLocaleString("en-US");
+  const human = (v) => {
+    const s = Math.max(0, Math.floor(Number(v) || 0));
+    if (s >= 86400) return Math.floor(s / 86400) + " d " + Math.floor((s % 86400) / 3600) + " h";
+    if (s >= 3600) return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+    if (s >= 60) return Math.floor(s / 60) + " min " + (s % 60) + " s";
+    return s + " s";
+  };
+  const fixed = (unit) => (v) => (v == null ? "—" : Number(v).toFixed(1) + " " + unit);
+  const fmt = {
+    n: (f) => nf(f && f.value),
+    money: (f) => nf(f && f.amount) + " RWF · " + nf(f && f.count),
+    pct: fixed("%"),
+    secs: fixed("s"),
+    ms: fixed("ms"),
+    human: (v) => (v == null ? "none" : human(v)),
+    text: (v) => String(v == null ? "" : v),
+    balance: (b) => (!b ? "" : b.state === "ok" ? "not low (threshold " + nf(b.threshold) + " RWF)"
+      : b.reading || "low: " + nf(b.heldForMoney) + " payout(s) wait for money"),
+    workers: (ws) => (!Array.isArray(ws) || !ws.length ? "none" : ws.map((w) => w.id + ": "
+      + (w.stale ? "stale (" + human(w.lastBeatSeconds) + " ago)" : "beat " + human(w.lastBeatSeconds) + " ago")).join("; ")),
+  };
+  const at = (obj, path) => path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), obj);
+  const NS = "http://www.w3.org/2000/svg";
+  const el = (tag, attrs, text) => {
+    const e = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text != null) e.textContent = text;
+    return e;
+  };
+  const shape = (s) => {
+    let node;
+    if (s.shape === "rect") node = el("rect", { class: s.class, x: s.x, y: s.y, width: s.w, height: s.h });
+    else if (s.shape === "dot") node = el("circle", { class: s.class, cx: s.cx, cy: s.cy, r: 3 });
+    else if (s.shape === "path") node = el("polyline", { class: s.class, points: s.points });
+    else if (s.shape === "slice") node = el("path", { class: s.class, d: s.d });
+    else if (s.shape === "line") node = el("line", { class: s.class, x1: s.x1, y1: s.y1, x2: s.x2, y2: s.y2 });
+    else if (s.shape === "text") return el("text", { class: s.class, x: s.x, y: s.y, "text-anchor": s.anchor }, s.text);
+    else return null;
+    if (s.title) node.appendChild(el("title", {}, s.title));
+    if (!s.href) return node;
+    const a = el("a", { href: s.href });
+    a.appendChild(node);
+    return a;
+  };
+  const link = (href, text) => {
+    if (!href) return document.createTextNode(text);
+    const a = document.createElement("a");
+    a.href = href;
+    a.textContent = text;
+    return a;
+  };
+  const kigali = (iso) => new Date(Date.parse(iso) + 2 * 3600 * 1000).toISOString().slice(0, 16).replace("T", " ");
+  const status = document.getElementById("dashboard-live");
+  livePolling(async () => {
+    const d = await getJson(root.dataset.api);
+    root.querySelectorAll("[data-fig]").forEach((e) => {
+      const v = at(d, e.dataset.fig);
+      if (v === undefined) return;
+      const f = fmt[e.dataset.fmt] || fmt.text;
+      const text = f(v);
+      if (e.textContent !== text) e.textContent = text;
+      if (v && typeof v === "object" && v.href && e.tagName === "A") e.setAttribute("href", v.href);
+    });
+    for (const ch of Array.isArray(d.charts) ? d.charts : []) {
+      const svg = root.querySelector('svg[data-chart="' + ch.id + '"]');
+      if (svg) svg.replaceChildren(...ch.drawing.shapes.map(shape).filter(Boolean));
+      const table = root.querySelector('table[data-chart-table="' + ch.id + '"]');
+      if (table) {
+        table.tBodies[0].replaceChildren(...ch.points.map((p) => {
+          const tr = document.createElement("tr");
+          cell(tr, link(p.href, p.label));
+          cell(tr, p.shown);
+          return tr;
+        }));
+      }
+    }
+    const feed = document.getElementById("feed");
+    if (feed && Array.isArray(d.feed)) {
+      const items = d.feed.map((i) => {
+        const li = document.createElement("li");
+        li.dataset.kind = String(i.kind).toLowerCase();
+        const t = document.createElement("time");
+        t.dateTime = i.at;
+        t.textContent = kigali(i.at);
+        li.append(t, " ", link(i.href, i.text));
+        return li;
+      });
+      if (!items.length) {
+        const li = document.createElement("li");
+        li.className = "muted empty";
+        li.textContent = "Nothing has happened yet.";
+        items.push(li);
+      }
+      feed.replaceChildren(...items);
+    }
+  }, status, Math.max(5, Number(root.dataset.refresh) || 30) * 1000);
+});

@@ -154,6 +154,9 @@ actions! {
     ReportScheduleCreated => "report.schedule_created",
     ReportScheduleDeleted => "report.schedule_deleted",
     ScheduledReportSent => "report.scheduled_sent",
+    ReportExported => "report.exported",
+    ReportDownloaded => "report.downloaded",
+    ReportFilesExpired => "report.files_expired",
 }
 
 /// One audit row, built by the caller and written by [`record`].

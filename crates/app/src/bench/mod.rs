@@ -7,7 +7,9 @@
 //! (a saved setting reaching separate serve and worker processes).
 
 mod audit_log;
+pub mod campaign;
 mod codes;
+pub mod dashboard;
 pub mod payouts;
 mod search;
 pub mod settings;

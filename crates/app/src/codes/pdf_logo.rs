@@ -6,14 +6,15 @@
 
 use base64::Engine;
 
-/// An image ready to be written as the document's one image XObject.
+/// An image ready to be written as the document's one image XObject (the code sheets here, the
+/// report PDFs in `reports::pdf`).
 #[derive(Debug)]
 pub struct Logo {
     pub width: u32,
     pub height: u32,
-    pub(super) color_space: &'static str,
-    pub(super) filter: &'static str,
-    pub(super) data: Vec<u8>,
+    pub color_space: &'static str,
+    pub filter: &'static str,
+    pub data: Vec<u8>,
 }
 
 const MAX_SIDE: u32 = 4096;

@@ -19,7 +19,7 @@ pub mod quota;
 pub mod routes;
 pub mod shell;
 pub mod staff_ips;
-mod system;
+pub mod system;
 
 use std::sync::Arc;
 
@@ -58,6 +58,7 @@ impl AppState {
 /// Every route of the app, with the access each needs.
 pub fn all_routes() -> Vec<routes::RouteSpec> {
     let mut specs = system::routes();
+    specs.extend(crate::dashboard::web::routes());
     specs.extend(openapi_pages::routes());
     specs.extend(brand::routes());
     specs.extend(crate::identity::pages::routes());
@@ -86,6 +87,8 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::reports::custom_pages::routes());
     specs.extend(crate::reports::schedule_api::routes());
     specs.extend(crate::reports::schedule_pages::routes());
+    specs.extend(crate::reports::api::routes());
+    specs.extend(crate::reports::pages::routes());
     specs
 }
 

@@ -11,17 +11,14 @@ use axum::Json;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
-use super::auth::Principal;
 use super::metrics::{StateLabels, JOB_STATES};
 use super::routes::{Access, RouteSpec};
-use super::shell::Shell;
 use super::AppState;
 use crate::error::AppError;
 use crate::route;
 
 pub fn routes() -> Vec<RouteSpec> {
     vec![
-        route!(GET "/", Access::SignedIn, home),
         route!(GET "/status", Access::Public, status_page),
         route!(GET "/api/health", Access::Public, health),
         route!(GET "/api/metrics", Access::Public, metrics),
@@ -237,49 +234,4 @@ pub async fn system_status(conn: &mut sqlx::PgConnection, h: &Health) -> Result<
         s => s,
     };
     Ok(SystemStatus { status, reasons })
-}
-
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage<'a> {
-    shell: Shell,
-    health: &'a Health,
-    system: SystemStatus,
-    low_backup_codes: bool,
-    pending_registrations: i64,
-    pending_role_requests: i64,
-}
-
-/// The signed-in home page.
-pub async fn home(State(state): State<AppState>, who: Principal) -> Result<Response, AppError> {
-    let h = health_report(&state).await;
-    let mut conn = state.pool.acquire().await?;
-    let left = crate::identity::mfa::backup_codes_left(&mut conn, who.user_id).await?;
-    // in-app notices of what waits for this user's decision
-    let pending_registrations = if who.can(crate::access::Permission::UsersRegistrationApprove) {
-        crate::identity::users::pending_count(&mut conn).await?
-    } else {
-        0
-    };
-    let pending_role_requests: i64 = if who.can(crate::access::Permission::UsersRolesAssign) {
-        sqlx::query_scalar(
-            "select count(*) from role_change_requests where status = 'pending' and requested_by_user_id <> $1",
-        )
-        .bind(who.user_id)
-        .fetch_one(&mut *conn)
-        .await?
-    } else {
-        0
-    };
-    let system = system_status(&mut conn, &h).await?;
-    let settings = state.settings.get();
-    let page = HomePage {
-        shell: Shell::new(&who, "/", &settings.0.branding.company_name),
-        health: &h,
-        system,
-        low_backup_codes: left < 3,
-        pending_registrations,
-        pending_role_requests,
-    };
-    super::pages::html(StatusCode::OK, &page)
 }

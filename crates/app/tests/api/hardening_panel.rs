@@ -281,7 +281,7 @@ const OVERFLOW: &str = "
   }
   return [document.documentElement.scrollWidth, w, Math.round(r.right), header ? header.scrollWidth : 0, header ? header.clientWidth : 0, out];";
 
-async fn assert_fits(c: &Client, app: &TestApp, path: &str) {
+pub(crate) async fn assert_fits(c: &Client, app: &TestApp, path: &str) {
     c.goto(&app.url(path)).await.unwrap();
     let v = measure(c, OVERFLOW, vec![]).await;
     let (scroll, inner) = (v[0].as_i64().unwrap(), v[1].as_i64().unwrap());

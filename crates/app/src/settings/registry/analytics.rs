@@ -5,11 +5,17 @@ use super::{key, CategoryDoc, Effect::*, Input::*, Item, Section};
 use crate::settings::Category;
 
 const LATER: super::Effect = Later { issue: 21 };
+/// The hourly retention job of the rollups and the raw logs.
+const RETENTION: &str = "stats/retention.rs";
 const CHARTS: &[&str] = &["line", "bar", "pie"];
 /// The scheduled reports' outbox: the built-in schedule's runs.
 const SCHEDULE: super::Effect = Applied {
     by: &["reports/schedule_run.rs"],
 };
+/// The dashboard's readers of its settings.
+const DASHBOARD: &str = "dashboard/mod.rs";
+const DASHBOARD_WEB: &str = "dashboard/web.rs";
+const DASHBOARD_CHARTS: &str = "dashboard/charts.rs";
 
 pub(super) static DOC: CategoryDoc = CategoryDoc {
     category: Category::Analytics,
@@ -24,7 +30,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "Default view",
                     "The dashboard view a person sees first.",
                     Select(&["overview", "detailed", "custom"]),
-                    LATER
+                    Applied { by: &[DASHBOARD_WEB] }
                 ),
                 key!(
                     "refreshIntervalSeconds",
@@ -35,7 +41,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 3600,
                         unit: "seconds"
                     },
-                    LATER
+                    Applied { by: &[DASHBOARD] }
                 ),
                 key!(
                     "maxDataPoints",
@@ -46,28 +52,36 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 10_000,
                         unit: ""
                     },
-                    LATER
+                    Applied {
+                        by: &[DASHBOARD_CHARTS]
+                    }
                 ),
                 key!(
                     "redemptionsChart",
                     "Redemptions chart",
                     "How redemptions over time are drawn.",
                     Select(CHARTS),
-                    LATER
+                    Applied {
+                        by: &[DASHBOARD_CHARTS]
+                    }
                 ),
                 key!(
                     "disbursementsChart",
                     "Payouts chart",
                     "How payouts over time are drawn.",
                     Select(CHARTS),
-                    LATER
+                    Applied {
+                        by: &[DASHBOARD_CHARTS]
+                    }
                 ),
                 key!(
                     "batchesChart",
                     "Batches chart",
                     "How batches are compared.",
                     Select(CHARTS),
-                    LATER
+                    Applied {
+                        by: &[DASHBOARD_CHARTS]
+                    }
                 ),
             ],
         },
@@ -79,28 +93,41 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "Report format",
                     "The format a report is made in unless another is chosen.",
                     Select(&["pdf", "csv"]),
-                    LATER
+                    Applied {
+                        by: &["reports/export/mod.rs"]
+                    }
                 ),
                 key!(
                     "reportIncludeCharts",
                     "Include charts",
                     "Reports carry the charts as well as the tables.",
                     Toggle,
-                    LATER
+                    Applied {
+                        by: &[
+                            "reports/api.rs",
+                            "reports/pages.rs",
+                            "reports/export/job.rs",
+                            "reports/pdf/look.rs"
+                        ]
+                    }
                 ),
                 key!(
                     "reportIncludeRawData",
                     "Include raw data",
                     "Reports carry every row, not only the totals.",
                     Toggle,
-                    LATER
+                    Applied {
+                        by: &["reports/api.rs", "reports/export/job.rs"]
+                    }
                 ),
                 key!(
                     "reportBranding",
                     "Branded reports",
                     "Reports carry the company's name, logo and colours.",
                     Toggle,
-                    LATER
+                    Applied {
+                        by: &["reports/pdf/look.rs"]
+                    }
                 ),
                 key!(
                     "scheduleDaily",
@@ -147,7 +174,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 36_500,
                         unit: "days"
                     },
-                    LATER
+                    Applied { by: &[RETENTION] }
                 ),
                 key!(
                     "aggregatedDataDays",
@@ -158,7 +185,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 36_500,
                         unit: "days"
                     },
-                    LATER
+                    Applied { by: &[RETENTION] }
                 ),
                 key!(
                     "reportDataDays",
@@ -169,14 +196,16 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 36_500,
                         unit: "days"
                     },
-                    LATER
+                    Applied {
+                        by: &["reports/export/mod.rs"]
+                    }
                 ),
                 key!(
                     "autoCleanup",
                     "Clean up automatically",
-                    "Deletes data older than the periods above every night.",
+                    "Deletes the raw USSD logs older than their period above, every hour (never money or audit rows).",
                     Toggle,
-                    LATER
+                    Applied { by: &[RETENTION] }
                 ),
             ],
         },

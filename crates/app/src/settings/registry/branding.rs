@@ -11,6 +11,8 @@ const CSS: &str = "web/brand_css.rs";
 const SHEETS: &str = "codes/export.rs";
 /// The payouts' and redemptions' report exports.
 const REPORTS: &str = "disbursement/ops/export.rs";
+/// The reports' PDF files (name, logo and colours while `analytics.reportBranding` is on).
+const REPORT_PDF: &str = "reports/pdf/look.rs";
 
 pub(super) static DOC: CategoryDoc = CategoryDoc {
     category: Category::Branding,
@@ -23,13 +25,13 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
             keys: &[
                 key!("companyName", "Company name",
                     "Named on every printed code sheet and card, in report headers, in the panel's page titles and footer.",
-                    Text { max: 80 }, Applied { by: &[SHEETS, REPORTS, BRAND] }),
+                    Text { max: 80 }, Applied { by: &[SHEETS, REPORTS, REPORT_PDF, BRAND] }),
                 key!("companyTagline", "Tagline",
                     "A short line shown after the company name in the code sheets' header and footer, in report headers and in the panel's footer and sign-in page.",
                     Text { max: 120 }, Applied { by: &[SHEETS, REPORTS, BRAND] }),
                 key!("companyLogo", "Logo",
-                    "Printed at the top left of every code sheet page (PNG or JPEG) and shown in the panel's header and sign-in page. Empty: no logo.",
-                    Image, Applied { by: &[SHEETS, BRAND] }),
+                    "Printed at the top left of every code sheet page and every page of a branded report PDF (PNG or JPEG) and shown in the panel's header and sign-in page. Empty: no logo.",
+                    Image, Applied { by: &[SHEETS, REPORT_PDF, BRAND] }),
                 key!("companyFavicon", "Favicon",
                     "The small icon browsers show in the panel's tabs. Empty: the company's initial on the primary colour.",
                     Image, Applied { by: &[BRAND] }),
@@ -48,14 +50,14 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
             title: "Colours",
             keys: &[
                 key!("primaryColor", "Primary colour",
-                    "The panel's header bar, buttons, the current navigation entry's marker, chart bars and the built-in favicon; text on it turns white or dark, whichever reads better.",
-                    Color, Applied { by: &[CSS] }),
+                    "The panel's header bar, buttons, the current navigation entry's marker, chart bars and the built-in favicon; text on it turns white or dark, whichever reads better. In a branded report PDF: headings, rules, the tables' header row and the first series of each chart.",
+                    Color, Applied { by: &[CSS, REPORT_PDF] }),
                 key!("secondaryColor", "Secondary colour",
-                    "The background of the USSD phone screens in the panel's monitor.",
-                    Color, Applied { by: &[CSS] }),
+                    "The background of the USSD phone screens in the panel's monitor; in a branded report PDF, the band atop each page, the company's name and the third series of each chart.",
+                    Color, Applied { by: &[CSS, REPORT_PDF] }),
                 key!("accentColor", "Accent colour",
-                    "The ring around whatever has the keyboard focus in the panel.",
-                    Color, Applied { by: &[CSS] }),
+                    "The ring around whatever has the keyboard focus in the panel; in a branded report PDF, the second series of each chart.",
+                    Color, Applied { by: &[CSS, REPORT_PDF] }),
                 key!("backgroundColor", "Background colour",
                     "The panel's page background; cards are white on a light background, a lighter shade on a dark one.",
                     Color, Applied { by: &[CSS] }),
