@@ -39,6 +39,8 @@ mod reports_custom;
 mod reports_schedule;
 mod reports;
 mod reports_browser;
+mod rollups;
+mod rollups_retention;
 mod seed;
 mod settings;
 mod settings_branding;
