@@ -41,7 +41,8 @@ impl From<sqlx::Error> for Failure {
 }
 
 /// A built-in report over `range`, as the schedule `by` sees it (all of it: a schedule's
-/// permissions were checked on its owner).
+/// permissions were checked on its owner, the built-in one's set by whoever may change the
+/// analytics settings).
 pub async fn build_builtin(
     conn: &mut PgConnection,
     kind: Kind,
@@ -49,24 +50,31 @@ pub async fn build_builtin(
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<Report, Failure> {
-    let _ = (conn, range, by, now);
-    Err(Failure::Give(format!(
-        "the {} report is not available in this build yet",
-        kind.as_str()
-    )))
+    let spec = super::Spec {
+        kind,
+        range,
+        batch: None,
+    };
+    Ok(super::build_at(conn, &spec, &super::Viewer::system(by), now).await?)
 }
 
-/// `report` as a file of `format`.
+/// `report` as a file of `format`, as the analytics settings want it (charts or not, branded
+/// or not).
 pub fn render(report: &Report, format: Format, settings: &crate::settings::Settings) -> Result<Attachment, Failure> {
-    let _ = settings;
     let stem = file_stem(report);
+    let report = super::export::job::with_settings(report.clone(), settings.analytics.report_include_charts);
     match format {
         Format::Csv => Ok(Attachment {
             file_name: format!("{stem}.csv"),
             content_type: "text/csv; charset=utf-8".into(),
-            body: csv(report).map_err(|e| Failure::Retry(e.to_string()))?,
+            body: super::csv::render(&report).map_err(|e| Failure::Retry(e.to_string()))?,
         }),
-        Format::Pdf => Err(Failure::Give("PDF reports are not available in this build yet".into())),
+        Format::Pdf => Ok(Attachment {
+            file_name: format!("{stem}.pdf"),
+            content_type: "application/pdf".into(),
+            body: super::pdf::render_pdf(&report, &super::pdf::PdfLook::from_settings(settings))
+                .map_err(|e| Failure::Give(e.to_string()))?,
+        }),
     }
 }
 
@@ -83,28 +91,4 @@ pub fn file_stem(report: &Report) -> String {
     let slug = slug.trim_end_matches('-');
     let slug = if slug.is_empty() { "report" } else { slug };
     format!("{slug}-{}-{}", report.range.from, report.range.to)
-}
-
-fn csv(report: &Report) -> std::io::Result<Vec<u8>> {
-    use super::model::{Block, Cell};
-    let mut out = crate::csv_out::CsvOut::new();
-    let raw = |c: &Cell| match c {
-        Cell::Text(s) => s.clone(),
-        Cell::Int(n) | Cell::Money(n) | Cell::Millis(n) => n.to_string(),
-        Cell::Ratio(r) => r.to_string(),
-        Cell::Day(d) => d.to_string(),
-        Cell::Time(t) => t.to_rfc3339(),
-        Cell::Empty => String::new(),
-    };
-    for s in &report.sections {
-        for b in &s.blocks {
-            if let Block::Table(t) = b {
-                out.row(t.columns.iter().map(|c| c.name.clone()))?;
-                for r in t.rows.iter().chain(t.totals.iter()) {
-                    out.row(r.iter().map(raw))?;
-                }
-            }
-        }
-    }
-    out.take()
 }

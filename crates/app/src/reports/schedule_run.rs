@@ -306,7 +306,7 @@ async fn reports_of(
         .map(|d| d.0),
         None => None,
     };
-    let money = match (&definition, Kind::parse_schedule(&s.report_kind)) {
+    let money = match (&definition, Kind::parse_builtin(&s.report_kind)) {
         (Some(d), _) => d.is_financial(),
         (None, Some(k)) => k == Kind::Financial,
         (None, None) => return Err(Failure::Give("the schedule's report is gone".into())),
@@ -317,7 +317,7 @@ async fn reports_of(
             s.owner_name
         )));
     }
-    let report = match (definition, Kind::parse_schedule(&s.report_kind)) {
+    let report = match (definition, Kind::parse_builtin(&s.report_kind)) {
         (Some(def), _) => {
             let heading = super::custom_build::Heading {
                 title: &s.report_name,
@@ -331,13 +331,4 @@ async fn reports_of(
         (None, None) => return Err(Failure::Give("the schedule's report is gone".into())),
     };
     Ok(vec![report])
-}
-
-impl Kind {
-    /// A built-in kind as `report_schedules.report_kind` names it.
-    fn parse_schedule(s: &str) -> Option<Kind> {
-        [Kind::Batches, Kind::Financial, Kind::Engagement]
-            .into_iter()
-            .find(|k| k.as_str() == s)
-    }
 }

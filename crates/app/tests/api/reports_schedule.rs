@@ -138,9 +138,15 @@ async fn the_report_arrives_attached_and_a_period_is_sent_once() {
     let today = mbelyco::stats::kigali_date(now());
     let (name, csv) = attachment(&mail);
     assert_eq!(name, format!("redemptions-by-network-{today}-{today}.csv"));
-    // the CSV is the report: the network's redemptions of the day and the total
+    // the CSV is the report: what it is, then the network's redemptions of the day and the total
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines, ["Network,Count", "MTN,3", "Total,3"], "{csv}");
+    assert!(lines.contains(&"report,Redemptions by network,"), "{csv}");
+    assert!(lines.contains(&format!("range,{today},{today}").as_str()), "{csv}");
+    let header = lines
+        .iter()
+        .position(|l| *l == "Network,Count,")
+        .unwrap_or_else(|| panic!("{csv}"));
+    assert_eq!(lines[header + 1..header + 3], ["MTN,3,", "Total,3,"], "{csv}");
 
     let recorded = runs(&app, &key).await;
     assert_eq!(recorded.len(), 1);
@@ -194,7 +200,7 @@ async fn a_refusing_smtp_server_fails_the_run_and_the_retry_sends_it() {
     let mail = sink.await.unwrap();
     assert!(mail.contains("ops@mbelyco.test"), "{mail}");
     let (_, csv) = attachment(&mail);
-    assert!(csv.starts_with("Network,Count\n"), "{csv}");
+    assert!(csv.contains("\nNetwork,Count,\n"), "{csv}");
     let recorded = runs(&app, &key).await;
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0]["status"], "sent");

@@ -4,7 +4,6 @@
 use super::{key, CategoryDoc, Effect::*, Input::*, Item, Section};
 use crate::settings::Category;
 
-const LATER: super::Effect = Later { issue: 21 };
 /// The hourly retention job of the rollups and the raw logs.
 const RETENTION: &str = "stats/retention.rs";
 const CHARTS: &[&str] = &["line", "bar", "pie"];
