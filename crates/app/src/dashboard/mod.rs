@@ -14,6 +14,7 @@ pub mod draw;
 mod feed;
 mod health;
 mod links;
+mod totals;
 mod view;
 pub mod web;
 
@@ -33,6 +34,7 @@ pub use health::System;
 
 /// Which parts a view shows (`analytics.dashboard.defaultView`, or `?view=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = DashboardView)]
 #[serde(rename_all = "lowercase")]
 pub enum View {
     /// The cards, the two main charts (redemptions per hour, payouts by state), the newest
@@ -65,6 +67,7 @@ impl View {
 
 /// A part of the dashboard a view shows or leaves out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
+#[schema(as = DashboardSection)]
 #[serde(rename_all = "camelCase")]
 pub enum Section {
     Redemptions,
@@ -158,6 +161,7 @@ impl Choice {
 
 /// A count, and the list it counts (none when the caller may not open that list).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = DashboardFigure)]
 #[serde(rename_all = "camelCase")]
 pub struct Figure {
     pub value: i64,
@@ -166,6 +170,7 @@ pub struct Figure {
 
 /// Payouts and their sum in RWF, and the list they are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = DashboardMoneyFigure)]
 #[serde(rename_all = "camelCase")]
 pub struct MoneyFigure {
     pub count: i64,
@@ -175,6 +180,7 @@ pub struct MoneyFigure {
 
 /// How a chart is drawn (`analytics.dashboard.redemptionsChart`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = DashboardChartKind)]
 #[serde(rename_all = "lowercase")]
 pub enum ChartKind {
     Line,
@@ -194,6 +200,7 @@ impl ChartKind {
 
 /// One point of a chart: its label, value (as drawn), the value as shown, and the list it counts.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = DashboardPoint)]
 #[serde(rename_all = "camelCase")]
 pub struct Point {
     pub label: String,
@@ -203,6 +210,7 @@ pub struct Point {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = DashboardChart)]
 #[serde(rename_all = "camelCase")]
 pub struct Chart {
     /// Stable: `redemptionsHourly`, `redemptionsDaily`, `payoutsByState`, `topBatches`,
@@ -218,6 +226,7 @@ pub struct Chart {
 
 /// Something waiting for this person (a registration, a role change, few backup codes left).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = DashboardNotice)]
 #[serde(rename_all = "camelCase")]
 pub struct Notice {
     pub id: &'static str,
@@ -227,6 +236,7 @@ pub struct Notice {
 
 /// A shortcut the caller may take.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = DashboardAction)]
 #[serde(rename_all = "camelCase")]
 pub struct Action {
     pub id: &'static str,
@@ -284,19 +294,36 @@ pub async fn build(state: &AppState, viewer: Viewer<'_>, choice: &Choice) -> Res
     let has = |s: Section| sections.contains(&s);
     let pool = &state.pool;
 
+    // the long-range sums first: the cards and the charts share them
+    let reads = viewer.can(Permission::RedemptionsRead);
+    let pays = viewer.can(Permission::DisbursementsRead);
+    let (rt, pt) = tokio::try_join!(
+        async {
+            match reads && (has(Section::Redemptions) || has(Section::MoreCharts)) {
+                true => totals::redemptions(pool, now).await.map(Some),
+                false => Ok(None),
+            }
+        },
+        async {
+            match pays && (has(Section::Money) || has(Section::Charts)) {
+                true => totals::payouts(pool, now).await.map(Some),
+                false => Ok(None),
+            }
+        }
+    )?;
     let notices = cards::notices(pool, viewer);
     let redemptions = async {
-        match has(Section::Redemptions) && viewer.can(Permission::RedemptionsRead) {
-            true => cards::redemptions(pool, now).await.map(Some),
-            false => Ok(None),
+        match (has(Section::Redemptions), &rt) {
+            (true, Some(t)) => cards::redemptions(pool, now, t).await.map(Some),
+            _ => Ok(None),
         }
     };
     let money = async {
-        match has(Section::Money) && viewer.can(Permission::DisbursementsRead) {
-            true => cards::money(pool, now, settings.0.payments.low_balance_threshold)
+        match (has(Section::Money), &pt) {
+            (true, Some(t)) => cards::money(pool, now, settings.0.payments.low_balance_threshold, t)
                 .await
                 .map(Some),
-            false => Ok(None),
+            _ => Ok(None),
         }
     };
     let campaign = async {
@@ -319,7 +346,7 @@ pub async fn build(state: &AppState, viewer: Viewer<'_>, choice: &Choice) -> Res
             false => Ok(None),
         }
     };
-    let charts = charts::build(pool, viewer, &sections, analytics, now);
+    let charts = charts::build(pool, viewer, &sections, analytics, now, rt.as_ref(), pt.as_deref());
     let feed = async {
         match has(Section::Feed) {
             true => feed::recent(pool, viewer, choice.feed_len()).await.map(Some),
