@@ -49,6 +49,8 @@ create table report_runs (
     recipients   text[] not null,
     format       text not null check (format in ('csv', 'pdf')),
     delivery     text not null check (delivery in ('attach', 'link')),
+    -- delivery by link: the report files (`report_files`) the e-mail links to, made once per run
+    files        uuid[] not null default '{}',
     created_at   timestamptz not null,
     sent_at      timestamptz,
     constraint report_runs_period_key unique (schedule_key, period_from)

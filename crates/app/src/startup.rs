@@ -135,6 +135,7 @@ pub fn registry(state: &AppState) -> Registry {
         .register(crate::alerts::sms::Handler::new(Arc::clone(&state.settings)))
         .register(crate::reports::schedule_run::SendHandler {
             settings: Arc::clone(&state.settings),
+            base_url: state.config.public_base_url.clone(),
         })
         .register(crate::reports::export::job::Handler {
             settings: Arc::clone(&state.settings),

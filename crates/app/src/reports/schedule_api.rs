@@ -32,7 +32,8 @@ pub fn routes() -> Vec<RouteSpec> {
             Doc::new("Schedule a report by e-mail")
                 .describe("A built-in report (`batches`, `financial`, `engagement`) or a saved custom report \
                            (`customReportId`), sent `daily` (yesterday, each morning), `weekly` (last week, Mondays) \
-                           or `monthly` (last month, on the 1st) to 1–50 recipients as CSV or PDF, attached. The \
+                           or `monthly` (last month, on the 1st) to 1–50 recipients as CSV or PDF, attached, or \
+                           (built-in reports) as a link to the exported file's page (`delivery: link`). The \
                            latest due period is sent at the next pass; each period once. Sent with the SMTP server \
                            of the notification settings; every run is recorded (`…/schedule/runs`).")
                 .body::<ScheduleInput>()
@@ -73,10 +74,10 @@ pub async fn create_schedule(
     new: &NewSchedule,
     acting: &Acting,
 ) -> Result<Uuid, AppError> {
-    if new.delivery == Delivery::Link {
+    if new.delivery == Delivery::Link && new.kind == Kind::Custom {
         return Err(AppError::field(
             "delivery",
-            "links to a downloadable file are not available yet; choose attach",
+            "a custom report is attached; links are for the built-in reports",
         ));
     }
     let mut unit = state.unit().await?;

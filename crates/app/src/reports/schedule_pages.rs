@@ -39,6 +39,7 @@ struct ScheduleLine {
     frequency: String,
     recipients: String,
     format: String,
+    delivery: String,
     owner: String,
     mine: bool,
 }
@@ -60,6 +61,7 @@ struct FormState {
     frequency: String,
     recipients: String,
     format: String,
+    delivery: String,
 }
 
 #[derive(Template)]
@@ -97,6 +99,7 @@ fn schedule_line(s: &ScheduleView, me: Uuid) -> ScheduleLine {
         frequency: s.frequency.to_string(),
         recipients: s.recipients.join(", "),
         format: s.format.as_str().to_uppercase(),
+        delivery: s.delivery.to_string(),
         owner: s.owner_name.clone(),
         mine: s.owner_id == me,
     }
@@ -190,6 +193,7 @@ async fn create(
         frequency: get("frequency"),
         recipients: get("recipients"),
         format: get("format"),
+        delivery: get("delivery"),
     };
     // `custom:<id>` picks a saved report; the others name a built-in one
     let (report, custom) = match form.report.strip_prefix("custom:") {
@@ -209,7 +213,7 @@ async fn create(
                 .collect(),
         ),
         format: Some(form.format.clone()),
-        delivery: Some("attach".into()),
+        delivery: Some(form.delivery.clone()),
     };
     let result = match input.parse(&state.settings.get().0.analytics.report_default_format) {
         Ok(new) => create_schedule(&state, &who, &new, &acting).await,

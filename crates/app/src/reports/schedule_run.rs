@@ -160,6 +160,8 @@ pub async fn schedule(pool: PgPool, clock: SharedClock, settings: Arc<SettingsSt
 /// Sends one run's e-mail (`reports.schedule_send`).
 pub struct SendHandler {
     pub settings: Arc<SettingsStore>,
+    /// Where the panel is reached (`PUBLIC_BASE_URL`), for the links of `delivery: link`.
+    pub base_url: String,
 }
 
 #[async_trait]
@@ -183,7 +185,7 @@ impl JobHandler for SendHandler {
         }
         let now = ctx.clock.now();
         let settings = self.settings.get();
-        let outcome = match compose(&mut conn, &run, &settings.0, now).await {
+        let outcome = match compose(&mut conn, &run, &settings.0, &self.base_url, now).await {
             Ok((subject, body, files)) => mail::deliver(&settings.0, &run.recipients, &subject, body, &files)
                 .await
                 .map_err(Failure::Retry),
@@ -239,11 +241,12 @@ async fn mark_sent(pool: &PgPool, run: &RunView, now: DateTime<Utc>) -> Result<(
     tx.commit().await
 }
 
-/// The e-mail of a run: subject, text and the report files.
+/// The e-mail of a run: subject, text and the report files (attached, or linked).
 async fn compose(
     conn: &mut PgConnection,
     run: &RunView,
     settings: &crate::settings::Settings,
+    base_url: &str,
     now: DateTime<Utc>,
 ) -> Result<(String, String, Vec<mail::Attachment>), Failure> {
     let range = DayRange {
@@ -251,28 +254,147 @@ async fn compose(
         to: run.period_to,
     };
     let by = format!("Schedule: {}", run.frequency);
-    let reports = reports_of(conn, run, range, &by, now).await?;
-    let mut files = Vec::new();
-    for r in &reports {
-        files.push(schedule_render::render(r, run.format, settings)?);
-    }
     let company = &settings.branding.company_name;
     let period = if range.from == range.to {
         range.from.to_string()
     } else {
         format!("{} – {}", range.from, range.to)
     };
+    let footer = format!(
+        "This e-mail is sent by the {} schedule of MBELYCO Promo.",
+        run.frequency
+    );
+    if run.delivery == Delivery::Link {
+        let files = linked_files(conn, run, range, &by, settings, now).await?;
+        let titles: Vec<&str> = files.iter().map(|(k, _)| k.title()).collect();
+        let links: Vec<String> = files
+            .iter()
+            .map(|(k, id)| {
+                format!(
+                    "- {}: {}/admin/reports/export/{id}",
+                    k.title(),
+                    base_url.trim_end_matches('/')
+                )
+            })
+            .collect();
+        let subject = format!("{company}: {} ({period})", titles.join(", "));
+        let body = format!(
+            "Hello,\n\nThe {} {} of {period} (Kigali days), as {}, can be downloaded here once made (sign in; the \
+             files are kept {} days):\n\n{}\n\n{footer}\n",
+            run.frequency,
+            if files.len() == 1 { "report" } else { "reports" },
+            run.format.as_str().to_uppercase(),
+            settings.analytics.report_data_days,
+            links.join("\n"),
+        );
+        return Ok((subject, body, Vec::new()));
+    }
+    let reports = reports_of(conn, run, range, &by, now).await?;
+    let mut files = Vec::new();
+    for r in &reports {
+        files.push(schedule_render::render(r, run.format, settings)?);
+    }
     let titles: Vec<&str> = reports.iter().map(|r| r.title.as_str()).collect();
     let subject = format!("{company}: {} ({period})", titles.join(", "));
     let body = format!(
-        "Hello,\n\nAttached: the {} {} of {period} (Kigali days), as {}.\n\n{}\n\nThis e-mail is sent by the {} schedule of MBELYCO Promo.\n",
+        "Hello,\n\nAttached: the {} {} of {period} (Kigali days), as {}.\n\n{}\n\n{footer}\n",
         run.frequency,
         if reports.len() == 1 { "report" } else { "reports" },
         run.format.as_str().to_uppercase(),
-        files.iter().map(|f| format!("- {}", f.file_name)).collect::<Vec<_>>().join("\n"),
-        run.frequency,
+        files
+            .iter()
+            .map(|f| format!("- {}", f.file_name))
+            .collect::<Vec<_>>()
+            .join("\n"),
     );
     Ok((subject, body, files))
+}
+
+/// The built-in kinds a run sends: the settings' three, or its schedule's one (while its owner
+/// may still read it).
+async fn kinds_of(conn: &mut PgConnection, run: &RunView) -> Result<Vec<Kind>, Failure> {
+    let Some(schedule_id) = run.schedule_id else {
+        if run.schedule_key.starts_with("builtin:") {
+            return Ok(BUILTIN_KINDS.to_vec());
+        }
+        return Err(Failure::Give("the schedule was deleted".into()));
+    };
+    let s = schedule::get(conn, schedule_id).await?;
+    let kind = Kind::parse_builtin(&s.report_kind)
+        .ok_or_else(|| Failure::Give("a custom report is attached, not linked".into()))?;
+    may_send(conn, &s, kind == Kind::Financial).await?;
+    Ok(vec![kind])
+}
+
+/// The report files a linked run points at: made (export jobs queued, audited) on its first
+/// attempt and kept on the run, so a retry links the same files.
+async fn linked_files(
+    conn: &mut PgConnection,
+    run: &RunView,
+    range: DayRange,
+    by: &str,
+    settings: &crate::settings::Settings,
+    now: DateTime<Utc>,
+) -> Result<Vec<(Kind, Uuid)>, Failure> {
+    let kinds = kinds_of(conn, run).await?;
+    let made: Vec<(Uuid, String)> = sqlx::query_as(
+        "select f.id, f.kind from report_runs r join report_files f on f.id = any(r.files) where r.id = $1",
+    )
+    .bind(run.id)
+    .fetch_all(&mut *conn)
+    .await?;
+    if !made.is_empty() {
+        return Ok(made
+            .into_iter()
+            .filter_map(|(id, k)| Kind::parse_builtin(&k).map(|k| (k, id)))
+            .collect());
+    }
+    let format = match run.format {
+        Format::Csv => crate::codes::export::Format::Csv,
+        Format::Pdf => crate::codes::export::Format::Pdf,
+    };
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut out = Vec::new();
+    for kind in kinds {
+        let cmd = super::export::ExportCmd {
+            spec: super::Spec {
+                kind,
+                range,
+                batch: None,
+            },
+            format,
+        };
+        let file = super::export::request(
+            &mut tx,
+            &cmd,
+            &super::Viewer::system(by),
+            &settings.analytics,
+            &Acting::system(now),
+        )
+        .await?;
+        out.push((kind, file.id));
+    }
+    let ids: Vec<Uuid> = out.iter().map(|(_, id)| *id).collect();
+    sqlx::query("update report_runs set files = $2 where id = $1")
+        .bind(run.id)
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// A schedule acts as its owner: refused once they no longer hold `reports.read` (and
+/// `disbursements.read` for money).
+async fn may_send(conn: &mut PgConnection, s: &schedule::ScheduleView, money: bool) -> Result<(), Failure> {
+    let held = access::effective_permissions(conn, s.owner_id).await?;
+    if !held.contains(&Permission::ReportsRead) || (money && !held.contains(&Permission::DisbursementsRead)) {
+        return Err(Failure::Give(format!(
+            "{} no longer may read this report, so it is not sent",
+            s.owner_name
+        )));
+    }
+    Ok(())
 }
 
 /// The report(s) of a run: the built-in schedule's three, or the schedule's one, built for the
@@ -295,7 +417,6 @@ async fn reports_of(
         return Err(Failure::Give("the schedule was deleted".into()));
     };
     let s = schedule::get(conn, schedule_id).await?;
-    let held = access::effective_permissions(conn, s.owner_id).await?;
     let definition: Option<Definition> = match s.custom_report_id {
         Some(id) => sqlx::query_scalar::<_, sqlx::types::Json<Definition>>(
             "select definition from custom_reports where id = $1",
@@ -311,12 +432,7 @@ async fn reports_of(
         (None, Some(k)) => k == Kind::Financial,
         (None, None) => return Err(Failure::Give("the schedule's report is gone".into())),
     };
-    if !held.contains(&Permission::ReportsRead) || (money && !held.contains(&Permission::DisbursementsRead)) {
-        return Err(Failure::Give(format!(
-            "{} no longer may read this report, so it is not sent",
-            s.owner_name
-        )));
-    }
+    may_send(conn, &s, money).await?;
     let report = match (definition, Kind::parse_builtin(&s.report_kind)) {
         (Some(def), _) => {
             let heading = super::custom_build::Heading {

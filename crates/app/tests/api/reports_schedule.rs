@@ -284,3 +284,64 @@ async fn schedules_are_checked_owned_and_the_settings_schedule_is_built_in() {
         .unwrap();
     assert_eq!(keys, ["builtin:daily", "builtin:weekly"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_built_in_schedule_mails_the_three_reports_as_pdf() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let (port, sink) = smtp_sink().await;
+    smtp_to(&app, port).await;
+    app.set_settings(
+        Category::Analytics,
+        json!({"scheduleDaily": true, "scheduleRecipients": ["board@mbelyco.test"], "reportDefaultFormat": "pdf"}),
+    )
+    .await;
+    assert_eq!(pass(&app, tomorrow_morning()).await, 1);
+    let mail = sink.await.unwrap();
+    assert!(mail.contains("board@mbelyco.test"), "{mail}");
+    assert_eq!(mail.matches("Content-Type: application/pdf").count(), 3, "{mail}");
+    let today = mbelyco::stats::kigali_date(now());
+    for kind in ["batch-performance", "financial-report", "customer-engagement"] {
+        assert!(mail.contains(&format!("{kind}-{today}-{today}.pdf")), "{kind}: {mail}");
+    }
+    let key = app.api_key("Viewer").await;
+    let recorded = runs(&app, &key).await;
+    assert_eq!(
+        (recorded[0]["scheduleKey"].as_str(), recorded[0]["status"].as_str()),
+        (Some("builtin:daily"), Some("sent"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_linked_report_points_at_its_exported_file() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let key = app.api_key("Super Administrator").await;
+    let res = app
+        .post_json(&key, SCHEDULE, &json!({"customReportId": saved_report(&app, &key).await, "frequency": "daily", "recipients": ["a@b.rw"], "delivery": "link"}))
+        .await;
+    assert_eq!(res.status(), 422, "a custom report is attached");
+    let (port, sink) = smtp_sink().await;
+    smtp_to(&app, port).await;
+    schedule(&app, &key, json!({"report": "financial", "frequency": "daily", "recipients": ["cfo@mbelyco.test"], "format": "csv", "delivery": "link"})).await;
+    assert_eq!(pass(&app, tomorrow_morning()).await, 1);
+    // the text is quoted-printable: soft line breaks joined
+    let mail = sink.await.unwrap().replace("=\n", "");
+    let file: uuid::Uuid = sqlx::query_scalar("select id from report_files")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(
+        mail.contains(&format!("{}/admin/reports/export/{file}", app.base)),
+        "{mail}"
+    );
+    assert!(!mail.contains("Content-Disposition: attachment"), "{mail}");
+    // the file was made by the export job the same drain ran
+    let body: Value = app
+        .get_as(&key, &format!("/api/v1/admin/reports/export/{file}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["file"]["status"], "ready", "{body}");
+}
