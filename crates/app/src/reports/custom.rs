@@ -23,6 +23,7 @@ pub const MAX_HOUR_DAYS: i64 = 31;
 /// What is counted: one of the rollup facts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CustomDataset)]
 pub enum Dataset {
     /// Redemptions by the hour they were made.
     Redemptions,
@@ -39,6 +40,7 @@ pub enum Dataset {
 /// What the rows are broken down by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CustomDimension)]
 pub enum Dimension {
     /// Kigali day.
     Day,
@@ -56,6 +58,7 @@ pub enum Dimension {
 /// What is summed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CustomMeasure)]
 pub enum Measure {
     Count,
     /// Whole RWF.
@@ -202,6 +205,7 @@ impl Measure {
 /// Only the rows with these values.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CustomFilters)]
 pub struct Filters {
     pub batch: Option<Uuid>,
     pub state: Option<String>,
@@ -212,6 +216,7 @@ pub struct Filters {
 /// The days a report covers: fixed Kigali days, or the last 7 or 30 days up to today.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", tag = "type")]
+#[schema(as = CustomRange)]
 pub enum RangeSpec {
     Days { from: NaiveDate, to: NaiveDate },
     Last { days: u32 },
@@ -243,6 +248,7 @@ impl RangeSpec {
 /// A checked definition, as stored with a saved report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CustomReportDefinition)]
 pub struct Definition {
     pub dataset: Dataset,
     pub dimensions: Vec<Dimension>,
@@ -266,6 +272,7 @@ impl Definition {
 /// A definition as a client sends it (API JSON, or the page's form turned into it).
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CustomReportDefinitionRequest)]
 pub struct DefinitionInput {
     /// `redemptions`, `payouts`, `paid`, `attempts` or `reversals`.
     #[schema(examples("payouts"))]
@@ -283,6 +290,7 @@ pub struct DefinitionInput {
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CustomFiltersRequest)]
 pub struct FiltersInput {
     /// A batch id.
     pub batch: Option<String>,
@@ -298,6 +306,7 @@ pub struct FiltersInput {
 /// both included). Default: the last 7 days.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CustomRangeRequest)]
 pub struct RangeInput {
     pub last: Option<u32>,
     pub from: Option<String>,

@@ -56,6 +56,7 @@ pub fn routes() -> Vec<RouteSpec> {
 /// A definition to run, and whether to save it.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = CustomReportRequest)]
 pub struct CustomBody {
     /// `redemptions`, `payouts`, `paid`, `attempts` or `reversals`.
     #[schema(examples("payouts"))]
@@ -90,6 +91,7 @@ impl CustomBody {
 /// A report, and the saved definition it came from (when saved).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = CustomReportAnswer)]
 pub struct CustomAnswer {
     /// The report document: title, range, filters, sections of figures, charts and tables.
     #[schema(value_type = Object)]

@@ -23,6 +23,7 @@ pub struct Reader {
 /// A saved custom report.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = SavedCustomReport)]
 pub struct SavedReport {
     pub id: Uuid,
     pub name: String,

@@ -23,10 +23,10 @@ pub const MAX_RECIPIENTS: usize = 50;
 
 macro_rules! text_enum {
     ($(#[$m:meta])* $name:ident { $($v:ident => $s:literal,)* }) => {
-        $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
         #[serde(rename_all = "lowercase")]
         #[sqlx(type_name = "text", rename_all = "lowercase")]
+        $(#[$m])*
         pub enum $name { $($v,)* }
 
         impl $name {
@@ -51,19 +51,23 @@ macro_rules! text_enum {
 
 text_enum!(
     /// How often a schedule sends.
+    #[schema(as = ReportFrequency)]
     Frequency { Daily => "daily", Weekly => "weekly", Monthly => "monthly", }
 );
 text_enum!(
     /// The file's format.
+    #[schema(as = ReportFormat)]
     Format { Csv => "csv", Pdf => "pdf", }
 );
 text_enum!(
     /// The file attached to the e-mail, or a link to download it.
+    #[schema(as = ReportDelivery)]
     Delivery { Attach => "attach", Link => "link", }
 );
 text_enum!(
     /// `report_runs.status`: written `queued`, then `sent`, or `failed` (retried with backoff
     /// until the job gives up; a later attempt that succeeds makes it `sent`).
+    #[schema(as = ReportRunStatus)]
     RunStatus { Queued => "queued", Sent => "sent", Failed => "failed", }
 );
 
@@ -99,6 +103,7 @@ impl Frequency {
 /// A schedule someone made.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ReportSchedule)]
 pub struct ScheduleView {
     pub id: Uuid,
     /// `batches`, `financial`, `engagement`, or `custom` (with `customReportId`).
@@ -118,6 +123,7 @@ pub struct ScheduleView {
 /// One period's e-mail of a schedule.
 #[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ReportRun)]
 pub struct RunView {
     pub id: Uuid,
     /// The schedule's id, or `builtin:daily|weekly|monthly` for the analytics settings'.
@@ -153,6 +159,7 @@ pub struct NewSchedule {
 /// A schedule as a client sends it.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(as = ReportScheduleRequest)]
 pub struct ScheduleInput {
     /// `batches`, `financial`, `engagement`; or leave out and give `customReportId`.
     #[schema(examples("financial"))]

@@ -60,6 +60,7 @@ pub fn routes() -> Vec<RouteSpec> {
 /// A schedule and its latest runs.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ReportScheduleAnswer)]
 pub struct ScheduleAnswer {
     pub data: ScheduleView,
     /// The 20 latest runs, newest first.
