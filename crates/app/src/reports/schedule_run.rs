@@ -185,13 +185,15 @@ impl JobHandler for SendHandler {
         }
         let now = ctx.clock.now();
         let settings = self.settings.get();
-        let outcome = match compose(&mut conn, &run, &settings.0, &self.base_url, now).await {
+        let composed = compose(&mut conn, &run, &settings.0, &self.base_url, now).await;
+        // no connection held while the SMTP server answers
+        drop(conn);
+        let outcome = match composed {
             Ok((subject, body, files)) => mail::deliver(&settings.0, &run.recipients, &subject, body, &files)
                 .await
                 .map_err(Failure::Retry),
             Err(f) => Err(f),
         };
-        drop(conn);
         match outcome {
             Ok(()) => {
                 mark_sent(&ctx.pool, &run, now).await?;
