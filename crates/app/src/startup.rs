@@ -132,7 +132,18 @@ pub fn registry(state: &AppState) -> Registry {
         .register(crate::stats::retention::Retention {
             settings: Arc::clone(&state.settings),
         })
-        .register(crate::alerts::sms::Handler::new(Arc::clone(&state.settings)));
+        .register(crate::alerts::sms::Handler::new(Arc::clone(&state.settings)))
+        .register(crate::reports::schedule_run::SendHandler {
+            settings: Arc::clone(&state.settings),
+            base_url: state.config.public_base_url.clone(),
+        })
+        .register(crate::reports::export::job::Handler {
+            settings: Arc::clone(&state.settings),
+            data_dir: state.config.data_dir.clone(),
+        })
+        .register(crate::reports::export::job::Retention {
+            data_dir: state.config.data_dir.clone(),
+        });
     crate::disbursement::reconcile::register(registry, &state.settings)
 }
 
@@ -187,6 +198,17 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         Arc::clone(&state.settings),
         shutdown.clone(),
     ));
+    let reports = tokio::spawn(crate::reports::schedule_run::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        Arc::clone(&state.settings),
+        shutdown.clone(),
+    ));
+    let report_retention = tokio::spawn(crate::reports::export::job::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        shutdown.clone(),
+    ));
     let _ = tokio::join!(
         runner,
         sealer,
@@ -195,7 +217,9 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         batch_status,
         rollups,
         payouts,
-        reconciliation
+        reconciliation,
+        reports,
+        report_retention
     );
     Ok(())
 }

@@ -149,6 +149,14 @@ actions! {
     AlertAcknowledged => "alert.acknowledged",
     JobRetried => "job.retried",
     JobCancelled => "job.cancelled",
+    CustomReportSaved => "report.custom_saved",
+    CustomReportDeleted => "report.custom_deleted",
+    ReportScheduleCreated => "report.schedule_created",
+    ReportScheduleDeleted => "report.schedule_deleted",
+    ScheduledReportSent => "report.scheduled_sent",
+    ReportExported => "report.exported",
+    ReportDownloaded => "report.downloaded",
+    ReportFilesExpired => "report.files_expired",
 }
 
 /// One audit row, built by the caller and written by [`record`].

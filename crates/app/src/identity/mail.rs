@@ -76,33 +76,75 @@ fn email_on(n: &NotificationSettings) -> bool {
 
 /// Sends one plain-text message; false when it could not be built or sent (logged).
 async fn send(settings: &Settings, to: &str, subject: &str, body: String) -> bool {
+    match deliver(settings, &[to.to_owned()], subject, body, &[]).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, subject, "sending an email failed");
+            false
+        }
+    }
+}
+
+/// A file sent with a message.
+pub struct Attachment {
+    pub file_name: String,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// Whether the notification settings let the app send e-mail at all.
+pub fn email_enabled(settings: &Settings) -> bool {
+    email_on(&settings.notifications)
+}
+
+/// Sends one plain-text message to `to` (with `attachments`, when any) over the SMTP server of
+/// the notification settings; the error says why it could not be built or sent. The one way
+/// the app sends e-mail (set-up links, registration notices, scheduled reports).
+pub async fn deliver(
+    settings: &Settings,
+    to: &[String],
+    subject: &str,
+    body: String,
+    attachments: &[Attachment],
+) -> Result<(), String> {
+    use lettre::message::{header::ContentType, Attachment as Part, MultiPart, SinglePart};
     let n = &settings.notifications;
+    if !email_on(n) {
+        return Err("e-mail is off or not configured in the notification settings".into());
+    }
     let built = (|| -> Result<Message, Box<dyn std::error::Error + Send + Sync>> {
         let from: Mailbox = format!("{} <{}>", n.from_name, n.from_email).parse()?;
-        let to: Mailbox = to.parse()?;
-        Ok(Message::builder().from(from).to(to).subject(subject).body(body)?)
+        let mut builder = Message::builder().from(from).subject(subject);
+        for t in to {
+            builder = builder.to(t.parse::<Mailbox>()?);
+        }
+        if attachments.is_empty() {
+            return Ok(builder.body(body)?);
+        }
+        let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(body));
+        for a in attachments {
+            parts = parts
+                .singlepart(Part::new(a.file_name.clone()).body(a.body.clone(), ContentType::parse(&a.content_type)?));
+        }
+        Ok(builder.multipart(parts)?)
     })();
-    let Ok(message) = built else {
-        tracing::warn!(subject, "an email could not be built");
-        return false;
-    };
+    let message = built.map_err(|e| format!("the e-mail could not be built: {e}"))?;
     let builder = match n.smtp_security.as_str() {
         "tls" => AsyncSmtpTransport::<Tokio1Executor>::relay(&n.smtp_host),
         "starttls" => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&n.smtp_host),
         _ => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&n.smtp_host)),
     };
-    let Ok(mut builder) = builder else { return false };
+    let mut builder = builder.map_err(|e| format!("the SMTP server could not be set up: {e}"))?;
     // the outbound timeout of the integration settings (lettre's own default is a minute)
     let timeout = std::time::Duration::from_secs(u64::from(settings.integrations.outbound_timeout_seconds));
     builder = builder.port(n.smtp_port).timeout(Some(timeout));
     if let Some(pw) = n.smtp_password.expose() {
         builder = builder.credentials(Credentials::new(n.smtp_username.clone(), pw.to_owned()));
     }
-    match builder.build().send(message).await {
-        Ok(_) => true,
-        Err(e) => {
-            tracing::warn!(error = %e, subject, "sending an email failed");
-            false
-        }
-    }
+    builder
+        .build()
+        .send(message)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("the SMTP server refused the e-mail: {e}"))
 }

@@ -7,11 +7,12 @@
 //! percentages). Charts are data too, so the PDF can draw them as vectors and the page as SVG.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which built-in report, or a saved custom one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ReportKind)]
 pub enum Kind {
     Batches,
     Financial,
@@ -32,14 +33,15 @@ impl Kind {
 
 /// A range of whole Kigali days, both ends included (Kigali is UTC+2 all year, no daylight
 /// saving: a Kigali day is 22:00 UTC the day before to 22:00 UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ReportDayRange)]
 pub struct DayRange {
     pub from: NaiveDate,
     pub to: NaiveDate,
 }
 
 /// The whole report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Report {
     pub kind: Kind,
     /// "Financial report", or a custom report's saved name.
@@ -54,14 +56,16 @@ pub struct Report {
 }
 
 /// A titled part of the report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportSection)]
 pub struct Section {
     pub heading: String,
     pub blocks: Vec<Block>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "camelCase")]
+#[schema(as = ReportBlock)]
 pub enum Block {
     /// A row of headline figures ("Paid: 1,250,000 RWF").
     Figures {
@@ -75,14 +79,16 @@ pub enum Block {
     },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportFigure)]
 pub struct Figure {
     pub label: String,
     pub value: Cell,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = ReportChartKind)]
 pub enum ChartKind {
     Bar,
     Line,
@@ -93,7 +99,8 @@ pub enum ChartKind {
 }
 
 /// A chart: one value per x label in each series.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportChart)]
 pub struct Chart {
     pub title: String,
     pub kind: ChartKind,
@@ -103,13 +110,15 @@ pub struct Chart {
     pub unit: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportSeries)]
 pub struct Series {
     pub name: String,
     pub values: Vec<f64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportTable)]
 pub struct Table {
     /// The table's name; also the CSV section it writes.
     pub name: String,
@@ -119,7 +128,8 @@ pub struct Table {
     pub totals: Option<Vec<Cell>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReportColumn)]
 pub struct Column {
     pub name: String,
     /// Numbers are right-aligned in HTML and PDF.
@@ -127,8 +137,9 @@ pub struct Column {
 }
 
 /// One value. Renderers format it; CSV writes it raw.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "t", content = "v", rename_all = "camelCase")]
+#[schema(as = ReportCell)]
 pub enum Cell {
     Text(String),
     Int(i64),

@@ -83,6 +83,12 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::disbursement::reconcile::api::routes());
     specs.extend(crate::disbursement::reconcile::pages::routes());
     specs.extend(crate::alerts::api::routes());
+    specs.extend(crate::reports::custom_api::routes());
+    specs.extend(crate::reports::custom_pages::routes());
+    specs.extend(crate::reports::schedule_api::routes());
+    specs.extend(crate::reports::schedule_pages::routes());
+    specs.extend(crate::reports::api::routes());
+    specs.extend(crate::reports::pages::routes());
     specs
 }
 

@@ -300,6 +300,10 @@ fn access_words(access: Access) -> String {
             let keys: Vec<String> = ps.iter().map(|p| format!("`{}`", p.key())).collect();
             format!("Needs one of {}.", keys.join(", "))
         }
+        Access::AllOf(ps) => {
+            let keys: Vec<String> = ps.iter().map(|p| format!("`{}`", p.key())).collect();
+            format!("Needs {}.", keys.join(" and "))
+        }
     }
 }
 
@@ -313,7 +317,9 @@ fn security(access: Access, path: &str) -> Vec<SecurityRequirement> {
         Access::PartialSession => vec![scheme(SESSION)],
         // a session, by its cookie or its bearer token (the bearer scheme's `mbs_…`)
         Access::OwnAccount => vec![scheme(API_KEY), scheme(SESSION)],
-        Access::SignedIn | Access::Permission(_) | Access::AnyOf(_) => vec![scheme(API_KEY), scheme(SESSION)],
+        Access::SignedIn | Access::Permission(_) | Access::AnyOf(_) | Access::AllOf(_) => {
+            vec![scheme(API_KEY), scheme(SESSION)]
+        }
     }
 }
 

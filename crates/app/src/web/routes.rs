@@ -39,6 +39,8 @@ pub enum Access {
     Permission(Permission),
     /// … holding any one of these (a settings page open to two keys, say).
     AnyOf(&'static [Permission]),
+    /// … holding every one of these (financial reports: `reports.read` and `disbursements.read`).
+    AllOf(&'static [Permission]),
 }
 
 pub struct RouteSpec {
@@ -163,6 +165,11 @@ pub async fn authorize(table: Arc<AccessTable>, state: AppState, mut req: Reques
         }
         (Access::Permission(p), Auth::Full(who)) => {
             if !who.can(*p) {
+                return AppError::Forbidden(Denied::Permission(*p)).into_response();
+            }
+        }
+        (Access::AllOf(ps), Auth::Full(who)) => {
+            if let Some(p) = ps.iter().find(|p| !who.can(**p)) {
                 return AppError::Forbidden(Denied::Permission(*p)).into_response();
             }
         }

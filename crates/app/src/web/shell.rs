@@ -25,6 +25,7 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
         "/admin/disbursements/reconcile",
         Some(Permission::DisbursementsRead),
     ),
+    ("Reports", "/admin/reports", Some(Permission::ReportsRead)),
     ("Users", "/admin/users", Some(Permission::UsersRead)),
     (
         "Registrations",

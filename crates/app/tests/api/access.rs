@@ -17,7 +17,7 @@ fn every_admin_route_declares_a_permission() {
         let admin = s.path.starts_with("/api/v1/admin") || s.path.starts_with("/admin");
         if admin && !every_staff_member.contains(&s.path) {
             assert!(
-                matches!(s.access, Access::Permission(_) | Access::AnyOf(_)),
+                matches!(s.access, Access::Permission(_) | Access::AnyOf(_) | Access::AllOf(_)),
                 "{} {} must declare a permission, not {:?}",
                 s.method,
                 s.path,
@@ -37,6 +37,7 @@ fn allowed(access: Access, role: &[Permission]) -> bool {
     match access {
         Access::Permission(p) => role.contains(&p),
         Access::AnyOf(ps) => ps.iter().any(|p| role.contains(p)),
+        Access::AllOf(ps) => ps.iter().all(|p| role.contains(p)),
         _ => true,
     }
 }
@@ -183,6 +184,11 @@ fn permissions_doc_is_current() {
                 .map(|p| format!("`{}`", p.key()))
                 .collect::<Vec<_>>()
                 .join(" or "),
+            Access::AllOf(ps) => ps
+                .iter()
+                .map(|p| format!("`{}`", p.key()))
+                .collect::<Vec<_>>()
+                .join(" and "),
             Access::Public => "public".into(),
             Access::PublicJson => "public, JSON only (pre-auth API)".into(),
             Access::Webhook => "webhook secret".into(),
@@ -191,7 +197,7 @@ fn permissions_doc_is_current() {
             Access::OwnAccount => "own account, signed-in session only (no API key)".into(),
         };
         let roles = match s.access {
-            Access::Permission(_) | Access::AnyOf(_) => role_has(s.access),
+            Access::Permission(_) | Access::AnyOf(_) | Access::AllOf(_) => role_has(s.access),
             _ => String::new(),
         };
         out.push_str(&format!("| {} | `{}` | {access} | {roles} |\n", s.method, s.path));

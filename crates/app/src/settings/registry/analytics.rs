@@ -4,10 +4,13 @@
 use super::{key, CategoryDoc, Effect::*, Input::*, Item, Section};
 use crate::settings::Category;
 
-const LATER: super::Effect = Later { issue: 21 };
 /// The hourly retention job of the rollups and the raw logs.
 const RETENTION: &str = "stats/retention.rs";
 const CHARTS: &[&str] = &["line", "bar", "pie"];
+/// The scheduled reports' outbox: the built-in schedule's runs.
+const SCHEDULE: super::Effect = Applied {
+    by: &["reports/schedule_run.rs"],
+};
 /// The dashboard's readers of its settings.
 const DASHBOARD: &str = "dashboard/mod.rs";
 const DASHBOARD_WEB: &str = "dashboard/web.rs";
@@ -89,7 +92,9 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "Report format",
                     "The format a report is made in unless another is chosen.",
                     Select(&["pdf", "csv"]),
-                    LATER
+                    Applied {
+                        by: &["reports/export/mod.rs"]
+                    }
                 ),
                 key!(
                     "reportIncludeCharts",
@@ -97,7 +102,12 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "Reports carry the charts as well as the tables.",
                     Toggle,
                     Applied {
-                        by: &["reports/pdf/look.rs"]
+                        by: &[
+                            "reports/api.rs",
+                            "reports/pages.rs",
+                            "reports/export/job.rs",
+                            "reports/pdf/look.rs"
+                        ]
                     }
                 ),
                 key!(
@@ -105,7 +115,9 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "Include raw data",
                     "Reports carry every row, not only the totals.",
                     Toggle,
-                    LATER
+                    Applied {
+                        by: &["reports/api.rs", "reports/export/job.rs"]
+                    }
                 ),
                 key!(
                     "reportBranding",
@@ -119,23 +131,23 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                 key!(
                     "scheduleDaily",
                     "Daily report",
-                    "Sends a report every morning to the recipients below.",
+                    "Sends yesterday's batch, financial and engagement reports every morning (06:00 Kigali) to the recipients below.",
                     Toggle,
-                    LATER
+                    SCHEDULE
                 ),
                 key!(
                     "scheduleWeekly",
                     "Weekly report",
-                    "Sends a report every Monday to the recipients below.",
+                    "Sends last week's reports every Monday morning to the recipients below.",
                     Toggle,
-                    LATER
+                    SCHEDULE
                 ),
                 key!(
                     "scheduleMonthly",
                     "Monthly report",
-                    "Sends a report on the first of every month to the recipients below.",
+                    "Sends last month's reports on the morning of the 1st to the recipients below.",
                     Toggle,
-                    LATER
+                    SCHEDULE
                 ),
                 key!(
                     "scheduleRecipients",
@@ -145,7 +157,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         item: Item::Email,
                         max: 50
                     },
-                    LATER
+                    SCHEDULE
                 ),
             ],
         },
@@ -183,7 +195,9 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 36_500,
                         unit: "days"
                     },
-                    LATER
+                    Applied {
+                        by: &["reports/export/mod.rs"]
+                    }
                 ),
                 key!(
                     "autoCleanup",
