@@ -19,6 +19,7 @@ use crate::stats::{self, Bucket, Dim, Fact, Query};
 /// Redemptions made today, this week (from Monday) and in all (Kigali days), and how many came
 /// from new customers (their first redemption) or returning ones.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = DashboardRedemptions)]
 #[serde(rename_all = "camelCase")]
 pub struct Redemptions {
     pub today: Figure,
@@ -36,6 +37,7 @@ pub struct Redemptions {
 
 /// The payout money, in RWF.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = DashboardMoney)]
 #[serde(rename_all = "camelCase")]
 pub struct Money {
     /// Payouts made today that are paid.
@@ -60,6 +62,7 @@ pub struct Money {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = DashboardBalanceState)]
 #[serde(rename_all = "lowercase")]
 pub enum BalanceState {
     /// No low reading is open and nothing is held for money.
@@ -70,6 +73,7 @@ pub enum BalanceState {
 
 /// The MoMo disbursement account's float as the payout worker last judged it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = DashboardBalance)]
 #[serde(rename_all = "camelCase")]
 pub struct Balance {
     pub state: BalanceState,
@@ -84,6 +88,7 @@ pub struct Balance {
 
 /// Batches and codes.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = DashboardCampaign)]
 #[serde(rename_all = "camelCase")]
 pub struct Campaign {
     /// `batches.read`.
@@ -95,6 +100,7 @@ pub struct Campaign {
 
 /// Open alerts the caller is an audience of, by severity.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = DashboardAlerts)]
 #[serde(rename_all = "camelCase")]
 pub struct Alerts {
     pub critical: Figure,

@@ -18,6 +18,7 @@ const BASE: f64 = 160.0;
 /// One element of a chart's SVG. `title` is the tooltip (label and value); `href` opens the list
 /// the point counts.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = DashboardShape)]
 #[serde(rename_all = "camelCase", tag = "shape")]
 pub enum Shape {
     Rect {
@@ -64,6 +65,7 @@ pub enum Shape {
 
 /// A chart ready to draw: its viewBox and shapes.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = DashboardDrawing)]
 #[serde(rename_all = "camelCase")]
 pub struct Drawing {
     pub width: f64,

@@ -15,6 +15,7 @@ use crate::error::AppError;
 use crate::telemetry::mask_phone;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = DashboardKind)]
 #[serde(rename_all = "camelCase")]
 pub enum Kind {
     Redemption,
@@ -26,6 +27,7 @@ pub enum Kind {
 
 /// One thing that happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = DashboardItem)]
 #[serde(rename_all = "camelCase")]
 pub struct Item {
     pub at: DateTime<Utc>,
@@ -33,6 +35,15 @@ pub struct Item {
     pub text: String,
     pub href: Option<String>,
 }
+
+/// An audit row as the feed reads it: when, the entity, who acted, the batch's name, `after`.
+type AuditRow = (
+    DateTime<Utc>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<serde_json::Value>,
+);
 
 fn rwf(n: i64) -> String {
     format!("{} RWF", crate::codes::pages::thousands(n))
@@ -109,13 +120,7 @@ pub async fn recent(pool: &PgPool, viewer: Viewer<'_>, limit: i64) -> Result<Vec
     let roles = viewer.can(Permission::UsersRolesAssign);
     for action in actions {
         // one action at a time through audit_logs_action_idx (action, created_at desc)
-        let rows: Vec<(
-            DateTime<Utc>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<serde_json::Value>,
-        )> = sqlx::query_as(
+        let rows: Vec<AuditRow> = sqlx::query_as(
             "select a.created_at, a.entity_id, coalesce(u.full_name, u.email::text), b.name, a.after \
                  from (select created_at, entity_id, actor_user_id, after, entity_type from audit_logs \
                        where action = $1 order by created_at desc limit $2) a \
@@ -152,7 +157,7 @@ pub async fn recent(pool: &PgPool, viewer: Viewer<'_>, limit: i64) -> Result<Vec
             Item { at, kind, text, href }
         }));
     }
-    items.sort_by(|a, b| b.at.cmp(&a.at));
+    items.sort_by_key(|i| std::cmp::Reverse(i.at));
     items.truncate(limit.max(0) as usize);
     Ok(items)
 }

@@ -23,6 +23,7 @@ pub fn mark_started() {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = DashboardWorker)]
 #[serde(rename_all = "camelCase")]
 pub struct Worker {
     pub id: String,
@@ -33,6 +34,7 @@ pub struct Worker {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = DashboardBreaker)]
 #[serde(rename_all = "lowercase")]
 pub enum Breaker {
     /// Payouts flow.
@@ -42,6 +44,7 @@ pub enum Breaker {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = DashboardSms)]
 #[serde(rename_all = "lowercase")]
 pub enum Sms {
     /// Configured and not refused.
@@ -55,6 +58,7 @@ pub enum Sms {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = DashboardSystem)]
 #[serde(rename_all = "camelCase")]
 pub struct System {
     #[schema(value_type = String)]

@@ -33,6 +33,7 @@ pub use health::System;
 
 /// Which parts a view shows (`analytics.dashboard.defaultView`, or `?view=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = DashboardView)]
 #[serde(rename_all = "lowercase")]
 pub enum View {
     /// The cards, the two main charts (redemptions per hour, payouts by state), the newest
@@ -65,6 +66,7 @@ impl View {
 
 /// A part of the dashboard a view shows or leaves out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
+#[schema(as = DashboardSection)]
 #[serde(rename_all = "camelCase")]
 pub enum Section {
     Redemptions,
@@ -158,6 +160,7 @@ impl Choice {
 
 /// A count, and the list it counts (none when the caller may not open that list).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = DashboardFigure)]
 #[serde(rename_all = "camelCase")]
 pub struct Figure {
     pub value: i64,
@@ -166,6 +169,7 @@ pub struct Figure {
 
 /// Payouts and their sum in RWF, and the list they are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = DashboardMoneyFigure)]
 #[serde(rename_all = "camelCase")]
 pub struct MoneyFigure {
     pub count: i64,
@@ -175,6 +179,7 @@ pub struct MoneyFigure {
 
 /// How a chart is drawn (`analytics.dashboard.redemptionsChart`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = DashboardChartKind)]
 #[serde(rename_all = "lowercase")]
 pub enum ChartKind {
     Line,
@@ -194,6 +199,7 @@ impl ChartKind {
 
 /// One point of a chart: its label, value (as drawn), the value as shown, and the list it counts.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = DashboardPoint)]
 #[serde(rename_all = "camelCase")]
 pub struct Point {
     pub label: String,
@@ -203,6 +209,7 @@ pub struct Point {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = DashboardChart)]
 #[serde(rename_all = "camelCase")]
 pub struct Chart {
     /// Stable: `redemptionsHourly`, `redemptionsDaily`, `payoutsByState`, `topBatches`,
@@ -218,6 +225,7 @@ pub struct Chart {
 
 /// Something waiting for this person (a registration, a role change, few backup codes left).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = DashboardNotice)]
 #[serde(rename_all = "camelCase")]
 pub struct Notice {
     pub id: &'static str,
@@ -227,6 +235,7 @@ pub struct Notice {
 
 /// A shortcut the caller may take.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(as = DashboardAction)]
 #[serde(rename_all = "camelCase")]
 pub struct Action {
     pub id: &'static str,
