@@ -37,6 +37,8 @@ mod payouts_faults;
 mod reconcile;
 mod reports;
 mod reports_browser;
+mod rollups;
+mod rollups_retention;
 mod seed;
 mod settings;
 mod settings_branding;
