@@ -102,8 +102,9 @@ pub(super) async fn build(conn: &mut PgConnection, spec: &Spec) -> Result<Report
         .filter(|r| r.segment.as_deref() == Some("new"))
         .map(|r| r.n)
         .sum();
+    // a mean, not a share: two decimals as text (a spreadsheet still reads it as a number)
     let per_customer = if ever_new > 0 {
-        Cell::Ratio(ever_all as f64 / ever_new as f64)
+        Cell::Text(format!("{:.2}", ever_all as f64 / ever_new as f64))
     } else {
         Cell::Empty
     };

@@ -288,6 +288,26 @@ async fn bad_ranges_are_refused_naming_the_field() {
         html.contains("id=\"to-error\"") && html.contains("must not be before from"),
         "{html}"
     );
+    // an export the page's form asks for, refused: said beside the format, the report still shown
+    let res = app
+        .post_form(
+            &key,
+            "/admin/reports/export",
+            &[
+                ("kind", "batches"),
+                ("from", "2026-12-01"),
+                ("to", "2026-12-01"),
+                ("format", "xls"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("id=\"format-error\"") && html.contains("must be csv or pdf"),
+        "{html}"
+    );
+    assert!(html.contains("id=\"report-title\""), "the report is still there");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
