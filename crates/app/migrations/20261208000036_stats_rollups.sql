@@ -14,6 +14,7 @@
 --   attempt           USSD code attempts by hour, outcome (`state`) and network
 --   reversal          approved reversals by decision hour, batch, amount
 create table stats_hourly (
+    -- the hour's start; -infinity for the all-time tier the fold keeps (one row per fact and key)
     hour     timestamptz not null,
     fact     text not null,
     batch_id uuid,
@@ -30,23 +31,18 @@ create table stats_hourly (
 create index stats_hourly_fact_hour_idx on stats_hourly (fact, hour);
 create index stats_hourly_unfolded_idx on stats_hourly (hour, fact) where not folded;
 
--- Network and language frozen at redemption (the redemption statement writes them from the USSD
--- hop it serves), so a recount later gives the same answer whatever the customer does next.
-alter table redemptions add column network_code text, add column language text;
-update redemptions r set network_code = c.network_code, language = c.language
-from customers c where c.id = r.customer_id;
+-- Network, language and new-or-returning frozen at redemption (the redemption statement writes
+-- them from the USSD hop it serves and the customer's redemptions it already sums), so a recount
+-- later gives the same answer whatever the customer does next. `returning_customer`: the customer
+-- had an earlier redemption; null on rows written by other paths, whose trigger looks it up.
+alter table redemptions add column network_code text, add column language text, add column returning_customer boolean;
+update redemptions r set network_code = c.network_code, language = c.language, returning_customer = f.nth > 1
+from customers c,
+     (select id, row_number() over (partition by user_id order by created_at, id) as nth from redemptions) f
+where c.id = r.customer_id and f.id = r.id;
 
 -- The dashboard's exact median of the last hour's payouts reads completions by time.
 create index disbursements_disbursed_at_idx on disbursements (disbursed_at) where disbursed_at is not null;
-
--- A redemption is `returning` when its customer has an earlier one (by created_at, then id): the
--- check probes redemptions_user_id_created_at_idx.
-create function stats_segment(user_id uuid, created_at timestamptz, id uuid) returns text
-language sql stable as $$
-    select case when exists (select 1 from redemptions e where e.user_id = $1 and e.created_at <= $2
-                                 and (e.created_at, e.id) < ($2, $3))
-                then 'returning' else 'new' end
-$$;
 
 -- Milliseconds from a redemption to its money.
 create function stats_ms(disbursed_at timestamptz, redeemed_at timestamptz) returns bigint
@@ -62,18 +58,28 @@ create function stats_attempt_outcomes() returns text[] language sql immutable a
                  'rate_limited', 'phone_blocked']
 $$;
 
+-- The insert triggers write one delta row per row and fact, without grouping: the redemption hop
+-- inserts one row at a time, and an aggregate's set-up cost more than the rows it saves (`mbelyco
+-- bench ussd --rollups-compare`); the fold groups them within a minute. The update triggers, off
+-- the hop, net old against new per key.
+
 -- redemptions ------------------------------------------------------------------------------------
+-- `returning` when the customer had an earlier redemption: the redemption statement says so; for
+-- rows written otherwise, one probe of redemptions_user_id_created_at_idx (earlier by created_at,
+-- then id).
 create function stats_redemptions_insert() returns trigger language plpgsql as $$
 begin
     insert into stats_hourly (hour, fact, batch_id, state, network, language, segment, n, amount)
-    select hour, 'redemption', batch_id, '', network, language, segment, count(*), sum(amount)
-    from (select date_trunc('hour', created_at, 'UTC') as hour, batch_id, coalesce(network_code, '') as network,
-                 coalesce(language, '') as language, stats_segment(user_id, created_at, id) as segment, amount
-          from new_rows) r
-    group by hour, batch_id, network, language, segment
-    union all
-    select date_trunc('hour', created_at, 'UTC'), 'redemption_state', batch_id, status, '', '', '', count(*), sum(amount)
-    from new_rows group by 1, 3, 4;
+    select date_trunc('hour', r.created_at, 'UTC'), f.fact, r.batch_id, f.state, f.network, f.language,
+           case when f.fact = 'redemption_state' then ''
+                when coalesce(r.returning_customer,
+                              exists (select 1 from redemptions e where e.user_id = r.user_id
+                                      and e.created_at <= r.created_at and (e.created_at, e.id) < (r.created_at, r.id)))
+                then 'returning' else 'new' end,
+           1, r.amount
+    from new_rows r
+    cross join lateral (values ('redemption', '', coalesce(r.network_code, ''), coalesce(r.language, '')),
+                               ('redemption_state', r.status, '', '')) f(fact, state, network, language);
     return null;
 end $$;
 
@@ -100,15 +106,12 @@ create trigger redemptions_stats_update after update on redemptions
 create function stats_disbursements_insert() returns trigger language plpgsql as $$
 begin
     insert into stats_hourly (hour, fact, batch_id, state, n, amount, ms)
-    select date_trunc('hour', d.created_at, 'UTC'), 'payout', r.batch_id, d.status, count(*), sum(d.amount), 0
+    select f.hour, f.fact, r.batch_id, f.state, 1, d.amount, f.ms
     from new_rows d join redemptions r on r.id = d.redemption_id
-    group by 1, 3, 4
-    union all
-    select date_trunc('hour', d.disbursed_at, 'UTC'), 'paid', r.batch_id, '', count(*), sum(d.amount),
-           sum(stats_ms(d.disbursed_at, r.created_at))
-    from new_rows d join redemptions r on r.id = d.redemption_id
-    where d.status = 'completed' and d.disbursed_at is not null
-    group by 1, 3;
+    cross join lateral (values (date_trunc('hour', d.created_at, 'UTC'), 'payout', d.status, 0::int8),
+                               (date_trunc('hour', d.disbursed_at, 'UTC'), 'paid', '', stats_ms(d.disbursed_at, r.created_at)))
+                       f(hour, fact, state, ms)
+    where f.fact = 'payout' or (d.status = 'completed' and d.disbursed_at is not null);
     return null;
 end $$;
 
@@ -150,9 +153,8 @@ create trigger disbursements_stats_update after update on disbursements
 create function stats_ussd_interactions_insert() returns trigger language plpgsql as $$
 begin
     insert into stats_hourly (hour, fact, state, network, n)
-    select date_trunc('hour', created_at, 'UTC'), 'attempt', outcome, coalesce(network_code, ''), count(*)
-    from new_rows where outcome = any (stats_attempt_outcomes())
-    group by 1, 3, 4;
+    select date_trunc('hour', created_at, 'UTC'), 'attempt', outcome, coalesce(network_code, ''), 1
+    from new_rows where outcome = any (stats_attempt_outcomes());
     return null;
 end $$;
 
@@ -163,10 +165,9 @@ create trigger ussd_interactions_stats_insert after insert on ussd_interactions
 create function stats_reversals_insert() returns trigger language plpgsql as $$
 begin
     insert into stats_hourly (hour, fact, batch_id, n, amount)
-    select date_trunc('hour', v.decided_at, 'UTC'), 'reversal', r.batch_id, count(*), sum(r.amount)
+    select date_trunc('hour', v.decided_at, 'UTC'), 'reversal', r.batch_id, 1, r.amount
     from new_rows v join redemptions r on r.id = v.redemption_id
-    where v.status = 'approved' and v.decided_at is not null
-    group by 1, 3;
+    where v.status = 'approved' and v.decided_at is not null;
     return null;
 end $$;
 
@@ -191,40 +192,57 @@ create trigger redemption_reversals_stats_insert after insert on redemption_reve
 create trigger redemption_reversals_stats_update after update on redemption_reversals
     referencing old table as old_rows new table as new_rows for each statement execute function stats_reversals_update();
 
--- backfill: what the triggers would have written, folded (the default is then flipped back)
-alter table stats_hourly alter column folded set default true;
-insert into stats_hourly (hour, fact, batch_id, state, network, language, segment, n, amount)
-select hour, 'redemption', batch_id, '', network, language, segment, count(*), sum(amount)
-from (select date_trunc('hour', created_at, 'UTC') as hour, batch_id, coalesce(network_code, '') as network,
-             coalesce(language, '') as language, stats_segment(user_id, created_at, id) as segment, amount
-      from redemptions) r
-group by hour, batch_id, network, language, segment;
+-- Every rollup recounted from the base tables, folded, with the all-time tier (hour -infinity, one
+-- row per fact and key, which the fold keeps up): the backfill below, and `stats::rebuild`
+-- after a bulk load made with the triggers off (a benchmark's million rows). Takes the table's
+-- exclusive lock, so no trigger appends meanwhile.
+create function stats_rebuild() returns bigint language plpgsql as $$
+declare
+    written bigint;
+begin
+    lock table stats_hourly in exclusive mode;
+    delete from stats_hourly;
+    insert into stats_hourly (hour, fact, batch_id, state, network, language, segment, n, amount, ms, folded)
+    select hour, fact, batch_id, state, network, language, segment, n, amount, ms, true from (
+        select date_trunc('hour', created_at, 'UTC') as hour, 'redemption' as fact, batch_id, '' as state,
+               coalesce(network_code, '') as network, coalesce(language, '') as language,
+               case when coalesce(returning_customer, nth > 1) then 'returning' else 'new' end as segment,
+               count(*) as n, sum(amount)::int8 as amount, 0::int8 as ms
+        from (select r.*, row_number() over (partition by user_id order by created_at, id) as nth
+              from redemptions r) r
+        group by 1, 3, 5, 6, 7
+        union all
+        select date_trunc('hour', created_at, 'UTC'), 'redemption_state', batch_id, status, '', '', '',
+               count(*), sum(amount)::int8, 0
+        from redemptions group by 1, 3, 4
+        union all
+        select date_trunc('hour', d.created_at, 'UTC'), 'payout', r.batch_id, d.status, '', '', '',
+               count(*), sum(d.amount)::int8, 0
+        from disbursements d join redemptions r on r.id = d.redemption_id group by 1, 3, 4
+        union all
+        select date_trunc('hour', d.disbursed_at, 'UTC'), 'paid', r.batch_id, '', '', '', '',
+               count(*), sum(d.amount)::int8, sum(stats_ms(d.disbursed_at, r.created_at))::int8
+        from disbursements d join redemptions r on r.id = d.redemption_id
+        where d.status = 'completed' and d.disbursed_at is not null
+        group by 1, 3
+        union all
+        select date_trunc('hour', created_at, 'UTC'), 'attempt', null, outcome, coalesce(network_code, ''), '', '',
+               count(*), 0, 0
+        from ussd_interactions where outcome = any (stats_attempt_outcomes())
+        group by 1, 4, 5
+        union all
+        select date_trunc('hour', v.decided_at, 'UTC'), 'reversal', r.batch_id, '', '', '', '',
+               count(*), sum(r.amount)::int8, 0
+        from redemption_reversals v join redemptions r on r.id = v.redemption_id
+        where v.status = 'approved' and v.decided_at is not null
+        group by 1, 3) counted;
+    get diagnostics written = row_count;
+    -- the all-time tier: one row per fact and key at hour -infinity (`stats::read::since_beginning`)
+    insert into stats_hourly (hour, fact, batch_id, state, network, language, segment, n, amount, ms, folded)
+    select '-infinity', fact, batch_id, state, network, language, segment, sum(n), sum(amount), sum(ms), true
+    from stats_hourly where hour > '-infinity'
+    group by fact, batch_id, state, network, language, segment;
+    return written;
+end $$;
 
-insert into stats_hourly (hour, fact, batch_id, state, n, amount)
-select date_trunc('hour', created_at, 'UTC'), 'redemption_state', batch_id, status, count(*), sum(amount)
-from redemptions group by 1, 3, 4;
-
-insert into stats_hourly (hour, fact, batch_id, state, n, amount)
-select date_trunc('hour', d.created_at, 'UTC'), 'payout', r.batch_id, d.status, count(*), sum(d.amount)
-from disbursements d join redemptions r on r.id = d.redemption_id group by 1, 3, 4;
-
-insert into stats_hourly (hour, fact, batch_id, n, amount, ms)
-select date_trunc('hour', d.disbursed_at, 'UTC'), 'paid', r.batch_id, count(*), sum(d.amount),
-       sum(stats_ms(d.disbursed_at, r.created_at))
-from disbursements d join redemptions r on r.id = d.redemption_id
-where d.status = 'completed' and d.disbursed_at is not null
-group by 1, 3;
-
-insert into stats_hourly (hour, fact, state, network, n)
-select date_trunc('hour', created_at, 'UTC'), 'attempt', outcome, coalesce(network_code, ''), count(*)
-from ussd_interactions where outcome = any (stats_attempt_outcomes())
-group by 1, 3, 4;
-
-insert into stats_hourly (hour, fact, batch_id, n, amount)
-select date_trunc('hour', v.decided_at, 'UTC'), 'reversal', r.batch_id, count(*), sum(r.amount)
-from redemption_reversals v join redemptions r on r.id = v.redemption_id
-where v.status = 'approved' and v.decided_at is not null
-group by 1, 3;
-
-
-alter table stats_hourly alter column folded set default false;
+select stats_rebuild();

@@ -165,6 +165,15 @@ pub enum BenchCommand {
         connections: usize,
         #[arg(long, default_value_t = 20)]
         seconds: u64,
+        /// With the rollup triggers disabled in the scratch database.
+        #[arg(long)]
+        without_rollups: bool,
+        /// With and without the rollup triggers alternately (`--rounds` pairs of `--seconds`
+        /// runs): both rates, their ratio and PASS/MISS against a cost of at most 5 %.
+        #[arg(long, conflicts_with = "without_rollups")]
+        rollups_compare: bool,
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
     },
     /// Payouts end to end (redemption committed → SUCCESSFUL recorded) through the worker and
     /// the MoMo simulator: at once, then with 200 ms MoMo latency and default settings.

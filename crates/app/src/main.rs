@@ -263,9 +263,22 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
-            command: BenchCommand::Ussd { connections, seconds },
+            command:
+                BenchCommand::Ussd {
+                    connections,
+                    seconds,
+                    without_rollups,
+                    rollups_compare,
+                    rounds,
+                },
         } => {
-            mbelyco::bench::ussd::run(&config, connections, seconds).await?;
+            use mbelyco::bench::ussd::Rollups;
+            let rollups = match (rollups_compare, without_rollups) {
+                (true, _) => Rollups::Compare { rounds },
+                (false, true) => Rollups::Without,
+                (false, false) => Rollups::With,
+            };
+            mbelyco::bench::ussd::run(&config, connections, seconds, rollups).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

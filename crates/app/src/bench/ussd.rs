@@ -1,6 +1,12 @@
 //! `mbelyco bench ussd`: sustained redemptions through `POST /api/v1/ussd/handle` over real HTTP
 //! (the app served on a local port against a scratch database), each request a fresh valid code
 //! from a phone seen for the first time; then the same load against `GET /api/health`.
+//!
+//! The rollups' cost (issue #21, decision 0039): `--without-rollups` runs the load with the
+//! rollup triggers disabled in the scratch database (only those), and `--rollups-compare` runs
+//! it with and without them alternately (with, without, without, with, …, so a drift as the
+//! tables grow falls on both) and prints both rates, their ratio and PASS/MISS against a cost of
+//! at most 5 %.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +22,20 @@ use crate::config::Config;
 const SECRET: &str = "bench-ussd-endpoint-secret-0123456789";
 /// Customers registered before the run (a campaign under way).
 const EARLIER_CUSTOMERS: i32 = 20_000;
+
+/// Whether the rollup triggers run while redemptions are measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rollups {
+    With,
+    Without,
+    /// `rounds` pairs of runs, with and without, alternating.
+    Compare {
+        rounds: usize,
+    },
+}
+
+/// The most the rollups may cost: redemptions with them at least 95 % as fast as without.
+const MAX_ROLLUP_COST: f64 = 0.05;
 
 /// What one run of the load measured.
 struct Load {
@@ -73,10 +93,14 @@ impl Load {
     }
 }
 
-pub async fn run(config: &Config, connections: usize, seconds: u64) -> anyhow::Result<()> {
+pub async fn run(config: &Config, connections: usize, seconds: u64, rollups: Rollups) -> anyhow::Result<()> {
     let clock = clock::system();
-    // enough codes for 2,500 redemptions a second, far above the goal
-    let codes_needed = (2_500 * seconds as i64).max(10_000);
+    let runs = match rollups {
+        Rollups::Compare { rounds } => 2 * rounds.max(1),
+        _ => 1,
+    };
+    // enough codes for 2,500 redemptions a second in every run, far above the goal
+    let codes_needed = (2_500 * seconds as i64 * runs as i64).max(10_000);
     // the app's own pool size (DATABASE_MAX_CONNECTIONS), as a deployment runs it
     let s = scratch(config, "ussd", config.database_max_connections).await?;
     let pool = s.pool.clone();
@@ -143,35 +167,24 @@ pub async fn run(config: &Config, connections: usize, seconds: u64) -> anyhow::R
         .build()
         .context("HTTP client")?;
 
+    let redeemer = Redeemer {
+        client: client.clone(),
+        url: format!("{base}/api/v1/ussd/handle?secret={SECRET}"),
+        codes,
+        connections,
+        seconds,
+    };
+    if let Rollups::Compare { rounds } = rollups {
+        compare(&pool, &redeemer, rounds.max(1)).await?;
+        shutdown.cancel();
+        let _ = server.await;
+        drop(state);
+        s.drop().await;
+        return Ok(());
+    }
+    set_rollups(&pool, rollups == Rollups::With).await?;
     println!("{connections} connections for {seconds} s, each request a fresh code from a new phone …");
-    let ussd_url = format!("{base}/api/v1/ussd/handle?secret={SECRET}");
-    let redeem = load(connections, seconds, {
-        let (client, codes) = (client.clone(), codes.clone());
-        move |i| {
-            let (client, codes, url) = (client.clone(), codes.clone(), ussd_url.clone());
-            async move {
-                let code = codes.get(i).context("ran out of codes")?;
-                let phone = format!("+25078{:07}", i);
-                let session = format!("ATUid_bench{i:020}");
-                let text = format!("1*{code}");
-                let res = client
-                    .post(&url)
-                    .form(&[
-                        ("sessionId", session.as_str()),
-                        ("serviceCode", "*789#"),
-                        ("phoneNumber", phone.as_str()),
-                        ("networkCode", "63510"),
-                        ("text", text.as_str()),
-                    ])
-                    .send()
-                    .await?;
-                let ok = res.status() == 200;
-                let body = res.text().await?;
-                Ok(ok && body.starts_with("END Murakoze!"))
-            }
-        }
-    })
-    .await;
+    let redeem = redeemer.load(0).await;
     let health_url = format!("{base}/api/health");
     let health = load(connections, seconds, {
         let client = client.clone();
@@ -209,6 +222,14 @@ pub async fn run(config: &Config, connections: usize, seconds: u64) -> anyhow::R
     );
     println!("{}", redeem.stalls());
     println!(
+        "  rollup triggers: {}",
+        if rollups == Rollups::With {
+            "on"
+        } else {
+            "off (--without-rollups)"
+        }
+    );
+    println!(
         "  inside the app (interaction log, hop start to closing statement): p50 {hop50:.0} ms, p99 {hop99:.0} ms"
     );
     println!("{}", health.line("same load on GET /api/health"));
@@ -219,6 +240,102 @@ pub async fn run(config: &Config, connections: usize, seconds: u64) -> anyhow::R
     );
     drop(state);
     s.drop().await;
+    Ok(())
+}
+
+/// The redemption load: each request a fresh code from a phone seen for the first time.
+struct Redeemer {
+    client: reqwest::Client,
+    url: String,
+    codes: Arc<Vec<String>>,
+    connections: usize,
+    seconds: u64,
+}
+
+impl Redeemer {
+    /// One run, using the codes and phones from number `offset` on.
+    async fn load(&self, offset: usize) -> Load {
+        let (client, codes, url) = (self.client.clone(), self.codes.clone(), self.url.clone());
+        load(self.connections, self.seconds, move |i| {
+            let (client, codes, url) = (client.clone(), codes.clone(), url.clone());
+            let i = offset + i;
+            async move {
+                let code = codes.get(i).context("ran out of codes")?;
+                let phone = format!("+25078{:07}", i);
+                let session = format!("ATUid_bench{i:020}");
+                let text = format!("1*{code}");
+                let res = client
+                    .post(&url)
+                    .form(&[
+                        ("sessionId", session.as_str()),
+                        ("serviceCode", "*789#"),
+                        ("phoneNumber", phone.as_str()),
+                        ("networkCode", "63510"),
+                        ("text", text.as_str()),
+                    ])
+                    .send()
+                    .await?;
+                let ok = res.status() == 200;
+                let body = res.text().await?;
+                Ok(ok && body.starts_with("END Murakoze!"))
+            }
+        })
+        .await
+    }
+}
+
+async fn set_rollups(pool: &sqlx::PgPool, on: bool) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    Ok(crate::stats::fold::set_triggers(&mut conn, on).await?)
+}
+
+/// Runs the load with and without the rollup triggers, alternating, and prints both rates.
+async fn compare(pool: &sqlx::PgPool, r: &Redeemer, rounds: usize) -> anyhow::Result<()> {
+    println!(
+        "{} connections, {rounds} rounds of two {} s runs (with and without the rollup triggers, alternating) …",
+        r.connections, r.seconds
+    );
+    let (mut with, mut without): (Vec<Load>, Vec<Load>) = (Vec::new(), Vec::new());
+    let mut offset = 0;
+    for round in 0..rounds {
+        let order = if round % 2 == 0 { [true, false] } else { [false, true] };
+        for on in order {
+            set_rollups(pool, on).await?;
+            let l = r.load(offset).await;
+            offset += l.done;
+            let what = if on { "with rollups   " } else { "without rollups" };
+            println!("  round {}: {}", round + 1, l.line(what));
+            if on {
+                with.push(l);
+            } else {
+                without.push(l);
+            }
+        }
+    }
+    set_rollups(pool, true).await?;
+    let rate = |runs: &[Load]| {
+        let done: usize = runs.iter().map(|l| l.done).sum();
+        let secs: f64 = runs.iter().map(|l| l.seconds).sum();
+        done as f64 / secs.max(f64::MIN_POSITIVE)
+    };
+    let errors: usize = with.iter().chain(&without).map(|l| l.errors).sum();
+    let (on, off) = (rate(&with), rate(&without));
+    let ratio = on / off.max(f64::MIN_POSITIVE);
+    let cost = 1.0 - ratio;
+    let pass = cost <= MAX_ROLLUP_COST && errors == 0;
+    let unfolded: i64 = sqlx::query_scalar("select count(*) from stats_hourly where not folded")
+        .fetch_one(pool)
+        .await?;
+    println!();
+    println!("== bench ussd: the rollups' cost ==");
+    println!("redemptions with the rollup triggers:    {on:.0}/s");
+    println!("redemptions without the rollup triggers: {off:.0}/s");
+    println!(
+        "  with/without = {ratio:.3}, cost {:.1} % (goal <= {:.0} %, 0 errors): {}  ({errors} errors; {unfolded} delta rows written, unfolded)",
+        cost * 100.0,
+        MAX_ROLLUP_COST * 100.0,
+        if pass { "PASS" } else { "MISS" }
+    );
     Ok(())
 }
 

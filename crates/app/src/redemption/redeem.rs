@@ -137,12 +137,13 @@ static REDEEM: LazyLock<RedeemSql> = LazyLock::new(|| {
     let sql = format!(
         r#"with limited as ({limited_query}),
            sums as (
-             select coalesce(sum(amount) filter (where created_at >= {day}), 0)::int8 as today,
-                    coalesce(sum(amount) filter (where created_at >= {month}), 0)::int8 as month,
-                    count(*) filter (where created_at >= {day}) as today_count,
-                    count(*) as ever,
-                    max(created_at) as last
-             from redemptions where user_id = {user} and status <> 'reversed'),
+             select coalesce(sum(amount) filter (where created_at >= {day} and status <> 'reversed'), 0)::int8 as today,
+                    coalesce(sum(amount) filter (where created_at >= {month} and status <> 'reversed'), 0)::int8 as month,
+                    count(*) filter (where created_at >= {day} and status <> 'reversed') as today_count,
+                    count(*) filter (where status <> 'reversed') as ever,
+                    max(created_at) filter (where status <> 'reversed') as last,
+                    count(*) > 0 as returning_customer
+             from redemptions where user_id = {user}),
            code as (
              update promo_codes c set {set}
              from batches b, sums s, limited l
@@ -156,9 +157,10 @@ static REDEEM: LazyLock<RedeemSql> = LazyLock::new(|| {
              returning c.id, c.batch_id, c.amount, c.currency),
            r as (
              insert into redemptions (user_id, customer_id, promo_code_id, batch_id, phone_number, amount, currency,
-                                      idempotency_key, ussd_session_id, network_code, language, created_at)
+                                      idempotency_key, ussd_session_id, network_code, language, returning_customer,
+                                      created_at)
              select {user}, {customer}, code.id, code.batch_id, {phone}, code.amount, code.currency, {key}, {session},
-                    {network}, {language}, {now} from code
+                    {network}, {language}, s.returning_customer, {now} from code, sums s
              returning id, amount, currency, promo_code_id, batch_id),
            d as (
              insert into disbursements (redemption_id, msisdn, amount, currency, status, max_attempts,
@@ -191,8 +193,10 @@ static REDEEM: LazyLock<RedeemSql> = LazyLock::new(|| {
 /// redemptions by one customer cannot both fit the limits; the statement, whose snapshot is taken
 /// after that lock was granted, counts the phone's attempts (its attempt limits), sums the prize
 /// limits over every committed redemption, takes the code only if the code, its batch and all
-/// those limits allow it, and inserts the redemption and its disbursement. The caller wakes the
-/// payout worker after committing ([`super::wake_payouts`]).
+/// those limits allow it, and inserts the redemption and its disbursement. The redemption carries
+/// what the rollups group it by, frozen (decision 0039): the hop's network and language, and
+/// whether the customer had redeemed before (from the same sums). The caller wakes the payout
+/// worker after committing ([`super::wake_payouts`]).
 pub async fn redeem(
     conn: &mut PgConnection,
     a: &Attempt<'_>,

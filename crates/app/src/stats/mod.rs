@@ -8,6 +8,9 @@
 //! campaign's size. [`retention`] deletes old rollups and, when asked, old raw USSD logs — never
 //! money or audit rows.
 //!
+//! "In all" figures read the all-time tier ([`read::since_beginning`]): one row per fact and key at
+//! hour `-infinity`, which the fold keeps, so they too read a few hundred rows.
+//!
 //! Kigali keeps UTC+2 all year, so a Kigali day is exactly the 24 UTC hours from 22:00 the day
 //! before: hourly rows add up to days without splitting an hour ([`kigali_day_bounds`]).
 
@@ -18,7 +21,7 @@ pub mod retention;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use read::{all_time, series, totals, Query, Row};
+pub use read::{all_time, series, since_beginning, totals, Query, Row};
 
 /// What a row of `stats_hourly` counts (`stats_hourly.fact`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -116,6 +119,18 @@ pub const ATTEMPT_OUTCOMES: &[&str] = &[
     "not_a_code",
     "rate_limited",
     "phone_blocked",
+];
+
+/// The rollup triggers of migration 36, `(table, trigger)`: `mbelyco bench ussd
+/// --without-rollups` disables exactly these in its scratch database.
+pub const TRIGGERS: &[(&str, &str)] = &[
+    ("redemptions", "redemptions_stats_insert"),
+    ("redemptions", "redemptions_stats_update"),
+    ("disbursements", "disbursements_stats_insert"),
+    ("disbursements", "disbursements_stats_update"),
+    ("ussd_interactions", "ussd_interactions_stats_insert"),
+    ("redemption_reversals", "redemption_reversals_stats_insert"),
+    ("redemption_reversals", "redemption_reversals_stats_update"),
 ];
 
 /// The attempt outcomes that mean a wrong code was typed (the dashboard's wrong-code chart).

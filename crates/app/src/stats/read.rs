@@ -102,6 +102,42 @@ pub async fn series(conn: &mut PgConnection, q: &Query<'_>) -> Result<Vec<Row>, 
         .await
 }
 
+const SINCE_BEGINNING: &str = "select null::timestamptz as at, \
+           case when $2 then batch_id end as batch_id, \
+           case when $3 then state end as state, \
+           case when $4 then network end as network, \
+           case when $5 then language end as language, \
+           case when $6 then segment end as segment, \
+           sum(n)::int8 as n, sum(amount)::int8 as amount, sum(ms)::int8 as ms \
+    from stats_hourly \
+    where fact = $1 and (hour = '-infinity' or not folded) and ($7::uuid is null or batch_id = $7) \
+    group by 1, 2, 3, 4, 5, 6 \
+    having sum(n) <> 0 or sum(amount) <> 0 or sum(ms) <> 0 \
+    order by 1, 2, 3, 4, 5, 6";
+
+/// Everything since the campaign began ("in all"), grouped by `group` (optionally one batch's):
+/// the all-time tier, one row per key whatever the campaign's length, plus the deltas not folded
+/// yet — exact at once, like [`series`]. Unlike a [`series`] over [`all_time`], it keeps counting
+/// what the retention deleted from the hours.
+pub async fn since_beginning(
+    conn: &mut PgConnection,
+    fact: Fact,
+    group: &[Dim],
+    batch: Option<Uuid>,
+) -> Result<Vec<Row>, sqlx::Error> {
+    let by = |d: Dim| group.contains(&d);
+    sqlx::query_as(SINCE_BEGINNING)
+        .bind(fact.as_str())
+        .bind(by(Dim::Batch))
+        .bind(by(Dim::State))
+        .bind(by(Dim::Network))
+        .bind(by(Dim::Language))
+        .bind(by(Dim::Segment))
+        .bind(batch)
+        .fetch_all(conn)
+        .await
+}
+
 /// The fact's total over `[from, to)` (optionally one batch's): one row, zeros when nothing.
 pub async fn totals(
     conn: &mut PgConnection,

@@ -1,6 +1,7 @@
 //! The `stats.retention` job (hourly), under the analytics settings "Data kept":
 //!
-//! - `aggregatedDataDays`: rollup rows (`stats_hourly`) of hours older than that are deleted;
+//! - `aggregatedDataDays`: rollup rows (`stats_hourly`) of hours older than that are deleted (the
+//!   all-time totals stay: they hold no dates);
 //! - `rawDataDays`, only when `autoCleanup` is on: the USSD interaction log and USSD sessions not
 //!   seen for that long (so ended) are deleted. The attempts they counted stay in the rollups.
 //!
@@ -36,7 +37,9 @@ pub struct Deleted {
 pub async fn apply(pool: &PgPool, analytics: &AnalyticsSettings, now: DateTime<Utc>) -> Result<Deleted, sqlx::Error> {
     let mut out = Deleted::default();
     let aggregated_before = now - Duration::days(i64::from(analytics.aggregated_data_days));
-    out.rollup_rows = sqlx::query("delete from stats_hourly where hour < $1")
+    // folded hours only (a late delta of an old hour reaches the all-time tier first), and never
+    // the all-time tier itself (hour -infinity: it holds no dates)
+    out.rollup_rows = sqlx::query("delete from stats_hourly where hour < $1 and hour > '-infinity' and folded")
         .bind(aggregated_before)
         .execute(pool)
         .await?

@@ -38,6 +38,7 @@ mod reconcile;
 mod reports;
 mod reports_browser;
 mod rollups;
+mod rollups_recount;
 mod rollups_retention;
 mod seed;
 mod settings;
