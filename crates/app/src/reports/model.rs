@@ -68,11 +68,15 @@ pub struct Section {
 #[schema(as = ReportBlock)]
 pub enum Block {
     /// A row of headline figures ("Paid: 1,250,000 RWF").
-    Figures { figures: Vec<Figure> },
+    Figures {
+        figures: Vec<Figure>,
+    },
     Chart(Chart),
     Table(Table),
     /// A sentence of explanation ("Totals agree with the payouts list to the franc.").
-    Note { text: String },
+    Note {
+        text: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
