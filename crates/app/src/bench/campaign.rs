@@ -182,7 +182,8 @@ pub async fn seed(pool: &PgPool, s: &Sizes, now: DateTime<Utc>) -> anyhow::Resul
     );
 
     // redemptions, each from customer (n mod customers), so early phones come back; how its
-    // payout ends is drawn from the code's id, so the payout below agrees with it
+    // payout ends is drawn from the code's id, so the payout below agrees with it. Written in
+    // time order, as the application appends them: the last hour's rows sit together
     sqlx::query(
         "create temp table seed_customers as \
          select (row_number() over (order by msisdn)) - 1 as n, id, user_id, msisdn, network_code, language from customers",
@@ -205,7 +206,8 @@ pub async fn seed(pool: &PgPool, s: &Sizes, now: DateTime<Utc>) -> anyhow::Resul
          from (select id, batch_id, amount, currency, used_at, row_number() over (order by serial, batch_id) as n \
                from promo_codes where status = 'used') p \
          cross join lateral (select abs(hashtext(p.id::text)) % 1000 as o) o \
-         join seed_customers c on c.n = (p.n * 104729) % $1",
+         join seed_customers c on c.n = (p.n * 104729) % $1 \
+         order by p.used_at",
     )
     .bind(s.customers.max(1))
     .bind(FAILED)
@@ -234,7 +236,8 @@ pub async fn seed(pool: &PgPool, s: &Sizes, now: DateTime<Utc>) -> anyhow::Resul
              when r.error_code = 'PAYEE_NOT_FOUND' then 'payee_invalid' \
              when abs(hashtext(r.promo_code_id::text)) % 1000 < $1 then 'retry_scheduled' \
              when abs(hashtext(r.promo_code_id::text)) % 1000 < $2 then 'awaiting_approval' \
-             else 'queued' end as status) x",
+             else 'queued' end as status) x \
+         order by r.created_at",
     )
     .bind(FAILED + PAYEE_INVALID + RETRY)
     .bind(FAILED + PAYEE_INVALID + RETRY + AWAITING)

@@ -66,6 +66,7 @@ pub async fn run(config: &Config, scale: i64, requests: usize, keep: bool, reuse
         }
     };
     let api = time("/api/v1/admin/reports/dashboard", "application/json").await?;
+    let detailed = time("/api/v1/admin/reports/dashboard?view=detailed", "application/json").await?;
     let page = time("/", "text/html").await?;
     shutdown.cancel();
     let _ = server.await;
@@ -81,6 +82,11 @@ pub async fn run(config: &Config, scale: i64, requests: usize, keep: bool, reuse
         );
     };
     line("data endpoint GET /api/v1/admin/reports/dashboard", &api, API_GOAL_MS);
+    line(
+        "data endpoint, detailed view (every chart, 20 feed items)",
+        &detailed,
+        API_GOAL_MS,
+    );
     line("page GET /", &page, PAGE_GOAL_MS);
     if keep || reuse.is_some() {
         s.keep().await;

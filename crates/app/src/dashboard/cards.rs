@@ -3,12 +3,13 @@
 //! counts; the rest from small indexed reads (open alerts, held payouts, the last hour's paid
 //! payouts).
 
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use super::links::{self, day, time};
+use super::totals::RedemptionTotals;
 use super::{Figure, MoneyFigure, Notice, Viewer};
 use crate::access::Permission;
 use crate::codes::lifecycle::CodeStatus;
@@ -114,18 +115,17 @@ fn n_of(rows: &[stats::Row], pick: impl Fn(&stats::Row) -> bool) -> (i64, i64) {
         .fold((0, 0), |(n, a), r| (n + r.n, a + r.amount))
 }
 
-pub async fn redemptions(pool: &PgPool, now: DateTime<Utc>) -> Result<Redemptions, AppError> {
+pub async fn redemptions(pool: &PgPool, now: DateTime<Utc>, t: &RedemptionTotals) -> Result<Redemptions, AppError> {
     let mut conn = pool.acquire().await?;
     let (start, end) = stats::kigali_today(now);
     let today = stats::kigali_date(now);
-    let monday = today - Duration::days(today.weekday().num_days_from_monday() as i64);
-    let (week_start, _) = stats::kigali_day_bounds(monday);
-    let (ever, until) = stats::all_time();
-    let seg = [Dim::Segment];
-    let q = |from, to| Query::new(Fact::Redemption, from, to).group(&seg);
-    let todays = stats::series(&mut conn, &q(start, end)).await?;
-    let week = stats::totals(&mut conn, Fact::Redemption, week_start, end, None).await?;
-    let all = stats::series(&mut conn, &q(ever, until)).await?;
+    let (_, monday, _) = super::totals::ranges(now);
+    let todays = stats::series(
+        &mut conn,
+        &Query::new(Fact::Redemption, start, end).group(&[Dim::Segment]),
+    )
+    .await?;
+    let all = &t.by_segment;
     let segment = |rows: &[stats::Row], s: &str| n_of(rows, |r| r.segment.as_deref() == Some(s)).0;
     let today_link = Some(links::redemptions(Some(day(today)), Some(day(today))));
     let all_link = Some(links::redemptions(None, None));
@@ -135,12 +135,12 @@ pub async fn redemptions(pool: &PgPool, now: DateTime<Utc>) -> Result<Redemption
     };
     Ok(Redemptions {
         today: fig(n_of(&todays, |_| true).0, &today_link),
-        this_week: fig(week.n, &Some(links::redemptions(Some(day(monday)), Some(day(today))))),
-        all: fig(n_of(&all, |_| true).0, &all_link),
+        this_week: fig(t.week, &Some(links::redemptions(Some(day(monday)), Some(day(today))))),
+        all: fig(n_of(all, |_| true).0, &all_link),
         new_customers_today: fig(segment(&todays, "new"), &today_link),
         returning_today: fig(segment(&todays, "returning"), &today_link),
-        customers_all: fig(segment(&all, "new"), &all_link),
-        returning_all: fig(segment(&all, "returning"), &all_link),
+        customers_all: fig(segment(all, "new"), &all_link),
+        returning_all: fig(segment(all, "returning"), &all_link),
     })
 }
 
@@ -150,14 +150,12 @@ const PENDING: [&str; 3] = [
     PayoutStatus::RetryScheduled.as_str(),
 ];
 
-pub async fn money(pool: &PgPool, now: DateTime<Utc>, threshold: i64) -> Result<Money, AppError> {
+pub async fn money(pool: &PgPool, now: DateTime<Utc>, threshold: i64, all: &[stats::Row]) -> Result<Money, AppError> {
     let mut conn = pool.acquire().await?;
     let (start, end) = stats::kigali_today(now);
     let today = day(stats::kigali_date(now));
-    let (ever, until) = stats::all_time();
     let by_state = [Dim::State];
     let todays = stats::series(&mut conn, &Query::new(Fact::Payout, start, end).group(&by_state)).await?;
-    let all = stats::series(&mut conn, &Query::new(Fact::Payout, ever, until).group(&by_state)).await?;
     let hour = stats::hour_start(now) - Duration::hours(1);
     let recent = stats::series(
         &mut conn,
@@ -183,12 +181,12 @@ pub async fn money(pool: &PgPool, now: DateTime<Utc>, threshold: i64) -> Result<
     )
     .fetch_one(&mut *conn)
     .await?;
-    // exact: the payouts paid in the last 60 minutes, through the index on disbursed_at
+    // exact: the payouts paid in the last 60 minutes, through the index on disbursed_at. A
+    // payout is created in the redemption's own statement, with its time, so created_at is the
+    // moment of the redemption and no join is needed
     let (median_s, paid_last_hour): (Option<f64>, i64) = sqlx::query_as(
-        "select percentile_cont(0.5) within group (order by extract(epoch from d.disbursed_at - r.created_at)), \
-                count(*) \
-         from disbursements d join redemptions r on r.id = d.redemption_id \
-         where d.disbursed_at >= $1 and d.disbursed_at <= $2",
+        "select percentile_cont(0.5) within group (order by extract(epoch from disbursed_at - created_at)), count(*) \
+         from disbursements where disbursed_at >= $1 and disbursed_at <= $2",
     )
     .bind(now - Duration::hours(1))
     .bind(now)
@@ -206,7 +204,7 @@ pub async fn money(pool: &PgPool, now: DateTime<Utc>, threshold: i64) -> Result<
     ];
     let (done, _) = n_of(&recent, |r| is(r, &finished));
     let (paid, _) = n_of(&recent, |r| is(r, &completed));
-    let one = |s: PayoutStatus| figure(&all, &[s.as_str()], links::payouts(&[s.as_str()], None, None));
+    let one = |s: PayoutStatus| figure(all, &[s.as_str()], links::payouts(&[s.as_str()], None, None));
     Ok(Money {
         paid_today: figure(
             &todays,
@@ -214,7 +212,7 @@ pub async fn money(pool: &PgPool, now: DateTime<Utc>, threshold: i64) -> Result<
             links::payouts(&completed, Some(today.clone()), Some(today)),
         ),
         paid_all: one(PayoutStatus::Completed),
-        pending: figure(&all, &PENDING, links::payouts(&PENDING, None, None)),
+        pending: figure(all, &PENDING, links::payouts(&PENDING, None, None)),
         held: MoneyFigure {
             count: held_n,
             amount: held_amount,

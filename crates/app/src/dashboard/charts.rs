@@ -9,6 +9,7 @@ use sqlx::PgPool;
 
 use super::draw::draw;
 use super::links::{self, day, time};
+use super::totals::RedemptionTotals;
 use super::{Chart, ChartKind, Point, Section, Viewer};
 use crate::access::Permission;
 use crate::disbursement::state::PayoutStatus;
@@ -85,6 +86,8 @@ pub async fn build(
     sections: &[Section],
     a: &AnalyticsSettings,
     now: DateTime<Utc>,
+    redemptions: Option<&RedemptionTotals>,
+    payouts: Option<&[stats::Row]>,
 ) -> Result<Vec<Chart>, AppError> {
     let main = sections.contains(&Section::Charts);
     let more = sections.contains(&Section::MoreCharts);
@@ -122,9 +125,7 @@ pub async fn build(
             points,
         ));
     }
-    if main && viewer.can(Permission::DisbursementsRead) {
-        let (ever, until) = stats::all_time();
-        let rows = stats::series(&mut conn, &Query::new(Fact::Payout, ever, until).group(&[Dim::State])).await?;
+    if let (true, Some(rows)) = (main, payouts) {
         let points = PayoutStatus::ALL
             .iter()
             .take(max)
@@ -153,13 +154,8 @@ pub async fn build(
     let today = stats::kigali_date(now);
     let first = today - Duration::days(29);
     let (month_start, month_end) = stats::kigali_days(first, today);
-    if reads {
-        let rows = stats::series(
-            &mut conn,
-            &Query::new(Fact::Redemption, month_start, month_end).bucket(Bucket::KigaliDay),
-        )
-        .await?;
-        let points = cap(slots(&rows, month_start, month_end, Duration::days(1)), max)
+    if let Some(t) = redemptions {
+        let points = cap(slots(&t.daily, month_start, month_end, Duration::days(1)), max)
             .into_iter()
             .map(|s| {
                 let (a, b) = (
@@ -222,17 +218,24 @@ pub async fn build(
             points,
         ));
     }
-    if reads {
+    if let Some(t) = redemptions {
         let month_link = Some(links::redemptions(Some(day(first)), Some(day(today))));
-        for (id, title, dim) in [
-            ("byNetwork", "Redemptions by network, last 30 days", Dim::Network),
-            ("byLanguage", "Redemptions by language, last 30 days", Dim::Language),
+        for (id, title, dim, rows) in [
+            (
+                "byNetwork",
+                "Redemptions by network, last 30 days",
+                Dim::Network,
+                &t.by_network,
+            ),
+            (
+                "byLanguage",
+                "Redemptions by language, last 30 days",
+                Dim::Language,
+                &t.by_language,
+            ),
         ] {
-            let rows = stats::series(
-                &mut conn,
-                &Query::new(Fact::Redemption, month_start, month_end).group(&[dim]),
-            )
-            .await?;
+            let mut rows = rows.clone();
+            rows.sort_by_key(|r| std::cmp::Reverse(r.n));
             let points = rows
                 .iter()
                 .take(max)

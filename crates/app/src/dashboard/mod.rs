@@ -14,6 +14,7 @@ pub mod draw;
 mod feed;
 mod health;
 mod links;
+mod totals;
 mod view;
 pub mod web;
 
@@ -293,19 +294,36 @@ pub async fn build(state: &AppState, viewer: Viewer<'_>, choice: &Choice) -> Res
     let has = |s: Section| sections.contains(&s);
     let pool = &state.pool;
 
+    // the long-range sums first: the cards and the charts share them
+    let reads = viewer.can(Permission::RedemptionsRead);
+    let pays = viewer.can(Permission::DisbursementsRead);
+    let (rt, pt) = tokio::try_join!(
+        async {
+            match reads && (has(Section::Redemptions) || has(Section::MoreCharts)) {
+                true => totals::redemptions(pool, now).await.map(Some),
+                false => Ok(None),
+            }
+        },
+        async {
+            match pays && (has(Section::Money) || has(Section::Charts)) {
+                true => totals::payouts(pool).await.map(Some),
+                false => Ok(None),
+            }
+        }
+    )?;
     let notices = cards::notices(pool, viewer);
     let redemptions = async {
-        match has(Section::Redemptions) && viewer.can(Permission::RedemptionsRead) {
-            true => cards::redemptions(pool, now).await.map(Some),
-            false => Ok(None),
+        match (has(Section::Redemptions), &rt) {
+            (true, Some(t)) => cards::redemptions(pool, now, t).await.map(Some),
+            _ => Ok(None),
         }
     };
     let money = async {
-        match has(Section::Money) && viewer.can(Permission::DisbursementsRead) {
-            true => cards::money(pool, now, settings.0.payments.low_balance_threshold)
+        match (has(Section::Money), &pt) {
+            (true, Some(t)) => cards::money(pool, now, settings.0.payments.low_balance_threshold, t)
                 .await
                 .map(Some),
-            false => Ok(None),
+            _ => Ok(None),
         }
     };
     let campaign = async {
@@ -328,7 +346,7 @@ pub async fn build(state: &AppState, viewer: Viewer<'_>, choice: &Choice) -> Res
             false => Ok(None),
         }
     };
-    let charts = charts::build(pool, viewer, &sections, analytics, now);
+    let charts = charts::build(pool, viewer, &sections, analytics, now, rt.as_ref(), pt.as_deref());
     let feed = async {
         match has(Section::Feed) {
             true => feed::recent(pool, viewer, choice.feed_len()).await.map(Some),
