@@ -229,6 +229,19 @@ pub enum BenchCommand {
         #[arg(long, value_name = "DATABASE")]
         reuse: Option<String>,
     },
+    /// The financial report over 1,000,000 payouts (`--scale 100` for a hundredth): its CSV and
+    /// a 50-page branded PDF with charts, against 2 s each.
+    Reports {
+        /// divide every size of the full campaign by this
+        #[arg(long, default_value_t = 1)]
+        scale: i64,
+        /// keep the filled scratch database afterwards (its name is printed)
+        #[arg(long)]
+        keep: bool,
+        /// time the report in a database an earlier `--keep` run filled, instead of filling one
+        #[arg(long, value_name = "DATABASE")]
+        reuse: Option<String>,
+    },
     /// The PDF layout of printable sheets: time and peak memory.
     Pdf {
         #[arg(long, default_value_t = 100_000)]

@@ -330,6 +330,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
+            command: BenchCommand::Reports { scale, keep, reuse },
+        } => {
+            mbelyco::bench::reports::run(&config, scale, keep, reuse.as_deref()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
             command: BenchCommand::Pdf { codes },
         } => {
             bench::pdf(codes)?;

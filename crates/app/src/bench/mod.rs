@@ -11,6 +11,7 @@ pub mod campaign;
 mod codes;
 pub mod dashboard;
 pub mod payouts;
+pub mod reports;
 mod search;
 pub mod settings;
 pub mod ussd;

@@ -138,8 +138,10 @@ async fn answer(state: &AppState, who: &Principal, q: &ReportQuery, kind: Kind) 
         spec.range.from.format("%Y-%m-%d"),
         spec.range.to.format("%Y-%m-%d")
     );
-    let head = super::csv::render(&report).map_err(|e| AppError::Internal(e.into()))?;
-    let body = if kind == Kind::Financial && analytics.report_include_raw_data {
+    let raw = kind == Kind::Financial && analytics.report_include_raw_data;
+    let width = if raw { super::csv::RAW_WIDTH } else { 0 };
+    let head = super::csv::render_padded(&report, width).map_err(|e| AppError::Internal(e.into()))?;
+    let body = if raw {
         let heading = super::csv::raw_heading().map_err(|e| AppError::Internal(e.into()))?;
         let rows = super::csv::raw_payouts(state.pool.clone(), &report, spec.batch, i64::MAX);
         let first = futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(head)), Ok(heading.into())]);

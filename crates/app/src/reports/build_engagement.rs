@@ -69,7 +69,11 @@ fn bar(title: &str, counts: &BTreeMap<String, i64>) -> Chart {
     }
 }
 
-pub(super) async fn build(conn: &mut PgConnection, spec: &Spec) -> Result<Report, AppError> {
+pub(super) async fn build(
+    conn: &mut PgConnection,
+    spec: &Spec,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Report, AppError> {
     let mut report = super::empty(spec, super::batch_filter(conn, spec).await?);
     let range = (spec.range.start(), spec.range.end());
     let hourly = source::series(
@@ -81,16 +85,21 @@ pub(super) async fn build(conn: &mut PgConnection, spec: &Spec) -> Result<Report
         spec.batch,
     )
     .await?;
-    // every customer who ever redeemed has exactly one redemption counted as `new`
-    let ever = source::series(
-        conn,
-        Fact::Redemption,
-        (crate::stats::all_time().0, range.1),
-        Bucket::All,
-        &[Dim::Segment],
-        spec.batch,
-    )
-    .await?;
+    // every customer who ever redeemed has exactly one redemption counted as `new`; a range that
+    // reaches now reads the all-time tier (a row per key), an older one the hours up to its end
+    let ever = if range.1 >= at {
+        source::since_beginning(conn, Fact::Redemption, &[Dim::Segment], spec.batch).await?
+    } else {
+        source::series(
+            conn,
+            Fact::Redemption,
+            (crate::stats::all_time().0, range.1),
+            Bucket::All,
+            &[Dim::Segment],
+            spec.batch,
+        )
+        .await?
+    };
 
     let redemptions: i64 = hourly.iter().map(|r| r.n).sum();
     let segment = by(&hourly, |r| r.segment.clone());
@@ -102,8 +111,9 @@ pub(super) async fn build(conn: &mut PgConnection, spec: &Spec) -> Result<Report
         .filter(|r| r.segment.as_deref() == Some("new"))
         .map(|r| r.n)
         .sum();
+    // a mean, not a share: two decimals as text (a spreadsheet still reads it as a number)
     let per_customer = if ever_new > 0 {
-        Cell::Ratio(ever_all as f64 / ever_new as f64)
+        Cell::Text(format!("{:.2}", ever_all as f64 / ever_new as f64))
     } else {
         Cell::Empty
     };

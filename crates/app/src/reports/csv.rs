@@ -52,8 +52,17 @@ impl Padded {
     }
 }
 
+/// How many columns the payouts export writes (`disbursement::ops::export`, every column shown):
+/// a report followed by its payouts is padded to it, so the whole file has one width.
+pub const RAW_WIDTH: usize = 17;
+
 /// The report's tables as CSV.
 pub fn render(report: &Report) -> std::io::Result<Vec<u8>> {
+    render_padded(report, 0)
+}
+
+/// [`render`], every row at least `min_width` columns wide.
+pub fn render_padded(report: &Report, min_width: usize) -> std::io::Result<Vec<u8>> {
     let width = report
         .sections
         .iter()
@@ -64,7 +73,8 @@ pub fn render(report: &Report) -> std::io::Result<Vec<u8>> {
         })
         .max()
         .unwrap_or(0)
-        .max(3);
+        .max(3)
+        .max(min_width);
     let mut w = Padded {
         w: CsvOut::new(),
         width,
@@ -112,7 +122,10 @@ pub fn render(report: &Report) -> std::io::Result<Vec<u8>> {
 
 /// The heading written before the raw payout rows.
 pub fn raw_heading() -> std::io::Result<Vec<u8>> {
-    let mut w = CsvOut::new();
+    let mut w = Padded {
+        w: CsvOut::new(),
+        width: RAW_WIDTH,
+    };
     w.row(["## Payouts"])?;
     w.take()
 }

@@ -68,7 +68,7 @@ pub async fn build_at(
     let mut report = match spec.kind {
         Kind::Batches => build_batches::build(conn, spec, viewer).await?,
         Kind::Financial => build_financial::build(conn, spec).await?,
-        Kind::Engagement => build_engagement::build(conn, spec).await?,
+        Kind::Engagement => build_engagement::build(conn, spec, at).await?,
         Kind::Custom => {
             return Err(AppError::field(
                 "kind",

@@ -65,9 +65,19 @@ async fn reports_page(
     who: Principal,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, AppError> {
+    render(&state, &who, &q, Vec::new()).await
+}
+
+/// The page for `q`; `refused` (an export the form asked for, refused) shown beside the fields.
+async fn render(
+    state: &AppState,
+    who: &Principal,
+    q: &PageQuery,
+    refused: Vec<(String, String)>,
+) -> Result<Response, AppError> {
     let settings = state.settings.get();
     let analytics = &settings.0.analytics;
-    let viewer = Viewer::of(&who);
+    let viewer = Viewer::of(who);
     let kind = match q.kind.as_deref() {
         None | Some("") => Kind::Batches,
         Some(k) => {
@@ -109,6 +119,14 @@ async fn reports_page(
         sqlx::query_as("select id, batch_number, name from batches order by batch_number desc limit 500")
             .fetch_all(&mut *conn)
             .await?;
+    if !refused.is_empty() {
+        status = StatusCode::UNPROCESSABLE_ENTITY;
+        for e in refused {
+            if !errors.contains(&e) {
+                errors.push(e);
+            }
+        }
+    }
     let exports = if who.can(ReportsExport) {
         export::recent(&mut conn, who.user_id, 10).await?
     } else {
@@ -146,7 +164,7 @@ async fn reports_page(
         .collect();
     let sections = report.as_ref().map(html::sections).unwrap_or_default();
     let p = ReportsPage {
-        shell: Shell::new(&who, "/admin/reports", &settings.0.branding.company_name),
+        shell: Shell::new(who, "/admin/reports", &settings.0.branding.company_name),
         kinds,
         kind: kind.as_str(),
         from,
@@ -178,11 +196,22 @@ async fn export_form(
         Ok(cmd) => export::request(&mut unit, &cmd, &Viewer::of(&who), &settings.0.analytics, &acting).await,
         Err(e) => Err(e),
     };
-    match crate::web::pages::settle(unit, result).await? {
-        crate::web::pages::Outcome::Done(file) => {
+    match result {
+        Ok(file) => {
+            unit.commit().await?;
             Ok(Redirect::to(&format!("/admin/reports/export/{}", file.id)).into_response())
         }
-        crate::web::pages::Outcome::Refused(n) => Err(AppError::field("format", n.text)),
+        Err(AppError::Validation(v)) => {
+            drop(unit);
+            let q = PageQuery {
+                kind: body.kind.clone(),
+                from: body.from.clone(),
+                to: body.to.clone(),
+                batch_id: body.batch_id.clone(),
+            };
+            render(&state, &who, &q, v.into_iter().map(|f| (f.field, f.message)).collect()).await
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -25,3 +25,13 @@ pub async fn series(
         .batch(batch);
     Ok(crate::stats::series(conn, &q).await?)
 }
+
+/// The sums of `fact` since the campaign began, per `group` (the rollups' all-time tier).
+pub async fn since_beginning(
+    conn: &mut PgConnection,
+    fact: Fact,
+    group: &[Dim],
+    batch: Option<Uuid>,
+) -> Result<Vec<Row>, AppError> {
+    Ok(crate::stats::since_beginning(conn, fact, group, batch).await?)
+}

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use mbelyco::settings::Category;
 use serde_json::{json, Value};
 
 use crate::helpers::{error_fields, TestApp, TestDb};
@@ -166,6 +167,40 @@ async fn financial_totals_equal_the_payouts_list_and_batch_rates_the_batch_stati
         .expect("a completed row");
     assert_eq!(completed[3].parse::<i64>().unwrap(), sum(&["completed"]), "raw francs");
 
+    // with analytics.reportIncludeRawData, every payout of the days follows, in one width
+    app.set_settings(Category::Analytics, json!({"reportIncludeRawData": true}))
+        .await;
+    let text = app
+        .get_as(
+            &fa,
+            &format!("/api/v1/admin/reports/financial?from={day}&to={day}&format=csv"),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let rows: Vec<csv::StringRecord> = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .collect::<Result<_, _>>()
+        .expect("report and payouts parse as one CSV");
+    let at = rows
+        .iter()
+        .position(|r| &r[0] == "## Payouts")
+        .expect("the payouts section");
+    assert_eq!(&rows[at + 1][0], "payout_id");
+    let paid: i64 = rows[at + 2..]
+        .iter()
+        .filter(|r| &r[7] == "completed")
+        .map(|r| r[5].parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(
+        (rows.len() - at - 2, paid),
+        (5, sum(&["completed"])),
+        "every payout, raw"
+    );
+
     // batch performance: codes, redeemed and rate as the batch's own statistics give them
     let stats = get_json(&app, &admin, &format!("/api/v1/admin/batches/{batch}/stats")).await;
     let report = get_json(
@@ -288,6 +323,26 @@ async fn bad_ranges_are_refused_naming_the_field() {
         html.contains("id=\"to-error\"") && html.contains("must not be before from"),
         "{html}"
     );
+    // an export the page's form asks for, refused: said beside the format, the report still shown
+    let res = app
+        .post_form(
+            &key,
+            "/admin/reports/export",
+            &[
+                ("kind", "batches"),
+                ("from", "2026-12-01"),
+                ("to", "2026-12-01"),
+                ("format", "xls"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("id=\"format-error\"") && html.contains("must be csv or pdf"),
+        "{html}"
+    );
+    assert!(html.contains("id=\"report-title\""), "the report is still there");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -138,7 +138,10 @@ impl Handler {
         let report = with_settings(report, analytics.report_include_charts);
         ctx.progress(1, total, Some("rendering")).await?;
         let bytes = match file.format() {
-            Format::Csv => csv::render(&report).map_err(|e| JobError::Permanent(e.into()))?,
+            Format::Csv => {
+                let width = if raw_rows > 0 { csv::RAW_WIDTH } else { 0 };
+                csv::render_padded(&report, width).map_err(|e| JobError::Permanent(e.into()))?
+            }
             Format::Pdf => crate::reports::pdf::render_pdf(&report, &PdfLook::from_settings(&settings.0))
                 .map_err(|e| JobError::Permanent(e.into()))?,
         };
