@@ -259,6 +259,15 @@ pub fn database_name(url: &str) -> Option<&str> {
     (!name.is_empty()).then_some(name)
 }
 
+/// `url` naming database `name` instead of its own (the path after the host, not a user or host
+/// that happens to share the name: `postgres://postgres@h/postgres`).
+pub fn with_database(url: &str, name: &str) -> Option<String> {
+    let (scheme, after_scheme) = url.split_once("://")?;
+    let (authority, path) = after_scheme.split_once('/')?;
+    let rest = &path[database_name(url)?.len()..];
+    Some(format!("{scheme}://{authority}/{name}{rest}"))
+}
+
 fn looks_like_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((local, domain)) => !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace),
@@ -395,5 +404,9 @@ mod tests {
             Some("mbelyco")
         );
         assert_eq!(database_name("postgres://u@h:5432/"), None);
+        assert_eq!(
+            with_database("postgres://postgres@h:5432/postgres?sslmode=require", "scratch").as_deref(),
+            Some("postgres://postgres@h:5432/scratch?sslmode=require")
+        );
     }
 }

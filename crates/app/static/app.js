@@ -604,8 +604,9 @@ document.addEventListener("DOMContentLoaded", () => {
     ms: fixed("ms"),
     human: (v) => (v == null ? "none" : human(v)),
     text: (v) => String(v == null ? "" : v),
-    balance: (b) => (!b ? "" : b.state === "ok" ? "not low (threshold " + nf(b.threshold) + " RWF)"
-      : b.reading || "low: " + nf(b.heldForMoney) + " payout(s) wait for money"),
+    balance: (b) => (!b ? "" : (b.available != null && b.currency ? nf(b.available) + " " + b.currency + " · " : "")
+      + (b.state === "ok" ? "not low (threshold " + nf(b.threshold) + " RWF)"
+        : b.reading || "low: " + nf(b.heldForMoney) + " payout(s) wait for money")),
     workers: (ws) => (!Array.isArray(ws) || !ws.length ? "none" : ws.map((w) => w.id + ": "
       + (w.stale ? "stale (" + human(w.lastBeatSeconds) + " ago)" : "beat " + human(w.lastBeatSeconds) + " ago")).join("; ")),
   };

@@ -36,7 +36,7 @@ async fn scratch(config: &Config, tag: &str, connections: u32) -> anyhow::Result
     let base = config.database_url.expose_secret();
     let name = database_name(base).context("DATABASE_URL names no database")?;
     let scratch_name = format!("{name}_bench_{tag}_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let url = base.replacen(&format!("/{name}"), &format!("/{scratch_name}"), 1);
+    let url = crate::config::with_database(base, &scratch_name).context("DATABASE_URL names no database")?;
     Postgres::create_database(&url)
         .await
         .context("cannot create the scratch database")?;
@@ -49,8 +49,7 @@ async fn scratch(config: &Config, tag: &str, connections: u32) -> anyhow::Result
 /// A database an earlier run kept (`--keep`), reopened without migrating or filling it.
 async fn reopen(config: &Config, name: &str, connections: u32) -> anyhow::Result<Scratch> {
     let base = config.database_url.expose_secret();
-    let current = database_name(base).context("DATABASE_URL names no database")?;
-    let url = base.replacen(&format!("/{current}"), &format!("/{name}"), 1);
+    let url = crate::config::with_database(base, name).context("DATABASE_URL names no database")?;
     let pool = crate::db::connect_url(&url, connections)
         .await
         .with_context(|| format!("cannot open the kept database {name}"))?;

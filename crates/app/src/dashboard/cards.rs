@@ -80,8 +80,12 @@ pub struct Balance {
     pub state: BalanceState,
     /// `payments.lowBalanceThreshold`.
     pub threshold: i64,
-    /// The low reading (the open `momo.low_balance` alert's words), when there is one.
+    /// The payout worker's last reading of the available balance (whole units of `currency`).
+    pub available: Option<i64>,
+    pub currency: Option<String>,
+    /// The open `momo.low_balance` alert's words, when there is one.
     pub reading: Option<String>,
+    /// When the worker last read the balance (it reads it while payouts flow).
     pub read_at: Option<DateTime<Utc>>,
     /// Payouts held until the account can cover them.
     pub held_for_money: i64,
@@ -197,6 +201,11 @@ pub async fn money(pool: &PgPool, now: DateTime<Utc>, threshold: i64, all: &[sta
     )
     .fetch_optional(&mut *conn)
     .await?;
+    let last: Option<(Option<i64>, String, DateTime<Utc>)> =
+        sqlx::query_as("select available, currency, read_at from momo_balance")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let available = last.as_ref().and_then(|l| l.0);
     let finished = [
         PayoutStatus::Completed.as_str(),
         PayoutStatus::Failed.as_str(),
@@ -227,14 +236,16 @@ pub async fn money(pool: &PgPool, now: DateTime<Utc>, threshold: i64, all: &[sta
         median_seconds_last_hour: median_s.map(|s| (s * 10.0).round() / 10.0),
         paid_last_hour,
         balance: Balance {
-            state: if low.is_some() || held_for_money > 0 {
+            state: if low.is_some() || held_for_money > 0 || available.is_some_and(|a| a < threshold) {
                 BalanceState::Low
             } else {
                 BalanceState::Ok
             },
             threshold,
+            available,
+            currency: last.as_ref().map(|l| l.1.clone()),
             reading: low.as_ref().map(|l| l.0.clone()),
-            read_at: low.map(|l| l.1),
+            read_at: last.map(|l| l.2).or(low.map(|l| l.1)),
             held_for_money,
         },
     })

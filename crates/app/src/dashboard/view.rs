@@ -82,13 +82,18 @@ pub fn cards(d: &Dashboard) -> Vec<Card> {
         });
     }
     if let Some(m) = &d.money {
-        let balance = match m.balance.state {
+        let judged = match m.balance.state {
             BalanceState::Ok => format!("not low (threshold {} RWF)", n(m.balance.threshold)),
             BalanceState::Low => m
                 .balance
                 .reading
                 .clone()
                 .unwrap_or_else(|| format!("low: {} payout(s) wait for money", n(m.balance.held_for_money))),
+        };
+        // the last reading first, when the worker has made one (it reads while payouts flow)
+        let balance = match (m.balance.available, &m.balance.currency) {
+            (Some(a), Some(c)) => format!("{} {c} · {judged}", n(a)),
+            _ => judged,
         };
         out.push(Card {
             id: "card-money",

@@ -121,6 +121,15 @@ async fn dashboard_figures_equal_the_lists_they_link_to() {
     assert_eq!(m["paidLastHour"], 3);
     assert!(m["medianSecondsLastHour"].as_f64().unwrap() >= 0.0, "{m}");
     assert_eq!(m["balance"]["state"], "ok");
+    // the worker's last reading of the float: read before it paid (three payouts of 1,000), so
+    // between the simulator's starting balance and that less what was paid
+    let start = instant().starting_balance as i64;
+    let available = m["balance"]["available"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no reading: {m}"));
+    assert!((start - 3000..=start).contains(&available), "{available} of {start}");
+    assert!(m["balance"]["currency"].as_str().is_some_and(|c| !c.is_empty()), "{m}");
+    assert!(m["balance"]["readAt"].is_string(), "{m}");
 
     let c = &d["campaign"];
     assert_eq!(agrees(&app, &admin, &c["unredeemedCodes"], "unredeemed codes").await, 0);

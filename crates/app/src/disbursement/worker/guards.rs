@@ -119,6 +119,7 @@ impl PayoutWorker {
                             read_at: Some(Instant::now()),
                             spent: 0,
                         };
+                        self.record_balance(known, &b.currency).await;
                         if let Some(k) = known {
                             if k < pacing.payments.low_balance_threshold {
                                 let alert = alerts::low_balance(k, &b.currency, pacing.payments.low_balance_threshold);
@@ -142,6 +143,24 @@ impl PayoutWorker {
                 view.spent += amount;
                 None
             }
+        }
+    }
+
+    /// Keeps the reading for the dashboard (`momo_balance`); a failure to write it is logged, never
+    /// a reason to hold a payout.
+    async fn record_balance(&self, available: Option<i64>, currency: &str) {
+        let written = sqlx::query(
+            "insert into momo_balance (singleton, available, currency, read_at) values (true, $1, $2, $3) \
+             on conflict (singleton) do update set available = excluded.available, \
+                 currency = excluded.currency, read_at = excluded.read_at",
+        )
+        .bind(available)
+        .bind(currency)
+        .bind(self.clock.now())
+        .execute(&self.pool)
+        .await;
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "could not record the MoMo balance reading");
         }
     }
 
