@@ -2,6 +2,7 @@
 //! (thousands separators, RWF, durations, Kigali time), the chart as inline SVG geometry in the
 //! panel's shared frame (`web::chart`), no script.
 
+use super::format::thousands;
 use super::model::{Block, Cell, ChartKind, Report};
 use crate::clock::local_display;
 use crate::web::chart::{BASE, HEIGHT, LEFT, PLOT_H, RIGHT, TOP, WIDTH};
@@ -69,47 +70,9 @@ pub struct ReportView {
     pub notes: Vec<String>,
 }
 
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
-
-/// A cell for people; the flag says it is a number (right-aligned).
+/// A cell for people (the one report formatter); the flag says it is a number (right-aligned).
 pub fn cell(c: &Cell) -> (String, bool) {
-    match c {
-        Cell::Text(s) => (s.clone(), false),
-        Cell::Int(n) => (thousands(*n), true),
-        Cell::Money(n) => (format!("{} RWF", thousands(*n)), true),
-        Cell::Ratio(r) => (format!("{:.1} %", r * 100.0), true),
-        Cell::Day(d) => (d.format("%Y-%m-%d").to_string(), false),
-        Cell::Time(t) => (local_display(*t), false),
-        Cell::Millis(ms) => (duration(*ms), true),
-        Cell::Empty => (String::new(), false),
-    }
-}
-
-/// `2.5 s`, `3 min 20 s`, `1 h 5 min`.
-pub fn duration(ms: i64) -> String {
-    let s = ms / 1000;
-    if s < 60 {
-        format!("{:.1} s", ms as f64 / 1000.0)
-    } else if s < 3600 {
-        format!("{} min {} s", s / 60, s % 60)
-    } else {
-        format!("{} h {} min", s / 3600, (s % 3600) / 60)
-    }
+    (super::format::cell(c), super::format::is_number(c))
 }
 
 fn short(v: f64) -> String {

@@ -65,33 +65,15 @@ pub struct ViewSection {
     pub blocks: Vec<ViewBlock>,
 }
 
-/// Formats a cell for people.
+/// Formats a cell for people (the one report formatter).
 pub fn show(c: &Cell) -> String {
-    match c {
-        Cell::Text(s) => s.clone(),
-        Cell::Int(n) => thousands(*n),
-        Cell::Money(n) => format!("{} RWF", thousands(*n)),
-        Cell::Ratio(r) => format!("{:.1} %", r * 100.0),
-        Cell::Day(d) => d.format("%Y-%m-%d").to_string(),
-        Cell::Time(t) => crate::clock::local_display(*t),
-        Cell::Millis(ms) => {
-            let s = *ms as f64 / 1000.0;
-            if s < 120.0 {
-                format!("{s:.1} s")
-            } else if s < 7200.0 {
-                format!("{:.1} min", s / 60.0)
-            } else {
-                format!("{:.1} h", s / 3600.0)
-            }
-        }
-        Cell::Empty => String::new(),
-    }
+    super::format::cell(c)
 }
 
 fn cell(c: &Cell) -> ViewCell {
     ViewCell {
         text: show(c),
-        num: !matches!(c, Cell::Text(_) | Cell::Day(_) | Cell::Time(_) | Cell::Empty),
+        num: super::format::is_number(c),
     }
 }
 
@@ -351,6 +333,6 @@ mod tests {
             }
         }
         assert_eq!(show(&Cell::Money(1_250_000)), "1,250,000 RWF");
-        assert_eq!(show(&Cell::Ratio(0.25)), "25.0 %");
+        assert_eq!(show(&Cell::Ratio(0.25)), "25.0%");
     }
 }

@@ -20,6 +20,7 @@ pub mod custom_store;
 pub mod custom_terms;
 pub mod custom_view;
 pub mod export;
+pub mod format;
 mod html;
 pub mod model;
 pub mod pages;

@@ -1,10 +1,10 @@
 //! The report's opening (title, days, filters), section headings, rows of boxed figures and
 //! notes. Tables and charts have their own modules.
 
-use super::format;
 use super::look::Rgb;
 use super::page::{fill, outline, rule, show, Pages, LEFT, RIGHT, WIDTH};
 use super::text::{self, Font};
+use crate::reports::format;
 use crate::reports::model::{Figure, Report};
 
 /// The report's title block at the top of the first page.

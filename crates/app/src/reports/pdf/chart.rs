@@ -6,10 +6,10 @@
 use pdf_writer::types::{LineCapStyle, LineJoinStyle};
 use pdf_writer::Content;
 
-use super::format;
 use super::look::{PdfLook, Rgb};
 use super::page::{fill, outline, rule, show, show_centred, show_right, Pages, LEFT, WIDTH};
 use super::text::{self, Font};
+use crate::reports::format;
 use crate::reports::model::{Chart, ChartKind};
 
 const TITLE_H: f32 = 22.0;

@@ -12,7 +12,6 @@
 mod blocks;
 mod chart;
 mod document;
-mod format;
 mod look;
 mod metrics;
 mod page;

@@ -4,9 +4,9 @@
 
 use pdf_writer::{Content, Name, Str};
 
-use super::format;
 use super::look::{PdfLook, Rgb};
 use super::text::{self, Font};
+use crate::reports::format;
 use crate::reports::model::Report;
 
 pub const PAGE_W: f32 = 595.28;

@@ -2,10 +2,10 @@
 //! right-aligned, text too long for its column shortened with an ellipsis, striped rows, the
 //! header row again at the top of every page the table continues on, and the totals row last.
 
-use super::format;
 use super::look::Rgb;
 use super::page::{fill, rule, show, show_right, Pages, LEFT, RIGHT, WIDTH};
 use super::text::{self, Font};
+use crate::reports::format;
 use crate::reports::model::{Cell, Table};
 
 const SIZE: f32 = 8.0;

@@ -1,5 +1,6 @@
 //! Cells as people read them: thousands separators, amounts in RWF, shares as percentages,
-//! days and times in Kigali, durations in the largest units that matter.
+//! days and times in Kigali, durations in the largest units that matter. The one formatter of
+//! report values: the page, the custom report view and the PDF all write a value this way.
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -20,20 +21,11 @@ pub fn cell(c: &Cell) -> String {
     }
 }
 
-/// `1234567` as `1,234,567`.
-pub fn thousands(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+pub use crate::codes::pages::thousands;
+
+/// Whether the cell is a number (right-aligned in tables).
+pub fn is_number(c: &Cell) -> bool {
+    !matches!(c, Cell::Text(_) | Cell::Day(_) | Cell::Time(_) | Cell::Empty)
 }
 
 /// A share from 0 to 1 as a percentage with one decimal; a share that is not a number (0 of 0)
