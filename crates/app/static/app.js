@@ -569,23 +569,13 @@ document.addEventListener("DOMContentLoaded", () => {
 // figures, charts and activity in place. A tile names where its value is in the answer
 // (data-fig) and how it is written (data-fmt); a chart is redrawn from the shapes the server drew
 // (the page and the script draw nothing of their own). DOM APIs only, never innerHTML. The
-// custom view's choice is remembered in this browser and reopened when `/` is opened bare.
+// custom view is kept on the server by the picker's form (decision 0048), not in the browser.
 document.addEventListener("DOMContentLoaded", () => {
   const root = document.getElementById("dashboard");
   if (!root) return;
   const select = document.getElementById("dashboard-view-select");
   const picks = root.querySelector(".dash-sections");
   if (select && picks) select.addEventListener("change", () => { picks.hidden = select.value !== "custom"; });
-  const KEY = "mbelyco.dashboard.custom";
-  try {
-    const search = window.location.search;
-    if (root.dataset.view === "custom" && search) window.localStorage.setItem(KEY, search);
-    else if (search) window.localStorage.removeItem(KEY);
-    else if (window.localStorage.getItem(KEY)) {
-      window.location.replace("/" + window.localStorage.getItem(KEY));
-      return;
-    }
-  } catch (e) { /* no storage: the default view */ }
   if (!window.fetch) return;
   const nf = (v) => Number(v || 0).toLocaleString("en-US");
   const human = (v) => {

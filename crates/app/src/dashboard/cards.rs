@@ -13,6 +13,7 @@ use super::totals::RedemptionTotals;
 use super::{Figure, MoneyFigure, Notice, Viewer};
 use crate::access::Permission;
 use crate::codes::lifecycle::CodeStatus;
+use crate::disbursement::ops::query::Customer;
 use crate::disbursement::state::PayoutStatus;
 use crate::error::AppError;
 use crate::stats::{self, Bucket, Dim, Fact, Query};
@@ -131,20 +132,21 @@ pub async fn redemptions(pool: &PgPool, now: DateTime<Utc>, t: &RedemptionTotals
     .await?;
     let all = &t.by_segment;
     let segment = |rows: &[stats::Row], s: &str| n_of(rows, |r| r.segment.as_deref() == Some(s)).0;
-    let today_link = Some(links::redemptions(Some(day(today)), Some(day(today))));
-    let all_link = Some(links::redemptions(None, None));
-    let fig = |value, href: &Option<String>| Figure {
+    let on_today = |c| links::redemptions(Some(day(today)), Some(day(today)), c);
+    let in_all = |c| links::redemptions(None, None, c);
+    let fig = |value, href: String| Figure {
         value,
-        href: href.clone(),
+        href: Some(href),
     };
+    // a customer is counted once, by their first redemption: "customers" are the new ones
     Ok(Redemptions {
-        today: fig(n_of(&todays, |_| true).0, &today_link),
-        this_week: fig(t.week, &Some(links::redemptions(Some(day(monday)), Some(day(today))))),
-        all: fig(n_of(all, |_| true).0, &all_link),
-        new_customers_today: fig(segment(&todays, "new"), &today_link),
-        returning_today: fig(segment(&todays, "returning"), &today_link),
-        customers_all: fig(segment(all, "new"), &all_link),
-        returning_all: fig(segment(all, "returning"), &all_link),
+        today: fig(n_of(&todays, |_| true).0, on_today(None)),
+        this_week: fig(t.week, links::redemptions(Some(day(monday)), Some(day(today)), None)),
+        all: fig(n_of(all, |_| true).0, in_all(None)),
+        new_customers_today: fig(segment(&todays, "new"), on_today(Some(Customer::New))),
+        returning_today: fig(segment(&todays, "returning"), on_today(Some(Customer::Returning))),
+        customers_all: fig(segment(all, "new"), in_all(Some(Customer::New))),
+        returning_all: fig(segment(all, "returning"), in_all(Some(Customer::Returning))),
     })
 }
 
@@ -225,7 +227,7 @@ pub async fn money(pool: &PgPool, now: DateTime<Utc>, threshold: i64, all: &[sta
         held: MoneyFigure {
             count: held_n,
             amount: held_amount,
-            href: Some(links::payouts(&[PayoutStatus::Queued.as_str()], None, None)),
+            href: Some(links::held_payouts()),
         },
         awaiting_approval: one(PayoutStatus::AwaitingApproval),
         failed: one(PayoutStatus::Failed),

@@ -114,7 +114,7 @@ pub async fn build(
                 label: kigali_label(s.from, "%H:00"),
                 value: s.value as f64,
                 shown: count(s.value),
-                href: Some(links::redemptions(Some(time(s.from)), Some(time(s.to)))),
+                href: Some(links::redemptions(Some(time(s.from)), Some(time(s.to)), None)),
             })
             .collect();
         out.push(chart(
@@ -166,7 +166,7 @@ pub async fn build(
                     label: kigali_label(s.from, "%d %b"),
                     value: s.value as f64,
                     shown: count(s.value),
-                    href: Some(links::redemptions(Some(day(a)), Some(day(b)))),
+                    href: Some(links::redemptions(Some(day(a)), Some(day(b)), None)),
                 }
             })
             .collect();
@@ -219,7 +219,7 @@ pub async fn build(
         ));
     }
     if let Some(t) = redemptions {
-        let month_link = Some(links::redemptions(Some(day(first)), Some(day(today))));
+        let month_link = Some(links::redemptions(Some(day(first)), Some(day(today)), None));
         for (id, title, dim, rows) in [
             (
                 "byNetwork",

@@ -1,10 +1,12 @@
-//! The lists a figure counts, with the query parameters those lists already take: redemptions
-//! and payouts by `from`/`to` (a Kigali day, or a Kigali time, `to` excluded) and `status`,
-//! batches and codes by `status`.
+//! The lists a figure counts, with the query parameters those lists take: redemptions and
+//! payouts by `from`/`to` (a Kigali day, or a Kigali time, `to` excluded) and `status`,
+//! redemptions by `customer` (new or returning), payouts by `held`, batches and codes by
+//! `status`.
 
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::clock::kigali;
+use crate::disbursement::ops::query::Customer;
 
 /// A Kigali day as the lists' `from`/`to` take it (`to` includes that day).
 pub fn day(d: NaiveDate) -> String {
@@ -41,12 +43,22 @@ fn urlencoding(v: &str) -> String {
         .collect()
 }
 
-/// Redemptions made from `from` to `to` (either open).
-pub fn redemptions(from: Option<String>, to: Option<String>) -> String {
+/// Redemptions made from `from` to `to` (either open), by new or returning customers when
+/// `customer` says.
+pub fn redemptions(from: Option<String>, to: Option<String>, customer: Option<Customer>) -> String {
     with(
         "/admin/redemptions",
-        &[("from", from.unwrap_or_default()), ("to", to.unwrap_or_default())],
+        &[
+            ("from", from.unwrap_or_default()),
+            ("to", to.unwrap_or_default()),
+            ("customer", customer.map(|c| c.as_str().to_owned()).unwrap_or_default()),
+        ],
     )
+}
+
+/// The payouts held back (queued, with a reason to wait), whenever made.
+pub fn held_payouts() -> String {
+    with("/admin/disbursements", &[("held", "true".into())])
 }
 
 /// Payouts in `statuses` created from `from` to `to`.
@@ -73,11 +85,20 @@ mod tests {
             payouts(&["queued", "processing"], Some(time(t)), None),
             "/admin/disbursements?status=queued%2Cprocessing&from=2026-12-07T23%3A30"
         );
-        assert_eq!(redemptions(None, None), "/admin/redemptions");
+        assert_eq!(redemptions(None, None, None), "/admin/redemptions");
         let d = NaiveDate::from_ymd_opt(2026, 12, 8).unwrap();
         assert_eq!(
-            redemptions(Some(day(d)), Some(day(d))),
+            redemptions(Some(day(d)), Some(day(d)), None),
             "/admin/redemptions?from=2026-12-08&to=2026-12-08"
         );
+        assert_eq!(
+            redemptions(Some(day(d)), Some(day(d)), Some(Customer::Returning)),
+            "/admin/redemptions?from=2026-12-08&to=2026-12-08&customer=returning"
+        );
+        assert_eq!(
+            redemptions(None, None, Some(Customer::New)),
+            "/admin/redemptions?customer=new"
+        );
+        assert_eq!(held_payouts(), "/admin/disbursements?held=true");
     }
 }

@@ -14,6 +14,7 @@ pub mod draw;
 mod feed;
 mod health;
 mod links;
+mod remembered;
 mod totals;
 mod view;
 pub mod web;
@@ -42,7 +43,8 @@ pub enum View {
     Overview,
     /// Everything: the cards, every chart and the longer activity feed.
     Detailed,
-    /// The parts the person picked (`?sections=`; the page's script remembers the choice).
+    /// The parts the person picked (`?sections=`), remembered for them on the server once
+    /// they keep it (decision 0048).
     Custom,
 }
 

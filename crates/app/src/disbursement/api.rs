@@ -17,7 +17,7 @@ use axum::Json;
 use uuid::Uuid;
 
 use self::answers::{BulkBody, BulkRetried, Changes, Data, FilterParams, FormatParam, PayoutDetail, PeriodParams};
-use self::answers::{SinceParam, SortParam};
+use self::answers::{HeldParam, SinceParam, SortParam};
 use super::ops::views::PayoutRow;
 use super::ops::{self, export, query::Kind, query::ListQuery, stats, views, Disbursement, NewPayee};
 use crate::access::Permission::*;
@@ -37,6 +37,7 @@ pub fn routes() -> Vec<RouteSpec> {
             Doc::new("List payouts, filtered, searched and sorted")
                 .describe("Pages by cursor: follow `next` (it keeps the filters and the sort).")
                 .query::<FilterParams>()
+                .query::<HeldParam>()
                 .query::<SortParam>()
                 .query::<PageQuery>()
                 .page::<PayoutRow>()),
@@ -44,6 +45,7 @@ pub fn routes() -> Vec<RouteSpec> {
             Doc::new("Payouts that appeared or changed since a moment (what the live page polls)")
                 .describe("At most 200 a poll, oldest change first; rows may come again within 10 seconds of the cursor.")
                 .query::<FilterParams>()
+                .query::<HeldParam>()
                 .query::<SinceParam>()
                 .ok::<Changes>()),
         route!(GET "/api/v1/admin/disbursements/stats", Access::Permission(DisbursementsRead), statistics,
@@ -54,6 +56,7 @@ pub fn routes() -> Vec<RouteSpec> {
             Doc::new("Download the payouts the filters select, as CSV or PDF")
                 .describe("Audited, and counted against the hourly download limit (shared with code downloads).")
                 .query::<FilterParams>()
+                .query::<HeldParam>()
                 .query::<SortParam>()
                 .query::<FormatParam>()
                 .file("text/csv", "The payouts (CSV, `format=csv`), or …")
@@ -90,7 +93,7 @@ pub fn routes() -> Vec<RouteSpec> {
     specs
 }
 
-/// `GET /api/v1/admin/disbursements?from=&to=&status=&amountMin=&amountMax=&phone=&batchId=&q=&sort=&cursor=&limit=`
+/// `GET /api/v1/admin/disbursements?from=&to=&status=&amountMin=&amountMax=&phone=&batchId=&customer=&held=&q=&sort=&cursor=&limit=`
 async fn list(
     State(state): State<AppState>,
     uri: Uri,

@@ -80,6 +80,8 @@ pub(crate) struct FormValues {
     pub amount_max: String,
     pub phone: String,
     pub batch: String,
+    pub held: String,
+    pub customer: String,
     pub q: String,
     pub sort: String,
 }
@@ -95,9 +97,32 @@ impl FormValues {
             amount_max: v(&q.amount_max),
             phone: v(&q.phone),
             batch: v(&q.batch_id),
+            held: v(&q.held),
+            customer: v(&q.customer),
             q: v(&q.q),
             sort: v(&q.sort),
         }
+    }
+
+    /// The filters and sort set, as the export and bulk forms carry them in hidden fields.
+    pub(crate) fn hidden_fields(&self) -> Vec<(&'static str, String)> {
+        [
+            ("from", &self.from),
+            ("to", &self.to),
+            ("status", &self.status),
+            ("amountMin", &self.amount_min),
+            ("amountMax", &self.amount_max),
+            ("phone", &self.phone),
+            ("batchId", &self.batch),
+            ("held", &self.held),
+            ("customer", &self.customer),
+            ("q", &self.q),
+            ("sort", &self.sort),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k, v.clone()))
+        .collect()
     }
 }
 
@@ -112,6 +137,8 @@ pub(crate) fn query_from_form(form: &FormPairs) -> ListQuery {
         amount_max: text("amountMax"),
         phone: text("phone"),
         batch_id: text("batchId"),
+        held: text("held"),
+        customer: text("customer"),
         q: text("q"),
         sort: text("sort"),
         page: text("page"),
@@ -294,21 +321,7 @@ async fn render_list(
     drop(conn);
     let (prev, next, showing) = pager("/admin/disbursements", &q, page, total);
     let v = FormValues::of(&q);
-    let export_fields = [
-        ("from", &v.from),
-        ("to", &v.to),
-        ("status", &v.status),
-        ("amountMin", &v.amount_min),
-        ("amountMax", &v.amount_max),
-        ("phone", &v.phone),
-        ("batchId", &v.batch),
-        ("q", &v.q),
-        ("sort", &v.sort),
-    ]
-    .into_iter()
-    .filter(|(_, v)| !v.is_empty())
-    .map(|(k, v)| (k, v.clone()))
-    .collect();
+    let export_fields = v.hidden_fields();
     let page_view = ListPage {
         shell: Shell::new(who, "/admin/disbursements", &settings.0.branding.company_name),
         alerts: alerts

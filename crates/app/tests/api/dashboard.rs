@@ -10,16 +10,16 @@ use crate::browser::{sign_in_with_totp, staff_with_totp};
 use crate::helpers::{TestApp, TestDb};
 use crate::payouts::{instant, make_due, ready, redeem, start_momo, worker};
 
-const API: &str = "/api/v1/admin/reports/dashboard";
+pub(crate) const API: &str = "/api/v1/admin/reports/dashboard";
 
-async fn get_json(app: &TestApp, key: &str, path: &str) -> (u16, Value) {
+pub(crate) async fn get_json(app: &TestApp, key: &str, path: &str) -> (u16, Value) {
     let res = app.get_as(key, path).await;
     let status = res.status().as_u16();
     (status, res.json().await.unwrap())
 }
 
 /// Every row of an `/api/v1` list (following `next`).
-async fn list_all(app: &TestApp, key: &str, path: &str) -> Vec<Value> {
+pub(crate) async fn list_all(app: &TestApp, key: &str, path: &str) -> Vec<Value> {
     let mut out = Vec::new();
     let mut url = format!("{path}{}limit=200", if path.contains('?') { "&" } else { "?" });
     loop {
@@ -42,7 +42,7 @@ fn api_of(href: &str) -> String {
 }
 
 /// A figure's count equals the rows of the list it links to.
-async fn agrees(app: &TestApp, key: &str, fig: &Value, what: &str) -> i64 {
+pub(crate) async fn agrees(app: &TestApp, key: &str, fig: &Value, what: &str) -> i64 {
     let href = fig["href"]
         .as_str()
         .unwrap_or_else(|| panic!("{what} links nowhere: {fig}"));
@@ -57,7 +57,7 @@ async fn agrees(app: &TestApp, key: &str, fig: &Value, what: &str) -> i64 {
 }
 
 /// 3 paid, 2 to numbers without a wallet, 1 failed for good, 3 wrong codes.
-async fn workload(db: &TestDb) -> (TestApp, String) {
+pub(crate) async fn workload(db: &TestDb) -> (TestApp, String) {
     let mut config = instant();
     config.inactive = vec!["250785*".into()];
     let momo = start_momo(config).await;

@@ -16,6 +16,7 @@ mod codes;
 mod codes_edit;
 mod codes_import;
 mod dashboard;
+mod dashboard_views;
 mod disbursements_ops;
 mod disbursements_views;
 mod hardening_access;

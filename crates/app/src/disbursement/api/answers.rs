@@ -114,10 +114,34 @@ pub struct FilterParams {
     /// Only this batch.
     #[param(value_type = Option<Uuid>)]
     batch_id: Option<String>,
+    /// `new`: a customer's first redemption; `returning`: a later one (as the dashboard counts
+    /// them).
+    #[param(value_type = Option<CustomerSegment>, inline)]
+    customer: Option<String>,
     /// Free text, 3 to 64 characters: an id, a MoMo reference or transaction id, a phone
     /// number or a code (whole or part). Redemptions: needs `redemptions.search`.
     #[param(min_length = 3, max_length = 64)]
     q: Option<String>,
+}
+
+/// New or returning customers.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum CustomerSegment {
+    New,
+    Returning,
+}
+
+/// The payout list's own filter.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct HeldParam {
+    /// `true`: only the payouts queued but held back (low balance, limits, MoMo configuration),
+    /// as the dashboard's "held" figure counts them; `false`: every other one.
+    #[param(value_type = Option<bool>)]
+    held: Option<String>,
 }
 
 /// The order of a list.

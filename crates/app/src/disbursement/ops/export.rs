@@ -52,7 +52,8 @@ pub struct Export {
 fn describe(f: &Filter) -> serde_json::Value {
     json!({
         "from": f.from, "to": f.to, "statuses": f.statuses, "amountMin": f.amount_min,
-        "amountMax": f.amount_max, "phone": f.phone, "batchId": f.batch_id,
+        "amountMax": f.amount_max, "phone": f.phone, "batchId": f.batch_id, "held": f.held,
+        "customer": f.customer.map(|c| c.as_str()),
         "search": f.search.as_ref().map(|s| match s {
             Search::Id(id) => id.to_string(),
             Search::Text { raw, .. } => raw.clone(),

@@ -5,8 +5,10 @@
 //! cursor pages, [`keyset`]).
 
 mod keyset;
+mod segment;
 
 pub use keyset::{Keyset, Position, RowKey};
+pub use segment::Customer;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Deserialize;
@@ -54,8 +56,10 @@ impl Kind {
 
 /// Query parameters as text. `from`/`to` are a day (`2026-11-26`, Kigali: `to` includes that
 /// day) or a time (`2026-11-26T14:05`, Kigali, or RFC 3339); `status` may list several,
-/// comma-separated; `q` searches phone numbers, MoMo references and transaction ids, ids and
-/// codes; `sort` is `createdAt`, `amount`, `updatedAt` or `status`, `-` first for descending.
+/// comma-separated; `held` (payouts) keeps the queued payouts held back, `customer` the
+/// redemptions of `new` or `returning` customers; `q` searches phone numbers, MoMo references and
+/// transaction ids, ids and codes; `sort` is `createdAt`, `amount`, `updatedAt` or `status`, `-`
+/// first for descending.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListQuery {
@@ -66,6 +70,10 @@ pub struct ListQuery {
     pub amount_max: Option<String>,
     pub phone: Option<String>,
     pub batch_id: Option<String>,
+    /// Payouts: `true` for the held ones (queued, held back), `false` for the others.
+    pub held: Option<String>,
+    /// `new` or `returning`.
+    pub customer: Option<String>,
     pub q: Option<String>,
     pub sort: Option<String>,
     /// The pages' page number (the API pages with `cursor` and `limit` instead).
@@ -108,6 +116,10 @@ pub struct Filter {
     /// Digits of a phone number (the customer's or the payee's).
     pub phone: Option<String>,
     pub batch_id: Option<Uuid>,
+    /// Payouts queued but held back (`Some(true)`), or every other one (`Some(false)`).
+    pub held: Option<bool>,
+    /// Redemptions (or the payouts of redemptions) of new or returning customers.
+    pub customer: Option<Customer>,
     pub search: Option<Search>,
 }
 
@@ -326,6 +338,8 @@ impl ListQuery {
                 None
             }
         });
+        let held = segment::held(non_empty(&self.held), kind, errors);
+        let customer = segment::customer(non_empty(&self.customer), errors);
         let search = non_empty(&self.q).and_then(|q| match parse_search(q) {
             Ok(s) => Some(s),
             Err(e) => {
@@ -341,6 +355,8 @@ impl ListQuery {
             amount_max,
             phone,
             batch_id,
+            held,
+            customer,
             search,
         }
     }
@@ -426,6 +442,8 @@ impl ListQuery {
             ("amountMax", &self.amount_max),
             ("phone", &self.phone),
             ("batchId", &self.batch_id),
+            ("held", &self.held),
+            ("customer", &self.customer),
             ("q", &self.q),
         ];
         pairs
@@ -444,98 +462,4 @@ fn done<T>(errors: Vec<FieldError>, value: T) -> Result<T, AppError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fields(e: AppError) -> Vec<String> {
-        match e {
-            AppError::Validation(v) => v.into_iter().map(|f| f.field).collect(),
-            other => vec![other.to_string()],
-        }
-    }
-
-    #[test]
-    fn good_filters_parse() {
-        let q = ListQuery {
-            from: Some("2026-11-26".into()),
-            to: Some("2026-11-26".into()),
-            status: Some("failed, payee_invalid".into()),
-            amount_min: Some("1,000".into()),
-            phone: Some("0788123".into()),
-            sort: Some("-amount".into()),
-            per_page: Some("20".into()),
-            ..Default::default()
-        };
-        let (f, sort, page) = q.list(Kind::Payouts).expect("valid");
-        assert_eq!(f.from.unwrap().to_rfc3339(), "2026-11-25T22:00:00+00:00");
-        assert_eq!(f.to.unwrap().to_rfc3339(), "2026-11-26T22:00:00+00:00");
-        assert_eq!(f.statuses, ["failed", "payee_invalid"]);
-        assert_eq!(f.amount_min, Some(1000));
-        assert_eq!(f.phone.as_deref(), Some("0788123"));
-        assert_eq!((sort, page.per_page, page.offset()), (Sort::AmountDesc, 20, 0));
-        let local = ListQuery {
-            phone: Some("0788123456".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            local.filter(Kind::Payouts).unwrap().phone.as_deref(),
-            Some("250788123456")
-        );
-    }
-
-    #[test]
-    fn every_bad_value_is_named() {
-        let q = ListQuery {
-            from: Some("yesterday".into()),
-            status: Some("paid".into()),
-            amount_min: Some("-3".into()),
-            phone: Some("07x".into()),
-            batch_id: Some("nope".into()),
-            q: Some("ab".into()),
-            sort: Some("name".into()),
-            page: Some("0".into()),
-            ..Default::default()
-        };
-        let e = q.list(Kind::Redemptions).expect_err("invalid");
-        assert_eq!(
-            fields(e),
-            ["from", "status", "amountMin", "phone", "batchId", "q", "sort", "page"]
-        );
-        let q = ListQuery {
-            status: Some("awaiting_approval".into()),
-            ..Default::default()
-        };
-        assert!(
-            q.filter(Kind::Redemptions).is_err(),
-            "a payout state is not a redemption state"
-        );
-    }
-
-    #[test]
-    fn search_tells_ids_phones_and_codes_apart() {
-        let id = Uuid::new_v4();
-        assert_eq!(parse_search(&id.to_string()).unwrap(), Search::Id(id));
-        match parse_search("+250 788 123").unwrap() {
-            Search::Text { digits, code, .. } => {
-                assert_eq!(digits.as_deref(), Some("250788123"));
-                assert_eq!(code, None);
-            }
-            other => panic!("{other:?}"),
-        }
-        match parse_search("abcd ef26 gh11 jk25").unwrap() {
-            Search::Text {
-                digits,
-                code,
-                partial_code,
-                ..
-            } => {
-                assert_eq!(digits, None);
-                assert_eq!(code.as_deref(), Some("ABCD-EF26-GH11-JK25"));
-                assert_eq!(partial_code.as_deref(), Some("ABCDEF26GH11JK25"));
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(parse_search("ab").is_err());
-        assert!(parse_search(&"x".repeat(65)).is_err());
-    }
-}
+mod tests;

@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::query::{Filter, Keyset, Page, RowKey, Search, Sort};
+use super::query::{Customer, Filter, Keyset, Page, RowKey, Search, Sort};
 use super::Disbursement;
 use crate::error::AppError;
 use crate::ussd::views::mask_code;
@@ -99,6 +99,21 @@ pub(crate) fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter, t: &s
     }
     if let Some(b) = f.batch_id {
         qb.push(" and r.batch_id = ").push_bind(b);
+    }
+    // what the dashboard's "held" card counts (the partial index disbursements_held_idx)
+    match f.held {
+        Some(true) => qb.push(" and d.status = 'queued' and d.held_reason is not null"),
+        Some(false) => qb.push(" and not (d.status = 'queued' and d.held_reason is not null)"),
+        None => qb,
+    };
+    // the rollups' segment: as the redemption froze it, or for rows written otherwise, whether
+    // the customer had redeemed before (the trigger stats_redemptions_insert's own probe)
+    if let Some(c) = f.customer {
+        qb.push(
+            " and coalesce(r.returning_customer, exists (select 1 from redemptions e where e.user_id = r.user_id \
+               and e.created_at <= r.created_at and (e.created_at, e.id) < (r.created_at, r.id))) = ",
+        )
+        .push_bind(c == Customer::Returning);
     }
     match &f.search {
         None => {}

@@ -13,7 +13,7 @@ use super::{batch_choices, html, money, pager, FormValues, SORTS};
 use crate::access::Permission::*;
 use crate::clock::{local_display, local_display_or, local_display_seconds};
 use crate::disbursement::ops::disclosure::{Disclosure, RedemptionDetailView, RedemptionView};
-use crate::disbursement::ops::query::{Kind, ListQuery, Page, Sort, REDEMPTION_STATUSES};
+use crate::disbursement::ops::query::{Customer, Kind, ListQuery, Page, Sort, REDEMPTION_STATUSES};
 use crate::disbursement::ops::{self, redemptions, NewPayee};
 use crate::disbursement::state::PayoutStatus;
 use crate::error::AppError;
@@ -82,6 +82,7 @@ struct ListPage {
     next: Option<String>,
     v: FormValues,
     statuses: &'static [&'static str],
+    customers: [Customer; 2],
     sorts: &'static [(&'static str, &'static str)],
     batches: Vec<(Uuid, String)>,
     can_search: bool,
@@ -143,21 +144,7 @@ async fn list_page(
     drop(conn);
     let (prev, next, showing) = pager("/admin/redemptions", &q, page, total);
     let v = FormValues::of(&q);
-    let export_fields = [
-        ("from", &v.from),
-        ("to", &v.to),
-        ("status", &v.status),
-        ("amountMin", &v.amount_min),
-        ("amountMax", &v.amount_max),
-        ("phone", &v.phone),
-        ("batchId", &v.batch),
-        ("q", &v.q),
-        ("sort", &v.sort),
-    ]
-    .into_iter()
-    .filter(|(_, v)| !v.is_empty())
-    .map(|(k, v)| (k, v.clone()))
-    .collect();
+    let export_fields = v.hidden_fields();
     let page = ListPage {
         shell: Shell::new(&who, "/admin/redemptions", &settings.0.branding.company_name),
         error,
@@ -166,6 +153,7 @@ async fn list_page(
         prev,
         next,
         statuses: REDEMPTION_STATUSES,
+        customers: Customer::ALL,
         sorts: if d.money { &SORTS[..4] } else { &SORTS[..2] },
         batches: batch_choices(&state).await?,
         can_search: who.can(RedemptionsSearch),
