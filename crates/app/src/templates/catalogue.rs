@@ -241,7 +241,10 @@ const fn screen(key: &'static str, title: &'static str, msg: Msg, vars: &'static
     }
 }
 
-#[expect(clippy::too_many_arguments, reason = "a row of the catalogue: each argument is a column")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a row of the catalogue: each argument is a column"
+)]
 const fn text(
     key: &'static str,
     channel: Channel,
@@ -457,7 +460,13 @@ mod tests {
             }
             for lang in [Lang::En, Lang::Rw] {
                 let (subject, body) = e.default(lang);
-                assert_eq!(subject.is_some(), e.channel == Channel::Email, "{} {:?}", e.key, e.channel);
+                assert_eq!(
+                    subject.is_some(),
+                    e.channel == Channel::Email,
+                    "{} {:?}",
+                    e.key,
+                    e.channel
+                );
                 for name in variables(body).chain(subject.into_iter().flat_map(variables)) {
                     assert!(e.allows(name), "{} {:?}: {{{name}}} is not allowed", e.key, e.channel);
                 }

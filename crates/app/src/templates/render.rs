@@ -123,7 +123,11 @@ pub fn cost(channel: Channel, text: &str) -> Cost {
                 Encoding::Ucs2 => (UCS2_SINGLE, UCS2_PART),
             };
             let n = check.chars;
-            let (segments, per) = if n <= single { (1, single) } else { (n.div_ceil(part), part) };
+            let (segments, per) = if n <= single {
+                (1, single)
+            } else {
+                (n.div_ceil(part), part)
+            };
             Cost {
                 characters: n,
                 encoding: Some(encoding),
@@ -160,7 +164,10 @@ mod tests {
         let found: Vec<&str> = variables("Hi {name}, {amount} {x y} {} {Big} {{ref}} {open").collect();
         assert_eq!(found, vec!["name", "amount", "ref"]);
         assert_eq!(
-            render("Hi {name}: {amount} {x y} {ref}{", &[("name", "Ana"), ("amount", "5,000")]),
+            render(
+                "Hi {name}: {amount} {x y} {ref}{",
+                &[("name", "Ana"), ("amount", "5,000")]
+            ),
             "Hi Ana: 5,000 {x y} {ref}{"
         );
         // a value holding braces is not filled again
@@ -170,23 +177,35 @@ mod tests {
     #[test]
     fn sms_segments_follow_the_encoding() {
         let one = cost(Channel::Sms, &"a".repeat(160));
-        assert_eq!((one.encoding, one.segments, one.per_segment), (Some(Encoding::Gsm7), Some(1), Some(160)));
+        assert_eq!(
+            (one.encoding, one.segments, one.per_segment),
+            (Some(Encoding::Gsm7), Some(1), Some(160))
+        );
         let two = cost(Channel::Sms, &"a".repeat(161));
         assert_eq!((two.segments, two.per_segment), (Some(2), Some(153)));
         assert_eq!(cost(Channel::Sms, &"a".repeat(306)).segments, Some(2));
         assert_eq!(cost(Channel::Sms, &"a".repeat(307)).segments, Some(3));
         let curly = cost(Channel::Sms, &format!("Don’t {}", "a".repeat(60)));
         assert_eq!(curly.encoding, Some(Encoding::Ucs2));
-        assert_eq!((curly.characters, curly.segments, curly.per_segment), (66, Some(1), Some(70)));
+        assert_eq!(
+            (curly.characters, curly.segments, curly.per_segment),
+            (66, Some(1), Some(70))
+        );
         assert_eq!(curly.non_gsm7, vec!["’"]);
         let long = cost(Channel::Sms, &format!("😀{}", "a".repeat(69)));
-        assert_eq!((long.characters, long.segments, long.per_segment), (71, Some(2), Some(67)));
+        assert_eq!(
+            (long.characters, long.segments, long.per_segment),
+            (71, Some(2), Some(67))
+        );
     }
 
     #[test]
     fn ussd_screens_have_one_limit_per_encoding() {
         let fits = cost(Channel::Ussd, &"a".repeat(182));
-        assert_eq!((fits.limit, fits.over_limit, fits.over_budget), (Some(182), false, true));
+        assert_eq!(
+            (fits.limit, fits.over_limit, fits.over_budget),
+            (Some(182), false, true)
+        );
         assert!(cost(Channel::Ussd, &"a".repeat(183)).over_limit);
         let emoji = cost(Channel::Ussd, &format!("😀{}", "a".repeat(79)));
         assert_eq!((emoji.limit, emoji.over_limit), (Some(80), true));

@@ -67,7 +67,17 @@ pub struct TemplateChange {
     pub body: String,
 }
 
-type Row = (Uuid, String, String, String, Option<String>, String, i32, DateTime<Utc>, Option<String>);
+type Row = (
+    Uuid,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    i32,
+    DateTime<Utc>,
+    Option<String>,
+);
 
 const SELECT: &str = "select t.id, t.key, t.channel, t.locale, t.subject, t.body, t.version, t.updated_at, \
                       coalesce(nullif(u.full_name, ''), u.email) \
@@ -191,7 +201,11 @@ pub fn check(entry: &Entry, change: &TemplateChange) -> (Option<String>, String,
                 "body",
                 format!(
                     "{} cannot be shown in GSM-7 and would cut the screen to 80 characters; use plain letters",
-                    cost.non_gsm7.iter().map(|c| format!("“{c}”")).collect::<Vec<_>>().join(" ")
+                    cost.non_gsm7
+                        .iter()
+                        .map(|c| format!("“{c}”"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
                 ),
             ));
         } else if cost.over_limit {
@@ -220,7 +234,12 @@ fn unknown(entry: &Entry, field: &str, text: &str, errors: &mut Vec<FieldError>)
     } else {
         format!(
             "this template knows {}",
-            entry.vars.iter().map(|v| format!("{{{v}}}")).collect::<Vec<_>>().join(", ")
+            entry
+                .vars
+                .iter()
+                .map(|v| format!("{{{v}}}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     };
     let names = bad.iter().map(|n| format!("{{{n}}}")).collect::<Vec<_>>().join(", ");
@@ -255,7 +274,16 @@ pub async fn reset(
 ) -> Result<TemplateView, AppError> {
     let (entry, lang) = resolve(key, channel, locale)?;
     let (subject, body) = entry.default(lang);
-    write(conn, entry, lang, subject.map(str::to_owned), body.to_owned(), true, acting).await
+    write(
+        conn,
+        entry,
+        lang,
+        subject.map(str::to_owned),
+        body.to_owned(),
+        true,
+        acting,
+    )
+    .await
 }
 
 async fn write(

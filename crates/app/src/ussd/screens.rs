@@ -261,7 +261,10 @@ pub fn check_settings(settings: &Settings) -> Vec<FieldError> {
                 "ussd.serviceName" => vec![("home", screen(State::Home, false, lang, settings))],
                 _ => vec![
                     ("help", screen(State::Help, false, lang, settings)),
-                    ("blocked code", refusal_text(Refusal::Blocked, lang, settings, &Templates::default())),
+                    (
+                        "blocked code",
+                        refusal_text(Refusal::Blocked, lang, settings, &Templates::default()),
+                    ),
                 ],
             };
             screens

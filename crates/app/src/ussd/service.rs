@@ -22,8 +22,8 @@ use crate::audit::{AppendSql, AuditEvent};
 use crate::codes::format::{Alphabet, PromoCode};
 use crate::redemption::{self, customers, limits, Limited, Msisdn, Refusal};
 use crate::settings::model::Settings;
-use crate::templates::Templates;
 use crate::sql::{Binder, Params, Slot};
+use crate::templates::Templates;
 
 /// One request from the gateway, as Africa's Talking sends it.
 #[derive(Debug, Clone, Default)]
@@ -39,7 +39,13 @@ pub struct Hop {
 const MAX_FIELD: usize = 400;
 
 /// Answers one hop. Never fails: whatever goes wrong becomes a screen (and a log line).
-pub async fn handle(pool: &PgPool, settings: &Settings, templates: &Templates, hop: &Hop, now: DateTime<Utc>) -> Answer {
+pub async fn handle(
+    pool: &PgPool,
+    settings: &Settings,
+    templates: &Templates,
+    hop: &Hop,
+    now: DateTime<Utc>,
+) -> Answer {
     let started = Instant::now();
     let lang = Lang::default_for(&settings.ussd);
     let answer = match answer(pool, settings, templates, hop, now, started).await {

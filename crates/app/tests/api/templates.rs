@@ -80,7 +80,12 @@ async fn the_seed_is_the_catalogue_and_the_list_shows_every_template() {
     let viewer = app.api_key("Viewer").await;
     assert_eq!(app.get_as(&viewer, BASE).await.status(), 403);
     assert_eq!(app.get_as(&key, &format!("{BASE}/nope/sms/en")).await.status(), 404);
-    assert_eq!(app.get_as(&key, &format!("{BASE}/redemption.succeeded/ussd/fr")).await.status(), 404);
+    assert_eq!(
+        app.get_as(&key, &format!("{BASE}/redemption.succeeded/ussd/fr"))
+            .await
+            .status(),
+        404
+    );
 }
 
 #[tokio::test]
@@ -175,7 +180,10 @@ async fn the_preview_shows_the_encoding_and_segments() {
         "MBELYCO: you received 1,000,000 RWF on MoMo for your promo code. Ref 12345678901. Thank you!"
     );
     assert_eq!(p["cost"]["encoding"], "GSM-7");
-    assert_eq!((p["cost"]["segments"].as_u64(), p["cost"]["perSegment"].as_u64()), (Some(1), Some(160)));
+    assert_eq!(
+        (p["cost"]["segments"].as_u64(), p["cost"]["perSegment"].as_u64()),
+        (Some(1), Some(160))
+    );
     assert!(p["problems"].as_array().unwrap().is_empty());
     // one typographic apostrophe makes it UCS-2: 70 a message, 67 each when it takes several
     let p = preview(
@@ -187,14 +195,20 @@ async fn the_preview_shows_the_encoding_and_segments() {
     assert_eq!(p["cost"]["encoding"], "UCS-2");
     assert_eq!(p["cost"]["nonGsm7"], json!(["’"]));
     assert_eq!(p["cost"]["characters"], 80);
-    assert_eq!((p["cost"]["segments"].as_u64(), p["cost"]["perSegment"].as_u64()), (Some(2), Some(67)));
+    assert_eq!(
+        (p["cost"]["segments"].as_u64(), p["cost"]["perSegment"].as_u64()),
+        (Some(2), Some(67))
+    );
     // an emoji too
     let p = preview("MBELYCO 🎉 {amount}".into(), "sms", "disbursement.succeeded").await;
     assert_eq!(p["cost"]["encoding"], "UCS-2");
     assert_eq!(p["cost"]["segments"], 1);
     // long GSM-7: 153 a part
     let p = preview("b".repeat(307), "sms", "disbursement.succeeded").await;
-    assert_eq!((p["cost"]["segments"].as_u64(), p["cost"]["perSegment"].as_u64()), (Some(3), Some(153)));
+    assert_eq!(
+        (p["cost"]["segments"].as_u64(), p["cost"]["perSegment"].as_u64()),
+        (Some(3), Some(153))
+    );
     // USSD: the screen's limit, and an unknown variable shown before any save
     let p = preview("{amount} {nope}".into(), "ussd", "redemption.succeeded").await;
     assert_eq!(p["cost"]["limit"], 182);
@@ -216,7 +230,10 @@ async fn editing_the_kinyarwanda_payout_sms_changes_what_the_customer_receives()
     let text = "MBELYCO: {amount} {currency} zageze kuri MoMo yanyu.{ref} Murakoze cyane!";
     let (status, saved) = put(&app, &key, "disbursement.succeeded/sms/rw", json!({"body": text})).await;
     assert_eq!(status, 200, "{saved}");
-    assert_eq!((saved["version"].as_i64(), saved["isDefault"].as_bool()), (Some(2), Some(false)));
+    assert_eq!(
+        (saved["version"].as_i64(), saved["isDefault"].as_bool()),
+        (Some(2), Some(false))
+    );
     // audited with the wording before and after
     let (before, after): (Value, Value) = sqlx::query_as(
         "select before, after from audit_logs where action = 'notification_template.updated' \

@@ -62,7 +62,9 @@ async fn browser_templates_live_preview_at_phone_width_then_save() {
     let cost = wait_for(c, "#preview-cost", "UCS-2").await;
     assert_eq!(cost, "UCS-2: 75 characters, 2 SMS (67 characters each)");
     assert!(wait_for(c, "#preview-nongsm", "’").await.contains("’"));
-    assert!(wait_for(c, "#preview-body", "1,000,000 RWF").await.contains("you’ve got 1,000,000 RWF"));
+    assert!(wait_for(c, "#preview-body", "1,000,000 RWF")
+        .await
+        .contains("you’ve got 1,000,000 RWF"));
 
     // an unknown variable is named beside the field as it is typed
     fill(c, "#template-body", "MBELYCO: {amount} {currency} {prize}").await;
@@ -86,7 +88,12 @@ async fn browser_templates_live_preview_at_phone_width_then_save() {
     submit(c, "#template-form button[type=submit]").await;
     assert!(text(c, "p.field-error[data-field='body']").await.contains("{prize}"));
     // a good text saves
-    fill(c, "#template-body", "MBELYCO: mwakiriye {amount} {currency}.{ref} Murakoze!").await;
+    fill(
+        c,
+        "#template-body",
+        "MBELYCO: mwakiriye {amount} {currency}.{ref} Murakoze!",
+    )
+    .await;
     submit(c, "#template-form button[type=submit]").await;
     assert_eq!(text(c, "#page-notice").await, "Saved.");
     let body: String = sqlx::query_scalar(
@@ -100,5 +107,8 @@ async fn browser_templates_live_preview_at_phone_width_then_save() {
     c.execute("window.confirm = () => true;", vec![]).await.unwrap();
     submit(c, "#template-reset button").await;
     assert_eq!(text(c, "#page-notice").await, "Saved.");
-    assert!(c.find(Locator::Css("#template-reset")).await.is_err(), "the default again");
+    assert!(
+        c.find(Locator::Css("#template-reset")).await.is_err(),
+        "the default again"
+    );
 }
