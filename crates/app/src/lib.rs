@@ -28,6 +28,7 @@ pub mod sql;
 pub mod startup;
 pub mod stats;
 pub mod telemetry;
+pub mod templates;
 pub mod unit;
 pub mod ussd;
 pub mod web;

@@ -66,6 +66,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 _ => mbelyco::settings::ProcessRole::Run,
             };
             let watcher = state.settings.spawn_watcher(role, shutdown.clone());
+            let _templates_watcher = state.templates.spawn_watcher(shutdown.clone());
             let mut tasks = tokio::task::JoinSet::new();
             if web {
                 let listener = tokio::net::TcpListener::bind(bind)

@@ -71,10 +71,12 @@ pub async fn build_state(pool: PgPool, config: Config, clock: SharedClock) -> an
     let keys = Keys::derive(&config.secret_key);
     crate::settings::validate::set_production(config.app_env == crate::config::AppEnv::Production);
     let settings = SettingsStore::load(pool.clone(), keys.settings.clone()).await?;
+    let templates = crate::templates::TemplateStore::load(pool.clone()).await?;
     Ok(AppState {
         pool,
         config: Arc::new(config),
         settings,
+        templates,
         clock,
         metrics: Arc::new(Metrics::default()),
         keys: Arc::new(keys),

@@ -676,3 +676,62 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }, status, Math.max(5, Number(root.dataset.refresh) || 30) * 1000);
 });
+
+// Template editor: as the subject or text is typed, the server fills it with sample values and
+// says what it costs (SMS: GSM-7 or UCS-2 and how many messages; USSD: the screen's limit) and
+// what a save would refuse; the preview and the messages beside the fields follow. One renderer,
+// the server's; without this file the page shows the same after each save.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.getElementById("template-form");
+  if (!form || !form.dataset.templatePreview) return;
+  const body = document.getElementById("template-body");
+  const subject = document.getElementById("template-subject");
+  const out = {
+    subject: document.getElementById("preview-subject"),
+    body: document.getElementById("preview-body"),
+    cost: document.getElementById("preview-cost"),
+    nongsm: document.getElementById("preview-nongsm"),
+  };
+  const line = (c) => {
+    if (c.segments) {
+      return c.encoding + ": " + c.characters + " characters, " + c.segments + " SMS (" + c.perSegment + " characters each)";
+    }
+    if (c.limit) return c.encoding + ": " + c.characters + " of " + c.limit + " characters on one screen";
+    return c.characters + " characters";
+  };
+  let timer = null;
+  let asked = 0;
+  const ask = async () => {
+    const mine = ++asked;
+    const payload = { key: form.dataset.key, channel: form.dataset.channel, locale: form.dataset.locale, body: body.value };
+    if (subject) payload.subject = subject.value;
+    try {
+      const res = await fetch(form.dataset.templatePreview, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "content-type": "application/json", accept: "application/json", "x-csrf-token": form.dataset.csrf },
+        body: JSON.stringify(payload),
+      });
+      if (!res.ok || mine !== asked) return;
+      const p = await res.json();
+      if (out.subject) out.subject.textContent = p.subject || "";
+      out.body.textContent = p.body;
+      out.cost.textContent = line(p.cost);
+      out.cost.dataset.over = p.cost.overLimit ? "true" : "false";
+      const odd = p.cost.nonGsm7 || [];
+      out.nongsm.hidden = odd.length === 0;
+      out.nongsm.textContent = "Not in GSM-7: " + odd.map((c) => "“" + c + "”").join(" ");
+      form.querySelectorAll("p.field-error[data-field]").forEach((el) => {
+        const problem = (p.problems || []).find((e) => e.field === el.dataset.field);
+        el.hidden = !problem;
+        el.textContent = problem ? problem.message : "";
+      });
+    } catch (e) { /* the next keystroke asks again */ }
+  };
+  const later = () => {
+    if (timer) window.clearTimeout(timer);
+    timer = window.setTimeout(ask, 250);
+  };
+  body.addEventListener("input", later);
+  if (subject) subject.addEventListener("input", later);
+});

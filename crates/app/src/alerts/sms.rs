@@ -37,7 +37,9 @@ pub const MAX_ATTEMPTS: i32 = 8;
 /// Above the bulk jobs (code generation, indexing), so confirmations do not wait behind them.
 const PRIORITY: i16 = 5;
 
-/// The payout confirmation, per language. `{amount}` is written with thousands separators,
+/// The payout confirmation's default wording, per language (the notification template
+/// `disbursement.succeeded` / `sms` starts as this; [`queue_payout_sms`] reads the template).
+/// `{amount}` is written with thousands separators,
 /// `{ref}` is ` Ref <MoMo transaction id>.` or nothing. Only GSM-7 characters and no apostrophes
 /// (INTEGRATIONS.md C3), so it stays one SMS: a test renders the longest values against 160.
 pub fn payout_template(lang: Lang) -> &'static str {
@@ -70,8 +72,10 @@ pub struct SmsJob {
 
 /// Queues one `sms.send` job per completed payout of `redemption_ids`, in one statement: the
 /// customer's number and language from `customers`, the amount, currency and MoMo transaction id
-/// from `disbursements`. Only payouts recorded as completed get one; a redemption whose
-/// confirmation is already queued or being sent is skipped. Queues nothing while SMS is not
+/// from `disbursements`, the wording from the `disbursement.succeeded` SMS template of the
+/// customer's language (`notification_templates`; [`payout_template`] when it has no row). Only
+/// payouts recorded as completed get one; a redemption whose confirmation is already queued or
+/// being sent is skipped. Queues nothing while SMS is not
 /// configured (no Africa's Talking API key in the USSD settings) or is turned off in the
 /// notification settings. Returns how many were queued.
 ///
@@ -93,7 +97,7 @@ pub async fn queue_payout_sms(
                     jsonb_build_object(
                       'to', c.msisdn,
                       'message', replace(replace(replace(
-                          case c.language when 'en' then $3 else $4 end,
+                          coalesce(t.body, case c.language when 'en' then $3 else $4 end),
                           '{amount}', to_char(d.amount, 'FM9,999,999,999,999,999,999')),
                           '{currency}', d.currency),
                           '{ref}', coalesce(' Ref ' || d.momo_transaction_id || '.', '')),
@@ -102,6 +106,8 @@ pub async fn queue_payout_sms(
              from redemptions r
              join customers c on c.id = r.customer_id
              join disbursements d on d.redemption_id = r.id
+             left join notification_templates t
+               on t.key = $9 and t.channel = 'sms' and t.locale = case c.language when 'en' then 'en' else 'rw' end
              where r.id = any($1)
                and d.status = 'completed'
                and exists (select 1 from system_settings s
@@ -122,6 +128,7 @@ pub async fn queue_payout_sms(
     .bind(MAX_ATTEMPTS)
     .bind(now)
     .bind(jobs::READY_CHANNEL)
+    .bind(crate::templates::catalogue::PAYOUT_SMS)
     .fetch_optional(&mut *conn)
     .await?;
     let n = queued.map_or(0, |(n, _)| u64::try_from(n).unwrap_or(0));

@@ -108,6 +108,8 @@ actions! {
     SettingsUpdated => "settings.updated",
     SettingsRolledBack => "settings.rolled_back",
     SettingsExported => "settings.exported",
+    NotificationTemplateUpdated => "notification_template.updated",
+    NotificationTemplateReset => "notification_template.reset",
     BatchCreated => "batch.created",
     BatchUpdated => "batch.updated",
     BatchStatusChanged => "batch.status_changed",

@@ -106,6 +106,8 @@ struct IndexPage {
     categories: Vec<CategoryLine>,
     version: i64,
     processes: Vec<ProcessLine>,
+    /// The notification templates' editor (`crate::templates::pages`) is open to the reader.
+    templates: bool,
 }
 
 async fn index(State(state): State<AppState>, who: Principal) -> Result<Response, AppError> {
@@ -165,6 +167,7 @@ async fn index(State(state): State<AppState>, who: Principal) -> Result<Response
         categories,
         version,
         processes,
+        templates: who.can(SystemSettingsRead),
     };
     html(StatusCode::OK, &page)
 }

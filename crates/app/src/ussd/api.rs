@@ -175,7 +175,8 @@ async fn handle(
         let text = super::messages::Msg::Error.text(lang, &settings.0.ussd);
         return plain(StatusCode::OK, format!("END {text}"));
     };
-    let answer = service::handle(&state.pool, &settings.0, &hop, state.clock.now()).await;
+    let templates = state.templates.get();
+    let answer = service::handle(&state.pool, &settings.0, &templates, &hop, state.clock.now()).await;
     state.metrics.ussd_hop(answer.outcome.as_str());
     plain(StatusCode::OK, answer.body)
 }

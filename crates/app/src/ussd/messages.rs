@@ -241,6 +241,12 @@ impl Msg {
 
     /// The text to show: the settings' wording where it has one for this message, else built in.
     pub fn text(self, lang: Lang, settings: &UssdSettings) -> String {
+        self.custom(lang, settings)
+            .unwrap_or_else(|| self.builtin(lang).to_owned())
+    }
+
+    /// The settings' own wording for this message in `lang`, when they hold one.
+    pub fn custom(self, lang: Lang, settings: &UssdSettings) -> Option<String> {
         let custom = match self {
             Msg::Welcome => Some(&settings.welcome_message),
             Msg::Help => Some(&settings.help_message),
@@ -252,10 +258,7 @@ impl Msg {
             Lang::Rw => l.rw.trim(),
             Lang::En => l.en.trim(),
         });
-        match custom {
-            Some(c) if !c.is_empty() => gsm_safe(c),
-            _ => self.builtin(lang).to_owned(),
-        }
+        custom.filter(|c| !c.is_empty()).map(gsm_safe)
     }
 }
 

@@ -9,8 +9,23 @@ use super::messages::{fill, offers_language_choice, Lang, Msg};
 use crate::error::FieldError;
 use crate::redemption::Refusal;
 use crate::settings::model::Settings;
+use crate::templates::catalogue::for_screen;
+use crate::templates::{Channel, Templates};
 
-pub fn refusal_text(r: Refusal, lang: Lang, settings: &Settings) -> String {
+/// An end screen's text: the USSD settings' own wording where they hold one (`successMessage`),
+/// else the notification template that replaces the screen, else the built-in text (decision
+/// 0045).
+pub fn end_text(msg: Msg, lang: Lang, settings: &Settings, templates: &Templates) -> String {
+    if let Some(own) = msg.custom(lang, &settings.ussd) {
+        return own;
+    }
+    match for_screen(msg).and_then(|e| templates.get(e.key, Channel::Ussd, lang)) {
+        Some(t) => t.body.clone(),
+        None => msg.builtin(lang).to_owned(),
+    }
+}
+
+pub fn refusal_text(r: Refusal, lang: Lang, settings: &Settings, templates: &Templates) -> String {
     let msg = match r {
         Refusal::UnknownCode => Msg::UnknownCode,
         Refusal::AlreadyRedeemed => Msg::AlreadyRedeemed,
@@ -22,7 +37,7 @@ pub fn refusal_text(r: Refusal, lang: Lang, settings: &Settings) -> String {
         Refusal::TooManyAttempts(_) => Msg::TooManyAttempts,
         Refusal::Mistyped => Msg::Typo,
     };
-    let text = msg.text(lang, &settings.ussd);
+    let text = end_text(msg, lang, settings, templates);
     match msg {
         // who to call about a blocked code: the company's number, when there is one
         Msg::Blocked => with_phone(text, Msg::CallUs, lang, settings),
@@ -137,7 +152,7 @@ pub fn every_screen(lang: Lang, settings: &Settings) -> Vec<String> {
         Refusal::CustomerLimit,
         Refusal::CoolingDown,
     ] {
-        out.push(refusal_text(r, lang, settings));
+        out.push(refusal_text(r, lang, settings, &Templates::default()));
     }
     for msg in [
         Msg::TooManyAttempts,
@@ -246,7 +261,10 @@ pub fn check_settings(settings: &Settings) -> Vec<FieldError> {
                 "ussd.serviceName" => vec![("home", screen(State::Home, false, lang, settings))],
                 _ => vec![
                     ("help", screen(State::Help, false, lang, settings)),
-                    ("blocked code", refusal_text(Refusal::Blocked, lang, settings)),
+                    (
+                        "blocked code",
+                        refusal_text(Refusal::Blocked, lang, settings, &Templates::default()),
+                    ),
                 ],
             };
             screens

@@ -16,13 +16,14 @@ use super::ending;
 use super::menu::{self, Next, Retype, State};
 use super::messages::{fill, offers_language_choice, Lang, Msg};
 pub use super::outcome::{Answer, Outcome};
-use super::screens::{refusal_text, screen, start_again, with_footer};
+use super::screens::{end_text, refusal_text, screen, start_again, with_footer};
 use super::transcript;
 use crate::audit::{AppendSql, AuditEvent};
 use crate::codes::format::{Alphabet, PromoCode};
 use crate::redemption::{self, customers, limits, Limited, Msisdn, Refusal};
 use crate::settings::model::Settings;
 use crate::sql::{Binder, Params, Slot};
+use crate::templates::Templates;
 
 /// One request from the gateway, as Africa's Talking sends it.
 #[derive(Debug, Clone, Default)]
@@ -38,10 +39,16 @@ pub struct Hop {
 const MAX_FIELD: usize = 400;
 
 /// Answers one hop. Never fails: whatever goes wrong becomes a screen (and a log line).
-pub async fn handle(pool: &PgPool, settings: &Settings, hop: &Hop, now: DateTime<Utc>) -> Answer {
+pub async fn handle(
+    pool: &PgPool,
+    settings: &Settings,
+    templates: &Templates,
+    hop: &Hop,
+    now: DateTime<Utc>,
+) -> Answer {
     let started = Instant::now();
     let lang = Lang::default_for(&settings.ussd);
-    let answer = match answer(pool, settings, hop, now, started).await {
+    let answer = match answer(pool, settings, templates, hop, now, started).await {
         Ok(a) => return a,
         Err(e) if is_busy(&e) => Answer::end(Msg::Busy.text(lang, &settings.ussd), Outcome::Busy),
         Err(e) => {
@@ -89,6 +96,7 @@ struct SessionRow {
 async fn answer(
     pool: &PgPool,
     settings: &Settings,
+    templates: &Templates,
     hop: &Hop,
     now: DateTime<Utc>,
     started: Instant,
@@ -204,6 +212,7 @@ async fn answer(
     let check_fails = |code: &PromoCode| alphabet.as_ref().is_some_and(|a| !code.check_ok(a));
     let c = HopCtx {
         settings,
+        templates,
         hop,
         lang,
         now,
@@ -319,6 +328,8 @@ static FINISH_AUDITED: LazyLock<Finish> = LazyLock::new(|| Finish::new(true));
 /// What a hop's handlers share.
 struct HopCtx<'a> {
     settings: &'a Settings,
+    /// The notification templates: the end screens' wording (decision 0045).
+    templates: &'a Templates,
     hop: &'a Hop,
     lang: Lang,
     now: DateTime<Utc>,
@@ -337,6 +348,7 @@ async fn redeem(
         hop,
         lang,
         now,
+        ..
     } = *c;
     let u = &settings.ussd;
     // the text's digest, not the text: the key is stored, and the text holds the code
@@ -362,21 +374,22 @@ async fn redeem(
     match redemption::redeem(tx, &attempt, &settings.payments, &settings.business.redemption, audit).await? {
         Ok(r) => {
             let text = fill(
-                &Msg::Success.text(lang, u),
+                &end_text(Msg::Success, lang, settings, c.templates),
                 &[("amount", &r.amount.to_string()), ("currency", &r.currency)],
             );
             Ok(Answer::end(text, Outcome::Redeemed))
         }
         Err(refusal) => {
             flag_guesses(tx, settings, customer, refusal, now, audit).await?;
-            Ok(refused(refusal, lang, settings))
+            Ok(refused(refusal, c))
         }
     }
 }
 
 /// A refusal's screen: a typo is asked for again, the rest end the session.
-fn refused(r: Refusal, lang: Lang, settings: &Settings) -> Answer {
-    let text = refusal_text(r, lang, settings);
+fn refused(r: Refusal, c: &HopCtx<'_>) -> Answer {
+    let (lang, settings) = (c.lang, c.settings);
+    let text = refusal_text(r, lang, settings, c.templates);
     match r {
         Refusal::Mistyped => Answer::con(with_footer(text, lang, settings), Outcome::Refused(r)),
         _ => Answer::end(text, Outcome::Refused(r)),
@@ -396,7 +409,7 @@ async fn check(
     } = *c;
     let u = &settings.ussd;
     if let Some(limited) = limits::check(tx, &customer.msisdn, now, u).await? {
-        return Ok(too_many(limited, lang, settings));
+        return Ok(too_many(limited, c));
     }
     Ok(
         match redemption::look(tx, code, check_fails, now, grace(settings)).await? {
@@ -417,7 +430,7 @@ async fn check(
             }
             Err(r) => {
                 flag_guesses(tx, settings, customer, r, now, audit).await?;
-                refused(r, lang, settings)
+                refused(r, c)
             }
         },
     )
@@ -439,8 +452,8 @@ async fn flag_guesses(
     Ok(())
 }
 
-fn too_many(limited: Limited, lang: Lang, settings: &Settings) -> Answer {
-    refused(Refusal::TooManyAttempts(limited), lang, settings)
+fn too_many(limited: Limited, c: &HopCtx<'_>) -> Answer {
+    refused(Refusal::TooManyAttempts(limited), c)
 }
 
 /// How long after its expiry date a code may still be redeemed (settings

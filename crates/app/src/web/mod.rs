@@ -43,6 +43,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<Config>,
     pub settings: Arc<SettingsStore>,
+    /// The notification templates (USSD end screens among them), kept current like the settings.
+    pub templates: Arc<crate::templates::TemplateStore>,
     pub clock: SharedClock,
     pub metrics: Arc<Metrics>,
     pub keys: Arc<crate::crypto::Keys>,
@@ -65,6 +67,8 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::identity::account_pages::routes());
     specs.extend(crate::settings::api::routes());
     specs.extend(crate::settings::pages::routes());
+    specs.extend(crate::templates::api::routes());
+    specs.extend(crate::templates::pages::routes());
     specs.extend(crate::identity::admin::routes());
     specs.extend(crate::identity::signin_api::routes());
     specs.extend(crate::identity::users_api::routes());

@@ -60,6 +60,8 @@ mod sms;
 mod sms_delivery;
 mod state_machines_doc;
 mod system;
+mod templates;
+mod templates_browser;
 mod users;
 mod users_lists;
 mod ussd;
