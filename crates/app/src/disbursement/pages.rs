@@ -10,11 +10,11 @@ mod detail;
 mod redemptions;
 mod stats;
 
-use crate::web::extract::{Path, Query};
+use crate::web::extract::Query;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use uuid::Uuid;
 
 use super::ops::query::{Kind, ListQuery, Page, PAYOUT_STATUSES};
