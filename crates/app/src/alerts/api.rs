@@ -66,11 +66,15 @@ pub struct OpenAlerts {
 
 /// The panel page of what an alert is about (its subject), when the reader may open it; alerts
 /// about payouts or MoMo without a subject go to the payouts page.
-pub fn subject_href(who: &Principal, kind: &str, subject_type: Option<&str>, subject_id: Option<&str>) -> Option<String> {
+pub fn subject_href(
+    who: &Principal,
+    kind: &str,
+    subject_type: Option<&str>,
+    subject_id: Option<&str>,
+) -> Option<String> {
     use crate::web::routes::{path_segment, with_query};
-    let id_page = |base: &str, id: &str, p| {
-        (who.can(p) && id.parse::<uuid::Uuid>().is_ok()).then(|| format!("{base}/{id}"))
-    };
+    let id_page =
+        |base: &str, id: &str, p| (who.can(p) && id.parse::<uuid::Uuid>().is_ok()).then(|| format!("{base}/{id}"));
     match (subject_type, subject_id) {
         (Some("disbursement"), Some(id)) => id_page("/admin/disbursements", id, DisbursementsRead),
         (Some("reconciliation_run"), Some(id)) => id_page("/admin/disbursements/reconcile", id, DisbursementsRead),
@@ -100,7 +104,12 @@ async fn open(State(state): State<AppState>, who: Principal) -> Result<Json<Open
     let data: Vec<ShellAlert> = list
         .into_iter()
         .map(|alert| ShellAlert {
-            href: subject_href(&who, &alert.kind, alert.subject_type.as_deref(), alert.subject_id.as_deref()),
+            href: subject_href(
+                &who,
+                &alert.kind,
+                alert.subject_type.as_deref(),
+                alert.subject_id.as_deref(),
+            ),
             page: format!("/admin/alerts/{}", alert.id),
             alert,
         })

@@ -241,7 +241,10 @@ pub(super) async fn export_response(
     unit.commit().await?;
     let mut res = csv.into_response();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
     let name = format!(
         "alerts-{}.csv",
         acting.now.with_timezone(&crate::clock::kigali()).format("%Y%m%d-%H%M")

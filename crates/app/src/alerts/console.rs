@@ -63,7 +63,9 @@ fn text(v: &Option<String>) -> Option<&str> {
 fn instant(s: &str, end: bool) -> Option<DateTime<Utc>> {
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         let d = if end { d.succ_opt()? } else { d };
-        let local = crate::clock::kigali().from_local_datetime(&d.and_hms_opt(0, 0, 0)?).single()?;
+        let local = crate::clock::kigali()
+            .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+            .single()?;
         return Some(local.with_timezone(&Utc));
     }
     crate::clock::parse_local(s)
@@ -215,7 +217,8 @@ fn push_filter<'a>(b: &mut QueryBuilder<'a, Postgres>, f: &'a Filter, now: DateT
                 .push(")");
         }
         Some(StateFilter::Snoozed) => {
-            b.push(" and a.status <> 'resolved' and a.snoozed_until > ").push_bind(now);
+            b.push(" and a.status <> 'resolved' and a.snoozed_until > ")
+                .push_bind(now);
         }
     }
     if let Some(t) = f.from {
@@ -225,10 +228,7 @@ fn push_filter<'a>(b: &mut QueryBuilder<'a, Postgres>, f: &'a Filter, now: DateT
         b.push(" and a.created_at < ").push_bind(t);
     }
     if let Some(q) = &f.q {
-        let like = format!(
-            "%{}%",
-            q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-        );
+        let like = format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
         b.push(" and (a.title ilike ")
             .push_bind(like.clone())
             .push(" or a.body ilike ")
@@ -259,7 +259,11 @@ pub async fn list(
         .push(")");
     push_filter(&mut b, f, now);
     if let Some((t, id)) = after {
-        b.push(" and (a.created_at, a.id) < (").push_bind(t).push(", ").push_bind(id).push(")");
+        b.push(" and (a.created_at, a.id) < (")
+            .push_bind(t)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
     }
     b.push(" order by a.created_at desc, a.id desc limit ").push_bind(limit);
     b.build_query_as().fetch_all(conn).await
@@ -295,7 +299,12 @@ pub async fn detail(
     let audiences = super::audiences(who.permissions.iter());
     let alert = one(conn, &audiences, id).await?.ok_or(AppError::NotFound("alert"))?;
     let timeline = timeline::of(conn, id).await?;
-    let href = super::api::subject_href(who, &alert.kind, alert.subject_type.as_deref(), alert.subject_id.as_deref());
+    let href = super::api::subject_href(
+        who,
+        &alert.kind,
+        alert.subject_type.as_deref(),
+        alert.subject_id.as_deref(),
+    );
     Ok(AlertDetail { alert, timeline, href })
 }
 
@@ -314,9 +323,23 @@ pub async fn export_csv(
     let mut w = crate::csv_out::CsvOut::new();
     let io = |e: std::io::Error| AppError::Internal(e.into());
     w.row([
-        "id", "raised_at", "kind", "severity", "state", "title", "body", "subject_type", "subject_id",
-        "occurrences", "last_seen_at", "escalation_level", "acknowledged_at", "acknowledged_by", "resolved_at",
-        "resolved_by", "resolution_note",
+        "id",
+        "raised_at",
+        "kind",
+        "severity",
+        "state",
+        "title",
+        "body",
+        "subject_type",
+        "subject_id",
+        "occurrences",
+        "last_seen_at",
+        "escalation_level",
+        "acknowledged_at",
+        "acknowledged_by",
+        "resolved_at",
+        "resolved_by",
+        "resolution_note",
     ])
     .map_err(io)?;
     let t = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();

@@ -233,7 +233,12 @@ pub async fn apply(
             .bind(note)
             .execute(&mut *conn)
             .await?;
-            (EventKind::Resolved, Some(note.as_str()), json!({}), Action::AlertResolved)
+            (
+                EventKind::Resolved,
+                Some(note.as_str()),
+                json!({}),
+                Action::AlertResolved,
+            )
         }
         Command::Escalate { note } => {
             sqlx::query(
@@ -324,7 +329,13 @@ mod tests {
         assert_eq!(target(Acknowledged, Move::Acknowledge), None);
         assert_eq!(target(Open, Move::Resolve), Some(Resolved));
         assert_eq!(target(Acknowledged, Move::Resolve), Some(Resolved));
-        for m in [Move::Acknowledge, Move::Resolve, Move::Escalate, Move::Snooze, Move::WorkDone] {
+        for m in [
+            Move::Acknowledge,
+            Move::Resolve,
+            Move::Escalate,
+            Move::Snooze,
+            Move::WorkDone,
+        ] {
             assert_eq!(target(Resolved, m), None, "{m:?} from resolved");
         }
         assert_eq!(target(Acknowledged, Move::Snooze), Some(Acknowledged));

@@ -301,7 +301,11 @@ async fn render_detail(
     html(status, &page)
 }
 
-async fn detail_page(State(state): State<AppState>, who: Principal, Path(id): Path<Uuid>) -> Result<Response, AppError> {
+async fn detail_page(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
     render_detail(&state, &who, id, StatusCode::OK, None, None, String::new()).await
 }
 

@@ -116,7 +116,10 @@ pub async fn decide(conn: &mut PgConnection, id: Uuid, d: &Decision, acting: &Ac
     let (action, reason, after) = match d {
         Decision::Clear { reason } => {
             if flagged_at.is_none() && blocked_at.is_none() {
-                return Err(AppError::conflict("status", "This phone is neither flagged nor blocked."));
+                return Err(AppError::conflict(
+                    "status",
+                    "This phone is neither flagged nor blocked.",
+                ));
             }
             sqlx::query(
                 "update customers set flagged_at = null, flag_reason = null, blocked_at = null, blocked_reason = null, \
@@ -127,7 +130,11 @@ pub async fn decide(conn: &mut PgConnection, id: Uuid, d: &Decision, acting: &Ac
             .bind(acting.user_id())
             .execute(&mut *conn)
             .await?;
-            (Action::CustomerFlagCleared, reason, json!({"flagged": false, "blocked": false}))
+            (
+                Action::CustomerFlagCleared,
+                reason,
+                json!({"flagged": false, "blocked": false}),
+            )
         }
         Decision::Block { reason } => {
             if blocked_at.is_some() {

@@ -89,9 +89,12 @@ async fn browser_an_alert_is_raised_shown_on_the_badge_acknowledged_and_resolved
     submit(c, "#acknowledge-form button").await;
     assert_eq!(text(c, "#alert-state").await, "acknowledged");
     // resolving without a note is refused beside the field (the browser's own check aside)
-    c.execute("document.getElementById('resolve-note').removeAttribute('required')", vec![])
-        .await
-        .unwrap();
+    c.execute(
+        "document.getElementById('resolve-note').removeAttribute('required')",
+        vec![],
+    )
+    .await
+    .unwrap();
     submit(c, "#resolve button").await;
     assert!(text(c, "#note-error").await.contains("required"));
     assert_eq!(text(c, "#alert-state").await, "acknowledged");

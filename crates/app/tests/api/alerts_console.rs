@@ -100,22 +100,33 @@ async fn an_alert_is_acknowledged_escalated_and_resolved_each_step_checked_audit
     // repeats while acknowledged count on the same alert
     assert!(!raise(&app, &low_balance(), now()).await);
     assert!(!raise(&app, &low_balance(), now()).await);
-    let rows: i64 = sqlx::query_scalar("select count(*) from alerts").fetch_one(&app.pool).await.unwrap();
+    let rows: i64 = sqlx::query_scalar("select count(*) from alerts")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert_eq!(rows, 1);
 
     // resolving needs a note, and a refusal changes nothing
     let (status, v) = json_of(app.post_json(&fa, &format!("{API}/{id}/resolve"), &json!({})).await).await;
     assert_eq!(status, 422, "{v}");
     assert_eq!(error_fields(&v), ["note"]);
-    let (status, v) = json_of(app.post_json(&fa, &format!("{API}/{id}/resolve"), &json!({"note": "   "})).await).await;
+    let (status, v) = json_of(
+        app.post_json(&fa, &format!("{API}/{id}/resolve"), &json!({"note": "   "}))
+            .await,
+    )
+    .await;
     assert_eq!((status, error_fields(&v)), (422, vec!["note"]));
 
     // escalation by hand needs alerts.escalate
     let res = app.post_json(&fa, &format!("{API}/{id}/escalate"), &json!({})).await;
     assert_eq!(res.status(), 403);
     let (status, v) = json_of(
-        app.post_json(&boss, &format!("{API}/{id}/escalate"), &json!({"note": "nobody topped up"}))
-            .await,
+        app.post_json(
+            &boss,
+            &format!("{API}/{id}/escalate"),
+            &json!({"note": "nobody topped up"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 200, "{v}");
@@ -123,8 +134,12 @@ async fn an_alert_is_acknowledged_escalated_and_resolved_each_step_checked_audit
     assert_eq!(v["data"]["status"], "acknowledged");
 
     let (status, v) = json_of(
-        app.post_json(&fa, &format!("{API}/{id}/resolve"), &json!({"note": "Float topped up by 2M"}))
-            .await,
+        app.post_json(
+            &fa,
+            &format!("{API}/{id}/resolve"),
+            &json!({"note": "Float topped up by 2M"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 200, "{v}");
@@ -138,8 +153,12 @@ async fn an_alert_is_acknowledged_escalated_and_resolved_each_step_checked_audit
     // resolved is final
     for action in ["resolve", "acknowledge", "snooze", "escalate"] {
         let (status, v) = json_of(
-            app.post_json(&boss, &format!("{API}/{id}/{action}"), &json!({"note": "again", "hours": 1}))
-                .await,
+            app.post_json(
+                &boss,
+                &format!("{API}/{id}/{action}"),
+                &json!({"note": "again", "hours": 1}),
+            )
+            .await,
         )
         .await;
         assert_eq!(status, 409, "{action}: {v}");
@@ -169,18 +188,32 @@ async fn a_support_agent_sees_system_alerts_but_never_financial_ones() {
 
     let (status, list) = json_of(app.get_as(&agent, API).await).await;
     assert_eq!(status, 200);
-    let ids: Vec<&str> = list["data"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, [system.to_string()]);
     assert_eq!(app.get_as(&agent, &format!("{API}/{financial}")).await.status(), 404);
-    assert_eq!(app.get_as(&agent, &format!("/admin/alerts/{financial}")).await.status(), 404);
+    assert_eq!(
+        app.get_as(&agent, &format!("/admin/alerts/{financial}")).await.status(),
+        404
+    );
     assert_eq!(app.get_as(&agent, &format!("{API}/{system}")).await.status(), 200);
     let html = app.get_as(&agent, "/admin/alerts").await.text().await.unwrap();
-    assert!(html.contains("no worker heartbeat") && !html.contains("MoMo balance"), "{html}");
+    assert!(
+        html.contains("no worker heartbeat") && !html.contains("MoMo balance"),
+        "{html}"
+    );
     // a Support Agent may not export either; an administrator's export of the same filter does
     // hold both
     assert_eq!(app.get_as(&agent, &format!("{API}/export")).await.status(), 403);
     let mut tx = app.pool.begin().await.unwrap();
-    let role = mbelyco::access::role_id(&mut tx, "Support Agent").await.unwrap().unwrap();
+    let role = mbelyco::access::role_id(&mut tx, "Support Agent")
+        .await
+        .unwrap()
+        .unwrap();
     sqlx::query(
         "insert into role_permissions (role_id, permission_id, created_at) \
          select $1, id, now() from permissions where key = 'alerts.export'",
@@ -193,7 +226,10 @@ async fn a_support_agent_sees_system_alerts_but_never_financial_ones() {
     let res = app.get_as(&agent, &format!("{API}/export")).await;
     assert_eq!(res.status(), 200);
     let csv = res.text().await.unwrap();
-    assert!(csv.contains(&system.to_string()) && !csv.contains(&financial.to_string()), "{csv}");
+    assert!(
+        csv.contains(&system.to_string()) && !csv.contains(&financial.to_string()),
+        "{csv}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,9 +244,17 @@ async fn a_snoozed_alert_leaves_the_badge_until_the_clock_passes_and_repeats_onl
 
     let (_, v) = json_of(app.get_as(&fa, "/api/v1/alerts/open").await).await;
     assert_eq!(badge(&v), (1, 1));
-    let (status, v) = json_of(app.post_json(&fa, &format!("{API}/{id}/snooze"), &json!({"hours": 2})).await).await;
+    let (status, v) = json_of(
+        app.post_json(&fa, &format!("{API}/{id}/snooze"), &json!({"hours": 2}))
+            .await,
+    )
+    .await;
     assert_eq!((status, error_fields(&v)), (422, vec!["hours"]));
-    let (status, v) = json_of(app.post_json(&fa, &format!("{API}/{id}/snooze"), &json!({"hours": 1})).await).await;
+    let (status, v) = json_of(
+        app.post_json(&fa, &format!("{API}/{id}/snooze"), &json!({"hours": 1}))
+            .await,
+    )
+    .await;
     assert_eq!(status, 200, "{v}");
     let (_, v) = json_of(app.get_as(&fa, "/api/v1/alerts/open").await).await;
     assert_eq!(badge(&v), (0, 0), "{v}");
@@ -228,7 +272,10 @@ async fn a_snoozed_alert_leaves_the_badge_until_the_clock_passes_and_repeats_onl
     let (_, v) = json_of(app.get_as(&fa, "/api/v1/alerts/open").await).await;
     assert_eq!(badge(&v), (1, 1));
     let dashboard = app.get_as(&fa, "/").await.text().await.unwrap();
-    assert!(dashboard.contains("/admin/alerts?state=active"), "the dashboard links the console");
+    assert!(
+        dashboard.contains("/admin/alerts?state=active"),
+        "the dashboard links the console"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -266,7 +313,10 @@ async fn the_export_is_the_filtered_alerts_as_csv_with_formulas_defused_and_audi
         .text()
         .await
         .unwrap();
-    assert!(csv.contains("system.worker_missing") && !csv.contains("momo.low_balance"), "{csv}");
+    assert!(
+        csv.contains("system.worker_missing") && !csv.contains("momo.low_balance"),
+        "{csv}"
+    );
     let (status, v) = json_of(app.get_as(&boss, &format!("{API}/export?to=someday")).await).await;
     assert_eq!((status, error_fields(&v)), (422, vec!["to"]));
     assert_eq!(audits(&app, "alerts.exported").await, 3);
@@ -281,8 +331,13 @@ async fn the_page_refuses_a_resolution_without_a_note_beside_the_field_and_the_l
     let db = TestDb::new().await;
     let app = spawn_app(db.pool.clone()).await;
     for i in 0..3 {
-        let a = NewAlert::new("test.many", Severity::Info, Permission::SystemAlertsView, format!("Alert number {i}"))
-            .dedupe(format!("many-{i}"));
+        let a = NewAlert::new(
+            "test.many",
+            Severity::Info,
+            Permission::SystemAlertsView,
+            format!("Alert number {i}"),
+        )
+        .dedupe(format!("many-{i}"));
         raise(&app, &a, now() - Duration::minutes(10 - i)).await;
     }
     let id = id_of(&app, "test.many").await;
@@ -300,7 +355,11 @@ async fn the_page_refuses_a_resolution_without_a_note_beside_the_field_and_the_l
         .unwrap();
     assert_eq!(status, "open");
     let res = app
-        .post_form(&boss, &format!("/admin/alerts/{id}/resolve"), &[("note", "Known test noise")])
+        .post_form(
+            &boss,
+            &format!("/admin/alerts/{id}/resolve"),
+            &[("note", "Known test noise")],
+        )
         .await;
     assert_eq!(res.status(), 303);
     assert_eq!(res.headers()["location"], format!("/admin/alerts/{id}"));
@@ -353,17 +412,29 @@ async fn a_flagged_phone_is_blocked_refused_over_ussd_then_cleared_and_redeems()
     let page = app.get_as(&manager, "/admin/alerts/fraud").await.text().await.unwrap();
     assert!(page.contains(phone) && !page.contains("Block phone"), "{page}");
     let res = app
-        .post_json(&manager, &format!("{fraud}/{customer}/block"), &json!({"reason": "guessing"}))
+        .post_json(
+            &manager,
+            &format!("{fraud}/{customer}/block"),
+            &json!({"reason": "guessing"}),
+        )
         .await;
     assert_eq!(res.status(), 403);
     let agent = app.api_key("Support Agent").await;
     assert_eq!(app.get_as(&agent, fraud).await.status(), 403);
 
-    let (status, v) = json_of(app.post_json(&boss, &format!("{fraud}/{customer}/block"), &json!({})).await).await;
+    let (status, v) = json_of(
+        app.post_json(&boss, &format!("{fraud}/{customer}/block"), &json!({}))
+            .await,
+    )
+    .await;
     assert_eq!((status, error_fields(&v)), (422, vec!["reason"]));
     let (status, v) = json_of(
-        app.post_json(&boss, &format!("{fraud}/{customer}/block"), &json!({"reason": "guessed 2 codes"}))
-            .await,
+        app.post_json(
+            &boss,
+            &format!("{fraud}/{customer}/block"),
+            &json!({"reason": "guessed 2 codes"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 200, "{v}");
@@ -386,19 +457,22 @@ async fn a_flagged_phone_is_blocked_refused_over_ussd_then_cleared_and_redeems()
         .await
         .unwrap();
     assert_eq!(status, "active");
-    let outcome: String = sqlx::query_scalar(
-        "select outcome from ussd_interactions where phone_number = $1 order by id desc limit 1",
-    )
-    .bind(phone)
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let outcome: String =
+        sqlx::query_scalar("select outcome from ussd_interactions where phone_number = $1 order by id desc limit 1")
+            .bind(phone)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(outcome, "phone_barred");
 
     // cleared: it redeems again
     let (status, v) = json_of(
-        app.post_json(&boss, &format!("{fraud}/{customer}/clear"), &json!({"reason": "the shop owner vouched"}))
-            .await,
+        app.post_json(
+            &boss,
+            &format!("{fraud}/{customer}/clear"),
+            &json!({"reason": "the shop owner vouched"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 200, "{v}");

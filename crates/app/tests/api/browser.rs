@@ -172,7 +172,15 @@ async fn browser_navigation_shows_only_what_the_user_may_open() {
     let url = c.current_url().await.unwrap();
     assert_eq!(
         nav_labels(c).await,
-        ["Home", "Batches", "Codes", "Redemptions", "Alerts", "Reports", "My account"],
+        [
+            "Home",
+            "Batches",
+            "Codes",
+            "Redemptions",
+            "Alerts",
+            "Reports",
+            "My account"
+        ],
         "at {url}: {}",
         c.source().await.unwrap()
     );
