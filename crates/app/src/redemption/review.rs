@@ -103,7 +103,8 @@ impl Decision {
 /// 404 for no such customer; 409 for clearing a phone that is neither flagged nor blocked, or
 /// blocking one that is already blocked.
 pub async fn decide(conn: &mut PgConnection, id: Uuid, d: &Decision, acting: &Acting) -> Result<(), AppError> {
-    let row: Option<(String, Option<DateTime<Utc>>, Option<String>, Option<DateTime<Utc>>)> =
+    type Row = (String, Option<DateTime<Utc>>, Option<String>, Option<DateTime<Utc>>);
+    let row: Option<Row> =
         sqlx::query_as("select msisdn, flagged_at, flag_reason, blocked_at from customers where id = $1 for update")
             .bind(id)
             .fetch_optional(&mut *conn)
