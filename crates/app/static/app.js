@@ -496,10 +496,11 @@ document.addEventListener("DOMContentLoaded", () => {
   }, status);
 });
 
-// The shell's open alerts: the header's badge counts the open alerts the user is an audience of
-// and its list shows the newest (linked to what they are about), fetched at once and then kept
-// current through the shared polling loop. Built with DOM APIs, never innerHTML. Without this,
-// the badge stays hidden.
+// The shell's open alerts: the header's badge counts the unresolved, unsnoozed alerts the user
+// is an audience of (red while one is critical) and its list shows the newest, each linked to its
+// page in the alerts console (and to what it is about), fetched at once and then kept current
+// through the shared polling loop. Built with DOM APIs, never innerHTML. Without this, the badge
+// stays hidden.
 document.addEventListener("DOMContentLoaded", () => {
   const menu = document.getElementById("alerts-menu");
   if (!menu || !window.fetch) return;
@@ -516,16 +517,33 @@ document.addEventListener("DOMContentLoaded", () => {
       const li = document.createElement("li");
       li.dataset.id = a.id;
       li.dataset.kind = a.kind;
-      const title = document.createElement(a.href ? "a" : "strong");
-      if (a.href) title.href = a.href;
+      if (a.status === "acknowledged") li.className = "acknowledged";
+      const title = document.createElement(a.page ? "a" : "strong");
+      if (a.page) title.href = a.page;
       title.textContent = a.title;
       li.appendChild(title);
       const meta = document.createElement("span");
       meta.className = "muted";
-      meta.textContent = a.severity + " · " + kigali(a.lastSeenAt) + (a.occurrences > 1 ? " · " + a.occurrences + " times" : "");
+      meta.textContent = a.severity + (a.status === "acknowledged" ? " · acknowledged" : "") + " · " + kigali(a.lastSeenAt) + (a.occurrences > 1 ? " · " + a.occurrences + " times" : "");
+      if (a.href) {
+        const about = document.createElement("a");
+        about.href = a.href;
+        about.textContent = "what it is about";
+        meta.appendChild(document.createTextNode(" · "));
+        meta.appendChild(about);
+      }
       li.appendChild(meta);
       return li;
     });
+    if (menu.dataset.consoleUrl) {
+      const li = document.createElement("li");
+      const all = document.createElement("a");
+      all.className = "all-alerts";
+      all.href = menu.dataset.consoleUrl;
+      all.textContent = "All alerts";
+      li.appendChild(all);
+      items.push(li);
+    }
     list.replaceChildren(...items);
   };
   poll().catch(() => { /* the loop tries again */ });

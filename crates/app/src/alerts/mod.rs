@@ -1,16 +1,27 @@
-//! Alerts: open work for a person, raised by the system (PRD 2.6). This first wave raises them
-//! in the app only (payout failures, low MoMo balance, MoMo configuration faults); rules,
-//! delivery channels, escalation and the alerts console come with the alerts wave.
+//! Alerts: open work for a person, raised by the system (PRD 2.7).
 //!
-//! Owns `alerts`. [`raise`] runs in the caller's transaction, so an alert exists exactly when the
-//! change that caused it committed; while an alert with the same `dedupe_key` is open, raising it
-//! again counts a repeat instead of adding a row.
+//! Owns `alerts` and `alert_events`. [`raise`] runs in the caller's transaction, so an alert
+//! exists exactly when the change that caused it committed; while an alert with the same
+//! `dedupe_key` is not resolved, raising it again counts a repeat instead of adding a row.
+//! [`lifecycle`] is the one owner of an alert's state (open → acknowledged → resolved, escalated
+//! and snoozed by hand), each move audited and written to the alert's [`timeline`] (which also
+//! takes delivery rows). [`console`] reads alerts for the console (`/admin/alerts`, its API and
+//! CSV export); the fraud review queue of flagged phones is served here too ([`fraud_web`]; the
+//! customers' state is `redemption::review`'s).
 //!
 //! [`sms`]: SMS to customers through Africa's Talking (the payout confirmation), as `sms.send` jobs.
 
 pub mod api;
+mod api_admin;
+pub mod console;
+mod fraud_web;
+pub mod lifecycle;
+mod pages;
 pub mod sms;
 pub mod sms_delivery;
+pub mod timeline;
+
+pub use lifecycle::Status;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -80,20 +91,26 @@ impl NewAlert {
     }
 }
 
-/// Raises `alert` (or counts a repeat of the open one with its dedupe key). True when a new
-/// alert row was written.
+/// Raises `alert` (or counts a repeat of the unresolved one with its dedupe key: open,
+/// acknowledged or snoozed, it only counts) and writes the `raised` row of a new alert's timeline.
+/// True when a new alert row was written.
 pub async fn raise(conn: &mut PgConnection, alert: &NewAlert, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
     let (subject_type, subject_id) = match &alert.subject {
         Some((t, id)) => (Some(*t), Some(id.as_str())),
         None => (None, None),
     };
     let inserted: bool = sqlx::query_scalar(
-        r#"insert into alerts (kind, severity, title, body, audience, subject_type, subject_id, dedupe_key,
-                               created_at, last_seen_at)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
-           on conflict (dedupe_key) where acknowledged_at is null
-           do update set occurrences = alerts.occurrences + 1, last_seen_at = excluded.last_seen_at
-           returning (xmax = 0)"#,
+        r#"with a as (
+             insert into alerts (kind, severity, title, body, audience, subject_type, subject_id, dedupe_key,
+                                 created_at, last_seen_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
+             on conflict (dedupe_key) where status <> 'resolved'
+             do update set occurrences = alerts.occurrences + 1, last_seen_at = excluded.last_seen_at
+             returning id, (xmax = 0) as inserted),
+           e as (
+             insert into alert_events (alert_id, kind, at, detail)
+             select id, 'raised', $9, jsonb_build_object('severity', $2::text) from a where inserted)
+           select inserted from a"#,
     )
     .bind(alert.kind)
     .bind(alert.severity.as_str())
@@ -123,27 +140,19 @@ pub fn audiences<'a>(permissions: impl IntoIterator<Item = &'a Permission>) -> V
         .collect()
 }
 
-/// Closes the open alert with `dedupe_key` because the work it asked for is done (in the caller's
-/// transaction, which audits that work). True when one was open.
+/// Resolves the unresolved alert with `dedupe_key` because the work it asked for is done (in the
+/// caller's transaction, which audits that work; the alert's timeline says so). True when one
+/// was unresolved.
 pub async fn close(
     conn: &mut PgConnection,
     dedupe_key: &str,
     by: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query(
-        "update alerts set acknowledged_at = $2, acknowledged_by = $3 where dedupe_key = $1 and acknowledged_at is null",
-    )
-    .bind(dedupe_key)
-    .bind(now)
-    .bind(by)
-    .execute(conn)
-    .await?
-    .rows_affected()
-        > 0)
+    lifecycle::close(conn, dedupe_key, by, now).await
 }
 
-/// An open (unacknowledged) alert as pages show it.
+/// An unresolved alert as the shell and the payouts page list it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Alert {
@@ -158,28 +167,62 @@ pub struct Alert {
     pub occurrences: i32,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
+    pub status: Status,
 }
 
-/// How many alerts are open for any of the `audiences`, and how many of them are critical.
-pub async fn open_counts(conn: &mut PgConnection, audiences: &[&str]) -> Result<(i64, i64), sqlx::Error> {
+/// How many unresolved, unsnoozed alerts there are for any of the `audiences` (what the badge
+/// counts), and how many of them are critical.
+pub async fn open_counts(
+    conn: &mut PgConnection,
+    audiences: &[&str],
+    now: DateTime<Utc>,
+) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(
-        "select count(*), count(*) filter (where severity = 'critical') from alerts          where acknowledged_at is null and audience = any($1)",
+        "select count(*), count(*) filter (where severity = 'critical') from alerts \
+         where status <> 'resolved' and (snoozed_until is null or snoozed_until <= $2) and audience = any($1)",
     )
     .bind(audiences)
+    .bind(now)
     .fetch_one(conn)
     .await
 }
 
-/// The open alerts for any of the `audiences` (the permissions the reader holds), newest first.
+/// The open (unacknowledged) alerts for any of the `audiences` (the permissions the reader
+/// holds), newest first, snoozed or not.
 pub async fn open(conn: &mut PgConnection, audiences: &[&str], limit: i64) -> Result<Vec<Alert>, sqlx::Error> {
     sqlx::query_as(
         r#"select id, kind, severity, title, body, audience, subject_type, subject_id, occurrences, created_at,
-                  last_seen_at
-           from alerts where acknowledged_at is null and audience = any($1)
+                  last_seen_at, status
+           from alerts where status = 'open' and audience = any($1)
            order by created_at desc limit $2"#,
     )
     .bind(audiences)
     .bind(limit)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+/// The unresolved alerts for any of the `audiences` that are not snoozed at `now`, newest first;
+/// with `awaiting`, only those nobody has acknowledged yet.
+pub async fn unresolved(
+    conn: &mut PgConnection,
+    audiences: &[&str],
+    awaiting: bool,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Alert>, sqlx::Error> {
+    sqlx::query_as(
+        r#"select id, kind, severity, title, body, audience, subject_type, subject_id, occurrences, created_at,
+                  last_seen_at, status
+           from alerts
+           where status <> 'resolved' and (not $3 or status = 'open') and audience = any($1)
+             and (snoozed_until is null or snoozed_until <= $4)
+           order by created_at desc limit $2"#,
+    )
+    .bind(audiences)
+    .bind(limit)
+    .bind(awaiting)
+    .bind(now)
     .fetch_all(&mut *conn)
     .await
 }
@@ -192,28 +235,9 @@ pub async fn acknowledge(
     audiences: &[&str],
     acting: &crate::unit::Acting,
 ) -> Result<bool, sqlx::Error> {
-    let now = acting.now;
-    let row: Option<(String, String)> = sqlx::query_as(
-        "update alerts set acknowledged_at = $3, acknowledged_by = $4 \
-         where id = $1 and acknowledged_at is null and audience = any($2) returning kind, title",
-    )
-    .bind(id)
-    .bind(audiences)
-    .bind(now)
-    .bind(acting.user_id())
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((kind, title)) = row else {
-        return Ok(false);
-    };
-    crate::audit::record(
-        conn,
-        &acting
-            .audit(crate::audit::Action::AlertAcknowledged, "alert", id)
-            .after(serde_json::json!({"acknowledged": true}))
-            .metadata(serde_json::json!({"kind": kind, "title": title})),
-        now,
-    )
-    .await?;
-    Ok(true)
+    match lifecycle::apply(conn, id, audiences, &lifecycle::Command::Acknowledge, acting).await {
+        Ok(_) => Ok(true),
+        Err(lifecycle::Refused::Db(e)) => Err(e),
+        Err(_) => Ok(false),
+    }
 }

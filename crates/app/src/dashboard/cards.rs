@@ -199,7 +199,7 @@ pub async fn money(pool: &PgPool, now: DateTime<Utc>, threshold: i64, all: &[sta
     .fetch_one(&mut *conn)
     .await?;
     let low: Option<(String, DateTime<Utc>)> = sqlx::query_as(
-        "select title, last_seen_at from alerts where acknowledged_at is null and dedupe_key = 'momo.low_balance'",
+        "select title, last_seen_at from alerts where status <> 'resolved' and dedupe_key = 'momo.low_balance'",
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -284,18 +284,26 @@ pub async fn campaign(pool: &PgPool, viewer: Viewer<'_>) -> Result<Campaign, App
     })
 }
 
-pub async fn alerts(pool: &PgPool, audiences: &[&str], viewer: Viewer<'_>) -> Result<Alerts, AppError> {
+pub async fn alerts(
+    pool: &PgPool,
+    audiences: &[&str],
+    viewer: Viewer<'_>,
+    now: DateTime<Utc>,
+) -> Result<Alerts, AppError> {
     let mut conn = pool.acquire().await?;
+    // unresolved and not snoozed: what the shell's badge counts
     let rows: Vec<(String, i64)> = sqlx::query_as(
-        "select severity, count(*) from alerts where acknowledged_at is null and audience = any($1) group by severity",
+        "select severity, count(*) from alerts where status <> 'resolved' and audience = any($1) \
+         and (snoozed_until is null or snoozed_until <= $2) group by severity",
     )
     .bind(audiences)
+    .bind(now)
     .fetch_all(&mut *conn)
     .await?;
-    // the open alerts are listed on top of the payouts page
+    // the alerts console, on its unresolved alerts
     let href = viewer
-        .can(Permission::DisbursementsRead)
-        .then(|| "/admin/disbursements#alerts".to_owned());
+        .can(Permission::AlertsRead)
+        .then(|| "/admin/alerts?state=active".to_owned());
     let of = |s: &str| Figure {
         value: rows.iter().find(|r| r.0 == s).map_or(0, |r| r.1),
         href: href.clone(),

@@ -100,7 +100,7 @@ pub async fn system(state: &AppState, settings: &Settings) -> Result<System, App
             .await?;
     let (breaker, sms_refused): (bool, bool) = sqlx::query_as(
         "select coalesce(bool_or(dedupe_key = 'momo.circuit_open'), false), coalesce(bool_or(kind = 'sms.configuration'), false) \
-         from alerts where acknowledged_at is null and (dedupe_key = 'momo.circuit_open' or kind = 'sms.configuration')",
+         from alerts where status <> 'resolved' and (dedupe_key = 'momo.circuit_open' or kind = 'sms.configuration')",
     )
     .fetch_one(&mut *conn)
     .await?;

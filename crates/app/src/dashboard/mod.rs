@@ -338,7 +338,7 @@ pub async fn build(state: &AppState, viewer: Viewer<'_>, choice: &Choice) -> Res
     let alerts = async {
         let audiences = crate::alerts::audiences(viewer.permissions.iter());
         match has(Section::Alerts) && !audiences.is_empty() {
-            true => cards::alerts(pool, &audiences, viewer).await.map(Some),
+            true => cards::alerts(pool, &audiences, viewer, now).await.map(Some),
             false => Ok(None),
         }
     };

@@ -10,11 +10,11 @@ mod detail;
 mod redemptions;
 mod stats;
 
-use crate::web::extract::{Path, Query};
+use crate::web::extract::Query;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use uuid::Uuid;
 
 use super::ops::query::{Kind, ListQuery, Page, PAYOUT_STATUSES};
@@ -37,7 +37,6 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(GET "/admin/disbursements", Access::Permission(DisbursementsRead), list_page),
         route!(GET "/admin/disbursements/stats", Access::Permission(DisbursementsRead), stats::stats_page),
         route!(POST "/admin/disbursements/bulk-retry", Access::Permission(DisbursementsRetry), bulk_retry_form),
-        route!(POST "/admin/alerts/{id}/acknowledge", Access::Permission(AlertsAcknowledge), acknowledge_form),
     ];
     specs.extend(detail::routes());
     specs.extend(redemptions::routes());
@@ -293,7 +292,7 @@ async fn render_list(
     let settings = state.settings.get();
     let now = state.clock.now();
     let mut conn = state.pool.acquire().await?;
-    let alerts = crate::alerts::open(&mut conn, &alert_audiences(who), 10).await?;
+    let alerts = crate::alerts::unresolved(&mut conn, &alert_audiences(who), true, now, 10).await?;
     let attention: Vec<(String, i64)> = sqlx::query_as(
         "select status, count(*) from disbursements \
          where status in ('awaiting_approval', 'failed', 'payee_invalid') group by status order by status",
@@ -425,22 +424,6 @@ async fn bulk_retry_form(
             render_list(&state, &who, q, status, m).await
         }
     }
-}
-
-/// Acknowledges an open alert the reader can see (back to the payouts page).
-async fn acknowledge_form(
-    State(state): State<AppState>,
-    who: Principal,
-    acting: Acting,
-    Path(id): Path<Uuid>,
-) -> Result<Response, AppError> {
-    let mut unit = state.unit().await?;
-    let done = crate::alerts::acknowledge(&mut unit, id, &alert_audiences(&who), &acting).await?;
-    unit.commit().await?;
-    if !done {
-        return Err(AppError::NotFound("open alert"));
-    }
-    Ok(Redirect::to("/admin/disbursements").into_response())
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod phone;
 mod redeem;
+pub mod review;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
@@ -45,7 +46,8 @@ pub fn wake_payouts(pool: &sqlx::PgPool) {
 
 /// Counts a wrong (unknown) code from this phone and flags the customer for fraud review once
 /// `threshold` of them arrive within a day (the audit event goes to `audit`, for the caller to
-/// record). The current attempt is not logged yet, hence the +1.
+/// record). The current attempt is not logged yet, hence the +1. After a person cleared the
+/// phone's flag ([`review`]), only wrong codes since then count.
 pub async fn note_wrong_code(
     conn: &mut PgConnection,
     customer: &customers::Customer,
@@ -57,10 +59,12 @@ pub async fn note_wrong_code(
         return Ok(false);
     }
     let wrong: i64 = sqlx::query_scalar(
-        "select count(*) from ussd_interactions where phone_number = $1 and created_at > $2 and outcome = 'unknown_code'",
+        "select count(*) from ussd_interactions where phone_number = $1 and outcome = 'unknown_code' \
+         and created_at > greatest($2, (select reviewed_at from customers where id = $3))",
     )
     .bind(&customer.msisdn)
     .bind(now - Duration::days(1))
+    .bind(customer.id)
     .fetch_one(&mut *conn)
     .await?;
     if wrong + 1 < i64::from(threshold) {

@@ -54,6 +54,8 @@ pub enum Refusal {
     /// No such code, and its check character is wrong while some batch's codes carry one: a
     /// typing mistake rather than a guess (the customer is asked to type it again).
     Mistyped,
+    /// A person blocked this phone after a fraud review (`review`).
+    Barred,
 }
 
 impl Refusal {
@@ -70,6 +72,7 @@ impl Refusal {
             Refusal::TooManyAttempts(Limited::Crossed) => "rate_limited",
             Refusal::TooManyAttempts(Limited::Blocked) => "phone_blocked",
             Refusal::Mistyped => "typo",
+            Refusal::Barred => "phone_barred",
         }
     }
 }
@@ -106,6 +109,7 @@ pub struct CodeState {
 #[derive(sqlx::FromRow)]
 struct Taken {
     limited: Option<String>,
+    barred: bool,
     redemption_id: Option<Uuid>,
     disbursement_id: Option<Uuid>,
     amount: Option<i64>,
@@ -136,6 +140,7 @@ static REDEEM: LazyLock<RedeemSql> = LazyLock::new(|| {
     let (phone, now) = (&limited.phone, &limited.now);
     let sql = format!(
         r#"with limited as ({limited_query}),
+           barred as (select exists (select 1 from customers where id = {customer} and blocked_at is not null) as barred),
            sums as (
              select coalesce(sum(amount) filter (where created_at >= {day} and status <> 'reversed'), 0)::int8 as today,
                     coalesce(sum(amount) filter (where created_at >= {month} and status <> 'reversed'), 0)::int8 as month,
@@ -146,10 +151,10 @@ static REDEEM: LazyLock<RedeemSql> = LazyLock::new(|| {
              from redemptions where user_id = {user}),
            code as (
              update promo_codes c set {set}
-             from batches b, sums s, limited l
+             from batches b, sums s, limited l, barred x
              where c.code = {code} and {guard}
                and b.id = c.batch_id and b.status = 'active' and b.expiration_date > {valid_after}
-               and l.limited is null
+               and l.limited is null and not x.barred
                and not ({once} and s.ever > 0)
                and not ({per_day} > 0 and s.today_count >= {per_day})
                and (s.last is null or s.last + make_interval(mins => {cooldown}) <= {now})
@@ -169,9 +174,9 @@ static REDEEM: LazyLock<RedeemSql> = LazyLock::new(|| {
                     case when {manual} and r.amount > {threshold} then 'awaiting_approval' else 'queued' end, {attempts}, {now}, {now}, {now}
              from r
              returning id, status)
-         select l.limited, r.id as redemption_id, d.id as disbursement_id, r.amount, r.currency, d.status,
+         select l.limited, x.barred, r.id as redemption_id, d.id as disbursement_id, r.amount, r.currency, d.status,
                 r.promo_code_id, r.batch_id
-         from limited l left join (r cross join d) on true"#,
+         from limited l cross join barred x left join (r cross join d) on true"#,
         limited_query = limited.query,
         set = take.set,
         guard = take.guard,
@@ -238,6 +243,9 @@ pub async fn redeem(
             .bind(a.language)
     });
     let t: Taken = b.finish(*params).fetch_one(&mut *conn).await?;
+    if t.barred {
+        return Ok(Err(Refusal::Barred));
+    }
     if let Some(limited) = Limited::parse(t.limited.as_deref()) {
         return Ok(Err(Refusal::TooManyAttempts(limited)));
     }

@@ -93,6 +93,8 @@ pub enum Msg {
     AlreadyRedeemed,
     Expired,
     Blocked,
+    /// A person blocked this phone after a fraud review.
+    PhoneBarred,
     /// The batch is blocked, or its promotion is over.
     CampaignClosed,
     TooManyAttempts,
@@ -118,7 +120,7 @@ pub enum Msg {
 }
 
 impl Msg {
-    pub const ALL: [Msg; 32] = [
+    pub const ALL: [Msg; 33] = [
         Msg::Welcome,
         Msg::MainMenu,
         Msg::MainMenuOneLanguage,
@@ -138,6 +140,7 @@ impl Msg {
         Msg::AlreadyRedeemed,
         Msg::Expired,
         Msg::Blocked,
+        Msg::PhoneBarred,
         Msg::CampaignClosed,
         Msg::TooManyAttempts,
         Msg::TooManyRequests,
@@ -200,6 +203,8 @@ impl Msg {
             (Msg::Expired, En) => "This code has expired.",
             (Msg::Blocked, Rw) => "Iyi kode yahagaritswe.",
             (Msg::Blocked, En) => "This code is blocked.",
+            (Msg::PhoneBarred, Rw) => "Tubabarira, iyi nimero ntishobora gukoresha kode ubu.",
+            (Msg::PhoneBarred, En) => "Sorry, this number cannot redeem codes at the moment.",
             (Msg::CampaignClosed, Rw) => "Iyi poromosiyo ntikiri gukora.",
             (Msg::CampaignClosed, En) => "This promotion is no longer running.",
             (Msg::TooManyAttempts, Rw) => "Wagerageje inshuro nyinshi. Tegereza gato wongere ugerageze.",

@@ -102,6 +102,7 @@ mod tests {
             Refusal::TooManyAttempts(Limited::Crossed),
             Refusal::TooManyAttempts(Limited::Blocked),
             Refusal::Mistyped,
+            Refusal::Barred,
         ];
         let mut all: Vec<Outcome> = vec![
             Outcome::Menu,

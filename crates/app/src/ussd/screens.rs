@@ -36,11 +36,12 @@ pub fn refusal_text(r: Refusal, lang: Lang, settings: &Settings, templates: &Tem
         Refusal::CoolingDown => Msg::CoolingDown,
         Refusal::TooManyAttempts(_) => Msg::TooManyAttempts,
         Refusal::Mistyped => Msg::Typo,
+        Refusal::Barred => Msg::PhoneBarred,
     };
     let text = end_text(msg, lang, settings, templates);
     match msg {
-        // who to call about a blocked code: the company's number, when there is one
-        Msg::Blocked => with_phone(text, Msg::CallUs, lang, settings),
+        // who to call about a blocked code or phone: the company's number, when there is one
+        Msg::Blocked | Msg::PhoneBarred => with_phone(text, Msg::CallUs, lang, settings),
         Msg::CoolingDown => {
             let minutes = settings.business.redemption.cooldown_period_minutes.to_string();
             fill(&text, &[("minutes", &minutes)])
@@ -151,6 +152,7 @@ pub fn every_screen(lang: Lang, settings: &Settings) -> Vec<String> {
         Refusal::CampaignClosed,
         Refusal::CustomerLimit,
         Refusal::CoolingDown,
+        Refusal::Barred,
     ] {
         out.push(refusal_text(r, lang, settings, &Templates::default()));
     }

@@ -23,6 +23,7 @@ pub const OUTCOMES: &[&str] = &[
     "cooling_down",
     "rate_limited",
     "phone_blocked",
+    "phone_barred",
     "busy",
     "not_mtn",
     "wrong_format",
@@ -51,6 +52,7 @@ pub const REFUSALS: &[&str] = &[
     "customer_limit",
     "rate_limited",
     "phone_blocked",
+    "phone_barred",
     "too_many_requests",
     "not_mtn",
 ];

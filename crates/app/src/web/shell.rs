@@ -25,6 +25,7 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
         "/admin/disbursements/reconcile",
         Some(Permission::DisbursementsRead),
     ),
+    ("Alerts", "/admin/alerts", Some(Permission::AlertsRead)),
     ("Reports", "/admin/reports", Some(Permission::ReportsRead)),
     ("Users", "/admin/users", Some(Permission::UsersRead)),
     (
@@ -72,6 +73,8 @@ pub struct Shell {
     /// The user is an audience of some alerts: the header shows the open ones (a badge and a
     /// list that `app.js` keeps current from `/api/v1/alerts/open`).
     pub alerts: bool,
+    /// … and may open the alerts console (`alerts.read`): the list links to it.
+    pub alerts_console: bool,
 }
 
 impl Shell {
@@ -97,6 +100,7 @@ impl Shell {
             nav,
             company: company.to_owned(),
             alerts: !crate::alerts::audiences(who.permissions.iter()).is_empty(),
+            alerts_console: who.can(Permission::AlertsRead),
         }
     }
 }

@@ -210,7 +210,7 @@ pub struct SystemStatus {
 
 pub async fn system_status(conn: &mut sqlx::PgConnection, h: &Health) -> Result<SystemStatus, AppError> {
     let (circuit, critical): (i64, i64) = sqlx::query_as(
-        "select count(*) filter (where kind = 'momo.circuit_open'),                 count(*) filter (where kind <> 'momo.circuit_open')          from alerts where acknowledged_at is null and severity = 'critical'",
+        "select count(*) filter (where kind = 'momo.circuit_open'),                 count(*) filter (where kind <> 'momo.circuit_open')          from alerts where status <> 'resolved' and severity = 'critical'",
     )
     .fetch_one(&mut *conn)
     .await?;

@@ -155,6 +155,7 @@ async fn browser_navigation_shows_only_what_the_user_may_open() {
             "Redemptions",
             "Payouts",
             "Reconciliation",
+            "Alerts",
             "Reports",
             "Users",
             "Registrations",
@@ -171,7 +172,15 @@ async fn browser_navigation_shows_only_what_the_user_may_open() {
     let url = c.current_url().await.unwrap();
     assert_eq!(
         nav_labels(c).await,
-        ["Home", "Batches", "Codes", "Redemptions", "Reports", "My account"],
+        [
+            "Home",
+            "Batches",
+            "Codes",
+            "Redemptions",
+            "Alerts",
+            "Reports",
+            "My account"
+        ],
         "at {url}: {}",
         c.source().await.unwrap()
     );

@@ -100,7 +100,7 @@ async fn a_payee_without_a_wallet_alerts_who_can_change_it_and_reconciles_as_unp
     // one open alert, for the holders of the payee key
     let alerts: Vec<(String, String, Option<String>, i32)> = sqlx::query_as(
         "select audience, title, subject_id, occurrences from alerts \
-         where kind = 'payout.payee_invalid' and acknowledged_at is null",
+         where kind = 'payout.payee_invalid' and status <> 'resolved'",
     )
     .fetch_all(&app.pool)
     .await
@@ -119,7 +119,7 @@ async fn a_payee_without_a_wallet_alerts_who_can_change_it_and_reconciles_as_unp
     .unwrap();
     worker(&app, "w2").run_until_idle().await.unwrap();
     let (open, occurrences): (i64, i32) = sqlx::query_as(
-        "select count(*), max(occurrences) from alerts where kind = 'payout.payee_invalid' and acknowledged_at is null",
+        "select count(*), max(occurrences) from alerts where kind = 'payout.payee_invalid' and status <> 'resolved'",
     )
     .fetch_one(&app.pool)
     .await
@@ -196,7 +196,7 @@ async fn a_payee_without_a_wallet_alerts_who_can_change_it_and_reconciles_as_unp
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     let open: i64 = one(
         &app.pool,
-        "select count(*) from alerts where kind = 'payout.payee_invalid' and acknowledged_at is null",
+        "select count(*) from alerts where kind = 'payout.payee_invalid' and status <> 'resolved'",
     )
     .await;
     assert_eq!(open, 0);

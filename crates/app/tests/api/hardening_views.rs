@@ -293,7 +293,7 @@ async fn home_is_not_ok_while_payouts_are_paused_or_held() {
     assert!(html.contains("Payouts are paused: MoMo is failing."), "{html}");
 
     // held payouts say so too, once the alert is acknowledged
-    sqlx::query("update alerts set acknowledged_at = now()")
+    sqlx::query("update alerts set status = 'resolved', resolved_at = now()")
         .execute(&app.pool)
         .await
         .unwrap();

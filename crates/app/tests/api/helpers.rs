@@ -60,10 +60,15 @@ pub async fn build_state_with_clock(pool: &PgPool, clock: SharedClock) -> AppSta
 }
 
 pub async fn spawn_app(pool: PgPool) -> TestApp {
+    spawn_app_with_clock(pool, Arc::new(SystemClock)).await
+}
+
+/// The app on a random port whose time is `clock` (a `ManualClock` the test moves).
+pub async fn spawn_app_with_clock(pool: PgPool, clock: SharedClock) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let config = test_config(&[("PUBLIC_BASE_URL", &base)]);
-    let state = mbelyco::startup::build_state(pool.clone(), config, Arc::new(SystemClock))
+    let state = mbelyco::startup::build_state(pool.clone(), config, clock)
         .await
         .expect("state builds");
     let shutdown = CancellationToken::new();

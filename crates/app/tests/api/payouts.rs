@@ -349,7 +349,7 @@ async fn failed_transfers_retry_with_new_references_then_fail_for_good_with_an_a
     assert_eq!(transfers.len(), 3, "one reference per attempt");
     assert!(transfers.iter().all(|t| t.status == momo::Status::Failed));
     let (redemption, code, alerts): (String, String, i64) = sqlx::query_as(
-        "select r.status, c.status, (select count(*) from alerts where kind = 'payout.failed' and acknowledged_at is null) \
+        "select r.status, c.status, (select count(*) from alerts where kind = 'payout.failed' and status <> 'resolved') \
          from disbursements d join redemptions r on r.id = d.redemption_id join promo_codes c on c.id = r.promo_code_id \
          where d.id = $1",
     )

@@ -80,7 +80,7 @@ async fn a_payout_over_the_monthly_limit_waits_for_approval_with_an_alert_and_is
             .unwrap();
     assert_eq!(held.as_deref(), Some("monthly_limit"));
     let (title, audience): (String, String) =
-        sqlx::query_as("select title, audience from alerts where kind = 'payout.held' and acknowledged_at is null")
+        sqlx::query_as("select title, audience from alerts where kind = 'payout.held' and status <> 'resolved'")
             .fetch_one(&db.pool)
             .await
             .unwrap();

@@ -33,7 +33,7 @@ fn table<S: Display>(out: &mut String, title: &str, owner: &str, rows: Vec<(S, S
 }
 
 fn generated() -> String {
-    use mbelyco::{access, batches, codes, disbursement, identity, jobs, redemption};
+    use mbelyco::{access, alerts, batches, codes, disbursement, identity, jobs, redemption};
     let mut out = String::new();
     table(
         &mut out,
@@ -97,6 +97,15 @@ fn generated() -> String {
     );
     table(
         &mut out,
+        "Alert (`alerts.status`)",
+        "alerts::lifecycle",
+        alerts::lifecycle::TRANSITIONS
+            .iter()
+            .map(|&(f, t, by)| (f, t, alert_mover(by).to_owned()))
+            .collect(),
+    );
+    table(
+        &mut out,
         "Job (`jobs.status`)",
         "jobs",
         jobs::JobStatus::TRANSITIONS
@@ -105,6 +114,17 @@ fn generated() -> String {
             .collect(),
     );
     out
+}
+
+fn alert_mover(m: mbelyco::alerts::lifecycle::Move) -> &'static str {
+    use mbelyco::alerts::lifecycle::Move::*;
+    match m {
+        Acknowledge => "a holder of `alerts.acknowledge`",
+        Resolve => "a holder of `alerts.acknowledge`, with a resolution note",
+        Escalate => "a holder of `alerts.escalate` (escalation level +1; the state stays)",
+        Snooze => "a holder of `alerts.acknowledge` (snoozed until a time; the state stays)",
+        WorkDone => "the system, when the work it asked for is done (`alerts::close`)",
+    }
 }
 
 fn job_mover(from: mbelyco::jobs::JobStatus, to: mbelyco::jobs::JobStatus) -> &'static str {

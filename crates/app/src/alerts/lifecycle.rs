@@ -1,0 +1,358 @@
+//! The alert state machine: the one owner of `alerts.status` after [`super::raise`] creates an
+//! alert `open`.
+//!
+//! A person acknowledges an open alert, resolves an open or acknowledged one with a note, and —
+//! without changing its state — escalates it (the level goes up, the time is kept, a snooze ends)
+//! or snoozes it until a time (hidden from the open lists and the badge until then; a repeat
+//! meanwhile only counts). The system resolves an alert whose work is done ([`close`]). Every
+//! move is checked against [`TRANSITIONS`] on the row locked for it, audited in the same
+//! transaction and written to the alert's timeline.
+
+use std::fmt;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::timeline::{self, EventKind};
+use crate::audit::Action;
+use crate::error::AppError;
+use crate::unit::Acting;
+
+/// `alerts.status` (`alerts_status_check`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type, Serialize, Deserialize, utoipa::ToSchema)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
+#[schema(as = AlertStatus)]
+pub enum Status {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+impl Status {
+    pub const ALL: [Status; 3] = [Status::Open, Status::Acknowledged, Status::Resolved];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Acknowledged => "acknowledged",
+            Status::Resolved => "resolved",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What moves an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move {
+    /// A holder of `alerts.acknowledge` takes it on.
+    Acknowledge,
+    /// A holder of `alerts.acknowledge` resolves it, with a note saying how.
+    Resolve,
+    /// A holder of `alerts.escalate` raises its escalation level (the state stays).
+    Escalate,
+    /// A holder of `alerts.acknowledge` hides it until a time (the state stays).
+    Snooze,
+    /// The system: the work it asked for is done ([`close`]).
+    WorkDone,
+}
+
+use Status::{Acknowledged, Open, Resolved};
+
+/// Every move an alert makes: `(from, to, what)`. Anything else is refused.
+pub const TRANSITIONS: &[(Status, Status, Move)] = &[
+    (Open, Acknowledged, Move::Acknowledge),
+    (Open, Resolved, Move::Resolve),
+    (Acknowledged, Resolved, Move::Resolve),
+    (Open, Open, Move::Escalate),
+    (Acknowledged, Acknowledged, Move::Escalate),
+    (Open, Open, Move::Snooze),
+    (Acknowledged, Acknowledged, Move::Snooze),
+    (Open, Resolved, Move::WorkDone),
+    (Acknowledged, Resolved, Move::WorkDone),
+];
+
+/// Where `m` takes an alert that is `from`, if it may.
+pub fn target(from: Status, m: Move) -> Option<Status> {
+    TRANSITIONS
+        .iter()
+        .find(|&&(f, _, w)| f == from && w == m)
+        .map(|&(_, t, _)| t)
+}
+
+/// The snoozes a person may choose, in hours.
+pub const SNOOZE_HOURS: [u32; 3] = [1, 4, 24];
+
+/// The longest resolution or escalation note.
+const NOTE_MAX: usize = 2000;
+
+/// A person's command on an alert, parsed from the API body or the page's form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Acknowledge,
+    Resolve { note: String },
+    Escalate { note: Option<String> },
+    Snooze { hours: u32 },
+}
+
+impl Command {
+    pub fn as_move(&self) -> Move {
+        match self {
+            Command::Acknowledge => Move::Acknowledge,
+            Command::Resolve { .. } => Move::Resolve,
+            Command::Escalate { .. } => Move::Escalate,
+            Command::Snooze { .. } => Move::Snooze,
+        }
+    }
+
+    /// Resolve with `note` (required: what was done); 422 naming `note`.
+    pub fn resolve(note: Option<&str>) -> Result<Self, AppError> {
+        let note = note.map(str::trim).unwrap_or_default();
+        if note.is_empty() {
+            return Err(AppError::field("note", "is required: say how the alert was resolved"));
+        }
+        Ok(Command::Resolve {
+            note: clipped(note, "note")?,
+        })
+    }
+
+    pub fn escalate(note: Option<&str>) -> Result<Self, AppError> {
+        let note = note.map(str::trim).filter(|n| !n.is_empty());
+        Ok(Command::Escalate {
+            note: note.map(|n| clipped(n, "note")).transpose()?,
+        })
+    }
+
+    /// Snooze for `hours` (1, 4 or 24), as typed; 422 naming `hours`.
+    pub fn snooze(hours: Option<&str>) -> Result<Self, AppError> {
+        let bad = || AppError::field("hours", "must be 1, 4 or 24");
+        let hours: u32 = hours.map(str::trim).ok_or_else(bad)?.parse().map_err(|_| bad())?;
+        if !SNOOZE_HOURS.contains(&hours) {
+            return Err(bad());
+        }
+        Ok(Command::Snooze { hours })
+    }
+}
+
+fn clipped(note: &str, field: &str) -> Result<String, AppError> {
+    if note.chars().count() > NOTE_MAX {
+        return Err(AppError::field(field, format!("must be at most {NOTE_MAX} characters")));
+    }
+    Ok(note.to_owned())
+}
+
+/// Why a command was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// No alert with that id that the person may see.
+    #[error("no such alert")]
+    NotFound,
+    #[error("an alert that is {from} cannot be {what}")]
+    Forbidden { from: Status, what: &'static str },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<Refused> for AppError {
+    fn from(r: Refused) -> Self {
+        match r {
+            Refused::NotFound => AppError::NotFound("alert"),
+            Refused::Forbidden { .. } => AppError::conflict("status", format!("{r}.")),
+            Refused::Db(e) => e.into(),
+        }
+    }
+}
+
+fn past(m: Move) -> &'static str {
+    match m {
+        Move::Acknowledge => "acknowledged",
+        Move::Resolve | Move::WorkDone => "resolved",
+        Move::Escalate => "escalated",
+        Move::Snooze => "snoozed",
+    }
+}
+
+/// Applies `cmd` to the alert `id` if its audience is one of `audiences` (in the caller's
+/// transaction): the row is locked, the move checked, the row changed, the timeline row and the
+/// audit row written. Returns the alert's state after the move.
+pub async fn apply(
+    conn: &mut PgConnection,
+    id: Uuid,
+    audiences: &[&str],
+    cmd: &Command,
+    acting: &Acting,
+) -> Result<Status, Refused> {
+    let now = acting.now;
+    let row: Option<(Status, String, String, i32)> = sqlx::query_as(
+        "select status, kind, title, escalation_level from alerts where id = $1 and audience = any($2) for update",
+    )
+    .bind(id)
+    .bind(audiences)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((from, kind, title, level)) = row else {
+        return Err(Refused::NotFound);
+    };
+    let m = cmd.as_move();
+    let Some(to) = target(from, m) else {
+        return Err(Refused::Forbidden { from, what: past(m) });
+    };
+    let by = acting.user_id();
+    let (event, note, detail, action) = match cmd {
+        Command::Acknowledge => {
+            sqlx::query("update alerts set status = $2, acknowledged_at = $3, acknowledged_by = $4 where id = $1")
+                .bind(id)
+                .bind(to)
+                .bind(now)
+                .bind(by)
+                .execute(&mut *conn)
+                .await?;
+            (EventKind::Acknowledged, None, json!({}), Action::AlertAcknowledged)
+        }
+        Command::Resolve { note } => {
+            sqlx::query(
+                "update alerts set status = $2, resolved_at = $3, resolved_by = $4, resolution_note = $5, \
+                 snoozed_until = null where id = $1",
+            )
+            .bind(id)
+            .bind(to)
+            .bind(now)
+            .bind(by)
+            .bind(note)
+            .execute(&mut *conn)
+            .await?;
+            (
+                EventKind::Resolved,
+                Some(note.as_str()),
+                json!({}),
+                Action::AlertResolved,
+            )
+        }
+        Command::Escalate { note } => {
+            sqlx::query(
+                "update alerts set escalation_level = escalation_level + 1, escalated_at = $2, snoozed_until = null \
+                 where id = $1",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            (
+                EventKind::Escalated,
+                note.as_deref(),
+                json!({"level": level + 1}),
+                Action::AlertEscalated,
+            )
+        }
+        Command::Snooze { hours } => {
+            let until = now + Duration::hours(i64::from(*hours));
+            sqlx::query("update alerts set snoozed_until = $2 where id = $1")
+                .bind(id)
+                .bind(until)
+                .execute(&mut *conn)
+                .await?;
+            (
+                EventKind::Snoozed,
+                None,
+                json!({"hours": hours, "until": until}),
+                Action::AlertSnoozed,
+            )
+        }
+    };
+    timeline::record(conn, id, event, by, note, &detail, now).await?;
+    let mut after = json!({"status": to});
+    if let (Some(obj), serde_json::Value::Object(d)) = (after.as_object_mut(), &detail) {
+        obj.extend(d.clone());
+    }
+    if let Some(n) = note {
+        after["note"] = json!(n);
+    }
+    crate::audit::record(
+        conn,
+        &acting
+            .audit(action, "alert", id)
+            .before(json!({"status": from}))
+            .after(after)
+            .metadata(json!({"kind": kind, "title": title})),
+        now,
+    )
+    .await?;
+    Ok(to)
+}
+
+/// Resolves the unresolved alert with `dedupe_key` because its work is done, with its timeline
+/// row (the caller's transaction audits the work itself). True when one was unresolved.
+pub async fn close(
+    conn: &mut PgConnection,
+    dedupe_key: &str,
+    by: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let closed: Option<Uuid> = sqlx::query_scalar(
+        r#"with a as (
+             update alerts set status = 'resolved', resolved_at = $2, resolved_by = $3,
+                               resolution_note = 'The work it asked for was done.', snoozed_until = null
+             where dedupe_key = $1 and status <> 'resolved'
+             returning id),
+           e as (
+             insert into alert_events (alert_id, kind, at, actor_user_id, note, detail)
+             select id, 'resolved', $2, $3, 'The work it asked for was done.', '{"workDone": true}' from a)
+           select id from a"#,
+    )
+    .bind(dedupe_key)
+    .bind(now)
+    .bind(by)
+    .fetch_optional(conn)
+    .await?;
+    Ok(closed.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_move_goes_where_the_table_says_and_resolved_is_final() {
+        assert_eq!(target(Open, Move::Acknowledge), Some(Acknowledged));
+        assert_eq!(target(Acknowledged, Move::Acknowledge), None);
+        assert_eq!(target(Open, Move::Resolve), Some(Resolved));
+        assert_eq!(target(Acknowledged, Move::Resolve), Some(Resolved));
+        for m in [
+            Move::Acknowledge,
+            Move::Resolve,
+            Move::Escalate,
+            Move::Snooze,
+            Move::WorkDone,
+        ] {
+            assert_eq!(target(Resolved, m), None, "{m:?} from resolved");
+        }
+        assert_eq!(target(Acknowledged, Move::Snooze), Some(Acknowledged));
+    }
+
+    #[test]
+    fn commands_are_parsed_naming_their_field() {
+        assert!(Command::resolve(Some("  ")).is_err());
+        assert_eq!(
+            Command::resolve(Some(" topped up ")).unwrap(),
+            Command::Resolve {
+                note: "topped up".into()
+            }
+        );
+        assert_eq!(Command::snooze(Some("4")).unwrap(), Command::Snooze { hours: 4 });
+        for bad in [None, Some("2"), Some("x"), Some("-1")] {
+            assert!(Command::snooze(bad).is_err(), "{bad:?}");
+        }
+    }
+}
