@@ -9,6 +9,7 @@
 //! [`sms`]: SMS to customers through Africa's Talking (the payout confirmation), as `sms.send` jobs.
 
 pub mod api;
+pub mod rules;
 pub mod sms;
 pub mod sms_delivery;
 

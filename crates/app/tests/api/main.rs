@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on the first unexpected error")]
 
 mod access;
+mod alert_rules;
+mod alert_rules_custom;
 mod audit;
 mod auth_api;
 mod batches;
