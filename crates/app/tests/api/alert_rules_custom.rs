@@ -200,7 +200,7 @@ async fn bad_rules_are_refused_naming_each_field_and_nothing_is_stored() {
         .await
         .unwrap();
     assert!(
-        html.contains("Page rule") && html.contains("Payouts not finished yet &gt; 100"),
+        html.contains("Page rule") && html.contains("Payouts not finished yet &#62; 100"),
         "{html}"
     );
 }
