@@ -175,6 +175,28 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2)]
         rounds: usize,
     },
+    /// The alert rules: a flood of wrong codes through the USSD endpoint (exactly one open alert
+    /// per phone), and `bench ussd`'s redemptions with and without the rule evaluator (within 5 %).
+    Alerts {
+        /// phones the flood comes from
+        #[arg(long, default_value_t = 100)]
+        phones: usize,
+        /// wrong-code attempts in the flood
+        #[arg(long, default_value_t = 10_000)]
+        attempts: usize,
+        /// seconds the flood is spread over
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// connections of the redemption load
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// seconds of each redemption run
+        #[arg(long, default_value_t = 20)]
+        load_seconds: u64,
+        /// pairs of redemption runs, with and without the evaluator
+        #[arg(long, default_value_t = 2)]
+        rounds: usize,
+    },
     /// Payouts end to end (redemption committed → SUCCESSFUL recorded) through the worker and
     /// the MoMo simulator: at once, then with 200 ms MoMo latency and default settings.
     Payouts {

@@ -331,6 +331,28 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
+            command:
+                BenchCommand::Alerts {
+                    phones,
+                    attempts,
+                    seconds,
+                    connections,
+                    load_seconds,
+                    rounds,
+                },
+        } => {
+            let o = mbelyco::bench::alerts::Options {
+                phones,
+                attempts,
+                seconds,
+                connections,
+                load_seconds,
+                rounds,
+            };
+            mbelyco::bench::alerts::run(&config, o).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
             command: BenchCommand::Reports { scale, keep, reuse },
         } => {
             mbelyco::bench::reports::run(&config, scale, keep, reuse.as_deref()).await?;

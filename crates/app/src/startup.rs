@@ -131,6 +131,9 @@ pub fn registry(state: &AppState) -> Registry {
         })
         .register(crate::codes::search_index::Handler)
         .register(crate::stats::fold::Fold)
+        .register(crate::alerts::rules::evaluate::Handler {
+            settings: Arc::clone(&state.settings),
+        })
         .register(crate::stats::retention::Retention {
             settings: Arc::clone(&state.settings),
         })
@@ -187,6 +190,11 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         state.clock.clone(),
         shutdown.clone(),
     ));
+    let alert_rules = tokio::spawn(crate::alerts::rules::evaluate::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        shutdown.clone(),
+    ));
     let payouts = crate::disbursement::worker::PayoutWorker::new(
         state.pool.clone(),
         Arc::clone(&state.settings),
@@ -218,6 +226,7 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         scheduler,
         batch_status,
         rollups,
+        alert_rules,
         payouts,
         reconciliation,
         reports,

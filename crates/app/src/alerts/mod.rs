@@ -17,6 +17,7 @@ pub mod console;
 mod fraud_web;
 pub mod lifecycle;
 mod pages;
+pub mod rules;
 pub mod sms;
 pub mod sms_delivery;
 pub mod timeline;

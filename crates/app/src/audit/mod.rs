@@ -165,6 +165,9 @@ actions! {
     ReportExported => "report.exported",
     ReportDownloaded => "report.downloaded",
     ReportFilesExpired => "report.files_expired",
+    AlertRuleCreated => "alert_rule.created",
+    AlertRuleUpdated => "alert_rule.updated",
+    AlertRuleDeleted => "alert_rule.deleted",
 }
 
 /// One audit row, built by the caller and written by [`record`].

@@ -3,9 +3,11 @@
 //!
 //! One file per subject: [`audit_log`] (the audit chain's writers and verifier), [`codes`]
 //! (generation, PDF layout, CSV import), [`search`] (partial-code search), [`ussd`] (the USSD
-//! redemption path), [`payouts`] (the payout worker against the MoMo simulator) and [`settings`]
-//! (a saved setting reaching separate serve and worker processes).
+//! redemption path), [`payouts`] (the payout worker against the MoMo simulator), [`settings`]
+//! (a saved setting reaching separate serve and worker processes) and [`alerts`] (a wrong-code
+//! flood and the alert rules' cost on the USSD path).
 
+pub mod alerts;
 mod audit_log;
 pub mod campaign;
 mod codes;

@@ -38,15 +38,15 @@ pub enum Rollups {
 const MAX_ROLLUP_COST: f64 = 0.05;
 
 /// What one run of the load measured.
-struct Load {
-    done: usize,
-    errors: usize,
-    seconds: f64,
+pub(super) struct Load {
+    pub(super) done: usize,
+    pub(super) errors: usize,
+    pub(super) seconds: f64,
     /// milliseconds, sorted
-    latencies: Vec<f64>,
+    pub(super) latencies: Vec<f64>,
     /// (when the request started, in ms from the run's start; its latency in ms) for every
     /// request slower than [`SLOW_MS`]
-    slow: Vec<(f64, f64)>,
+    pub(super) slow: Vec<(f64, f64)>,
 }
 
 /// Requests slower than this are listed by when they started, to tell a stall (many requests at
@@ -54,11 +54,11 @@ struct Load {
 const SLOW_MS: f64 = 100.0;
 
 impl Load {
-    fn per_second(&self) -> f64 {
+    pub(super) fn per_second(&self) -> f64 {
         self.done as f64 / self.seconds
     }
 
-    fn line(&self, what: &str) -> String {
+    pub(super) fn line(&self, what: &str) -> String {
         format!(
             "{what}: {} requests in {:.1} s = {:.0}/s, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {} errors",
             self.done,
@@ -244,17 +244,17 @@ pub async fn run(config: &Config, connections: usize, seconds: u64, rollups: Rol
 }
 
 /// The redemption load: each request a fresh code from a phone seen for the first time.
-struct Redeemer {
-    client: reqwest::Client,
-    url: String,
-    codes: Arc<Vec<String>>,
-    connections: usize,
-    seconds: u64,
+pub(super) struct Redeemer {
+    pub(super) client: reqwest::Client,
+    pub(super) url: String,
+    pub(super) codes: Arc<Vec<String>>,
+    pub(super) connections: usize,
+    pub(super) seconds: u64,
 }
 
 impl Redeemer {
     /// One run, using the codes and phones from number `offset` on.
-    async fn load(&self, offset: usize) -> Load {
+    pub(super) async fn load(&self, offset: usize) -> Load {
         let (client, codes, url) = (self.client.clone(), self.codes.clone(), self.url.clone());
         load(self.connections, self.seconds, move |i| {
             let (client, codes, url) = (client.clone(), codes.clone(), url.clone());
@@ -341,7 +341,7 @@ async fn compare(pool: &sqlx::PgPool, r: &Redeemer, rounds: usize) -> anyhow::Re
 
 /// Runs `connections` loops issuing requests `make(i)` (i counts up across all loops) for
 /// `seconds`; a request counts as an error if it fails or returns `false`.
-async fn load<F, Fut>(connections: usize, seconds: u64, make: F) -> Load
+pub(super) async fn load<F, Fut>(connections: usize, seconds: u64, make: F) -> Load
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<bool>> + Send,

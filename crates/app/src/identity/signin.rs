@@ -205,6 +205,15 @@ pub async fn with_password(
                     json!({"ip": ip.to_string(), "limit": limit}),
                 )
                 .await?;
+                if ctx.security.audit.real_time_alerts {
+                    crate::alerts::rules::security::throttled(
+                        conn,
+                        ip,
+                        ctx.security.rate_limiting.login_attempts_per_minute,
+                        ctx.now,
+                    )
+                    .await?;
+                }
             }
             return Ok(Outcome::Throttled(d.retry_after_secs));
         }
@@ -346,6 +355,10 @@ pub async fn complete(
         Stage::Full
     };
     session::set_stage(conn, current.id, stage, ctx.now).await?;
+    if ctx.security.audit.real_time_alerts {
+        crate::alerts::rules::security::sign_in_address(conn, current.user_id, current.id, ctx.meta.ip, ctx.now)
+            .await?;
+    }
     sqlx::query("update users set failed_login_attempts = 0, lockout_until = null, last_login_at = $2, updated_at = $2 where id = $1")
         .bind(current.user_id)
         .bind(ctx.now)

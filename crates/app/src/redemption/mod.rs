@@ -46,8 +46,9 @@ pub fn wake_payouts(pool: &sqlx::PgPool) {
 
 /// Counts a wrong (unknown) code from this phone and flags the customer for fraud review once
 /// `threshold` of them arrive within a day (the audit event goes to `audit`, for the caller to
-/// record). The current attempt is not logged yet, hence the +1. After a person cleared the
-/// phone's flag ([`review`]), only wrong codes since then count.
+/// record); from then on each wrong code counts on the phone's one open `fraud.wrong_code_burst`
+/// alert, raised in this same transaction. The current attempt is not logged yet, hence the +1.
+/// After a person cleared the phone's flag ([`review`]), only wrong codes since then count.
 pub async fn note_wrong_code(
     conn: &mut PgConnection,
     customer: &customers::Customer,
@@ -70,6 +71,7 @@ pub async fn note_wrong_code(
     if wrong + 1 < i64::from(threshold) {
         return Ok(false);
     }
+    crate::alerts::rules::fraud::wrong_code_burst(conn, &customer.msisdn, wrong + 1, now).await?;
     let reason = format!("{} unknown codes within a day", wrong + 1);
     let flagged =
         sqlx::query("update customers set flagged_at = $2, flag_reason = $3 where id = $1 and flagged_at is null")

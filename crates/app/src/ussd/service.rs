@@ -380,7 +380,7 @@ async fn redeem(
             Ok(Answer::end(text, Outcome::Redeemed))
         }
         Err(refusal) => {
-            flag_guesses(tx, settings, customer, refusal, now, audit).await?;
+            flag_guesses(tx, settings, customer, code, refusal, now, audit).await?;
             Ok(refused(refusal, c))
         }
     }
@@ -429,25 +429,32 @@ async fn check(
                 Answer::end(text, Outcome::CodeValid)
             }
             Err(r) => {
-                flag_guesses(tx, settings, customer, r, now, audit).await?;
+                flag_guesses(tx, settings, customer, code, r, now, audit).await?;
                 refused(r, c)
             }
         },
     )
 }
 
-/// Unknown codes from one phone are counted; enough of them flag the customer (fraud rules).
+/// Unknown codes from one phone are counted; enough of them flag the customer and raise the
+/// wrong-code alert; other refusals go to the fraud rules ([`crate::alerts::rules::fraud`]).
 async fn flag_guesses(
     tx: &mut PgConnection,
     settings: &Settings,
     customer: &customers::Customer,
+    code: &PromoCode,
     r: Refusal,
     now: DateTime<Utc>,
     audit: &mut Vec<AuditEvent>,
 ) -> Result<(), sqlx::Error> {
     let rules = &settings.business.redemption;
-    if r == Refusal::UnknownCode && rules.fraud_detection_enabled {
+    if !rules.fraud_detection_enabled {
+        return Ok(());
+    }
+    if r == Refusal::UnknownCode {
         redemption::note_wrong_code(tx, customer, now, rules.wrong_code_flag_threshold, audit).await?;
+    } else {
+        crate::alerts::rules::fraud::on_refusal(tx, &customer.msisdn, code.as_str(), r, now).await?;
     }
     Ok(())
 }

@@ -87,6 +87,8 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::disbursement::reconcile::api::routes());
     specs.extend(crate::disbursement::reconcile::pages::routes());
     specs.extend(crate::alerts::api::routes());
+    specs.extend(crate::alerts::rules::custom_api::routes());
+    specs.extend(crate::alerts::rules::custom_pages::routes());
     specs.extend(crate::reports::custom_api::routes());
     specs.extend(crate::reports::custom_pages::routes());
     specs.extend(crate::reports::schedule_api::routes());

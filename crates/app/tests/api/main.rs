@@ -5,6 +5,8 @@
 mod access;
 mod alerts_browser;
 mod alerts_console;
+mod alert_rules;
+mod alert_rules_custom;
 mod audit;
 mod auth_api;
 mod batches;

@@ -45,7 +45,7 @@ pub(super) fn low_balance(known: i64, currency: &str, threshold: i64) -> NewAler
         format!("MoMo disbursement balance is low: {known} {currency}"),
     )
     .body(format!(
-        "Below the threshold of {threshold} set in the payment settings. Top up the account."
+        "Below the threshold of {threshold} set in the notification settings (low balance alert). Top up the account."
     ))
     .dedupe("momo.low_balance")
 }

@@ -120,11 +120,11 @@ impl PayoutWorker {
                             spent: 0,
                         };
                         self.record_balance(known, &b.currency).await;
-                        if let Some(k) = known {
-                            if k < pacing.payments.low_balance_threshold {
-                                let alert = alerts::low_balance(k, &b.currency, pacing.payments.low_balance_threshold);
-                                self.alert_once(alert, self.clock.now()).await;
-                            }
+                        // the alert is the notification settings' (lowBalanceAlert): its switch and threshold
+                        let low = self.settings.get().0.notifications.low_balance_alert.clone();
+                        if let Some(k) = known.filter(|k| low.enabled && *k < low.threshold) {
+                            let alert = alerts::low_balance(k, &b.currency, low.threshold);
+                            self.alert_once(alert, self.clock.now()).await;
                         }
                     }
                     Err(e) => {

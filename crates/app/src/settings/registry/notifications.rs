@@ -1,10 +1,19 @@
 //! The notifications settings as the console shows them. Issue #22 (alerts and notifications)
-//! applies them; until then the page says so beside every key.
+//! applies them; the alert switches and thresholds are applied (the alert rules), the delivery
+//! keys (e-mail, SMS, webhooks, recipients) come with delivery.
 
 use super::{key, CategoryDoc, Effect::*, Input::*, Item, Section};
 use crate::settings::Category;
 
 const LATER: super::Effect = Later { issue: 22 };
+/// The payout worker's balance guard raises the low-balance alert.
+const GUARDS: super::Effect = Applied {
+    by: &["disbursement/worker/guards.rs"],
+};
+/// The `alerts.evaluate` job's windowed rules.
+const EVALUATE: super::Effect = Applied {
+    by: &["alerts/rules/evaluate.rs"],
+};
 
 pub(super) static DOC: CategoryDoc = CategoryDoc {
     category: Category::Notifications,
@@ -46,14 +55,14 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
         Section {
             title: "Alerts",
             keys: &[
-                key!("lowBalanceAlert.enabled", "Low balance alert", "Alerts administrators when the disbursement account runs low.", Toggle, LATER),
-                key!("lowBalanceAlert.threshold", "Low balance threshold", "The balance below which the alert is raised.", Number { min: 0, max: 1_000_000_000, unit: "RWF" }, LATER),
+                key!("lowBalanceAlert.enabled", "Low balance alert", "Alerts the people who watch financial alerts when the payout worker reads a MoMo balance below the threshold.", Toggle, GUARDS),
+                key!("lowBalanceAlert.threshold", "Low balance threshold", "The balance below which the alert is raised (the dashboard's low/not-low mark is the payment settings' own threshold).", Number { min: 0, max: 1_000_000_000, unit: "RWF" }, GUARDS),
                 key!("lowBalanceAlert.recipients", "Low balance recipients", "Who receives it by e-mail, besides the panel.", List { item: Item::Email, max: 20 }, LATER),
-                key!("highFailureRateAlert.enabled", "Payout failure alert", "Alerts administrators when too many payouts fail.", Toggle, LATER),
-                key!("highFailureRateAlert.threshold", "Failure rate threshold", "The share of failed payouts above which the alert is raised.", Number { min: 1, max: 100, unit: "%" }, LATER),
+                key!("highFailureRateAlert.enabled", "Payout failure alert", "Alerts the people who watch financial alerts when too many of the last hour's finished payouts failed (judged from 10 finished payouts on, once a minute).", Toggle, EVALUATE),
+                key!("highFailureRateAlert.threshold", "Failure rate threshold", "The share of failed payouts over the last hour above which the alert is raised.", Number { min: 1, max: 100, unit: "%" }, EVALUATE),
                 key!("highFailureRateAlert.recipients", "Payout failure recipients", "Who receives it by e-mail, besides the panel.", List { item: Item::Email, max: 20 }, LATER),
-                key!("systemDownAlert.enabled", "System down alert", "Alerts administrators when a part of the system stops answering.", Toggle, LATER),
-                key!("systemDownAlert.threshold", "Down for", "How long a part must be down before the alert is raised (0: at once).", Number { min: 0, max: 1440, unit: "minutes" }, LATER),
+                key!("systemDownAlert.enabled", "System down alert", "Alerts the people who watch system alerts when a worker stops beating or the oldest due job waits more than 5 minutes.", Toggle, EVALUATE),
+                key!("systemDownAlert.threshold", "Down for", "How long a part must be down, beyond the 30 s of a missed heartbeat or the 5 minutes of a waiting job, before the alert is raised (0: at once).", Number { min: 0, max: 1440, unit: "minutes" }, EVALUATE),
                 key!("systemDownAlert.recipients", "System down recipients", "Who receives it by e-mail, besides the panel.", List { item: Item::Email, max: 20 }, LATER),
             ],
         },

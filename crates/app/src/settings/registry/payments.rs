@@ -191,14 +191,17 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                 ),
                 key!(
                     "lowBalanceThreshold",
-                    "Low balance alert",
-                    "When the MoMo account's balance falls below this, an alert is raised.",
+                    "Low balance mark",
+                    "The dashboard marks the MoMo balance low below this. The alert has its own switch and \
+                     threshold in the notification settings (low balance alert).",
                     Number {
                         min: 0,
                         max: 1_000_000_000,
                         unit: "RWF"
                     },
-                    Applied { by: &[GUARDS] }
+                    Applied {
+                        by: &["dashboard/mod.rs"]
+                    }
                 ),
             ],
         },

@@ -298,9 +298,10 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                 ),
                 key!(
                     "audit.realTimeAlerts",
-                    "Alert on locked accounts",
-                    "On: an account locked after too many wrong passwords raises an alert for the people who \
-                     watch security alerts.",
+                    "Security alerts as they happen",
+                    "On: an account locked after too many wrong passwords, an address throttled for too many \
+                     sign-in attempts and a sign-in from an address new for that person raise an alert for the \
+                     people who watch security alerts.",
                     Toggle,
                     Applied { by: &[SIGNIN] }
                 ),
