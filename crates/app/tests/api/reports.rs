@@ -48,7 +48,7 @@ fn figure(report: &Value, label: &str) -> i64 {
 }
 
 /// Every payout of the days, through the payouts list's pages: (count, amount) per status.
-async fn list_sums(app: &TestApp, key: &str, from: &str, to: &str) -> HashMap<String, (i64, i64)> {
+pub(crate) async fn list_sums(app: &TestApp, key: &str, from: &str, to: &str) -> HashMap<String, (i64, i64)> {
     let mut sums: HashMap<String, (i64, i64)> = HashMap::new();
     let mut next = Some(format!("/api/v1/admin/disbursements?from={from}&to={to}&limit=2"));
     while let Some(path) = next {
