@@ -293,12 +293,7 @@ async fn the_page_builds_runs_saves_and_lists() {
 
 /// The CSV's table named `name`: its header, then its rows (the totals row last).
 fn csv_table(text: &str, name: &str) -> Vec<Vec<String>> {
-    let rows: Vec<csv::StringRecord> = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes())
-        .records()
-        .collect::<Result<_, _>>()
-        .expect("one width, so a strict reader reads it");
+    let rows = crate::reports::csv_records(text);
     let start = rows
         .iter()
         .position(|r| &r[0] == format!("## {name}").as_str())
@@ -390,12 +385,13 @@ async fn a_saved_custom_report_renders_like_the_others_and_exports_as_csv_and_pd
 
     // PDF through the page's export form, read back
     let csrf = crate::helpers::csrf_from(&client, &app, &format!("/admin/reports/custom/{id}")).await;
-    let res = client
-        .post(app.url(&format!("/admin/reports/custom/{id}/export")))
-        .form(&[("_csrf", csrf.as_str()), ("format", "pdf")])
-        .send()
-        .await
-        .unwrap();
+    let export_as = |format: &'static str| {
+        client
+            .post(app.url(&format!("/admin/reports/custom/{id}/export")))
+            .form(&[("_csrf", csrf.clone()), ("format", format.to_owned())])
+            .send()
+    };
+    let res = export_as("pdf").await.unwrap();
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
     let to_page = res.headers()["location"].to_str().unwrap().to_owned();
     let file_id = to_page.strip_prefix("/admin/reports/export/").unwrap();
@@ -407,12 +403,7 @@ async fn a_saved_custom_report_renders_like_the_others_and_exports_as_csv_and_pd
     assert!(text.contains("Payouts by day") && text.contains("Total"), "{text}");
 
     // a bad format is said beside the export form; nothing is queued
-    let res = client
-        .post(app.url(&format!("/admin/reports/custom/{id}/export")))
-        .form(&[("_csrf", csrf.as_str()), ("format", "xlsx")])
-        .send()
-        .await
-        .unwrap();
+    let res = export_as("xlsx").await.unwrap();
     assert_eq!(res.status(), 422);
     let html = res.text().await.unwrap();
     assert!(html.contains(r#"data-field="format">must be csv or pdf"#), "{html}");
