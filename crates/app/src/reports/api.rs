@@ -1,6 +1,7 @@
 //! `/api/v1/admin/reports/{batches,financial,engagement}` (the report as JSON, or CSV with
-//! `format=csv`) and the export job's routes: `POST /export` (202, the file and its job),
-//! `GET /export/{id}` (progress) and `GET /export/{id}/download`.
+//! `format=csv`) and the export job's routes (built-in and saved custom reports alike):
+//! `POST /export` (202, the file and its job), `GET /export/{id}` (progress) and
+//! `GET /export/{id}/download`.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -49,7 +50,7 @@ pub fn routes() -> Vec<RouteSpec> {
                 .file("text/csv", "… or the report's tables as CSV (`format=csv`)")),
         route!(POST "/api/v1/admin/reports/export", EXPORT, export_start,
             Doc::new("Export a report as a file (made by a job)")
-                .describe("Answers 202 with the file's record and its job; follow `GET /api/v1/admin/reports/export/{id}` until `ready`, then download. Kept for `analytics.dataRetention.reportDataDays`. Audited.")
+                .describe("A built-in report (`kind`, `from`, `to`, `batchId`) or a saved custom report (`customReportId`: over its definition's days and filters; money in it needs `disbursements.read`). Answers 202 with the file's record and its job; follow `GET /api/v1/admin/reports/export/{id}` until `ready`, then download. Kept for `analytics.dataRetention.reportDataDays`. Audited.")
                 .body::<ExportBody>()
                 .accepted::<Status>()),
         route!(GET "/api/v1/admin/reports/export/{id}", EXPORT, export_status,

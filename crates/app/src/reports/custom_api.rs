@@ -177,7 +177,8 @@ pub fn default_title(def: &Definition) -> String {
     }
 }
 
-/// Builds the report of a definition over its own range at `now`.
+/// Builds the report of a definition over its own range at `now`, as the analytics settings
+/// want it shown (charts or not).
 pub async fn build(
     conn: &mut sqlx::PgConnection,
     state: &AppState,
@@ -186,13 +187,37 @@ pub async fn build(
     by: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Report, AppError> {
+    let settings = state.settings.get();
+    let analytics = &settings.0.analytics;
     let heading = Heading {
         title,
         generated_by: by,
         now,
-        max_points: state.settings.get().0.analytics.max_data_points as usize,
+        max_points: analytics.max_data_points as usize,
     };
-    custom_build::build(conn, def, def.range.resolve(now), &heading).await
+    let report = custom_build::build(conn, def, def.range.resolve(now), &heading).await?;
+    Ok(super::export::job::with_settings(
+        report,
+        analytics.report_include_charts,
+    ))
+}
+
+/// A saved report `who` sees, run now: the use case the API's `GET …/custom/{id}` and the page
+/// share.
+pub async fn run_saved(state: &AppState, who: &Principal, id: Uuid) -> Result<(SavedReport, Report), AppError> {
+    let mut conn = state.pool.acquire().await?;
+    let saved = custom_store::get(&mut conn, &reader(who), id).await?;
+    may_run(who, &saved.definition)?;
+    let report = build(
+        &mut conn,
+        state,
+        &saved.definition,
+        &saved.name,
+        &who.name,
+        state.clock.now(),
+    )
+    .await?;
+    Ok((saved, report))
 }
 
 async fn run(
@@ -226,17 +251,7 @@ async fn get(
     who: Principal,
     Path(id): Path<Uuid>,
 ) -> Result<Json<CustomAnswer>, AppError> {
-    let mut conn = state.pool.acquire().await?;
-    let saved = custom_store::get(&mut conn, &reader(&who), id).await?;
-    let report = build(
-        &mut conn,
-        &state,
-        &saved.definition,
-        &saved.name,
-        &who.name,
-        state.clock.now(),
-    )
-    .await?;
+    let (saved, report) = run_saved(&state, &who, id).await?;
     Ok(Json(CustomAnswer {
         report,
         saved: Some(saved),

@@ -1,6 +1,8 @@
 //! `/admin/reports/custom`: the custom report builder (dataset, dimensions, measures, filters,
-//! range), its result (figures, a chart, the table), and the saved reports one sees (one's own
-//! and the shared ones). "Run" is a GET (a result can be bookmarked); "Save" posts the same form.
+//! range), its result (drawn by the reports' one HTML view, `report_view.html`), and the saved
+//! reports one sees (one's own and the shared ones). "Run" is a GET (a result can be
+//! bookmarked); "Save" posts the same form; a saved report is exported as a file (CSV or PDF)
+//! by the reports' export job.
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
@@ -11,15 +13,17 @@ use uuid::Uuid;
 use super::custom::{Dataset, Definition, DefinitionInput, Dimension, FiltersInput, Measure, RangeInput, RangeSpec};
 use super::custom_api::{self, reader, RunCustom};
 use super::custom_store::{self, SavedReport};
-use super::custom_view::ReportView;
+use super::export::{self, ExportCmd, Exported};
+use super::html::{self as view, ViewBlock, ViewSection};
+use super::model::Report;
 use crate::access::Permission::*;
 use crate::clock::local_display;
-use crate::error::{AppError, FieldError};
+use crate::error::AppError;
 use crate::route;
 use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::{FormPairs, Path};
-use crate::web::pages::html;
+use crate::web::pages::{html, FieldErrors};
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::shell::Shell;
 use crate::web::AppState;
@@ -32,6 +36,7 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(POST "/admin/reports/custom", Access::Permission(ReportsCreate), save),
         route!(GET "/admin/reports/custom/{id}", Access::Permission(ReportsRead), saved_page),
         route!(POST "/admin/reports/custom/{id}/delete", Access::Permission(ReportsCreate), delete),
+        route!(POST "/admin/reports/custom/{id}/export", Access::Permission(ReportsExport), export_saved),
     ]
 }
 
@@ -69,28 +74,21 @@ pub struct FormState {
 }
 
 impl FormState {
-    fn of(pairs: &[(String, String)]) -> Self {
-        let get = |k: &str| {
-            pairs
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.trim().to_owned())
-                .unwrap_or_default()
-        };
-        let all = |k: &str| -> Vec<String> { pairs.iter().filter(|(n, _)| n == k).map(|(_, v)| v.clone()).collect() };
+    fn of(f: &FormPairs) -> Self {
+        let all = |k: &str| -> Vec<String> { f.all(k).into_iter().map(str::to_owned).collect() };
         Self {
-            dataset: get("dataset"),
+            dataset: f.trimmed("dataset"),
             dims: all("dim"),
             measures: all("measure"),
-            batch: get("batch"),
-            state: get("state"),
-            network: get("network"),
-            language: get("language"),
-            last: get("last"),
-            from: get("from"),
-            to: get("to"),
-            name: get("name"),
-            shared: get("shared") == "on",
+            batch: f.trimmed("batch"),
+            state: f.trimmed("state"),
+            network: f.trimmed("network"),
+            language: f.trimmed("language"),
+            last: f.trimmed("last"),
+            from: f.trimmed("from"),
+            to: f.trimmed("to"),
+            name: f.trimmed("name"),
+            shared: f.trimmed("shared") == "on",
         }
     }
 
@@ -141,6 +139,15 @@ impl FormState {
     }
 }
 
+/// What the page shows below the builder: the refused fields, the report run (and the saved
+/// report it came from).
+#[derive(Default)]
+struct Shown {
+    errors: FieldErrors,
+    report: Option<Report>,
+    current: Option<SavedLine>,
+}
+
 #[derive(Template)]
 #[template(path = "report_custom.html")]
 struct CustomPage {
@@ -150,25 +157,17 @@ struct CustomPage {
     dims: Vec<Choice>,
     measures: Vec<Choice>,
     batches: Vec<Choice>,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     saved: Vec<SavedLine>,
-    result: Option<ReportView>,
+    report: Option<Report>,
+    /// The report as the reports' HTML view draws it.
+    sections: Vec<ViewSection>,
     can_save: bool,
+    can_export: bool,
+    formats: Vec<(&'static str, bool)>,
     money: bool,
     /// The saved report shown, when one is.
     current: Option<SavedLine>,
-}
-
-impl CustomPage {
-    fn error_for(&self, field: &str) -> Option<String> {
-        let msgs: Vec<&str> = self
-            .errors
-            .iter()
-            .filter(|e| e.field == field || e.field.starts_with(&format!("{field}.")))
-            .map(|e| e.message.as_str())
-            .collect();
-        (!msgs.is_empty()).then(|| msgs.join("; "))
-    }
 }
 
 fn line(s: &SavedReport) -> SavedLine {
@@ -188,9 +187,7 @@ async fn render(
     who: &Principal,
     status: StatusCode,
     form: FormState,
-    errors: Vec<FieldError>,
-    result: Option<ReportView>,
-    current: Option<SavedLine>,
+    shown: Shown,
 ) -> Result<Response, AppError> {
     let mut conn = state.pool.acquire().await?;
     let saved = custom_store::list(&mut conn, &reader(who), None, 100).await?;
@@ -204,8 +201,9 @@ async fn render(
         label: label.into(),
         selected,
     };
+    let settings = state.settings.get();
     let page = CustomPage {
-        shell: Shell::new(who, HOME, &state.settings.get().0.branding.company_name),
+        shell: Shell::new(who, HOME, &settings.0.branding.company_name),
         datasets: Dataset::ALL
             .iter()
             .filter(|d| money || !d.is_financial())
@@ -229,21 +227,17 @@ async fn render(
             })
             .collect(),
         form,
-        errors,
+        errors: shown.errors,
         saved: saved.iter().map(line).collect(),
-        result,
+        sections: shown.report.as_ref().map(view::sections).unwrap_or_default(),
+        report: shown.report,
         can_save: who.can(ReportsCreate),
+        can_export: who.can(ReportsExport),
+        formats: export::format_choices(&settings.0.analytics),
         money,
-        current,
+        current: shown.current,
     };
     html(status, &page)
-}
-
-fn field_errors(e: AppError) -> Result<Vec<FieldError>, AppError> {
-    match e {
-        AppError::Validation(v) => Ok(v),
-        e => Err(e),
-    }
 }
 
 /// The builder; with `dataset=` in the query, the report it defines.
@@ -253,35 +247,36 @@ async fn page(
     acting: Acting,
     RawQuery(q): RawQuery,
 ) -> Result<Response, AppError> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(q.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect();
-    if !pairs.iter().any(|(k, _)| k == "dataset") {
+    let pairs = FormPairs(
+        form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect(),
+    );
+    if pairs.get("dataset").is_none() {
         let form = FormState {
             last: "7".into(),
             ..FormState::default()
         };
-        return render(&state, &who, StatusCode::OK, form, Vec::new(), None, None).await;
+        return render(&state, &who, StatusCode::OK, form, Shown::default()).await;
     }
     let form = FormState::of(&pairs);
     let cmd = match form.input().parse() {
         Ok(definition) => RunCustom { definition, save: None },
         Err(e) => {
-            let errors = field_errors(e)?;
-            return render(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, form, errors, None, None).await;
+            let errors = FieldErrors::of(e)?;
+            let shown = Shown {
+                errors,
+                ..Shown::default()
+            };
+            return render(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, form, shown).await;
         }
     };
     let (report, _) = custom_api::run_custom(&state, &who, &cmd, &acting).await?;
-    render(
-        &state,
-        &who,
-        StatusCode::OK,
-        form,
-        Vec::new(),
-        Some(ReportView::of(&report)),
-        None,
-    )
-    .await
+    let shown = Shown {
+        report: Some(report),
+        ..Shown::default()
+    };
+    render(&state, &who, StatusCode::OK, form, shown).await
 }
 
 /// Saves the form's definition and opens it.
@@ -289,26 +284,24 @@ async fn save(
     State(state): State<AppState>,
     who: Principal,
     acting: Acting,
-    FormPairs(pairs): FormPairs,
+    pairs: FormPairs,
 ) -> Result<Response, AppError> {
     let form = FormState::of(&pairs);
-    let body = custom_api::CustomBody {
-        save: Some(true),
-        name: Some(form.name.clone()),
-        shared: Some(form.shared),
-        ..custom_api::CustomBody::default()
-    };
     let parsed = form.input().parse();
-    let name = custom_store::check_name(body.name.as_deref());
+    let name = custom_store::check_name(Some(&form.name));
     let cmd = match (parsed, name) {
         (Ok(definition), Ok(name)) => RunCustom {
             definition,
             save: Some((name, form.shared)),
         },
         (a, b) => {
-            let mut errors = a.err().map(field_errors).transpose()?.unwrap_or_default();
-            errors.extend(b.err().map(field_errors).transpose()?.unwrap_or_default());
-            return render(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, form, errors, None, None).await;
+            let mut errors = a.err().map(FieldErrors::of).transpose()?.unwrap_or_default();
+            errors.extend(b.err().map(FieldErrors::of).transpose()?.unwrap_or_default());
+            let shown = Shown {
+                errors,
+                ..Shown::default()
+            };
+            return render(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, form, shown).await;
         }
     };
     let (_, id) = custom_api::run_custom(&state, &who, &cmd, &acting).await?;
@@ -316,33 +309,43 @@ async fn save(
     Ok(Redirect::to(&format!("{HOME}/{id}")).into_response())
 }
 
-/// A saved report, run now, with its definition in the form.
+/// A saved report, run now, with its definition in the form (and `errors` beside its fields).
+async fn show_saved(
+    state: &AppState,
+    who: &Principal,
+    id: Uuid,
+    status: StatusCode,
+    errors: FieldErrors,
+) -> Result<Response, AppError> {
+    let (saved, report) = custom_api::run_saved(state, who, id).await?;
+    let shown = Shown {
+        errors,
+        report: Some(report),
+        current: Some(line(&saved)),
+    };
+    render(state, who, status, FormState::of_definition(&saved.definition), shown).await
+}
+
 async fn saved_page(State(state): State<AppState>, who: Principal, Path(id): Path<Uuid>) -> Result<Response, AppError> {
-    let mut conn = state.pool.acquire().await?;
-    let saved = custom_store::get(&mut conn, &reader(&who), id).await?;
-    custom_api::may_run(&who, &saved.definition)?;
-    let report = custom_api::build(
-        &mut conn,
-        &state,
-        &saved.definition,
-        &saved.name,
-        &who.name,
-        state.clock.now(),
-    )
-    .await?;
-    drop(conn);
-    let form = FormState::of_definition(&saved.definition);
-    let current = Some(line(&saved));
-    render(
-        &state,
-        &who,
-        StatusCode::OK,
-        form,
-        Vec::new(),
-        Some(ReportView::of(&report)),
-        current,
-    )
-    .await
+    show_saved(&state, &who, id, StatusCode::OK, FieldErrors::default()).await
+}
+
+/// Exports a saved report as a file (the reports' export job), then follows it on its page.
+async fn export_saved(
+    State(state): State<AppState>,
+    who: Principal,
+    acting: Acting,
+    Path(id): Path<Uuid>,
+    pairs: FormPairs,
+) -> Result<Response, AppError> {
+    let cmd = export::parse_format(pairs.get("format"), &state.settings.get().0.analytics).map(|format| ExportCmd {
+        report: Exported::Custom(id),
+        format,
+    });
+    match super::pages::start_export(&state, &who, &acting, cmd).await? {
+        Ok(res) => Ok(res),
+        Err(errors) => show_saved(&state, &who, id, StatusCode::UNPROCESSABLE_ENTITY, errors).await,
+    }
 }
 
 async fn delete(

@@ -18,7 +18,6 @@ pub mod custom_build;
 pub mod custom_pages;
 pub mod custom_store;
 pub mod custom_terms;
-pub mod custom_view;
 pub mod export;
 pub mod format;
 mod html;

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::export::{self, ExportBody, ReportFile};
+use super::export::{self, ExportBody, ExportCmd, ReportFile};
 use super::html::{self, ViewBlock, ViewSection};
 use super::model::{Kind, Report};
 use super::spec::{kigali_day, RangeParams, Viewer};
@@ -19,7 +19,7 @@ use crate::route;
 use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::{Form, Path, Query};
-use crate::web::pages::{html as page, Notice};
+use crate::web::pages::{html as page, FieldErrors, Notice};
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::shell::Shell;
 use crate::web::AppState;
@@ -150,14 +150,7 @@ async fn render(
             ("format", Some("csv")),
         ],
     );
-    let formats = vec!["csv", "pdf"];
-    let default_format = export::default_format(analytics).key();
-    let default_format = if formats.contains(&default_format) {
-        default_format
-    } else {
-        "csv"
-    };
-    let formats = formats.into_iter().map(|f| (f, f == default_format)).collect();
+    let formats = export::format_choices(analytics);
     let batches = batches
         .into_iter()
         .map(|(id, n, name)| (id.to_string(), format!("{n} {name}"), id.to_string() == batch))
@@ -182,6 +175,31 @@ async fn render(
     page(status, &p)
 }
 
+/// An export a page's form asked for (a built-in report here, a saved custom one on its page):
+/// queued in one unit of work, then followed on its page; or the fields refused (nothing queued).
+pub(super) async fn start_export(
+    state: &AppState,
+    who: &Principal,
+    acting: &Acting,
+    cmd: Result<ExportCmd, AppError>,
+) -> Result<Result<Response, FieldErrors>, AppError> {
+    let settings = state.settings.get();
+    let mut unit = state.unit().await?;
+    let result = match cmd {
+        Ok(cmd) => export::request(&mut unit, &cmd, &Viewer::of(who), &settings.0.analytics, acting).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(file) => {
+            unit.commit().await?;
+            Ok(Ok(
+                Redirect::to(&format!("/admin/reports/export/{}", file.id)).into_response()
+            ))
+        }
+        Err(e) => FieldErrors::of(e).map(Err),
+    }
+}
+
 /// The export form: queue the job, then follow it on its page.
 async fn export_form(
     State(state): State<AppState>,
@@ -189,29 +207,24 @@ async fn export_form(
     acting: Acting,
     Form(body): Form<ExportBody>,
 ) -> Result<Response, AppError> {
-    let settings = state.settings.get();
-    let cmd = body.parse(kigali_day(acting.now), &settings.0.analytics);
-    let mut unit = state.unit().await?;
-    let result = match cmd {
-        Ok(cmd) => export::request(&mut unit, &cmd, &Viewer::of(&who), &settings.0.analytics, &acting).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(file) => {
-            unit.commit().await?;
-            Ok(Redirect::to(&format!("/admin/reports/export/{}", file.id)).into_response())
-        }
-        Err(AppError::Validation(v)) => {
-            drop(unit);
+    let cmd = body.parse(kigali_day(acting.now), &state.settings.get().0.analytics);
+    match start_export(&state, &who, &acting, cmd).await? {
+        Ok(res) => Ok(res),
+        Err(refused) => {
             let q = PageQuery {
                 kind: body.kind.clone(),
                 from: body.from.clone(),
                 to: body.to.clone(),
                 batch_id: body.batch_id.clone(),
             };
-            render(&state, &who, &q, v.into_iter().map(|f| (f.field, f.message)).collect()).await
+            render(
+                &state,
+                &who,
+                &q,
+                refused.0.into_iter().map(|f| (f.field, f.message)).collect(),
+            )
+            .await
         }
-        Err(e) => Err(e),
     }
 }
 

@@ -13,12 +13,12 @@ use super::schedule::{self, Format, RunView, ScheduleInput, ScheduleView};
 use super::schedule_api::create_schedule;
 use crate::access::Permission::*;
 use crate::clock::{local_display, local_display_or};
-use crate::error::{AppError, FieldError};
+use crate::error::AppError;
 use crate::route;
 use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::{FormPairs, Path};
-use crate::web::pages::html;
+use crate::web::pages::{html, FieldErrors};
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::shell::Shell;
 use crate::web::AppState;
@@ -74,22 +74,10 @@ struct SchedulesPage {
     builtin_recipients: String,
     customs: Vec<(Uuid, String)>,
     form: FormState,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     schedules: Vec<ScheduleLine>,
     runs: Vec<RunLine>,
     can_settings: bool,
-}
-
-impl SchedulesPage {
-    fn error_for(&self, field: &str) -> Option<String> {
-        let msgs: Vec<&str> = self
-            .errors
-            .iter()
-            .filter(|e| e.field == field || e.field.starts_with(&format!("{field}[")))
-            .map(|e| e.message.as_str())
-            .collect();
-        (!msgs.is_empty()).then(|| msgs.join("; "))
-    }
 }
 
 fn schedule_line(s: &ScheduleView, me: Uuid) -> ScheduleLine {
@@ -130,7 +118,7 @@ async fn render(
     who: &Principal,
     status: StatusCode,
     form: FormState,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
 ) -> Result<Response, AppError> {
     let mut conn = state.pool.acquire().await?;
     let schedules = schedule::list(&mut conn, None, 200).await?;
@@ -172,28 +160,21 @@ async fn page(State(state): State<AppState>, who: Principal) -> Result<Response,
         format: state.settings.get().0.analytics.report_default_format.clone(),
         ..FormState::default()
     };
-    render(&state, &who, StatusCode::OK, form, Vec::new()).await
+    render(&state, &who, StatusCode::OK, form, FieldErrors::default()).await
 }
 
 async fn create(
     State(state): State<AppState>,
     who: Principal,
     acting: Acting,
-    FormPairs(pairs): FormPairs,
+    pairs: FormPairs,
 ) -> Result<Response, AppError> {
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
     let form = FormState {
-        report: get("report"),
-        frequency: get("frequency"),
-        recipients: get("recipients"),
-        format: get("format"),
-        delivery: get("delivery"),
+        report: pairs.trimmed("report"),
+        frequency: pairs.trimmed("frequency"),
+        recipients: pairs.trimmed("recipients"),
+        format: pairs.trimmed("format"),
+        delivery: pairs.trimmed("delivery"),
     };
     // `custom:<id>` picks a saved report; the others name a built-in one
     let (report, custom) = match form.report.strip_prefix("custom:") {
@@ -221,8 +202,16 @@ async fn create(
     };
     match result {
         Ok(_) => Ok(Redirect::to(HOME).into_response()),
-        Err(AppError::Validation(errors)) => render(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, form, errors).await,
-        Err(e) => Err(e),
+        Err(e) => {
+            render(
+                &state,
+                &who,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                form,
+                FieldErrors::of(e)?,
+            )
+            .await
+        }
     }
 }
 

@@ -80,15 +80,10 @@ pub fn render(report: &Report, format: Format, settings: &crate::settings::Setti
 
 /// `financial-2026-12-01-2026-12-07`: the report's title as a file name, with its days.
 pub fn file_stem(report: &Report) -> String {
-    let mut slug = String::new();
-    for c in report.title.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    let slug = slug.trim_end_matches('-');
-    let slug = if slug.is_empty() { "report" } else { slug };
-    format!("{slug}-{}-{}", report.range.from, report.range.to)
+    format!(
+        "{}-{}-{}",
+        super::export::slug(&report.title),
+        report.range.from,
+        report.range.to
+    )
 }

@@ -359,11 +359,11 @@ async fn linked_files(
     let mut out = Vec::new();
     for kind in kinds {
         let cmd = super::export::ExportCmd {
-            spec: super::Spec {
+            report: super::export::Exported::Builtin(super::Spec {
                 kind,
                 range,
                 batch: None,
-            },
+            }),
             format,
         };
         let file = super::export::request(

@@ -136,6 +136,11 @@ impl FormPairs {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
+    /// The first value of `name`, trimmed; empty when the form has none.
+    pub fn trimmed(&self, name: &str) -> String {
+        self.get(name).map(str::trim).unwrap_or_default().to_owned()
+    }
+
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.0
             .iter()

@@ -120,6 +120,41 @@ pub async fn render_error_pages(req: Request, next: Next) -> Response {
     }
 }
 
+/// A form's refused fields as a page shows them: each message beside its field
+/// (`templates/form.html`'s `field_error`), the form refilled as it was sent.
+#[derive(Debug, Default)]
+pub struct FieldErrors(pub Vec<FieldError>);
+
+impl FieldErrors {
+    /// The refused fields of `e`; any other error is passed on (an error page).
+    pub fn of(e: AppError) -> Result<Self, AppError> {
+        match e {
+            AppError::Validation(v) => Ok(Self(v)),
+            e => Err(e),
+        }
+    }
+
+    /// The messages for `field` and its parts (`filters.state`, `recipients[2]`), joined; None
+    /// when it was fine.
+    pub fn get(&self, field: &str) -> Option<String> {
+        let msgs: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|e| {
+                e.field
+                    .strip_prefix(field)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+            })
+            .map(|e| e.message.as_str())
+            .collect();
+        (!msgs.is_empty()).then(|| msgs.join("; "))
+    }
+
+    pub fn extend(&mut self, more: FieldErrors) {
+        self.0.extend(more.0);
+    }
+}
+
 /// What a page tells the user when an action was refused for a reason they can act on
 /// (invalid fields, a conflict, a rule); `None` for anything else, which stays an error page.
 pub fn refusal_message(e: &AppError) -> Option<String> {

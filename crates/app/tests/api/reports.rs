@@ -47,8 +47,18 @@ fn figure(report: &Value, label: &str) -> i64 {
         .unwrap_or_else(|| panic!("no figure {label} in {report}"))
 }
 
+/// Every record of a report's CSV, read strictly (a file of one width, as a spreadsheet reads it).
+pub(crate) fn csv_records(text: &str) -> Vec<csv::StringRecord> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .collect::<Result<_, _>>()
+        .expect("the CSV parses, every row one width")
+}
+
 /// Every payout of the days, through the payouts list's pages: (count, amount) per status.
-async fn list_sums(app: &TestApp, key: &str, from: &str, to: &str) -> HashMap<String, (i64, i64)> {
+pub(crate) async fn list_sums(app: &TestApp, key: &str, from: &str, to: &str) -> HashMap<String, (i64, i64)> {
     let mut sums: HashMap<String, (i64, i64)> = HashMap::new();
     let mut next = Some(format!("/api/v1/admin/disbursements?from={from}&to={to}&limit=2"));
     while let Some(path) = next {
@@ -151,12 +161,7 @@ async fn financial_totals_equal_the_payouts_list_and_batch_rates_the_batch_stati
     assert_eq!(res.status(), 200);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let text = res.text().await.unwrap();
-    let rows: Vec<csv::StringRecord> = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes())
-        .records()
-        .collect::<Result<_, _>>()
-        .expect("the CSV parses");
+    let rows = csv_records(&text);
     let at = rows
         .iter()
         .position(|r| &r[0] == "## By state")
@@ -179,12 +184,7 @@ async fn financial_totals_equal_the_payouts_list_and_batch_rates_the_batch_stati
         .text()
         .await
         .unwrap();
-    let rows: Vec<csv::StringRecord> = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes())
-        .records()
-        .collect::<Result<_, _>>()
-        .expect("report and payouts parse as one CSV");
+    let rows = csv_records(&text);
     let at = rows
         .iter()
         .position(|r| &r[0] == "## Payouts")
@@ -381,12 +381,7 @@ async fn an_exported_report_is_a_csv_until_it_expires() {
         .unwrap()
         .contains(&format!("financial_{day}_{day}.csv")));
     let text = res.text().await.unwrap();
-    let rows: Vec<csv::StringRecord> = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes())
-        .records()
-        .collect::<Result<_, _>>()
-        .expect("the file parses as CSV");
+    let rows = csv_records(&text);
     assert!(rows.iter().any(|r| &r[0] == "## By state"), "{text}");
     assert_eq!(v["file"]["sizeBytes"].as_u64(), Some(text.len() as u64));
     let audited: Vec<String> = sqlx::query_scalar(

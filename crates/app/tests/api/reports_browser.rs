@@ -122,12 +122,12 @@ async fn browser_custom_report_built_run_and_saved_at_phone_width() {
         .await
         .unwrap();
     submit(c, "#custom-form button[type=submit]").await;
-    let figures = text(c, "#result-figures").await;
+    let figures = text(c, "#report dl.counters").await;
     assert!(figures.contains('5'), "five redemptions today: {figures}");
-    c.find(Locator::Css("#result-chart rect.bar, #result-chart polyline"))
+    c.find(Locator::Css("#report svg#chart-1 rect, #report svg#chart-1 polyline"))
         .await
         .expect("the chart is drawn");
-    assert!(text(c, "#result-table").await.contains(&today()), "today's row");
+    assert!(text(c, "#report table.list").await.contains(&today()), "today's row");
     assert_fits_390(c, "the custom report with its result").await;
 
     // save it under a name: its own page shows it again, and the list has it
@@ -140,8 +140,11 @@ async fn browser_custom_report_built_run_and_saved_at_phone_width() {
         .path()
         .starts_with("/admin/reports/custom/"));
     assert!(text(c, "#current-report").await.contains("Daily redemptions"));
-    assert!(text(c, "#result-figures").await.contains('5'));
+    assert!(text(c, "#report dl.counters").await.contains('5'));
     assert!(text(c, "#custom-saved").await.contains("Daily redemptions"));
+    c.find(Locator::Css("#export-form select[name=format]"))
+        .await
+        .expect("a saved report exports");
     assert_fits_390(c, "a saved custom report").await;
 }
 

@@ -1,7 +1,8 @@
 //! Custom reports over the real rollups: after a small USSD workload paid through the MoMo
 //! simulator, a custom report's figures agree with the payouts and redemptions lists; money is
 //! refused without `disbursements.read`; saved reports are per person, shared on request, and
-//! deleted only by their owner (audited); the page shows the builder, the result and the list.
+//! deleted only by their owner (audited); the page shows the builder, the result and the list;
+//! a saved report renders through the reports' one view and exports (CSV, PDF) through their job.
 
 use serde_json::{json, Value};
 
@@ -251,7 +252,7 @@ async fn the_page_builds_runs_saves_and_lists() {
         )
         .await;
     assert!(
-        html.contains(r#"id="result-chart""#) && html.contains(r#"id="result-table""#),
+        html.contains(r#"<svg class="chart" id="chart-1""#) && html.contains(r#"data-table="Redemptions""#),
         "{html}"
     );
     let res = client
@@ -288,4 +289,127 @@ async fn the_page_builds_runs_saves_and_lists() {
         html.contains(r#"<a href="/admin/reports/custom/"#) && html.contains("shared</span>"),
         "{html}"
     );
+}
+
+/// The CSV's table named `name`: its header, then its rows (the totals row last).
+fn csv_table(text: &str, name: &str) -> Vec<Vec<String>> {
+    let rows = crate::reports::csv_records(text);
+    let start = rows
+        .iter()
+        .position(|r| &r[0] == format!("## {name}").as_str())
+        .unwrap_or_else(|| panic!("no table {name} in {text}"));
+    rows[start + 1..]
+        .iter()
+        .take_while(|r| !r[0].is_empty())
+        .map(|r| r.iter().filter(|c| !c.is_empty()).map(str::to_owned).collect())
+        .collect()
+}
+
+/// Exports through the export job and downloads the file once the worker made it.
+async fn exported(app: &TestApp, key: &str, file_id: &str) -> reqwest::Response {
+    app.worker("w-export").drain().await.unwrap();
+    let status: Value = app
+        .get_as(key, &format!("/api/v1/admin/reports/export/{file_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["ready"], true, "{status}");
+    let res = app.get_as(key, status["download"].as_str().unwrap()).await;
+    assert_eq!(res.status(), 200);
+    res
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_custom_report_renders_like_the_others_and_exports_as_csv_and_pdf() {
+    let db = TestDb::new().await;
+    let (app, key, _, _momo) = crate::reports::workload(&db).await;
+    let saved = run(
+        &app,
+        &key,
+        json!({"dataset": "payouts", "dimensions": ["day"], "measures": ["count", "amount"],
+               "range": {"last": 7}, "save": true, "name": "Payouts by day", "shared": true}),
+    )
+    .await;
+    let id = saved["saved"]["id"].as_str().unwrap().to_owned();
+    let api_rows: Vec<Vec<Value>> = table(&saved).iter().map(|r| r.iter().map(cell).collect()).collect();
+
+    // the page draws it with the reports' one view: figures, the SVG chart, the table
+    let client = crate::settings_pages::admin(&app).await;
+    let html = app.page_html(&client, &format!("/admin/reports/custom/{id}")).await;
+    assert!(html.contains(r#"<h2 id="report-title">Payouts by day</h2>"#), "{html}");
+    assert!(
+        html.contains(r#"<svg class="chart" id="chart-1""#) && html.contains(r#"<polyline class="series-0""#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"data-table="Payouts""#) && html.contains(r#"id="export-form""#),
+        "{html}"
+    );
+
+    // CSV through the export API: the numbers are the API's rows, and add up to the payouts list
+    let res = app
+        .post_json(
+            &key,
+            "/api/v1/admin/reports/export",
+            &json!({"customReportId": id, "format": "csv"}),
+        )
+        .await;
+    assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["file"]["kind"], "custom", "{v}");
+    let res = exported(&app, &key, v["file"]["id"].as_str().unwrap()).await;
+    assert!(res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("custom_payouts-by-day_"));
+    let text = res.text().await.unwrap();
+    assert!(text.starts_with("report,Payouts by day"), "{text}");
+    let rows = csv_table(&text, "Payouts");
+    assert_eq!(rows[0], ["Day", "Count", "Amount (RWF)"]);
+    let (body, totals) = (&rows[1..rows.len() - 1], &rows[rows.len() - 1]);
+    assert_eq!(body.len(), api_rows.len(), "{text}");
+    for (csv_row, api_row) in body.iter().zip(&api_rows) {
+        let api_row: Vec<String> = api_row
+            .iter()
+            .map(|c| c.as_str().map_or_else(|| c.to_string(), str::to_owned))
+            .collect();
+        assert_eq!(csv_row, &api_row);
+    }
+    let from = api_rows[0][0].as_str().unwrap();
+    let to = api_rows[api_rows.len() - 1][0].as_str().unwrap();
+    let listed = crate::reports::list_sums(&app, &key, from, to).await;
+    let (count, amount) = listed.values().fold((0, 0), |(n, a), (n2, a2)| (n + n2, a + a2));
+    assert!(count > 0, "the workload made payouts");
+    assert_eq!(totals, &["Total".to_owned(), count.to_string(), amount.to_string()]);
+
+    // PDF through the page's export form, read back
+    let csrf = crate::helpers::csrf_from(&client, &app, &format!("/admin/reports/custom/{id}")).await;
+    let export_as = |format: &'static str| {
+        client
+            .post(app.url(&format!("/admin/reports/custom/{id}/export")))
+            .form(&[("_csrf", csrf.clone()), ("format", format.to_owned())])
+            .send()
+    };
+    let res = export_as("pdf").await.unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let to_page = res.headers()["location"].to_str().unwrap().to_owned();
+    let file_id = to_page.strip_prefix("/admin/reports/export/").unwrap();
+    let res = exported(&app, &key, file_id).await;
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    let bytes = res.bytes().await.unwrap();
+    let doc = lopdf::Document::load_mem(&bytes).expect("a valid PDF");
+    let text = doc.extract_text(&[1]).unwrap();
+    assert!(text.contains("Payouts by day") && text.contains("Total"), "{text}");
+
+    // a bad format is said beside the export form; nothing is queued
+    let res = export_as("xlsx").await.unwrap();
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains(r#"data-field="format">must be csv or pdf"#), "{html}");
+    let files: i64 = sqlx::query_scalar("select count(*) from report_files where kind = 'custom'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(files, 2);
 }

@@ -1,4 +1,5 @@
-//! The export job (`reports.export`): builds the report, renders it into a temporary file under
+//! The export job (`reports.export`): builds the report (a built-in one from its spec, a custom
+//! one from the definition in the payload), renders it into a temporary file under
 //! `DATA_DIR/reports`, renames it into place and marks the row ready; and the retention job
 //! (`reports.retention`, hourly) that deletes files past `expires_at`.
 
@@ -13,12 +14,13 @@ use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{FileStatus, ReportFile};
+use super::{CustomExport, FileStatus, ReportFile};
 use crate::audit::{self, Action};
 use crate::clock::SharedClock;
 use crate::codes::export::Format;
 use crate::jobs::{JobContext, JobError, JobHandler, NewJob};
-use crate::reports::model::{Block, Kind, Report};
+use crate::reports::custom_build::{self, Heading};
+use crate::reports::model::{Block, DayRange, Kind, Report};
 use crate::reports::pdf::PdfLook;
 use crate::reports::{csv, Viewer};
 use crate::settings::SettingsStore;
@@ -34,6 +36,9 @@ const STEPS: i64 = 3;
 #[serde(rename_all = "camelCase")]
 struct Payload {
     file_id: Uuid,
+    /// A saved custom report's definition, as it was when the export was asked for.
+    #[serde(default)]
+    custom: Option<CustomExport>,
 }
 
 pub struct Handler {
@@ -78,7 +83,7 @@ impl JobHandler for Handler {
             return Ok(Some(json!({"skipped": file.status.as_str()})));
         }
         set_status(&ctx.pool, file.id, FileStatus::Running, None).await?;
-        match self.make(&ctx, &file).await {
+        match self.make(&ctx, &file, p.custom.as_ref()).await {
             Ok(size) => {
                 sqlx::query(
                     "update report_files set status = 'ready', size_bytes = $2, finished_at = $3, error = null where id = $1",
@@ -101,18 +106,28 @@ impl JobHandler for Handler {
     }
 }
 
+/// What a file holds: a built-in report, or a saved custom one.
+enum What<'a> {
+    Builtin(crate::reports::Spec),
+    Custom(&'a CustomExport),
+}
+
 impl Handler {
     /// Builds, renders and writes the file; its size.
-    async fn make(&self, ctx: &JobContext, file: &ReportFile) -> Result<i64, JobError> {
+    async fn make(&self, ctx: &JobContext, file: &ReportFile, custom: Option<&CustomExport>) -> Result<i64, JobError> {
         let settings = self.settings.get();
         let analytics = &settings.0.analytics;
-        let spec = file.spec().map_err(|e| JobError::Permanent(anyhow::anyhow!("{e}")))?;
-        let viewer = Viewer {
-            name: file.generated_by.clone(),
-            money: file.includes_money,
+        let permanent = |e: crate::error::AppError| JobError::Permanent(anyhow::anyhow!("{e}"));
+        let what = match custom {
+            Some(c) => What::Custom(c),
+            None => What::Builtin(file.spec().map_err(permanent)?),
         };
-        let raw_rows =
-            if spec.kind == Kind::Financial && file.format() == Format::Csv && analytics.report_include_raw_data {
+        let raw_rows = match &what {
+            What::Builtin(spec)
+                if spec.kind == Kind::Financial
+                    && file.format() == Format::Csv
+                    && analytics.report_include_raw_data =>
+            {
                 let mut conn = ctx.pool.acquire().await?;
                 let n: i64 = sqlx::query_scalar(
                     "select count(*) from disbursements where created_at >= $1 and created_at < $2 \
@@ -124,16 +139,34 @@ impl Handler {
                 .fetch_one(&mut *conn)
                 .await?;
                 n
-            } else {
-                0
-            };
+            }
+            _ => 0,
+        };
         let total = STEPS + raw_rows;
         ctx.progress(0, total, Some("building the report")).await?;
         let report = {
             let mut conn = ctx.pool.acquire().await?;
-            crate::reports::build_at(&mut conn, &spec, &viewer, ctx.clock.now())
-                .await
-                .map_err(|e| JobError::Permanent(anyhow::anyhow!("{e}")))?
+            let now = ctx.clock.now();
+            match &what {
+                What::Builtin(spec) => {
+                    let viewer = Viewer {
+                        name: file.generated_by.clone(),
+                        money: file.includes_money,
+                    };
+                    crate::reports::build_at(&mut conn, spec, &viewer, now).await
+                }
+                What::Custom(c) => {
+                    let heading = Heading {
+                        title: &c.title,
+                        generated_by: &file.generated_by,
+                        now,
+                        max_points: analytics.max_data_points as usize,
+                    };
+                    let range = DayRange::new(file.range_from, file.range_to).map_err(permanent)?;
+                    custom_build::build(&mut conn, &c.definition, range, &heading).await
+                }
+            }
+            .map_err(permanent)?
         };
         let report = with_settings(report, analytics.report_include_charts);
         ctx.progress(1, total, Some("rendering")).await?;
@@ -160,7 +193,11 @@ impl Handler {
             out.write_all(&csv::raw_heading().map_err(|e| JobError::Permanent(e.into()))?)
                 .await
                 .map_err(|e| JobError::Retryable(e.into()))?;
-            let mut chunks = csv::raw_payouts(ctx.pool.clone(), &report, spec.batch, raw_rows);
+            let batch = match &what {
+                What::Builtin(spec) => spec.batch,
+                What::Custom(_) => None,
+            };
+            let mut chunks = csv::raw_payouts(ctx.pool.clone(), &report, batch, raw_rows);
             let mut lines = 0i64;
             while let Some(chunk) = chunks.recv().await {
                 let chunk = chunk.map_err(|e| JobError::Retryable(e.into()))?;

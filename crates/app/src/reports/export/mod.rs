@@ -1,9 +1,12 @@
-//! Reports exported as files by a job (`POST /api/v1/admin/reports/export`): the request is
-//! checked, recorded in `report_files`, audited and queued in one unit of work; the job
-//! ([`job::Handler`]) builds the report, renders it (CSV, or PDF through `reports::pdf`) into
-//! `DATA_DIR/reports`, reporting its progress; the file is downloadable (audited) until
-//! `expires_at` (`analytics.dataRetention.reportDataDays`), when the retention job deletes it.
+//! Reports exported as files by a job (`POST /api/v1/admin/reports/export`): a built-in report
+//! or a saved custom one (over its definition's days, the definition kept in the job's payload as
+//! it was when asked). The request is checked, recorded in `report_files`, audited and queued in
+//! one unit of work; the job ([`job::Handler`]) builds the report, renders it (CSV through
+//! `reports::csv`, or PDF through `reports::pdf`) into `DATA_DIR/reports`, reporting its
+//! progress; the file is downloadable (audited) until `expires_at`
+//! (`analytics.dataRetention.reportDataDays`), when the retention job deletes it.
 
+mod input;
 pub mod job;
 
 use std::path::{Path, PathBuf};
@@ -14,14 +17,18 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::custom::Definition;
+use super::custom_store::{self, Reader};
 use super::model::{DayRange, Kind};
-use super::spec::{RangeParams, Spec, Viewer};
+use super::spec::{Spec, Viewer};
 use crate::audit::{self, Action};
 use crate::codes::export::Format;
-use crate::error::{AppError, Denied, FieldError};
+use crate::error::{AppError, Denied};
 use crate::jobs::{self, JobView, NewJob};
 use crate::settings::model::AnalyticsSettings;
 use crate::unit::Acting;
+
+pub use input::{default_format, format_choices, parse_format, ExportBody, ExportCmd, Exported};
 
 /// `report_files.status` (`report_files_status_check`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type, Serialize, Deserialize, utoipa::ToSchema)]
@@ -113,87 +120,98 @@ pub fn dir(data_dir: &Path) -> PathBuf {
 const COLUMNS: &str = "id, kind, format, range_from, range_to, batch_id, generated_by, includes_money, \
      requested_by_user_id, status, job_id, file_name, size_bytes, error, created_at, finished_at, expires_at";
 
-/// `POST /api/v1/admin/reports/export`'s body.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = ReportExportRequest)]
-pub struct ExportBody {
-    /// `batches`, `financial` or `engagement`.
-    pub kind: Option<String>,
-    /// The first Kigali day, `YYYY-MM-DD`.
-    pub from: Option<String>,
-    /// The last Kigali day, included.
-    pub to: Option<String>,
-    pub batch_id: Option<String>,
-    /// `csv` or `pdf` (default: `analytics.reports.defaultFormat`).
-    pub format: Option<String>,
-}
-
-/// An export to make, checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportCmd {
-    pub spec: Spec,
-    pub format: Format,
-}
-
-impl ExportBody {
-    /// Every bad field at once.
-    pub fn parse(&self, today: NaiveDate, settings: &AnalyticsSettings) -> Result<ExportCmd, AppError> {
-        let mut errors: Vec<FieldError> = Vec::new();
-        let kind = match self.kind.as_deref().map(str::trim) {
-            Some(k) => Kind::parse_builtin(k),
-            None => None,
-        };
-        if kind.is_none() {
-            errors.push(FieldError::new("kind", "must be batches, financial or engagement"));
-        }
-        let format = match self.format.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            None => Some(default_format(settings)),
-            Some("csv") => Some(Format::Csv),
-            Some("pdf") => Some(Format::Pdf),
-            Some(_) => None,
-        };
-        if format.is_none() {
-            errors.push(FieldError::new("format", "must be csv or pdf"));
-        }
-        let params = RangeParams {
-            from: self.from.clone(),
-            to: self.to.clone(),
-            batch_id: self.batch_id.clone(),
-        };
-        let spec = match params.spec(kind.unwrap_or(Kind::Batches), today) {
-            Ok(s) => Some(s),
-            Err(AppError::Validation(v)) => {
-                errors.extend(v);
-                None
-            }
-            Err(e) => return Err(e),
-        };
-        match (spec, format) {
-            (Some(spec), Some(format)) if errors.is_empty() => Ok(ExportCmd { spec, format }),
-            _ => Err(AppError::Validation(errors)),
+/// A title as a file name: `Payouts by day` → `payouts-by-day` (`report` when nothing is left).
+pub fn slug(title: &str) -> String {
+    let mut slug = String::new();
+    for c in title.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
         }
     }
-}
-
-/// `analytics.reports.defaultFormat`.
-pub fn default_format(settings: &AnalyticsSettings) -> Format {
-    if settings.report_default_format == "csv" {
-        Format::Csv
+    let slug = slug.trim_end_matches('-');
+    if slug.is_empty() {
+        "report".into()
     } else {
-        Format::Pdf
+        slug.into()
     }
 }
 
-/// `financial_2026-11-01_2026-11-30.csv`.
-fn file_name(spec: &Spec, format: Format) -> String {
-    format!(
-        "{}_{}_{}.{}",
-        spec.kind.as_str(),
-        spec.range.from.format("%Y-%m-%d"),
-        spec.range.to.format("%Y-%m-%d"),
-        format.key()
-    )
+/// A saved custom report as its export job builds it: the definition as it was asked for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomExport {
+    pub report_id: Uuid,
+    pub title: String,
+    pub definition: Definition,
+}
+
+/// A report to export, checked: what its `report_files` row records.
+struct Checked {
+    kind: Kind,
+    range: DayRange,
+    batch: Option<Uuid>,
+    /// The file carries money (checked again at download).
+    money: bool,
+    /// `financial`, `custom_payouts-by-day`: the file name's start.
+    stem: String,
+    custom: Option<CustomExport>,
+}
+
+async fn check(
+    conn: &mut PgConnection,
+    cmd: &ExportCmd,
+    viewer: &Viewer,
+    acting: &Acting,
+) -> Result<Checked, AppError> {
+    let money_refused = || AppError::Forbidden(Denied::Permission(crate::access::Permission::DisbursementsRead));
+    match &cmd.report {
+        Exported::Builtin(spec) => {
+            if spec.kind.needs_money() && !viewer.money {
+                return Err(money_refused());
+            }
+            if let Some(b) = spec.batch {
+                crate::batches::get(conn, b)
+                    .await
+                    .map_err(|_| AppError::field("batchId", "no such batch"))?;
+            }
+            Ok(Checked {
+                kind: spec.kind,
+                range: spec.range,
+                batch: spec.batch,
+                money: viewer.money,
+                stem: spec.kind.as_str().to_owned(),
+                custom: None,
+            })
+        }
+        Exported::Custom(id) => {
+            let reader = Reader {
+                user_id: acting.user_id().ok_or(AppError::Unauthorized)?,
+                financial: viewer.money,
+            };
+            let saved = custom_store::get(conn, &reader, *id).await.map_err(|e| match e {
+                AppError::NotFound(_) => AppError::field("customReportId", "no such saved report"),
+                e => e,
+            })?;
+            let money = saved.definition.is_financial();
+            if money && !viewer.money {
+                return Err(money_refused());
+            }
+            Ok(Checked {
+                kind: Kind::Custom,
+                range: saved.definition.range.resolve(acting.now),
+                batch: saved.definition.filters.batch,
+                money,
+                stem: format!("custom_{}", slug(&saved.name)),
+                custom: Some(CustomExport {
+                    report_id: saved.id,
+                    title: saved.name,
+                    definition: saved.definition,
+                }),
+            })
+        }
+    }
 }
 
 /// Records the file, audits the export and queues the job, on the caller's unit of work.
@@ -204,20 +222,23 @@ pub async fn request(
     settings: &AnalyticsSettings,
     acting: &Acting,
 ) -> Result<ReportFile, AppError> {
-    if cmd.spec.kind.needs_money() && !viewer.money {
-        return Err(AppError::Forbidden(Denied::Permission(
-            crate::access::Permission::DisbursementsRead,
-        )));
-    }
-    if let Some(b) = cmd.spec.batch {
-        crate::batches::get(conn, b)
-            .await
-            .map_err(|_| AppError::field("batchId", "no such batch"))?;
-    }
+    let what = check(conn, cmd, viewer, acting).await?;
     let now = acting.now;
     let id = Uuid::now_v7();
     let expires = now + Duration::days(i64::from(settings.report_data_days.max(1)));
-    let job = NewJob::new(job::KIND, &json!({"fileId": id}))
+    // `financial_2026-11-01_2026-11-30.csv`
+    let file_name = format!(
+        "{}_{}_{}.{}",
+        what.stem,
+        what.range.from.format("%Y-%m-%d"),
+        what.range.to.format("%Y-%m-%d"),
+        cmd.format.key()
+    );
+    let payload = match &what.custom {
+        Some(c) => json!({"fileId": id, "custom": c}),
+        None => json!({"fileId": id}),
+    };
+    let job = NewJob::new(job::KIND, &payload)
         .map_err(|e| AppError::Internal(e.into()))?
         .max_attempts(3)
         .created_by(acting.user_id());
@@ -228,16 +249,16 @@ pub async fn request(
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', $10, $11, $12, $13) returning {COLUMNS}"
     ))
     .bind(id)
-    .bind(cmd.spec.kind.as_str())
+    .bind(what.kind.as_str())
     .bind(cmd.format.key())
-    .bind(cmd.spec.range.from)
-    .bind(cmd.spec.range.to)
-    .bind(cmd.spec.batch)
+    .bind(what.range.from)
+    .bind(what.range.to)
+    .bind(what.batch)
     .bind(&viewer.name)
-    .bind(viewer.money)
+    .bind(what.money)
     .bind(acting.user_id())
     .bind(job_id)
-    .bind(file_name(&cmd.spec, cmd.format))
+    .bind(file_name)
     .bind(now)
     .bind(expires)
     .fetch_one(&mut *conn)
@@ -245,6 +266,7 @@ pub async fn request(
     let event = acting.audit(Action::ReportExported, "report_file", id).metadata(json!({
         "kind": file.kind, "format": file.format, "from": file.range_from, "to": file.range_to,
         "batchId": file.batch_id, "expiresAt": file.expires_at, "jobId": job_id,
+        "customReportId": what.custom.as_ref().map(|c| c.report_id),
     }));
     audit::record(conn, &event, now).await?;
     Ok(file)
@@ -283,11 +305,11 @@ pub struct Status {
     pub download: Option<String>,
 }
 
-/// A file, for a reader of reports who may also read what it holds (a financial report needs
-/// `disbursements.read`).
+/// A file, for a reader of reports who may also read what it holds (a financial report, or a
+/// custom one with money in it, needs `disbursements.read`).
 pub async fn visible(conn: &mut PgConnection, id: Uuid, money: bool) -> Result<ReportFile, AppError> {
     let file = get(conn, id).await?;
-    if file.includes_money && file.kind == "financial" && !money {
+    if file.includes_money && matches!(file.kind.as_str(), "financial" | "custom") && !money {
         return Err(AppError::Forbidden(Denied::Permission(
             crate::access::Permission::DisbursementsRead,
         )));

@@ -93,7 +93,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "The format a report is made in unless another is chosen.",
                     Select(&["pdf", "csv"]),
                     Applied {
-                        by: &["reports/export/mod.rs"]
+                        by: &["reports/export/input.rs"]
                     }
                 ),
                 key!(
@@ -104,6 +104,7 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     Applied {
                         by: &[
                             "reports/api.rs",
+                            "reports/custom_api.rs",
                             "reports/pages.rs",
                             "reports/export/job.rs",
                             "reports/pdf/look.rs"
