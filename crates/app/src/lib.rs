@@ -31,3 +31,4 @@ pub mod telemetry;
 pub mod unit;
 pub mod ussd;
 pub mod web;
+pub mod webhooks;

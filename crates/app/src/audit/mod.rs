@@ -157,6 +157,12 @@ actions! {
     ReportExported => "report.exported",
     ReportDownloaded => "report.downloaded",
     ReportFilesExpired => "report.files_expired",
+    WebhookEndpointCreated => "webhook.endpoint_created",
+    WebhookEndpointUpdated => "webhook.endpoint_updated",
+    WebhookEndpointDeleted => "webhook.endpoint_deleted",
+    WebhookEndpointPaused => "webhook.endpoint_paused",
+    WebhookEndpointResumed => "webhook.endpoint_resumed",
+    WebhookTestQueued => "webhook.test_queued",
 }
 
 /// One audit row, built by the caller and written by [`record`].
