@@ -43,7 +43,6 @@ pub struct EndpointView {
 #[schema(as = WebhookEndpointRequest)]
 pub struct EndpointInput {
     /// `http(s)://…` (`https` in production).
-    #[schema(examples("https://integrator.example.rw/mbelyco"))]
     pub url: Option<String>,
     /// One or more of `redemption.completed`, `disbursement.completed`, `disbursement.failed`,
     /// `alert.raised`, `test`.
@@ -112,7 +111,12 @@ impl EndpointInput {
         if !(0..=10).contains(&retry_attempts) {
             errors.push(FieldError::new("retryAttempts", "must be from 0 to 10"));
         }
-        let description = self.description.as_deref().map(str::trim).unwrap_or_default().to_owned();
+        let description = self
+            .description
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned();
         if description.chars().count() > 200 {
             errors.push(FieldError::new("description", "must be at most 200 characters"));
         }
@@ -271,8 +275,10 @@ pub async fn resume(conn: &mut PgConnection, id: Uuid, acting: &Acting) -> Resul
         conn,
         &acting
             .audit(Action::WebhookEndpointResumed, "webhook_endpoint", id)
-            .before(json!({"pausedAt": before.paused_at, "pausedReason": before.paused_reason,
-                           "consecutiveFailures": before.consecutive_failures}))
+            .before(
+                json!({"pausedAt": before.paused_at, "pausedReason": before.paused_reason,
+                           "consecutiveFailures": before.consecutive_failures}),
+            )
             .after(json!({"pausedAt": null, "consecutiveFailures": 0})),
         acting.now,
     )
@@ -351,6 +357,9 @@ mod tests {
         }
         .parse(false, 4)
         .unwrap();
-        assert_eq!((ok.url.as_str(), ok.events.len(), ok.retry_attempts, ok.secret), ("https://example.rw/hook", 1, 4, None));
+        assert_eq!(
+            (ok.url.as_str(), ok.events.len(), ok.retry_attempts, ok.secret),
+            ("https://example.rw/hook", 1, 4, None)
+        );
     }
 }

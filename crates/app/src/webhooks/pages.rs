@@ -93,7 +93,10 @@ fn log_line(d: &DeliveryView) -> LogLine {
         status: d.status.clone(),
         attempts: format!("{} of {}", d.attempts, d.max_attempts),
         code: d.last_status_code.map(|c| c.to_string()).unwrap_or_else(|| "—".into()),
-        duration: d.last_duration_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "—".into()),
+        duration: d
+            .last_duration_ms
+            .map(|ms| format!("{ms} ms"))
+            .unwrap_or_else(|| "—".into()),
         error: match (d.status.as_str(), &d.last_error) {
             ("pending", Some(e)) => format!("{e}; next try {}", local_display_or(d.next_attempt_at, "soon")),
             (_, e) => e.clone().unwrap_or_default(),

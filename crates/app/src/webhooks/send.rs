@@ -120,7 +120,11 @@ impl JobHandler for Handler {
             cancel(&ctx, id, reason).await?;
             return Ok(Some(json!({"cancelled": reason})));
         }
-        let secret = match self.settings.secrets().open(&due.secret, &secret_context(due.endpoint_id)) {
+        let secret = match self
+            .settings
+            .secrets()
+            .open(&due.secret, &secret_context(due.endpoint_id))
+        {
             Ok(s) => s,
             Err(e) => {
                 let failed = Attempt::Failed(None, format!("the endpoint's secret: {e}; set it again"));
@@ -196,7 +200,7 @@ impl Handler {
                 sqlx::query(
                     "update webhook_deliveries set status = $2, attempts = attempts + 1, last_status_code = $3, \
                      last_error = $4, last_duration_ms = $5, next_attempt_at = $6, \
-                     finished_at = case when $2 = 'failed' then $7 end, updated_at = $7 where id = $1",
+                     finished_at = case when $2::text = 'failed' then $7 end, updated_at = $7 where id = $1",
                 )
                 .bind(id)
                 .bind(if spent { "failed" } else { "pending" })
@@ -227,10 +231,10 @@ impl Handler {
 async fn count_failure(conn: &mut PgConnection, endpoint: Uuid, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
     let paused: Option<(String, i32)> = sqlx::query_as(
         "update webhook_endpoints set consecutive_failures = consecutive_failures + 1, \
-           paused_at = case when consecutive_failures + 1 >= $2 and paused_at is null then $3 else paused_at end, \
-           paused_reason = case when consecutive_failures + 1 >= $2 and paused_at is null \
-                                then 'the last ' || $2 || ' deliveries failed' else paused_reason end \
-         where id = $1 returning url, consecutive_failures, paused_at = $3 as paused_now",
+           paused_at = case when consecutive_failures + 1 >= $2::int4 and paused_at is null then $3 else paused_at end, \
+           paused_reason = case when consecutive_failures + 1 >= $2::int4 and paused_at is null \
+                                then 'the last ' || $2::int4::text || ' deliveries failed' else paused_reason end \
+         where id = $1 returning url, consecutive_failures, coalesce(paused_at = $3, false) as paused_now",
     )
     .bind(endpoint)
     .bind(PAUSE_AFTER)

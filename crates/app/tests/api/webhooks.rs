@@ -106,7 +106,11 @@ async fn a_redemption_and_its_payout_arrive_signed_and_only_where_subscribed() {
     assert_eq!(r.body["data"]["currency"], "RWF");
     assert_eq!(r.body["data"]["disbursementId"], ids[0].to_string());
     let masked = r.body["data"]["phoneMasked"].as_str().unwrap();
-    assert!(masked.contains("***") && !r.raw.contains(&phone[phone.len() - 6..]), "{}", r.raw);
+    assert!(
+        masked.contains("***") && !r.raw.contains(&phone[phone.len() - 6..]),
+        "{}",
+        r.raw
+    );
     assert!(r.body["data"]["codeMasked"].as_str().unwrap().contains('…'));
     let code: String = sqlx::query_scalar(
         "select c.code from promo_codes c join redemptions r on r.promo_code_id = c.id \
@@ -141,7 +145,10 @@ async fn a_redemption_and_its_payout_arrive_signed_and_only_where_subscribed() {
     assert_eq!(log.len(), 2);
     for d in &log {
         assert_eq!(d["status"], "delivered", "{d}");
-        assert_eq!((d["attempts"].as_i64(), d["lastStatusCode"].as_i64()), (Some(1), Some(200)));
+        assert_eq!(
+            (d["attempts"].as_i64(), d["lastStatusCode"].as_i64()),
+            (Some(1), Some(200))
+        );
         assert!(d["lastDurationMs"].is_number());
     }
 }
@@ -167,7 +174,11 @@ async fn a_failing_receiver_gets_its_retries_then_five_failures_pause_the_endpoi
     assert_eq!(w.drain().await.unwrap(), 1);
     let log = deliveries(&app, &key, &id).await;
     assert_eq!(
-        (log[0]["status"].as_str(), log[0]["attempts"].as_i64(), log[0]["lastStatusCode"].as_i64()),
+        (
+            log[0]["status"].as_str(),
+            log[0]["attempts"].as_i64(),
+            log[0]["lastStatusCode"].as_i64()
+        ),
         (Some("pending"), Some(1), Some(500))
     );
     assert!(log[0]["nextAttemptAt"].is_string());
@@ -210,22 +221,24 @@ async fn a_failing_receiver_gets_its_retries_then_five_failures_pause_the_endpoi
         .unwrap();
     assert!(ep["pausedAt"].is_string(), "{ep}");
     assert_eq!(ep["consecutiveFailures"], 5);
-    let alerts: Vec<(String, String, i32)> =
-        sqlx::query_as("select kind, audience, occurrences from alerts where subject_id = $1 and acknowledged_at is null")
-            .bind(&id)
-            .fetch_all(&app.pool)
-            .await
-            .unwrap();
+    let alerts: Vec<(String, String, i32)> = sqlx::query_as(
+        "select kind, audience, occurrences from alerts where subject_id = $1 and acknowledged_at is null",
+    )
+    .bind(&id)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(
         alerts,
         vec![("webhook.endpoint_paused".into(), "system.alerts.view".into(), 1)]
     );
-    let paused_audit: i64 =
-        sqlx::query_scalar("select count(*) from audit_logs where action = 'webhook.endpoint_paused' and entity_id = $1")
-            .bind(&id)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let paused_audit: i64 = sqlx::query_scalar(
+        "select count(*) from audit_logs where action = 'webhook.endpoint_paused' and entity_id = $1",
+    )
+    .bind(&id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
     assert_eq!(paused_audit, 1);
 
     // paused: no test until resumed; resuming closes the alert
@@ -244,7 +257,10 @@ async fn a_failing_receiver_gets_its_retries_then_five_failures_pause_the_endpoi
     assert_eq!(res.status(), 202);
     assert_eq!(w.drain().await.unwrap(), 1);
     let log = deliveries(&app, &key, &id).await;
-    assert_eq!((log[0]["status"].as_str(), log[0]["lastStatusCode"].as_i64()), (Some("delivered"), Some(204)));
+    assert_eq!(
+        (log[0]["status"].as_str(), log[0]["lastStatusCode"].as_i64()),
+        (Some("delivered"), Some(204))
+    );
     assert_eq!(log.len(), 6);
 }
 
@@ -289,7 +305,10 @@ async fn endpoints_refuse_bad_input_by_field_and_never_show_their_secret() {
     let id = endpoint(&app, &key, &receiver.url, &["redemption.completed"], SECRET, 1).await;
     let res = app.post_as(&key, &format!("/api/v1/admin/webhooks/{id}/test")).await;
     assert_eq!(res.status(), 202);
-    let event_id = res.json::<Value>().await.unwrap()["eventId"].as_str().unwrap().to_owned();
+    let event_id = res.json::<Value>().await.unwrap()["eventId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     jobs(&app, Arc::new(ManualClock::new(now()))).drain().await.unwrap();
     let got = receiver.received();
     assert_eq!(got.len(), 1);
@@ -318,10 +337,11 @@ async fn endpoints_refuse_bad_input_by_field_and_never_show_their_secret() {
         )
         .await;
     seen.push(("PUT".into(), res.text().await.unwrap()));
-    let audit: Vec<String> = sqlx::query_scalar("select coalesce(before::text, '') || coalesce(after::text, '') from audit_logs")
-        .fetch_all(&app.pool)
-        .await
-        .unwrap();
+    let audit: Vec<String> =
+        sqlx::query_scalar("select coalesce(before::text, '') || coalesce(after::text, '') from audit_logs")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
     seen.push(("audit".into(), audit.join("\n")));
     let stored: String = sqlx::query_scalar("select secret from webhook_endpoints")
         .fetch_one(&app.pool)
@@ -329,7 +349,10 @@ async fn endpoints_refuse_bad_input_by_field_and_never_show_their_secret() {
         .unwrap();
     seen.push(("stored".into(), stored));
     for (what, text) in &seen {
-        assert!(!text.contains(SECRET) && !text.contains(OTHER_SECRET), "{what} shows the secret");
+        assert!(
+            !text.contains(SECRET) && !text.contains(OTHER_SECRET),
+            "{what} shows the secret"
+        );
     }
     // the new secret signs from now on
     let other = Receiver::start(OTHER_SECRET).await;
