@@ -32,3 +32,4 @@ pub mod templates;
 pub mod unit;
 pub mod ussd;
 pub mod web;
+pub mod webhooks;

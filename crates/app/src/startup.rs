@@ -138,6 +138,7 @@ pub fn registry(state: &AppState) -> Registry {
             settings: Arc::clone(&state.settings),
         })
         .register(crate::alerts::sms::Handler::new(Arc::clone(&state.settings)))
+        .register(crate::webhooks::send::Handler::new(Arc::clone(&state.settings)))
         .register(crate::reports::schedule_run::SendHandler {
             settings: Arc::clone(&state.settings),
             base_url: state.config.public_base_url.clone(),

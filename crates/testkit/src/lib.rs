@@ -1,5 +1,8 @@
-//! What the workspace's browser tests share: a headless Chromium (Debian's `chromium` and
-//! `chromium-driver`) driven over WebDriver by its own chromedriver, closed when dropped.
+//! What the workspace's tests share: a headless Chromium (Debian's `chromium` and
+//! `chromium-driver`) driven over WebDriver by its own chromedriver, closed when dropped; and a
+//! webhook receiver that checks signatures ([`webhooks`]).
+
+pub mod webhooks;
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};

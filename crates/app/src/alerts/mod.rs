@@ -124,6 +124,9 @@ pub async fn raise(conn: &mut PgConnection, alert: &NewAlert, now: DateTime<Utc>
     .bind(now)
     .fetch_one(&mut *conn)
     .await?;
+    if inserted {
+        crate::webhooks::emit(conn, &crate::webhooks::Event::alert_raised(alert, now), now).await?;
+    }
     Ok(inserted)
 }
 

@@ -168,6 +168,12 @@ actions! {
     AlertRuleCreated => "alert_rule.created",
     AlertRuleUpdated => "alert_rule.updated",
     AlertRuleDeleted => "alert_rule.deleted",
+    WebhookEndpointCreated => "webhook.endpoint_created",
+    WebhookEndpointUpdated => "webhook.endpoint_updated",
+    WebhookEndpointDeleted => "webhook.endpoint_deleted",
+    WebhookEndpointPaused => "webhook.endpoint_paused",
+    WebhookEndpointResumed => "webhook.endpoint_resumed",
+    WebhookTestQueued => "webhook.test_queued",
 }
 
 /// One audit row, built by the caller and written by [`record`].

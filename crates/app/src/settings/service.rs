@@ -460,11 +460,17 @@ pub(crate) async fn state_at(
         .fetch_optional(&mut *conn)
         .await?;
     let snapshot = snapshot.ok_or(AppError::NotFound("settings version"))?;
+    let defaults = default_values();
     for (cat, values) in snapshot.as_object().into_iter().flatten() {
         let Some(cat) = Category::parse(cat) else {
             continue;
         };
+        let known = defaults.get(cat.as_str()).and_then(Value::as_object);
         for (key, stored) in values.as_object().into_iter().flatten() {
+            // a key the settings no longer have (the single webhook URL, decision 0049) stays behind
+            if !known.is_some_and(|k| k.contains_key(key)) {
+                continue;
+            }
             let plain = if is_secret(cat, key) {
                 let opened = stored.as_str().map(|env| secrets.open(env, &secret_context(cat, key)));
                 match opened {

@@ -373,6 +373,17 @@ async fn redeem(
     // "busy" and logs it on its own
     match redemption::redeem(tx, &attempt, &settings.payments, &settings.business.redemption, audit).await? {
         Ok(r) => {
+            if crate::webhooks::emit::on(settings) {
+                let p = crate::webhooks::emit::Payout {
+                    redemption_id: r.redemption_id,
+                    disbursement_id: r.disbursement_id,
+                    amount: r.amount,
+                    currency: &r.currency,
+                    phone: &customer.msisdn,
+                };
+                let event = crate::webhooks::Event::redemption_completed(&p, code.as_str(), r.awaiting_approval, now);
+                crate::webhooks::emit(tx, &event, now).await?;
+            }
             let text = fill(
                 &end_text(Msg::Success, lang, settings, c.templates),
                 &[("amount", &r.amount.to_string()), ("currency", &r.currency)],

@@ -71,3 +71,4 @@ mod users_lists;
 mod ussd;
 mod ussd_concurrency;
 mod ussd_pages;
+mod webhooks;

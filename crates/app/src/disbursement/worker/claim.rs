@@ -31,6 +31,17 @@ pub(super) struct Claim {
 }
 
 impl Claim {
+    /// The payout as its webhook events tell it.
+    pub fn payout(&self) -> crate::webhooks::emit::Payout<'_> {
+        crate::webhooks::emit::Payout {
+            redemption_id: self.redemption_id,
+            disbursement_id: self.id,
+            amount: self.amount,
+            currency: &self.currency,
+            phone: &self.msisdn,
+        }
+    }
+
     /// The reference of the current attempt while MoMo has not said how it ended.
     pub fn unresolved(&self) -> Option<Uuid> {
         match self.attempt_status {

@@ -98,6 +98,15 @@ impl PayoutWorker {
         .await?;
         // the customer's confirmation SMS commits with the payout (queued only when SMS is set up)
         crate::alerts::sms::queue_payout_sms(&mut tx, &[done.redemption_id], now).await?;
+        // and the integrators' webhooks, when they are on
+        if crate::webhooks::emit::on(&self.settings.get().0) {
+            let event = crate::webhooks::Event::disbursement_completed(
+                &c.payout(),
+                st.financial_transaction_id.as_deref(),
+                now,
+            );
+            crate::webhooks::emit(&mut tx, &event, now).await?;
+        }
         tx.commit().await?;
         // after the commit: payouts of one batch completing side by side each see the others'
         // codes as still `used` inside their own transactions; the last to commit sees them all
@@ -287,6 +296,10 @@ impl PayoutWorker {
         )
         .await?;
         crate::alerts::raise(tx, &alerts::failed(c, code, message), now).await?;
+        if crate::webhooks::emit::on(&self.settings.get().0) {
+            let event = crate::webhooks::Event::disbursement_failed(&c.payout(), code, now);
+            crate::webhooks::emit(tx, &event, now).await?;
+        }
         Ok(Outcome::Failed)
     }
 

@@ -146,7 +146,7 @@ impl Category {
         match self {
             Category::Ussd => &["africasTalkingApiKey", "endpointSecret"],
             Category::Payments => &["momoApiUser", "momoApiKey", "momoSubscriptionKey"],
-            Category::Notifications => &["smtpPassword", "webhookSecret"],
+            Category::Notifications => &["smtpPassword"],
             _ => &[],
         }
     }

@@ -135,10 +135,10 @@ pub struct NotificationSettings {
     pub reply_to: String,
     pub sms_enabled: bool,
     pub sms_sender_id: String,
+    /// Master switch of the webhooks to integrators; the endpoints themselves are rows of
+    /// `webhook_endpoints`, managed at `/admin/settings/webhooks` (decision 0049).
     pub webhooks_enabled: bool,
-    pub webhook_url: String,
-    pub webhook_secret: Secret,
-    pub webhook_events: Vec<String>,
+    /// The retries a new endpoint gets unless the form says otherwise.
     pub webhook_retry_attempts: u32,
     /// Disbursement account balance (RWF) below which administrators are alerted.
     pub low_balance_alert: AlertThreshold,
@@ -162,9 +162,6 @@ impl Default for NotificationSettings {
             sms_enabled: true,
             sms_sender_id: String::new(),
             webhooks_enabled: false,
-            webhook_url: String::new(),
-            webhook_secret: Secret::default(),
-            webhook_events: Vec::new(),
             webhook_retry_attempts: 3,
             low_balance_alert: AlertThreshold {
                 enabled: true,

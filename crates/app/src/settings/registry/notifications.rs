@@ -45,11 +45,8 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
         Section {
             title: "Webhooks",
             keys: &[
-                key!("webhooksEnabled", "Send webhooks", "Posts events to the URL below, signed with the webhook secret.", Toggle, LATER),
-                key!("webhookUrl", "Webhook URL", "Where events are posted. Required when webhooks are on.", Url { https_in_production: true }, LATER),
-                key!("webhookSecret", "Webhook secret", "Signs every webhook so the receiver can check it came from us; stored encrypted, never shown.", Secret, LATER),
-                key!("webhookEvents", "Events", "The events to post, e.g. redemption.completed.", List { item: Item::Text { max: 64 }, max: 50 }, LATER),
-                key!("webhookRetryAttempts", "Retries", "How many times a failed webhook is tried again.", Number { min: 0, max: 10, unit: "" }, LATER),
+                key!("webhooksEnabled", "Send webhooks", "Posts the events each endpoint subscribes to (Webhooks page, beside these settings), signed with the endpoint's secret. Off: no event is queued and waiting ones are not sent.", Toggle, Applied { by: &["webhooks/emit.rs", "webhooks/send.rs"] }),
+                key!("webhookRetryAttempts", "Retries of a new endpoint", "How many times a failed webhook is tried again, unless an endpoint says otherwise (each endpoint has its own, 0–10).", Number { min: 0, max: 10, unit: "" }, Applied { by: &["webhooks/pages.rs"] }),
             ],
         },
         Section {

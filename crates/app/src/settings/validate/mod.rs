@@ -87,7 +87,7 @@ impl V {
 }
 
 /// An absolute `http(s)://` URL that parses, with a host.
-fn is_http_url(v: &str) -> bool {
+pub(crate) fn is_http_url(v: &str) -> bool {
     !v.contains(char::is_whitespace)
         && reqwest::Url::parse(v)
             .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
@@ -101,7 +101,7 @@ pub fn set_production(on: bool) {
     PRODUCTION.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
-fn production() -> bool {
+pub(crate) fn production() -> bool {
     PRODUCTION.load(std::sync::atomic::Ordering::Relaxed)
 }
 

@@ -155,24 +155,7 @@ pub(super) fn notifications(v: &mut V, n: &NotificationSettings) {
     v.max_len(&n.smtp_host, 255, "notifications.smtpHost");
     v.max_len(&n.smtp_username, 255, "notifications.smtpUsername");
     v.max_len(&n.from_name, 100, "notifications.fromName");
-    v.max_items(&n.webhook_events, 50, "notifications.webhookEvents");
-    for (i, e) in n.webhook_events.iter().enumerate() {
-        v.max_len(e, 64, &format!("notifications.webhookEvents[{i}]"));
-    }
     v.max_len(&n.sms_sender_id, 11, "notifications.smsSenderId");
-    v.service_url(&n.webhook_url, "notifications.webhookUrl", true);
-    if n.webhooks_enabled {
-        v.check(
-            !n.webhook_url.is_empty(),
-            "notifications.webhookUrl",
-            "is required when webhooks are enabled",
-        );
-        v.check(
-            n.webhook_secret.is_set(),
-            "notifications.webhookSecret",
-            "is required when webhooks are enabled",
-        );
-    }
     v.range(n.webhook_retry_attempts, 0, 10, "notifications.webhookRetryAttempts");
     for (a, f) in [
         (&n.low_balance_alert, "notifications.lowBalanceAlert"),
