@@ -152,6 +152,7 @@ pub async fn on_refusal(
             refused_code(conn, code, phone, refusal.outcome(), now).await
         }
         CustomerLimit => over_redemption_rules(conn, phone, now).await.map(|_| ()),
-        UnknownCode | CoolingDown | TooManyAttempts(_) | Mistyped => Ok(()),
+        // A barred phone was already reviewed by a person: its refusals raise nothing new.
+        UnknownCode | CoolingDown | TooManyAttempts(_) | Mistyped | Barred => Ok(()),
     }
 }
