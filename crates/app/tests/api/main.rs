@@ -43,6 +43,7 @@ mod reconcile;
 mod reports;
 mod reports_browser;
 mod reports_custom;
+mod reports_raw;
 mod reports_schedule;
 mod rollups;
 mod rollups_recount;
