@@ -3,10 +3,10 @@
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on the first unexpected error")]
 
 mod access;
-mod alerts_browser;
-mod alerts_console;
 mod alert_rules;
 mod alert_rules_custom;
+mod alerts_browser;
+mod alerts_console;
 mod audit;
 mod auth_api;
 mod batches;
