@@ -127,6 +127,19 @@ fn resolve(key: &str, channel: &str, locale: &str) -> Result<(&'static Entry, La
     Ok((entry, lang))
 }
 
+/// The template a request body names: unlike a path, a wrong value is a field of the body, so the
+/// answer is a 422 naming `channel`, `locale` or `key`.
+fn resolve_fields(key: &str, channel: &str, locale: &str) -> Result<&'static Entry, AppError> {
+    let Some(channel) = Channel::parse(channel) else {
+        return Err(AppError::field("channel", "must be email, sms or ussd"));
+    };
+    if Lang::parse(locale).is_none() {
+        return Err(AppError::field("locale", "must be en or rw"));
+    }
+    catalogue::find(key, channel)
+        .ok_or_else(|| AppError::field("key", format!("is not a {} template", channel.as_str())))
+}
+
 /// Every template of the catalogue, in its order, English first.
 pub async fn list(conn: &mut PgConnection) -> Result<Vec<TemplateView>, AppError> {
     let rows: Vec<Row> = sqlx::query_as(SELECT).fetch_all(&mut *conn).await?;
@@ -376,7 +389,7 @@ pub struct Preview {
 
 /// The preview the editor shows as the text is typed (the one renderer the senders use).
 pub fn preview(req: &PreviewRequest) -> Result<Preview, AppError> {
-    let (entry, _) = resolve(&req.key, &req.channel, &req.locale)?;
+    let entry = resolve_fields(&req.key, &req.channel, &req.locale)?;
     let change = TemplateChange {
         subject: req.subject.clone(),
         body: req.body.clone(),

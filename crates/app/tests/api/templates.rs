@@ -214,6 +214,17 @@ async fn the_preview_shows_the_encoding_and_segments() {
     assert_eq!(p["cost"]["limit"], 182);
     assert_eq!(p["problems"][0]["field"], "body");
     assert!(p["problems"][0]["message"].as_str().unwrap().contains("{nope}"));
+    // a template the body names wrongly is a field of that body: 422 naming it
+    for (body, field) in [
+        (json!({"key": "no.such", "channel": "sms", "locale": "en", "body": "x"}), "key"),
+        (json!({"key": "disbursement.succeeded", "channel": "fax", "locale": "en", "body": "x"}), "channel"),
+        (json!({"key": "disbursement.succeeded", "channel": "sms", "locale": "fr", "body": "x"}), "locale"),
+    ] {
+        let res = app.post_json(&key, &format!("{BASE}/preview"), &body).await;
+        assert_eq!(res.status(), 422, "{body}");
+        let problem: Value = res.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+    }
 }
 
 #[tokio::test]
