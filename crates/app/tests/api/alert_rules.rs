@@ -384,7 +384,10 @@ async fn throttled_sign_ins_raise_one_security_alert_while_real_time_alerts_are_
     assert!(alerts[0].0.starts_with("security.throttle:"), "{alerts:?}");
 
     // off: the next throttled window raises nothing
-    sqlx::query("delete from alert_events").execute(&app.pool).await.unwrap();
+    sqlx::query("delete from alert_events")
+        .execute(&app.pool)
+        .await
+        .unwrap();
     sqlx::query("delete from alerts").execute(&app.pool).await.unwrap();
     sqlx::query("delete from rate_limits").execute(&app.pool).await.unwrap();
     app.set_settings(Category::Security, json!({"audit": {"realTimeAlerts": false}}))

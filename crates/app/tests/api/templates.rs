@@ -216,9 +216,18 @@ async fn the_preview_shows_the_encoding_and_segments() {
     assert!(p["problems"][0]["message"].as_str().unwrap().contains("{nope}"));
     // a template the body names wrongly is a field of that body: 422 naming it
     for (body, field) in [
-        (json!({"key": "no.such", "channel": "sms", "locale": "en", "body": "x"}), "key"),
-        (json!({"key": "disbursement.succeeded", "channel": "fax", "locale": "en", "body": "x"}), "channel"),
-        (json!({"key": "disbursement.succeeded", "channel": "sms", "locale": "fr", "body": "x"}), "locale"),
+        (
+            json!({"key": "no.such", "channel": "sms", "locale": "en", "body": "x"}),
+            "key",
+        ),
+        (
+            json!({"key": "disbursement.succeeded", "channel": "fax", "locale": "en", "body": "x"}),
+            "channel",
+        ),
+        (
+            json!({"key": "disbursement.succeeded", "channel": "sms", "locale": "fr", "body": "x"}),
+            "locale",
+        ),
     ] {
         let res = app.post_json(&key, &format!("{BASE}/preview"), &body).await;
         assert_eq!(res.status(), 422, "{body}");
