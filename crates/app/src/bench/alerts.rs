@@ -17,9 +17,8 @@ use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 
 use super::scratch;
-use super::ussd::{Load, Redeemer};
+use super::ussd::{codes_to_redeem, Load, Redeemer};
 use crate::clock;
-use crate::codes::cli::{generate, Target};
 use crate::config::Config;
 
 const SECRET: &str = "bench-alerts-endpoint-secret-0123456789";
@@ -94,30 +93,7 @@ pub async fn run(config: &Config, o: Options) -> anyhow::Result<()> {
     // ---- 2. the rules' cost on the USSD path ------------------------------------------------
     let runs = 2 * o.rounds.max(1);
     let codes_needed = (2_500 * o.load_seconds as i64 * runs as i64).max(10_000);
-    println!("generating {codes_needed} codes to redeem …");
-    let expires = (clock.now() + chrono::Duration::days(90))
-        .format("%Y-%m-%d")
-        .to_string();
-    let batch = generate(
-        &state,
-        Target::New(crate::batches::NewBatch {
-            name: "bench alerts".into(),
-            description: String::new(),
-            total_codes: codes_needed,
-            amount_per_code: 1000,
-            expires_at: expires,
-            assigned_user_id: None,
-            generate: false,
-        }),
-        codes_needed,
-    )
-    .await?;
-    let codes: Arc<Vec<String>> = Arc::new(
-        sqlx::query_scalar("select code from promo_codes where batch_id = $1 order by serial")
-            .bind(batch)
-            .fetch_all(&pool)
-            .await?,
-    );
+    let codes = codes_to_redeem(&state, "bench alerts", codes_needed).await?;
     custom_rules(&pool).await?;
     sqlx::query("vacuum analyze").execute(&pool).await?;
     let redeemer = Redeemer {

@@ -112,30 +112,7 @@ pub async fn run(config: &Config, connections: usize, seconds: u64, rollups: Rol
         "bench",
     )
     .await?;
-    println!("generating {codes_needed} codes to redeem …");
-    let expires = (clock.now() + chrono::Duration::days(90))
-        .format("%Y-%m-%d")
-        .to_string();
-    let batch = generate(
-        &state,
-        Target::New(crate::batches::NewBatch {
-            name: "bench ussd".into(),
-            description: String::new(),
-            total_codes: codes_needed,
-            amount_per_code: 1000,
-            expires_at: expires,
-            assigned_user_id: None,
-            generate: false,
-        }),
-        codes_needed,
-    )
-    .await?;
-    let codes: Arc<Vec<String>> = Arc::new(
-        sqlx::query_scalar("select code from promo_codes where batch_id = $1 order by serial")
-            .bind(batch)
-            .fetch_all(&pool)
-            .await?,
-    );
+    let codes = codes_to_redeem(&state, "bench ussd", codes_needed).await?;
     // a campaign under way: customers who redeemed before (their phones are not the bench's),
     // and statistics that know it, as autovacuum keeps them. On tables analysed while nearly empty
     // PostgreSQL plans the foreign-key checks as sequential scans and keeps those plans.
@@ -241,6 +218,39 @@ pub async fn run(config: &Config, connections: usize, seconds: u64, rollups: Rol
     drop(state);
     s.drop().await;
     Ok(())
+}
+
+/// A new batch of `count` codes of 1,000 RWF for a bench to redeem, generated as staff would, and
+/// its codes in serial order.
+pub(super) async fn codes_to_redeem(
+    state: &crate::web::AppState,
+    name: &str,
+    count: i64,
+) -> anyhow::Result<Arc<Vec<String>>> {
+    println!("generating {count} codes to redeem …");
+    let expires = (state.clock.now() + chrono::Duration::days(90))
+        .format("%Y-%m-%d")
+        .to_string();
+    let batch = generate(
+        state,
+        Target::New(crate::batches::NewBatch {
+            name: name.into(),
+            description: String::new(),
+            total_codes: count,
+            amount_per_code: 1000,
+            expires_at: expires,
+            assigned_user_id: None,
+            generate: false,
+        }),
+        count,
+    )
+    .await?;
+    Ok(Arc::new(
+        sqlx::query_scalar("select code from promo_codes where batch_id = $1 order by serial")
+            .bind(batch)
+            .fetch_all(&state.pool)
+            .await?,
+    ))
 }
 
 /// The redemption load: each request a fresh code from a phone seen for the first time.
