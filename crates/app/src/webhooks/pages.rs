@@ -19,7 +19,7 @@ use crate::route;
 use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::{FormPairs, Path};
-use crate::web::pages::html;
+use crate::web::pages::{html, FieldErrors};
 use crate::web::paging::{decode, encode};
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::shell::Shell;
@@ -113,7 +113,7 @@ struct IndexPage {
     endpoints: Vec<EndpointView>,
     events: [EventType; 5],
     form: FormState,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
 }
 
 #[derive(Template)]
@@ -126,30 +126,21 @@ struct DetailPage {
     paused_at: String,
     events: [EventType; 5],
     form: FormState,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     notice: Option<String>,
     log: Vec<LogLine>,
     next: Option<String>,
 }
 
-fn error_for(errors: &[FieldError], field: &str) -> Option<String> {
-    let msgs: Vec<&str> = errors
-        .iter()
-        .filter(|e| e.field == field || e.field.starts_with(&format!("{field}[")))
-        .map(|e| e.message.as_str())
-        .collect();
-    (!msgs.is_empty()).then(|| msgs.join("; "))
-}
-
 impl IndexPage {
     fn error_for(&self, field: &str) -> Option<String> {
-        error_for(&self.errors, field)
+        self.errors.get(field)
     }
 }
 
 impl DetailPage {
     fn error_for(&self, field: &str) -> Option<String> {
-        error_for(&self.errors, field)
+        self.errors.get(field)
     }
 }
 
@@ -203,7 +194,7 @@ async fn render_index(
         endpoints: endpoints::list(&mut conn).await?,
         events: EventType::ALL,
         form,
-        errors,
+        errors: FieldErrors(errors),
     };
     html(status, &page)
 }
@@ -274,7 +265,7 @@ async fn render_detail(state: &AppState, who: &Principal, id: Uuid, shown: Shown
         form: shown.form.unwrap_or_else(|| FormState::of(&endpoint)),
         endpoint,
         events: EventType::ALL,
-        errors: shown.errors,
+        errors: FieldErrors(shown.errors),
         notice: shown.notice,
         log: rows.iter().map(log_line).collect(),
         next,

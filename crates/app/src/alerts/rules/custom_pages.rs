@@ -17,7 +17,7 @@ use crate::route;
 use crate::unit::Acting;
 use crate::web::auth::Principal;
 use crate::web::extract::{FormPairs, Path};
-use crate::web::pages::html;
+use crate::web::pages::{html, FieldErrors};
 use crate::web::routes::{Access, RouteSpec};
 use crate::web::shell::Shell;
 use crate::web::AppState;
@@ -147,7 +147,7 @@ struct RulesPage {
     /// The rule the form changes (none: the form makes a new one).
     editing: Option<Uuid>,
     form: FormState,
-    errors: Vec<FieldError>,
+    errors: FieldErrors,
     rules: Vec<RuleLine>,
     metrics: Vec<(&'static str, &'static str)>,
     comparisons: Vec<(&'static str, &'static str)>,
@@ -157,13 +157,7 @@ struct RulesPage {
 
 impl RulesPage {
     fn error_for(&self, field: &str) -> Option<String> {
-        let msgs: Vec<&str> = self
-            .errors
-            .iter()
-            .filter(|e| e.field == field || e.field.starts_with(&format!("{field}[")))
-            .map(|e| e.message.as_str())
-            .collect();
-        (!msgs.is_empty()).then(|| msgs.join("; "))
+        self.errors.get(field)
     }
 
     fn checked(&self, channel: &str) -> bool {
@@ -217,7 +211,7 @@ async fn render(
         show_recipients: sees_recipients(who),
         editing,
         form,
-        errors,
+        errors: FieldErrors(errors),
         rules: rules.into_iter().map(|r| line(&shown(who, r))).collect(),
         metrics: Metric::ALL.iter().map(|m| (m.key(), m.label())).collect(),
         comparisons: Comparison::ALL.iter().map(|c| (c.key(), c.symbol())).collect(),
