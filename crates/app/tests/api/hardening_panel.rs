@@ -504,6 +504,11 @@ async fn browser_panel_charts_keep_their_shape_and_no_page_scrolls_sideways_on_a
         format!("/admin/disbursements/reconcile/items/{}", w.item),
         "/admin/ussd/sessions/ATUid_phone_width_check".to_owned(),
         format!("/admin/users/{admin}"),
+        "/admin/alerts/rules".to_owned(),
+        "/admin/alerts/fraud".to_owned(),
+        "/admin/settings/templates".to_owned(),
+        "/admin/settings/templates/disbursement.succeeded/sms/rw".to_owned(),
+        "/admin/settings/webhooks".to_owned(),
         "/api/docs".to_owned(),
     ]);
     for page in &pages {
