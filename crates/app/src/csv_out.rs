@@ -5,10 +5,11 @@
 use std::borrow::Cow;
 
 /// A cell a spreadsheet would evaluate (`=`, `+`, `-`, `@`, tab or CR first) gets a leading `'`;
-/// phone numbers (`+2507…`) and plain numbers (`-5`) stay as they are.
+/// phone numbers (`+2507…`) and plain numbers (`-5`) stay as they are. Only a sign makes a number:
+/// `=250` and `@250` are formulas to a spreadsheet (it would show `250`), so they are guarded too.
 pub fn safe_cell(cell: &str) -> Cow<'_, str> {
     let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let numeric = cell.len() > 1 && cell[1..].bytes().all(|b| b.is_ascii_digit());
+    let numeric = cell.starts_with(['+', '-']) && cell.len() > 1 && cell[1..].bytes().all(|b| b.is_ascii_digit());
     if risky && !numeric {
         Cow::Owned(format!("'{cell}"))
     } else {
@@ -66,6 +67,9 @@ mod tests {
         assert_eq!(safe_cell("\r=1"), "'\r=1");
         assert_eq!(safe_cell("-1+2"), "'-1+2");
         assert_eq!(safe_cell("+250788123456"), "+250788123456");
+        assert_eq!(safe_cell("-5"), "-5");
+        assert_eq!(safe_cell("@250788123456"), "'@250788123456");
+        assert_eq!(safe_cell("=250"), "'=250");
         assert_eq!(safe_cell("-5"), "-5");
         assert_eq!(safe_cell("NOT_ENOUGH_FUNDS"), "NOT_ENOUGH_FUNDS");
         assert_eq!(safe_cell(""), "");
