@@ -208,8 +208,8 @@ async fn raw_payout_rows_are_the_payouts_export_cell_for_cell() {
     let r = row(&invalid);
     assert_eq!(
         &r[col("payee_msisdn")],
-        "@250788100003",
-        "a sign and digits read as a number, as `csv_out::safe_cell` has it"
+        "'@250788100003",
+        "`@` before digits is a formula to a spreadsheet (only a sign makes a number): defused"
     );
     assert_eq!(&r[col("error_message")], "");
     assert_eq!(&r[col("error_code")], "'@SUM(A1)");
