@@ -20,6 +20,7 @@ pub mod routes;
 pub mod shell;
 pub mod staff_ips;
 pub mod system;
+pub mod denials;
 
 use std::sync::Arc;
 
