@@ -73,3 +73,5 @@ mod ussd;
 mod ussd_concurrency;
 mod ussd_pages;
 mod webhooks;
+mod ops_logging;
+mod monitoring;
