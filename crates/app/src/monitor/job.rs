@@ -45,12 +45,19 @@ impl JobHandler for Handler {
             .iter()
             .map(|r| (r.check.as_str().to_owned(), json!(r.status.as_str())))
             .collect();
-        Ok(Some(json!({"checks": summary, "alertsRaised": raised, "alertsResolved": resolved})))
+        Ok(Some(
+            json!({"checks": summary, "alertsRaised": raised, "alertsResolved": resolved}),
+        ))
     }
 }
 
 /// Every check's reading now; all `off` while `monitoringEnabled` is off.
-pub async fn read_all(pool: &PgPool, settings: &Settings, data_dir: &std::path::Path, now: DateTime<Utc>) -> Vec<Reading> {
+pub async fn read_all(
+    pool: &PgPool,
+    settings: &Settings,
+    data_dir: &std::path::Path,
+    now: DateTime<Utc>,
+) -> Vec<Reading> {
     let b = &settings.backup;
     if !b.monitoring_enabled {
         return Check::ALL
@@ -76,7 +83,11 @@ pub async fn read_all(pool: &PgPool, settings: &Settings, data_dir: &std::path::
 
 /// Stores the readings (latest per check) and raises the alert of each bad one (deduplicated
 /// while open) and resolves the others'. Returns (alerts raised anew, alerts resolved).
-pub async fn store(conn: &mut PgConnection, readings: &[Reading], now: DateTime<Utc>) -> Result<(i64, i64), sqlx::Error> {
+pub async fn store(
+    conn: &mut PgConnection,
+    readings: &[Reading],
+    now: DateTime<Utc>,
+) -> Result<(i64, i64), sqlx::Error> {
     let (mut raised, mut resolved) = (0, 0);
     for r in readings {
         sqlx::query(
@@ -109,7 +120,12 @@ fn alert(r: &Reading) -> NewAlert {
     let c = r.check;
     let title = match (r.status, r.value, r.limit) {
         (CheckStatus::Breached, Some(v), Some(l)) => {
-            format!("{} {v:.0} {} is above the {l:.0} {} limit", c.title(), c.unit(), c.unit())
+            format!(
+                "{} {v:.0} {} is above the {l:.0} {} limit",
+                c.title(),
+                c.unit(),
+                c.unit()
+            )
         }
         _ => format!("{} check failed", c.title()),
     };

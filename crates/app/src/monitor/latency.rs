@@ -104,7 +104,12 @@ pub async fn report_once(
 }
 
 /// Every [`REPORT_EVERY`] until `shutdown`, in each web process; its row goes when it stops.
-pub async fn report(pool: PgPool, clock: SharedClock, metrics: std::sync::Arc<crate::web::metrics::Metrics>, shutdown: CancellationToken) {
+pub async fn report(
+    pool: PgPool,
+    clock: SharedClock,
+    metrics: std::sync::Arc<crate::web::metrics::Metrics>,
+    shutdown: CancellationToken,
+) {
     let instance = format!(
         "{}-{}-{}",
         crate::jobs::runner_hostname(),

@@ -163,7 +163,11 @@ impl Reading {
         let breached = limit.is_some_and(|l| value > l);
         Self {
             check,
-            status: if breached { CheckStatus::Breached } else { CheckStatus::Ok },
+            status: if breached {
+                CheckStatus::Breached
+            } else {
+                CheckStatus::Ok
+            },
             value: Some(value),
             limit,
             detail: detail.into(),
@@ -202,11 +206,10 @@ impl Stored {
 
 /// The latest reading of every check that has run, in [`Check::ALL`]'s order.
 pub async fn latest(conn: &mut PgConnection) -> Result<Vec<Stored>, sqlx::Error> {
-    let mut rows: Vec<Stored> = sqlx::query_as(
-        "select check_name, status, value, limit_value, detail, checked_at from monitor_checks",
-    )
-    .fetch_all(conn)
-    .await?;
+    let mut rows: Vec<Stored> =
+        sqlx::query_as("select check_name, status, value, limit_value, detail, checked_at from monitor_checks")
+            .fetch_all(conn)
+            .await?;
     rows.sort_by_key(|r| Check::ALL.iter().position(|c| *c == r.check_name));
     Ok(rows)
 }

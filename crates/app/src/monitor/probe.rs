@@ -79,9 +79,7 @@ pub async fn africas_talking(settings: &Settings) -> Reading {
 /// Disk use of the file system that holds `dir` (or its nearest existing parent), as `df`
 /// counts it: used over used plus what an unprivileged writer may still use.
 pub fn disk(dir: &Path, limit_percent: f64) -> Reading {
-    let stat = dir
-        .ancestors()
-        .find_map(|d| rustix::fs::statvfs(d).ok());
+    let stat = dir.ancestors().find_map(|d| rustix::fs::statvfs(d).ok());
     let Some(s) = stat else {
         return Reading::failed(Check::Disk, format!("cannot read the file system of {}", dir.display()));
     };
@@ -174,8 +172,17 @@ mod tests {
     #[test]
     fn a_reading_past_its_limit_is_breached_and_at_it_is_not() {
         use super::super::CheckStatus;
-        assert_eq!(Reading::measured(Check::Disk, 85.5, Some(85.0), "").status, CheckStatus::Breached);
-        assert_eq!(Reading::measured(Check::Disk, 85.0, Some(85.0), "").status, CheckStatus::Ok);
-        assert!(disk(Path::new("/nonexistent/dir/below"), 99.0).value.is_some(), "the nearest parent counts");
+        assert_eq!(
+            Reading::measured(Check::Disk, 85.5, Some(85.0), "").status,
+            CheckStatus::Breached
+        );
+        assert_eq!(
+            Reading::measured(Check::Disk, 85.0, Some(85.0), "").status,
+            CheckStatus::Ok
+        );
+        assert!(
+            disk(Path::new("/nonexistent/dir/below"), 99.0).value.is_some(),
+            "the nearest parent counts"
+        );
     }
 }

@@ -7,6 +7,7 @@ pub mod brand;
 pub mod brand_css;
 pub mod chart;
 mod cors;
+pub mod denials;
 mod edge;
 pub mod extract;
 pub mod metrics;
@@ -20,7 +21,6 @@ pub mod routes;
 pub mod shell;
 pub mod staff_ips;
 pub mod system;
-pub mod denials;
 
 use std::sync::Arc;
 

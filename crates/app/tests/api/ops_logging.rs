@@ -33,18 +33,27 @@ async fn a_refused_request_is_audited_once_per_caller_route_and_minute() {
     assert_eq!(entity, "GET /api/v1/admin/users");
     assert_eq!(meta["permission"], "users.read");
     assert_eq!(meta["route"], "/api/v1/admin/users");
-    assert_eq!(rid.as_deref(), Some(request_id.as_str()), "the request id is on the row");
+    assert_eq!(
+        rid.as_deref(),
+        Some(request_id.as_str()),
+        "the request id is on the row"
+    );
     assert_eq!(actor, "api_key");
 
     // the same caller hammering the same route: still refused, not written again this minute
     for _ in 0..10 {
         assert_eq!(app.get_as(&viewer, "/api/v1/admin/users").await.status(), 403);
     }
-    assert_eq!(denied_rows(&db.pool).await.len(), 1, "one row per caller, route and minute");
-    let counted: i32 = sqlx::query_scalar("select max(count) from rate_limits where key like 'denied:%/api/v1/admin/users'")
-        .fetch_one(&db.pool)
-        .await
-        .unwrap();
+    assert_eq!(
+        denied_rows(&db.pool).await.len(),
+        1,
+        "one row per caller, route and minute"
+    );
+    let counted: i32 =
+        sqlx::query_scalar("select max(count) from rate_limits where key like 'denied:%/api/v1/admin/users'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
     assert_eq!(counted, 11, "every refusal is counted for the next minute's row");
 
     // refused by the handler (free text needs redemptions.search): audited the same way
@@ -87,14 +96,24 @@ async fn one_caller_adds_at_most_twenty_refusals_a_minute_across_routes() {
         let path = spec
             .path
             .split('/')
-            .map(|seg| if seg.starts_with('{') { uuid::Uuid::new_v4().to_string() } else { seg.to_owned() })
+            .map(|seg| {
+                if seg.starts_with('{') {
+                    uuid::Uuid::new_v4().to_string()
+                } else {
+                    seg.to_owned()
+                }
+            })
             .collect::<Vec<_>>()
             .join("/");
         assert_eq!(app.get_as(&viewer, &path).await.status(), 403, "{path}");
         refused += 1;
     }
     assert!(refused > 25, "{refused} routes refused");
-    assert_eq!(denied_rows(&db.pool).await.len(), 20, "at most twenty rows a minute per caller");
+    assert_eq!(
+        denied_rows(&db.pool).await.len(),
+        20,
+        "at most twenty rows a minute per caller"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
