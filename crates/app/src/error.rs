@@ -304,11 +304,19 @@ impl IntoResponse for AppError {
                     res.headers_mut().insert(header::ALLOW, v);
                 }
             }
+            AppError::Forbidden(Denied::Permission(p)) => {
+                // for `web::denials`, which audits the refusal wherever it was decided
+                res.extensions_mut().insert(MissingPermission(*p));
+            }
             _ => {}
         }
         res
     }
 }
+
+/// On a 403 response refused for want of a permission: which one (read by `web::denials`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MissingPermission(pub Permission);
 
 /// An `application/problem+json` response (and the page layer's [`ErrorPageInfo`]) for `status`.
 pub fn problem_response(

@@ -75,3 +75,34 @@ pub async fn hit(
         retry_after_secs,
     })
 }
+
+/// Counts one event on `key` in the fixed window of `window_secs` that holds `now`, and returns
+/// this window's count (this event included) and the previous window's. For throttling what is
+/// *recorded* about something (the first refusal of a minute, say), not for refusing it.
+pub async fn count_fixed(
+    conn: &mut PgConnection,
+    key: &str,
+    window_secs: i32,
+    now: DateTime<Utc>,
+) -> Result<(i32, i32), sqlx::Error> {
+    let window = i64::from(window_secs.max(1));
+    let start_ts = now.timestamp() - now.timestamp().rem_euclid(window);
+    let start = DateTime::from_timestamp(start_ts, 0).unwrap_or(now);
+    let previous = DateTime::from_timestamp(start_ts - window, 0).unwrap_or(now);
+    sqlx::query_as(
+        "with cur as ( \
+           insert into rate_limits (key, window_start, window_seconds, max_requests, count, created_at, updated_at) \
+           values ($1, $2, $3, 1, 1, $4, $4) \
+           on conflict (key, window_seconds, window_start) do update set count = rate_limits.count + 1, updated_at = $4 \
+           returning count) \
+         select (select count from cur), \
+                coalesce((select count from rate_limits where key = $1 and window_seconds = $3 and window_start = $5), 0)",
+    )
+    .bind(key)
+    .bind(start)
+    .bind(window_secs)
+    .bind(now)
+    .bind(previous)
+    .fetch_one(conn)
+    .await
+}

@@ -109,14 +109,27 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let latency = tokio::spawn(crate::monitor::latency::report(
+        state.pool.clone(),
+        state.clock.clone(),
+        Arc::clone(&state.metrics),
+        shutdown.clone(),
+    ));
     let app = crate::web::router(state);
-    axum::serve(
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(async move { shutdown.cancelled().await })
     .await
-    .context("the web server failed")
+    .context("the web server failed");
+    if served.is_ok() {
+        // stopped by `shutdown`: the reporter removes this process's row
+        let _ = latency.await;
+    } else {
+        latency.abort();
+    }
+    served
 }
 
 /// The job kinds this build runs.
@@ -148,6 +161,10 @@ pub fn registry(state: &AppState) -> Registry {
             data_dir: state.config.data_dir.clone(),
         })
         .register(crate::reports::export::job::Retention {
+            data_dir: state.config.data_dir.clone(),
+        })
+        .register(crate::monitor::job::Handler {
+            settings: Arc::clone(&state.settings),
             data_dir: state.config.data_dir.clone(),
         });
     crate::disbursement::reconcile::register(registry, &state.settings)
@@ -220,7 +237,13 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         state.clock.clone(),
         shutdown.clone(),
     ));
+    let monitor = tokio::spawn(crate::monitor::job::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        shutdown.clone(),
+    ));
     let _ = tokio::join!(
+        monitor,
         runner,
         sealer,
         beats,

@@ -174,6 +174,8 @@ actions! {
     WebhookEndpointPaused => "webhook.endpoint_paused",
     WebhookEndpointResumed => "webhook.endpoint_resumed",
     WebhookTestQueued => "webhook.test_queued",
+    AccessDenied => "access.denied",
+    UserViewed => "user.viewed",
 }
 
 /// One audit row, built by the caller and written by [`record`].

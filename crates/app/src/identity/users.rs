@@ -191,6 +191,14 @@ pub async fn get(conn: &mut PgConnection, id: Uuid, now: DateTime<Utc>) -> Resul
     .ok_or(AppError::NotFound("user"))
 }
 
+/// A person's details as someone opens them: [`get`], and the read recorded (`user.viewed`, PRD
+/// 5.2: reads of personal details are audited) in the caller's transaction.
+pub async fn view(conn: &mut PgConnection, id: Uuid, acting: &Acting) -> Result<UserRow, AppError> {
+    let user = get(conn, id, acting.now).await?;
+    audit::record(conn, &acting.audit(Action::UserViewed, "user", id), acting.now).await?;
+    Ok(user)
+}
+
 pub(crate) fn check_email(email: &str) -> Result<String, AppError> {
     let e = email.trim().to_lowercase();
     let ok = e.len() <= 254

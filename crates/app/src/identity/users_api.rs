@@ -206,11 +206,15 @@ pub struct UserDetail {
     pending_role_requests: Vec<RequestView>,
 }
 
-async fn detail(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<UserDetail>, AppError> {
-    let now = state.clock.now();
-    let mut conn = state.pool.acquire().await?;
-    let user = users::get(&mut conn, id, now).await?;
-    let pending_role_requests = roles::pending(&mut conn, Some(id)).await?;
+async fn detail(
+    State(state): State<AppState>,
+    acting: Acting,
+    Path(id): Path<Uuid>,
+) -> Result<Json<UserDetail>, AppError> {
+    let mut unit = state.unit().await?;
+    let user = users::view(&mut unit, id, &acting).await?;
+    let pending_role_requests = roles::pending(&mut unit, Some(id)).await?;
+    unit.commit().await?;
     Ok(Json(UserDetail {
         user,
         pending_role_requests,

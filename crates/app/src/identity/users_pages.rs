@@ -217,7 +217,15 @@ async fn render_user(
     html(status, &page)
 }
 
-async fn user_page(State(state): State<AppState>, who: Principal, Path(id): Path<Uuid>) -> Result<Response, AppError> {
+async fn user_page(
+    State(state): State<AppState>,
+    who: Principal,
+    acting: Acting,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
+    let mut unit = state.unit().await?;
+    users::view(&mut unit, id, &acting).await?;
+    unit.commit().await?;
     render_user(&state, &who, id, None).await
 }
 

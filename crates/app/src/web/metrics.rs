@@ -32,6 +32,13 @@ pub struct StateLabels {
     pub state: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CheckLabels {
+    pub check: String,
+}
+
+type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
@@ -40,6 +47,12 @@ pub struct Metrics {
     pub ussd_hops: Family<OutcomeLabels, Counter>,
     pub audit_unsealed: Gauge,
     pub worker_heartbeat_age: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// The monitor's checks (`crate::monitor::export`).
+    pub monitor_ok: Family<CheckLabels, Gauge>,
+    pub monitor_value: Family<CheckLabels, FloatGauge>,
+    pub monitor_limit: Family<CheckLabels, FloatGauge>,
+    /// Response times since this process last reported them (`crate::monitor::latency`).
+    pub recent: crate::monitor::latency::LatencyWindow,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -83,6 +96,24 @@ impl Default for Metrics {
             "Seconds since the freshest worker heartbeat (-1: none)",
             worker_heartbeat_age.clone(),
         );
+        let monitor_ok = Family::<CheckLabels, Gauge>::default();
+        let monitor_value = Family::<CheckLabels, FloatGauge>::default();
+        let monitor_limit = Family::<CheckLabels, FloatGauge>::default();
+        registry.register(
+            "monitor_check_ok",
+            "Health checks: 1 within the limit, 0 past it or failed (absent while off)",
+            monitor_ok.clone(),
+        );
+        registry.register(
+            "monitor_check_value",
+            "Health checks: the last reading (percent, or milliseconds)",
+            monitor_value.clone(),
+        );
+        registry.register(
+            "monitor_check_limit",
+            "Health checks: the limit from the backup settings",
+            monitor_limit.clone(),
+        );
         Self {
             registry,
             requests,
@@ -91,6 +122,10 @@ impl Default for Metrics {
             ussd_hops,
             audit_unsealed,
             worker_heartbeat_age,
+            monitor_ok,
+            monitor_value,
+            monitor_limit,
+            recent: Default::default(),
         }
     }
 }
@@ -110,6 +145,7 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .observe(seconds);
+        self.recent.observe(seconds);
     }
 
     pub fn ussd_hop(&self, outcome: &str) {

@@ -7,6 +7,7 @@ pub mod brand;
 pub mod brand_css;
 pub mod chart;
 mod cors;
+pub mod denials;
 mod edge;
 pub mod extract;
 pub mod metrics;

@@ -165,18 +165,20 @@ pub async fn authorize(table: Arc<AccessTable>, state: AppState, mut req: Reques
         }
         (Access::Permission(p), Auth::Full(who)) => {
             if !who.can(*p) {
-                return AppError::Forbidden(Denied::Permission(*p)).into_response();
+                return refuse(&state, who, &method, &path, *p, super::denials::meta_of(&req)).await;
             }
         }
         (Access::AllOf(ps), Auth::Full(who)) => {
             if let Some(p) = ps.iter().find(|p| !who.can(**p)) {
-                return AppError::Forbidden(Denied::Permission(*p)).into_response();
+                return refuse(&state, who, &method, &path, *p, super::denials::meta_of(&req)).await;
             }
         }
         (Access::AnyOf(ps), Auth::Full(who)) => {
             if !ps.iter().any(|p| who.can(*p)) {
-                let denied = ps.first().map_or(Denied::Undeclared, |p| Denied::Permission(*p));
-                return AppError::Forbidden(denied).into_response();
+                let Some(p) = ps.first() else {
+                    return AppError::Forbidden(Denied::Undeclared).into_response();
+                };
+                return refuse(&state, who, &method, &path, *p, super::denials::meta_of(&req)).await;
             }
         }
         (Access::Public | Access::PublicJson | Access::Webhook, _) => {}
@@ -189,8 +191,31 @@ pub async fn authorize(table: Arc<AccessTable>, state: AppState, mut req: Reques
             return e.into_response();
         }
     }
-    req.extensions_mut().insert(caller);
-    next.run(req).await
+    let Auth::Full(who) = caller else {
+        req.extensions_mut().insert(caller);
+        return next.run(req).await;
+    };
+    let meta = super::denials::meta_of(&req);
+    req.extensions_mut().insert(Auth::Full(who.clone()));
+    let res = next.run(req).await;
+    // the handler refused for a permission (`Principal::require`): audited like the table's refusals
+    if let Some(super::denials::MissingPermission(p)) = res.extensions().get().copied() {
+        super::denials::record(&state, &who, &method, &path, p, meta).await;
+    }
+    res
+}
+
+/// 403 for want of `missing`, audited (`web::denials`).
+async fn refuse(
+    state: &AppState,
+    who: &auth::Principal,
+    method: &Method,
+    path: &str,
+    missing: Permission,
+    meta: crate::audit::RequestMeta,
+) -> Response {
+    super::denials::record(state, who, method, path, missing, meta).await;
+    AppError::Forbidden(Denied::Permission(missing)).into_response()
 }
 
 /// A declared path asked with a method it does not have: 405 naming the methods it has. (The

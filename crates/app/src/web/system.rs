@@ -63,6 +63,9 @@ pub struct Health {
     pub migrations: Option<crate::db::MigrationStatus>,
     pub worker: WorkerHealth,
     pub settings_version: i64,
+    /// The monitor's latest readings (`crate::monitor`); a breached or failed one makes the
+    /// status `degraded`.
+    pub checks: Vec<crate::monitor::Stored>,
 }
 
 #[derive(Debug, Serialize)]
@@ -104,9 +107,15 @@ pub async fn health_report(state: &AppState) -> Health {
     let (workers, age) = beat.unwrap_or((0, None));
     let stale = age.is_none_or(|a| a > HEARTBEAT_STALE_SECS);
     let current = migrations.as_ref().is_some_and(|m| m.current);
+    let checks = match reachable.then_some(&state.pool) {
+        Some(pool) => async { crate::monitor::latest(&mut *pool.acquire().await?).await }
+            .await
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     let status = if !reachable || !current {
         HealthStatus::Down
-    } else if stale {
+    } else if stale || checks.iter().any(|c| c.status.is_bad()) {
         HealthStatus::Degraded
     } else {
         HealthStatus::Ok
@@ -122,6 +131,7 @@ pub async fn health_report(state: &AppState) -> Health {
             stale,
         },
         settings_version: state.settings.version(),
+        checks,
     }
 }
 
@@ -169,6 +179,8 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Resul
             .fetch_one(&state.pool)
             .await?;
     state.metrics.worker_heartbeat_age.set(age.unwrap_or(-1.0));
+    let checks = crate::monitor::latest(&mut *state.pool.acquire().await?).await?;
+    crate::monitor::export(&state.metrics, &checks);
     let mut res = state.metrics.render().into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

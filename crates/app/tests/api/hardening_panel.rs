@@ -510,6 +510,7 @@ async fn browser_panel_charts_keep_their_shape_and_no_page_scrolls_sideways_on_a
         "/admin/settings/templates/disbursement.succeeded/sms/rw".to_owned(),
         "/admin/settings/webhooks".to_owned(),
         "/api/docs".to_owned(),
+        "/status".to_owned(),
     ]);
     for page in &pages {
         assert_fits(c, &app, page).await;

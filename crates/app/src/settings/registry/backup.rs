@@ -5,6 +5,10 @@ use super::{key, CategoryDoc, Effect::*, Input::*, Section};
 use crate::settings::Category;
 
 const LATER: super::Effect = Later { issue: 23 };
+/// The health limits: read by the monitor's job (`monitor.check`).
+const MONITOR: super::Effect = Applied {
+    by: &["monitor/job.rs"],
+};
 
 pub(super) static DOC: CategoryDoc = CategoryDoc {
     category: Category::Backup,
@@ -103,42 +107,47 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                 key!(
                     "monitoringEnabled",
                     "Watch the system's health",
-                    "Reports the system as degraded past the limits below.",
+                    "Checks the database, MoMo, Africa's Talking, disk, memory and response time once a minute; \
+                     past a limit below (or a check failing) the system is reported degraded and a system alert is \
+                     raised, resolved when back to normal. Off: no check runs and their alerts are resolved.",
                     Toggle,
-                    LATER
+                    MONITOR
                 ),
                 key!(
                     "diskSpacePercent",
                     "Disk use",
-                    "Disk use above which the system is reported degraded.",
+                    "Disk use of the data directory's file system above which the system is reported degraded \
+                     and an alert raised.",
                     Number {
-                        min: 50,
+                        min: 1,
                         max: 99,
                         unit: "%"
                     },
-                    LATER
+                    MONITOR
                 ),
                 key!(
                     "memoryUsagePercent",
                     "Memory use",
-                    "Memory use above which the system is reported degraded.",
+                    "Memory use (total less available) above which the system is reported degraded and an \
+                     alert raised.",
                     Number {
-                        min: 50,
+                        min: 1,
                         max: 99,
                         unit: "%"
                     },
-                    LATER
+                    MONITOR
                 ),
                 key!(
                     "responseTimeMs",
                     "Response time",
-                    "Response time above which the system is reported degraded.",
+                    "The 95th percentile of the web processes' response times over the last 5 minutes above \
+                     which the system is reported degraded and an alert raised.",
                     Number {
                         min: 100,
                         max: 60_000,
                         unit: "ms"
                     },
-                    LATER
+                    MONITOR
                 ),
             ],
         },

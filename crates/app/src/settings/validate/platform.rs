@@ -343,8 +343,8 @@ pub(super) fn backup(v: &mut V, b: &BackupSettings) {
         "backup.maintenanceTime",
         "must be a time such as 02:00 (Africa/Kigali)",
     );
-    v.range(b.disk_space_percent, 50, 99, "backup.diskSpacePercent");
-    v.range(b.memory_usage_percent, 50, 99, "backup.memoryUsagePercent");
+    v.range(b.disk_space_percent, 1, 99, "backup.diskSpacePercent");
+    v.range(b.memory_usage_percent, 1, 99, "backup.memoryUsagePercent");
     v.range(b.response_time_ms, 100, 60_000, "backup.responseTimeMs");
 }
 
