@@ -149,7 +149,8 @@ pub fn registry(state: &AppState) -> Registry {
         })
         .register(crate::reports::export::job::Retention {
             data_dir: state.config.data_dir.clone(),
-        });
+        })
+        .register(crate::audit::panel::Handler);
     crate::disbursement::reconcile::register(registry, &state.settings)
 }
 

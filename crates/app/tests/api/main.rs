@@ -73,3 +73,4 @@ mod ussd;
 mod ussd_concurrency;
 mod ussd_pages;
 mod webhooks;
+mod audit_viewer;
