@@ -554,7 +554,10 @@ fn verify_export_file(path: &std::path::Path) -> ExitCode {
                 r.first_seq,
                 r.last_seq,
                 if r.gaps > 0 {
-                    format!(" ({} gaps: a filtered export; each row still checks against the hash it follows)", r.gaps)
+                    format!(
+                        " ({} gaps: a filtered export; each row still checks against the hash it follows)",
+                        r.gaps
+                    )
                 } else {
                     String::new()
                 }

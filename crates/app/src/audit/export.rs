@@ -292,7 +292,10 @@ pub fn verify_export(r: impl BufRead) -> std::io::Result<Result<OfflineReport, O
         if line.trim().is_empty() {
             continue;
         }
-        let fail = |seq: Option<i64>, id: Option<Uuid>, reason: String| -> std::io::Result<Result<OfflineReport, OfflineBreak>> {
+        let fail = |seq: Option<i64>,
+                    id: Option<Uuid>,
+                    reason: String|
+         -> std::io::Result<Result<OfflineReport, OfflineBreak>> {
             Ok(Err(OfflineBreak {
                 line: no,
                 chain_seq: seq,
@@ -318,15 +321,27 @@ pub fn verify_export(r: impl BufRead) -> std::io::Result<Result<OfflineReport, O
             }
             None => {}
             Some((p_seq, _)) if row.chain_seq <= *p_seq => {
-                return fail(seq, id, format!("out of order: position {} after {p_seq}", row.chain_seq));
+                return fail(
+                    seq,
+                    id,
+                    format!("out of order: position {} after {p_seq}", row.chain_seq),
+                );
             }
             Some((p_seq, p_hash)) if row.chain_seq == p_seq + 1 && *p_hash != prev_hash => {
-                return fail(seq, id, "link broken: prevHash does not match the previous row's hash".into());
+                return fail(
+                    seq,
+                    id,
+                    "link broken: prevHash does not match the previous row's hash".into(),
+                );
             }
             Some((p_seq, _)) => gap = row.chain_seq != p_seq + 1,
         }
         if row_hash(&prev_hash, row.chain_seq, &canon)[..] != hash[..] {
-            return fail(seq, id, "content changed: the row's hash does not match its fields".into());
+            return fail(
+                seq,
+                id,
+                "content changed: the row's hash does not match its fields".into(),
+            );
         }
         let r = report.get_or_insert(OfflineReport {
             rows: 0,

@@ -123,11 +123,7 @@ impl Chain {
             unsealed: s.unsealed,
             last: match &s.last_verification {
                 None => "never verified from the panel".to_owned(),
-                Some(v) if v.intact => format!(
-                    "{}: intact, {} rows checked",
-                    local_display(v.finished_at),
-                    v.checked
-                ),
+                Some(v) if v.intact => format!("{}: intact, {} rows checked", local_display(v.finished_at), v.checked),
                 Some(v) => format!(
                     "{}: BROKEN at chain position {} — {}",
                     local_display(v.finished_at),
@@ -246,7 +242,11 @@ fn shown(v: &Option<serde_json::Value>) -> String {
     }
 }
 
-async fn detail_page(State(state): State<AppState>, who: Principal, Path(id): Path<Uuid>) -> Result<Response, AppError> {
+async fn detail_page(
+    State(state): State<AppState>,
+    who: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<Response, AppError> {
     let settings = state.settings.get();
     let mut conn = state.pool.acquire().await?;
     let d = query::detail(&mut conn, id).await?;
@@ -294,7 +294,10 @@ pub fn history_link(who: &Principal, entity_type: &str, entity_id: impl ToString
     who.can(AuditLogsRead).then(|| {
         with_query(
             "/admin/audit",
-            &[("entityType", entity_type.to_owned()), ("entityId", entity_id.to_string())],
+            &[
+                ("entityType", entity_type.to_owned()),
+                ("entityId", entity_id.to_string()),
+            ],
         )
     })
 }

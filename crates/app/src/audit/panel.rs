@@ -124,10 +124,14 @@ pub async fn request(conn: &mut PgConnection, acting: &Acting) -> Result<i64, Ap
     .created_by(acting.user_id());
     let id = match jobs::enqueue(conn, &job, acting.now).await? {
         Some(id) => id,
-        None => sqlx::query_scalar("select id from jobs where kind = $1 and status in ('queued', 'running') order by id desc limit 1")
+        None => {
+            sqlx::query_scalar(
+                "select id from jobs where kind = $1 and status in ('queued', 'running') order by id desc limit 1",
+            )
             .bind(KIND)
             .fetch_one(&mut *conn)
-            .await?,
+            .await?
+        }
     };
     super::record(
         conn,
@@ -201,13 +205,18 @@ impl JobHandler for Handler {
         });
         super::record(
             &mut tx,
-            &AuditEvent::new(Actor::System, Action::AuditChainVerified, "audit_chain", "chain").metadata(summary.clone()),
+            &AuditEvent::new(Actor::System, Action::AuditChainVerified, "audit_chain", "chain")
+                .metadata(summary.clone()),
             finished_at,
         )
         .await?;
         tx.commit().await?;
-        ctx.progress(report.checked as i64, total.max(report.checked as i64).max(1), Some("done"))
-            .await?;
+        ctx.progress(
+            report.checked as i64,
+            total.max(report.checked as i64).max(1),
+            Some("done"),
+        )
+        .await?;
         Ok(Some(summary))
     }
 }

@@ -128,7 +128,10 @@ impl FilterQuery {
                 if a.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_') {
                     f.action = Some(a.to_owned());
                 } else {
-                    errors.push(FieldError::new("action", "must be an action name such as batch.created"));
+                    errors.push(FieldError::new(
+                        "action",
+                        "must be an action name such as batch.created",
+                    ));
                 }
             }
         }
@@ -163,7 +166,10 @@ impl FilterQuery {
         if let Some(ip) = text(&self.ip) {
             match ip.parse::<IpNetwork>() {
                 Ok(n) => f.ip = Some(n),
-                Err(_) => errors.push(FieldError::new("ip", "must be an IP address or a network such as 10.0.0.0/8")),
+                Err(_) => errors.push(FieldError::new(
+                    "ip",
+                    "must be an IP address or a network such as 10.0.0.0/8",
+                )),
             }
         }
         if let Some(r) = text(&self.request_id) {
@@ -228,7 +234,8 @@ pub fn push_filter<'a>(b: &mut QueryBuilder<'a, Postgres>, f: &'a Filter) {
     }
     if let Some(a) = &f.action {
         if let Some(prefix) = a.strip_suffix('.') {
-            b.push(" and a.action like ").push_bind(format!("{}.%", prefix.replace('_', "\\_")));
+            b.push(" and a.action like ")
+                .push_bind(format!("{}.%", prefix.replace('_', "\\_")));
         } else {
             b.push(" and a.action = ").push_bind(a);
         }
@@ -294,7 +301,8 @@ pub struct AuditRow {
     pub chain_seq: Option<i64>,
 }
 
-const LIST_COLUMNS: &str = "select a.id, a.seq, a.created_at, a.actor_type, a.actor_user_id, u.email::text as actor_email, \
+const LIST_COLUMNS: &str =
+    "select a.id, a.seq, a.created_at, a.actor_type, a.actor_user_id, u.email::text as actor_email, \
      a.action, a.entity_type, a.entity_id, host(a.ip) as ip, a.request_id, c.chain_seq \
      from audit_logs a left join users u on u.id = a.actor_user_id \
      left join audit_chain c on c.audit_id = a.id where true";
@@ -319,7 +327,8 @@ pub async fn list(
             .push_bind(seq)
             .push(")");
     }
-    b.push(" order by a.created_at desc, a.seq desc limit ").push_bind(limit);
+    b.push(" order by a.created_at desc, a.seq desc limit ")
+        .push_bind(limit);
     b.build_query_as().fetch_all(conn).await
 }
 

@@ -60,7 +60,9 @@ fn user(n: u64) -> uuid::Uuid {
 
 /// Writes audit rows up to `target` in all, spread over a year ending `now`, set-based.
 async fn fill(pool: &PgPool, target: i64, now: DateTime<Utc>) -> anyhow::Result<i64> {
-    let mut have: i64 = sqlx::query_scalar("select count(*) from audit_logs").fetch_one(pool).await?;
+    let mut have: i64 = sqlx::query_scalar("select count(*) from audit_logs")
+        .fetch_one(pool)
+        .await?;
     let start = have;
     if target > have {
         println!("filling to {target} audit rows for the viewer's search …");

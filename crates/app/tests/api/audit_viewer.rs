@@ -80,7 +80,9 @@ async fn seed(app: &TestApp) -> Seeded {
 }
 
 async fn ids(app: &TestApp, key: &str, query: &str) -> BTreeSet<Uuid> {
-    let res = app.get_as(key, &format!("{API}?entityType=probe&limit=200&{query}")).await;
+    let res = app
+        .get_as(key, &format!("{API}?entityType=probe&limit=200&{query}"))
+        .await;
     assert_eq!(res.status(), 200, "{query}: {}", res.text().await.unwrap());
     let body: Value = res.json().await.unwrap();
     body["data"]
@@ -103,7 +105,10 @@ async fn filters_and_search_return_exactly_the_matching_rows_and_page_by_keyset(
     let s = seed(&app).await;
 
     assert_eq!(ids(&app, &key, "").await, set(&s, &[0, 1, 2, 3, 4, 5]));
-    assert_eq!(ids(&app, &key, &format!("actor={ADMIN_EMAIL}")).await, set(&s, &[0, 1, 4]));
+    assert_eq!(
+        ids(&app, &key, &format!("actor={ADMIN_EMAIL}")).await,
+        set(&s, &[0, 1, 4])
+    );
     let admin = admin_id(&app).await;
     assert_eq!(ids(&app, &key, &format!("actor={admin}")).await, set(&s, &[0, 1, 4]));
     assert_eq!(ids(&app, &key, "actor=system").await, set(&s, &[2, 5]));
@@ -142,7 +147,10 @@ async fn filters_and_search_return_exactly_the_matching_rows_and_page_by_keyset(
 
     // bad filters: 422 naming each field, on the API and beside the field on the page
     let res = app
-        .get_as(&key, &format!("{API}?actor=nobody&from=2026-13-01&ip=1.2.3&outcome=maybe"))
+        .get_as(
+            &key,
+            &format!("{API}?actor=nobody&from=2026-13-01&ip=1.2.3&outcome=maybe"),
+        )
         .await;
     assert_eq!(res.status(), 422);
     let body: Value = res.json().await.unwrap();
@@ -171,7 +179,10 @@ async fn the_viewer_needs_audit_logs_read_and_the_export_and_verify_their_own_pe
     }
     // reading is not exporting, nor verifying
     assert_eq!(app.get_as(&finance, &format!("{API}/export")).await.status(), 403);
-    assert_eq!(app.post_as(&finance, &format!("{API}/chain/verify")).await.status(), 403);
+    assert_eq!(
+        app.post_as(&finance, &format!("{API}/chain/verify")).await.status(),
+        403
+    );
     // the page offers neither
     let html = app.get_as(&finance, "/admin/audit").await.text().await.unwrap();
     assert!(!html.contains("audit-export") && !html.contains("verify-now"));
@@ -184,29 +195,45 @@ async fn a_row_shows_its_difference_field_by_field_with_links_to_the_entity_and_
     let key = app.api_key("Super Administrator").await;
     let batch = app.generated_batch(&key, "History probe", 3, "w-history").await;
     chain::seal_pending(&app.pool, Utc::now(), 1000).await.unwrap();
-    let row: Uuid = sqlx::query_scalar("select id from audit_logs where entity_type = 'batch' and entity_id = $1 limit 1")
-        .bind(&batch)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let row: Uuid =
+        sqlx::query_scalar("select id from audit_logs where entity_type = 'batch' and entity_id = $1 limit 1")
+            .bind(&batch)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     let body: Value = app.get_as(&key, &format!("{API}/{row}")).await.json().await.unwrap();
     assert_eq!(body["data"]["entityHref"], format!("/admin/batches/{batch}"));
     assert_eq!(body["data"]["hash"].as_str().unwrap().len(), 64, "{body}");
 
     let s = seed(&app).await;
-    let body: Value = app.get_as(&key, &format!("{API}/{}", s.ids[1])).await.json().await.unwrap();
+    let body: Value = app
+        .get_as(&key, &format!("{API}/{}", s.ids[1]))
+        .await
+        .json()
+        .await
+        .unwrap();
     let changes = body["data"]["changes"].as_array().unwrap();
     let changed: Vec<(&str, bool)> = changes
         .iter()
         .map(|c| (c["field"].as_str().unwrap(), c["changed"].as_bool().unwrap()))
         .collect();
     assert_eq!(changed, [("name", false), ("status", true)]);
-    let html = app.get_as(&key, &format!("/admin/audit/{}", s.ids[1])).await.text().await.unwrap();
+    let html = app
+        .get_as(&key, &format!("/admin/audit/{}", s.ids[1]))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains(r#"<tr class="changed" data-field="status">"#), "{html}");
     assert!(html.contains("paused"));
 
     // the batch page links to the batch's history, which lists its rows
-    let page = app.get_as(&key, &format!("/admin/batches/{batch}")).await.text().await.unwrap();
+    let page = app
+        .get_as(&key, &format!("/admin/batches/{batch}"))
+        .await
+        .text()
+        .await
+        .unwrap();
     let link = format!("/admin/audit?entityType=batch&amp;entityId={batch}");
     assert!(page.contains(&link), "no history link on the batch page");
     let history = app
@@ -218,7 +245,12 @@ async fn a_row_shows_its_difference_field_by_field_with_links_to_the_entity_and_
     assert!(history.contains("batch.created"), "{history}");
     // a reader without audit.logs.read is not offered the link
     let viewer = app.api_key("Viewer").await;
-    let page = app.get_as(&viewer, &format!("/admin/batches/{batch}")).await.text().await.unwrap();
+    let page = app
+        .get_as(&viewer, &format!("/admin/batches/{batch}"))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(!page.contains("id=\"audit-history\""));
 }
 
@@ -254,9 +286,15 @@ async fn an_export_verifies_offline_and_one_changed_byte_fails_naming_the_row() 
     std::fs::write(&file, &body).unwrap();
     let (ok, out) = verify_file(&file);
     assert!(ok, "{out}");
-    assert!(out.contains(&format!("OK: {sealed} rows, chain positions 1 to {sealed}")), "{out}");
+    assert!(
+        out.contains(&format!("OK: {sealed} rows, chain positions 1 to {sealed}")),
+        "{out}"
+    );
     let head: Value = app.get_as(&key, &format!("{API}/chain")).await.json().await.unwrap();
-    assert!(out.contains(head["headHash"].as_str().unwrap()), "the last hash is the chain's head");
+    assert!(
+        out.contains(head["headHash"].as_str().unwrap()),
+        "the last hash is the chain's head"
+    );
 
     // one byte changed in the third row's content: fails, naming that row
     let mut lines: Vec<String> = body.lines().map(str::to_owned).collect();
@@ -280,14 +318,18 @@ async fn an_export_verifies_offline_and_one_changed_byte_fails_naming_the_row() 
     assert_eq!(res.status(), 200);
     let csv = res.text().await.unwrap();
     let mut rows = csv.lines();
-    assert!(rows.next().unwrap().starts_with("chain_seq,prev_hash,hash,id,created_at"));
+    assert!(rows
+        .next()
+        .unwrap()
+        .starts_with("chain_seq,prev_hash,hash,id,created_at"));
     assert_eq!(rows.count(), 2);
 
     // exports are audited, with their filters
-    let audited: Vec<Value> = sqlx::query_scalar("select metadata from audit_logs where action = 'audit.exported' order by seq")
-        .fetch_all(&app.pool)
-        .await
-        .unwrap();
+    let audited: Vec<Value> =
+        sqlx::query_scalar("select metadata from audit_logs where action = 'audit.exported' order by seq")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(audited.len(), 2);
     assert_eq!(audited[1]["format"], "csv");
     assert_eq!(audited[1]["filters"]["actor"], "system");
@@ -316,7 +358,12 @@ async fn verify_now_runs_as_a_job_with_progress_and_records_and_audits_its_resul
     assert_eq!(body["job"]["status"], "queued");
     assert!(body["lastVerification"].is_null());
     // asking again while it waits answers the same job
-    let again: Value = app.post_as(&key, &format!("{API}/chain/verify")).await.json().await.unwrap();
+    let again: Value = app
+        .post_as(&key, &format!("{API}/chain/verify"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(again["job"]["id"], body["job"]["id"]);
     // the page follows it
     let html = app.get_as(&key, "/admin/audit").await.text().await.unwrap();
@@ -337,7 +384,14 @@ async fn verify_now_runs_as_a_job_with_progress_and_records_and_audits_its_resul
     .fetch_all(&app.pool)
     .await
     .unwrap();
-    assert_eq!(audited, ["audit.verify_requested", "audit.verify_requested", "audit.chain_verified"]);
+    assert_eq!(
+        audited,
+        [
+            "audit.verify_requested",
+            "audit.verify_requested",
+            "audit.chain_verified"
+        ]
+    );
     let html = app.get_as(&key, "/admin/audit").await.text().await.unwrap();
     assert!(html.contains("intact") && html.contains("verify-now"), "{html}");
 }
