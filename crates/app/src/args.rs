@@ -89,8 +89,13 @@ pub enum SimulateCommand {
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
-    /// Walk the hash chain; exit 1 and name the first broken row if it was tampered with.
-    Verify,
+    /// Walk the hash chain; exit 1 and name the first broken row if it was tampered with. With
+    /// `--file`, check a JSON-lines export offline instead (no database needed).
+    Verify {
+        /// An export from the panel (`format=jsonl`): recompute every row's hash and link.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
     /// Seal pending rows into the chain now.
     Seal,
 }
@@ -158,6 +163,9 @@ pub enum BenchCommand {
         rows: usize,
         #[arg(long, default_value_t = 1_000_000)]
         verify_rows: usize,
+        /// Rows the viewer's search runs over (written set-based after the chain figures).
+        #[arg(long, default_value_t = 10_000_000)]
+        search_rows: usize,
     },
     /// Sustained USSD redemptions over HTTP, and the same load on /api/health.
     Ussd {

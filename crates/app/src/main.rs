@@ -16,6 +16,13 @@ use args::*;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // an auditor checks an export on their own machine: no configuration, no database
+    if let Some(Command::Audit {
+        command: AuditCommand::Verify { file: Some(file) },
+    }) = &cli.command
+    {
+        return verify_export_file(file);
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -227,7 +234,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                     println!("sealed {n} rows");
                     Ok(ExitCode::SUCCESS)
                 }
-                AuditCommand::Verify => {
+                AuditCommand::Verify { .. } => {
                     let started = std::time::Instant::now();
                     let report = audit::chain::verify(&pool).await?;
                     let secs = started.elapsed().as_secs_f64();
@@ -258,9 +265,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                     writers,
                     rows,
                     verify_rows,
+                    search_rows,
                 },
         } => {
-            bench::audit(&config, writers, rows, verify_rows).await?;
+            bench::audit(&config, writers, rows, verify_rows, search_rows).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
@@ -522,4 +530,47 @@ async fn codes_import(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `mbelyco audit verify --file export.jsonl`: recomputes every row's hash and link of an export;
+/// exit 0 with the rows' range, or 1 naming the first row that fails.
+fn verify_export_file(path: &std::path::Path) -> ExitCode {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("mbelyco: cannot read {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    match audit::export::verify_export(std::io::BufReader::new(file)) {
+        Err(e) => {
+            eprintln!("mbelyco: cannot read {}: {e}", path.display());
+            ExitCode::from(2)
+        }
+        Ok(Ok(r)) => {
+            println!(
+                "OK: {} rows, chain positions {} to {}{}",
+                r.rows,
+                r.first_seq,
+                r.last_seq,
+                if r.gaps > 0 {
+                    format!(
+                        " ({} gaps: a filtered export; each row still checks against the hash it follows)",
+                        r.gaps
+                    )
+                } else {
+                    String::new()
+                }
+            );
+            println!(
+                "last hash {} — it matches the head hash on the panel when the export reaches the chain's head",
+                r.last_hash
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Err(b)) => {
+            println!("FAILED at {b}");
+            ExitCode::FAILURE
+        }
+    }
 }

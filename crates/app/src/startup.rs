@@ -166,7 +166,8 @@ pub fn registry(state: &AppState) -> Registry {
         .register(crate::monitor::job::Handler {
             settings: Arc::clone(&state.settings),
             data_dir: state.config.data_dir.clone(),
-        });
+        })
+        .register(crate::audit::panel::Handler);
     crate::disbursement::reconcile::register(registry, &state.settings)
 }
 

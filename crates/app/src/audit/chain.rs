@@ -18,26 +18,28 @@ const SEAL_LOCK: i64 = 0x0061_7564_6974;
 pub const GENESIS: [u8; 32] = [0u8; 32];
 pub const DEFAULT_SEAL_BATCH: i64 = 5_000;
 
-const CANON_COLUMNS: &str = "a.id, a.created_at, a.actor_type, a.actor_user_id, a.action, a.entity_type, \
+pub(crate) const CANON_COLUMNS: &str = "a.id, a.created_at, a.actor_type, a.actor_user_id, a.action, a.entity_type, \
      a.entity_id, a.session_id, a.ip::text as ip, a.user_agent, a.request_id, a.before::text as before, \
      a.after::text as after, a.metadata::text as metadata";
 
-#[derive(Debug, FromRow)]
-struct CanonRow {
-    id: Uuid,
-    created_at: DateTime<Utc>,
-    actor_type: String,
-    actor_user_id: Option<Uuid>,
-    action: String,
-    entity_type: String,
-    entity_id: Option<String>,
-    session_id: Option<Uuid>,
-    ip: Option<String>,
-    user_agent: Option<String>,
-    request_id: Option<String>,
-    before: Option<String>,
-    after: Option<String>,
-    metadata: String,
+/// A row's content exactly as the chain hashes it (JSON as PostgreSQL's jsonb text, the IP as
+/// `inet` text).
+#[derive(Debug, Clone, FromRow)]
+pub(crate) struct CanonRow {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub actor_type: String,
+    pub actor_user_id: Option<Uuid>,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Option<String>,
+    pub session_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub metadata: String,
 }
 
 fn put(h: &mut Sha256, field: Option<&[u8]>) {
@@ -50,7 +52,7 @@ fn put(h: &mut Sha256, field: Option<&[u8]>) {
     }
 }
 
-fn row_hash(prev: &[u8], chain_seq: i64, r: &CanonRow) -> [u8; 32] {
+pub(crate) fn row_hash(prev: &[u8], chain_seq: i64, r: &CanonRow) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(prev);
     h.update(chain_seq.to_be_bytes());
@@ -192,8 +194,17 @@ struct ChainRow {
 /// Walks the whole chain in order and reports the first row that breaks it: a changed row
 /// (hash mismatch), a removed or reordered row (broken link or gap), or rows cut off the end
 /// (a recorded chain head that no longer matches).
-#[tracing::instrument(skip_all, err)]
 pub async fn verify(pool: &PgPool) -> Result<VerifyReport, sqlx::Error> {
+    verify_observed(pool, None).await
+}
+
+/// [`verify`], publishing how many rows it has checked so far on `progress` (every 1,000 rows)
+/// for a job to report.
+#[tracing::instrument(skip_all, err)]
+pub async fn verify_observed(
+    pool: &PgPool,
+    progress: Option<&tokio::sync::watch::Sender<u64>>,
+) -> Result<VerifyReport, sqlx::Error> {
     let heads: Vec<(i64, Vec<u8>)> =
         sqlx::query_as("select chain_seq, head_hash from audit_chain_heads where kind = 'seal' order by chain_seq")
             .fetch_all(pool)
@@ -257,6 +268,9 @@ pub async fn verify(pool: &PgPool) -> Result<VerifyReport, sqlx::Error> {
             heads.next();
         }
         report.checked += 1;
+        if let Some(p) = progress.filter(|_| report.checked % 1000 == 0) {
+            p.send_replace(report.checked);
+        }
         expected_seq += 1;
         prev = row.integrity_hash;
     }

@@ -4,9 +4,16 @@
 //! connection, so the change and its audit row commit or roll back together. Rows are
 //! append-only (a trigger refuses UPDATE, DELETE and TRUNCATE) and hash-chained by a single
 //! sealer shortly after they commit ([`chain::seal_pending`]); [`chain::verify`] walks the chain
-//! and names the first row that breaks it.
+//! and names the first row that breaks it. The viewer reads it ([`query`], [`api`], [`pages`]),
+//! exports it with its chain fields for offline checking ([`export`]) and verifies it on demand
+//! as a job ([`panel`]).
 
+pub mod api;
 pub mod chain;
+pub mod export;
+pub mod pages;
+pub mod panel;
+pub mod query;
 
 use std::net::IpAddr;
 use std::sync::LazyLock;
@@ -176,6 +183,9 @@ actions! {
     WebhookTestQueued => "webhook.test_queued",
     AccessDenied => "access.denied",
     UserViewed => "user.viewed",
+    AuditExported => "audit.exported",
+    AuditVerifyRequested => "audit.verify_requested",
+    AuditChainVerified => "audit.chain_verified",
 }
 
 /// One audit row, built by the caller and written by [`record`].
@@ -342,6 +352,13 @@ impl AppendSql {
                 .bind(events.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
         })
     }
+}
+
+/// The viewer's routes: the API and the pages.
+pub fn routes() -> Vec<crate::web::routes::RouteSpec> {
+    let mut specs = api::routes();
+    specs.extend(pages::routes());
+    specs
 }
 
 #[cfg(test)]

@@ -299,6 +299,8 @@ struct JobLine {
 #[template(path = "batch.html")]
 struct BatchPage {
     shell: Shell,
+    /// The batch's audit history, for holders of `audit.logs.read`.
+    audit_history: Option<String>,
     batch: super::Batch,
     stats: super::Stats,
     job: Option<JobLine>,
@@ -481,6 +483,7 @@ async fn render_batch_with(
         None
     };
     let page = BatchPage {
+        audit_history: crate::audit::pages::history_link(who, "batch", id),
         shell: Shell::new(who, "/admin/batches", &settings.0.branding.company_name),
         amount: rwf(batch.amount_per_code),
         expires: local_display_or(Some(batch.expiration_date), ""),

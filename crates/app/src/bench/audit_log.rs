@@ -1,4 +1,5 @@
-//! `mbelyco bench audit`: concurrent writers of the audit log, then the chain's sealer and verifier.
+//! `mbelyco bench audit`: concurrent writers of the audit log, then the chain's sealer and verifier,
+//! then the viewer's export and search ([`super::audit_viewer`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -71,7 +72,13 @@ async fn append(
 
 /// Audit append throughput with `writers` concurrent writers (one row per transaction, the
 /// sealer running alongside as in production), then `audit verify` over `verify_rows` rows.
-pub async fn audit(config: &Config, writers: usize, rows: usize, verify_rows: usize) -> anyhow::Result<()> {
+pub async fn audit(
+    config: &Config,
+    writers: usize,
+    rows: usize,
+    verify_rows: usize,
+    search_rows: usize,
+) -> anyhow::Result<()> {
     let clock: SharedClock = clock::system();
     let s = scratch(config, "audit", writers as u32 + 4).await?;
     let pool = s.pool.clone();
@@ -139,6 +146,7 @@ pub async fn audit(config: &Config, writers: usize, rows: usize, verify_rows: us
     let started = Instant::now();
     let big = chain::verify(&pool).await?;
     let verify_secs = started.elapsed().as_secs_f64();
+    let viewer = super::audit_viewer::run(&pool, search_rows as i64, clock.now(), 20).await?;
 
     println!();
     println!("== bench audit ==");
@@ -165,6 +173,7 @@ pub async fn audit(config: &Config, writers: usize, rows: usize, verify_rows: us
             " — chain reported BROKEN"
         }
     );
+    viewer.print();
     s.drop().await;
     Ok(())
 }

@@ -9,6 +9,7 @@
 
 pub mod alerts;
 mod audit_log;
+mod audit_viewer;
 pub mod campaign;
 mod codes;
 pub mod dashboard;

@@ -323,6 +323,8 @@ async fn bulk_form(
 #[template(path = "code.html")]
 struct CodePage {
     shell: Shell,
+    /// The code's audit history, for holders of `audit.logs.read`.
+    audit_history: Option<String>,
     code: admin::CodeRow,
     amount: String,
     created: String,
@@ -348,6 +350,7 @@ async fn render_code(
     let settings = state.settings.get();
     let current = d.code.status;
     let page = CodePage {
+        audit_history: crate::audit::pages::history_link(who, "promo_code", id),
         shell: Shell::new(who, "/admin/codes", &settings.0.branding.company_name),
         amount: format!("{} {}", thousands(d.code.amount), d.code.currency),
         created: local_display(d.code.created_at),

@@ -37,6 +37,8 @@ type Catalogue = Vec<(&'static str, Vec<(String, &'static str)>)>;
 #[template(path = "roles.html")]
 struct RolesPage {
     shell: Shell,
+    /// Holds `audit.logs.read`: each role links to its audit history.
+    can_audit: bool,
     roles: Vec<roles::RoleView>,
     catalogue: Catalogue,
     notice: Option<Notice>,
@@ -58,6 +60,7 @@ fn catalogue() -> Catalogue {
 async fn render_roles(state: &AppState, who: &Principal, notice: Option<Notice>) -> Result<Response, AppError> {
     let mut conn = state.pool.acquire().await?;
     let page = RolesPage {
+        can_audit: who.can(crate::access::Permission::AuditLogsRead),
         shell: shell(state, who, "/admin/roles"),
         roles: roles::list(&mut conn).await?,
         catalogue: catalogue(),

@@ -176,6 +176,8 @@ async fn create_user(
 #[template(path = "user.html")]
 struct UserPage {
     shell: Shell,
+    /// The user's audit history, for holders of `audit.logs.read`.
+    audit_history: Option<String>,
     user: users::UserRow,
     requests: Vec<roles::RequestView>,
     roles: Vec<(Uuid, String)>,
@@ -203,6 +205,7 @@ async fn render_user(
         .collect();
     let status = status_for(notice.as_ref());
     let page = UserPage {
+        audit_history: crate::audit::pages::history_link(who, "user", id),
         shell: shell(state, who, "/admin/users"),
         requests: roles::pending(&mut conn, Some(id)).await?,
         user,

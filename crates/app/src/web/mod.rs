@@ -97,6 +97,7 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::reports::api::routes());
     specs.extend(crate::reports::pages::routes());
     specs.extend(crate::webhooks::routes());
+    specs.extend(crate::audit::routes());
     specs
 }
 

@@ -45,6 +45,7 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
         Some(Permission::SystemIntegrationsManage),
     ),
     ("Settings", "/admin/settings", Some(Permission::SystemSettingsRead)),
+    ("Audit log", "/admin/audit", Some(Permission::AuditLogsRead)),
     ("My account", "/account", None),
 ];
 

@@ -492,6 +492,10 @@ async fn browser_panel_charts_keep_their_shape_and_no_page_scrolls_sideways_on_a
         .fetch_one(&app.pool)
         .await
         .unwrap();
+    let audit_row: Uuid = sqlx::query_scalar("select id from audit_logs order by seq desc limit 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     pages.extend([
         batch_page.clone(),
         format!("/admin/codes/{}", w.code),
@@ -511,6 +515,7 @@ async fn browser_panel_charts_keep_their_shape_and_no_page_scrolls_sideways_on_a
         "/admin/settings/webhooks".to_owned(),
         "/api/docs".to_owned(),
         "/status".to_owned(),
+        format!("/admin/audit/{audit_row}"),
     ]);
     for page in &pages {
         assert_fits(c, &app, page).await;

@@ -100,6 +100,8 @@ struct Echo {
 #[template(path = "disbursement.html")]
 struct DetailPage {
     shell: Shell,
+    /// The payout's audit history, for holders of `audit.logs.read`.
+    audit_history: Option<String>,
     updated_iso: String,
     error: Option<String>,
     notice: Option<String>,
@@ -207,6 +209,7 @@ async fn render(
         }
     });
     let page = DetailPage {
+        audit_history: crate::audit::pages::history_link(who, "disbursement", id),
         sms,
         shell: Shell::new(who, "/admin/disbursements", &settings.0.branding.company_name),
         updated_iso: super::iso(d.updated_at),
