@@ -194,7 +194,9 @@ async fn a_row_shows_its_difference_field_by_field_with_links_to_the_entity_and_
     let app = spawn_app(db.pool.clone()).await;
     let key = app.api_key("Super Administrator").await;
     let batch = app.generated_batch(&key, "History probe", 3, "w-history").await;
-    chain::seal_pending(&app.pool, Utc::now(), 1000).await.unwrap();
+    chain::seal_pending(&app.pool, crate::helpers::now(), 1000)
+        .await
+        .unwrap();
     let row: Uuid =
         sqlx::query_scalar("select id from audit_logs where entity_type = 'batch' and entity_id = $1 limit 1")
             .bind(&batch)
@@ -271,7 +273,9 @@ async fn an_export_verifies_offline_and_one_changed_byte_fails_naming_the_row() 
     let app = spawn_app(db.pool.clone()).await;
     let key = app.api_key("Super Administrator").await;
     seed(&app).await;
-    chain::seal_pending(&app.pool, Utc::now(), 1000).await.unwrap();
+    chain::seal_pending(&app.pool, crate::helpers::now(), 1000)
+        .await
+        .unwrap();
     let sealed: i64 = sqlx::query_scalar("select count(*) from audit_chain")
         .fetch_one(&app.pool)
         .await
@@ -350,7 +354,9 @@ async fn verify_now_runs_as_a_job_with_progress_and_records_and_audits_its_resul
     let app = spawn_app(db.pool.clone()).await;
     let key = app.api_key("Super Administrator").await;
     seed(&app).await;
-    chain::seal_pending(&app.pool, Utc::now(), 1000).await.unwrap();
+    chain::seal_pending(&app.pool, crate::helpers::now(), 1000)
+        .await
+        .unwrap();
 
     let res = app.post_as(&key, &format!("{API}/chain/verify")).await;
     assert_eq!(res.status(), 202);

@@ -163,6 +163,7 @@ async fn browser_navigation_shows_only_what_the_user_may_open() {
             "Roles",
             "API keys",
             "Settings",
+            "Audit log",
             "My account"
         ]
     );

@@ -19,7 +19,7 @@ const AT_KEY: &str = "at-api-key-9876543210-wxyz";
 async fn counts(pool: &PgPool) -> (i64, i64, i64) {
     sqlx::query_as(
         "select (select count(*) from system_settings), (select count(*) from setting_versions), \
-                (select count(*) from audit_logs)",
+                (select count(*) from audit_logs where action <> 'access.denied')",
     )
     .fetch_one(pool)
     .await
