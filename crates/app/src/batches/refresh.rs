@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use super::BatchStatus;
 use crate::clock::SharedClock;
-use crate::jobs::{JobContext, JobError, JobHandler, NewJob};
+use crate::jobs::{JobContext, JobError, JobHandler};
 use crate::settings::model::Expiration;
 use crate::settings::SettingsStore;
 
@@ -116,14 +116,12 @@ impl JobHandler for RefreshStatus {
 /// Enqueues the refresh once a minute; the per-minute unique key makes every worker's scheduler
 /// agree on one run.
 pub async fn schedule(pool: PgPool, clock: SharedClock, shutdown: CancellationToken) {
-    crate::jobs::housekeeping::schedule_periodic(pool, clock, shutdown, "the batch status refresh", |now| NewJob {
-        kind: KIND,
-        payload: json!({}),
-        run_at: None,
-        priority: -5,
-        max_attempts: 2,
-        unique_key: Some(now.format("%Y-%m-%dT%H:%M").to_string()),
-        created_by: None,
-    })
+    crate::jobs::housekeeping::schedule_periodic(
+        pool,
+        clock,
+        shutdown,
+        "the batch status refresh",
+        crate::jobs::housekeeping::every_minute(KIND, -5, 2),
+    )
     .await
 }

@@ -74,6 +74,24 @@ pub async fn schedule(pool: PgPool, clock: SharedClock, shutdown: CancellationTo
     .await
 }
 
+/// The job of a once-a-minute scheduler ([`schedule_periodic`]): `kind` with no payload, keyed by
+/// the minute so every worker's scheduler agrees on one run.
+pub fn every_minute(
+    kind: &'static str,
+    priority: i16,
+    max_attempts: i32,
+) -> impl Fn(chrono::DateTime<chrono::Utc>) -> NewJob {
+    move |now| NewJob {
+        kind,
+        payload: json!({}),
+        run_at: None,
+        priority,
+        max_attempts,
+        unique_key: Some(now.format("%Y-%m-%dT%H:%M").to_string()),
+        created_by: None,
+    }
+}
+
 /// Checks every minute whether `job(now)` (whose unique key names its period) already exists in
 /// any state and enqueues it if not, so every worker's scheduler agrees on one run per period.
 pub async fn schedule_periodic<F>(

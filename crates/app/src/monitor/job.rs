@@ -15,7 +15,7 @@ use super::{probe, Check, CheckStatus, Reading};
 use crate::access::Permission;
 use crate::alerts::{self, NewAlert, Severity};
 use crate::clock::SharedClock;
-use crate::jobs::{JobContext, JobError, JobHandler, NewJob};
+use crate::jobs::{JobContext, JobError, JobHandler};
 use crate::settings::model::Settings;
 use crate::settings::SettingsStore;
 
@@ -143,14 +143,12 @@ fn alert(r: &Reading) -> NewAlert {
 
 /// Enqueues the checks once a minute.
 pub async fn schedule(pool: PgPool, clock: SharedClock, shutdown: CancellationToken) {
-    crate::jobs::housekeeping::schedule_periodic(pool, clock, shutdown, "the health checks", |now| NewJob {
-        kind: KIND,
-        payload: json!({}),
-        run_at: None,
-        priority: -5,
-        max_attempts: 1,
-        unique_key: Some(now.format("%Y-%m-%dT%H:%M").to_string()),
-        created_by: None,
-    })
+    crate::jobs::housekeeping::schedule_periodic(
+        pool,
+        clock,
+        shutdown,
+        "the health checks",
+        crate::jobs::housekeeping::every_minute(KIND, -5, 1),
+    )
     .await
 }

@@ -106,15 +106,7 @@ pub async fn schedule(pool: PgPool, clock: SharedClock, shutdown: CancellationTo
         clock.clone(),
         shutdown.clone(),
         "the rollup fold",
-        |now| NewJob {
-            kind: KIND,
-            payload: json!({}),
-            run_at: None,
-            priority: -5,
-            max_attempts: 2,
-            unique_key: Some(now.format("%Y-%m-%dT%H:%M").to_string()),
-            created_by: None,
-        },
+        crate::jobs::housekeeping::every_minute(KIND, -5, 2),
     );
     let retention = schedule_periodic(pool, clock, shutdown, "the analytics retention", |now| NewJob {
         kind: super::retention::KIND,

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::access::Permission;
 use crate::alerts::{raise, NewAlert, Severity};
 use crate::clock::SharedClock;
-use crate::jobs::{JobContext, JobError, JobHandler, NewJob};
+use crate::jobs::{JobContext, JobError, JobHandler};
 use crate::settings::{Settings, SettingsStore};
 
 pub const KIND: &str = "alerts.evaluate";
@@ -275,14 +275,12 @@ impl JobHandler for Handler {
 
 /// Enqueues the evaluation once a minute; the unique key makes every worker's scheduler agree.
 pub async fn schedule(pool: PgPool, clock: SharedClock, shutdown: CancellationToken) {
-    crate::jobs::housekeeping::schedule_periodic(pool, clock, shutdown, "the alert rules", |now| NewJob {
-        kind: KIND,
-        payload: json!({}),
-        run_at: None,
-        priority: -3,
-        max_attempts: 1,
-        unique_key: Some(now.format("%Y-%m-%dT%H:%M").to_string()),
-        created_by: None,
-    })
+    crate::jobs::housekeeping::schedule_periodic(
+        pool,
+        clock,
+        shutdown,
+        "the alert rules",
+        crate::jobs::housekeeping::every_minute(KIND, -3, 1),
+    )
     .await
 }
