@@ -167,7 +167,11 @@ pub fn registry(state: &AppState) -> Registry {
             settings: Arc::clone(&state.settings),
             data_dir: state.config.data_dir.clone(),
         })
-        .register(crate::audit::panel::Handler);
+        .register(crate::audit::panel::Handler)
+        .register(crate::audit::retention::Handler {
+            settings: Arc::clone(&state.settings),
+            data_dir: state.config.data_dir.clone(),
+        });
     crate::disbursement::reconcile::register(registry, &state.settings)
 }
 
@@ -243,7 +247,13 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         state.clock.clone(),
         shutdown.clone(),
     ));
+    let audit_retention = tokio::spawn(crate::audit::retention::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        shutdown.clone(),
+    ));
     let _ = tokio::join!(
+        audit_retention,
         monitor,
         runner,
         sealer,

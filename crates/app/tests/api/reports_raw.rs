@@ -261,6 +261,10 @@ async fn raw_payout_rows_are_the_payouts_export_cell_for_cell() {
         let v: serde_json::Value = app.get_as(&fa, &status).await.json().await.unwrap();
         assert_eq!(v["ready"], true, "the file is made: {v}");
         let file = text(&app, &fa, v["download"].as_str().unwrap()).await;
-        assert_eq!(raw_section(&file), expected, "the file's raw rows are the payouts export");
+        assert_eq!(
+            raw_section(&file),
+            expected,
+            "the file's raw rows are the payouts export"
+        );
     }
 }

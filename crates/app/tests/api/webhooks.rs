@@ -402,5 +402,9 @@ async fn a_payout_an_approver_rejects_reaches_integrators_as_disbursement_failed
     assert_eq!(failed[0].body["data"]["disbursementId"], p.id.to_string());
     assert_eq!(failed[0].body["data"]["reason"], "rejected");
     assert_eq!(failed[0].body["data"]["amount"], 150_000);
-    assert!(!failed[0].raw.contains("555001"), "the phone travels masked: {}", failed[0].raw);
+    assert!(
+        !failed[0].raw.contains("555001"),
+        "the phone travels masked: {}",
+        failed[0].raw
+    );
 }
