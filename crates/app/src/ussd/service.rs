@@ -422,6 +422,14 @@ async fn check(
     if let Some(limited) = limits::check(tx, &customer.msisdn, now, u).await? {
         return Ok(too_many(limited, c));
     }
+    // a phone blocked after a fraud review learns nothing about codes either
+    let barred: bool = sqlx::query_scalar("select blocked_at is not null from customers where id = $1")
+        .bind(customer.id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if barred {
+        return Ok(refused(Refusal::Barred, c));
+    }
     Ok(
         match redemption::look(tx, code, check_fails, now, grace(settings)).await? {
             Ok(state) => {

@@ -464,6 +464,12 @@ async fn a_flagged_phone_is_blocked_refused_over_ussd_then_cleared_and_redeems()
             .await
             .unwrap();
     assert_eq!(outcome, "phone_barred");
+    // nor does it learn whether a code is good: checking one is refused the same way
+    app.hop("c-1", phone, "").await;
+    app.hop("c-1", phone, "2").await;
+    let answer = app.hop("c-1", phone, &format!("2*{}", codes[1])).await;
+    assert!(answer.starts_with("END Tubabarira"), "{answer}");
+    assert!(!answer.contains("1000"), "no amount: {answer}");
 
     // cleared: it redeems again
     let (status, v) = json_of(
