@@ -167,7 +167,13 @@ pub fn registry(state: &AppState) -> Registry {
             settings: Arc::clone(&state.settings),
             data_dir: state.config.data_dir.clone(),
         })
-        .register(crate::audit::panel::Handler);
+        .register(crate::audit::panel::Handler)
+        .register(crate::maintenance::job::Handler {
+            settings: Arc::clone(&state.settings),
+        })
+        .register(crate::maintenance::notify::Before {
+            settings: Arc::clone(&state.settings),
+        });
     crate::disbursement::reconcile::register(registry, &state.settings)
 }
 
@@ -243,7 +249,14 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         state.clock.clone(),
         shutdown.clone(),
     ));
+    let maintenance = tokio::spawn(crate::maintenance::schedule::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        Arc::clone(&state.settings),
+        shutdown.clone(),
+    ));
     let _ = tokio::join!(
+        maintenance,
         monitor,
         runner,
         sealer,

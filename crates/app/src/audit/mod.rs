@@ -186,6 +186,8 @@ actions! {
     AuditExported => "audit.exported",
     AuditVerifyRequested => "audit.verify_requested",
     AuditChainVerified => "audit.chain_verified",
+    MaintenanceStarted => "maintenance.started",
+    MaintenanceFinished => "maintenance.finished",
 }
 
 /// One audit row, built by the caller and written by [`record`].
