@@ -532,8 +532,9 @@ async fn codes_import(
     })
 }
 
-/// `mbelyco audit verify --file export.jsonl`: recomputes every row's hash and link of an export;
-/// exit 0 with the rows' range, or 1 naming the first row that fails.
+/// `mbelyco audit verify --file export.jsonl` (or a retention archive, `….jsonl.gz`): recomputes
+/// every row's hash and link of an export; exit 0 with the rows' range, or 1 naming the first row
+/// that fails.
 fn verify_export_file(path: &std::path::Path) -> ExitCode {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
@@ -542,7 +543,13 @@ fn verify_export_file(path: &std::path::Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match audit::export::verify_export(std::io::BufReader::new(file)) {
+    // an archive of the retention job is gzip'd (`.jsonl.gz`): read through it
+    let reader: Box<dyn std::io::Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::GzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    match audit::export::verify_export(std::io::BufReader::new(reader)) {
         Err(e) => {
             eprintln!("mbelyco: cannot read {}: {e}", path.display());
             ExitCode::from(2)

@@ -168,6 +168,10 @@ pub fn registry(state: &AppState) -> Registry {
             data_dir: state.config.data_dir.clone(),
         })
         .register(crate::audit::panel::Handler)
+        .register(crate::audit::retention::Handler {
+            settings: Arc::clone(&state.settings),
+            data_dir: state.config.data_dir.clone(),
+        })
         .register(crate::maintenance::job::Handler {
             settings: Arc::clone(&state.settings),
         })
@@ -255,8 +259,14 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         Arc::clone(&state.settings),
         shutdown.clone(),
     ));
+    let audit_retention = tokio::spawn(crate::audit::retention::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        shutdown.clone(),
+    ));
     let _ = tokio::join!(
         maintenance,
+        audit_retention,
         monitor,
         runner,
         sealer,

@@ -92,8 +92,8 @@ pub async fn seal_pending(pool: &PgPool, now: DateTime<Utc>, batch_size: i64) ->
                 .fetch_optional(&mut *tx)
                 .await?;
         let rows: Vec<PendingRow> = sqlx::query_as(&format!(
-            "select p.seq as pending_seq, {CANON_COLUMNS} from audit_pending p join audit_logs a on a.id = p.id \
-             order by p.seq limit $1"
+            "select p.seq as pending_seq, {CANON_COLUMNS} from audit_pending p \
+             join audit_logs a on a.id = p.id and a.created_at = p.created_at order by p.seq limit $1"
         ))
         .bind(batch_size)
         .fetch_all(&mut *tx)
@@ -164,6 +164,8 @@ pub struct ChainBreak {
 #[serde(rename_all = "camelCase")]
 pub struct VerifyReport {
     pub checked: u64,
+    /// Of the positions checked, those whose rows were archived by retention (link checked only).
+    pub archived: u64,
     pub unsealed: i64,
     pub heads_checked: u64,
     pub first_break: Option<ChainBreak>,
@@ -187,13 +189,25 @@ struct ChainRow {
     chain_seq: i64,
     prev_hash: Vec<u8>,
     integrity_hash: Vec<u8>,
+    /// Whether the audit row is still stored (not archived by retention, nor deleted).
+    present: bool,
     #[sqlx(flatten)]
     canon: CanonRow,
 }
 
+/// [`CANON_COLUMNS`] over a left join: a chain position whose row is gone reads as `present =
+/// false` with placeholder contents.
+const WALK_COLUMNS: &str = "c.audit_id as id, coalesce(a.created_at, 'epoch') as created_at, \
+     coalesce(a.actor_type, '') as actor_type, a.actor_user_id, coalesce(a.action, '') as action, \
+     coalesce(a.entity_type, '') as entity_type, a.entity_id, a.session_id, a.ip::text as ip, a.user_agent, \
+     a.request_id, a.before::text as before, a.after::text as after, coalesce(a.metadata::text, '') as metadata, \
+     a.id is not null as present";
+
 /// Walks the whole chain in order and reports the first row that breaks it: a changed row
 /// (hash mismatch), a removed or reordered row (broken link or gap), or rows cut off the end
-/// (a recorded chain head that no longer matches).
+/// (a recorded chain head that no longer matches). The chain's own rows are kept for ever; a
+/// position whose audit row was archived by retention (at or before the last `retention` head)
+/// has its link checked but not its contents, which are in the archive file.
 pub async fn verify(pool: &PgPool) -> Result<VerifyReport, sqlx::Error> {
     verify_observed(pool, None).await
 }
@@ -206,12 +220,16 @@ pub async fn verify_observed(
     progress: Option<&tokio::sync::watch::Sender<u64>>,
 ) -> Result<VerifyReport, sqlx::Error> {
     let heads: Vec<(i64, Vec<u8>)> =
-        sqlx::query_as("select chain_seq, head_hash from audit_chain_heads where kind = 'seal' order by chain_seq")
+        sqlx::query_as("select chain_seq, head_hash from audit_chain_heads order by chain_seq")
             .fetch_all(pool)
             .await?;
     let unsealed: i64 = sqlx::query_scalar("select count(*) from audit_pending")
         .fetch_one(pool)
         .await?;
+    let archived_upto: i64 =
+        sqlx::query_scalar("select coalesce(max(chain_seq), 0) from audit_chain_heads where kind = 'retention'")
+            .fetch_one(pool)
+            .await?;
     let mut report = VerifyReport {
         unsealed,
         ..Default::default()
@@ -221,8 +239,8 @@ pub async fn verify_observed(
     let mut prev: Vec<u8> = GENESIS.to_vec();
 
     let sql = format!(
-        "select c.chain_seq, c.prev_hash, c.integrity_hash, {CANON_COLUMNS} \
-         from audit_chain c join audit_logs a on a.id = c.audit_id order by c.chain_seq"
+        "select c.chain_seq, c.prev_hash, c.integrity_hash, {WALK_COLUMNS} \
+         from audit_chain c left join audit_logs a on a.id = c.audit_id order by c.chain_seq"
     );
     let mut stream = sqlx::query_as::<_, ChainRow>(&sql).fetch(pool);
     while let Some(row) = stream.try_next().await? {
@@ -249,8 +267,16 @@ pub async fn verify_observed(
             ));
             return Ok(report);
         }
-        let h = row_hash(&prev, row.chain_seq, &row.canon);
-        if row.integrity_hash != h {
+        if !row.present && row.chain_seq > archived_upto {
+            report.first_break = Some(broken(format!(
+                "row missing: the audit row of chain position {} is gone and was not archived",
+                row.chain_seq
+            )));
+            return Ok(report);
+        }
+        if !row.present {
+            report.archived += 1;
+        } else if row.integrity_hash != row_hash(&prev, row.chain_seq, &row.canon) {
             report.first_break = Some(broken(
                 "content changed: the row's hash does not match its contents".into(),
             ));

@@ -14,6 +14,7 @@ pub mod export;
 pub mod pages;
 pub mod panel;
 pub mod query;
+pub mod retention;
 
 use std::net::IpAddr;
 use std::sync::LazyLock;
@@ -186,6 +187,7 @@ actions! {
     AuditExported => "audit.exported",
     AuditVerifyRequested => "audit.verify_requested",
     AuditChainVerified => "audit.chain_verified",
+    AuditArchived => "audit.archived",
     MaintenanceStarted => "maintenance.started",
     MaintenanceFinished => "maintenance.finished",
 }
@@ -249,8 +251,8 @@ pub async fn record(conn: &mut PgConnection, event: &AuditEvent, at: DateTime<Ut
                (id, actor_type, actor_user_id, action, entity_type, entity_id, session_id, ip, user_agent,
                 request_id, before, after, metadata, created_at)
              values ($14, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-             returning id, seq)
-           insert into audit_pending (seq, id) select seq, id from a returning id"#,
+             returning id, seq, created_at)
+           insert into audit_pending (seq, id, created_at) select seq, id, created_at from a returning id"#,
     )
     .bind(event.actor.kind())
     .bind(event.actor.user_id())
@@ -316,8 +318,8 @@ impl AppendSql {
                          {h}::text[], {i}::text[], {j}::jsonb[], {k}::jsonb[], {l}::jsonb[], {m}::uuid[])
                   with ordinality as t(a, b, c, d, e, f, g, h, i, j, k, l, m, n)
              order by t.n
-             returning id, seq),
-           audit_queued as (insert into audit_pending (seq, id) select seq, id from audit_rows)"#
+             returning id, seq, created_at),
+           audit_queued as (insert into audit_pending (seq, id, created_at) select seq, id, created_at from audit_rows)"#
         );
         AppendSql { slot, items }
     }

@@ -132,8 +132,8 @@ pub async fn audit(
             "with a as ( \
                insert into audit_logs (actor_type, action, entity_type, entity_id, after, created_at) \
                select 'system', 'settings.updated', 'bench', g::text, jsonb_build_object('value', g), $2 \
-               from generate_series(1, $1) g returning id, seq) \
-             insert into audit_pending (seq, id) select seq, id from a",
+               from generate_series(1, $1) g returning id, seq, created_at) \
+             insert into audit_pending (seq, id, created_at) select seq, id, created_at from a",
         )
         .bind(n as i64)
         .bind(clock.now())

@@ -162,7 +162,7 @@ async fn reject(
     ApiJson(b): ApiJson<ReasonBody>,
 ) -> Result<Json<Data<Disbursement>>, AppError> {
     let mut unit = state.unit().await?;
-    let d = ops::reject(&mut unit, id, &b.reason, &acting).await?;
+    let d = ops::reject(&mut unit, id, &b.reason, &state.settings.get().0, &acting).await?;
     unit.commit().await?;
     Ok(Data::of(d))
 }

@@ -8,6 +8,7 @@ mod alert_rules_custom;
 mod alerts_browser;
 mod alerts_console;
 mod audit;
+mod audit_retention;
 mod audit_viewer;
 mod auth_api;
 mod batches;

@@ -155,6 +155,7 @@ async fn raw_payout_rows_are_the_payouts_export_cell_for_cell() {
     )
     .await;
     assert_eq!(raw, export, "the raw rows are the payouts export, byte for byte");
+    let export_all = export.clone();
 
     let rows = records(raw);
     assert_eq!(rows[0].iter().collect::<Vec<_>>(), HEADER);
@@ -243,4 +244,27 @@ async fn raw_payout_rows_are_the_payouts_export_cell_for_cell() {
     let rows = records(raw_section(&report));
     assert_eq!(rows.len(), 2);
     assert_eq!(&rows[1][0], elsewhere.id.to_string());
+
+    // the same report made as a file by the export job (POST /reports/export, which needs
+    // reports.export): the raw rows too, for all batches and for one
+    let fa = app.api_key("Super Administrator").await;
+    for (batch_id, expected) in [(None, export_all.clone()), (Some(other), export)] {
+        let mut body = json!({"kind": "financial", "from": yesterday, "to": today, "format": "csv"});
+        if let Some(b) = batch_id {
+            body["batchId"] = json!(b);
+        }
+        let res = app.post_json(&fa, "/api/v1/admin/reports/export", &body).await;
+        assert_eq!(res.status(), 202);
+        let v: serde_json::Value = res.json().await.unwrap();
+        let status = format!("/api/v1/admin/reports/export/{}", v["file"]["id"].as_str().unwrap());
+        app.worker("w-raw").drain().await.unwrap();
+        let v: serde_json::Value = app.get_as(&fa, &status).await.json().await.unwrap();
+        assert_eq!(v["ready"], true, "the file is made: {v}");
+        let file = text(&app, &fa, v["download"].as_str().unwrap()).await;
+        assert_eq!(
+            raw_section(&file),
+            expected,
+            "the file's raw rows are the payouts export"
+        );
+    }
 }

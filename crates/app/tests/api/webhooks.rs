@@ -372,3 +372,39 @@ async fn endpoints_refuse_bad_input_by_field_and_never_show_their_secret() {
     jobs(&app, Arc::new(ManualClock::new(now()))).drain().await.unwrap();
     assert!(other.received()[0].signed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payout_an_approver_rejects_reaches_integrators_as_disbursement_failed() {
+    use crate::payout_fixtures::{batch, payout, person_with_key, Spec};
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let admin = app.api_key("Super Administrator").await;
+    let (_, fa) = person_with_key(&app, "fa@mbelyco.test", "Financial Administrator").await;
+    let integrator = Receiver::start(SECRET).await;
+    endpoint(&app, &admin, &integrator.url, &["disbursement.failed"], SECRET, 3).await;
+    webhooks_on(&app).await;
+    let b = batch(&app.pool, "Held", 150_000).await;
+    let p = payout(&app.pool, b, Spec::new("+250788555001", 150_000, "awaiting_approval")).await;
+
+    let res = app
+        .post_json(
+            &fa,
+            &format!("/api/v1/admin/disbursements/{}/reject", p.id),
+            &json!({"reason": "Customer is a staff member"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    jobs(&app, Arc::new(ManualClock::new(now()))).drain().await.unwrap();
+
+    let failed = integrator.of("disbursement.failed");
+    assert_eq!(failed.len(), 1, "{:?}", integrator.received());
+    assert!(failed[0].signed);
+    assert_eq!(failed[0].body["data"]["disbursementId"], p.id.to_string());
+    assert_eq!(failed[0].body["data"]["reason"], "rejected");
+    assert_eq!(failed[0].body["data"]["amount"], 150_000);
+    assert!(
+        !failed[0].raw.contains("555001"),
+        "the phone travels masked: {}",
+        failed[0].raw
+    );
+}

@@ -66,11 +66,13 @@ fn moved(after: Option<Disbursement>) -> Result<Disbursement, AppError> {
 }
 
 /// `awaiting_approval → failed` with `error_code = 'rejected'`; the redemption fails with it and
-/// the code stays `used` (it is not paid, and it cannot be redeemed again).
+/// the code stays `used` (it is not paid, and it cannot be redeemed again). Integrators hear of it
+/// as `disbursement.failed` (reason `rejected`) when webhooks are on.
 pub async fn reject(
     conn: &mut PgConnection,
     id: Uuid,
     reason: &str,
+    settings: &crate::settings::Settings,
     acting: &Acting,
 ) -> Result<Disbursement, AppError> {
     let reason = check_reason("reason", reason)?;
@@ -104,6 +106,17 @@ pub async fn reject(
     )?;
     redemption_lifecycle::fail(conn, d.redemption_id, REJECTED, &reason, acting.now).await?;
     crate::audit::record(conn, &audit, acting.now).await?;
+    if crate::webhooks::emit::on(settings) {
+        let payout = crate::webhooks::emit::Payout {
+            redemption_id: d.redemption_id,
+            disbursement_id: id,
+            amount: d.amount,
+            currency: &d.currency,
+            phone: &d.msisdn,
+        };
+        let event = crate::webhooks::Event::disbursement_failed(&payout, REJECTED, acting.now);
+        crate::webhooks::emit(conn, &event, acting.now).await?;
+    }
     Ok(after)
 }
 

@@ -370,7 +370,7 @@ async fn reject_form(
 ) -> Result<Response, AppError> {
     let cmd = ReasonCmd::from(&form);
     let mut unit = state.unit().await?;
-    let out = ops::reject(&mut unit, id, &cmd.reason, &acting).await;
+    let out = ops::reject(&mut unit, id, &cmd.reason, &state.settings.get().0, &acting).await;
     finish(&state, &who, id, unit, out, echo(&form, "rejected")).await
 }
 

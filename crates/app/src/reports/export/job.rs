@@ -130,8 +130,9 @@ impl Handler {
             {
                 let mut conn = ctx.pool.acquire().await?;
                 let n: i64 = sqlx::query_scalar(
-                    "select count(*) from disbursements where created_at >= $1 and created_at < $2 \
-                 and ($3::uuid is null or batch_id = $3)",
+                    "select count(*) from disbursements d where d.created_at >= $1 and d.created_at < $2 \
+                 and ($3::uuid is null or exists (select 1 from redemptions r \
+                      where r.id = d.redemption_id and r.batch_id = $3))",
                 )
                 .bind(spec.range.start())
                 .bind(spec.range.end())

@@ -288,13 +288,18 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                 key!(
                     "audit.retentionDays",
                     "Audit retention",
-                    "How long audit records are kept (at least 7 years).",
+                    "How long audit records are kept (at least 7 years). Each month is kept whole until its last \
+                     day is this old; then its records are written, with their chain fields, to an archive file in \
+                     the backup folder (audit-archive) and removed from the database. The chain keeps every \
+                     position, so verifying it still passes.",
                     Number {
                         min: 2557,
                         max: 36_500,
                         unit: "days"
                     },
-                    Later { issue: 23 }
+                    Applied {
+                        by: &["audit/retention.rs"]
+                    }
                 ),
                 key!(
                     "audit.realTimeAlerts",
