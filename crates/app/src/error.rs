@@ -152,6 +152,9 @@ pub enum AppError {
     RateLimited { retry_after_secs: u64 },
     #[error("service busy: {0}")]
     Busy(String),
+    /// The system is in maintenance (`crate::maintenance`): changes wait until it ends.
+    #[error("in maintenance")]
+    Maintenance { retry_after_secs: u64, detail: String },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -179,7 +182,7 @@ impl AppError {
             AppError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Busy(_) | AppError::Maintenance { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -198,6 +201,7 @@ impl AppError {
             AppError::Conflict { .. } => "conflict",
             AppError::RateLimited { .. } => "rate-limited",
             AppError::Busy(_) => "busy",
+            AppError::Maintenance { .. } => "maintenance",
             AppError::Internal(_) => "internal",
         }
     }
@@ -216,6 +220,7 @@ impl AppError {
             AppError::Conflict { .. } => "Conflict with the current state",
             AppError::RateLimited { .. } => "Too many requests",
             AppError::Busy(_) => "Busy, try again",
+            AppError::Maintenance { .. } => "Under maintenance",
             AppError::Internal(_) => "Something went wrong on our side",
         }
     }
@@ -242,6 +247,7 @@ impl AppError {
                 format!("Try again in {retry_after_secs} seconds.")
             }
             AppError::Busy(m) => m.clone(),
+            AppError::Maintenance { detail, .. } => detail.clone(),
             AppError::Internal(_) => {
                 "An unexpected error occurred. Quote the request id if you contact support.".to_owned()
             }
@@ -294,7 +300,7 @@ impl IntoResponse for AppError {
         };
         let mut res = problem_response(status, self.slug(), self.title(), self.detail(), errors);
         match &self {
-            AppError::RateLimited { retry_after_secs } => {
+            AppError::RateLimited { retry_after_secs } | AppError::Maintenance { retry_after_secs, .. } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                     res.headers_mut().insert(header::RETRY_AFTER, v);
                 }

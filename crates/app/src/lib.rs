@@ -20,6 +20,7 @@ pub mod disbursement;
 pub mod error;
 pub mod identity;
 pub mod jobs;
+pub mod maintenance;
 pub mod monitor;
 pub mod ratelimit;
 pub mod redemption;

@@ -171,6 +171,12 @@ pub fn registry(state: &AppState) -> Registry {
         .register(crate::audit::retention::Handler {
             settings: Arc::clone(&state.settings),
             data_dir: state.config.data_dir.clone(),
+        })
+        .register(crate::maintenance::job::Handler {
+            settings: Arc::clone(&state.settings),
+        })
+        .register(crate::maintenance::notify::Before {
+            settings: Arc::clone(&state.settings),
         });
     crate::disbursement::reconcile::register(registry, &state.settings)
 }
@@ -247,12 +253,19 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         state.clock.clone(),
         shutdown.clone(),
     ));
+    let maintenance = tokio::spawn(crate::maintenance::schedule::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        Arc::clone(&state.settings),
+        shutdown.clone(),
+    ));
     let audit_retention = tokio::spawn(crate::audit::retention::schedule(
         state.pool.clone(),
         state.clock.clone(),
         shutdown.clone(),
     ));
     let _ = tokio::join!(
+        maintenance,
         audit_retention,
         monitor,
         runner,

@@ -188,6 +188,8 @@ actions! {
     AuditVerifyRequested => "audit.verify_requested",
     AuditChainVerified => "audit.chain_verified",
     AuditArchived => "audit.archived",
+    MaintenanceStarted => "maintenance.started",
+    MaintenanceFinished => "maintenance.finished",
 }
 
 /// One audit row, built by the caller and written by [`record`].

@@ -48,21 +48,29 @@ pub async fn apply(pool: &PgPool, analytics: &AnalyticsSettings, now: DateTime<U
         return Ok(out);
     }
     let raw_before = now - Duration::days(i64::from(analytics.raw_data_days));
-    out.interactions = chunked(
+    (out.interactions, out.sessions) = delete_raw(pool, raw_before).await?;
+    Ok(out)
+}
+
+/// Deletes the USSD interaction log rows written before `before` and the USSD sessions not seen
+/// since (so ended), a chunk at a time; returns (interactions, sessions) deleted. Also the
+/// maintenance window's "clean up logs" task (`crate::maintenance::job`).
+pub async fn delete_raw(pool: &PgPool, before: DateTime<Utc>) -> Result<(u64, u64), sqlx::Error> {
+    let interactions = chunked(
         pool,
         "delete from ussd_interactions where id in \
          (select id from ussd_interactions where created_at < $1 limit $2)",
-        raw_before,
+        before,
     )
     .await?;
-    out.sessions = chunked(
+    let sessions = chunked(
         pool,
         "delete from ussd_sessions where session_id in \
          (select session_id from ussd_sessions where last_seen_at < $1 limit $2)",
-        raw_before,
+        before,
     )
     .await?;
-    Ok(out)
+    Ok((interactions, sessions))
 }
 
 async fn chunked(pool: &PgPool, sql: &str, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {

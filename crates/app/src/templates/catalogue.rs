@@ -58,16 +58,19 @@ pub enum Event {
     DisbursementFailed,
     SystemAlert,
     ReportReady,
+    /// The system is in maintenance (`crate::maintenance`): the screen every USSD dial gets.
+    Maintenance,
 }
 
 impl Event {
-    pub const ALL: [Event; 6] = [
+    pub const ALL: [Event; 7] = [
         Event::RedemptionSucceeded,
         Event::RedemptionFailed,
         Event::DisbursementSucceeded,
         Event::DisbursementFailed,
         Event::SystemAlert,
         Event::ReportReady,
+        Event::Maintenance,
     ];
 
     pub fn title(self) -> &'static str {
@@ -78,6 +81,7 @@ impl Event {
             Event::DisbursementFailed => "Disbursement failure",
             Event::SystemAlert => "System alert",
             Event::ReportReady => "Report ready",
+            Event::Maintenance => "Maintenance",
         }
     }
 }
@@ -424,7 +428,26 @@ pub const ENTRIES: &[Entry] = &[
         (None, "MBELYCO: report {title} is ready: {link}"),
         (None, "MBELYCO: report {title} is ready: {link}"),
     ),
+    text(
+        MAINTENANCE_SCREEN,
+        Channel::Ussd,
+        Event::Maintenance,
+        "Under maintenance (every dial, both languages on one screen)",
+        CUSTOMER,
+        &[],
+        (
+            None,
+            "MBELYCO Promo is under maintenance. Please dial again later. Thank you!",
+        ),
+        (
+            None,
+            "MBELYCO Promo iri kuvugururwa. Mwongere muhamagare nyuma. Murakoze!",
+        ),
+    ),
 ];
+
+/// The USSD screen of maintenance: its English and Kinyarwanda texts shown one above the other.
+pub const MAINTENANCE_SCREEN: &str = "maintenance";
 
 /// The template of `key` on `channel`.
 pub fn find(key: &str, channel: Channel) -> Option<&'static Entry> {
@@ -446,7 +469,9 @@ mod tests {
 
     #[test]
     fn every_event_has_its_channels_and_defaults_use_only_their_variables() {
-        for event in Event::ALL {
+        // maintenance speaks to customers on USSD only (staff hear of it by the e-mails of the
+        // backup settings)
+        for event in Event::ALL.into_iter().filter(|e| *e != Event::Maintenance) {
             for channel in [Channel::Email, Channel::Sms] {
                 assert!(
                     ENTRIES.iter().any(|e| e.event == event && e.channel == channel),

@@ -168,6 +168,14 @@ async fn handle(
     if !gateway_allowed(&settings.0.ussd, q.secret.as_deref(), meta.ip) {
         return AppError::Forbidden(Denied::GatewaySecret).into_response();
     }
+    if crate::maintenance::current(&settings.0.backup, state.clock.now()).is_some() {
+        // in maintenance: every hop ends at once, before any session state or redemption
+        state.metrics.ussd_hop("maintenance");
+        return plain(
+            StatusCode::OK,
+            format!("END {}", maintenance_screen(&state.templates.get())),
+        );
+    }
     let hop = form(&body).filter(|h| !h.session_id.trim().is_empty());
     let Some(hop) = hop else {
         // not a gateway request we can keep state for; answered, not stored
@@ -179,6 +187,17 @@ async fn handle(
     let answer = service::handle(&state.pool, &settings.0, &templates, &hop, state.clock.now()).await;
     state.metrics.ussd_hop(answer.outcome.as_str());
     plain(StatusCode::OK, answer.body)
+}
+
+/// The screen of maintenance: the `maintenance` template in English, then in Kinyarwanda.
+pub fn maintenance_screen(templates: &crate::templates::Templates) -> String {
+    use crate::templates::catalogue::{Channel, MAINTENANCE_SCREEN};
+    use crate::ussd::messages::Lang;
+    [Lang::En, Lang::Rw]
+        .into_iter()
+        .filter_map(|l| templates.body(MAINTENANCE_SCREEN, Channel::Ussd, l))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `POST /api/v1/webhooks/ussd/status`: the end-of-session notification, stored on the session.

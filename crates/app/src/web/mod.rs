@@ -113,6 +113,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(edge::guard_input))
         .layer(axum::middleware::from_fn(edge::problem_errors))
         .layer(axum::middleware::from_fn(pages::render_error_pages))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::maintenance::web::scope,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), brand::scope))
         .layer(axum::middleware::from_fn(middleware::security_headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), cors::cors))

@@ -191,6 +191,10 @@ pub async fn authorize(table: Arc<AccessTable>, state: AppState, mut req: Reques
             return e.into_response();
         }
     }
+    // in maintenance, changes wait (decision 0054): decided here once, for every route
+    if let Some(e) = crate::maintenance::web::refuse(&method, &path, req.uri().path()) {
+        return e.into_response();
+    }
     let Auth::Full(who) = caller else {
         req.extensions_mut().insert(caller);
         return next.run(req).await;

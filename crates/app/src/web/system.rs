@@ -195,6 +195,10 @@ struct StatusPage<'a> {
     company: &'a str,
     health: &'a Health,
     jobs: &'a [(String, i64)],
+    /// "In maintenance until …", or when the next weekly window opens, or nothing.
+    maintenance: Option<String>,
+    /// The last runs of the maintenance window (`crate::maintenance::runs`).
+    runs: Vec<crate::maintenance::runs::Run>,
 }
 
 /// The public status page: what the system is and whether it is well.
@@ -202,10 +206,24 @@ pub async fn status_page(State(state): State<AppState>) -> Result<Response, AppE
     let h = health_report(&state).await;
     let jobs = crate::jobs::depth(&state.pool).await.unwrap_or_default();
     let settings = state.settings.get();
+    let now = state.clock.now();
+    let b = &settings.0.backup;
+    let maintenance = match crate::maintenance::current(b, now) {
+        Some(w) => Some(format!("In maintenance ({}) {}.", w.reason.label(), w.until_text())),
+        None => crate::maintenance::window::next_start(b, now).map(|t| {
+            format!(
+                "The next maintenance window opens {} (Kigali time).",
+                crate::clock::local_display(t)
+            )
+        }),
+    };
+    let runs = crate::maintenance::runs::latest(&mut *state.pool.acquire().await?, 5).await?;
     let page = StatusPage {
         company: &settings.0.branding.company_name,
         health: &h,
         jobs: &jobs,
+        maintenance,
+        runs,
     };
     super::pages::html(StatusCode::OK, &page)
 }

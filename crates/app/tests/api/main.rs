@@ -37,6 +37,7 @@ mod jobs;
 mod lifecycle_codes;
 mod lifecycle_identity;
 mod lifecycle_payouts;
+mod maintenance;
 mod monitoring;
 mod openapi;
 mod ops_logging;

@@ -89,7 +89,13 @@ impl PayoutWorker {
     /// attempt as it is, due again in a few seconds instead of when the lease would expire; the
     /// next claim resolves the attempt first. When even this fails, the lease brings it back.
     pub(super) async fn release_after_error(&self, id: Uuid) {
-        let again = self.clock.now() + chrono::Duration::seconds(5);
+        self.release_later(id, 5).await
+    }
+
+    /// Leaves the claimed row `processing` with its attempt as it is, due again in `secs`
+    /// seconds (after an error; in maintenance, a row with no transfer under way).
+    pub(super) async fn release_later(&self, id: Uuid, secs: i64) {
+        let again = self.clock.now() + chrono::Duration::seconds(secs);
         let released = sqlx::query(
             "update disbursements set lease_owner = null, lease_expires_at = $3, next_attempt_at = $3 \
              where id = $1 and lease_owner = $2 and status = 'processing'",

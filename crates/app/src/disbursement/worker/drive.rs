@@ -29,6 +29,11 @@ impl PayoutWorker {
         if let Some(reference) = c.unresolved() {
             return self.resolve(pacing, client, &c, reference, true).await;
         }
+        if crate::maintenance::current(&self.settings.get().0.backup, self.clock.now()).is_some() {
+            // in maintenance no new transfer starts (decision 0054): the row waits as it is
+            self.release_later(c.id, 60).await;
+            return Ok(Outcome::Deferred);
+        }
         if c.attempts >= c.max_attempts {
             return self.give_up(&c, "retry budget spent").await;
         }

@@ -188,14 +188,19 @@ impl PayoutWorker {
             Ok(Gate::Shut) | Err(_) => return Ok(0),
         }
         let lease_until = now + self.lease_for(&pacing.payments);
-        let mut claims = self
-            .claim(
+        // in maintenance no new transfer starts (decision 0054): only payouts in flight are
+        // claimed, to be resolved
+        let mut claims = if crate::maintenance::current(&self.settings.get().0.backup, now).is_some() {
+            Vec::new()
+        } else {
+            self.claim(
                 &[PayoutStatus::Queued, PayoutStatus::RetryScheduled],
                 free,
                 now,
                 lease_until,
             )
-            .await?;
+            .await?
+        };
         let rest = free - claims.len();
         if rest > 0 {
             // polls and recoveries: at most a few seconds' worth of the poll budget at a time

@@ -266,9 +266,15 @@ pub struct BackupSettings {
     pub database_backup_compression: bool,
     pub database_backup_encryption: bool,
     pub storage_path: String,
+    /// The operator's switch: maintenance mode on now, whatever the schedule says.
+    pub maintenance_mode: bool,
     pub maintenance_enabled: bool,
     pub maintenance_day: String,
     pub maintenance_time: String,
+    /// How long the weekly window lasts (5–720 minutes).
+    pub maintenance_duration_minutes: u32,
+    pub maintenance_tasks: MaintenanceTasks,
+    pub maintenance_notify: MaintenanceNotify,
     pub monitoring_enabled: bool,
     pub disk_space_percent: u32,
     pub memory_usage_percent: u32,
@@ -284,13 +290,52 @@ impl Default for BackupSettings {
             database_backup_compression: true,
             database_backup_encryption: true,
             storage_path: "backups".into(),
+            maintenance_mode: false,
             maintenance_enabled: false,
             maintenance_day: "sunday".into(),
             maintenance_time: "02:00".into(),
+            maintenance_duration_minutes: 60,
+            maintenance_tasks: MaintenanceTasks::default(),
+            maintenance_notify: MaintenanceNotify::default(),
             monitoring_enabled: true,
             disk_space_percent: 85,
             memory_usage_percent: 90,
             response_time_ms: 2000,
         }
     }
+}
+
+/// What the weekly maintenance window does (PRD 2.8 category 9, `maintenance.tasks`).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct MaintenanceTasks {
+    /// Deletes the USSD interaction log past the analytics settings' `rawDataDays`.
+    pub cleanup_logs: bool,
+    /// `VACUUM ANALYZE`.
+    pub optimize_database: bool,
+    /// `ANALYZE`.
+    pub update_statistics: bool,
+}
+
+impl Default for MaintenanceTasks {
+    fn default() -> Self {
+        Self {
+            cleanup_logs: true,
+            optimize_database: true,
+            update_statistics: true,
+        }
+    }
+}
+
+/// Who hears of the maintenance window, and when (PRD 2.8 category 9, `maintenance.notification`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct MaintenanceNotify {
+    /// An e-mail 30 minutes before the window opens.
+    pub before: bool,
+    /// An e-mail when the window's tasks have run.
+    pub after: bool,
+    /// An e-mail when a task failed.
+    pub on_failure: bool,
+    pub recipients: Vec<String>,
 }

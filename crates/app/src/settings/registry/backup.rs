@@ -1,10 +1,22 @@
-//! The backup and maintenance settings as the console shows them. Issue #23 (operations) applies
-//! them; until then the page says so beside every key.
+//! The backup and maintenance settings as the console shows them. The database backups are
+//! issue #23's still; maintenance (`crate::maintenance`) and the health limits apply.
 
-use super::{key, CategoryDoc, Effect::*, Input::*, Section};
+use super::{key, CategoryDoc, Effect::*, Input::*, Item, Section};
 use crate::settings::Category;
 
 const LATER: super::Effect = Later { issue: 23 };
+/// Whether the system is in maintenance now: `maintenance::window`.
+const WINDOW: super::Effect = Applied {
+    by: &["maintenance/window.rs"],
+};
+/// The tasks of the window: the `maintenance.run` job.
+const TASKS: super::Effect = Applied {
+    by: &["maintenance/job.rs"],
+};
+/// The e-mails around the window.
+const NOTIFY: super::Effect = Applied {
+    by: &["maintenance/notify.rs"],
+};
 /// The health limits: read by the monitor's job (`monitor.check`).
 const MONITOR: super::Effect = Applied {
     by: &["monitor/job.rs"],
@@ -13,8 +25,8 @@ const MONITOR: super::Effect = Applied {
 pub(super) static DOC: CategoryDoc = CategoryDoc {
     category: Category::Backup,
     title: "Backup and maintenance",
-    summary: "Database backups (how often, how long they are kept, where), the weekly maintenance window, and \
-              the limits at which the system's health is reported as degraded.",
+    summary: "Database backups (how often, how long they are kept, where), maintenance (switched on by hand or \
+              the weekly window: what it blocks, its tasks and e-mails), and the limits at which the system's health is reported as degraded.",
     sections: &[
         Section {
             title: "Database backups",
@@ -68,19 +80,30 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
             ],
         },
         Section {
-            title: "Maintenance window",
+            title: "Maintenance",
             keys: &[
                 key!(
-                    "maintenanceEnabled",
-                    "Maintenance window",
-                    "Runs clean-up and database upkeep once a week at the time below.",
+                    "maintenanceMode",
+                    "Maintenance mode now",
+                    "Puts the system in maintenance at once, until switched off: USSD dials get a polite bilingual \
+                     END (the `maintenance` template), the panel shows a banner, the panel's and admin API's \
+                     changes answer 503 (signing in and out and these backup settings excepted) and the payout \
+                     worker starts no new MoMo transfer but still resolves those in flight.",
                     Toggle,
-                    LATER
+                    WINDOW
+                ),
+                key!(
+                    "maintenanceEnabled",
+                    "Weekly maintenance window",
+                    "Once a week at the day and time below the system is in maintenance (as above) for the \
+                     duration below, and the tasks below run.",
+                    Toggle,
+                    WINDOW
                 ),
                 key!(
                     "maintenanceDay",
                     "Day",
-                    "The day of the week of the window.",
+                    "The day of the week the window opens (Africa/Kigali).",
                     Select(&[
                         "monday",
                         "tuesday",
@@ -90,14 +113,78 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         "saturday",
                         "sunday"
                     ]),
-                    LATER
+                    WINDOW
                 ),
                 key!(
                     "maintenanceTime",
                     "Time",
-                    "When the window starts (Africa/Kigali).",
+                    "When the window opens (Africa/Kigali).",
                     Time,
-                    LATER
+                    WINDOW
+                ),
+                key!(
+                    "maintenanceDurationMinutes",
+                    "Duration",
+                    "How long the window lasts; it may run past midnight into the next day.",
+                    Number {
+                        min: 5,
+                        max: 720,
+                        unit: "minutes"
+                    },
+                    WINDOW
+                ),
+                key!(
+                    "maintenanceTasks.cleanupLogs",
+                    "Clean up logs",
+                    "Deletes the USSD interaction log and ended USSD sessions older than the analytics settings' \
+                     \"Raw data\" days (whether or not automatic clean-up is on there).",
+                    Toggle,
+                    TASKS
+                ),
+                key!(
+                    "maintenanceTasks.optimizeDatabase",
+                    "Optimise the database",
+                    "Runs VACUUM ANALYZE (reclaims space of deleted rows and refreshes the planner's statistics).",
+                    Toggle,
+                    TASKS
+                ),
+                key!(
+                    "maintenanceTasks.updateStatistics",
+                    "Update statistics",
+                    "Runs ANALYZE (refreshes the planner's statistics).",
+                    Toggle,
+                    TASKS
+                ),
+                key!(
+                    "maintenanceNotify.before",
+                    "E-mail before",
+                    "E-mails the recipients below 30 minutes before the window opens.",
+                    Toggle,
+                    NOTIFY
+                ),
+                key!(
+                    "maintenanceNotify.after",
+                    "E-mail after",
+                    "E-mails the recipients when the window's tasks have run, with what each did.",
+                    Toggle,
+                    NOTIFY
+                ),
+                key!(
+                    "maintenanceNotify.onFailure",
+                    "E-mail on failure",
+                    "E-mails the recipients when a task of the window failed, with the error.",
+                    Toggle,
+                    NOTIFY
+                ),
+                key!(
+                    "maintenanceNotify.recipients",
+                    "Recipients",
+                    "Who receives these e-mails (sent through the notification settings' SMTP server).",
+                    List {
+                        item: Item::Email,
+                        max: 20
+                    },
+                    NOTIFY
                 ),
             ],
         },

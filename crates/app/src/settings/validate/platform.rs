@@ -343,6 +343,21 @@ pub(super) fn backup(v: &mut V, b: &BackupSettings) {
         "backup.maintenanceTime",
         "must be a time such as 02:00 (Africa/Kigali)",
     );
+    v.range(
+        b.maintenance_duration_minutes,
+        5,
+        720,
+        "backup.maintenanceDurationMinutes",
+    );
+    let n = &b.maintenance_notify;
+    v.max_items(&n.recipients, 20, "backup.maintenanceNotify.recipients");
+    for (i, r) in n.recipients.iter().enumerate() {
+        v.check(
+            is_email(r),
+            &format!("backup.maintenanceNotify.recipients[{i}]"),
+            "must be an email address",
+        );
+    }
     v.range(b.disk_space_percent, 1, 99, "backup.diskSpacePercent");
     v.range(b.memory_usage_percent, 1, 99, "backup.memoryUsagePercent");
     v.range(b.response_time_ms, 100, 60_000, "backup.responseTimeMs");
