@@ -468,3 +468,45 @@ async fn an_unacknowledged_critical_alert_is_escalated_to_the_super_administrato
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_configure_opens_the_notification_settings_and_no_other_category() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    sqlx::query(
+        "with r as (insert into roles (name, created_at, updated_at) values ('Alert Configurer', now(), now()) returning id) \
+         insert into role_permissions (role_id, permission_id, created_at) \
+         select r.id, p.id, now() from r, permissions p where p.key in ('alerts.read', 'alerts.configure')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let key = app.api_key("Alert Configurer").await;
+    let res = app.get_as(&key, "/api/v1/admin/settings/notifications").await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["settings"]["alertRouting"]["critical"], json!(["email", "sms"]));
+    assert_eq!(body["settings"]["alertEscalation"]["minutes"], 15);
+    let res = app
+        .put_json(
+            &key,
+            "/api/v1/admin/settings/notifications",
+            &json!({"settings": {"alertRouting": {"warning": ["email", "sms"]}, "alertRecipients": {"phones": [ON_CALL]}}}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let routing = &app.state.settings.get().0.notifications.alert_routing;
+    assert_eq!(routing.warning, vec!["email", "sms"]);
+    assert_eq!(routing.critical, vec!["email", "sms"], "the rest of the group is kept");
+    for path in ["/api/v1/admin/settings/payments", "/api/v1/admin/settings/security"] {
+        assert_eq!(app.get_as(&key, path).await.status(), 403, "{path}");
+    }
+    let res = app
+        .put_json(
+            &key,
+            "/api/v1/admin/settings/security",
+            &json!({"settings": {"sessionTimeoutMinutes": 30}}),
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+}
