@@ -128,7 +128,7 @@ pub async fn raise(conn: &mut PgConnection, alert: &NewAlert, now: DateTime<Utc>
     .await?;
     if inserted {
         crate::webhooks::emit(conn, &crate::webhooks::Event::alert_raised(alert, now), now).await?;
-        delivery::queue_raised(conn, id, alert.kind, alert.severity, now).await?;
+        delivery::queue_raised(conn, id, alert, now).await?;
     }
     Ok(inserted)
 }

@@ -510,3 +510,51 @@ async fn alerts_configure_opens_the_notification_settings_and_no_other_category(
         .await;
     assert_eq!(res.status(), 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_rules_alert_also_goes_to_the_rules_own_recipients_on_its_own_channels() {
+    let db = TestDb::new().await;
+    let app = spawn_app(db.pool.clone()).await;
+    let sink = SmtpSink::start(Mode::Accept).await.unwrap();
+    route_to(&app, &sink).await;
+    // SMS is on: the rule still sends none, SMS not being one of its channels
+    let (_sim, base) = at_simulator().await;
+    configure_sms(&app, &base, KEY).await;
+    let rule: Uuid = sqlx::query_scalar(
+        "insert into alert_rules (name, metric, comparison, threshold, window_minutes, severity, channels, recipients, \
+                                  created_at, updated_at) \
+         values ('refusals', 'payout_failure_rate', 'gt', 5, 60, 'info', '{in_app,email}', \
+                 '{rule@mbelyco.test,+250788123123}', now(), now()) returning id",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let alert = NewAlert::new(
+        "custom.rule",
+        Severity::Info,
+        Permission::FinancialAlertsView,
+        "refusals above 5",
+    )
+    .subject("alert_rule", rule)
+    .dedupe(format!("custom:{rule}"));
+    let id = raise(&app, &alert, now()).await;
+    assert_eq!(
+        deliveries(&app, id).await,
+        vec![(
+            "email".into(),
+            "rule@mbelyco.test".into(),
+            "raised".into(),
+            "queued".into(),
+            0
+        )],
+        "info routes nowhere by default; the rule e-mails its address and sends no SMS (not its channel)"
+    );
+    worker(&app, Arc::new(ManualClock::new(now()))).drain().await.unwrap();
+    let mail = sink.received();
+    assert_eq!(mail.len(), 1);
+    assert!(
+        plain(&mail[0].data).contains("Subject: [info] refusals above 5"),
+        "{}",
+        mail[0].data
+    );
+}

@@ -20,7 +20,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::Severity;
+use super::NewAlert;
 use crate::jobs;
 
 /// The job kind that sends due deliveries.
@@ -134,16 +134,30 @@ pub fn backoff(attempt: i32) -> chrono::Duration {
 }
 
 /// Queues the deliveries of a new alert, in the transaction that raised it: the channels the
-/// routing gives its severity, to the settings' recipients. Returns how many were queued.
+/// routing gives its severity, to the settings' recipients; an alert of a custom rule also goes
+/// to the rule's own recipients on the rule's own channels. Returns how many were queued.
 pub async fn queue_raised(
     conn: &mut PgConnection,
     alert_id: Uuid,
-    kind: &str,
-    severity: Severity,
+    alert: &NewAlert,
     now: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
     let stored = routing::Stored::read(conn).await?;
-    let to = routing::route(&stored, kind, severity);
+    let mut to = routing::route(&stored, alert.kind, alert.severity);
+    let rule = match &alert.subject {
+        Some(("alert_rule", id)) => id.parse::<Uuid>().ok(),
+        _ => None,
+    };
+    if let Some(rule) = rule {
+        let own: Option<(Vec<String>, Vec<String>)> =
+            sqlx::query_as("select channels, recipients from alert_rules where id = $1")
+                .bind(rule)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if let Some((channels, recipients)) = own {
+            routing::add_rule(&stored, &mut to, &channels, &recipients);
+        }
+    }
     insert(conn, alert_id, Reason::Raised, 0, &to, now).await
 }
 

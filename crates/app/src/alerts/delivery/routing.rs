@@ -4,7 +4,8 @@
 //! `alertRecipients.emails` and of the per-kind list (`lowBalanceAlert.recipients` for
 //! `momo.low_balance`, `highFailureRateAlert.recipients` for `financial.failure_rate`,
 //! `systemDownAlert.recipients` for `system.worker_down` and `system.queue_stalled`) by e-mail,
-//! and to `alertRecipients.phones` by SMS. A channel that is off writes nothing: e-mail needs
+//! and to `alertRecipients.phones` by SMS; a custom rule's alert also goes to the rule's own
+//! recipients on the rule's own channels. A channel that is off writes nothing: e-mail needs
 //! `emailEnabled` with an SMTP server and a sender address, SMS needs `smsEnabled` and an Africa's
 //! Talking API key (USSD settings). The settings are read as stored, in the caller's transaction,
 //! so what a committed raise queues is what the committed settings say.
@@ -126,6 +127,26 @@ pub fn route(s: &Stored, kind: &str, severity: Severity) -> Vec<(Channel, String
     out
 }
 
+/// Adds the own deliveries of a custom rule's alert: its recipients on the rule's `channels`
+/// that are on (e-mail to its addresses, SMS to its `+…` numbers); `in_app` and `webhook` go
+/// their own ways.
+pub fn add_rule(s: &Stored, out: &mut Vec<(Channel, String)>, channels: &[String], recipients: &[String]) {
+    for channel in channels.iter().filter_map(|c| Channel::parse(c)) {
+        if !s.on(channel) {
+            continue;
+        }
+        for r in recipients {
+            let fits = match channel {
+                Channel::Email => r.contains('@'),
+                Channel::Sms => r.starts_with('+'),
+            };
+            if fits {
+                push_once(out, channel, r);
+            }
+        }
+    }
+}
+
 /// The deliveries of an escalation or follow-up to `admins` (`(email, phone)`): on the channels
 /// routed for critical alerts, by e-mail to each and by SMS to each Rwandan mobile number.
 pub fn tier(s: &Stored, admins: &[(String, Option<String>)]) -> Vec<(Channel, String)> {
@@ -201,6 +222,32 @@ mod tests {
         s.sms_configured = false;
         s.notifications.smtp_host.clear();
         assert!(route(&s, "x", Severity::Critical).is_empty());
+    }
+
+    #[test]
+    fn a_custom_rule_adds_its_own_recipients_on_its_own_channels_that_are_on() {
+        let mut s = stored();
+        let mut to = route(&s, "custom.rule", Severity::Info);
+        assert!(to.is_empty());
+        let channels = vec!["in_app".to_owned(), "email".to_owned(), "sms".to_owned()];
+        let recipients = vec![
+            "rule@mbelyco.test".to_owned(),
+            "+250788123123".to_owned(),
+            "OPS@mbelyco.test".to_owned(),
+        ];
+        add_rule(&s, &mut to, &channels, &recipients);
+        assert_eq!(
+            to,
+            vec![
+                (Channel::Email, "rule@mbelyco.test".to_owned()),
+                (Channel::Email, "OPS@mbelyco.test".to_owned()),
+                (Channel::Sms, "+250788123123".to_owned()),
+            ]
+        );
+        s.notifications.sms_enabled = false;
+        let mut to = Vec::new();
+        add_rule(&s, &mut to, &channels, &recipients);
+        assert!(to.iter().all(|(c, _)| *c == Channel::Email), "{to:?}");
     }
 
     #[test]
