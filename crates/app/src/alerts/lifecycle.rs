@@ -4,7 +4,9 @@
 //! A person acknowledges an open alert, resolves an open or acknowledged one with a note, and —
 //! without changing its state — escalates it (the level goes up, the time is kept, a snooze ends)
 //! or snoozes it until a time (hidden from the open lists and the badge until then; a repeat
-//! meanwhile only counts). The system resolves an alert whose work is done ([`close`]). Every
+//! meanwhile only counts). The system resolves an alert whose work is done ([`close`]) and
+//! escalates a critical alert nobody acknowledged in time ([`escalate_overdue`], for
+//! `alerts::delivery::escalate`, which also takes its follow-ups through [`follow_up_due`]). Every
 //! move is checked against [`TRANSITIONS`] on the row locked for it, audited in the same
 //! transaction and written to the alert's timeline.
 
