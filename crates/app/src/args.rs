@@ -184,8 +184,18 @@ pub enum BenchCommand {
         rounds: usize,
     },
     /// The alert rules: a flood of wrong codes through the USSD endpoint (exactly one open alert
-    /// per phone), and `bench ussd`'s redemptions with and without the rule evaluator (within 5 %).
+    /// per phone), `bench ussd`'s redemptions with and without the rule evaluator (within 5 %),
+    /// and the e-mail latency of alert delivery (raise → accepted by SMTP, p99 <= 5 s).
     Alerts {
+        /// Only the e-mail latency (skip the flood and the redemption load).
+        #[arg(long)]
+        email_only: bool,
+        /// alerts raised for the e-mail latency
+        #[arg(long, default_value_t = 1_000)]
+        email_alerts: usize,
+        /// seconds those alerts are spread over
+        #[arg(long, default_value_t = 60)]
+        email_seconds: u64,
         /// phones the flood comes from
         #[arg(long, default_value_t = 100)]
         phones: usize,

@@ -341,6 +341,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Bench {
             command:
                 BenchCommand::Alerts {
+                    email_only,
+                    email_alerts,
+                    email_seconds,
                     phones,
                     attempts,
                     seconds,
@@ -350,6 +353,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 },
         } => {
             let o = mbelyco::bench::alerts::Options {
+                email_only,
+                email_alerts,
+                email_seconds,
                 phones,
                 attempts,
                 seconds,

@@ -151,6 +151,14 @@ pub fn registry(state: &AppState) -> Registry {
             settings: Arc::clone(&state.settings),
         })
         .register(crate::alerts::sms::Handler::new(Arc::clone(&state.settings)))
+        .register(crate::alerts::delivery::send::Handler::new(
+            Arc::clone(&state.settings),
+            Arc::clone(&state.templates),
+            state.config.public_base_url.clone(),
+        ))
+        .register(crate::alerts::delivery::escalate::Handler {
+            settings: Arc::clone(&state.settings),
+        })
         .register(crate::webhooks::send::Handler::new(Arc::clone(&state.settings)))
         .register(crate::reports::schedule_run::SendHandler {
             settings: Arc::clone(&state.settings),
@@ -224,6 +232,11 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         state.clock.clone(),
         shutdown.clone(),
     ));
+    let alert_delivery = tokio::spawn(crate::alerts::delivery::send::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        shutdown.clone(),
+    ));
     let payouts = crate::disbursement::worker::PayoutWorker::new(
         state.pool.clone(),
         Arc::clone(&state.settings),
@@ -275,6 +288,7 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         batch_status,
         rollups,
         alert_rules,
+        alert_delivery,
         payouts,
         reconciliation,
         reports,

@@ -4,7 +4,9 @@
 //! A person acknowledges an open alert, resolves an open or acknowledged one with a note, and —
 //! without changing its state — escalates it (the level goes up, the time is kept, a snooze ends)
 //! or snoozes it until a time (hidden from the open lists and the badge until then; a repeat
-//! meanwhile only counts). The system resolves an alert whose work is done ([`close`]). Every
+//! meanwhile only counts). The system resolves an alert whose work is done ([`close`]) and
+//! escalates a critical alert nobody acknowledged in time ([`escalate_overdue`], for
+//! `alerts::delivery::escalate`, which also takes its follow-ups through [`follow_up_due`]). Every
 //! move is checked against [`TRANSITIONS`] on the row locked for it, audited in the same
 //! transaction and written to the alert's timeline.
 
@@ -67,6 +69,9 @@ pub enum Move {
     Snooze,
     /// The system: the work it asked for is done ([`close`]).
     WorkDone,
+    /// The system: a critical alert nobody acknowledged within `alertEscalation.minutes` goes to
+    /// the next tier ([`escalate_overdue`]; the level goes up, the state stays).
+    Overdue,
 }
 
 use Status::{Acknowledged, Open, Resolved};
@@ -82,6 +87,7 @@ pub const TRANSITIONS: &[(Status, Status, Move)] = &[
     (Acknowledged, Acknowledged, Move::Snooze),
     (Open, Resolved, Move::WorkDone),
     (Acknowledged, Resolved, Move::WorkDone),
+    (Open, Open, Move::Overdue),
 ];
 
 /// Where `m` takes an alert that is `from`, if it may.
@@ -181,6 +187,7 @@ fn past(m: Move) -> &'static str {
         Move::Resolve | Move::WorkDone => "resolved",
         Move::Escalate => "escalated",
         Move::Snooze => "snoozed",
+        Move::Overdue => "escalated",
     }
 }
 
@@ -319,6 +326,80 @@ pub async fn close(
     Ok(closed.is_some())
 }
 
+/// Escalates the critical alert `id` for the system if it is still open, not escalated by the
+/// system yet, raised at or before `overdue_since` and not snoozed (checked on the row locked for
+/// it, so two workers escalate it once): the level goes up, the timeline says why, the move is
+/// audited. True when it was escalated now.
+pub async fn escalate_overdue(
+    conn: &mut PgConnection,
+    id: Uuid,
+    minutes: u32,
+    overdue_since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let row: Option<(Status, String, String, i32)> = sqlx::query_as(
+        "select status, kind, title, escalation_level from alerts \
+         where id = $1 and severity = 'critical' and auto_escalated_at is null and created_at <= $2 \
+           and (snoozed_until is null or snoozed_until <= $3) \
+         for update",
+    )
+    .bind(id)
+    .bind(overdue_since)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((from, kind, title, level)) = row else {
+        return Ok(false);
+    };
+    let Some(to) = target(from, Move::Overdue) else {
+        return Ok(false);
+    };
+    sqlx::query(
+        "update alerts set escalation_level = escalation_level + 1, escalated_at = $2, auto_escalated_at = $2, \
+         followed_up_at = null where id = $1",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let note = format!("Not acknowledged within {minutes} minutes: sent to every Super Administrator.");
+    let detail = json!({"level": level + 1, "by": "system", "minutes": minutes});
+    timeline::record(conn, id, EventKind::Escalated, None, Some(&note), &detail, now).await?;
+    crate::audit::record(
+        conn,
+        &Acting::system(now)
+            .audit(Action::AlertEscalated, "alert", id)
+            .before(json!({"status": from, "level": level}))
+            .after(json!({"status": to, "level": level + 1, "note": note}))
+            .metadata(json!({"kind": kind, "title": title, "minutes": minutes})),
+        now,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Takes the follow-up of the system-escalated alert `id` if one is due (its last escalation or
+/// follow-up at or before `since`, still unresolved), on its row: returns the follow-up's number,
+/// `None` when none is due (another worker took it, or it was resolved).
+pub async fn follow_up_due(
+    conn: &mut PgConnection,
+    id: Uuid,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Option<i32>, sqlx::Error> {
+    sqlx::query_scalar(
+        "update alerts set followed_up_at = $3, follow_ups = follow_ups + 1 \
+         where id = $1 and status <> 'resolved' and auto_escalated_at is not null \
+           and coalesce(followed_up_at, auto_escalated_at) <= $2 \
+         returning follow_ups",
+    )
+    .bind(id)
+    .bind(since)
+    .bind(now)
+    .fetch_optional(conn)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,6 +416,7 @@ mod tests {
             Move::Escalate,
             Move::Snooze,
             Move::WorkDone,
+            Move::Overdue,
         ] {
             assert_eq!(target(Resolved, m), None, "{m:?} from resolved");
         }

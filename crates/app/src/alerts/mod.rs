@@ -14,6 +14,7 @@
 pub mod api;
 mod api_admin;
 pub mod console;
+pub mod delivery;
 mod fraud_web;
 pub mod lifecycle;
 mod pages;
@@ -93,14 +94,15 @@ impl NewAlert {
 }
 
 /// Raises `alert` (or counts a repeat of the unresolved one with its dedupe key: open,
-/// acknowledged or snoozed, it only counts) and writes the `raised` row of a new alert's timeline.
+/// acknowledged or snoozed, it only counts) and writes the `raised` row of a new alert's timeline,
+/// its `alert.raised` webhooks and its e-mail and SMS deliveries ([`delivery::queue_raised`]).
 /// True when a new alert row was written.
 pub async fn raise(conn: &mut PgConnection, alert: &NewAlert, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
     let (subject_type, subject_id) = match &alert.subject {
         Some((t, id)) => (Some(*t), Some(id.as_str())),
         None => (None, None),
     };
-    let inserted: bool = sqlx::query_scalar(
+    let (id, inserted): (Uuid, bool) = sqlx::query_as(
         r#"with a as (
              insert into alerts (kind, severity, title, body, audience, subject_type, subject_id, dedupe_key,
                                  created_at, last_seen_at)
@@ -111,7 +113,7 @@ pub async fn raise(conn: &mut PgConnection, alert: &NewAlert, now: DateTime<Utc>
            e as (
              insert into alert_events (alert_id, kind, at, detail)
              select id, 'raised', $9, jsonb_build_object('severity', $2::text) from a where inserted)
-           select inserted from a"#,
+           select id, inserted from a"#,
     )
     .bind(alert.kind)
     .bind(alert.severity.as_str())
@@ -126,6 +128,7 @@ pub async fn raise(conn: &mut PgConnection, alert: &NewAlert, now: DateTime<Utc>
     .await?;
     if inserted {
         crate::webhooks::emit(conn, &crate::webhooks::Event::alert_raised(alert, now), now).await?;
+        delivery::queue_raised(conn, id, alert, now).await?;
     }
     Ok(inserted)
 }

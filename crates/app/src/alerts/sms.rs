@@ -136,24 +136,18 @@ pub async fn queue_payout_sms(
     Ok(n)
 }
 
-/// Runs `sms.send` jobs.
-pub struct Handler {
-    pub settings: Arc<SettingsStore>,
-    /// The client for the settings version it was built from.
-    client: Mutex<Option<(i64, Client)>>,
+/// The Africa's Talking SMS client for the settings it was built from, rebuilt when they change;
+/// shared by the payout SMS and the alert deliveries (`super::delivery::send`).
+#[derive(Default)]
+pub struct AtClient {
+    slot: Mutex<Option<(i64, Client)>>,
 }
 
-impl Handler {
-    pub fn new(settings: Arc<SettingsStore>) -> Self {
-        Self {
-            settings,
-            client: Mutex::new(None),
-        }
-    }
-
-    /// The client for the current settings (rebuilt when they change); `None` without an API key.
-    fn client(&self, settings: &Settings, version: i64) -> Result<Option<Client>, SmsError> {
-        let mut slot = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+impl AtClient {
+    /// The client for `settings` (`version`); `None` without an API key. The key, username and
+    /// base URL are the USSD settings', the timeout the integration settings' outbound timeout.
+    pub fn get(&self, settings: &Settings, version: i64) -> Result<Option<Client>, SmsError> {
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((v, client)) = slot.as_ref() {
             if *v == version {
                 return Ok(Some(client.clone()));
@@ -170,6 +164,26 @@ impl Handler {
         let client = Client::new(config)?;
         *slot = Some((version, client.clone()));
         Ok(Some(client))
+    }
+}
+
+/// The sender ID of the notification settings, when one is set.
+pub fn sender_id(settings: &Settings) -> Option<&str> {
+    Some(settings.notifications.sms_sender_id.trim()).filter(|s| !s.is_empty())
+}
+
+/// Runs `sms.send` jobs.
+pub struct Handler {
+    pub settings: Arc<SettingsStore>,
+    client: AtClient,
+}
+
+impl Handler {
+    pub fn new(settings: Arc<SettingsStore>) -> Self {
+        Self {
+            settings,
+            client: AtClient::default(),
+        }
     }
 }
 
@@ -190,7 +204,7 @@ impl JobHandler for Handler {
                 json!({"skipped": "SMS is turned off in the notification settings"}),
             ));
         }
-        let client = match self.client(settings, version) {
+        let client = match self.client.get(settings, version) {
             Ok(Some(client)) => client,
             Ok(None) => {
                 return Err(JobError::Retryable(anyhow::anyhow!(
@@ -199,7 +213,7 @@ impl JobHandler for Handler {
             }
             Err(e) => return Err(self.failed(&ctx, &to, e).await),
         };
-        let sender = Some(settings.notifications.sms_sender_id.trim()).filter(|s| !s.is_empty());
+        let sender = sender_id(settings);
         match client.send_one(&job.to, &job.message, sender).await {
             Ok(sent) => {
                 tracing::info!(%to, message_id = sent.message_id().unwrap_or(""), cost = sent.cost.as_deref().unwrap_or(""), redemption = ?job.redemption_id, "SMS sent");

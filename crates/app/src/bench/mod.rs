@@ -7,6 +7,7 @@
 //! (a saved setting reaching separate serve and worker processes) and [`alerts`] (a wrong-code
 //! flood and the alert rules' cost on the USSD path).
 
+mod alert_email;
 pub mod alerts;
 mod audit_log;
 mod audit_viewer;
@@ -17,6 +18,7 @@ pub mod payouts;
 pub mod reports;
 mod search;
 pub mod settings;
+pub mod smtp_sink;
 pub mod ussd;
 
 pub use audit_log::audit;

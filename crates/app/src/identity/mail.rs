@@ -98,8 +98,9 @@ pub fn email_enabled(settings: &Settings) -> bool {
 }
 
 /// Sends one plain-text message to `to` (with `attachments`, when any) over the SMTP server of
-/// the notification settings; the error says why it could not be built or sent. The one way
-/// the app sends e-mail (set-up links, registration notices, scheduled reports).
+/// the notification settings (from `fromName <fromEmail>`, replies to `replyTo` when set); the
+/// error says why it could not be built or sent. The one way the app sends e-mail (set-up links,
+/// registration notices, scheduled reports, alert deliveries).
 pub async fn deliver(
     settings: &Settings,
     to: &[String],
@@ -115,6 +116,9 @@ pub async fn deliver(
     let built = (|| -> Result<Message, Box<dyn std::error::Error + Send + Sync>> {
         let from: Mailbox = format!("{} <{}>", n.from_name, n.from_email).parse()?;
         let mut builder = Message::builder().from(from).subject(subject);
+        if !n.reply_to.trim().is_empty() {
+            builder = builder.reply_to(n.reply_to.trim().parse::<Mailbox>()?);
+        }
         for t in to {
             builder = builder.to(t.parse::<Mailbox>()?);
         }

@@ -13,10 +13,10 @@ use utoipa::openapi::schema::{OneOfBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
-use super::model::{self, BackupSettings, PaymentSettings, Settings};
+use super::model::{self, BackupSettings, NotificationSettings, PaymentSettings, Settings};
 use super::service::VersionSummary;
 use super::{rollback, update_many, versions, view, Category, Change};
-use crate::access::Permission::{DisbursementsConfigure, SystemSettingsRead, SystemSettingsUpdate};
+use crate::access::Permission::{AlertsConfigure, DisbursementsConfigure, SystemSettingsRead, SystemSettingsUpdate};
 use crate::error::AppError;
 use crate::route;
 use crate::unit::Acting;
@@ -28,6 +28,9 @@ use crate::web::AppState;
 
 const PAYMENTS_READ: &[crate::access::Permission] = &[SystemSettingsRead, DisbursementsConfigure];
 pub(super) const PAYMENTS_UPDATE: &[crate::access::Permission] = &[SystemSettingsUpdate, DisbursementsConfigure];
+/// The notification settings are also the alert delivery channels (`alerts.configure`).
+const NOTIFICATIONS_READ: &[crate::access::Permission] = &[SystemSettingsRead, AlertsConfigure];
+const NOTIFICATIONS_UPDATE: &[crate::access::Permission] = &[SystemSettingsUpdate, AlertsConfigure];
 
 const CATEGORY: &str = "The settings category: branding, ussd, payments, business, security, notifications, \
                         analytics, integrations or backup";
@@ -66,6 +69,18 @@ fn category_routes() -> Vec<RouteSpec> {
                 .body::<ChangeBody<PaymentSettings>>()
                 .ok::<Changed<PaymentSettings>>()
                 .component::<PaymentSettings>()),
+        route!(GET "/api/v1/admin/settings/notifications", Access::AnyOf(NOTIFICATIONS_READ), get_notifications,
+            Doc::new("The notification settings: e-mail, SMS, webhooks, alert switches, routing, recipients and escalation (secrets masked)")
+                .ok::<CategoryAnswer<NotificationSettings>>()
+                .component::<NotificationSettings>()),
+        route!(PUT "/api/v1/admin/settings/notifications", Access::AnyOf(NOTIFICATIONS_UPDATE), put_notifications,
+            Doc::new("Change notification settings")
+                .describe("Only the keys to change; every bad value is a 422 naming `notifications.<key>`. \
+                           `baseVersion`: 409 naming who changed what when a later version changed this category.")
+                .problems(&[409])
+                .body::<ChangeBody<NotificationSettings>>()
+                .ok::<Changed<NotificationSettings>>()
+                .component::<NotificationSettings>()),
         // `backup` is a category and, with POST, the settings backup (PRD): its own address, so the
         // category's GET and PUT are not answered 405 by the POST route
         route!(GET "/api/v1/admin/settings/backup", Access::Permission(SystemSettingsRead), get_backup,
@@ -260,6 +275,18 @@ async fn put_payments(
     ApiJson(body): ApiJson<ChangeBody>,
 ) -> Result<Json<Changed<Value>>, AppError> {
     change(state, acting, Category::Payments, body).await
+}
+
+async fn get_notifications(State(state): State<AppState>) -> Result<Json<CategoryAnswer<Value>>, AppError> {
+    get_one(State(state), Path("notifications".to_owned())).await
+}
+
+async fn put_notifications(
+    State(state): State<AppState>,
+    acting: Acting,
+    ApiJson(body): ApiJson<ChangeBody>,
+) -> Result<Json<Changed<Value>>, AppError> {
+    change(state, acting, Category::Notifications, body).await
 }
 
 async fn get_backup(State(state): State<AppState>) -> Result<Json<CategoryAnswer<Value>>, AppError> {

@@ -25,9 +25,19 @@ use crate::web::shell::Shell;
 use crate::web::AppState;
 
 /// Whoever may read at least one category.
-pub(super) const READERS: &[Permission] = &[SystemSettingsRead, DisbursementsConfigure, SystemBrandingCustomize];
+pub(super) const READERS: &[Permission] = &[
+    SystemSettingsRead,
+    DisbursementsConfigure,
+    SystemBrandingCustomize,
+    AlertsConfigure,
+];
 /// Whoever may change at least one category.
-pub(super) const UPDATERS: &[Permission] = &[SystemSettingsUpdate, DisbursementsConfigure, SystemBrandingCustomize];
+pub(super) const UPDATERS: &[Permission] = &[
+    SystemSettingsUpdate,
+    DisbursementsConfigure,
+    SystemBrandingCustomize,
+    AlertsConfigure,
+];
 
 pub fn routes() -> Vec<RouteSpec> {
     let mut specs = vec![route!(GET "/admin/settings", Access::AnyOf(READERS), index)];
@@ -41,6 +51,8 @@ fn also_opens(c: Category) -> Option<Permission> {
     match c {
         Category::Payments => Some(DisbursementsConfigure),
         Category::Branding => Some(SystemBrandingCustomize),
+        // the alert delivery channels: routing, recipients, escalation, the SMTP server and SMS
+        Category::Notifications => Some(AlertsConfigure),
         _ => None,
     }
 }

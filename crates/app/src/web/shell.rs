@@ -50,10 +50,15 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
 ];
 
 /// Entries that one more permission opens besides their own: the settings pages of payments
-/// (`disbursements.configure`) and branding (`system.branding.customize`).
+/// (`disbursements.configure`), branding (`system.branding.customize`) and notifications
+/// (`alerts.configure`).
 const ALSO_OPENED_BY: &[(&str, &[Permission])] = &[(
     "/admin/settings",
-    &[Permission::DisbursementsConfigure, Permission::SystemBrandingCustomize],
+    &[
+        Permission::DisbursementsConfigure,
+        Permission::SystemBrandingCustomize,
+        Permission::AlertsConfigure,
+    ],
 )];
 
 fn may_open(who: &Principal, href: &str, p: Option<Permission>) -> bool {

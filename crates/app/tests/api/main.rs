@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on the first unexpected error")]
 
 mod access;
+mod alert_delivery;
 mod alert_rules;
 mod alert_rules_custom;
 mod alerts_browser;

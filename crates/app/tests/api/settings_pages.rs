@@ -215,7 +215,9 @@ async fn settings_page_bad_values_come_back_beside_their_fields_and_change_nothi
     assert!(page
         .html
         .contains(r#"name="notifications.webhookRetryAttempts" value="3" min="0" max="10""#));
-    assert!(page.html.contains("Not applied yet — issue #22 applies it."));
+    // every notification setting takes effect (issue #22), and the page says what "off" does
+    assert!(!page.html.contains("Not applied yet"));
+    assert!(page.html.contains("Off: alerts queue no e-mail at all."));
     let base = html_value(&page.html, r#"name="base_version""#);
     let answer = post(
         &boss,

@@ -13,13 +13,13 @@ use uuid::Uuid;
 
 use crate::helpers::{now, spawn_app, TestApp, TestDb};
 
-const KEY: &str = "at-sim-test-key";
+pub(crate) const KEY: &str = "at-sim-test-key";
 pub(crate) const ENGLISH: &str = "+250788123456";
 const KINYARWANDA: &str = "+250791000001";
 const PENDING: &str = "+250788000222";
 
 /// The AT simulator on a free port, accepting username `sandbox` and [`KEY`].
-async fn at_simulator() -> (Gateway, String) {
+pub(crate) async fn at_simulator() -> (Gateway, String) {
     let config = GatewayConfig::new("http://127.0.0.1:9/ussd-unused").with_sms(SmsConfig::new("sandbox", KEY));
     let gateway = Gateway::new(config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

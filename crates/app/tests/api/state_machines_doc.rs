@@ -106,6 +106,15 @@ fn generated() -> String {
     );
     table(
         &mut out,
+        "Alert delivery (`alert_deliveries.status`)",
+        "alerts::delivery",
+        alerts::delivery::TRANSITIONS
+            .iter()
+            .map(|&(f, t, by)| (f, t, delivery_mover(by).to_owned()))
+            .collect(),
+    );
+    table(
+        &mut out,
         "Job (`jobs.status`)",
         "jobs",
         jobs::JobStatus::TRANSITIONS
@@ -124,6 +133,16 @@ fn alert_mover(m: mbelyco::alerts::lifecycle::Move) -> &'static str {
         Escalate => "a holder of `alerts.escalate` (escalation level +1; the state stays)",
         Snooze => "a holder of `alerts.acknowledge` (snoozed until a time; the state stays)",
         WorkDone => "the system, when the work it asked for is done (`alerts::close`)",
+        Overdue => "the system, when a critical alert is not acknowledged within `alertEscalation.minutes` (escalation level +1, sent to every Super Administrator; the state stays)",
+    }
+}
+
+fn delivery_mover(m: mbelyco::alerts::delivery::Move) -> &'static str {
+    use mbelyco::alerts::delivery::Move::*;
+    match m {
+        Accepted => "the `alerts.deliver` job, when the SMTP server or Africa's Talking accepts it",
+        RetryLater => "the `alerts.deliver` job, when an attempt fails and attempts are left (after a backoff)",
+        GiveUp => "the `alerts.deliver` job, after the last attempt or a failure no retry mends",
     }
 }
 

@@ -1,6 +1,6 @@
 //! Custom alert rules (`alert_rules`): a metric from the catalogue ([`Metric`]) compared with a
-//! threshold over a window, with a severity, channels and recipients (stored for delivery, which
-//! comes later). Created, changed and deleted in the caller's unit of work, each change audited
+//! threshold over a window, with a severity, channels and recipients (its alert is e-mailed and
+//! sent by SMS to them on those channels: `alerts::delivery::routing::add_rule`). Created, changed and deleted in the caller's unit of work, each change audited
 //! with before and after; evaluated by the `alerts.evaluate` job, raising one open alert per rule
 //! (`custom:<id>`) that counts each minute the condition holds.
 

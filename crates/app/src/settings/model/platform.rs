@@ -145,6 +145,60 @@ pub struct NotificationSettings {
     /// Payout failure rate (percent) above which administrators are alerted.
     pub high_failure_rate_alert: AlertThreshold,
     pub system_down_alert: AlertThreshold,
+    /// Which channels (`email`, `sms`) carry a new alert, per severity.
+    pub alert_routing: AlertRouting,
+    /// Who receives every alert the routing sends, besides the per-kind lists above.
+    pub alert_recipients: AlertRecipients,
+    /// When an unacknowledged critical alert goes to the Super Administrators, and how often
+    /// they are reminded while it stays unresolved.
+    pub alert_escalation: AlertEscalation,
+}
+
+/// `notifications.alertRouting`: the delivery channels of a new alert, per severity.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct AlertRouting {
+    pub critical: Vec<String>,
+    pub warning: Vec<String>,
+    pub info: Vec<String>,
+}
+
+impl Default for AlertRouting {
+    fn default() -> Self {
+        Self {
+            critical: vec!["email".into(), "sms".into()],
+            warning: vec!["email".into()],
+            info: Vec::new(),
+        }
+    }
+}
+
+/// `notifications.alertRecipients`: addresses and numbers every routed alert goes to.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct AlertRecipients {
+    pub emails: Vec<String>,
+    /// Rwandan numbers in E.164 (`+2507XXXXXXXX`).
+    pub phones: Vec<String>,
+}
+
+/// `notifications.alertEscalation`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct AlertEscalation {
+    /// A critical alert still open (not acknowledged) this long after it was raised is escalated.
+    pub minutes: u32,
+    /// An escalated alert still unresolved is sent again this often.
+    pub follow_up_minutes: u32,
+}
+
+impl Default for AlertEscalation {
+    fn default() -> Self {
+        Self {
+            minutes: 15,
+            follow_up_minutes: 60,
+        }
+    }
 }
 
 impl Default for NotificationSettings {
@@ -178,6 +232,9 @@ impl Default for NotificationSettings {
                 threshold: 0,
                 recipients: Vec::new(),
             },
+            alert_routing: AlertRouting::default(),
+            alert_recipients: AlertRecipients::default(),
+            alert_escalation: AlertEscalation::default(),
         }
     }
 }

@@ -185,6 +185,50 @@ pub(super) fn notifications(v: &mut V, n: &NotificationSettings) {
         1440,
         "notifications.systemDownAlert.threshold",
     );
+    for (list, f) in [
+        (&n.alert_routing.critical, "notifications.alertRouting.critical"),
+        (&n.alert_routing.warning, "notifications.alertRouting.warning"),
+        (&n.alert_routing.info, "notifications.alertRouting.info"),
+    ] {
+        v.max_items(list, 2, f);
+        for (i, c) in list.iter().enumerate() {
+            v.one_of(c, &["email", "sms"], &format!("{f}[{i}]"));
+        }
+    }
+    let r = &n.alert_recipients;
+    v.max_items(&r.emails, 20, "notifications.alertRecipients.emails");
+    for (i, e) in r.emails.iter().enumerate() {
+        v.check(
+            is_email(e),
+            &format!("notifications.alertRecipients.emails[{i}]"),
+            "must be an email address",
+        );
+    }
+    v.max_items(&r.phones, 20, "notifications.alertRecipients.phones");
+    for (i, p) in r.phones.iter().enumerate() {
+        v.check(
+            is_rwandan_mobile(p),
+            &format!("notifications.alertRecipients.phones[{i}]"),
+            "must be a Rwandan mobile number such as +250788123456",
+        );
+    }
+    v.range(
+        n.alert_escalation.minutes,
+        1,
+        1440,
+        "notifications.alertEscalation.minutes",
+    );
+    v.range(
+        n.alert_escalation.follow_up_minutes,
+        5,
+        10_080,
+        "notifications.alertEscalation.followUpMinutes",
+    );
+}
+
+/// `+2507` and eight digits: a Rwandan mobile number in E.164, as Africa's Talking takes it.
+pub(crate) fn is_rwandan_mobile(p: &str) -> bool {
+    p.len() == 13 && p.starts_with("+2507") && p[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
 pub(super) fn analytics(v: &mut V, a: &AnalyticsSettings) {
