@@ -167,7 +167,15 @@ pub fn registry(state: &AppState) -> Registry {
             settings: Arc::clone(&state.settings),
             data_dir: state.config.data_dir.clone(),
         })
-        .register(crate::audit::panel::Handler);
+        .register(crate::audit::panel::Handler)
+        .register(crate::backup::jobs::Create {
+            env: Arc::new(crate::backup::Env::new(state.pool.clone(), &state.config)),
+            settings: Arc::clone(&state.settings),
+        })
+        .register(crate::backup::jobs::Schedule {
+            env: Arc::new(crate::backup::Env::new(state.pool.clone(), &state.config)),
+            settings: Arc::clone(&state.settings),
+        });
     crate::disbursement::reconcile::register(registry, &state.settings)
 }
 
@@ -243,7 +251,13 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         state.clock.clone(),
         shutdown.clone(),
     ));
+    let backups = tokio::spawn(crate::backup::jobs::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        shutdown.clone(),
+    ));
     let _ = tokio::join!(
+        backups,
         monitor,
         runner,
         sealer,

@@ -186,6 +186,12 @@ actions! {
     AuditExported => "audit.exported",
     AuditVerifyRequested => "audit.verify_requested",
     AuditChainVerified => "audit.chain_verified",
+    BackupRequested => "backup.requested",
+    BackupCreated => "backup.created",
+    BackupVerified => "backup.verified",
+    BackupDownloaded => "backup.downloaded",
+    BackupRestored => "backup.restored",
+    BackupExpired => "backup.expired",
 }
 
 /// One audit row, built by the caller and written by [`record`].

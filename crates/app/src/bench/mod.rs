@@ -10,6 +10,7 @@
 pub mod alerts;
 mod audit_log;
 mod audit_viewer;
+pub mod backup;
 pub mod campaign;
 mod codes;
 pub mod dashboard;

@@ -10,6 +10,7 @@ mod alerts_console;
 mod audit;
 mod audit_viewer;
 mod auth_api;
+mod backups;
 mod batches;
 mod batches_list;
 mod batches_ops;
