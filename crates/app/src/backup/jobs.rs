@@ -148,10 +148,11 @@ impl JobHandler for Schedule {
 
     async fn run(&self, ctx: JobContext) -> Result<Option<Value>, JobError> {
         let settings = self.settings.get().0.backup.clone();
-        if !settings.database_backup_enabled {
-            return Ok(Some(json!({"enabled": false})));
-        }
         let now = ctx.clock.now();
+        let abandoned = fail_abandoned(&ctx.pool, now).await?;
+        if !settings.database_backup_enabled {
+            return Ok(Some(json!({"enabled": false, "abandoned": abandoned})));
+        }
         let mut conn = ctx.pool.acquire().await?;
         let last: Option<DateTime<Utc>> =
             sqlx::query_scalar("select max(started_at) from backups where status in ('running', 'succeeded')")
@@ -164,8 +165,34 @@ impl JobHandler for Schedule {
         };
         drop(conn);
         let expired = expire(&ctx.pool, &self.env, &settings, now).await?;
-        Ok(Some(json!({"queued": queued, "expired": expired})))
+        Ok(Some(
+            json!({"queued": queued, "expired": expired, "abandoned": abandoned}),
+        ))
     }
+}
+
+/// Backups left `running` by a job that is no longer queued or running (a worker killed
+/// mid-dump), or by a command-line run older than a day, become `failed` with the alert, so a
+/// dead backup never holds the schedule back.
+pub async fn fail_abandoned(pool: &sqlx::PgPool, now: DateTime<Utc>) -> Result<i64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "update backups b set status = 'failed', finished_at = $1, \
+           error = 'the backup stopped before it finished (its worker ended)' \
+         where b.status = 'running' and ( \
+           (b.job_id is not null and not exists \
+              (select 1 from jobs j where j.id = b.job_id and j.status in ('queued', 'running'))) \
+           or (b.job_id is null and b.started_at < $1 - interval '1 day')) \
+         returning b.id",
+    )
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    for id in &ids {
+        super::raise_failure(&mut tx, *id, "creation", "the backup stopped before it finished", now).await?;
+    }
+    tx.commit().await?;
+    Ok(ids.len() as i64)
 }
 
 /// Deletes the stored files of backups older than the retention days and marks them `expired`

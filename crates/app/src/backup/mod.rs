@@ -64,6 +64,41 @@ pub enum Status {
     Expired,
 }
 
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Expired => "expired",
+        }
+    }
+
+    /// Every move of `backups.status`, each made by this module only, and who makes it.
+    pub const TRANSITIONS: &'static [(Status, Status, &'static str)] = &[
+        (
+            Status::Running,
+            Status::Succeeded,
+            "the backup (`backup::create`), once pg_dump finished and the file is stored",
+        ),
+        (
+            Status::Running,
+            Status::Failed,
+            "the backup on any error, or the schedule when its job is gone (alert `backup.failed`)",
+        ),
+        (
+            Status::Succeeded,
+            Status::Expired,
+            "retention (`backup.schedule`) past the retention days, never the newest verified backup",
+        ),
+        (
+            Status::Failed,
+            Status::Expired,
+            "retention (`backup.schedule`) past the retention days",
+        ),
+    ];
+}
+
 /// The result of a backup's verification (`backups.verify_status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type, utoipa::ToSchema)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]

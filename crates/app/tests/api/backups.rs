@@ -290,7 +290,28 @@ async fn a_backup_is_due_per_the_frequency_and_old_ones_expire() {
         drop(conn);
         app.worker("schedule-test").drain().await.unwrap();
     };
+    // a backup whose job is gone (its worker killed mid-dump) is failed, with the alert
+    sqlx::query(
+        "insert into backups (id, job_id, started_at, status, storage, object_key, compressed, encrypted) \
+         values ($1, -1, $2, 'running', 'local', 'backups/x.dump', true, true)",
+    )
+    .bind(uuid::Uuid::new_v4())
+    .bind(t - chrono::Duration::hours(1))
+    .execute(&app.pool)
+    .await
+    .unwrap();
     run_schedule().await;
+    let (status, error): (String, Option<String>) =
+        sqlx::query_as("select status, error from backups where job_id = -1")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "failed", "{error:?}");
+    assert_eq!(alert_status(&app).await.as_deref(), Some("open"));
+    sqlx::query("delete from backups where job_id = -1")
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let count = || async {
         sqlx::query_scalar::<_, i64>("select count(*) from backups where status = 'succeeded'")
             .fetch_one(&app.pool)
