@@ -54,6 +54,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Database backups: make, list, verify (by a restore), restore.
+    Backup {
+        #[command(subcommand)]
+        command: mbelyco::backup::cli::BackupCommand,
+    },
     /// Promo code tools.
     Codes {
         #[command(subcommand)]
@@ -154,6 +159,14 @@ pub enum CodesCommand {
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
+    /// A backup and its verified restore of a database holding `--codes` codes: time and size,
+    /// PASS/MISS of backup + verified restore against the `--frequency` interval (scratch database).
+    Backup {
+        #[arg(long, default_value_t = 10_000_000)]
+        codes: i64,
+        #[arg(long, default_value = "hourly")]
+        frequency: String,
+    },
     /// Audit append throughput with concurrent writers, and `audit verify` over many rows.
     /// Runs in a scratch database that it drops afterwards.
     Audit {

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod alerts;
 pub mod audit;
+pub mod backup;
 pub mod batches;
 pub mod bench;
 pub mod clock;

@@ -226,6 +226,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Backup { command } => mbelyco::backup::cli::run(&config, clock.clone(), command).await,
         Command::Audit { command } => {
             let pool = mbelyco::db::connect(&config).await?;
             match command {
@@ -324,6 +325,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 },
         } => {
             bench::search(&config, batches, per_batch, queries, keep, reuse.as_deref()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench {
+            command: BenchCommand::Backup { codes, frequency },
+        } => {
+            mbelyco::bench::backup::run(&config, codes, &frequency).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench {

@@ -185,6 +185,14 @@ pub fn registry(state: &AppState) -> Registry {
         })
         .register(crate::maintenance::notify::Before {
             settings: Arc::clone(&state.settings),
+        })
+        .register(crate::backup::jobs::Create {
+            env: Arc::new(crate::backup::Env::new(state.pool.clone(), &state.config)),
+            settings: Arc::clone(&state.settings),
+        })
+        .register(crate::backup::jobs::Schedule {
+            env: Arc::new(crate::backup::Env::new(state.pool.clone(), &state.config)),
+            settings: Arc::clone(&state.settings),
         });
     crate::disbursement::reconcile::register(registry, &state.settings)
 }
@@ -277,9 +285,15 @@ pub async fn run_worker(state: AppState, shutdown: CancellationToken) -> anyhow:
         state.clock.clone(),
         shutdown.clone(),
     ));
+    let backups = tokio::spawn(crate::backup::jobs::schedule(
+        state.pool.clone(),
+        state.clock.clone(),
+        shutdown.clone(),
+    ));
     let _ = tokio::join!(
         maintenance,
         audit_retention,
+        backups,
         monitor,
         runner,
         sealer,

@@ -190,6 +190,12 @@ actions! {
     AuditArchived => "audit.archived",
     MaintenanceStarted => "maintenance.started",
     MaintenanceFinished => "maintenance.finished",
+    BackupRequested => "backup.requested",
+    BackupCreated => "backup.created",
+    BackupVerified => "backup.verified",
+    BackupDownloaded => "backup.downloaded",
+    BackupRestored => "backup.restored",
+    BackupExpired => "backup.expired",
 }
 
 /// One audit row, built by the caller and written by [`record`].

@@ -11,6 +11,7 @@ mod alert_email;
 pub mod alerts;
 mod audit_log;
 mod audit_viewer;
+pub mod backup;
 pub mod campaign;
 mod codes;
 pub mod dashboard;

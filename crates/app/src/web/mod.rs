@@ -98,6 +98,7 @@ pub fn all_routes() -> Vec<routes::RouteSpec> {
     specs.extend(crate::reports::pages::routes());
     specs.extend(crate::webhooks::routes());
     specs.extend(crate::audit::routes());
+    specs.extend(crate::backup::web::routes());
     specs
 }
 

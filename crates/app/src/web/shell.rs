@@ -46,6 +46,7 @@ const NAV: &[(&str, &str, Option<Permission>)] = &[
     ),
     ("Settings", "/admin/settings", Some(Permission::SystemSettingsRead)),
     ("Audit log", "/admin/audit", Some(Permission::AuditLogsRead)),
+    ("Backups", "/admin/backups", Some(Permission::SystemSettingsBackup)),
     ("My account", "/account", None),
 ];
 

@@ -164,6 +164,7 @@ async fn browser_navigation_shows_only_what_the_user_may_open() {
             "API keys",
             "Settings",
             "Audit log",
+            "Backups",
             "My account"
         ]
     );

@@ -515,7 +515,9 @@ async fn row_counts(pool: &sqlx::PgPool) -> BTreeMap<String, i64> {
         // (and the web processes' latency buckets, written every 30 s whatever is asked). Besides
         // failed sign-ins and settings exports, the audit must record refused requests, reads of a
         // person's details and audit exports; "verify now" takes no input, so the walk's first call
-        // of it queues the one verification it allows (its job and result rows)
+        // of it queues the one verification it allows (its job and result rows); "back up now"
+        // likewise queues the one backup job it allows (one at a time; no worker runs here) and
+        // audits each request
         if matches!(
             t.as_str(),
             "rate_limits"
@@ -531,10 +533,11 @@ async fn row_counts(pool: &sqlx::PgPool) -> BTreeMap<String, i64> {
         }
         let sql = if t == "audit_logs" {
             "select count(*) from audit_logs where action not in ('auth.sign_in_failed', 'settings.exported', \
-             'access.denied', 'user.viewed', 'audit.exported', 'audit.verify_requested', 'audit.chain_verified')"
+             'access.denied', 'user.viewed', 'audit.exported', 'audit.verify_requested', 'audit.chain_verified', \
+             'backup.requested')"
                 .to_owned()
         } else if t == "jobs" {
-            "select count(*) from jobs where kind <> 'audit.verify'".to_owned()
+            "select count(*) from jobs where kind not in ('audit.verify', 'backup.create')".to_owned()
         } else {
             format!("select count(*) from \"{t}\"")
         };

@@ -12,6 +12,7 @@ mod audit;
 mod audit_retention;
 mod audit_viewer;
 mod auth_api;
+mod backups;
 mod batches;
 mod batches_list;
 mod batches_ops;

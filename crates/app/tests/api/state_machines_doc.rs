@@ -115,6 +115,15 @@ fn generated() -> String {
     );
     table(
         &mut out,
+        "Backup (`backups.status`)",
+        "backup",
+        mbelyco::backup::Status::TRANSITIONS
+            .iter()
+            .map(|&(f, t, by)| (f.as_str(), t.as_str(), by.to_owned()))
+            .collect(),
+    );
+    table(
+        &mut out,
         "Job (`jobs.status`)",
         "jobs",
         jobs::JobStatus::TRANSITIONS

@@ -147,6 +147,7 @@ impl Category {
             Category::Ussd => &["africasTalkingApiKey", "endpointSecret"],
             Category::Payments => &["momoApiUser", "momoApiKey", "momoSubscriptionKey"],
             Category::Notifications => &["smtpPassword"],
+            Category::Backup => &["s3SecretAccessKey"],
             _ => &[],
         }
     }

@@ -325,6 +325,16 @@ pub struct BackupSettings {
     pub storage_path: String,
     /// The operator's switch: maintenance mode on now, whatever the schedule says.
     pub maintenance_mode: bool,
+    /// "local" (a folder under `DATA_DIR`) or "s3" (S3-compatible object storage).
+    pub storage_type: String,
+    /// The S3 endpoint (empty: AWS itself for the region).
+    pub s3_endpoint: String,
+    pub s3_bucket: String,
+    pub s3_region: String,
+    pub s3_access_key_id: String,
+    pub s3_secret_access_key: Secret,
+    /// Objects are named `<prefix>/<backup id>.dump` (no prefix when empty).
+    pub s3_prefix: String,
     pub maintenance_enabled: bool,
     pub maintenance_day: String,
     pub maintenance_time: String,
@@ -348,6 +358,13 @@ impl Default for BackupSettings {
             database_backup_encryption: true,
             storage_path: "backups".into(),
             maintenance_mode: false,
+            storage_type: "local".into(),
+            s3_endpoint: String::new(),
+            s3_bucket: String::new(),
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: String::new(),
+            s3_secret_access_key: Secret::default(),
+            s3_prefix: "backups".into(),
             maintenance_enabled: false,
             maintenance_day: "sunday".into(),
             maintenance_time: "02:00".into(),

@@ -1,10 +1,10 @@
 //! The backup and maintenance settings as the console shows them. The database backups are
-//! issue #23's still; maintenance (`crate::maintenance`) and the health limits apply.
+//! applied: backups by the `backup` module (decision 0053), maintenance by `crate::maintenance`
+//! (decision 0054), the health limits by the monitor.
 
 use super::{key, CategoryDoc, Effect::*, Input::*, Item, Section};
 use crate::settings::Category;
 
-const LATER: super::Effect = Later { issue: 23 };
 /// Whether the system is in maintenance now: `maintenance::window`.
 const WINDOW: super::Effect = Applied {
     by: &["maintenance/window.rs"],
@@ -16,6 +16,18 @@ const TASKS: super::Effect = Applied {
 /// The e-mails around the window.
 const NOTIFY: super::Effect = Applied {
     by: &["maintenance/notify.rs"],
+};
+/// The schedule and retention: read by the backup jobs.
+const JOBS: super::Effect = Applied {
+    by: &["backup/jobs.rs"],
+};
+/// How a backup is written.
+const CREATE: super::Effect = Applied {
+    by: &["backup/create.rs"],
+};
+/// Where backups are stored.
+const STORAGE: super::Effect = Applied {
+    by: &["backup/storage.rs"],
 };
 /// The health limits: read by the monitor's job (`monitor.check`).
 const MONITOR: super::Effect = Applied {
@@ -36,14 +48,14 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "Back up the database",
                     "Makes database backups on the schedule below.",
                     Toggle,
-                    LATER
+                    JOBS
                 ),
                 key!(
                     "databaseBackupFrequency",
                     "How often",
                     "How often a backup is made.",
                     Select(&["hourly", "daily", "weekly"]),
-                    LATER
+                    JOBS
                 ),
                 key!(
                     "databaseBackupRetentionDays",
@@ -54,28 +66,78 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                         max: 3650,
                         unit: "days"
                     },
-                    LATER
+                    JOBS
                 ),
                 key!(
                     "databaseBackupCompression",
                     "Compress",
                     "Backups are compressed (smaller, a little slower to make).",
                     Toggle,
-                    LATER
+                    CREATE
                 ),
                 key!(
                     "databaseBackupEncryption",
                     "Encrypt",
                     "Backups are encrypted with the instance's key.",
                     Toggle,
-                    LATER
+                    CREATE
                 ),
                 key!(
                     "storagePath",
                     "Folder",
-                    "The folder backups are written to, under the data directory.",
+                    "The folder backups are written to, under the data directory (local storage).",
                     Text { max: 255 },
-                    LATER
+                    STORAGE
+                ),
+                key!(
+                    "storageType",
+                    "Storage",
+                    "Where backups are kept: a folder under the data directory, or S3-compatible object storage \
+                     (the settings below).",
+                    Select(&["local", "s3"]),
+                    STORAGE
+                ),
+                key!(
+                    "s3Endpoint",
+                    "S3 endpoint",
+                    "The S3-compatible service's address (empty: Amazon S3 in the region below).",
+                    Text { max: 255 },
+                    STORAGE
+                ),
+                key!(
+                    "s3Bucket",
+                    "S3 bucket",
+                    "The bucket backups are written to.",
+                    Text { max: 63 },
+                    STORAGE
+                ),
+                key!(
+                    "s3Region",
+                    "S3 region",
+                    "The bucket's region.",
+                    Text { max: 64 },
+                    STORAGE
+                ),
+                key!(
+                    "s3AccessKeyId",
+                    "S3 access key ID",
+                    "The access key that may write, read and delete in the bucket.",
+                    Text { max: 128 },
+                    STORAGE
+                ),
+                key!(
+                    "s3SecretAccessKey",
+                    "S3 secret access key",
+                    "The secret of that access key; stored encrypted, never shown.",
+                    Secret,
+                    STORAGE
+                ),
+                key!(
+                    "s3Prefix",
+                    "S3 folder",
+                    "Backups are named <folder>/<backup id>.dump in the bucket.",
+                    Text { max: 255 },
+                    STORAGE
                 ),
             ],
         },

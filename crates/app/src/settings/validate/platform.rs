@@ -365,6 +365,29 @@ pub(super) fn backup(v: &mut V, b: &BackupSettings) {
         "must not be empty",
     );
     v.max_len(&b.storage_path, 255, "backup.storagePath");
+    v.check(
+        !b.storage_path.contains("..") && !b.storage_path.starts_with('/'),
+        "backup.storagePath",
+        "must be a folder under the data directory (no `..`, not absolute)",
+    );
+    v.one_of(&b.storage_type, &["local", "s3"], "backup.storageType");
+    v.url_or_empty(&b.s3_endpoint, "backup.s3Endpoint");
+    v.max_len(&b.s3_bucket, 63, "backup.s3Bucket");
+    v.max_len(&b.s3_region, 64, "backup.s3Region");
+    v.max_len(&b.s3_access_key_id, 128, "backup.s3AccessKeyId");
+    v.max_len(&b.s3_prefix, 255, "backup.s3Prefix");
+    if b.storage_type == "s3" {
+        v.check(
+            !b.s3_bucket.trim().is_empty(),
+            "backup.s3Bucket",
+            "is required when storage is S3",
+        );
+        v.check(
+            !b.s3_region.trim().is_empty(),
+            "backup.s3Region",
+            "is required when storage is S3",
+        );
+    }
     v.one_of(
         &b.maintenance_day,
         &[
