@@ -188,6 +188,7 @@ actions! {
     AuditVerifyRequested => "audit.verify_requested",
     AuditChainVerified => "audit.chain_verified",
     AuditArchived => "audit.archived",
+    AlertPhoneChanged => "user.alert_phone_changed",
     MaintenanceStarted => "maintenance.started",
     MaintenanceFinished => "maintenance.finished",
     BackupRequested => "backup.requested",

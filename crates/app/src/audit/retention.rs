@@ -4,7 +4,8 @@
 //!
 //! 1. its rows, with their chain fields, are written as the audit export's JSON lines (gzip) to
 //!    the backup folder (`DATA_DIR/<backup storagePath>/audit-archive/`), and the file is checked
-//!    offline (`verify_export`) before anything is dropped;
+//!    offline (`verify_export`) before anything is dropped, and copied to the S3-compatible
+//!    backup storage when the backup settings choose it ([`Offsite`]);
 //! 2. in one transaction: a `retention` chain head at the month's last chain position, the
 //!    `audit_archives` row (file, size, SHA-256, rows, chain positions), the `audit.archived`
 //!    audit row, and the partition detached and dropped.
@@ -30,8 +31,10 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{export, query::Filter, Action, Actor, AuditEvent};
+use crate::backup::storage::{Storage, StorageKind};
 use crate::clock::{kigali, SharedClock};
 use crate::jobs::{JobContext, JobError, JobHandler, NewJob};
+use crate::settings::model::BackupSettings;
 use crate::settings::SettingsStore;
 
 pub const KIND: &str = "audit.retention";
@@ -132,6 +135,7 @@ pub struct Archived {
 pub async fn run(
     pool: &PgPool,
     folder: &Path,
+    offsite: Option<&Offsite>,
     retention_days: u32,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Vec<Archived>> {
@@ -141,7 +145,7 @@ pub async fn run(
         if month.end() > cutoff {
             break;
         }
-        if let Some(a) = archive(pool, folder, &month, now).await? {
+        if let Some(a) = archive(pool, folder, offsite, &month, now).await? {
             done.push(a);
         }
     }
@@ -149,7 +153,13 @@ pub async fn run(
 }
 
 /// Archives one month; `None` when it has rows waiting to be sealed (tried again next run).
-async fn archive(pool: &PgPool, folder: &Path, month: &Month, now: DateTime<Utc>) -> anyhow::Result<Option<Archived>> {
+async fn archive(
+    pool: &PgPool,
+    folder: &Path,
+    offsite: Option<&Offsite>,
+    month: &Month,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<Archived>> {
     let (from, to) = (month.start(), month.end());
     let waiting: bool =
         sqlx::query_scalar("select exists (select 1 from audit_pending where created_at >= $1 and created_at < $2)")
@@ -204,10 +214,10 @@ async fn archive(pool: &PgPool, folder: &Path, month: &Month, now: DateTime<Utc>
         .await?;
     }
     let id = Uuid::now_v7();
-    let file = if rows > 0 {
-        path.display().to_string()
-    } else {
-        String::new()
+    let file = match (rows > 0, offsite) {
+        (false, _) => String::new(),
+        (true, None) => path.display().to_string(),
+        (true, Some(o)) => o.upload(&path, &month.name()).await?,
     };
     sqlx::query(
         "insert into audit_archives (id, partition_name, range_from, range_to, row_count, first_chain_seq, \
@@ -306,6 +316,56 @@ async fn write_archive(
     Ok((size, sha256))
 }
 
+/// The backup storage when it is S3-compatible: each archive is copied there, under
+/// `<s3Prefix>/audit-archive/`, before its month is dropped (the local copy stays in the backup
+/// folder).
+pub struct Offsite {
+    pub storage: Storage,
+    pub bucket: String,
+    pub prefix: String,
+}
+
+impl Offsite {
+    /// The S3 storage of the backup settings; `None` when backups are kept locally.
+    pub fn of(settings: &BackupSettings, data_dir: &Path) -> anyhow::Result<Option<Self>> {
+        if StorageKind::of(settings) != StorageKind::S3 {
+            return Ok(None);
+        }
+        Ok(Some(Offsite {
+            storage: Storage::open(StorageKind::S3, settings, data_dir)?,
+            bucket: settings.s3_bucket.trim().to_owned(),
+            prefix: settings.s3_prefix.trim().trim_matches('/').to_owned(),
+        }))
+    }
+
+    pub fn key(&self, partition: &str) -> String {
+        if self.prefix.is_empty() {
+            format!("audit-archive/{partition}.jsonl.gz")
+        } else {
+            format!("{}/audit-archive/{partition}.jsonl.gz", self.prefix)
+        }
+    }
+
+    /// Streams the file to the bucket; its address (`s3://bucket/key`).
+    async fn upload(&self, path: &Path, partition: &str) -> anyhow::Result<String> {
+        use tokio::io::AsyncReadExt;
+        let key = self.key(partition);
+        let mut out = self.storage.writer(&key).await?;
+        let mut file = tokio::fs::File::open(path).await?;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            out.wait_for_capacity(4).await?;
+            out.write(&buf[..n]);
+        }
+        out.finish().await?;
+        Ok(format!("s3://{}/{key}", self.bucket))
+    }
+}
+
 /// The `audit.retention` job.
 pub struct Handler {
     pub settings: Arc<SettingsStore>,
@@ -329,7 +389,9 @@ impl JobHandler for Handler {
         let settings = self.settings.get();
         let fallback = ensure_partitions(&ctx.pool, now).await?;
         let folder = Self::folder(&self.data_dir, &settings.0.backup.storage_path);
-        let done = run(&ctx.pool, &folder, settings.0.security.audit.retention_days, now)
+        let offsite = Offsite::of(&settings.0.backup, &self.data_dir).map_err(JobError::Permanent)?;
+        let days = settings.0.security.audit.retention_days;
+        let done = run(&ctx.pool, &folder, offsite.as_ref(), days, now)
             .await
             .map_err(JobError::Retryable)?;
         Ok(Some(json!({"archived": done, "monthsInDefaultPartition": fallback})))

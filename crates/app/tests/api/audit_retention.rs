@@ -70,7 +70,7 @@ async fn a_month_past_retention_is_archived_and_dropped_and_the_chain_still_veri
     assert!(retention::ensure_partitions(&pool, later).await.unwrap().is_empty());
 
     // rows still waiting to be sealed hold their month back
-    let done = retention::run(&pool, &folder, 2557, later).await.unwrap();
+    let done = retention::run(&pool, &folder, None, 2557, later).await.unwrap();
     assert!(
         done.iter().all(|a| a.partition != this_month),
         "a month with unsealed rows is not archived: {done:?}"
@@ -88,7 +88,7 @@ async fn a_month_past_retention_is_archived_and_dropped_and_the_chain_still_veri
         .fetch_one(&pool)
         .await
         .unwrap();
-    let done = retention::run(&pool, &folder, 2557, later).await.unwrap();
+    let done = retention::run(&pool, &folder, None, 2557, later).await.unwrap();
     let archived = done
         .iter()
         .find(|a| a.partition == this_month)
@@ -171,4 +171,46 @@ fn tempfile_dir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("mbelyco-audit-archive-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_backups_in_s3_the_archive_is_copied_to_the_bucket_before_the_month_is_dropped() {
+    let (endpoint, mut moto) = crate::backups::s3_endpoint();
+    let bucket = format!("mbelyco-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    crate::backups::make_bucket(&endpoint, &bucket).await;
+    let db = TestDb::new().await;
+    let pool = db.pool.clone();
+    let t0 = now();
+    let this_month = retention::Month::of(t0).name();
+    write(&pool, "old", 10, t0).await;
+    chain::seal_pending(&pool, t0, chain::DEFAULT_SEAL_BATCH).await.unwrap();
+
+    let settings = mbelyco::settings::model::BackupSettings {
+        storage_type: "s3".into(),
+        s3_endpoint: endpoint.clone(),
+        s3_bucket: bucket.clone(),
+        s3_region: "us-east-1".into(),
+        s3_access_key_id: "test".into(),
+        s3_secret_access_key: mbelyco::settings::Secret(Some(secrecy::SecretString::from("test".to_owned()))),
+        s3_prefix: "vault".into(),
+        ..Default::default()
+    };
+    let folder = tempfile_dir();
+    let offsite = retention::Offsite::of(&settings, &folder).unwrap().expect("S3 chosen");
+    let later = t0 + Duration::days(8 * 365 + 2);
+    let done = retention::run(&pool, &folder, Some(&offsite), 2557, later)
+        .await
+        .unwrap();
+    let archived = done.iter().find(|a| a.partition == this_month).expect("archived");
+    let key = format!("vault/audit-archive/{this_month}.jsonl.gz");
+    assert_eq!(archived.file, format!("s3://{bucket}/{key}"));
+    let stored = offsite.storage.get_all(&key).await.unwrap();
+    let local = std::fs::read(folder.join(format!("{this_month}.jsonl.gz"))).unwrap();
+    assert_eq!(stored, local, "the bucket holds the verified archive");
+    use sha2::Digest;
+    assert_eq!(hex::encode(sha2::Sha256::digest(&stored)), archived.sha256);
+    assert!(chain::verify(&pool).await.unwrap().is_intact());
+    if let Some(m) = moto.as_mut() {
+        let _ = m.kill();
+    }
 }

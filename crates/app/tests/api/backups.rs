@@ -13,7 +13,7 @@ use crate::helpers::*;
 
 /// The S3 endpoint of the tests: `MBELYCO_TEST_S3` (scripts/test starts moto and sets it), else
 /// a moto server started here from `target/moto-venv` (scripts/test installs it). Never skipped.
-fn s3_endpoint() -> (String, Option<std::process::Child>) {
+pub(crate) fn s3_endpoint() -> (String, Option<std::process::Child>) {
     if let Ok(url) = std::env::var("MBELYCO_TEST_S3") {
         return (url, None);
     }
@@ -40,7 +40,7 @@ fn s3_endpoint() -> (String, Option<std::process::Child>) {
 }
 
 /// Makes the bucket (moto takes an unsigned request) once the server answers.
-async fn make_bucket(endpoint: &str, bucket: &str) {
+pub(crate) async fn make_bucket(endpoint: &str, bucket: &str) {
     let client = reqwest::Client::new();
     for _ in 0..100 {
         if let Ok(res) = client.put(format!("{endpoint}/{bucket}")).send().await {

@@ -290,7 +290,8 @@ pub(super) static DOC: CategoryDoc = CategoryDoc {
                     "Audit retention",
                     "How long audit records are kept (at least 7 years). Each month is kept whole until its last \
                      day is this old; then its records are written, with their chain fields, to an archive file in \
-                     the backup folder (audit-archive) and removed from the database. The chain keeps every \
+                     the backup folder (audit-archive; and the S3 bucket when backups go there) and removed \
+                     from the database. The chain keeps every \
                      position, so verifying it still passes.",
                     Number {
                         min: 2557,
