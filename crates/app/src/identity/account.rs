@@ -111,3 +111,57 @@ pub async fn sign_out(
     audit::record(conn, &acting.audit(Action::AuthSignedOut, "user", user_id), acting.now).await?;
     Ok(())
 }
+
+/// The holder's own number for alert SMS — where escalated critical alerts reach a Super
+/// Administrator; empty clears it. A Rwandan mobile number or a field error (`alertPhone`);
+/// audited when it changes. Returns the number kept (E.164).
+pub async fn set_alert_phone(
+    conn: &mut PgConnection,
+    user_id: Uuid,
+    raw: &str,
+    acting: &Acting,
+) -> Result<Option<String>, AppError> {
+    let refused = || AppError::field("alertPhone", "must be a Rwandan mobile number such as +250788123456");
+    let phone = match raw.trim() {
+        "" => None,
+        t => {
+            let m = crate::redemption::Msisdn::parse(t).map_err(|_| refused())?;
+            let e = m.e164();
+            if !(e.starts_with("+2507") && e.len() == 13) {
+                return Err(refused());
+            }
+            Some(e.to_owned())
+        }
+    };
+    let before: Option<String> = sqlx::query_scalar("select alert_phone from users where id = $1 for update")
+        .bind(user_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if before == phone {
+        return Ok(phone);
+    }
+    sqlx::query("update users set alert_phone = $2, updated_at = $3 where id = $1")
+        .bind(user_id)
+        .bind(phone.as_deref())
+        .bind(acting.now)
+        .execute(&mut *conn)
+        .await?;
+    audit::record(
+        conn,
+        &acting
+            .audit(Action::AlertPhoneChanged, "user", user_id)
+            .before(json!({"alertPhone": before}))
+            .after(json!({"alertPhone": phone})),
+        acting.now,
+    )
+    .await?;
+    Ok(phone)
+}
+
+/// The holder's number for alert SMS, if any.
+pub async fn alert_phone(conn: &mut PgConnection, user_id: Uuid) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("select alert_phone from users where id = $1")
+        .bind(user_id)
+        .fetch_one(conn)
+        .await
+}

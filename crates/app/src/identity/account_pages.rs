@@ -28,6 +28,7 @@ pub fn routes() -> Vec<RouteSpec> {
         route!(POST "/account/password", Access::OwnAccount, change_password),
         route!(POST "/account/sessions/{id}/revoke", Access::OwnAccount, revoke_session),
         route!(POST "/account/mfa/re-enrol", Access::OwnAccount, re_enrol),
+        route!(POST "/account/alert-phone", Access::OwnAccount, set_alert_phone),
     ]
 }
 
@@ -49,6 +50,15 @@ struct AccountPage {
     backup_left: i64,
     min_len: u32,
     notice: Option<Notice>,
+    /// The alert-SMS number shown in its form (as stored, or as typed when refused).
+    alert_phone: String,
+    alert_phone_error: Option<String>,
+}
+
+/// The alert-phone form as typed and why it was refused.
+struct Refused {
+    typed: String,
+    error: String,
 }
 
 #[derive(Deserialize)]
@@ -66,9 +76,10 @@ async fn account_page(
             "Your password was changed and your other sessions were signed out.",
         )),
         Some("session") => Some(Notice::done("That session was signed out.")),
+        Some("alert-phone") => Some(Notice::done("Your number for alert SMS was saved.")),
         _ => None,
     };
-    account(&state, &who, StatusCode::OK, notice).await
+    account(&state, &who, StatusCode::OK, notice, None).await
 }
 
 async fn account(
@@ -76,6 +87,7 @@ async fn account(
     who: &Principal,
     status: StatusCode,
     notice: Option<Notice>,
+    refused: Option<Refused>,
 ) -> Result<Response, AppError> {
     let settings = state.settings.get();
     let now = state.clock.now();
@@ -99,7 +111,16 @@ async fn account(
     .bind(who.user_id)
     .fetch_all(&mut *conn)
     .await?;
+    let (alert_phone, alert_phone_error) = match refused {
+        Some(r) => (r.typed, Some(r.error)),
+        None => (
+            account::alert_phone(&mut conn, who.user_id).await?.unwrap_or_default(),
+            None,
+        ),
+    };
     let page = AccountPage {
+        alert_phone,
+        alert_phone_error,
         shell: Shell::new(who, "/account", &settings.0.branding.company_name),
         roles,
         sessions,
@@ -140,7 +161,16 @@ async fn change_password(
             Ok(Redirect::to("/account?notice=password").into_response())
         }
         Err(e) => match password_refusal(&e) {
-            Some(m) => account(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, Some(Notice::refused(m))).await,
+            Some(m) => {
+                account(
+                    &state,
+                    &who,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(Notice::refused(m)),
+                    None,
+                )
+                .await
+            }
             None => Err(e),
         },
     }
@@ -175,8 +205,40 @@ async fn re_enrol(
     if !account::re_enrol(&mut unit, &state.keys, who.user_id, who.session_id(), code, &acting).await? {
         drop(unit);
         let notice = Notice::refused("That backup code is not right or was already used.");
-        return account(&state, &who, StatusCode::UNAUTHORIZED, Some(notice)).await;
+        return account(&state, &who, StatusCode::UNAUTHORIZED, Some(notice), None).await;
     }
     unit.commit().await?;
     Ok(Redirect::to("/sign-in/enrol").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct AlertPhoneForm {
+    #[serde(default)]
+    alert_phone: String,
+}
+
+/// Saves the holder's number for alert SMS; refused, the page again with the message beside it.
+async fn set_alert_phone(
+    State(state): State<AppState>,
+    who: Principal,
+    acting: Acting,
+    Form(form): Form<AlertPhoneForm>,
+) -> Result<Response, AppError> {
+    let mut unit = state.unit().await?;
+    match account::set_alert_phone(&mut unit, who.user_id, &form.alert_phone, &acting).await {
+        Ok(_) => {
+            unit.commit().await?;
+            Ok(Redirect::to("/account?notice=alert-phone").into_response())
+        }
+        Err(AppError::Validation(errors)) => {
+            drop(unit);
+            let error = errors.first().map(|f| f.message.clone()).unwrap_or_default();
+            let refused = Refused {
+                typed: form.alert_phone,
+                error,
+            };
+            account(&state, &who, StatusCode::UNPROCESSABLE_ENTITY, None, Some(refused)).await
+        }
+        Err(e) => Err(e),
+    }
 }

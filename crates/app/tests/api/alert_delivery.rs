@@ -328,12 +328,43 @@ async fn an_unacknowledged_critical_alert_is_escalated_to_the_super_administrato
                "fromEmail": "promo@mbelyco.test"}),
     )
     .await;
-    sqlx::query("update users set phone_number = $2 where email = $1")
-        .bind(ADMIN_EMAIL)
-        .bind(ROOT_PHONE)
-        .execute(&app.pool)
+    // the Super Administrator gives their number on My account (a local number, kept as E.164);
+    // a number that is not a Rwandan mobile is refused beside the field and changes nothing
+    let browser = app.browser();
+    let res = crate::helpers::password_step(&browser, &app, ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    crate::helpers::finish_enrolment(&browser, &app).await;
+    let csrf = crate::helpers::csrf_from(&browser, &app, "/account").await;
+    let res = browser
+        .post(app.url("/account/alert-phone"))
+        .form(&[("_csrf", csrf.as_str()), ("alert_phone", "+33612345678")])
+        .send()
         .await
         .unwrap();
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains(r#"id="alert-phone-error""#) && page.contains("must be a Rwandan mobile number"),
+        "{page}"
+    );
+    assert!(page.contains(r#"value="+33612345678""#), "what was typed stays: {page}");
+    let res = browser
+        .post(app.url("/account/alert-phone"))
+        .form(&[("_csrf", csrf.as_str()), ("alert_phone", "0788 999 000")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let page = app.page_html(&browser, "/account").await;
+    assert!(page.contains(&format!(r#"value="{ROOT_PHONE}""#)), "{page}");
+    let changed: i64 = sqlx::query_scalar(
+        "select count(*) from audit_logs where action = 'user.alert_phone_changed' and after->>'alertPhone' = $1",
+    )
+    .bind(ROOT_PHONE)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(changed, 1, "audited once");
     let ignored = raise(&app, &low_balance(), start).await;
     let handled = raise(
         &app,

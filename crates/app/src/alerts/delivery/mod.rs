@@ -173,7 +173,7 @@ pub async fn queue_to_tier(
 ) -> Result<u64, sqlx::Error> {
     let stored = routing::Stored::read(conn).await?;
     let admins: Vec<(String, Option<String>)> = sqlx::query_as(
-        r#"select u.email::text, nullif(regexp_replace(coalesce(u.phone_number, ''), '[\s-]', '', 'g'), '')
+        r#"select u.email::text, nullif(regexp_replace(coalesce(u.alert_phone, u.phone_number, ''), '[\s-]', '', 'g'), '')
            from users u
            join user_role_assignments a on a.user_id = u.id
            join roles r on r.id = a.role_id
