@@ -122,17 +122,7 @@ pub async fn request(conn: &mut PgConnection, acting: &Acting) -> Result<i64, Ap
     .unique("chain")
     .max_attempts(3)
     .created_by(acting.user_id());
-    let id = match jobs::enqueue(conn, &job, acting.now).await? {
-        Some(id) => id,
-        None => {
-            sqlx::query_scalar(
-                "select id from jobs where kind = $1 and status in ('queued', 'running') order by id desc limit 1",
-            )
-            .bind(KIND)
-            .fetch_one(&mut *conn)
-            .await?
-        }
-    };
+    let id = jobs::enqueue_or_join(conn, &job, acting.now).await?;
     super::record(
         conn,
         &acting

@@ -44,17 +44,7 @@ pub async fn enqueue(
         .unique(UNIQUE)
         .max_attempts(1)
         .created_by(requested_by);
-    match jobs::enqueue(conn, &job, now).await? {
-        Some(id) => Ok(id),
-        None => {
-            sqlx::query_scalar(
-                "select id from jobs where kind = $1 and status in ('queued', 'running') order by id desc limit 1",
-            )
-            .bind(CREATE)
-            .fetch_one(&mut *conn)
-            .await
-        }
-    }
+    jobs::enqueue_or_join(conn, &job, now).await
 }
 
 /// Makes and verifies one backup.

@@ -66,6 +66,15 @@ async fn fill(pool: &PgPool, target: i64, now: DateTime<Utc>) -> anyhow::Result<
     let start = have;
     if target > have {
         println!("filling to {target} audit rows for the viewer's search …");
+        // the year's monthly partitions, as a system that ran all year has them
+        let mut month = crate::audit::retention::Month::of(now - chrono::Duration::days(366));
+        while month.first_day <= now.date_naive() {
+            sqlx::query("select audit_logs_ensure_partition($1)")
+                .bind(month.first_day)
+                .execute(pool)
+                .await?;
+            month = month.next();
+        }
     }
     while have < target {
         let n = (target - have).min(500_000);

@@ -114,6 +114,28 @@ pub async fn enqueue(conn: &mut PgConnection, job: &NewJob, now: DateTime<Utc>) 
     Ok(id)
 }
 
+/// Enqueues a job with a unique key, or answers the one of that key already queued or running.
+/// The two can race (the running one finishes between the insert that met it and the look for
+/// it), so it tries again until one of them holds. Returns the job's id.
+pub async fn enqueue_or_join(conn: &mut PgConnection, job: &NewJob, now: DateTime<Utc>) -> Result<i64, sqlx::Error> {
+    loop {
+        if let Some(id) = enqueue(conn, job, now).await? {
+            return Ok(id);
+        }
+        let active: Option<i64> = sqlx::query_scalar(
+            "select id from jobs where kind = $1 and unique_key = $2 and status in ('queued', 'running') \
+             order by id desc limit 1",
+        )
+        .bind(job.kind)
+        .bind(job.unique_key.as_deref())
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(id) = active {
+            return Ok(id);
+        }
+    }
+}
+
 /// What a page or API shows of a job.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
