@@ -277,7 +277,10 @@ fn problem_description(status: u16) -> &'static str {
         415 => "The body is not of the media type this route reads",
         422 => "A field is missing or wrong: `errors` names each one",
         429 => "Too many requests: wait and try again",
-        503 => "A provider this route needs is unavailable; try again later",
+        503 => {
+            "A provider this route needs is unavailable, or the system is in maintenance (a change waits: \
+                `Retry-After` says how long); try again later"
+        }
         _ => "Refused",
     }
 }
@@ -411,7 +414,13 @@ fn operation(spec: &RouteSpec, doc: &Doc) -> Operation {
         }
         op = op.response(status.to_string(), r.build());
     }
-    for status in implied_problems(spec.access, doc, has_path_params) {
+    let mut implied = implied_problems(spec.access, doc, has_path_params);
+    // a change while the system is in maintenance waits (503 with Retry-After; decision 0054)
+    if crate::maintenance::web::blocked(&spec.method, spec.path, spec.path) && !implied.contains(&503) {
+        implied.push(503);
+        implied.sort_unstable();
+    }
+    for status in implied {
         op = op.response(status.to_string(), problem_response(status));
     }
     op.build()
