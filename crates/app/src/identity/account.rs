@@ -126,11 +126,10 @@ pub async fn set_alert_phone(
         "" => None,
         t => {
             let m = crate::redemption::Msisdn::parse(t).map_err(|_| refused())?;
-            let e = m.e164();
-            if !(e.starts_with("+2507") && e.len() == 13) {
+            if !m.is_rwandan_mobile() {
                 return Err(refused());
             }
-            Some(e.to_owned())
+            Some(m.e164().to_owned())
         }
     };
     let before: Option<String> = sqlx::query_scalar("select alert_phone from users where id = $1 for update")

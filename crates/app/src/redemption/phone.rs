@@ -46,6 +46,11 @@ impl Msisdn {
         &self.0
     }
 
+    /// Whether it is a Rwandan mobile number (`+2507` and eight digits).
+    pub fn is_rwandan_mobile(&self) -> bool {
+        is_rwandan_mobile(&self.0)
+    }
+
     /// `250788123456`, MoMo's `partyId`.
     pub fn momo(&self) -> &str {
         &self.0[1..]
@@ -93,6 +98,12 @@ impl fmt::Display for Msisdn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// `+2507` and eight digits: a Rwandan mobile number in E.164, as Africa's Talking takes it (the
+/// numbers staff give for alert SMS).
+pub fn is_rwandan_mobile(p: &str) -> bool {
+    p.len() == 13 && p.starts_with("+2507") && p[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]

@@ -156,7 +156,10 @@ pub fn tier(s: &Stored, admins: &[(String, Option<String>)]) -> Vec<(Channel, St
             match channel {
                 Channel::Email => push_once(&mut out, channel, email),
                 Channel::Sms => {
-                    if let Some(p) = phone.as_deref().filter(|p| is_rwandan_mobile(p)) {
+                    if let Some(p) = phone
+                        .as_deref()
+                        .filter(|p| crate::redemption::phone::is_rwandan_mobile(p))
+                    {
                         push_once(&mut out, channel, p);
                     }
                 }
@@ -164,11 +167,6 @@ pub fn tier(s: &Stored, admins: &[(String, Option<String>)]) -> Vec<(Channel, St
         }
     }
     out
-}
-
-/// `+2507` and eight digits.
-fn is_rwandan_mobile(p: &str) -> bool {
-    p.len() == 13 && p.starts_with("+2507") && p[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]

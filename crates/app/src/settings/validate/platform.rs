@@ -207,7 +207,7 @@ pub(super) fn notifications(v: &mut V, n: &NotificationSettings) {
     v.max_items(&r.phones, 20, "notifications.alertRecipients.phones");
     for (i, p) in r.phones.iter().enumerate() {
         v.check(
-            is_rwandan_mobile(p),
+            crate::redemption::phone::is_rwandan_mobile(p),
             &format!("notifications.alertRecipients.phones[{i}]"),
             "must be a Rwandan mobile number such as +250788123456",
         );
@@ -224,11 +224,6 @@ pub(super) fn notifications(v: &mut V, n: &NotificationSettings) {
         10_080,
         "notifications.alertEscalation.followUpMinutes",
     );
-}
-
-/// `+2507` and eight digits: a Rwandan mobile number in E.164, as Africa's Talking takes it.
-pub(crate) fn is_rwandan_mobile(p: &str) -> bool {
-    p.len() == 13 && p.starts_with("+2507") && p[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
 pub(super) fn analytics(v: &mut V, a: &AnalyticsSettings) {
