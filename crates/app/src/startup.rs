@@ -134,6 +134,7 @@ pub async fn serve(
 
 /// The job kinds this build runs.
 pub fn registry(state: &AppState) -> Registry {
+    let backups = Arc::new(crate::backup::Env::new(state.pool.clone(), &state.config));
     let registry = Registry::new()
         .register(crate::jobs::housekeeping::Housekeeping)
         .register(crate::batches::refresh::RefreshStatus {
@@ -187,11 +188,11 @@ pub fn registry(state: &AppState) -> Registry {
             settings: Arc::clone(&state.settings),
         })
         .register(crate::backup::jobs::Create {
-            env: Arc::new(crate::backup::Env::new(state.pool.clone(), &state.config)),
+            env: Arc::clone(&backups),
             settings: Arc::clone(&state.settings),
         })
         .register(crate::backup::jobs::Schedule {
-            env: Arc::new(crate::backup::Env::new(state.pool.clone(), &state.config)),
+            env: backups,
             settings: Arc::clone(&state.settings),
         });
     crate::disbursement::reconcile::register(registry, &state.settings)
