@@ -33,7 +33,7 @@ use uuid::Uuid;
 use super::{export, query::Filter, Action, Actor, AuditEvent};
 use crate::backup::storage::{Storage, StorageKind};
 use crate::clock::{kigali, SharedClock};
-use crate::jobs::{JobContext, JobError, JobHandler, NewJob};
+use crate::jobs::{JobContext, JobError, JobHandler};
 use crate::settings::model::BackupSettings;
 use crate::settings::SettingsStore;
 
@@ -400,16 +400,8 @@ impl JobHandler for Handler {
 
 /// Enqueues the retention job once an hour.
 pub async fn schedule(pool: PgPool, clock: SharedClock, shutdown: CancellationToken) {
-    crate::jobs::housekeeping::schedule_periodic(pool, clock, shutdown, "audit retention", |now| NewJob {
-        kind: KIND,
-        payload: json!({}),
-        run_at: None,
-        priority: -10,
-        max_attempts: 3,
-        unique_key: Some(now.format("%Y-%m-%dT%H").to_string()),
-        created_by: None,
-    })
-    .await
+    use crate::jobs::housekeeping::{every_hour, schedule_periodic};
+    schedule_periodic(pool, clock, shutdown, "audit retention", every_hour(KIND)).await
 }
 
 #[cfg(test)]

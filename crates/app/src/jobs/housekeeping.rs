@@ -62,16 +62,21 @@ impl JobHandler for Housekeeping {
 
 /// Enqueues housekeeping once per hour; the unique key makes every worker's scheduler agree.
 pub async fn schedule(pool: PgPool, clock: SharedClock, shutdown: CancellationToken) {
-    schedule_periodic(pool, clock, shutdown, "housekeeping", |now| NewJob {
-        kind: KIND,
+    schedule_periodic(pool, clock, shutdown, "housekeeping", every_hour(KIND)).await
+}
+
+/// The job of an hourly upkeep scheduler ([`schedule_periodic`]): `kind` with no payload, low
+/// priority, three attempts, keyed by the hour so every worker's scheduler agrees on one run.
+pub fn every_hour(kind: &'static str) -> impl Fn(chrono::DateTime<chrono::Utc>) -> NewJob {
+    move |now| NewJob {
+        kind,
         payload: json!({}),
         run_at: None,
         priority: -10,
         max_attempts: 3,
         unique_key: Some(now.format("%Y-%m-%dT%H").to_string()),
         created_by: None,
-    })
-    .await
+    }
 }
 
 /// The job of a once-a-minute scheduler ([`schedule_periodic`]): `kind` with no payload, keyed by

@@ -7,6 +7,7 @@ use mbelyco::audit::{self, chain, retention, Action, Actor, AuditEvent};
 use serde_json::json;
 use sqlx::PgPool;
 
+use crate::audit_viewer::verify_file;
 use crate::helpers::{now, spawn_app, TestDb};
 
 async fn write(pool: &PgPool, what: &str, n: usize, at: chrono::DateTime<chrono::Utc>) {
@@ -21,17 +22,6 @@ async fn write(pool: &PgPool, what: &str, n: usize, at: chrono::DateTime<chrono:
 
 async fn count(pool: &PgPool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
-}
-
-fn verify_file(path: &std::path::Path) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mbelyco"))
-        .args(["audit", "verify", "--file"])
-        .arg(path)
-        .env_clear()
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -256,7 +256,8 @@ async fn a_row_shows_its_difference_field_by_field_with_links_to_the_entity_and_
     assert!(!page.contains("id=\"audit-history\""));
 }
 
-fn verify_file(path: &std::path::Path) -> (bool, String) {
+/// `mbelyco audit verify --file PATH` with no configuration: whether it passed, and what it said.
+pub(crate) fn verify_file(path: &std::path::Path) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mbelyco"))
         .args(["audit", "verify", "--file"])
         .arg(path)

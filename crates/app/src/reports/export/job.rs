@@ -18,7 +18,7 @@ use super::{CustomExport, FileStatus, ReportFile};
 use crate::audit::{self, Action};
 use crate::clock::SharedClock;
 use crate::codes::export::Format;
-use crate::jobs::{JobContext, JobError, JobHandler, NewJob};
+use crate::jobs::{JobContext, JobError, JobHandler};
 use crate::reports::custom_build::{self, Heading};
 use crate::reports::model::{Block, DayRange, Kind, Report};
 use crate::reports::pdf::PdfLook;
@@ -285,14 +285,6 @@ pub async fn expire(
 
 /// Queues the retention job once an hour (every worker's scheduler agrees on one).
 pub async fn schedule(pool: PgPool, clock: SharedClock, shutdown: CancellationToken) {
-    crate::jobs::housekeeping::schedule_periodic(pool, clock, shutdown, "report retention", |now| NewJob {
-        kind: RETENTION_KIND,
-        payload: json!({}),
-        run_at: None,
-        priority: -10,
-        max_attempts: 3,
-        unique_key: Some(now.format("%Y-%m-%dT%H").to_string()),
-        created_by: None,
-    })
-    .await
+    use crate::jobs::housekeeping::{every_hour, schedule_periodic};
+    schedule_periodic(pool, clock, shutdown, "report retention", every_hour(RETENTION_KIND)).await
 }
